@@ -1,0 +1,62 @@
+# The one entry point: `make run` serves the API locally, `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat scripts/tools-requirements.txt | cksum | cut -d' ' -f1)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test lint unit integration e2e validate build layer-requirements tools clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/requirements.py
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) scripts/requirements.py runtime dev > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+layer-requirements: install
+	$(PY) scripts/requirements.py runtime > layers/core/requirements.txt
+
+run: install
+	$(PY) -m local_run
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: lint validate
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+integration: install
+	$(PY) -m pytest tests/integration
+
+e2e: install
+	$(PY) -m pytest tests/e2e
+
+# SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): scripts/tools-requirements.txt
+	@test -x $(TOOLS)/bin/python || "$$(scripts/find-python)" -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r scripts/tools-requirements.txt
+	@rm -f $(TOOLS)/.installed-* && touch $@
+
+validate: tools
+	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint
+
+build: tools
+	$(TOOLS)/bin/sam build
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,93 @@
+"""The HTTP API: parse, call one domain function, shape the answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from session_service import http, wiring
+from session_service.config import get_settings
+from session_service.observability import logger, metrics
+from session_service.schemas import (
+    CredentialsRequest,
+    CurrentSessionResponse,
+    LogoutRequest,
+    RefreshRequest,
+    RegisterResponse,
+    TokenResponse,
+)
+from session_service.sessions import IssuedTokens
+
+settings = get_settings()
+app = http.api_resolver()
+
+
+def _tokens(issued: IssuedTokens) -> TokenResponse:
+    return TokenResponse(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        refresh_token=issued.refresh_token,
+        refresh_expires_in=issued.refresh_expires_in,
+        session_id=issued.session.session_id,
+    )
+
+
+@app.post("/auth/register", responses={201: {"description": "Registered"}})
+def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterResponse]:
+    user_id = wiring.accounts().register(body.username, body.password)
+    return http.json_response(201, RegisterResponse(user_id=user_id).model_dump())
+
+
+@app.post("/auth/login")
+def login(body: Annotated[CredentialsRequest, Body()]) -> TokenResponse:
+    client = http.client_info(app.current_event.raw_event)
+    return _tokens(wiring.accounts().login(body.username, body.password, client))
+
+
+@app.post("/auth/refresh")
+def refresh(body: Annotated[RefreshRequest, Body()]) -> TokenResponse:
+    client = http.client_info(app.current_event.raw_event)
+    return _tokens(wiring.session_service().refresh(body.refresh_token, client))
+
+
+@app.post("/auth/logout", responses={204: {"description": "Logged out"}})
+def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[None]:
+    access_token = http.bearer_token(app.current_event.headers)
+    refresh_token = body.refresh_token if body else None
+    wiring.session_service().logout_with(access_token, refresh_token)
+    return http.json_response(204, None)
+
+
+@app.get("/auth/session")
+def current_session() -> CurrentSessionResponse:
+    return CurrentSessionResponse(**http.caller(app.current_event.raw_event).view)
+
+
+@app.get("/.well-known/jwks.json")
+def jwks() -> Response[dict[str, Any]]:
+    keys = wiring.key_ring_source().current().jwks(time.time())
+    return http.json_response(200, keys, headers={"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/.well-known/openid-configuration")
+def openid_configuration() -> Response[dict[str, Any]]:
+    issuer = wiring.token_issuer()
+    document = {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "id_token_signing_alg_values_supported": [settings.jwt_algorithm],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+    }
+    return http.json_response(200, document, headers={"Cache-Control": "public, max-age=300"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

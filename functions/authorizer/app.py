@@ -1,0 +1,22 @@
+"""Lambda REQUEST authorizer (payload 2.0, simple responses) for this API and others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from session_service import http, wiring
+from session_service.config import get_settings
+from session_service.observability import logger
+
+get_settings()
+
+
+def _authorize(access_token: str) -> Any:
+    return wiring.session_service().authorize(access_token).session
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.authorizer_answer(event, _authorize)

@@ -1,0 +1,21 @@
+"""Table stream → EventBridge: publishes what each change of state means."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from session_service import events, wiring
+from session_service.config import get_settings
+from session_service.observability import logger, metrics
+from session_service.store import decode_stream_record
+
+get_settings()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    published = events.publish_stream_batch(event, wiring.event_publisher(), decode_stream_record)
+    return {"published": len(published)}

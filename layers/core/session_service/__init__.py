@@ -1,0 +1,1 @@
+"""Session service core: tokens, sessions, passwords, store, events and HTTP edges."""

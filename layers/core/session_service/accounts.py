@@ -1,0 +1,85 @@
+"""Accounts: registration and login (proving who you are, then starting a session)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from session_service.errors import Conflict, InvalidGrant, InvalidRequest
+from session_service.models import ClientInfo, Credential, UserProfile
+from session_service.passwords import Passwords
+from session_service.sessions import IssuedTokens, SessionService
+from session_service.store import AlreadyExists, SessionStore
+
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+
+
+def username_key(username: str) -> str:
+    """Usernames compare case-insensitively; the allowed characters are ASCII."""
+    return username.lower()
+
+
+def check_username(username: str) -> None:
+    if not USERNAME.fullmatch(username):
+        raise InvalidRequest(
+            "username must be 3 to 64 characters of A-Z a-z 0-9 _ . @ -"
+        )
+
+
+def check_password(password: str, field: str = "password") -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidRequest(
+            f"{field} must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+
+
+class Accounts:
+    def __init__(
+        self,
+        store: SessionStore,
+        sessions: SessionService,
+        passwords: Passwords,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._sessions = sessions
+        self._passwords = passwords
+        self._clock = clock
+
+    def register(self, username: str, password: str) -> str:
+        check_username(username)
+        check_password(password)
+        user_id = str(uuid.uuid4())
+        now = int(self._clock() * 1000)
+        credential = Credential(
+            username_key=username_key(username),
+            username=username,
+            user_id=user_id,
+            password_hash=self._passwords.hash(password),
+        )
+        profile = UserProfile(user_id=user_id, username=username, created_at=now)
+        try:
+            self._store.create_user(credential, profile)
+        except AlreadyExists:
+            raise Conflict("The username is taken.") from None
+        return user_id
+
+    def login(self, username: str, password: str, client: ClientInfo) -> IssuedTokens:
+        """Verify the password and start a session. An unknown user costs the same argon2
+        work and gets the same answer as a wrong password."""
+        check_username(username)
+        check_password(password)
+        lookup = self._store.find_login(username_key(username), client.ip)
+        credential = lookup.credential
+        if credential is None:
+            self._passwords.dummy_verify(password)
+            raise InvalidGrant("The username or password is incorrect.")
+        if not self._passwords.verify(credential.password_hash, password):
+            raise InvalidGrant("The username or password is incorrect.")
+        if self._passwords.needs_rehash(credential.password_hash):
+            self._store.replace_password_hash(credential, self._passwords.hash(password))
+        return self._sessions.start(credential.user_id, client, credential=credential)

@@ -1,0 +1,174 @@
+"""Settings: one frozen, typed object read once from the environment, failing fast."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+JwtAlgorithm = Literal["RS256", "ES256", "EdDSA"]
+LimitPolicy = Literal["evict_oldest", "reject"]
+RefreshTransport = Literal["body", "cookie", "both"]
+
+MAX_GRACE_SECONDS = 60
+# Evictions and the new session share one DynamoDB transaction (at most 100 items).
+MAX_SESSION_LIMIT = 50
+
+
+class ConfigurationError(ValueError):
+    """An environment value is missing or invalid; raised at cold start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    table_name: str
+    signing_key_secret_id: str
+    token_audience: str
+    # Exactly one of these two names the issuer: the value itself, or an SSM parameter
+    # holding it (the deployed API's URL cannot be an environment value of its own
+    # functions without a CloudFormation dependency cycle).
+    token_issuer: str | None = None
+    token_issuer_parameter: str | None = None
+    event_bus_name: str = ""
+    event_source: str = "session-service"
+    jwt_algorithm: JwtAlgorithm = "RS256"
+    access_token_ttl_seconds: int = 600
+    session_idle_timeout_seconds: int = 604_800
+    session_absolute_timeout_seconds: int = 2_592_000
+    max_sessions_per_user: int = 5
+    session_limit_policy: LimitPolicy = "evict_oldest"
+    refresh_reuse_grace_seconds: int = 0
+    session_max_refreshes: int | None = None
+    bind_session_to_ip: bool = False
+    refresh_token_transport: RefreshTransport = "body"
+    allowed_origins: tuple[str, ...] = ()
+    login_failures_per_username: int = 5
+    login_failures_per_ip: int = 50
+    login_failure_window_seconds: int = 900
+    signing_key_cache_seconds: int = 300
+    dead_letter_queue_url: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        reader = _EnvReader(os.environ if env is None else env)
+        issuer = reader.optional("TOKEN_ISSUER")
+        issuer_parameter = reader.optional("TOKEN_ISSUER_PARAMETER")
+        if not issuer and not issuer_parameter:
+            raise ConfigurationError("TOKEN_ISSUER or TOKEN_ISSUER_PARAMETER must be set")
+        max_sessions = reader.positive_int("MAX_SESSIONS_PER_USER", 5)
+        if max_sessions > MAX_SESSION_LIMIT:
+            raise ConfigurationError(f"MAX_SESSIONS_PER_USER must be at most {MAX_SESSION_LIMIT}")
+        grace = reader.non_negative_int("REFRESH_REUSE_GRACE_SECONDS", 0)
+        if grace > MAX_GRACE_SECONDS:
+            raise ConfigurationError(
+                f"REFRESH_REUSE_GRACE_SECONDS must be between 0 and {MAX_GRACE_SECONDS}"
+            )
+        return cls(
+            table_name=reader.required("TABLE_NAME"),
+            signing_key_secret_id=reader.required("SIGNING_KEY_SECRET_ID"),
+            token_audience=reader.optional("TOKEN_AUDIENCE") or "session-service",
+            token_issuer=issuer or None,
+            token_issuer_parameter=None if issuer else issuer_parameter,
+            event_bus_name=reader.optional("EVENT_BUS_NAME"),
+            event_source=reader.optional("EVENT_SOURCE") or "session-service",
+            jwt_algorithm=reader.choice("JWT_ALGORITHM", get_args(JwtAlgorithm), "RS256"),
+            access_token_ttl_seconds=reader.positive_int("ACCESS_TOKEN_TTL_SECONDS", 600),
+            session_idle_timeout_seconds=reader.positive_int(
+                "SESSION_IDLE_TIMEOUT_SECONDS", 604_800
+            ),
+            session_absolute_timeout_seconds=reader.positive_int(
+                "SESSION_ABSOLUTE_TIMEOUT_SECONDS", 2_592_000
+            ),
+            max_sessions_per_user=max_sessions,
+            session_limit_policy=reader.choice(
+                "SESSION_LIMIT_POLICY", get_args(LimitPolicy), "evict_oldest"
+            ),
+            refresh_reuse_grace_seconds=grace,
+            session_max_refreshes=reader.optional_positive_int("SESSION_MAX_REFRESHES"),
+            bind_session_to_ip=reader.flag("BIND_SESSION_TO_IP"),
+            refresh_token_transport=reader.choice(
+                "REFRESH_TOKEN_TRANSPORT", get_args(RefreshTransport), "body"
+            ),
+            allowed_origins=reader.origins("ALLOWED_ORIGINS"),
+            login_failures_per_username=reader.positive_int("LOGIN_FAILURES_PER_USERNAME", 5),
+            login_failures_per_ip=reader.positive_int("LOGIN_FAILURES_PER_IP", 50),
+            login_failure_window_seconds=reader.positive_int(
+                "LOGIN_FAILURE_WINDOW_SECONDS", 900
+            ),
+            signing_key_cache_seconds=reader.positive_int("SIGNING_KEY_CACHE_SECONDS", 300),
+            dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
+        )
+
+
+class _EnvReader:
+    _OFF = ("", "off", "false", "0", "no", "none")
+    _ON = ("on", "true", "1", "yes")
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def optional(self, name: str) -> str:
+        return self._env.get(name, "").strip()
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if not value:
+            raise ConfigurationError(f"{name} must be set")
+        return value
+
+    def _int(self, name: str, default: int) -> int:
+        raw = self.optional(name)
+        if not raw:
+            return default
+        if not raw.isdigit():
+            raise ConfigurationError(f"{name} must be a whole number of seconds or a count, not {raw!r}")
+        return int(raw)
+
+    def positive_int(self, name: str, default: int) -> int:
+        value = self._int(name, default)
+        if value <= 0:
+            raise ConfigurationError(f"{name} must be a positive whole number")
+        return value
+
+    def non_negative_int(self, name: str, default: int) -> int:
+        return self._int(name, default)
+
+    def optional_positive_int(self, name: str) -> int | None:
+        if self.optional(name).lower() in self._OFF:
+            return None
+        return self.positive_int(name, 0)
+
+    def flag(self, name: str) -> bool:
+        raw = self.optional(name).lower()
+        if raw in self._OFF:
+            return False
+        if raw in self._ON:
+            return True
+        raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
+
+    def choice[T: str](self, name: str, allowed: tuple[T, ...], default: T) -> T:
+        raw = self.optional(name)
+        if not raw:
+            return default
+        for option in allowed:
+            if raw == option:
+                return option
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        raw = self.optional(name)
+        origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+        for origin in origins:
+            if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+                raise ConfigurationError(
+                    f"{name} entries must be origins like https://app.example.com, not {origin!r}"
+                )
+        return origins
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use (the handler's cold start)."""
+    return Settings.from_env()

@@ -1,0 +1,205 @@
+"""Events on the service's bus: what a change of state means to other systems, and the
+publisher that puts them there.
+
+Handlers never publish. Every state change is a write to the table; the table's stream
+feeds the publisher function, which turns changes into events (a transactional outbox).
+A failed publication therefore never fails a user's request nor loses the change: the
+stream keeps the record and Lambda retries the batch, then parks it in a dead-letter
+queue. Delivery is at least once; `event_id` lets consumers drop duplicates."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from session_service.models import parse_rfc3339, rfc3339
+from session_service.store import StreamChange
+
+PASSWORD_CHANGED = "PasswordChanged"
+SESSION_STARTED = "SessionStarted"
+SESSION_REVOKED = "SessionRevoked"
+REFRESH_TOKEN_REUSE_DETECTED = "RefreshTokenReuseDetected"
+
+_MAX_ENTRIES_PER_PUT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEvent:
+    detail_type: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def events_for(change: StreamChange) -> list[ServiceEvent]:
+    """The events one change of state stands for (none for most profile updates)."""
+    if change.kind == "session":
+        return _session_events(change)
+    if change.kind == "user":
+        return _profile_events(change)
+    return []
+
+
+def _session_events(change: StreamChange) -> list[ServiceEvent]:
+    old, new = change.old_session, change.new_session
+    if new is None:
+        return []
+    base = {"event_id": change.event_id, "user_id": new.user_id, "session_id": new.session_id}
+    if old is None:
+        detail = {
+            **base,
+            "ip": new.ip,
+            "user_agent": new.user_agent,
+            "created_at": rfc3339(new.created_at),
+        }
+        return [ServiceEvent(SESSION_STARTED, detail)]
+    if old.status == "active" and new.status == "revoked":
+        revoked_at = rfc3339(new.revoked_at or new.last_used_at)
+        events = [
+            ServiceEvent(
+                SESSION_REVOKED, {**base, "reason": new.revoked_reason, "revoked_at": revoked_at}
+            )
+        ]
+        if new.revoked_reason == "reuse_detected":
+            events.append(
+                ServiceEvent(REFRESH_TOKEN_REUSE_DETECTED, {**base, "detected_at": revoked_at})
+            )
+        return events
+    return []
+
+
+def _profile_events(change: StreamChange) -> list[ServiceEvent]:
+    old, new = change.old_profile, change.new_profile
+    if new is None or new.password_changed_at is None:
+        return []
+    if old is not None and old.password_changed_at == new.password_changed_at:
+        return []
+    detail = {
+        "event_id": change.event_id,
+        "user_id": new.user_id,
+        "changed_at": rfc3339(new.password_changed_at),
+    }
+    return [ServiceEvent(PASSWORD_CHANGED, detail)]
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChange:
+    user_id: str
+    changed_at: int
+
+
+class MalformedEvent(ValueError):
+    """An event this service cannot act on; retrying will not help."""
+
+
+# A change dated further ahead than this is a clock or data error, not a password change:
+# honouring it would refuse every new session of the user until then.
+_MAX_CLOCK_SKEW_MS = 300_000
+
+
+def parse_password_changed(event: dict[str, Any], now_ms: int) -> PasswordChange:
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent("detail is not an object")
+    user_id, changed_at = detail.get("user_id"), detail.get("changed_at")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= 128:
+        raise MalformedEvent("detail.user_id must be a non-empty string")
+    if not isinstance(changed_at, str):
+        raise MalformedEvent("detail.changed_at must be an RFC 3339 string")
+    try:
+        changed_at_ms = parse_rfc3339(changed_at)
+    except ValueError:
+        raise MalformedEvent("detail.changed_at is not an RFC 3339 time") from None
+    if changed_at_ms > now_ms + _MAX_CLOCK_SKEW_MS:
+        raise MalformedEvent("detail.changed_at is in the future")
+    return PasswordChange(user_id=user_id, changed_at=changed_at_ms)
+
+
+class PublishFailed(RuntimeError):
+    """Some entries were not accepted after retries; the batch must be retried."""
+
+
+class EventPublisher:
+    def __init__(
+        self,
+        client: Any,
+        bus_name: str,
+        source: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._bus = bus_name
+        self._source = source
+        self._sleep = sleep
+
+    def publish(self, events: Iterable[ServiceEvent]) -> int:
+        entries = [
+            {
+                "Source": self._source,
+                "DetailType": event.detail_type,
+                "Detail": json.dumps(event.detail, separators=(",", ":")),
+                "EventBusName": self._bus,
+            }
+            for event in events
+        ]
+        for start in range(0, len(entries), _MAX_ENTRIES_PER_PUT):
+            self._put(entries[start : start + _MAX_ENTRIES_PER_PUT])
+        return len(entries)
+
+    def _put(self, entries: Sequence[dict[str, str]]) -> None:
+        pending = list(entries)
+        for attempt in range(3):
+            response = self._client.put_events(Entries=pending)
+            if not response.get("FailedEntryCount"):
+                return
+            # PutEvents is not atomic: resend only the entries that failed.
+            pending = [
+                entry
+                for entry, result in zip(pending, response["Entries"], strict=True)
+                if result.get("ErrorCode")
+            ]
+            self._sleep(0.1 * 2**attempt)
+        raise PublishFailed(f"{len(pending)} events were not accepted by EventBridge")
+
+
+def publish_stream_batch(
+    stream_event: dict[str, Any], publisher: EventPublisher, decode: Callable[..., Any]
+) -> list[ServiceEvent]:
+    """Publish what a batch of table changes means; raise so Lambda retries on failure."""
+    from session_service.observability import metrics  # noqa: PLC0415
+
+    events: list[ServiceEvent] = []
+    for record in stream_event.get("Records", []):
+        change = decode(record)
+        if change is not None:
+            events.extend(events_for(change))
+    publisher.publish(events)
+    reuse = sum(1 for event in events if event.detail_type == REFRESH_TOKEN_REUSE_DETECTED)
+    if reuse:
+        from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+
+        metrics.add_metric(name="RefreshTokenReuseDetected", unit=MetricUnit.Count, value=reuse)
+    return events
+
+
+def consume_password_changed(
+    event: dict[str, Any],
+    end_sessions_before: Callable[[str, int], int],
+    dead_letter: Callable[[dict[str, Any], str], None],
+    now_ms: int,
+) -> dict[str, Any]:
+    """Act on a PasswordChanged event. A malformed one is logged and parked in the
+    dead-letter queue at once: retrying it could never succeed."""
+    from session_service.observability import logger  # noqa: PLC0415
+
+    try:
+        change = parse_password_changed(event, now_ms)
+    except MalformedEvent as error:
+        logger.error("malformed PasswordChanged event dropped", reason=str(error),
+                     event_id=event.get("id"))
+        dead_letter(event, str(error))
+        return {"status": "dropped", "reason": str(error)}
+    revoked = end_sessions_before(change.user_id, change.changed_at)
+    logger.info("sessions ended after password change", user_id=change.user_id, revoked=revoked)
+    return {"status": "processed", "revoked": revoked}

@@ -1,0 +1,245 @@
+"""HTTP edges: request facts, authorizer context, error responses and security headers.
+
+Nothing else builds an HTTP response. The API function installs this on its resolver;
+the authorizer uses the context helpers, which import nothing heavy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from session_service.errors import InvalidToken, ServiceError, Unavailable
+from session_service.models import ClientInfo, Millis, Session, rfc3339
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+MAX_BODY_BYTES = 16 * 1024
+# Stage variable by which our own API asks the authorizer to report its verdict in the
+# context instead of denying: HTTP APIs answer a denial with a fixed 403 body that the
+# contract's error shape cannot replace, so our handlers render the 401 themselves.
+VERDICT_STAGE_VARIABLE = "authorizerVerdict"
+VERDICT_IN_CONTEXT = "context"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+}
+# RFC 6749 §5.1: responses carrying tokens must not be cached.
+NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """A header value; API Gateway lower-cases names, direct invocations may not."""
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def bearer_token(headers: Mapping[str, str] | None) -> str | None:
+    value = header(headers, "authorization")
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def client_info(event: Mapping[str, Any]) -> ClientInfo:
+    http = event.get("requestContext", {}).get("http", {})
+    user_agent = header(event.get("headers"), "user-agent") or http.get("userAgent") or ""
+    return ClientInfo(ip=str(http.get("sourceIp") or "unknown"), user_agent=str(user_agent))
+
+
+# -- the authorizer's answer and the handler's reading of it ------------------------------
+
+
+def session_view(session: Session, current_session_id: str | None = None) -> dict[str, Any]:
+    """A session as the contract shows it: no token material."""
+    return {
+        "session_id": session.session_id,
+        "created_at": rfc3339(session.created_at),
+        "last_used_at": rfc3339(session.last_used_at),
+        "expires_at": rfc3339(session.expires_at),
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+        "current": session.session_id == current_session_id,
+    }
+
+
+def authorizer_allow(session: Session) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "verdict": "allow",
+        "sub": session.user_id,
+        "sid": session.session_id,
+        "createdAt": session.created_at,
+        "lastUsedAt": session.last_used_at,
+        "expiresAt": session.expires_at,
+        "ip": session.ip,
+        "userAgent": session.user_agent,
+    }
+    return {"isAuthorized": True, "context": context}
+
+
+def authorizer_refusal(error: ServiceError, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Deny; or, for our own API, allow with the verdict for the handler to render."""
+    if (event.get("stageVariables") or {}).get(VERDICT_STAGE_VARIABLE) != VERDICT_IN_CONTEXT:
+        if isinstance(error, Unavailable):
+            # A 5xx from API Gateway, not a 403 that would make clients drop the session.
+            raise error
+        return {"isAuthorized": False}
+    context = {"verdict": error.code, "description": error.description}
+    return {"isAuthorized": True, "context": context}
+
+
+def authorizer_answer(event: Mapping[str, Any], authorize: Callable[[str], Session]) -> dict[str, Any]:
+    """The authorizer's simple response for this request."""
+    try:
+        token = bearer_token(event.get("headers"))
+        if token is None:
+            raise InvalidToken("A Bearer access token is required.")
+        session = authorize(token)
+    except ServiceError as refusal:
+        return authorizer_refusal(refusal, event)
+    return authorizer_allow(session)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The caller of a Bearer route, as the authorizer found them."""
+
+    user_id: str
+    session_id: str
+    view: dict[str, Any]
+
+
+def caller(event: Mapping[str, Any]) -> Caller:
+    """The authorizer's verdict for this request, or the contract error it stands for.
+
+    A request without a verdict never passed our authorizer and is refused."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    context = authorizer.get("lambda") or {}
+    verdict = context.get("verdict")
+    if verdict == "allow":
+        session = Session(
+            user_id=str(context["sub"]),
+            session_id=str(context["sid"]),
+            created_at=_millis(context["createdAt"]),
+            last_used_at=_millis(context["lastUsedAt"]),
+            idle_expires_at=_millis(context["expiresAt"]),
+            absolute_expires_at=_millis(context["expiresAt"]),
+            ip=str(context.get("ip", "")),
+            user_agent=str(context.get("userAgent", "")),
+        )
+        view = {**session_view(session, session.session_id), "user_id": session.user_id}
+        return Caller(user_id=session.user_id, session_id=session.session_id, view=view)
+    if verdict == Unavailable.code:
+        raise Unavailable(retry_after=1)
+    raise InvalidToken(str(context.get("description") or InvalidToken.default_description))
+
+
+def _millis(value: Any) -> Millis:
+    return int(value)
+
+
+# -- responses ----------------------------------------------------------------------------
+
+
+def json_response(
+    status: int, body: Any, headers: Mapping[str, str] | None = None, cookies: list[str] | None = None
+) -> Response[Any]:
+    from aws_lambda_powertools.event_handler import Response  # noqa: PLC0415
+
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=body,
+        headers={**(headers or {})},
+        cookies=cookies,
+    )
+
+
+def error_response(error: ServiceError) -> Response[Any]:
+    body = {"error": error.code, "error_description": error.description}
+    return json_response(error.status, body, headers=error.headers)
+
+
+def _validation_description(errors: Any) -> str:
+    """Where and what, never the offending value (it may be a password)."""
+    parts: list[str] = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return "The body is not valid JSON."
+        location = ".".join(str(part) for part in error.get("loc", ())[1:]) or "body"
+        parts.append(f"{location}: {error.get('msg', 'is invalid')}")
+    return "; ".join(parts[:5]) or "The request is invalid."
+
+
+def api_resolver() -> APIGatewayHttpResolver:
+    """The API's resolver: validation on, errors in the contract's shape, body limit, and
+    security headers on every response, errors and 404s included."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: PLC0415
+
+    class SessionApiResolver(APIGatewayHttpResolver):
+        def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+            # The API speaks JSON whatever Content-Type a client sends (curl -d says
+            # form): a body is parsed as JSON or refused as such, never as a form.
+            headers = event.get("headers") or {}
+            for name in [key for key in headers if key.lower() == "content-type"]:
+                del headers[name]
+            headers["content-type"] = "application/json"
+            response = super().resolve(event, context)
+            headers = dict(SECURITY_HEADERS)
+            if str(event.get("rawPath", "")).startswith("/auth/"):
+                headers.update(NO_STORE_HEADERS)
+            response["headers"] = {**headers, **(response.get("headers") or {})}
+            return response
+
+    app = SessionApiResolver(enable_validation=True)
+    _install(app)
+    return app
+
+
+def _install(app: APIGatewayHttpResolver) -> None:
+    from aws_lambda_powertools.event_handler.exceptions import NotFoundError  # noqa: PLC0415
+    from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: PLC0415
+        RequestValidationError,
+    )
+
+    from session_service.errors import InvalidRequest, NotFound, PayloadTooLarge  # noqa: PLC0415
+    from session_service.observability import logger  # noqa: PLC0415
+
+    @app.exception_handler(ServiceError)
+    def _service_error(error: ServiceError) -> Response[Any]:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[Any]:
+        return error_response(InvalidRequest(_validation_description(error.errors())))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[Any]:
+        return error_response(NotFound())
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[Any]:
+        # Our bug, not the client's: log it, say nothing of it, invite a retry.
+        logger.exception("unhandled error", error_type=type(error).__name__)
+        return error_response(Unavailable(retry_after=1))
+
+    def body_limit(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        event = resolver.current_event
+        body = event.body or ""
+        size = len(body) * 3 // 4 if event.is_base64_encoded else len(body.encode())
+        if size > MAX_BODY_BYTES:
+            return error_response(PayloadTooLarge())
+        return next_middleware(resolver)
+
+    app.use(middlewares=[body_limit])

@@ -1,0 +1,282 @@
+"""Signing keys: the key ring kept in Secrets Manager, its JWKS, generation and rotation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from session_service.config import JwtAlgorithm
+from session_service.errors import Unavailable
+from session_service.observability import logger
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+# Members of the public JWK that RFC 7638 hashes into a thumbprint, by key type.
+_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+
+
+class KeyRingError(ValueError):
+    """The secret does not hold a usable key ring."""
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    algorithm: JwtAlgorithm
+    private_key: PrivateKey
+    # After this instant (epoch seconds) no token it signed can still be valid.
+    retire_at: float | None = None
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self.private_key.public_key()
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk = _public_jwk(self.public_key)
+        return {**jwk, "kid": self.kid, "alg": self.algorithm, "use": "sig"}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    signing_key: SigningKey
+    keys: Mapping[str, SigningKey]
+    refresh_token_key: bytes
+
+    def verification_key(self, kid: str, now: float) -> SigningKey | None:
+        key = self.keys.get(kid)
+        if key is None or (key.retire_at is not None and now >= key.retire_at):
+            return None
+        return key
+
+    def jwks(self, now: float) -> dict[str, list[dict[str, Any]]]:
+        live = [k for k in self.keys.values() if k.retire_at is None or now < k.retire_at]
+        return {"keys": [key.public_jwk() for key in live]}
+
+
+def _public_jwk(public_key: PublicKey) -> dict[str, Any]:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return cast(dict[str, Any], RSAAlgorithm.to_jwk(public_key, as_dict=True))
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return cast(dict[str, Any], ECAlgorithm.to_jwk(public_key, as_dict=True))
+    return cast(dict[str, Any], OKPAlgorithm.to_jwk(public_key, as_dict=True))
+
+
+def thumbprint(public_key: PublicKey) -> str:
+    """RFC 7638 JWK thumbprint: a kid derived from the key itself."""
+    jwk = _public_jwk(public_key)
+    members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+
+
+def _new_private_key(algorithm: JwtAlgorithm) -> PrivateKey:
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def generate_signing_key(algorithm: JwtAlgorithm, now: float) -> dict[str, Any]:
+    """A new key-ring entry: a fresh private key in PKCS#8 PEM with its thumbprint kid."""
+    private_key = _new_private_key(algorithm)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "kid": thumbprint(private_key.public_key()),
+        "alg": algorithm,
+        "private_key": pem,
+        "created_at": _rfc3339(now),
+        "retire_at": None,
+    }
+
+
+def new_refresh_token_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def rotated_secret(
+    secret: Mapping[str, Any], algorithm: JwtAlgorithm, now: float, previous_valid_for: int
+) -> dict[str, Any]:
+    """The secret after a rotation: a new signer first, the old signer kept for verification
+    until `previous_valid_for` seconds from now, keys already past retirement dropped."""
+    kept: list[dict[str, Any]] = []
+    for index, entry in enumerate(secret.get("signing_keys", [])):
+        retire_at = entry.get("retire_at")
+        if index == 0 and retire_at is None:
+            entry = {**entry, "retire_at": _rfc3339(now + previous_valid_for)}
+        elif retire_at is None or _epoch(retire_at) <= now:
+            continue
+        kept.append(entry)
+    return {
+        **secret,
+        "refresh_token_key": secret.get("refresh_token_key") or new_refresh_token_key(),
+        "signing_keys": [generate_signing_key(algorithm, now), *kept],
+    }
+
+
+def key_ring_from_secret(secret: Mapping[str, Any]) -> KeyRing:
+    """Parse the secret's JSON; the first signing key is the one that signs."""
+    try:
+        entries = secret["signing_keys"]
+        refresh_token_key = str(secret["refresh_token_key"]).encode()
+        keys: dict[str, SigningKey] = {}
+        for entry in entries:
+            private_key = serialization.load_pem_private_key(
+                entry["private_key"].encode(),
+                password=None,
+                # The key is our own, generated by generate_signing_key; RSA validation
+                # would cost milliseconds on every cold start for nothing.
+                unsafe_skip_rsa_key_validation=True,
+            )
+            retire_at = entry.get("retire_at")
+            key = SigningKey(
+                kid=str(entry["kid"]),
+                algorithm=entry["alg"],
+                private_key=cast(PrivateKey, private_key),
+                retire_at=_epoch(retire_at) if retire_at else None,
+            )
+            keys[key.kid] = key
+    except (KeyError, TypeError, ValueError) as error:
+        raise KeyRingError(f"the signing-key secret is malformed: {type(error).__name__}") from None
+    if not entries or len(refresh_token_key) < 32:
+        raise KeyRingError("the signing-key secret holds no signing key or refresh-token key")
+    return KeyRing(
+        signing_key=keys[str(entries[0]["kid"])], keys=keys, refresh_token_key=refresh_token_key
+    )
+
+
+SecretFetcher = Callable[[bool], Mapping[str, Any]]
+
+
+class KeyRingSource:
+    """The current key ring, fetched through Powertools parameters (cached for `max_age`)
+    and parsed only when the secret's value changes."""
+
+    # An unknown kid may mean a rotation this container has not seen yet; look again,
+    # but never more often than this, so forged kids cannot drive Secrets Manager calls.
+    _UNKNOWN_KID_REFRESH_INTERVAL = 30.0
+
+    def __init__(self, fetch: SecretFetcher, clock: Callable[[], float] = time.time) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._raw: Mapping[str, Any] | None = None
+        self._ring: KeyRing | None = None
+        self._last_forced = float("-inf")
+
+    def current(self) -> KeyRing:
+        return self._load(force=False)
+
+    def refreshed(self) -> KeyRing | None:
+        """A freshly fetched ring, or None when one was fetched moments ago."""
+        with self._lock:
+            if self._clock() - self._last_forced < self._UNKNOWN_KID_REFRESH_INTERVAL:
+                return None
+            self._last_forced = self._clock()
+        return self._load(force=True)
+
+    def _load(self, force: bool) -> KeyRing:
+        raw = self._fetch(force)
+        with self._lock:
+            if raw is not self._raw or self._ring is None:
+                self._ring = key_ring_from_secret(raw)
+                self._raw = raw
+            return self._ring
+
+
+def secrets_manager_fetcher(secret_id: str, max_age: int) -> SecretFetcher:
+    """Fetch the key-ring secret through Powertools parameters, which caches it."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    def fetch(force: bool) -> Mapping[str, Any]:
+        try:
+            value = parameters.get_secret(
+                secret_id, transform="json", max_age=max_age, force_fetch=force
+            )
+        except parameters.exceptions.GetParameterError:
+            logger.exception("could not read the signing-key secret")
+            raise Unavailable(retry_after=2) from None
+        if not isinstance(value, Mapping):
+            raise KeyRingError("the signing-key secret is not a JSON object")
+        return value
+
+    return fetch
+
+
+def retirement_delay(access_token_ttl: int, cache_seconds: int) -> int:
+    """How long a replaced signer must stay in the JWKS: containers that cached the old ring
+    may sign with it for `cache_seconds` more, those tokens live `access_token_ttl`, and
+    verifiers get the leeway plus a minute for their own JWKS caches."""
+    return cache_seconds + access_token_ttl + 1 + 60
+
+
+def rotation_step(
+    client: Any,
+    step: str,
+    secret_id: str,
+    token: str,
+    algorithm: JwtAlgorithm,
+    previous_valid_for: int,
+    now: float,
+) -> None:
+    """One step of Secrets Manager's four-step rotation of the key-ring secret."""
+    if step == "createSecret":
+        try:
+            client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")
+            return  # this rotation already created its version
+        except client.exceptions.ResourceNotFoundException:
+            pass
+        current = json.loads(
+            client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+        )
+        client.put_secret_value(
+            SecretId=secret_id,
+            ClientRequestToken=token,
+            SecretString=json.dumps(rotated_secret(current, algorithm, now, previous_valid_for)),
+            VersionStages=["AWSPENDING"],
+        )
+    elif step == "setSecret":
+        return  # the key ring lives only in the secret; nothing else to update
+    elif step == "testSecret":
+        pending = client.get_secret_value(
+            SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING"
+        )
+        key_ring_from_secret(json.loads(pending["SecretString"]))
+    elif step == "finishSecret":
+        versions = client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+        current = next((v for v, stages in versions.items() if "AWSCURRENT" in stages), None)
+        if current == token:
+            return
+        client.update_secret_version_stage(
+            SecretId=secret_id,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=token,
+            RemoveFromVersionId=current,
+        )
+    else:
+        raise ValueError(f"unknown rotation step {step!r}")

@@ -1,0 +1,121 @@
+"""The records the domain reasons about. Times are epoch milliseconds (`Millis`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+Millis = int
+SessionStatus = Literal["active", "revoked"]
+RevocationReason = Literal[
+    "logout",
+    "evicted",
+    "reuse_detected",
+    "password_changed",
+    "ip_changed",
+    "admin",
+    "refresh_limit",
+]
+
+
+def rfc3339(millis: Millis) -> str:
+    """RFC 3339 UTC with millisecond precision, as the contract wants times in bodies."""
+    moment = datetime.fromtimestamp(millis / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: str) -> Millis:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("a time zone is required")
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip: str
+    user_agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A refresh session and the state of its refresh-token family."""
+
+    user_id: str
+    session_id: str
+    created_at: Millis
+    last_used_at: Millis
+    idle_expires_at: Millis
+    absolute_expires_at: Millis
+    ip: str
+    user_agent: str
+    # Digests of the refresh tokens that may be exchanged now: one, or a few siblings
+    # issued inside the reuse-grace window.
+    refresh_digests: frozenset[str] = field(default_factory=frozenset)
+    generation: int = 0
+    previous_digest: str | None = None
+    rotated_at: Millis | None = None
+    status: SessionStatus = "active"
+    revoked_at: Millis | None = None
+    revoked_reason: RevocationReason | None = None
+
+    @property
+    def expires_at(self) -> Millis:
+        return min(self.idle_expires_at, self.absolute_expires_at)
+
+    def is_live(self, now: Millis, not_before: Millis | None = None) -> bool:
+        """Active, within both timeouts, and created after the user's last password change."""
+        return (
+            self.status == "active"
+            and now < self.expires_at
+            and (not_before is None or self.created_at >= not_before)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    user_id: str
+    username: str
+    created_at: Millis
+    # Bumped by every write that adds sessions, so that concurrent logins serialise on it.
+    session_version: int = 0
+    # Sessions created before this instant are over (the last password change).
+    not_before: Millis | None = None
+    password_changed_at: Millis | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What login needs, found by the case-folded username."""
+
+    username_key: str
+    username: str
+    user_id: str
+    password_hash: str
+    password_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FailureWindow:
+    """Failed logins counted for one username or one client IP."""
+
+    failures: int
+    window_started_at: Millis
+    blocked_until: Millis | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLookup:
+    credential: Credential | None
+    username_failures: FailureWindow | None = None
+    ip_failures: FailureWindow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserSessions:
+    profile: UserProfile
+    sessions: tuple[Session, ...]
+
+    def live(self, now: Millis) -> list[Session]:
+        return [s for s in self.sessions if s.is_live(now, self.profile.not_before)]

@@ -1,0 +1,214 @@
+"""Access tokens (signed JWTs) and refresh tokens (opaque, rotating, stored only as hashes)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from session_service.errors import InvalidGrant, InvalidToken
+from session_service.keyring import KeyRing, KeyRingSource
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+# RFC 8725 §3.1: the service verifies with the algorithm bound to each key, never the
+# one a token names; this is the set any key may have.
+ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+LEEWAY_SECONDS = 1
+# Our tokens are well under 1 KiB; anything much larger is not ours and is refused
+# before any parsing work.
+MAX_ACCESS_TOKEN_LENGTH = 4096
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "jti", "iat", "exp")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenClaims:
+    user_id: str
+    session_id: str
+    token_id: str
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MintedAccessToken:
+    token: str
+    expires_in: int
+
+
+class AccessTokens:
+    """Mints and verifies the service's access tokens."""
+
+    def __init__(
+        self,
+        keys: KeyRingSource,
+        issuer: Callable[[], str],
+        audience: str,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    def mint(self, user_id: str, session_id: str, not_after: int) -> MintedAccessToken:
+        """A token for the session, expiring after the configured lifetime or when the
+        session itself ends (`not_after`, epoch seconds), whichever comes first."""
+        key = self._keys.current().signing_key
+        issued_at = int(self._clock())
+        expires_at = max(issued_at + 1, min(issued_at + self._ttl, not_after))
+        claims = {
+            "iss": self._issuer(),
+            "aud": self._audience,
+            "sub": user_id,
+            "sid": session_id,
+            "jti": str(uuid.uuid4()),
+            "iat": issued_at,
+            "exp": expires_at,
+        }
+        token = jwt.encode(
+            claims,
+            key.private_key,
+            algorithm=key.algorithm,
+            headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE},
+        )
+        return MintedAccessToken(token=token, expires_in=expires_at - issued_at)
+
+    def verify(self, token: str) -> AccessTokenClaims:
+        if not token or len(token) > MAX_ACCESS_TOKEN_LENGTH:
+            raise InvalidToken("The access token is malformed.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("The access token is malformed.") from None
+        self._check_header(header)
+        ring = self._keys.current()
+        key = self._verification_key(ring, header["kid"])
+        if header.get("alg") != key.algorithm:
+            raise InvalidToken("The access token's algorithm does not match its key.")
+        try:
+            claims = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[key.algorithm],
+                audience=self._audience,
+                issuer=self._issuer(),
+                leeway=LEEWAY_SECONDS,
+                options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("The access token has expired.") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("The access token is invalid.") from None
+        return _claims(claims)
+
+    def _check_header(self, header: dict[str, Any]) -> None:
+        if str(header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
+            raise InvalidToken("The token is not an access token.")
+        if "crit" in header:
+            # RFC 7515 §4.1.11: we understand no extensions, so none may be critical.
+            raise InvalidToken("The access token uses unsupported critical extensions.")
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise InvalidToken("The access token's algorithm is not accepted.")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not 0 < len(kid) <= 128:
+            raise InvalidToken("The access token names no valid key.")
+
+    def _verification_key(self, ring: KeyRing, kid: str) -> Any:
+        now = self._clock()
+        key = ring.verification_key(kid, now)
+        if key is None:
+            fresher = self._keys.refreshed()
+            key = fresher.verification_key(kid, now) if fresher else None
+        if key is None:
+            raise InvalidToken("The access token was signed by an unknown key.")
+        return key
+
+
+def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
+    user_id, session_id, token_id = claims["sub"], claims["sid"], claims["jti"]
+    if not all(isinstance(value, str) and value for value in (user_id, session_id, token_id)):
+        raise InvalidToken("The access token's claims are invalid.")
+    return AccessTokenClaims(
+        user_id=user_id,
+        session_id=session_id,
+        token_id=token_id,
+        issued_at=int(claims["iat"]),
+        expires_at=int(claims["exp"]),
+    )
+
+
+# rt1.<user id>.<session id>.<generation>.<absolute expiry, ms>.<256-bit secret>.<MAC>
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_REFRESH_TOKEN = re.compile(
+    rf"rt1\.(?P<user>{_UUID})\.(?P<session>{_UUID})\.(?P<generation>0|[1-9][0-9]{{0,8}})"
+    r"\.(?P<expires>[1-9][0-9]{0,14})\.(?P<secret>[A-Za-z0-9_-]{43})\.(?P<mac>[A-Za-z0-9_-]{22})"
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """A refresh token names its session, its generation and the session's absolute expiry;
+    its secret is 256 bits from `secrets`, and only `digest` is ever stored."""
+
+    user_id: str
+    session_id: str
+    generation: int
+    absolute_expires_at: int
+    value: str
+
+    @property
+    def digest(self) -> str:
+        return _b64(hashlib.sha256(self.value.encode()).digest())
+
+
+class RefreshTokens:
+    """Issues and parses refresh tokens.
+
+    The MAC (keyed by the key ring's refresh-token key) proves that we issued a token, so a
+    genuine older token can be told apart from a forgery: the former is reuse and revokes
+    its session, the latter is merely refused and cannot be used to end someone's session.
+    """
+
+    def __init__(self, key: Callable[[], bytes]) -> None:
+        self._key = key
+
+    def issue(
+        self, user_id: str, session_id: str, generation: int, absolute_expires_at: int
+    ) -> RefreshToken:
+        secret = secrets.token_urlsafe(32)
+        body = f"rt1.{user_id}.{session_id}.{generation}.{absolute_expires_at}.{secret}"
+        value = f"{body}.{self._mac(body)}"
+        return RefreshToken(user_id, session_id, generation, absolute_expires_at, value)
+
+    def parse(self, value: str) -> RefreshToken:
+        match = _REFRESH_TOKEN.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            raise InvalidGrant("The refresh token is malformed.")
+        body = value.rsplit(".", 1)[0]
+        if not hmac.compare_digest(self._mac(body), match["mac"]):
+            raise InvalidGrant("The refresh token is invalid.")
+        return RefreshToken(
+            match["user"],
+            match["session"],
+            int(match["generation"]),
+            int(match["expires"]),
+            value,
+        )
+
+    def _mac(self, body: str) -> str:
+        return _b64(hmac.new(self._key(), body.encode(), hashlib.sha256).digest()[:16])

@@ -1,0 +1,137 @@
+"""Builds the domain from the settings: once per container, on first use, lazily, so that
+tests can start moto first and the authorizer never imports what it does not use."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from session_service.config import get_settings
+from session_service.errors import Unavailable
+from session_service.events import EventPublisher
+from session_service.keyring import KeyRingSource, secrets_manager_fetcher
+from session_service.observability import logger
+from session_service.sessions import SessionPolicy, SessionService
+from session_service.store import dynamo_store, dynamodb_client
+from session_service.tokens import AccessTokens, RefreshTokens
+
+if TYPE_CHECKING:
+    from session_service.accounts import Accounts
+
+
+@functools.cache
+def key_ring_source() -> KeyRingSource:
+    settings = get_settings()
+    return KeyRingSource(
+        secrets_manager_fetcher(settings.signing_key_secret_id, settings.signing_key_cache_seconds)
+    )
+
+
+@functools.cache
+def token_issuer() -> str:
+    """The issuer, from the environment or, once per container, from SSM."""
+    settings = get_settings()
+    if settings.token_issuer:
+        return settings.token_issuer
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    try:
+        value = parameters.get_parameter(str(settings.token_issuer_parameter), max_age=86_400)
+    except parameters.exceptions.GetParameterError:
+        logger.exception("could not read the token issuer parameter")
+        raise Unavailable(retry_after=2) from None
+    return str(value).rstrip("/")
+
+
+@functools.cache
+def access_tokens() -> AccessTokens:
+    settings = get_settings()
+    return AccessTokens(
+        keys=key_ring_source(),
+        issuer=token_issuer,
+        audience=settings.token_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+@functools.cache
+def session_service() -> SessionService:
+    settings = get_settings()
+    return SessionService(
+        store=dynamo_store(settings.table_name),
+        access_tokens=access_tokens(),
+        refresh_tokens=RefreshTokens(lambda: key_ring_source().current().refresh_token_key),
+        policy=SessionPolicy.from_settings(settings),
+    )
+
+
+def _aws_client(service: str) -> Any:
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return boto3.client(service, config=config)
+
+
+@functools.cache
+def secrets_client() -> Any:
+    return _aws_client("secretsmanager")
+
+
+@functools.cache
+def event_publisher() -> EventPublisher:
+    settings = get_settings()
+    return EventPublisher(_aws_client("events"), settings.event_bus_name, settings.event_source)
+
+
+@functools.cache
+def dead_letter_queue() -> Callable[[dict[str, Any], str], None]:
+    """Parks an event we cannot act on in the consumer's dead-letter queue."""
+    queue_url = get_settings().dead_letter_queue_url
+    client = _aws_client("sqs")
+
+    def send(event: dict[str, Any], reason: str) -> None:
+        client.send_message(
+            QueueUrl=queue_url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason}},
+        )
+
+    return send
+
+
+@functools.cache
+def accounts() -> Accounts:
+    # argon2 is imported here, not at module level: the authorizer never needs it.
+    from session_service.accounts import Accounts  # noqa: PLC0415
+    from session_service.passwords import Passwords  # noqa: PLC0415
+
+    settings = get_settings()
+    return Accounts(
+        store=dynamo_store(settings.table_name),
+        sessions=session_service(),
+        passwords=Passwords(),
+    )
+
+
+def reset() -> None:
+    """Forget every built object (tests change the environment between cases)."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    factories = (
+        key_ring_source,
+        token_issuer,
+        access_tokens,
+        session_service,
+        accounts,
+        event_publisher,
+        dead_letter_queue,
+        secrets_client,
+    )
+    for factory in factories:
+        factory.cache_clear()
+    dynamodb_client.cache_clear()
+    get_settings.cache_clear()
+    parameters.clear_caches()

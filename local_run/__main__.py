@@ -1,0 +1,142 @@
+"""`python -m local_run`: serve template.yaml's API on 127.0.0.1:$PORT (3000) against moto's
+server on 127.0.0.1:$EMULATOR_PORT (5000), or against $AWS_ENDPOINT_URL when it is set."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local_run.functions import FunctionProcess, die_with_parent, start_functions
+from local_run.gateway import Gateway, gateway_config, serve
+from local_run.provision import provision
+from local_run.pumps import QueuePump, StreamPump
+from local_run.template import ROOT, Template, load_template
+
+HOST = "127.0.0.1"
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        sys.exit(f"{name} must be a TCP port number, not {raw!r}")
+    return int(raw)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) != 0
+
+
+def _start_emulator(port: int) -> subprocess.Popen[str]:
+    if not _free(port):
+        sys.exit(
+            f"port {port} is taken; set EMULATOR_PORT to another port, or AWS_ENDPOINT_URL "
+            "to use an emulator that is already running"
+        )
+    process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+        [sys.executable, "-m", "local_run.emulator", "--host", HOST, "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=die_with_parent,
+    )
+    line = process.stdout.readline() if process.stdout else ""
+    if not line.startswith("READY"):
+        sys.exit("the AWS emulator (moto) did not start")
+    return process
+
+
+def _clients(endpoint: str, region: str) -> Callable[[str], Any]:
+    config = Config(retries={"mode": "standard", "max_attempts": 5})
+
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint, region_name=region, config=config)
+
+    return client
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
+    port = _port("PORT", 3000)
+    if not _free(port):
+        sys.exit(f"port {port} is taken; set PORT to another port")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = region
+
+    emulator = None
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        emulator_port = _port("EMULATOR_PORT", 5000)
+        emulator = _start_emulator(emulator_port)
+        endpoint = f"http://{HOST}:{emulator_port}"
+    functions: dict[str, FunctionProcess] = {}
+    stop = threading.Event()
+    try:
+        _serve(port, region, endpoint, functions, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        for function in functions.values():
+            function.stop()
+        if emulator is not None:
+            emulator.terminate()
+
+
+def _serve(
+    port: int,
+    region: str,
+    endpoint: str,
+    functions: dict[str, FunctionProcess],
+    stop: threading.Event,
+) -> None:
+    base_url = f"http://{HOST}:{port}"
+    overrides = {"JwtAlgorithm": os.environ.get("JWT_ALGORITHM", "RS256")}
+    template = Template(load_template(), parameter_overrides=overrides, region=region)
+    clients = _clients(endpoint, region)
+    provisioned = provision(template, clients, base_url)
+
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith(("PATH", "HOME", "LANG", "LC_", "PYTHON", "TMP", "TZ"))
+    }
+    base_env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID=os.environ["AWS_ACCESS_KEY_ID"],
+        AWS_SECRET_ACCESS_KEY=os.environ["AWS_SECRET_ACCESS_KEY"],
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        TOKEN_ISSUER=os.environ.get("TOKEN_ISSUER", base_url),
+        POWERTOOLS_DEV=os.environ.get("POWERTOOLS_DEV", "false"),
+    )
+    functions.update(start_functions(template, base_env))
+    for trigger in provisioned.stream_triggers:
+        StreamPump(trigger, functions[trigger.function], clients("dynamodbstreams"), stop).start()
+    for route in provisioned.rule_routes:
+        QueuePump(route, functions[route.function], clients("sqs"), stop).start()
+    config = gateway_config(template, functions)
+    config.domain = f"{HOST}:{port}"
+    server = serve(Gateway(config), HOST, port)
+    print(f"session service ready on {base_url} (AWS endpoint {endpoint})", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""A local stand-in for API Gateway's HTTP API: the template's routes and authorizers, the
+payload 2.0 events API Gateway sends, and its answers when an authorizer refuses."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local_run.functions import FunctionProcess, InvocationError
+from local_run.template import HttpRoute, Template
+
+# API Gateway's own payload limit; our function enforces the contract's 16 KiB.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+_TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    function: str
+    identity_sources: tuple[str, ...]
+    simple_responses: bool
+
+
+@dataclass
+class GatewayConfig:
+    routes: list[HttpRoute]
+    authorizers: dict[str, Authorizer]
+    stage_variables: dict[str, str]
+    cors: dict[str, Any] | None = None
+    functions: dict[str, FunctionProcess] = field(default_factory=dict)
+    domain: str = "127.0.0.1:3000"
+
+
+def gateway_config(template: Template, functions: dict[str, FunctionProcess]) -> GatewayConfig:
+    (api,) = template.of_type("AWS::Serverless::HttpApi").values()
+    properties = template.resolve(api.get("Properties", {}))
+    authorizers = {}
+    for name, spec in properties.get("Auth", {}).get("Authorizers", {}).items():
+        function_arn = spec["FunctionArn"]
+        function = next(f for f in functions if function_arn.endswith(f":{template.physical_name(f)}"))
+        identity = spec.get("Identity", {})
+        sources = [f"$request.header.{h}" for h in identity.get("Headers", [])]
+        sources += [f"$request.querystring.{q}" for q in identity.get("QueryStrings", [])]
+        sources += [f"$stageVariables.{v}" for v in identity.get("StageVariables", [])]
+        authorizers[name] = Authorizer(
+            function=function,
+            identity_sources=tuple(sources),
+            simple_responses=bool(spec.get("EnableSimpleResponses")),
+        )
+    from local_run.template import http_routes  # noqa: PLC0415
+
+    return GatewayConfig(
+        routes=http_routes(template),
+        authorizers=authorizers,
+        stage_variables={k: str(v) for k, v in properties.get("StageVariables", {}).items()},
+        cors=properties.get("CorsConfiguration"),
+        functions=functions,
+    )
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _message(status: int, message: str) -> GatewayResponse:
+    body = json.dumps({"message": message}).encode()
+    return GatewayResponse(status, [("Content-Type", "application/json")], body)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> GatewayResponse:
+        url = urlsplit(target)
+        path = url.path or "/"
+        route, path_parameters = self._route(method, path)
+        if route is None:
+            return _message(404, "Not Found")
+        event = self._event(method, path, url.query, headers, body, source_ip, route, path_parameters)
+        if route.authorizer:
+            refusal = self._authorize(self.config.authorizers[route.authorizer], event)
+            if refusal is not None:
+                return refusal
+        try:
+            result = self.config.functions[route.function].invoke(event)
+        except (InvocationError, OSError):
+            return _message(500, "Internal Server Error")
+        return self._response(result)
+
+    def _route(self, method: str, path: str) -> tuple[HttpRoute | None, dict[str, str]]:
+        default = None
+        for route in self.config.routes:
+            if route.path == "$default":
+                default = route
+                continue
+            parameters = route.matches(method, path)
+            if parameters is not None:
+                return route, parameters
+        return default, {}
+
+    def _event(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+        route: HttpRoute,
+        path_parameters: dict[str, str],
+    ) -> dict[str, Any]:
+        merged: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in headers:
+            key = name.lower()
+            if key == "cookie":
+                cookies.extend(part.strip() for part in value.split(";") if part.strip())
+                continue
+            merged[key] = f"{merged[key]},{value}" if key in merged else value
+        route_key = "$default" if route.path == "$default" else f"{route.method} {route.path}"
+        now = time.time()
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": merged,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": self.config.domain,
+                "domainPrefix": self.config.domain.split(".")[0],
+                "http": {
+                    "method": method,
+                    "path": path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": source_ip,
+                    "userAgent": merged.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now * 1000),
+            },
+            "isBase64Encoded": False,
+        }
+        if cookies:
+            event["cookies"] = cookies
+        if query:
+            params: dict[str, str] = {}
+            for key, value in parse_qsl(query, keep_blank_values=True):
+                params[key] = f"{params[key]},{value}" if key in params else value
+            event["queryStringParameters"] = params
+        if path_parameters:
+            event["pathParameters"] = path_parameters
+        if self.config.stage_variables:
+            event["stageVariables"] = dict(self.config.stage_variables)
+        if body:
+            content_type = merged.get("content-type", "application/json")
+            try:
+                if not content_type.startswith(_TEXT_TYPES):
+                    raise UnicodeDecodeError("binary", b"", 0, 1, "not text")
+                event["body"] = body.decode()
+            except UnicodeDecodeError:
+                event["body"] = base64.b64encode(body).decode()
+                event["isBase64Encoded"] = True
+        return event
+
+    def _authorize(self, authorizer: Authorizer, event: dict[str, Any]) -> GatewayResponse | None:
+        identity = []
+        for source in authorizer.identity_sources:
+            value = _identity_value(source, event)
+            if not value:
+                # API Gateway answers for itself when an identity source is missing.
+                return _message(401, "Unauthorized")
+            identity.append(value)
+        request = {
+            **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")},
+            "type": "REQUEST",
+            "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:local/$default/"
+            f"{event['requestContext']['http']['method']}{event['rawPath']}",
+            "identitySource": identity,
+        }
+        try:
+            answer = self.config.functions[authorizer.function].invoke(request)
+        except (InvocationError, OSError):
+            return _message(500, "Internal Server Error")
+        if not isinstance(answer, dict) or answer.get("isAuthorized") is not True:
+            return _message(403, "Forbidden")
+        event["requestContext"]["authorizer"] = {"lambda": answer.get("context") or {}}
+        return None
+
+    def _response(self, result: Any) -> GatewayResponse:
+        if not (isinstance(result, dict) and "statusCode" in result):
+            # Payload 2.0 lets a function return just a body.
+            body = json.dumps(result).encode()
+            return GatewayResponse(200, [("Content-Type", "application/json")], body)
+        headers = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((name, str(v)) for v in values)
+        headers.extend(("Set-Cookie", cookie) for cookie in result.get("cookies") or [])
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return GatewayResponse(int(result["statusCode"]), headers, body)
+
+
+def _identity_value(source: str, event: Mapping[str, Any]) -> str | None:
+    if source.startswith("$request.header."):
+        return event["headers"].get(source.removeprefix("$request.header.").lower())
+    if source.startswith("$request.querystring."):
+        return (event.get("queryStringParameters") or {}).get(
+            source.removeprefix("$request.querystring.")
+        )
+    if source.startswith("$stageVariables."):
+        return (event.get("stageVariables") or {}).get(source.removeprefix("$stageVariables."))
+    return None
+
+
+def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_PAYLOAD_BYTES:
+                self._send(_message(413, "Request Entity Too Large"))
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else b""
+            response = gateway.handle(
+                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+            )
+            self._send(response)
+
+        def _send(self, response: GatewayResponse) -> None:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

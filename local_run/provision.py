@@ -1,0 +1,204 @@
+"""Creates at an AWS endpoint what template.yaml declares and the endpoint lacks: tables
+with their TTL and streams, queues, the event bus, secrets (with a signing key), SSM
+parameters, and the local plumbing that stands in for Lambda triggers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from local_run.template import Template
+
+
+@dataclass(frozen=True)
+class RuleRoute:
+    """An EventBridge rule of the template whose Lambda target is served by a queue."""
+
+    function: str
+    queue_url: str
+
+
+@dataclass(frozen=True)
+class StreamTrigger:
+    function: str
+    stream_arn: str
+    batch_size: int
+
+
+@dataclass
+class Provisioned:
+    rule_routes: list[RuleRoute] = field(default_factory=list)
+    stream_triggers: list[StreamTrigger] = field(default_factory=list)
+
+
+def provision(template: Template, clients: Any, base_url: str = "") -> Provisioned:
+    """`clients(service)` returns a boto3 client for the endpoint."""
+    _register_function_names(template)
+    _tables(template, clients("dynamodb"))
+    _queues(template, clients("sqs"))
+    _event_buses(template, clients("events"))
+    _secrets(template, clients("secretsmanager"))
+    template.names.refs.setdefault("HttpApi", "local-api")
+    _parameters(template, clients("ssm"), base_url)
+    provisioned = Provisioned()
+    provisioned.rule_routes = _rules(template, clients("events"), clients("sqs"))
+    provisioned.stream_triggers = _stream_triggers(template)
+    return provisioned
+
+
+def _register_function_names(template: Template) -> None:
+    for name in template.of_type("AWS::Serverless::Function"):
+        template.names.refs[name] = template.physical_name(name)
+
+
+def create_table(client: Any, template: Template, logical_id: str) -> str:
+    properties = template.resolve(template.resources[logical_id]["Properties"])
+    name = properties.get("TableName") or template.physical_name(logical_id)
+    try:
+        description = client.describe_table(TableName=name)["Table"]
+    except client.exceptions.ResourceNotFoundException:
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": properties["KeySchema"],
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for index in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if index in properties:
+                request[index] = properties[index]
+        stream = properties.get("StreamSpecification")
+        if stream:
+            request["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": stream["StreamViewType"],
+            }
+        description = client.create_table(**request)["TableDescription"]
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        current = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+    template.names.refs[logical_id] = name
+    template.names.attributes[(logical_id, "Arn")] = description["TableArn"]
+    if description.get("LatestStreamArn"):
+        template.names.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
+    return str(name)
+
+
+def _tables(template: Template, client: Any) -> None:
+    for logical_id in template.of_type("AWS::DynamoDB::Table"):
+        create_table(client, template, logical_id)
+
+
+def _queues(template: Template, client: Any) -> None:
+    for logical_id in template.of_type("AWS::SQS::Queue"):
+        url = client.create_queue(QueueName=template.physical_name(logical_id))["QueueUrl"]
+        arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        template.names.refs[logical_id] = url
+        template.names.attributes[(logical_id, "Arn")] = arn["Attributes"]["QueueArn"]
+
+
+def _event_buses(template: Template, client: Any) -> None:
+    for logical_id, resource in template.of_type("AWS::Events::EventBus").items():
+        name = template.resolve(resource["Properties"]["Name"])
+        try:
+            arn = client.describe_event_bus(Name=name)["Arn"]
+        except client.exceptions.ResourceNotFoundException:
+            arn = client.create_event_bus(Name=name)["EventBusArn"]
+        template.names.refs[logical_id] = name
+        template.names.attributes[(logical_id, "Arn")] = arn
+
+
+def _secrets(template: Template, client: Any) -> None:
+    from session_service.keyring import (  # noqa: PLC0415
+        generate_signing_key,
+        new_refresh_token_key,
+        rotated_secret,
+    )
+
+    algorithm = template.parameters.get("JwtAlgorithm", "RS256")
+    for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
+        name = template.resolve(resource.get("Properties", {}).get("Name")) or (
+            template.physical_name(logical_id)
+        )
+        try:
+            value = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
+            arn = client.describe_secret(SecretId=name)["ARN"]
+        except client.exceptions.ResourceNotFoundException:
+            value = {
+                "refresh_token_key": new_refresh_token_key(),
+                "signing_keys": [generate_signing_key(algorithm, time.time())],  # type: ignore[arg-type]
+            }
+            arn = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+            print(f"generated a {algorithm} signing key in secret {name}", file=sys.stderr)
+        keys = value.get("signing_keys") or []
+        if not keys or keys[0].get("alg") != algorithm:
+            # No key yet, or JWT_ALGORITHM changed: rotate, keeping the old key verifiable.
+            value = rotated_secret(value, algorithm, time.time(), 3600)  # type: ignore[arg-type]
+            client.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+        template.names.refs[logical_id] = arn
+
+
+def _parameters(template: Template, client: Any, base_url: str) -> None:
+    api_url = template.resolve(
+        {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    )
+    for logical_id, resource in template.of_type("AWS::SSM::Parameter").items():
+        properties = template.resolve(resource["Properties"])
+        value = str(properties["Value"])
+        if base_url:
+            value = value.replace(api_url, base_url)
+        client.put_parameter(
+            Name=properties["Name"], Value=value, Type=properties.get("Type", "String"),
+            Overwrite=True,
+        )
+        template.names.refs[logical_id] = properties["Name"]
+        template.names.attributes[(logical_id, "Value")] = value
+
+
+def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:
+    routes = []
+    for function in template.of_type("AWS::Serverless::Function"):
+        for event_name, event in template.function_properties(function).get("Events", {}).items():
+            if event.get("Type") != "EventBridgeRule":
+                continue
+            properties = template.resolve(event["Properties"])
+            rule = f"{template.stack_name}-{function}-{event_name}"
+            bus = properties.get("EventBusName", "default")
+            events.put_rule(
+                Name=rule, EventBusName=bus, EventPattern=json.dumps(properties["Pattern"])
+            )
+            # Lambda targets cannot be invoked by the emulator: the rule delivers to a
+            # queue instead, which the local run drains into the function.
+            queue_url = sqs.create_queue(QueueName=f"{rule}-local")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+            events.put_targets(
+                Rule=rule,
+                EventBusName=bus,
+                Targets=[{"Id": "local-run", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+            )
+            routes.append(RuleRoute(function=function, queue_url=queue_url))
+    return routes
+
+
+def _stream_triggers(template: Template) -> list[StreamTrigger]:
+    triggers = []
+    for function in template.of_type("AWS::Serverless::Function"):
+        for event in template.function_properties(function).get("Events", {}).values():
+            if event.get("Type") != "DynamoDB":
+                continue
+            properties = template.resolve(event["Properties"])
+            triggers.append(
+                StreamTrigger(
+                    function=function,
+                    stream_arn=properties["Stream"],
+                    batch_size=int(properties.get("BatchSize", 100)),
+                )
+            )
+    return triggers

@@ -1,0 +1,224 @@
+"""Reads template.yaml as the local run and the tests need it: parameters, conditions,
+Globals, resources, and the CloudFormation intrinsics they use, resolved to local names."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+_SHORT_FORMS = ("Ref", "Condition")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that keeps CloudFormation's short-form tags as their long forms."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = suffix if suffix in _SHORT_FORMS else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as handle:
+        return dict(yaml.load(handle, Loader=_CfnLoader))  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass
+class LocalNames:
+    """What Ref and GetAtt resolve to for resources that exist locally."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+class Template:
+    """The template with intrinsics resolved against local parameter values and names."""
+
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        parameter_overrides: Mapping[str, str] | None = None,
+        stack_name: str = "session-service",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+    ) -> None:
+        self.document = document
+        self.stack_name = stack_name
+        self.region = region
+        self.account_id = account_id
+        self.parameters = {
+            name: str(spec.get("Default", ""))
+            for name, spec in document.get("Parameters", {}).items()
+        }
+        self.parameters.update(parameter_overrides or {})
+        self.names = LocalNames()
+        self._conditions: dict[str, bool] = {}
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return dict(self.document.get("Resources", {}))
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            name: resource
+            for name, resource in self.resources.items()
+            if resource.get("Type") == resource_type
+        }
+
+    def physical_name(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}"
+
+    def function_properties(self, logical_id: str) -> dict[str, Any]:
+        """A function's properties with Globals merged in, as SAM merges them."""
+        merged = copy.deepcopy(self.document.get("Globals", {}).get("Function", {}))
+        own = self.resources[logical_id].get("Properties", {})
+        for key, value in own.items():
+            if key == "Environment":
+                variables = merged.setdefault("Environment", {}).setdefault("Variables", {})
+                variables.update(value.get("Variables", {}))
+            else:
+                merged[key] = copy.deepcopy(value)
+        return merged
+
+    # -- intrinsics -----------------------------------------------------------------------
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self.resolve(self.document["Conditions"][name]))
+        return self._conditions[name]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            handler = self._intrinsics().get(key)
+            if handler is not None:
+                return handler(argument)
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _intrinsics(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "Ref": self._ref,
+            "Fn::GetAtt": self._get_att,
+            "Fn::Sub": self._sub,
+            "Fn::If": lambda a: self.resolve(a[1] if self.condition(a[0]) else a[2]),
+            "Fn::Equals": lambda a: self.resolve(a[0]) == self.resolve(a[1]),
+            "Fn::Not": lambda a: not self.resolve(a[0]),
+            "Fn::And": lambda a: all(self.resolve(x) for x in a),
+            "Fn::Or": lambda a: any(self.resolve(x) for x in a),
+            "Condition": self.condition,
+            "Fn::Split": lambda a: str(self.resolve(a[1])).split(a[0]),
+            "Fn::Join": lambda a: a[0].join(str(x) for x in self.resolve(a[1])),
+            "Fn::Select": lambda a: self.resolve(a[1])[int(a[0])],
+        }
+
+    def _pseudo(self, name: str) -> str | None:
+        return {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::StackName": self.stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }.get(name)
+
+    def _ref(self, name: str) -> str:
+        pseudo = self._pseudo(name)
+        if pseudo is not None:
+            return pseudo
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.names.refs.get(name, self.physical_name(name))
+
+    def _get_att(self, argument: list[str]) -> str:
+        logical_id, attribute = argument
+        known = self.names.attributes.get((logical_id, attribute))
+        if known is not None:
+            return known
+        if attribute == "Arn":
+            return self._default_arn(logical_id)
+        raise KeyError(f"no local value for {logical_id}.{attribute}")
+
+    def _default_arn(self, logical_id: str) -> str:
+        kind = self.resources.get(logical_id, {}).get("Type", "")
+        name = self._ref(logical_id)
+        service = {
+            "AWS::Serverless::Function": f"lambda:{self.region}:{self.account_id}:function:{name}",
+            "AWS::SQS::Queue": f"sqs:{self.region}:{self.account_id}:{name.rsplit('/', 1)[-1]}",
+            "AWS::Events::EventBus": f"events:{self.region}:{self.account_id}:event-bus/{name}",
+            "AWS::DynamoDB::Table": f"dynamodb:{self.region}:{self.account_id}:table/{name}",
+        }.get(kind, f"local:{self.region}:{self.account_id}:{name}")
+        return f"arn:aws:{service}"
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name and self._pseudo(name) is None:
+                logical_id, attribute = name.split(".", 1)
+                return self._get_att([logical_id, attribute])
+            return self._ref(name)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str  # upper case, or ANY
+    path: str  # /auth/login, /auth/sessions/{session_id}, or $default
+    function: str
+    authorizer: str | None
+
+    def matches(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method):
+            return None
+        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))
+        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", pattern)
+        match = re.fullmatch(pattern, path)
+        return match.groupdict() if match else None
+
+
+def http_routes(template: Template) -> list[HttpRoute]:
+    routes = []
+    for name in template.of_type("AWS::Serverless::Function"):
+        events = template.function_properties(name).get("Events", {})
+        for event in events.values():
+            if event.get("Type") != "HttpApi":
+                continue
+            properties = event.get("Properties", {})
+            auth = properties.get("Auth", {}).get("Authorizer")
+            routes.append(
+                HttpRoute(
+                    method=str(properties.get("Method", "ANY")).upper(),
+                    path=str(properties.get("Path", "$default")),
+                    function=name,
+                    authorizer=None if auth in (None, "NONE") else str(auth),
+                )
+            )
+    # Most specific first: literal paths before parameterised ones, $default last.
+    return sorted(routes, key=lambda r: (r.path == "$default", "{" in r.path, -len(r.path)))
