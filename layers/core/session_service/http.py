@@ -5,16 +5,16 @@ the authorizer uses the context helpers, which import nothing heavy."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from session_service.errors import InvalidToken, ServiceError, Unavailable
+from session_service.errors import InvalidToken, PayloadTooLarge, ServiceError, Unavailable
 from session_service.models import ClientInfo, Millis, Session, rfc3339
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 MAX_BODY_BYTES = 16 * 1024
 # Stage variable by which our own API asks the authorizer to report its verdict in the
@@ -182,6 +182,22 @@ def _validation_description(errors: Any) -> str:
     return "; ".join(parts[:5]) or "The request is invalid."
 
 
+def _body_size(event: Mapping[str, Any]) -> int:
+    body = event.get("body") or ""
+    return len(body) * 3 // 4 if event.get("isBase64Encoded") else len(str(body).encode())
+
+
+def _lambda_response(error: ServiceError) -> dict[str, Any]:
+    """An error answered before the resolver runs (it would parse the body first)."""
+    body = {"error": error.code, "error_description": error.description}
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": "application/json", **error.headers},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
 def api_resolver() -> APIGatewayHttpResolver:
     """The API's resolver: validation on, errors in the contract's shape, body limit, and
     security headers on every response, errors and 404s included."""
@@ -195,7 +211,10 @@ def api_resolver() -> APIGatewayHttpResolver:
             for name in [key for key in headers if key.lower() == "content-type"]:
                 del headers[name]
             headers["content-type"] = "application/json"
-            response = super().resolve(event, context)
+            if _body_size(event) > MAX_BODY_BYTES:
+                response = _lambda_response(PayloadTooLarge())
+            else:
+                response = super().resolve(event, context)
             headers = dict(SECURITY_HEADERS)
             if str(event.get("rawPath", "")).startswith("/auth/"):
                 headers.update(NO_STORE_HEADERS)
@@ -213,7 +232,7 @@ def _install(app: APIGatewayHttpResolver) -> None:
         RequestValidationError,
     )
 
-    from session_service.errors import InvalidRequest, NotFound, PayloadTooLarge  # noqa: PLC0415
+    from session_service.errors import InvalidRequest, NotFound  # noqa: PLC0415
     from session_service.observability import logger  # noqa: PLC0415
 
     @app.exception_handler(ServiceError)
@@ -234,12 +253,3 @@ def _install(app: APIGatewayHttpResolver) -> None:
         logger.exception("unhandled error", error_type=type(error).__name__)
         return error_response(Unavailable(retry_after=1))
 
-    def body_limit(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        event = resolver.current_event
-        body = event.body or ""
-        size = len(body) * 3 // 4 if event.is_base64_encoded else len(body.encode())
-        if size > MAX_BODY_BYTES:
-            return error_response(PayloadTooLarge())
-        return next_middleware(resolver)
-
-    app.use(middlewares=[body_limit])

@@ -103,14 +103,32 @@ class AccessTokens:
                 algorithms=[key.algorithm],
                 audience=self._audience,
                 issuer=self._issuer(),
-                leeway=LEEWAY_SECONDS,
-                options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+                # Time is checked below against our clock, which tests can set.
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "strict_aud": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise InvalidToken("The access token has expired.") from None
         except jwt.PyJWTError:
             raise InvalidToken("The access token is invalid.") from None
+        self._check_times(claims)
         return _claims(claims)
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        times = {name: claims.get(name) for name in ("exp", "iat", "nbf")}
+        for name, value in times.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise InvalidToken(f"The access token's {name} is not a number.")
+        if now >= times["exp"] + LEEWAY_SECONDS:  # type: ignore[operator]
+            raise InvalidToken("The access token has expired.")
+        if times["nbf"] is not None and now < times["nbf"] - LEEWAY_SECONDS:
+            raise InvalidToken("The access token is not valid yet.")
+        if now < times["iat"] - LEEWAY_SECONDS:  # type: ignore[operator]
+            raise InvalidToken("The access token was issued in the future.")
 
     def _check_header(self, header: dict[str, Any]) -> None:
         if str(header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):

@@ -1,0 +1,182 @@
+"""Integration fixtures: moto with everything template.yaml declares, the functions loaded
+as Lambda loads them, and API Gateway's routing in front of them (the local run's)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_run.functions import function_environment
+from local_run.gateway import Gateway, GatewayResponse, gateway_config
+from local_run.provision import Provisioned, provision
+from local_run.template import ROOT, Template, load_template
+from session_service import wiring
+
+ISSUER = "https://sessions.example.test"
+FUNCTIONS = {
+    "ApiFunction": "api",
+    "AuthorizerFunction": "authorizer",
+    "PasswordChangedFunction": "password_changed",
+    "EventPublisherFunction": "event_publisher",
+    "KeyRotationFunction": "key_rotation",
+}
+
+
+class LambdaContext:
+    function_name = "test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    log_group_name = "/aws/lambda/test"
+    log_stream_name = "test"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def load_function(folder: str) -> ModuleType:
+    """A fresh import of functions/<folder>/app.py, as a cold start would do it."""
+    path = ROOT / "functions" / folder / "app.py"
+    spec = importlib.util.spec_from_file_location(f"function_{folder}_{uuid.uuid4().hex}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class InProcessFunction:
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        # Through JSON both ways, as Lambda does.
+        answer = self.module.lambda_handler(json.loads(json.dumps(event)), LambdaContext())
+        return json.loads(json.dumps(answer))
+
+
+@dataclass
+class Stack:
+    template: Template
+    provisioned: Provisioned
+    clients: Callable[[str], Any]
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+    gateway: Gateway | None = None
+
+    @property
+    def table(self) -> str:
+        return self.template.names.refs["SessionTable"]
+
+    def function(self, logical_id: str) -> ModuleType:
+        if logical_id not in self.modules:
+            self.modules[logical_id] = load_function(FUNCTIONS[logical_id])
+        return self.modules[logical_id]
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        source_ip: str = "198.51.100.1",
+    ) -> HttpAnswer:
+        if self.gateway is None:
+            functions = {name: InProcessFunction(self.function(name)) for name in FUNCTIONS}
+            self.gateway = Gateway(gateway_config(self.template, functions))  # type: ignore[arg-type]
+        raw = body if isinstance(body, bytes | str) or body is None else json.dumps(body)
+        data = raw.encode() if isinstance(raw, str) else (raw or b"")
+        merged = {"content-type": "application/json", "user-agent": "pytest", **(headers or {})}
+        response = self.gateway.handle(method, path, list(merged.items()), data, source_ip)
+        return HttpAnswer(response)
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item in the table (DynamoDB JSON), for asserting what was written."""
+        client = self.clients("dynamodb")
+        return list(client.scan(TableName=self.table, ConsistentRead=True)["Items"])
+
+
+@dataclass
+class HttpAnswer:
+    raw: GatewayResponse
+
+    @property
+    def status(self) -> int:
+        return self.raw.status
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.raw.headers}
+
+    @property
+    def cookies(self) -> list[str]:
+        return [value for name, value in self.raw.headers if name.lower() == "set-cookie"]
+
+    def json(self) -> Any:
+        return json.loads(self.raw.body) if self.raw.body else None
+
+
+@pytest.fixture
+def stack_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Stack]]:
+    """Provision moto from template.yaml and set the functions' environment; keyword
+    arguments override environment variables (contract settings)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        stacks: list[Stack] = []
+
+        def make(**settings: str) -> Stack:
+            overrides = {"JwtAlgorithm": settings.get("JWT_ALGORITHM", "RS256")}
+            template = Template(load_template(), parameter_overrides=overrides)
+
+            def clients(service: str) -> Any:
+                return boto3.client(service, region_name="us-east-1")
+
+            provisioned = provision(template, clients, ISSUER)
+            environment = function_environment(template, "PasswordChangedFunction", {})
+            environment.update(TOKEN_ISSUER=ISSUER, POWERTOOLS_LOG_LEVEL="DEBUG", **settings)
+            for key, value in environment.items():
+                monkeypatch.setenv(key, value)
+            wiring.reset()
+            stack = Stack(template, provisioned, clients)
+            stacks.append(stack)
+            return stack
+
+        yield make
+        wiring.reset()
+
+
+@pytest.fixture
+def stack(stack_with: Callable[..., Stack]) -> Stack:
+    return stack_with()
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_modules() -> Iterator[None]:
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("function_"):
+            del sys.modules[name]
+
+
+EVENTS_DIR = ROOT / "events"
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    return dict(json.loads(Path(EVENTS_DIR / name).read_text()))

@@ -1,0 +1,213 @@
+"""The API function behind API Gateway's routing and our authorizer, on moto."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.integration.conftest import ISSUER, HttpAnswer, Stack
+
+PASSWORD = "correct horse battery"
+
+
+def register(stack: Stack, username: str = "ada") -> str:
+    answer = stack.http("POST", "/auth/register", {"username": username, "password": PASSWORD})
+    assert answer.status == 201, answer.json()
+    return str(answer.json()["user_id"])
+
+
+def login(stack: Stack, username: str = "ada", **kwargs: Any) -> dict[str, Any]:
+    answer = stack.http("POST", "/auth/login", {"username": username, "password": PASSWORD}, **kwargs)
+    assert answer.status == 200, answer.json()
+    return dict(answer.json())
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def assert_error(answer: HttpAnswer, status: int, code: str) -> None:
+    assert answer.status == status, answer.json()
+    body = answer.json()
+    assert set(body) == {"error", "error_description"}
+    assert body["error"] == code
+    assert body["error_description"]
+
+
+def test_register_login_refresh_logout(stack: Stack) -> None:
+    # Given a registered user
+    user_id = register(stack)
+    # When they log in
+    tokens = login(stack, "ADA")
+    # Then they get the contract's token response
+    assert set(tokens) == {
+        "access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in",
+        "session_id",
+    }
+    assert tokens["token_type"] == "Bearer"
+    session = stack.http("GET", "/auth/session", headers=bearer(tokens["access_token"]))
+    assert session.status == 200
+    assert session.json()["user_id"] == user_id
+    assert session.json()["current"] is True
+    assert session.json()["ip"] == "198.51.100.1"
+    # And a refresh rotates, then logout ends the session
+    refreshed = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status == 200
+    new_tokens = refreshed.json()
+    assert new_tokens["session_id"] == tokens["session_id"]
+    out = stack.http("POST", "/auth/logout", headers=bearer(new_tokens["access_token"]))
+    assert out.status == 204
+    after = stack.http("GET", "/auth/session", headers=bearer(new_tokens["access_token"]))
+    assert_error(after, 401, "invalid_token")
+
+
+def test_token_responses_are_not_cached_and_all_responses_carry_security_headers(stack: Stack) -> None:
+    register(stack)
+    answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["pragma"] == "no-cache"
+    for response in (answer, stack.http("GET", "/nowhere")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "max-age=" in response.headers["strict-transport-security"]
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_session(stack: Stack) -> None:
+    register(stack)
+    tokens = login(stack)
+    rotated = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]}).json()
+    reused = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert_error(reused, 401, "invalid_grant")
+    # the legitimate holder's tokens die with the session
+    assert_error(
+        stack.http("POST", "/auth/refresh", {"refresh_token": rotated["refresh_token"]}),
+        401, "invalid_grant",
+    )
+    assert_error(
+        stack.http("GET", "/auth/session", headers=bearer(rotated["access_token"])),
+        401, "invalid_token",
+    )
+
+
+def test_parallel_refreshes_of_one_token_let_at_most_one_through(stack: Stack) -> None:
+    register(stack)
+    tokens = login(stack)
+    body = {"refresh_token": tokens["refresh_token"]}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: stack.http("POST", "/auth/refresh", body), range(8)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses.count(200) <= 1
+    assert all(status in (200, 401) for status in statuses)
+
+
+def test_register_twice_is_a_conflict(stack: Stack) -> None:
+    register(stack, "ada")
+    answer = stack.http("POST", "/auth/register", {"username": "ADA", "password": PASSWORD})
+    assert_error(answer, 409, "conflict")
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(stack: Stack) -> None:
+    register(stack)
+    wrong = stack.http("POST", "/auth/login", {"username": "ada", "password": "not the password"})
+    unknown = stack.http("POST", "/auth/login", {"username": "bob", "password": PASSWORD})
+    assert_error(wrong, 401, "invalid_grant")
+    assert wrong.json() == unknown.json()
+
+
+def test_jwks_and_discovery_describe_the_signing_key(stack: Stack) -> None:
+    register(stack)
+    tokens = login(stack)
+    keys = stack.http("GET", "/.well-known/jwks.json").json()["keys"]
+    discovery = stack.http("GET", "/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == ISSUER
+    assert discovery["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
+    assert discovery["id_token_signing_alg_values_supported"] == ["RS256"]
+    # Then a third party can verify our token from the JWKS alone
+    jwk_set = jwt.PyJWKSet.from_dict({"keys": keys})
+    kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
+    claims = jwt.decode(
+        tokens["access_token"], jwk_set[kid].key, algorithms=["RS256"], audience="session-service"
+    )
+    assert claims["sid"] == tokens["session_id"]
+    assert all(key["use"] == "sig" and "d" not in key for key in keys)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/login", "{not json"),
+        ("/auth/login", "[]"),
+        ("/auth/login", '"text"'),
+        ("/auth/login", "null"),
+        ("/auth/login", ""),
+        ("/auth/login", {"username": "ada"}),
+        ("/auth/login", {"username": 5, "password": PASSWORD}),
+        ("/auth/login", {"username": "ada", "password": ["x"]}),
+        ("/auth/login", {"username": "a", "password": PASSWORD}),
+        ("/auth/login", {"username": "ada lovelace", "password": PASSWORD}),
+        ("/auth/login", {"username": "ada", "password": "short"}),
+        ("/auth/register", {"username": "ada", "password": "x" * 1025}),
+        ("/auth/register", '{"username": "ada", "password": "\\ud800\\ud800\\ud800\\ud800"}'),
+        ("/auth/refresh", {}),
+        ("/auth/refresh", {"refresh_token": 12}),
+        ("/auth/logout", {}),
+    ],
+)
+def test_malformed_requests_get_invalid_request(stack: Stack, path: str, body: Any) -> None:
+    answer = stack.http("POST", path, body)
+    assert_error(answer, 400, "invalid_request")
+    assert PASSWORD not in answer.raw.body.decode()
+
+
+def test_bodies_over_16_kib_get_413(stack: Stack) -> None:
+    body = json.dumps({"username": "ada", "password": "x" * (16 * 1024)})
+    assert_error(stack.http("POST", "/auth/login", body), 413, "payload_too_large")
+
+
+def test_binary_bodies_arrive_base64_encoded_and_are_decoded(stack: Stack) -> None:
+    # API Gateway base64-encodes a body whose content type is not text.
+    register(stack)
+    raw = json.dumps({"username": "ada", "password": PASSWORD}).encode()
+    octets = {"content-type": "application/octet-stream"}
+    assert stack.http("POST", "/auth/login", raw, headers=octets).status == 200
+    oversized = json.dumps({"username": "ada", "password": "x" * 17_000}).encode()
+    assert_error(stack.http("POST", "/auth/login", oversized, headers=octets), 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/"), ("GET", "/auth"), ("DELETE", "/auth/login"), ("GET", "/auth/register"), ("PUT", "/x/y")],
+)
+def test_unknown_routes_get_404_in_the_contract_shape(stack: Stack, method: str, path: str) -> None:
+    assert_error(stack.http(method, path), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Basic YWRhOnB3", "Bearer garbage", "Bearer a.b.c", "Bearer " + "x" * 5000],
+)
+def test_bad_bearer_tokens_get_invalid_token(stack: Stack, authorization: str | None) -> None:
+    headers = {} if authorization is None else {"authorization": authorization}
+    answer = stack.http("GET", "/auth/session", headers=headers)
+    assert_error(answer, 401, "invalid_token")
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_refresh_with_garbage_is_invalid_grant(stack: Stack) -> None:
+    answer = stack.http("POST", "/auth/refresh", {"refresh_token": "rt1.garbage"})
+    assert_error(answer, 401, "invalid_grant")
+
+
+def test_an_access_token_is_not_a_refresh_token_nor_the_reverse(stack: Stack) -> None:
+    register(stack)
+    tokens = login(stack)
+    as_refresh = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["access_token"][:512]})
+    assert as_refresh.status in (400, 401)
+    as_access = stack.http("GET", "/auth/session", headers=bearer(tokens["refresh_token"]))
+    assert_error(as_access, 401, "invalid_token")

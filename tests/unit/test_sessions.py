@@ -1,0 +1,251 @@
+"""The session lifecycle over the in-memory store with a fixed clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from session_service.errors import InvalidGrant, InvalidToken, SessionLimitReached
+from session_service.models import ClientInfo
+from session_service.sessions import IssuedTokens
+from tests.unit.conftest import CLIENT, Domain
+
+
+def register_and_login(domain: Domain, username: str = "ada", client: ClientInfo = CLIENT) -> IssuedTokens:
+    if username.lower() not in domain.store.credentials:
+        domain.accounts.register(username, "correct horse")
+    return domain.accounts.login(username, "correct horse", client)
+
+
+def test_login_returns_a_token_pair_for_a_new_session(domain: Domain) -> None:
+    # Given
+    user_id = domain.accounts.register("ada", "correct horse")
+    # When
+    issued = domain.accounts.login("ADA", "correct horse", CLIENT)
+    # Then
+    claims = domain.access_tokens.verify(issued.access_token)
+    assert claims.user_id == user_id
+    assert claims.session_id == issued.session.session_id
+    assert issued.expires_in == 600
+    assert issued.refresh_expires_in == 3600
+    assert issued.session.ip == CLIENT.ip
+
+
+def test_refresh_tokens_are_stored_only_as_digests(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    stored = domain.store.sessions[(issued.session.user_id, issued.session.session_id)]
+    assert issued.refresh_token not in repr(stored)
+    assert len(stored.refresh_digests) == 1
+
+
+def test_refresh_rotates_and_spends_the_presented_token(domain: Domain) -> None:
+    # Given
+    first = register_and_login(domain)
+    # When
+    second = domain.sessions.refresh(first.refresh_token, CLIENT)
+    # Then
+    assert second.refresh_token != first.refresh_token
+    assert second.session.session_id == first.session.session_id
+    assert domain.sessions.refresh(second.refresh_token, CLIENT).session.generation == 2
+
+
+def test_refresh_with_rotated_token_revokes_the_session(domain: Domain) -> None:
+    # Given a token that has been exchanged once
+    first = register_and_login(domain)
+    second = domain.sessions.refresh(first.refresh_token, CLIENT)
+    # When it is presented again
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(first.refresh_token, CLIENT)
+    # Then the whole session is over: its newest refresh token and its access tokens too
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(second.refresh_token, CLIENT)
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(second.access_token)
+    stored = domain.store.sessions[(first.session.user_id, first.session.session_id)]
+    assert stored.revoked_reason == "reuse_detected"
+
+
+def test_refresh_with_a_token_older_than_the_previous_one_revokes_the_session(domain: Domain) -> None:
+    first = register_and_login(domain)
+    second = domain.sessions.refresh(first.refresh_token, CLIENT)
+    domain.sessions.refresh(second.refresh_token, CLIENT)
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(first.refresh_token, CLIENT)
+    stored = domain.store.sessions[(first.session.user_id, first.session.session_id)]
+    assert stored.status == "revoked"
+
+
+def test_forged_refresh_token_is_refused_without_ending_the_session(domain: Domain) -> None:
+    # Given a token whose secret part an attacker replaced (the MAC no longer matches)
+    issued = register_and_login(domain)
+    parts = issued.refresh_token.split(".")
+    parts[5] = "A" * 43
+    # When
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(".".join(parts), CLIENT)
+    # Then the owner's session goes on
+    assert domain.sessions.refresh(issued.refresh_token, CLIENT).session.status == "active"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "x", "rt1.", "a" * 511, "rt1.a.b.0.1.c.d", "eyJhbGciOiJub25lIn0.e30."],
+)
+def test_malformed_refresh_tokens_are_invalid_grant(domain: Domain, garbage: str) -> None:
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(garbage, CLIENT)
+
+
+def test_logout_ends_the_session_and_its_access_tokens(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    domain.sessions.logout_with(issued.access_token, None)
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(issued.access_token)
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(issued.refresh_token, CLIENT)
+
+
+def test_logout_with_refresh_token_twice_changes_nothing_more(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    domain.sessions.logout_with(None, issued.refresh_token)
+    domain.sessions.logout_with(None, issued.refresh_token)
+    stored = domain.store.sessions[(issued.session.user_id, issued.session.session_id)]
+    assert stored.revoked_reason == "logout"
+    assert domain.store.calls.count("revoke") == 2
+
+
+def test_revoked_session_stays_listed_until_its_access_tokens_expire(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    domain.sessions.logout_with(issued.access_token, None)
+    key = (issued.session.user_id, issued.session.session_id)
+    # access token lifetime (600 s) plus the 1 s verification leeway
+    assert domain.store.ttls[key] == int(domain.clock.now) + 601
+
+
+def test_authorize_accepts_a_live_session(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    authorized = domain.sessions.authorize(issued.access_token)
+    assert authorized.session.session_id == issued.session.session_id
+    assert domain.store.calls[-1] == "authorization_lookup"
+
+
+# -- timeouts ------------------------------------------------------------------------------
+
+
+def test_refresh_just_before_the_idle_timeout_succeeds_and_extends_it(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    domain.clock.advance(3600 - 0.001)
+    refreshed = domain.sessions.refresh(issued.refresh_token, CLIENT)
+    assert refreshed.refresh_expires_in == 3600
+    domain.clock.advance(3599)
+    assert domain.sessions.refresh(refreshed.refresh_token, CLIENT).session.generation == 2
+
+
+def test_refresh_at_the_idle_timeout_is_refused(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    domain.clock.advance(3600)
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(issued.refresh_token, CLIENT)
+
+
+def test_access_token_is_refused_once_the_session_idles_out(domain_with: Callable[..., Domain]) -> None:
+    domain = domain_with(idle_timeout_seconds=300)
+    issued = register_and_login(domain)
+    # the access token cannot outlive its session
+    assert issued.expires_in == 300
+    domain.clock.advance(299)
+    domain.sessions.authorize(issued.access_token)
+    domain.clock.advance(1)
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(issued.access_token)
+
+
+def test_activity_never_extends_the_absolute_timeout(domain_with: Callable[..., Domain]) -> None:
+    # Given a session refreshed regularly, well inside its idle timeout
+    domain = domain_with(idle_timeout_seconds=3600, absolute_timeout_seconds=7200)
+    token = register_and_login(domain).refresh_token
+    for _ in range(3):
+        domain.clock.advance(1800)
+        refreshed = domain.sessions.refresh(token, CLIENT)
+        token = refreshed.refresh_token
+    # Then refresh_expires_in counts down to the absolute deadline, not the idle one
+    assert refreshed.refresh_expires_in == 7200 - 5400
+    domain.clock.advance(1800)
+    with pytest.raises(InvalidGrant):
+        domain.sessions.refresh(token, CLIENT)
+
+
+# -- the per-user limit --------------------------------------------------------------------
+
+
+def test_login_beyond_the_limit_evicts_the_least_recently_used_session(
+    domain_with: Callable[..., Domain],
+) -> None:
+    # Given three sessions, the oldest of which was used most recently
+    domain = domain_with(max_sessions_per_user=3)
+    oldest = register_and_login(domain)
+    domain.clock.advance(1)
+    middle = register_and_login(domain)
+    domain.clock.advance(1)
+    register_and_login(domain)
+    domain.clock.advance(1)
+    domain.sessions.refresh(oldest.refresh_token, CLIENT)
+    # When a fourth login arrives
+    domain.clock.advance(1)
+    register_and_login(domain)
+    # Then the least recently used one is gone, like a logout
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(middle.access_token)
+    stored = domain.store.sessions[(middle.session.user_id, middle.session.session_id)]
+    assert stored.revoked_reason == "evicted"
+    live = [s for s in domain.store.sessions.values() if s.status == "active"]
+    assert len(live) == 3
+
+
+def test_reject_policy_refuses_the_login_beyond_the_limit(domain_with: Callable[..., Domain]) -> None:
+    domain = domain_with(max_sessions_per_user=2, limit_policy="reject")
+    register_and_login(domain)
+    register_and_login(domain)
+    with pytest.raises(SessionLimitReached):
+        register_and_login(domain)
+
+
+def test_ended_sessions_do_not_count_toward_the_limit(domain_with: Callable[..., Domain]) -> None:
+    domain = domain_with(max_sessions_per_user=2, limit_policy="reject")
+    first = register_and_login(domain)
+    register_and_login(domain)
+    domain.sessions.logout_with(first.access_token, None)
+    register_and_login(domain)  # does not raise
+
+
+# -- password change -----------------------------------------------------------------------
+
+
+def test_end_sessions_before_refuses_older_sessions_at_once(domain: Domain) -> None:
+    # Given two sessions, then a password change
+    old = register_and_login(domain)
+    domain.clock.advance(0.5)
+    changed_at = int(domain.clock.now * 1000)
+    domain.clock.advance(0.2)
+    newer = register_and_login(domain)
+    # When
+    revoked = domain.sessions.end_sessions_before(old.session.user_id, changed_at)
+    # Then the older session is over, in the same second, and the newer one lives
+    assert revoked == 1
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(old.access_token)
+    domain.sessions.authorize(newer.access_token)
+
+
+def test_end_sessions_before_twice_or_out_of_order_leaves_the_same_state(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    user_id = issued.session.user_id
+    later = int(domain.clock.now * 1000) + 10
+    earlier = later - 5
+    domain.sessions.end_sessions_before(user_id, later)
+    snapshot = (dict(domain.store.sessions), domain.store.profiles[user_id])
+    assert domain.sessions.end_sessions_before(user_id, later) == 0
+    assert domain.sessions.end_sessions_before(user_id, earlier) == 0
+    assert (dict(domain.store.sessions), domain.store.profiles[user_id]) == snapshot
+    assert domain.store.profiles[user_id].not_before == later
