@@ -42,13 +42,13 @@ def _start_emulator(port: int) -> subprocess.Popen[str]:
             f"port {port} is taken; set EMULATOR_PORT to another port, or AWS_ENDPOINT_URL "
             "to use an emulator that is already running"
         )
-    process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+    process = subprocess.Popen(
         [sys.executable, "-m", "local_run.emulator", "--host", HOST, "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        preexec_fn=die_with_parent,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - started before any thread
     )
     line = process.stdout.readline() if process.stdout else ""
     if not line.startswith("READY"):
@@ -65,7 +65,7 @@ def _clients(endpoint: str, region: str) -> Callable[[str], Any]:
     return client
 
 
-def _interrupt(signum: int, frame: Any) -> None:
+def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 

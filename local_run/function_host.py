@@ -20,7 +20,9 @@ class LocalContext:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        )
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
@@ -45,22 +47,28 @@ def main() -> None:
     module_name, function_name = args.handler.rsplit(".", 1)
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
-    except Exception as error:  # noqa: BLE001 - report any cold-start failure and stop
-        print(f"{args.name} failed at cold start: {type(error).__name__}: {error}",
-              file=sys.stderr, flush=True)
+    except Exception as error:
+        print(
+            f"{args.name} failed at cold start: {type(error).__name__}: {error}",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(1)
 
     class Invocation(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             context = LocalContext(args.name, args.memory, args.timeout)
             answer: dict[str, Any]
             try:
                 answer = {"ok": True, "result": handler(event, context)}
-            except Exception as error:  # noqa: BLE001 - Lambda reports any error the same way
+            except Exception as error:
                 traceback.print_exc(file=sys.stderr)
-                answer = {"ok": False, "errorType": type(error).__name__,
-                          "errorMessage": str(error)}
+                answer = {
+                    "ok": False,
+                    "errorType": type(error).__name__,
+                    "errorMessage": str(error),
+                }
             payload = json.dumps(answer, default=str).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -68,7 +76,7 @@ def main() -> None:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, *_: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Invocation)

@@ -100,21 +100,29 @@ def start_functions(template: Template, base_env: Mapping[str, str]) -> dict[str
     for logical_id in template.of_type("AWS::Serverless::Function"):
         properties = template.function_properties(logical_id)
         command = [
-            sys.executable, "-m", "local_run.function_host",
-            "--name", template.physical_name(logical_id),
-            "--code-dir", str(ROOT / properties["CodeUri"]),
-            "--layer-dir", str(ROOT / layer),
-            "--handler", properties["Handler"],
-            "--memory", str(properties.get("MemorySize", 128)),
-            "--timeout", str(properties.get("Timeout", 3)),
+            sys.executable,
+            "-m",
+            "local_run.function_host",
+            "--name",
+            template.physical_name(logical_id),
+            "--code-dir",
+            str(ROOT / properties["CodeUri"]),
+            "--layer-dir",
+            str(ROOT / layer),
+            "--handler",
+            properties["Handler"],
+            "--memory",
+            str(properties.get("MemorySize", 128)),
+            "--timeout",
+            str(properties.get("Timeout", 3)),
         ]
-        process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+        process = subprocess.Popen(
             command,
             cwd=ROOT,
             env=function_environment(template, logical_id, base_env),
             stdout=subprocess.PIPE,
             text=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - started before any thread
         )
         started[logical_id] = FunctionProcess(name=logical_id, process=process)
     for function in started.values():

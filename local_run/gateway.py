@@ -45,7 +45,9 @@ def gateway_config(template: Template, functions: dict[str, FunctionProcess]) ->
     authorizers = {}
     for name, spec in properties.get("Auth", {}).get("Authorizers", {}).items():
         function_arn = spec["FunctionArn"]
-        function = next(f for f in functions if function_arn.endswith(f":{template.physical_name(f)}"))
+        function = next(
+            f for f in functions if function_arn.endswith(f":{template.physical_name(f)}")
+        )
         identity = spec.get("Identity", {})
         sources = [f"$request.header.{h}" for h in identity.get("Headers", [])]
         sources += [f"$request.querystring.{q}" for q in identity.get("QueryStrings", [])]
@@ -90,7 +92,9 @@ class Gateway:
         route, path_parameters = self._route(method, path)
         if route is None:
             return _message(404, "Not Found")
-        event = self._event(method, path, url.query, headers, body, source_ip, route, path_parameters)
+        event = self._event(
+            method, path, url.query, headers, body, source_ip, route, path_parameters
+        )
         if route.authorizer:
             refusal = self._authorize(self.config.authorizers[route.authorizer], event)
             if refusal is not None:
@@ -220,14 +224,16 @@ class Gateway:
 
 
 def _identity_value(source: str, event: Mapping[str, Any]) -> str | None:
-    if source.startswith("$request.header."):
-        return event["headers"].get(source.removeprefix("$request.header.").lower())
-    if source.startswith("$request.querystring."):
-        return (event.get("queryStringParameters") or {}).get(
-            source.removeprefix("$request.querystring.")
-        )
-    if source.startswith("$stageVariables."):
-        return (event.get("stageVariables") or {}).get(source.removeprefix("$stageVariables."))
+    prefixes = {
+        "$request.header.": event.get("headers") or {},
+        "$request.querystring.": event.get("queryStringParameters") or {},
+        "$stageVariables.": event.get("stageVariables") or {},
+    }
+    for prefix, values in prefixes.items():
+        if source.startswith(prefix):
+            name = source.removeprefix(prefix)
+            value = values.get(name.lower() if prefix == "$request.header." else name)
+            return str(value) if value else None
     return None
 
 
@@ -257,9 +263,9 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
             if self.command != "HEAD":
                 self.wfile.write(response.body)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle  # noqa: N815
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, *_: Any) -> None:
             return
 
     server = ThreadingHTTPServer((host, port), Handler)

@@ -155,7 +155,9 @@ def _parameters(template: Template, client: Any, base_url: str) -> None:
         if base_url:
             value = value.replace(api_url, base_url)
         client.put_parameter(
-            Name=properties["Name"], Value=value, Type=properties.get("Type", "String"),
+            Name=properties["Name"],
+            Value=value,
+            Type=properties.get("Type", "String"),
             Overwrite=True,
         )
         template.names.refs[logical_id] = properties["Name"]

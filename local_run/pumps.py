@@ -18,8 +18,11 @@ MAX_ATTEMPTS = 3
 
 
 def _log(message: str) -> None:
-    print(json.dumps({"level": "WARNING", "service": "local-run", "message": message}),
-          file=sys.stderr, flush=True)
+    print(
+        json.dumps({"level": "WARNING", "service": "local-run", "message": message}),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _invoke_with_retries(function: FunctionProcess, event: dict[str, Any], what: str) -> bool:
@@ -43,8 +46,9 @@ def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 
 
 class StreamPump(threading.Thread):
-    def __init__(self, trigger: StreamTrigger, function: FunctionProcess, client: Any,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, trigger: StreamTrigger, function: FunctionProcess, client: Any, stop: threading.Event
+    ) -> None:
         super().__init__(daemon=True, name=f"stream-{trigger.function}")
         self.trigger, self.function, self.client, self.stop_event = trigger, function, client, stop
 
@@ -53,7 +57,7 @@ class StreamPump(threading.Thread):
         while not self.stop_event.is_set():
             try:
                 self._poll(iterators)
-            except Exception as error:  # noqa: BLE001 - keep pumping whatever happens
+            except Exception as error:
                 _log(f"stream pump for {self.function.name}: {error}")
                 time.sleep(1)
             self.stop_event.wait(POLL_INTERVAL)
@@ -80,8 +84,9 @@ class StreamPump(threading.Thread):
 
 
 class QueuePump(threading.Thread):
-    def __init__(self, route: RuleRoute, function: FunctionProcess, client: Any,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, route: RuleRoute, function: FunctionProcess, client: Any, stop: threading.Event
+    ) -> None:
         super().__init__(daemon=True, name=f"rule-{route.function}")
         self.route, self.function, self.client, self.stop_event = route, function, client, stop
 
@@ -89,7 +94,7 @@ class QueuePump(threading.Thread):
         while not self.stop_event.is_set():
             try:
                 self._drain()
-            except Exception as error:  # noqa: BLE001 - keep pumping whatever happens
+            except Exception as error:
                 _log(f"rule pump for {self.function.name}: {error}")
                 time.sleep(1)
             self.stop_event.wait(POLL_INTERVAL)

@@ -40,7 +40,8 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open() as handle:
-        return dict(yaml.load(handle, Loader=_CfnLoader))  # noqa: S506 - a SafeLoader subclass
+        document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - safe
+        return document
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Template:
 
     def function_properties(self, logical_id: str) -> dict[str, Any]:
         """A function's properties with Globals merged in, as SAM merges them."""
-        merged = copy.deepcopy(self.document.get("Globals", {}).get("Function", {}))
+        merged: dict[str, Any] = copy.deepcopy(self.document.get("Globals", {}).get("Function", {}))
         own = self.resources[logical_id].get("Properties", {})
         for key, value in own.items():
             if key == "Environment":
@@ -113,7 +114,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             handler = self._intrinsics().get(key)
             if handler is not None:
                 return handler(argument)

@@ -48,7 +48,7 @@ def key_ring_source(
         "refresh_token_key": new_refresh_token_key(),
         "signing_keys": [generate_signing_key(algorithm, clock())],  # type: ignore[arg-type]
     }
-    return KeyRingSource(lambda force: secret, clock=clock), secret
+    return KeyRingSource(lambda _force: secret, clock=clock), secret
 
 
 class InMemoryStore:

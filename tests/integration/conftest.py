@@ -52,7 +52,8 @@ def load_function(folder: str) -> ModuleType:
     """A fresh import of functions/<folder>/app.py, as a cold start would do it."""
     path = ROOT / "functions" / folder / "app.py"
     spec = importlib.util.spec_from_file_location(f"function_{folder}_{uuid.uuid4().hex}", path)
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

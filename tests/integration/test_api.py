@@ -21,7 +21,9 @@ def register(stack: Stack, username: str = "ada") -> str:
 
 
 def login(stack: Stack, username: str = "ada", **kwargs: Any) -> dict[str, Any]:
-    answer = stack.http("POST", "/auth/login", {"username": username, "password": PASSWORD}, **kwargs)
+    answer = stack.http(
+        "POST", "/auth/login", {"username": username, "password": PASSWORD}, **kwargs
+    )
     assert answer.status == 200, answer.json()
     return dict(answer.json())
 
@@ -45,7 +47,11 @@ def test_register_login_refresh_logout(stack: Stack) -> None:
     tokens = login(stack, "ADA")
     # Then they get the contract's token response
     assert set(tokens) == {
-        "access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in",
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
         "session_id",
     }
     assert tokens["token_type"] == "Bearer"
@@ -65,7 +71,9 @@ def test_register_login_refresh_logout(stack: Stack) -> None:
     assert_error(after, 401, "invalid_token")
 
 
-def test_token_responses_are_not_cached_and_all_responses_carry_security_headers(stack: Stack) -> None:
+def test_token_responses_are_not_cached_and_all_responses_carry_security_headers(
+    stack: Stack,
+) -> None:
     register(stack)
     answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     assert answer.headers["cache-control"] == "no-store"
@@ -84,11 +92,13 @@ def test_reusing_a_rotated_refresh_token_revokes_the_session(stack: Stack) -> No
     # the legitimate holder's tokens die with the session
     assert_error(
         stack.http("POST", "/auth/refresh", {"refresh_token": rotated["refresh_token"]}),
-        401, "invalid_grant",
+        401,
+        "invalid_grant",
     )
     assert_error(
         stack.http("GET", "/auth/session", headers=bearer(rotated["access_token"])),
-        401, "invalid_token",
+        401,
+        "invalid_token",
     )
 
 
@@ -177,12 +187,20 @@ def test_binary_bodies_arrive_base64_encoded_and_are_decoded(stack: Stack) -> No
     octets = {"content-type": "application/octet-stream"}
     assert stack.http("POST", "/auth/login", raw, headers=octets).status == 200
     oversized = json.dumps({"username": "ada", "password": "x" * 17_000}).encode()
-    assert_error(stack.http("POST", "/auth/login", oversized, headers=octets), 413, "payload_too_large")
+    assert_error(
+        stack.http("POST", "/auth/login", oversized, headers=octets), 413, "payload_too_large"
+    )
 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/"), ("GET", "/auth"), ("DELETE", "/auth/login"), ("GET", "/auth/register"), ("PUT", "/x/y")],
+    [
+        ("GET", "/"),
+        ("GET", "/auth"),
+        ("DELETE", "/auth/login"),
+        ("GET", "/auth/register"),
+        ("PUT", "/x/y"),
+    ],
 )
 def test_unknown_routes_get_404_in_the_contract_shape(stack: Stack, method: str, path: str) -> None:
     assert_error(stack.http(method, path), 404, "not_found")
@@ -190,7 +208,15 @@ def test_unknown_routes_get_404_in_the_contract_shape(stack: Stack, method: str,
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "", "Bearer", "Basic YWRhOnB3", "Bearer garbage", "Bearer a.b.c", "Bearer " + "x" * 5000],
+    [
+        None,
+        "",
+        "Bearer",
+        "Basic YWRhOnB3",
+        "Bearer garbage",
+        "Bearer a.b.c",
+        "Bearer " + "x" * 5000,
+    ],
 )
 def test_bad_bearer_tokens_get_invalid_token(stack: Stack, authorization: str | None) -> None:
     headers = {} if authorization is None else {"authorization": authorization}
@@ -207,7 +233,9 @@ def test_refresh_with_garbage_is_invalid_grant(stack: Stack) -> None:
 def test_an_access_token_is_not_a_refresh_token_nor_the_reverse(stack: Stack) -> None:
     register(stack)
     tokens = login(stack)
-    as_refresh = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["access_token"][:512]})
+    as_refresh = stack.http(
+        "POST", "/auth/refresh", {"refresh_token": tokens["access_token"][:512]}
+    )
     assert as_refresh.status in (400, 401)
     as_access = stack.http("GET", "/auth/session", headers=bearer(tokens["refresh_token"]))
     assert_error(as_access, 401, "invalid_token")

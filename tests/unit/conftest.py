@@ -51,14 +51,18 @@ def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256
     clock = FixedClock(1_800_000_000.0)
     store = InMemoryStore()
     keys, secret = key_ring_source(algorithm, clock)
-    access_tokens = AccessTokens(keys, lambda: ISSUER, AUDIENCE, policy.access_token_ttl_seconds, clock)
+    access_tokens = AccessTokens(
+        keys, lambda: ISSUER, AUDIENCE, policy.access_token_ttl_seconds, clock
+    )
     refresh_tokens = RefreshTokens(lambda: keys.current().refresh_token_key)
     sessions = SessionService(
         store, access_tokens, refresh_tokens, policy, clock=clock, sleep=lambda _: None
     )
     passwords = Passwords(CHEAP_ARGON2)
     accounts = Accounts(store, sessions, passwords, clock=clock)
-    return Domain(clock, store, keys, secret, access_tokens, refresh_tokens, sessions, accounts, passwords)
+    return Domain(
+        clock, store, keys, secret, access_tokens, refresh_tokens, sessions, accounts, passwords
+    )
 
 
 @pytest.fixture

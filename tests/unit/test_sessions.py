@@ -12,7 +12,9 @@ from session_service.sessions import IssuedTokens
 from tests.unit.conftest import CLIENT, Domain
 
 
-def register_and_login(domain: Domain, username: str = "ada", client: ClientInfo = CLIENT) -> IssuedTokens:
+def register_and_login(
+    domain: Domain, username: str = "ada", client: ClientInfo = CLIENT
+) -> IssuedTokens:
     if username.lower() not in domain.store.credentials:
         domain.accounts.register(username, "correct horse")
     return domain.accounts.login(username, "correct horse", client)
@@ -66,7 +68,9 @@ def test_refresh_with_rotated_token_revokes_the_session(domain: Domain) -> None:
     assert stored.revoked_reason == "reuse_detected"
 
 
-def test_refresh_with_a_token_older_than_the_previous_one_revokes_the_session(domain: Domain) -> None:
+def test_refresh_with_a_token_older_than_the_previous_one_revokes_the_session(
+    domain: Domain,
+) -> None:
     first = register_and_login(domain)
     second = domain.sessions.refresh(first.refresh_token, CLIENT)
     domain.sessions.refresh(second.refresh_token, CLIENT)
@@ -149,7 +153,9 @@ def test_refresh_at_the_idle_timeout_is_refused(domain: Domain) -> None:
         domain.sessions.refresh(issued.refresh_token, CLIENT)
 
 
-def test_access_token_is_refused_once_the_session_idles_out(domain_with: Callable[..., Domain]) -> None:
+def test_access_token_is_refused_once_the_session_idles_out(
+    domain_with: Callable[..., Domain],
+) -> None:
     domain = domain_with(idle_timeout_seconds=300)
     issued = register_and_login(domain)
     # the access token cannot outlive its session
@@ -203,7 +209,9 @@ def test_login_beyond_the_limit_evicts_the_least_recently_used_session(
     assert len(live) == 3
 
 
-def test_reject_policy_refuses_the_login_beyond_the_limit(domain_with: Callable[..., Domain]) -> None:
+def test_reject_policy_refuses_the_login_beyond_the_limit(
+    domain_with: Callable[..., Domain],
+) -> None:
     domain = domain_with(max_sessions_per_user=2, limit_policy="reject")
     register_and_login(domain)
     register_and_login(domain)

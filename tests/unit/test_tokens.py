@@ -25,8 +25,8 @@ def _b64(data: bytes) -> str:
 
 
 def _unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
-    encode = lambda part: _b64(json.dumps(part).encode())  # noqa: E731
-    return f"{encode(header)}.{encode(claims)}.{_b64(signature)}"
+    header_part, claims_part = (_b64(json.dumps(part).encode()) for part in (header, claims))
+    return f"{header_part}.{claims_part}.{_b64(signature)}"
 
 
 def _claims(domain: Domain, **changes: Any) -> dict[str, Any]:
@@ -47,7 +47,9 @@ def _claims(domain: Domain, **changes: Any) -> dict[str, Any]:
 def _signed(domain: Domain, header: dict[str, Any] | None = None, **changes: Any) -> str:
     key = domain.keys.current().signing_key
     headers = {"kid": key.kid, "typ": "at+jwt", **(header or {})}
-    return jwt.encode(_claims(domain, **changes), key.private_key, algorithm=key.algorithm, headers=headers)
+    return jwt.encode(
+        _claims(domain, **changes), key.private_key, algorithm=key.algorithm, headers=headers
+    )
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
@@ -98,9 +100,16 @@ def test_token_with_tampered_payload_is_refused(domain: Domain) -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"iss": "https://evil.example"}, {"aud": "other-api"}, {"aud": [AUDIENCE, "x"]}, {"sid": None}],
+    [
+        {"iss": "https://evil.example"},
+        {"aud": "other-api"},
+        {"aud": [AUDIENCE, "x"]},
+        {"sid": None},
+    ],
 )
-def test_token_with_wrong_or_missing_claims_is_refused(domain: Domain, changes: dict[str, Any]) -> None:
+def test_token_with_wrong_or_missing_claims_is_refused(
+    domain: Domain, changes: dict[str, Any]
+) -> None:
     with pytest.raises(InvalidToken):
         domain.access_tokens.verify(_signed(domain, **changes))
 

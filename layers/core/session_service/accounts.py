@@ -25,9 +25,7 @@ def username_key(username: str) -> str:
 
 def check_username(username: str) -> None:
     if not USERNAME.fullmatch(username):
-        raise InvalidRequest(
-            "username must be 3 to 64 characters of A-Z a-z 0-9 _ . @ -"
-        )
+        raise InvalidRequest("username must be 3 to 64 characters of A-Z a-z 0-9 _ . @ -")
 
 
 def check_password(password: str, field: str = "password") -> None:

@@ -94,9 +94,7 @@ class Settings:
             allowed_origins=reader.origins("ALLOWED_ORIGINS"),
             login_failures_per_username=reader.positive_int("LOGIN_FAILURES_PER_USERNAME", 5),
             login_failures_per_ip=reader.positive_int("LOGIN_FAILURES_PER_IP", 50),
-            login_failure_window_seconds=reader.positive_int(
-                "LOGIN_FAILURE_WINDOW_SECONDS", 900
-            ),
+            login_failure_window_seconds=reader.positive_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
             signing_key_cache_seconds=reader.positive_int("SIGNING_KEY_CACHE_SECONDS", 300),
             dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
         )
@@ -123,7 +121,9 @@ class _EnvReader:
         if not raw:
             return default
         if not raw.isdigit():
-            raise ConfigurationError(f"{name} must be a whole number of seconds or a count, not {raw!r}")
+            raise ConfigurationError(
+                f"{name} must be a whole number of seconds or a count, not {raw!r}"
+            )
         return int(raw)
 
     def positive_int(self, name: str, default: int) -> int:

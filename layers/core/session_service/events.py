@@ -196,8 +196,9 @@ def consume_password_changed(
     try:
         change = parse_password_changed(event, now_ms)
     except MalformedEvent as error:
-        logger.error("malformed PasswordChanged event dropped", reason=str(error),
-                     event_id=event.get("id"))
+        logger.error(
+            "malformed PasswordChanged event dropped", reason=str(error), event_id=event.get("id")
+        )
         dead_letter(event, str(error))
         return {"status": "dropped", "reason": str(error)}
     revoked = end_sessions_before(change.user_id, change.changed_at)

@@ -15,6 +15,7 @@ from session_service.models import ClientInfo, Millis, Session, rfc3339
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+    from aws_lambda_powertools.shared.cookies import Cookie
 
 MAX_BODY_BYTES = 16 * 1024
 # Stage variable by which our own API asks the authorizer to report its verdict in the
@@ -99,7 +100,9 @@ def authorizer_refusal(error: ServiceError, event: Mapping[str, Any]) -> dict[st
     return {"isAuthorized": True, "context": context}
 
 
-def authorizer_answer(event: Mapping[str, Any], authorize: Callable[[str], Session]) -> dict[str, Any]:
+def authorizer_answer(
+    event: Mapping[str, Any], authorize: Callable[[str], Session]
+) -> dict[str, Any]:
     """The authorizer's simple response for this request."""
     try:
         token = bearer_token(event.get("headers"))
@@ -153,7 +156,10 @@ def _millis(value: Any) -> Millis:
 
 
 def json_response(
-    status: int, body: Any, headers: Mapping[str, str] | None = None, cookies: list[str] | None = None
+    status: int,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    cookies: list[Cookie] | None = None,
 ) -> Response[Any]:
     from aws_lambda_powertools.event_handler import Response  # noqa: PLC0415
 
@@ -204,13 +210,15 @@ def api_resolver() -> APIGatewayHttpResolver:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: PLC0415
 
     class SessionApiResolver(APIGatewayHttpResolver):
-        def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             # The API speaks JSON whatever Content-Type a client sends (curl -d says
             # form): a body is parsed as JSON or refused as such, never as a form.
-            headers = event.get("headers") or {}
-            for name in [key for key in headers if key.lower() == "content-type"]:
-                del headers[name]
-            headers["content-type"] = "application/json"
+            headers = {
+                name: value
+                for name, value in (event.get("headers") or {}).items()
+                if name.lower() != "content-type"
+            }
+            event = {**event, "headers": {**headers, "content-type": "application/json"}}
             if _body_size(event) > MAX_BODY_BYTES:
                 response = _lambda_response(PayloadTooLarge())
             else:
@@ -235,11 +243,11 @@ def _install(app: APIGatewayHttpResolver) -> None:
     from session_service.errors import InvalidRequest, NotFound  # noqa: PLC0415
     from session_service.observability import logger  # noqa: PLC0415
 
-    @app.exception_handler(ServiceError)
+    @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
     def _service_error(error: ServiceError) -> Response[Any]:
         return error_response(error)
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid(error: RequestValidationError) -> Response[Any]:
         return error_response(InvalidRequest(_validation_description(error.errors())))
 
@@ -247,9 +255,8 @@ def _install(app: APIGatewayHttpResolver) -> None:
     def _not_found(_: NotFoundError) -> Response[Any]:
         return error_response(NotFound())
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(error: Exception) -> Response[Any]:
         # Our bug, not the client's: log it, say nothing of it, invite a retry.
         logger.exception("unhandled error", error_type=type(error).__name__)
         return error_response(Unavailable(retry_after=1))
-

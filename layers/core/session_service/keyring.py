@@ -25,7 +25,11 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pri
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 # Members of the public JWK that RFC 7638 hashes into a thumbprint, by key type.
-_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
 
 
 class KeyRingError(ValueError):
@@ -68,10 +72,10 @@ class KeyRing:
 
 def _public_jwk(public_key: PublicKey) -> dict[str, Any]:
     if isinstance(public_key, rsa.RSAPublicKey):
-        return cast(dict[str, Any], RSAAlgorithm.to_jwk(public_key, as_dict=True))
+        return RSAAlgorithm.to_jwk(public_key, as_dict=True)
     if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return cast(dict[str, Any], ECAlgorithm.to_jwk(public_key, as_dict=True))
-    return cast(dict[str, Any], OKPAlgorithm.to_jwk(public_key, as_dict=True))
+        return ECAlgorithm.to_jwk(public_key, as_dict=True)
+    return OKPAlgorithm.to_jwk(public_key, as_dict=True)
 
 
 def thumbprint(public_key: PublicKey) -> str:
@@ -128,10 +132,9 @@ def rotated_secret(
     for index, entry in enumerate(secret.get("signing_keys", [])):
         retire_at = entry.get("retire_at")
         if index == 0 and retire_at is None:
-            entry = {**entry, "retire_at": _rfc3339(now + previous_valid_for)}
-        elif retire_at is None or _epoch(retire_at) <= now:
-            continue
-        kept.append(entry)
+            kept.append({**entry, "retire_at": _rfc3339(now + previous_valid_for)})
+        elif retire_at is not None and _epoch(retire_at) > now:
+            kept.append(entry)
     return {
         **secret,
         "refresh_token_key": secret.get("refresh_token_key") or new_refresh_token_key(),
@@ -237,6 +240,7 @@ def retirement_delay(access_token_ttl: int, cache_seconds: int) -> int:
 
 def rotation_step(
     client: Any,
+    *,
     step: str,
     secret_id: str,
     token: str,

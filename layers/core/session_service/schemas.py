@@ -24,7 +24,11 @@ Username = Annotated[
 ]
 Password = Annotated[
     str,
-    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, examples=["correct horse battery"]),
+    Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        examples=["correct horse battery"],
+    ),
     AfterValidator(_encodable),
 ]
 RefreshTokenValue = Annotated[str, Field(min_length=1, max_length=512)]

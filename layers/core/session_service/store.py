@@ -344,7 +344,7 @@ def _raise_for_cancellation(error: ClientError, conflicts: Mapping[int, type[Sto
 
 
 def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 # -- the DynamoDB store -------------------------------------------------------------------
@@ -375,8 +375,13 @@ class DynamoSessionStore:
         # Both puts refuse to overwrite: the username is taken, or (never in practice)
         # the random user id collided.
         items = [
-            {"Put": {"TableName": self._table, "Item": item,
-                     "ConditionExpression": "attribute_not_exists(pk)"}}
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
             for item in (login, user)
         ]
         with _aws("create_user"):
@@ -466,8 +471,15 @@ class DynamoSessionStore:
         ]
         for victim in evicted:
             items.append(
-                {"Update": self._revocation(victim.user_id, victim.session_id, "evicted",
-                                            session.created_at, eviction_ttl)}
+                {
+                    "Update": self._revocation(
+                        victim.user_id,
+                        victim.session_id,
+                        "evicted",
+                        session.created_at,
+                        eviction_ttl,
+                    )
+                }
             )
         conflicts: dict[int, type[StoreError]] = {}
         if credential is not None:
@@ -479,16 +491,18 @@ class DynamoSessionStore:
                         "Key": _login_key(credential.username_key),
                         # The password we verified is still the password.
                         "ConditionExpression": "password_version = :version",
-                        "ExpressionAttributeValues": {
-                            ":version": _n(credential.password_version)
-                        },
+                        "ExpressionAttributeValues": {":version": _n(credential.password_version)},
                     }
                 }
             )
             # A successful login clears the username's failure count.
             items.append(
-                {"Delete": {"TableName": self._table,
-                            "Key": _failures_key(f"user#{credential.username_key}")}}
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _failures_key(f"user#{credential.username_key}"),
+                    }
+                }
             )
         with _aws("start_session"):
             try:
@@ -678,8 +692,7 @@ class DynamoSessionStore:
             "TableName": self._table,
             "Key": _session_key(user_id, session_id),
             "UpdateExpression": (
-                "SET #status = :revoked, revoked_at = :now, revoked_reason = :reason,"
-                " #ttl = :ttl"
+                "SET #status = :revoked, revoked_at = :now, revoked_reason = :reason, #ttl = :ttl"
             ),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#status": "status", "#ttl": "ttl"},

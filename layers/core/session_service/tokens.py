@@ -121,7 +121,9 @@ class AccessTokens:
         now = self._clock()
         times = {name: claims.get(name) for name in ("exp", "iat", "nbf")}
         for name, value in times.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
                 raise InvalidToken(f"The access token's {name} is not a number.")
         if now >= times["exp"] + LEEWAY_SECONDS:  # type: ignore[operator]
             raise InvalidToken("The access token has expired.")

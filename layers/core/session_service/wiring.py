@@ -71,7 +71,9 @@ def _aws_client(service: str) -> Any:
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+    )
     return boto3.client(service, config=config)
 
 
@@ -134,4 +136,4 @@ def reset() -> None:
         factory.cache_clear()
     dynamodb_client.cache_clear()
     get_settings.cache_clear()
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
