@@ -146,7 +146,13 @@ def stack_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Stack]
             template = Template(load_template(), parameter_overrides=overrides)
 
             def clients(service: str) -> Any:
-                return boto3.client(service, region_name="us-east-1")
+                # boto3 names a newer endpoint for Streams than moto's in-process mock knows.
+                endpoint = (
+                    "https://streams.dynamodb.us-east-1.amazonaws.com"
+                    if service == "dynamodbstreams"
+                    else None
+                )
+                return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
 
             provisioned = provision(template, clients, ISSUER)
             environment = function_environment(template, "PasswordChangedFunction", {})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -100,17 +99,6 @@ def test_reusing_a_rotated_refresh_token_revokes_the_session(stack: Stack) -> No
         401,
         "invalid_token",
     )
-
-
-def test_parallel_refreshes_of_one_token_let_at_most_one_through(stack: Stack) -> None:
-    register(stack)
-    tokens = login(stack)
-    body = {"refresh_token": tokens["refresh_token"]}
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: stack.http("POST", "/auth/refresh", body), range(8)))
-    statuses = sorted(a.status for a in answers)
-    assert statuses.count(200) <= 1
-    assert all(status in (200, 401) for status in statuses)
 
 
 def test_register_twice_is_a_conflict(stack: Stack) -> None:

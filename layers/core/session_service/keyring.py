@@ -218,8 +218,14 @@ def secrets_manager_fetcher(secret_id: str, max_age: int) -> SecretFetcher:
 
     def fetch(force: bool) -> Mapping[str, Any]:
         try:
+            # The stage is Secrets Manager's default; naming it also makes moto follow
+            # a rotation (its default version does not move with the stage).
             value = parameters.get_secret(
-                secret_id, transform="json", max_age=max_age, force_fetch=force
+                secret_id,
+                transform="json",
+                max_age=max_age,
+                force_fetch=force,
+                VersionStage="AWSCURRENT",
             )
         except parameters.exceptions.GetParameterError:
             logger.exception("could not read the signing-key secret")

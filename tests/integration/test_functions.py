@@ -1,0 +1,172 @@
+"""The authorizer, the PasswordChanged consumer, the stream publisher and key rotation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+from botocore.stub import Stubber
+
+from session_service import store, wiring
+from tests.integration.conftest import LambdaContext, Stack, sample_event
+from tests.integration.test_api import bearer, login, register
+
+
+def authorizer_event(token: str | None, own_api: bool = False) -> dict[str, Any]:
+    event = sample_event("authorizer/other-api-request.json")
+    event["headers"] = {"authorization": f"Bearer {token}"} if token else {}
+    if own_api:
+        event["stageVariables"] = {"authorizerVerdict": "context"}
+    return event
+
+
+def authorize(stack: Stack, token: str | None, own_api: bool = False) -> Any:
+    handler = stack.function("AuthorizerFunction").lambda_handler
+    return handler(authorizer_event(token, own_api), LambdaContext())
+
+
+def stream_records(stack: Stack) -> list[dict[str, Any]]:
+    """Everything on the table's stream so far, as Lambda would deliver it."""
+    streams = stack.clients("dynamodbstreams")
+    arn = stack.template.names.attributes[("SessionTable", "StreamArn")]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records.extend(streams.get_records(ShardIterator=iterator)["Records"])
+    return json.loads(json.dumps(records, default=lambda value: value.timestamp()))  # type: ignore[no-any-return]
+
+
+def password_changed(user_id: str, changed_at: datetime) -> dict[str, Any]:
+    event = sample_event("password_changed/from-external-directory.json")
+    event["detail"] = {"user_id": user_id, "changed_at": changed_at.isoformat()}
+    return event
+
+
+# -- authorizer ---------------------------------------------------------------------------
+
+
+def test_authorizer_allows_a_live_session_with_its_subject_in_the_context(stack: Stack) -> None:
+    user_id = register(stack)
+    tokens = login(stack)
+    answer = authorize(stack, tokens["access_token"])
+    assert answer["isAuthorized"] is True
+    assert answer["context"]["sub"] == user_id
+    assert answer["context"]["sid"] == tokens["session_id"]
+
+
+def test_authorizer_denies_other_apis_a_revoked_session(stack: Stack) -> None:
+    register(stack)
+    tokens = login(stack)
+    stack.http("POST", "/auth/logout", headers=bearer(tokens["access_token"]))
+    assert authorize(stack, tokens["access_token"]) == {"isAuthorized": False}
+    assert authorize(stack, None) == {"isAuthorized": False}
+
+
+def test_authorizer_fails_loudly_rather_than_deny_when_dynamodb_is_down(stack: Stack) -> None:
+    # A deny would make clients throw the session away; a 5xx makes them retry.
+    register(stack)
+    tokens = login(stack)
+    client = store.dynamodb_client()
+    with Stubber(client) as stubber:
+        stubber.add_client_error("batch_get_item", "ProvisionedThroughputExceededException")
+        with pytest.raises(Exception, match="unavailable"):
+            authorize(stack, tokens["access_token"])
+        stubber.add_client_error("batch_get_item", "InternalServerError")
+        own = authorize(stack, tokens["access_token"], own_api=True)
+    assert own["context"]["verdict"] == "unavailable"
+
+
+# -- PasswordChanged consumer --------------------------------------------------------------
+
+
+def test_password_changed_ends_every_older_session(stack: Stack) -> None:
+    # Given two sessions
+    user_id = register(stack)
+    first, second = login(stack), login(stack)
+    handler = stack.function("PasswordChangedFunction").lambda_handler
+    # When a PasswordChanged event arrives
+    result = handler(password_changed(user_id, datetime.now(UTC)), LambdaContext())
+    # Then both are revoked, refused at once, and a repeat changes nothing
+    assert result == {"status": "processed", "revoked": 2}
+    for tokens in (first, second):
+        assert authorize(stack, tokens["access_token"]) == {"isAuthorized": False}
+        refreshed = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status == 401
+    before = stack.items()
+    again = handler(password_changed(user_id, datetime.now(UTC)), LambdaContext())
+    assert again["revoked"] == 0
+    assert len(stack.items()) == len(before)
+    # And a login after the change works
+    assert authorize(stack, login(stack)["access_token"])["isAuthorized"] is True
+
+
+def test_malformed_password_changed_goes_to_the_dead_letter_queue(stack: Stack) -> None:
+    handler = stack.function("PasswordChangedFunction").lambda_handler
+    for detail in ({}, {"user_id": 5, "changed_at": "x"}, {"user_id": "u", "changed_at": "soon"}):
+        event = {**sample_event("password_changed/malformed.json"), "detail": detail}
+        assert handler(event, LambdaContext())["status"] == "dropped"
+    queue = stack.template.names.refs["PasswordChangedDeadLetterQueue"]
+    received = stack.clients("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    assert len(received["Messages"]) == 3
+
+
+# -- stream publisher ----------------------------------------------------------------------
+
+
+def test_publisher_turns_table_changes_into_events(stack: Stack) -> None:
+    # Given a login and a reuse, as recorded on the table's stream
+    register(stack)
+    tokens = login(stack)
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    publisher = stack.function("EventPublisherFunction")
+    sent: list[dict[str, Any]] = []
+    client = wiring.event_publisher()._client
+    original = client.put_events
+
+    def spy(**kwargs: Any) -> Any:
+        sent.extend(kwargs["Entries"])
+        return original(**kwargs)
+
+    client.put_events = spy
+    # When the publisher gets the batch
+    publisher.lambda_handler({"Records": stream_records(stack)}, LambdaContext())
+    # Then other systems hear of the session and of its end, with no token material
+    kinds = [entry["DetailType"] for entry in sent]
+    assert kinds == ["SessionStarted", "SessionRevoked", "RefreshTokenReuseDetected"]
+    revoked = json.loads(sent[1]["Detail"])
+    assert revoked["reason"] == "reuse_detected"
+    assert revoked["session_id"] == tokens["session_id"]
+    assert all(entry["Source"] == "session-service" for entry in sent)
+    assert tokens["refresh_token"] not in json.dumps(sent)
+
+
+# -- signing-key rotation ------------------------------------------------------------------
+
+
+def test_key_rotation_keeps_earlier_tokens_valid_and_signs_with_the_new_key(stack: Stack) -> None:
+    # Given a token signed before the rotation
+    register(stack)
+    before = login(stack)
+    old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
+    # When all four rotation steps run
+    rotation = stack.function("KeyRotationFunction").lambda_handler
+    token = str(uuid.uuid4())
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        event = {**sample_event("key_rotation/create-secret.json"), "Step": step}
+        rotation({**event, "ClientRequestToken": token}, LambdaContext())
+    wiring.reset()
+    # Then new tokens use the new key, the old token still verifies, JWKS shows both
+    after = login(stack)
+    new_kid = jwt.get_unverified_header(after["access_token"])["kid"]
+    assert new_kid != old_kid
+    kids = {key["kid"] for key in stack.http("GET", "/.well-known/jwks.json").json()["keys"]}
+    assert kids == {old_kid, new_kid}
+    for tokens in (before, after):
+        assert authorize(stack, tokens["access_token"])["isAuthorized"] is True

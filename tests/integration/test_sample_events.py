@@ -1,0 +1,111 @@
+"""Every file in events/ is a valid event for its function: each runs through its handler
+on moto (what `sam local invoke Fn -e events/<fn>/<file>.json` would run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import (
+    EVENTS_DIR,
+    FUNCTIONS,
+    LambdaContext,
+    Stack,
+    sample_event,
+)
+
+FOLDER_TO_FUNCTION = {folder: logical_id for logical_id, folder in FUNCTIONS.items()}
+SAMPLES = sorted(path.relative_to(EVENTS_DIR) for path in EVENTS_DIR.glob("*/*.json"))
+
+
+def test_every_function_has_sample_events() -> None:
+    assert {path.parts[0] for path in SAMPLES} == set(FOLDER_TO_FUNCTION)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_sample_event_runs_through_its_function(stack: Stack, sample: Path) -> None:
+    # Given the user the samples name, and a queue that hears everything on the bus
+    stack.http("POST", "/auth/register", {"username": "ada", "password": "correct horse battery"})
+    listener = _listen_to_bus(stack)
+    handler = stack.function(FOLDER_TO_FUNCTION[sample.parts[0]]).lambda_handler
+    # When
+    result = handler(sample_event(str(sample)), LambdaContext())
+    # Then the answer has the shape its caller expects
+    _CHECKS[sample.parts[0]](stack, sample.stem, json.loads(json.dumps(result)), listener)
+
+
+def _check_api(stack: Stack, name: str, result: Any, listener: str) -> None:
+    assert 200 <= result["statusCode"] < 500
+    if result["statusCode"] >= 400:
+        assert set(json.loads(result["body"])) == {"error", "error_description"}
+    if name in ("login", "register", "jwks", "openid-configuration", "current-session"):
+        assert result["statusCode"] in (200, 201, 409)
+
+
+def _check_authorizer(stack: Stack, name: str, result: Any, listener: str) -> None:
+    # The sample's token is not a real one: our API hears why, another API is denied.
+    if name == "own-api-request":
+        assert result == {
+            "isAuthorized": True,
+            "context": {
+                "verdict": "invalid_token",
+                "description": result["context"]["description"],
+            },
+        }
+    else:
+        assert result == {"isAuthorized": False}
+
+
+def _check_password_changed(stack: Stack, name: str, result: Any, listener: str) -> None:
+    expected = "dropped" if name == "malformed" else "processed"
+    assert result["status"] == expected
+    if name == "malformed":
+        queue = stack.template.names.refs["PasswordChangedDeadLetterQueue"]
+        messages = stack.clients("sqs").receive_message(QueueUrl=queue).get("Messages", [])
+        assert len(messages) == 1
+
+
+def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) -> None:
+    assert result["published"] >= 1
+    messages = stack.clients("sqs").receive_message(QueueUrl=listener, MaxNumberOfMessages=10)
+    kinds = {json.loads(m["Body"])["detail-type"] for m in messages.get("Messages", [])}
+    expected = {
+        "session-started": {"SessionStarted"},
+        "session-revoked-reuse": {"SessionRevoked", "RefreshTokenReuseDetected"},
+        "password-changed": {"PasswordChanged"},
+    }[name]
+    assert kinds == expected
+
+
+def _check_key_rotation(stack: Stack, name: str, result: Any, listener: str) -> None:
+    secret = sample_event(f"key_rotation/{name}.json")
+    pending = stack.clients("secretsmanager").get_secret_value(
+        SecretId=secret["SecretId"], VersionStage="AWSPENDING"
+    )
+    assert len(json.loads(pending["SecretString"])["signing_keys"]) == 2
+
+
+_CHECKS = {
+    "api": _check_api,
+    "authorizer": _check_authorizer,
+    "password_changed": _check_password_changed,
+    "event_publisher": _check_event_publisher,
+    "key_rotation": _check_key_rotation,
+}
+
+
+def _listen_to_bus(stack: Stack) -> str:
+    events, sqs = stack.clients("events"), stack.clients("sqs")
+    bus = stack.template.names.refs["EventBus"]
+    url = sqs.create_queue(QueueName="bus-listener")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(
+        Name="everything", EventBusName=bus, EventPattern='{"source": [{"prefix": ""}]}'
+    )
+    events.put_targets(
+        Rule="everything", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn["QueueArn"]}]
+    )
+    return str(url)
