@@ -1,0 +1,145 @@
+"""End-to-end fixtures: HTTP against the local run (started here, one per configuration)
+or, when API_URL is set, against a deployed stack."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+
+from local_run.template import ROOT
+
+DEPLOYED_URL = os.environ.get("API_URL", "").rstrip("/")
+PASSWORD = "correct horse battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """One running service and a client for it."""
+
+    base_url: str
+    output: list[str] = field(default_factory=list)
+    process: subprocess.Popen[str] | None = None
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return requests.post(self.url(path), json=body, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url(path), timeout=30, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.delete(self.url(path), timeout=30, **kwargs)
+
+    def new_user(self) -> str:
+        """A registered user with a name no other test uses (deployed stacks persist)."""
+        username = f"e2e-{uuid.uuid4().hex[:16]}"
+        answer = self.post("/auth/register", {"username": username, "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+        return username
+
+    def login(self, username: str, **kwargs: Any) -> dict[str, Any]:
+        answer = self.post("/auth/login", {"username": username, "password": PASSWORD}, **kwargs)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def logs(self) -> str:
+        return "".join(self.output)
+
+
+def start_local_run(settings: dict[str, str]) -> Service:
+    port, emulator_port = _free_port(), _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "PORT": str(port),
+        "EMULATOR_PORT": str(emulator_port),
+        **settings,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    service = Service(base_url=f"http://127.0.0.1:{port}", process=process)
+    ready = threading.Event()
+
+    def collect() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            service.output.append(line)
+            if "ready on" in line:
+                ready.set()
+
+    threading.Thread(target=collect, daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not ready.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the local run did not start:\n" + service.logs())
+    return service
+
+
+def stop(service: Service) -> None:
+    if service.process is not None and service.process.poll() is None:
+        service.process.terminate()
+        try:
+            service.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+
+
+@pytest.fixture(scope="session")
+def local_services() -> Iterator[Callable[..., Service]]:
+    """Local runs by configuration, started on first use and shared for the session."""
+    started: dict[tuple[tuple[str, str], ...], Service] = {}
+
+    def get(**settings: str) -> Service:
+        key = tuple(sorted(settings.items()))
+        if key not in started:
+            started[key] = start_local_run(settings)
+        return started[key]
+
+    yield get
+    for service in started.values():
+        stop(service)
+
+
+@pytest.fixture(scope="session")
+def service(local_services: Callable[..., Service]) -> Service:
+    """The default configuration: the deployed stack when API_URL is set."""
+    if DEPLOYED_URL:
+        return Service(base_url=DEPLOYED_URL)
+    return local_services()
+
+
+@pytest.fixture
+def configured(local_services: Callable[..., Service]) -> Callable[..., Service]:
+    """A local run with non-default settings; skipped against a deployed stack."""
+
+    def get(**settings: str) -> Service:
+        if DEPLOYED_URL:
+            pytest.skip("needs a local run with its own settings")
+        return local_services(**settings)
+
+    return get

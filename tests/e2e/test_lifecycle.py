@@ -1,0 +1,73 @@
+"""The basic lifecycle over HTTP: register, login, refresh, reuse, logout."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.e2e.conftest import PASSWORD, Service
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_register_login_refresh_reuse_logout(service: Service) -> None:
+    # Given a new user who logs in
+    username = service.new_user()
+    tokens = service.login(username.upper())
+    session = service.get("/auth/session", headers=bearer(tokens["access_token"]))
+    assert session.status_code == 200
+    assert session.json()["session_id"] == tokens["session_id"]
+    # When they refresh, the token rotates
+    refreshed = service.post("/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200
+    rotated = refreshed.json()
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+    # And presenting the old one again is reuse: the session ends for everybody
+    reused = service.post("/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert reused.status_code == 401
+    assert reused.json()["error"] == "invalid_grant"
+    after = service.get("/auth/session", headers=bearer(rotated["access_token"]))
+    assert after.status_code == 401
+    assert after.json()["error"] == "invalid_token"
+    # Then a new login and a logout
+    fresh = service.login(username)
+    assert service.post("/auth/logout", headers=bearer(fresh["access_token"])).status_code == 204
+    gone = service.post("/auth/refresh", {"refresh_token": fresh["refresh_token"]})
+    assert gone.status_code == 401
+
+
+def test_eight_parallel_refreshes_of_one_token_let_at_most_one_through(service: Service) -> None:
+    tokens = service.login(service.new_user())
+    body = {"refresh_token": tokens["refresh_token"]}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: service.post("/auth/refresh", body), range(8)))
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(200) <= 1, statuses
+    assert set(statuses) <= {200, 401}, statuses
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/auth/login", b"{nope"),
+        ("POST", "/auth/login", b"[1,2]"),
+        ("POST", "/auth/register", b'{"username": 1}'),
+        ("POST", "/auth/refresh", b'{"refresh_token": "x"}'),
+        ("POST", "/auth/logout", b""),
+        ("GET", "/auth/session", b""),
+        ("GET", "/does/not/exist", b""),
+        ("POST", "/auth/login", b"x" * 20_000),
+    ],
+)
+def test_bad_input_never_gets_a_5xx(service: Service, method: str, path: str, body: bytes) -> None:
+    answer = requests.request(method, service.url(path), data=body, timeout=30)
+    assert 400 <= answer.status_code < 500
+    assert set(answer.json()) == {"error", "error_description"}
+    assert "Traceback" not in answer.text
+    assert PASSWORD not in answer.text

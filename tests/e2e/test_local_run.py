@@ -1,0 +1,126 @@
+"""The local run itself: configuration errors, another AWS endpoint, and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from local_run.template import ROOT
+from tests.e2e.conftest import DEPLOYED_URL, PASSWORD, _free_port, start_local_run, stop
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("e2e"),
+    pytest.mark.skipif(bool(DEPLOYED_URL), reason="about the local run"),
+]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_an_invalid_setting_stops_the_local_run_with_a_clear_message() -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "PORT": str(_free_port()),
+        "EMULATOR_PORT": str(_free_port()),
+        "SESSION_IDLE_TIMEOUT_SECONDS": "a week",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "local_run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "SESSION_IDLE_TIMEOUT_SECONDS must be a whole number" in run.stdout + run.stderr
+
+
+def test_aws_endpoint_url_points_the_local_run_at_another_endpoint() -> None:
+    # Given an emulator someone else started
+    port = _free_port()
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "local_run.emulator", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        assert emulator.stdout.readline().startswith("READY")
+        endpoint = f"http://127.0.0.1:{port}"
+        # When the local run is pointed at it
+        service = start_local_run(
+            {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+        )
+        try:
+            answer = service.post("/auth/register", {"username": "elsewhere", "password": PASSWORD})
+            assert answer.status_code == 201
+            # Then the resources and the data live there
+            dynamodb = boto3.client(
+                "dynamodb",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="x",
+                aws_secret_access_key="x",
+            )
+            (table,) = dynamodb.list_tables()["TableNames"]
+            assert dynamodb.scan(TableName=table)["Count"] >= 2
+            assert not service.logs().count("did not start")
+        finally:
+            stop(service)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                found.add(int(stat))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_ctrl_c_stops_the_server_the_emulator_and_the_functions() -> None:
+    # Given a local run with its emulator and one process per function
+    service = start_local_run({})
+    assert service.process is not None
+    port = int(service.base_url.rsplit(":", 1)[1])
+    children = _children(service.process.pid)
+    assert len(children) >= 6
+    # When Ctrl-C reaches it
+    service.process.send_signal(signal.SIGINT)
+    service.process.wait(timeout=20)
+    # Then nothing it started is left
+    assert not _listening(port)
+    for _ in range(50):
+        if not any(_alive(pid) for pid in children):
+            break
+        subprocess.run(["sleep", "0.1"], check=True)
+    assert not any(_alive(pid) for pid in children)

@@ -1,0 +1,89 @@
+"""AWS calls per warm request, counted at botocore's edge (every client, every service)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from tests.integration.conftest import Stack
+from tests.integration.test_api import bearer, login, register
+
+
+class AwsCalls:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def by_service(self) -> dict[str, int]:
+        services: Counter[str] = Counter()
+        for call, count in self.calls.items():
+            services[call.split(".")[0]] += count
+        return dict(services)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsCalls]:
+    counter = AwsCalls()
+    original = BaseClient._make_api_call  # noqa: SLF001
+
+    def counting(client: BaseClient, operation: str, params: Any) -> Any:
+        counter.calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    yield counter
+
+
+def warm(stack: Stack) -> dict[str, Any]:
+    """A user with a session, after every route has run once (the containers are warm)."""
+    register(stack)
+    tokens = login(stack)
+    stack.http("GET", "/auth/session", headers=bearer(tokens["access_token"]))
+    stack.http("GET", "/.well-known/jwks.json")
+    stack.http("GET", "/.well-known/openid-configuration")
+    return tokens
+
+
+def test_warm_requests_make_the_fewest_aws_calls(stack: Stack, aws_calls: AwsCalls) -> None:
+    tokens = warm(stack)
+    measured: dict[str, dict[str, int]] = {}
+
+    def measure(name: str, method: str, path: str, **kwargs: Any) -> None:
+        aws_calls.calls.clear()
+        answer = stack.http(method, path, **kwargs)
+        assert answer.status < 300, answer.json()
+        measured[name] = dict(aws_calls.calls)
+
+    measure(
+        "login",
+        "POST",
+        "/auth/login",
+        body={"username": "ada", "password": "correct horse battery"},
+    )
+    measure("refresh", "POST", "/auth/refresh", body={"refresh_token": tokens["refresh_token"]})
+    fresh = login(stack)
+    measure("session", "GET", "/auth/session", headers=bearer(fresh["access_token"]))
+    measure("logout", "POST", "/auth/logout", headers=bearer(fresh["access_token"]))
+    measure("jwks", "GET", "/.well-known/jwks.json")
+    measure("discovery", "GET", "/.well-known/openid-configuration")
+
+    assert measured["login"] == {
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.Query": 1,
+        "dynamodb.TransactWriteItems": 1,
+    }
+    assert measured["refresh"] == {"dynamodb.UpdateItem": 1}
+    assert measured["session"] == {"dynamodb.BatchGetItem": 1}
+    assert measured["logout"] == {"dynamodb.UpdateItem": 1}
+    assert measured["jwks"] == {}
+    assert measured["discovery"] == {}
+    # No Secrets Manager, SSM or KMS call on any warm request.
+    for calls in measured.values():
+        assert not any(call.startswith(("secretsmanager", "ssm", "kms")) for call in calls)

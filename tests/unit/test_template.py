@@ -1,0 +1,74 @@
+"""template.yaml holds what the deployment relies on; the layer pins what pyproject pins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from local_run.template import ROOT, Template, http_routes, load_template
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+
+
+def test_layer_requirements_are_derived_from_pyproject() -> None:
+    derived = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "requirements.py"), "runtime"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert (ROOT / "layers" / "core" / "requirements.txt").read_text() == derived
+
+
+def test_every_function_runs_python_313_on_one_architecture_with_the_layer() -> None:
+    template = Template(TEMPLATE)
+    functions = template.of_type("AWS::Serverless::Function")
+    layer = RESOURCES["CoreLayer"]
+    for name in functions:
+        properties = template.function_properties(name)
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == layer["Properties"]["CompatibleArchitectures"]
+        assert properties["Layers"] == [{"Ref": "CoreLayer"}]
+        assert (ROOT / properties["CodeUri"] / "app.py").is_file()
+    assert layer["Metadata"] == {
+        "BuildMethod": "python3.13",
+        "BuildArchitecture": layer["Properties"]["CompatibleArchitectures"][0],
+    }
+
+
+def test_table_is_on_demand_with_ttl_point_in_time_recovery_and_a_stream() -> None:
+    table = RESOURCES["SessionTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_bearer_routes_carry_the_uncached_authorizer() -> None:
+    routes = {(route.method, route.path): route for route in http_routes(Template(TEMPLATE))}
+    assert routes[("GET", "/auth/session")].authorizer == "SessionAuthorizer"
+    for public in ("/auth/login", "/auth/register", "/auth/refresh", "/auth/logout"):
+        assert routes[("POST", public)].authorizer is None
+    assert ("ANY", "$default") in routes
+    authorizer = RESOURCES["HttpApi"]["Properties"]["Auth"]["Authorizers"]["SessionAuthorizer"]
+    assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer["EnableSimpleResponses"] is True
+    assert authorizer["Identity"]["ReauthorizeEvery"] == 0
+
+
+def test_outputs_name_the_api_the_authorizer_and_the_jwks() -> None:
+    assert {"ApiUrl", "AuthorizerArn", "JwksUrl"} <= set(TEMPLATE["Outputs"])
+
+
+def test_every_contract_setting_is_a_parameter_passed_to_the_functions() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    contract = (
+        "ACCESS_TOKEN_TTL_SECONDS SESSION_IDLE_TIMEOUT_SECONDS SESSION_ABSOLUTE_TIMEOUT_SECONDS "
+        "MAX_SESSIONS_PER_USER SESSION_LIMIT_POLICY REFRESH_REUSE_GRACE_SECONDS "
+        "SESSION_MAX_REFRESHES BIND_SESSION_TO_IP REFRESH_TOKEN_TRANSPORT ALLOWED_ORIGINS"
+    ).split()
+    for name in contract:
+        reference = variables[name]
+        assert reference["Ref"] in TEMPLATE["Parameters"], name
