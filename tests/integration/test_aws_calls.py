@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,16 +28,16 @@ class AwsCalls:
 
 
 @pytest.fixture
-def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsCalls]:
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
     counter = AwsCalls()
-    original = BaseClient._make_api_call  # noqa: SLF001
+    original = BaseClient._make_api_call
 
     def counting(client: BaseClient, operation: str, params: Any) -> Any:
         counter.calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
         return original(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    yield counter
+    return counter
 
 
 def warm(stack: Stack) -> dict[str, Any]:

@@ -64,11 +64,18 @@ def test_outputs_name_the_api_the_authorizer_and_the_jwks() -> None:
 
 def test_every_contract_setting_is_a_parameter_passed_to_the_functions() -> None:
     variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    contract = (
-        "ACCESS_TOKEN_TTL_SECONDS SESSION_IDLE_TIMEOUT_SECONDS SESSION_ABSOLUTE_TIMEOUT_SECONDS "
-        "MAX_SESSIONS_PER_USER SESSION_LIMIT_POLICY REFRESH_REUSE_GRACE_SECONDS "
-        "SESSION_MAX_REFRESHES BIND_SESSION_TO_IP REFRESH_TOKEN_TRANSPORT ALLOWED_ORIGINS"
-    ).split()
+    contract = [
+        "ACCESS_TOKEN_TTL_SECONDS",
+        "SESSION_IDLE_TIMEOUT_SECONDS",
+        "SESSION_ABSOLUTE_TIMEOUT_SECONDS",
+        "MAX_SESSIONS_PER_USER",
+        "SESSION_LIMIT_POLICY",
+        "REFRESH_REUSE_GRACE_SECONDS",
+        "SESSION_MAX_REFRESHES",
+        "BIND_SESSION_TO_IP",
+        "REFRESH_TOKEN_TRANSPORT",
+        "ALLOWED_ORIGINS",
+    ]
     for name in contract:
         reference = variables[name]
         assert reference["Ref"] in TEMPLATE["Parameters"], name
