@@ -248,6 +248,26 @@ class InMemoryStore:
                 profile.not_before if profile else None,
             )
 
+    def record_login_failure(self, scope: str, now: Millis, window_ms: int) -> FailureWindow:
+        with self._lock:
+            self.calls.append("record_login_failure")
+            current = self.failures.get(scope)
+            if current is None or current.window_started_at <= now - window_ms:
+                blocked = current.blocked_until if current else None
+                updated = FailureWindow(failures=1, window_started_at=now, blocked_until=blocked)
+            else:
+                updated = dataclasses.replace(current, failures=current.failures + 1)
+            self.failures[scope] = updated
+            return updated
+
+    def lock_login_scope(self, scope: str, until: Millis, keep_until: Millis) -> None:
+        del keep_until  # TTL does not apply in memory
+        with self._lock:
+            self.calls.append("lock_login_scope")
+            current = self.failures[scope]
+            if current.blocked_until is None or current.blocked_until < until:
+                self.failures[scope] = dataclasses.replace(current, blocked_until=until)
+
     def raise_not_before(self, user_id: str, not_before: Millis) -> None:
         with self._lock:
             self.calls.append("raise_not_before")

@@ -19,6 +19,8 @@ from session_service.schemas import (
     LogoutRequest,
     RefreshRequest,
     RegisterResponse,
+    SessionResponse,
+    SessionsResponse,
     TokenResponse,
 )
 from session_service.sessions import IssuedTokens
@@ -66,6 +68,28 @@ def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[Non
 @app.get("/auth/session")
 def current_session() -> CurrentSessionResponse:
     return CurrentSessionResponse(**http.caller(app.current_event.raw_event).view)
+
+
+@app.get("/auth/sessions")
+def list_sessions() -> SessionsResponse:
+    caller = http.caller(app.current_event.raw_event)
+    sessions = wiring.session_service().list_sessions(caller.user_id)
+    views = [http.session_view(session, caller.session_id) for session in sessions]
+    return SessionsResponse(sessions=[SessionResponse(**view) for view in views])
+
+
+@app.delete("/auth/sessions/<session_id>", responses={204: {"description": "Signed out"}})
+def revoke_session(session_id: str) -> Response[None]:
+    caller = http.caller(app.current_event.raw_event)
+    wiring.session_service().revoke_session(caller.user_id, session_id)
+    return http.json_response(204, None)
+
+
+@app.delete("/auth/sessions", responses={204: {"description": "Signed out elsewhere"}})
+def revoke_other_sessions() -> Response[None]:
+    caller = http.caller(app.current_event.raw_event)
+    wiring.session_service().revoke_other_sessions(caller.user_id, caller.session_id)
+    return http.json_response(204, None)
 
 
 @app.get("/.well-known/jwks.json")

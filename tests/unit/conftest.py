@@ -13,6 +13,7 @@ from session_service.keyring import KeyRingSource
 from session_service.models import ClientInfo
 from session_service.passwords import Argon2Parameters, Passwords
 from session_service.sessions import SessionPolicy, SessionService
+from session_service.throttling import LoginThrottle, ThrottlePolicy
 from session_service.tokens import AccessTokens, RefreshTokens
 from tests.fakes import FixedClock, InMemoryStore, key_ring_source
 
@@ -21,6 +22,8 @@ AUDIENCE = "example-api"
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")
 # Unit tests exercise logic, not argon2's cost: the smallest parameters argon2 allows.
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
+
+THROTTLE = ThrottlePolicy(failures_per_username=5, failures_per_ip=50, window_seconds=900)
 
 DEFAULT_POLICY = SessionPolicy(
     access_token_ttl_seconds=600,
@@ -59,7 +62,8 @@ def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256
         store, access_tokens, refresh_tokens, policy, clock=clock, sleep=lambda _: None
     )
     passwords = Passwords(CHEAP_ARGON2)
-    accounts = Accounts(store, sessions, passwords, clock=clock)
+    throttle = LoginThrottle(store, THROTTLE, now=lambda: int(clock() * 1000))
+    accounts = Accounts(store, sessions, passwords, throttle, clock=clock)
     return Domain(
         clock, store, keys, secret, access_tokens, refresh_tokens, sessions, accounts, passwords
     )

@@ -12,6 +12,7 @@ from session_service.models import ClientInfo, Credential, UserProfile
 from session_service.passwords import Passwords
 from session_service.sessions import IssuedTokens, SessionService
 from session_service.store import AlreadyExists, SessionStore
+from session_service.throttling import LoginThrottle
 
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
 MIN_PASSWORD_LENGTH = 8
@@ -41,11 +42,13 @@ class Accounts:
         store: SessionStore,
         sessions: SessionService,
         passwords: Passwords,
+        throttle: LoginThrottle,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._sessions = sessions
         self._passwords = passwords
+        self._throttle = throttle
         self._clock = clock
 
     def register(self, username: str, password: str) -> str:
@@ -68,15 +71,18 @@ class Accounts:
 
     def login(self, username: str, password: str, client: ClientInfo) -> IssuedTokens:
         """Verify the password and start a session. An unknown user costs the same argon2
-        work and gets the same answer as a wrong password."""
+        work, is counted and throttled the same, and gets the same answer as a wrong
+        password."""
         check_username(username)
         check_password(password)
-        lookup = self._store.find_login(username_key(username), client.ip)
+        key = username_key(username)
+        lookup = self._store.find_login(key, client.ip)
+        self._throttle.check(lookup)
         credential = lookup.credential
         if credential is None:
             self._passwords.dummy_verify(password)
-            raise InvalidGrant("The username or password is incorrect.")
-        if not self._passwords.verify(credential.password_hash, password):
+        if credential is None or not self._passwords.verify(credential.password_hash, password):
+            self._throttle.record_failure(key, client.ip)
             raise InvalidGrant("The username or password is incorrect.")
         if self._passwords.needs_rehash(credential.password_hash):
             self._store.replace_password_hash(credential, self._passwords.hash(password))

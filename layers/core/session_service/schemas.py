@@ -78,6 +78,10 @@ class CurrentSessionResponse(SessionResponse):
     user_id: str
 
 
+class SessionsResponse(_Body):
+    sessions: list[SessionResponse]
+
+
 class ErrorResponse(_Body):
     error: str
     error_description: str

@@ -13,6 +13,7 @@ from session_service.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidToken,
+    NotFound,
     SessionLimitReached,
     Unavailable,
 )
@@ -261,6 +262,38 @@ class SessionService:
         if session is None or not session.is_live(self._now(), not_before):
             raise InvalidToken("The session has ended.")
         return AuthorizedSession(claims=claims, session=session)
+
+    # -- the sessions of a user -----------------------------------------------------------
+
+    def list_sessions(self, user_id: str) -> list[Session]:
+        """The user's live sessions, newest first."""
+        state = self._store.load_user(user_id)
+        if state is None:
+            return []
+        return sorted(state.live(self._now()), key=lambda s: s.created_at, reverse=True)
+
+    def revoke_session(self, user_id: str, session_id: str) -> None:
+        """Sign out one of the caller's own devices. Another user's session or an unknown
+        id is simply not found: the key includes the caller, so ids cannot be probed."""
+        now = self._now()
+        if (
+            self._store.revoke(user_id, session_id, "logout", now, self._revocation_ttl(now))
+            is None
+        ):
+            raise NotFound("No such session.")
+
+    def revoke_other_sessions(self, user_id: str, current_session_id: str) -> int:
+        """Sign out everywhere else."""
+        now = self._now()
+        revoked = 0
+        for session in self.list_sessions(user_id):
+            if session.session_id == current_session_id:
+                continue
+            ended = self._store.revoke(
+                user_id, session.session_id, "logout", now, self._revocation_ttl(now)
+            )
+            revoked += ended is not None
+        return revoked
 
     # -- end ------------------------------------------------------------------------------
 

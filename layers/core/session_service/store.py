@@ -34,6 +34,7 @@ from session_service.models import (
     UserSessions,
 )
 from session_service.observability import logger
+from session_service.throttling import ip_scope, username_scope
 
 Item = dict[str, Any]
 T = TypeVar("T")
@@ -257,9 +258,7 @@ def _credential_from_item(item: Item) -> Credential:
     )
 
 
-def _failures_from_item(item: Item | None) -> FailureWindow | None:
-    if item is None:
-        return None
+def _failures_from_item(item: Item) -> FailureWindow:
     return FailureWindow(
         failures=_int(item, "failures"),
         window_started_at=_int(item, "window_started_at"),
@@ -395,15 +394,17 @@ class DynamoSessionStore:
     def find_login(self, username_key: str, ip: str) -> LoginLookup:
         keys = {
             "login": _login_key(username_key),
-            "user": _failures_key(f"user#{username_key}"),
-            "ip": _failures_key(f"ip#{ip}"),
+            "user": _failures_key(username_scope(username_key)),
+            "ip": _failures_key(ip_scope(ip)),
         }
         found = self._batch_get(list(keys.values()))
         login = found.get(_key_id(keys["login"]))
+        user_failures = found.get(_key_id(keys["user"]))
+        ip_failures = found.get(_key_id(keys["ip"]))
         return LoginLookup(
             credential=_credential_from_item(login) if login else None,
-            username_failures=_failures_from_item(found.get(_key_id(keys["user"]))),
-            ip_failures=_failures_from_item(found.get(_key_id(keys["ip"]))),
+            username_failures=_failures_from_item(user_failures) if user_failures else None,
+            ip_failures=_failures_from_item(ip_failures) if ip_failures else None,
         )
 
     def replace_password_hash(self, credential: Credential, new_hash: str) -> None:
@@ -640,6 +641,84 @@ class DynamoSessionStore:
             session_from_item(session) if session else None,
             _opt_int(profile, "not_before") if profile else None,
         )
+
+    def record_login_failure(self, scope: str, now: Millis, window_ms: int) -> FailureWindow:
+        """Count a failed login in the scope's window, starting a new window when the last
+        one is over. ADD keeps concurrent failures exact."""
+        expires = ttl_seconds(now + window_ms)
+        for _ in range(3):
+            with _aws("record_login_failure"):
+                try:
+                    response = self._db.update_item(
+                        TableName=self._table,
+                        Key=_failures_key(scope),
+                        UpdateExpression=(
+                            "ADD failures :one"
+                            " SET window_started_at = if_not_exists(window_started_at, :now),"
+                            " #ttl = if_not_exists(#ttl, :ttl)"
+                        ),
+                        # Count into the current window only; an old one is replaced below.
+                        ConditionExpression=(
+                            "attribute_not_exists(pk) OR window_started_at > :window_floor"
+                        ),
+                        ExpressionAttributeNames={"#ttl": "ttl"},
+                        ExpressionAttributeValues={
+                            ":one": _n(1),
+                            ":now": _n(now),
+                            ":ttl": _n(expires),
+                            ":window_floor": _n(now - window_ms),
+                        },
+                        ReturnValues="ALL_NEW",
+                    )
+                    return _failures_from_item(response["Attributes"])
+                except ClientError as error:
+                    if not _is_condition_failure(error):
+                        raise
+                try:
+                    self._db.update_item(
+                        TableName=self._table,
+                        Key=_failures_key(scope),
+                        UpdateExpression=(
+                            "SET failures = :one, window_started_at = :now, #ttl = :ttl"
+                        ),
+                        # Start a new window only over one that has ended; a lock that
+                        # outlasts its window stays.
+                        ConditionExpression="window_started_at <= :window_floor",
+                        ExpressionAttributeNames={"#ttl": "ttl"},
+                        ExpressionAttributeValues={
+                            ":one": _n(1),
+                            ":now": _n(now),
+                            ":ttl": _n(expires),
+                            ":window_floor": _n(now - window_ms),
+                        },
+                    )
+                    return FailureWindow(failures=1, window_started_at=now)
+                except ClientError as error:
+                    if not _is_condition_failure(error):
+                        raise
+        raise Unavailable(retry_after=1)
+
+    def lock_login_scope(self, scope: str, until: Millis, keep_until: Millis) -> None:
+        """Lock the scope until `until`; keep the item (TTL) until `keep_until`."""
+        with _aws("lock_login_scope"):
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=_failures_key(scope),
+                    UpdateExpression="SET blocked_until = :until, #ttl = :ttl",
+                    # A lock only ever grows.
+                    ConditionExpression=(
+                        "attribute_not_exists(blocked_until) OR blocked_until < :until"
+                    ),
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={
+                        ":until": _n(until),
+                        ":ttl": _n(ttl_seconds(max(until, keep_until))),
+                    },
+                )
+            except ClientError as error:
+                if not _is_condition_failure(error):
+                    raise
 
     def raise_not_before(self, user_id: str, not_before: Millis) -> None:
         with _aws("raise_not_before"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from session_service.keyring import KeyRingSource, secrets_manager_fetcher
 from session_service.observability import logger
 from session_service.sessions import SessionPolicy, SessionService
 from session_service.store import dynamo_store, dynamodb_client
+from session_service.throttling import LoginThrottle, ThrottlePolicy
 from session_service.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
@@ -111,10 +113,17 @@ def accounts() -> Accounts:
     from session_service.passwords import Passwords  # noqa: PLC0415
 
     settings = get_settings()
+    store = dynamo_store(settings.table_name)
+    policy = ThrottlePolicy(
+        failures_per_username=settings.login_failures_per_username,
+        failures_per_ip=settings.login_failures_per_ip,
+        window_seconds=settings.login_failure_window_seconds,
+    )
     return Accounts(
-        store=dynamo_store(settings.table_name),
+        store=store,
         sessions=session_service(),
         passwords=Passwords(),
+        throttle=LoginThrottle(store, policy, now=lambda: int(time.time() * 1000)),
     )
 
 

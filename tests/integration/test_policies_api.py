@@ -1,0 +1,108 @@
+"""Session policies through the API on moto: the sessions routes, TTLs and throttling."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.integration.conftest import Stack
+from tests.integration.test_api import PASSWORD, assert_error, bearer, login, register
+
+
+def test_sessions_list_shows_devices_newest_first_without_token_material(stack: Stack) -> None:
+    register(stack)
+    first = login(stack, headers={"user-agent": "Phone"}, source_ip="198.51.100.7")
+    second = login(stack, headers={"user-agent": "Laptop"})
+    answer = stack.http("GET", "/auth/sessions", headers=bearer(second["access_token"]))
+    assert answer.status == 200
+    sessions = answer.json()["sessions"]
+    assert [s["session_id"] for s in sessions] == [second["session_id"], first["session_id"]]
+    assert [s["current"] for s in sessions] == [True, False]
+    assert sessions[1]["user_agent"] == "Phone"
+    assert sessions[1]["ip"] == "198.51.100.7"
+    assert set(sessions[0]) == {
+        "session_id",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "ip",
+        "user_agent",
+        "current",
+    }
+    text = answer.raw.body.decode()
+    for secret in (first["refresh_token"], first["access_token"], "digest", "rt1."):
+        assert secret not in text
+
+
+def test_deleting_a_session_of_another_user_is_404_and_changes_nothing(stack: Stack) -> None:
+    register(stack, "ada")
+    register(stack, "bob")
+    ada, bob = login(stack, "ada"), login(stack, "bob")
+    path = f"/auth/sessions/{ada['session_id']}"
+    assert_error(stack.http("DELETE", path, headers=bearer(bob["access_token"])), 404, "not_found")
+    unknown = "/auth/sessions/00000000-0000-4000-8000-000000000000"
+    assert_error(
+        stack.http("DELETE", unknown, headers=bearer(bob["access_token"])), 404, "not_found"
+    )
+    assert stack.http("GET", "/auth/session", headers=bearer(ada["access_token"])).status == 200
+    # while the owner may sign that device out
+    phone = login(stack, "ada")
+    own = stack.http(
+        "DELETE", f"/auth/sessions/{phone['session_id']}", headers=bearer(ada["access_token"])
+    )
+    assert own.status == 204
+    assert_error(
+        stack.http("GET", "/auth/session", headers=bearer(phone["access_token"])),
+        401,
+        "invalid_token",
+    )
+
+
+def test_deleting_all_sessions_keeps_the_current_one(stack: Stack) -> None:
+    register(stack)
+    others = [login(stack) for _ in range(3)]
+    current = login(stack)
+    answer = stack.http("DELETE", "/auth/sessions", headers=bearer(current["access_token"]))
+    assert answer.status == 204
+    listed = stack.http("GET", "/auth/sessions", headers=bearer(current["access_token"])).json()
+    assert [s["session_id"] for s in listed["sessions"]] == [current["session_id"]]
+    for other in others:
+        refused = stack.http("POST", "/auth/refresh", {"refresh_token": other["refresh_token"]})
+        assert_error(refused, 401, "invalid_grant")
+
+
+def _session_item(stack: Stack, session_id: str) -> dict[str, Any]:
+    (item,) = [i for i in stack.items() if i["sk"]["S"] == f"SESSION#{session_id}"]
+    return item
+
+
+def test_ttl_follows_the_earlier_deadline(stack_with: Any) -> None:
+    # Given a session whose idle deadline comes first at login
+    stack = stack_with(SESSION_IDLE_TIMEOUT_SECONDS="3600", SESSION_ABSOLUTE_TIMEOUT_SECONDS="3601")
+    register(stack)
+    tokens = login(stack)
+    item = _session_item(stack, tokens["session_id"])
+    assert int(item["ttl"]["N"]) == -(-int(item["idle_expires_at"]["N"]) // 1000)
+    # When a refresh pushes the idle deadline past the absolute one
+    time.sleep(1.1)
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    refreshed = _session_item(stack, tokens["session_id"])
+    absolute = int(refreshed["absolute_expires_at"]["N"])
+    # Then the TTL follows the absolute deadline, which never moved
+    assert int(refreshed["idle_expires_at"]["N"]) > absolute
+    assert absolute == int(item["absolute_expires_at"]["N"])
+    assert int(refreshed["ttl"]["N"]) == -(-absolute // 1000)
+
+
+def test_throttled_login_is_429_with_retry_after(stack_with: Any) -> None:
+    stack = stack_with(LOGIN_FAILURES_PER_USERNAME="3")
+    register(stack)
+    wrong = {"username": "ada", "password": "not the password"}
+    statuses = [stack.http("POST", "/auth/login", wrong).status for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    locked = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert_error(locked, 429, "rate_limited")
+    assert 1 <= int(locked.headers["retry-after"]) <= 30
+    # another username from the same address is not locked
+    other = stack.http("POST", "/auth/login", {"username": "bob", "password": PASSWORD})
+    assert_error(other, 401, "invalid_grant")
