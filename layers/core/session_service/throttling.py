@@ -45,7 +45,8 @@ def lock_duration_ms(failures: int, limit: int, window_ms: int) -> int:
     """0 below the limit; then 30 s doubling per further failure, capped at the window."""
     if failures < limit:
         return 0
-    return min(window_ms, FIRST_LOCK_MS * 2 ** min(failures - limit, 20))
+    doublings = min(failures - limit, 20)
+    return min(window_ms, FIRST_LOCK_MS << doublings)
 
 
 class LoginThrottle:
