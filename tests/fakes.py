@@ -103,37 +103,47 @@ class InMemoryStore:
         session: Session,
         *,
         expected_version: int,
-        evicted: Sequence[Session],
-        eviction_ttl: int,
+        revoked: Sequence[Session],
+        reason: RevocationReason,
+        revocation_ttl: int,
         credential: Credential | None,
+        new_password_hash: str | None = None,
     ) -> None:
         with self._lock:
             self.calls.append("start_session")
             profile = self.profiles[session.user_id]
             if profile.session_version != expected_version:
                 raise StaleWrite()
-            for victim in evicted:
+            for victim in revoked:
                 if self.sessions[(victim.user_id, victim.session_id)].status != "active":
                     raise StaleWrite()
             if credential is not None:
                 stored = self.credentials.get(credential.username_key)
                 if stored is None or stored.password_version != credential.password_version:
                     raise CredentialChanged()
-            self.profiles[session.user_id] = dataclasses.replace(
-                profile, session_version=expected_version + 1
-            )
+                if new_password_hash is not None:
+                    self.credentials[credential.username_key] = dataclasses.replace(
+                        stored,
+                        password_hash=new_password_hash,
+                        password_version=stored.password_version + 1,
+                    )
+                self.failures.pop(f"user#{credential.username_key}", None)
+            profile = dataclasses.replace(profile, session_version=expected_version + 1)
+            if new_password_hash is not None:
+                profile = dataclasses.replace(
+                    profile, not_before=session.created_at, password_changed_at=session.created_at
+                )
+            self.profiles[session.user_id] = profile
             self.sessions[(session.user_id, session.session_id)] = session
-            for victim in evicted:
+            for victim in revoked:
                 key = (victim.user_id, victim.session_id)
                 self.sessions[key] = dataclasses.replace(
                     self.sessions[key],
                     status="revoked",
                     revoked_at=session.created_at,
-                    revoked_reason="evicted",
+                    revoked_reason=reason,
                 )
-                self.ttls[key] = eviction_ttl
-            if credential is not None:
-                self.failures.pop(f"user#{credential.username_key}", None)
+                self.ttls[key] = revocation_ttl
 
     def rotate(
         self,

@@ -17,6 +17,7 @@ from session_service.schemas import (
     CredentialsRequest,
     CurrentSessionResponse,
     LogoutRequest,
+    PasswordChangeRequest,
     RefreshRequest,
     RegisterResponse,
     SessionResponse,
@@ -68,6 +69,16 @@ def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[Non
 @app.get("/auth/session")
 def current_session() -> CurrentSessionResponse:
     return CurrentSessionResponse(**http.caller(app.current_event.raw_event).view)
+
+
+@app.post("/auth/password")
+def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> TokenResponse:
+    event = app.current_event.raw_event
+    caller = http.caller(event)
+    issued = wiring.accounts().change_password(
+        caller.user_id, body.current_password, body.new_password, http.client_info(event)
+    )
+    return _tokens(issued)
 
 
 @app.get("/auth/sessions")

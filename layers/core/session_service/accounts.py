@@ -87,3 +87,31 @@ class Accounts:
         if self._passwords.needs_rehash(credential.password_hash):
             self._store.replace_password_hash(credential, self._passwords.hash(password))
         return self._sessions.start(credential.user_id, client, credential=credential)
+
+    def change_password(
+        self, user_id: str, current_password: str, new_password: str, client: ClientInfo
+    ) -> IssuedTokens:
+        """Replace the password and end every session of the user, this one included, in
+        one transaction; answer with a fresh session created after the change. A wrong
+        current password counts as a failed login (a stolen access token must not buy
+        unlimited guesses)."""
+        check_password(current_password, "current_password")
+        check_password(new_password, "new_password")
+        state = self._store.load_user(user_id)
+        if state is None:
+            raise InvalidGrant("The account no longer exists.")
+        key = username_key(state.profile.username)
+        lookup = self._store.find_login(key, client.ip)
+        self._throttle.check(lookup)
+        credential = lookup.credential
+        if credential is None or credential.user_id != user_id:
+            raise InvalidGrant("The account no longer exists.")
+        if not self._passwords.verify(credential.password_hash, current_password):
+            self._throttle.record_failure(key, client.ip)
+            raise InvalidGrant("The current password is incorrect.")
+        if new_password == current_password:
+            raise InvalidRequest("new_password must differ from the current password.")
+        new_hash = self._passwords.hash(new_password)
+        return self._sessions.start(
+            user_id, client, credential=credential, new_password_hash=new_hash
+        )

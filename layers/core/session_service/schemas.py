@@ -47,6 +47,11 @@ class RefreshRequest(_Body):
     refresh_token: RefreshTokenValue
 
 
+class PasswordChangeRequest(_Body):
+    current_password: Password
+    new_password: Password
+
+
 class LogoutRequest(_Body):
     refresh_token: RefreshTokenValue | None = None
 

@@ -19,7 +19,13 @@ from session_service.errors import (
 )
 from session_service.models import ClientInfo, Credential, Millis, RevocationReason, Session
 from session_service.observability import logger
-from session_service.store import RotationRefused, SessionStore, StaleWrite, ttl_seconds
+from session_service.store import (
+    CredentialChanged,
+    RotationRefused,
+    SessionStore,
+    StaleWrite,
+    ttl_seconds,
+)
 from session_service.tokens import AccessTokenClaims, AccessTokens, RefreshToken, RefreshTokens
 
 # Concurrent logins of one user serialise on its per-user item; each round lets at least
@@ -28,6 +34,10 @@ MAX_START_ATTEMPTS = 24
 # Siblings a refresh token may get inside the grace window (two tabs, a lost response).
 MAX_GRACE_SIBLINGS = 8
 MAX_USER_AGENT_LENGTH = 512
+# Sessions a password change revokes in its own transaction (DynamoDB's limit is 100
+# items); live sessions beyond it (possible only after MAX_SESSIONS_PER_USER was lowered)
+# are refused by their not-before time at once and revoked by the PasswordChanged consumer.
+MAX_REVOKED_AT_ONCE = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,33 +103,48 @@ class SessionService:
     # -- start ----------------------------------------------------------------------------
 
     def start(
-        self, user_id: str, client: ClientInfo, credential: Credential | None = None
+        self,
+        user_id: str,
+        client: ClientInfo,
+        credential: Credential | None = None,
+        new_password_hash: str | None = None,
     ) -> IssuedTokens:
         """A new session for a user who just proved who they are.
 
         The per-user limit is enforced in the same transaction that creates the session,
         conditioned on the per-user version read here; a concurrent start makes it fail
-        and we read again, so the limit holds however many logins race."""
+        and we read again, so the limit holds however many logins race.
+
+        With `new_password_hash` this is a password change: the same transaction stores
+        the hash, raises the user's not-before time to the new session's creation and
+        revokes every live session, so no older session survives the change by a moment."""
+        changing_password = new_password_hash is not None
         for attempt in range(MAX_START_ATTEMPTS):
             state = self._store.load_user(user_id)
             if state is None:
                 raise InvalidGrant()
-            now = self._now()
-            evicted = self._evictions(state.live(now))
+            now = max(self._now(), state.profile.not_before or 0)
+            live = state.live(now)
+            revoked = live[:MAX_REVOKED_AT_ONCE] if changing_password else self._evictions(live)
             session, refresh = self._new_session(user_id, client, now)
             try:
                 self._store.start_session(
                     session,
                     expected_version=state.profile.session_version,
-                    evicted=evicted,
-                    eviction_ttl=self._revocation_ttl(now),
+                    revoked=revoked,
+                    reason="password_changed" if changing_password else "evicted",
+                    revocation_ttl=self._revocation_ttl(now),
                     credential=credential,
+                    new_password_hash=new_password_hash,
                 )
             except StaleWrite:
                 self._back_off(attempt)
                 continue
-            for victim in evicted:
-                logger.info("session evicted", session_id=victim.session_id, user_id=user_id)
+            except CredentialChanged:
+                raise InvalidGrant("The password has just changed; log in again.") from None
+            if not changing_password:
+                for victim in revoked:
+                    logger.info("session evicted", session_id=victim.session_id, user_id=user_id)
             return self._issue(session, refresh, now)
         logger.warning("gave up starting a session under contention", user_id=user_id)
         raise Unavailable(retry_after=1)
@@ -151,7 +176,9 @@ class SessionService:
             raise SessionLimitReached()
         # "Oldest" is least recently used: a session in daily use outlives an idle one.
         by_last_use = sorted(live, key=lambda s: (s.last_used_at, s.created_at))
-        return by_last_use[:excess]
+        # One transaction holds at most 100 items: far more live sessions than the limit
+        # (the limit was lowered) are brought down over several logins.
+        return by_last_use[: min(excess, MAX_REVOKED_AT_ONCE)]
 
     def _back_off(self, attempt: int) -> None:
         self._sleep(random.uniform(0, 0.005 * min(2**attempt, 32)))  # noqa: S311
@@ -322,7 +349,8 @@ class SessionService:
         now = self._now()
         revoked = 0
         for session in self._store.sessions_of(user_id):
-            if session.status != "active" or session.created_at >= changed_at:
+            # Sessions already over need no revocation; newer ones survive the change.
+            if not session.is_live(now) or session.created_at >= changed_at:
                 continue
             ended = self._store.revoke(
                 user_id,

@@ -91,9 +91,11 @@ class SessionStore(Protocol):
         session: Session,
         *,
         expected_version: int,
-        evicted: Sequence[Session],
-        eviction_ttl: int,
+        revoked: Sequence[Session],
+        reason: RevocationReason,
+        revocation_ttl: int,
         credential: Credential | None,
+        new_password_hash: str | None = None,
     ) -> None: ...
 
     def rotate(
@@ -443,23 +445,31 @@ class DynamoSessionStore:
         session: Session,
         *,
         expected_version: int,
-        evicted: Sequence[Session],
-        eviction_ttl: int,
+        revoked: Sequence[Session],
+        reason: RevocationReason,
+        revocation_ttl: int,
         credential: Credential | None,
+        new_password_hash: str | None = None,
     ) -> None:
+        profile_update = "SET session_version = :next"
+        profile_values: Item = {
+            ":seen": _n(expected_version),
+            ":next": _n(expected_version + 1),
+        }
+        if new_password_hash is not None:
+            # A password change: sessions created before it are over for the authorizer.
+            profile_update += ", not_before = :changed_at, password_changed_at = :changed_at"
+            profile_values[":changed_at"] = _n(session.created_at)
         items: list[Item] = [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": _profile_key(session.user_id),
-                    "UpdateExpression": "SET session_version = :next",
-                    # Every login bumps the version: a concurrent one that read the same
-                    # sessions fails here and re-reads, so the limit cannot be overshot.
+                    "UpdateExpression": profile_update,
+                    # Every new session bumps the version: a concurrent login that read the
+                    # same sessions fails here and re-reads, so the limit cannot be overshot.
                     "ConditionExpression": "session_version = :seen",
-                    "ExpressionAttributeValues": {
-                        ":seen": _n(expected_version),
-                        ":next": _n(expected_version + 1),
-                    },
+                    "ExpressionAttributeValues": profile_values,
                 }
             },
             {
@@ -470,38 +480,28 @@ class DynamoSessionStore:
                 }
             },
         ]
-        for victim in evicted:
+        for victim in revoked:
             items.append(
                 {
                     "Update": self._revocation(
                         victim.user_id,
                         victim.session_id,
-                        "evicted",
+                        reason,
                         session.created_at,
-                        eviction_ttl,
+                        revocation_ttl,
                     )
                 }
             )
         conflicts: dict[int, type[StoreError]] = {}
         if credential is not None:
             conflicts[len(items)] = CredentialChanged
-            items.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": _login_key(credential.username_key),
-                        # The password we verified is still the password.
-                        "ConditionExpression": "password_version = :version",
-                        "ExpressionAttributeValues": {":version": _n(credential.password_version)},
-                    }
-                }
-            )
-            # A successful login clears the username's failure count.
+            items.append(self._credential_item(credential, new_password_hash))
+            # Proving the password clears the username's failure count.
             items.append(
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": _failures_key(f"user#{credential.username_key}"),
+                        "Key": _failures_key(username_scope(credential.username_key)),
                     }
                 }
             )
@@ -512,6 +512,33 @@ class DynamoSessionStore:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 _raise_for_cancellation(error, conflicts)
+
+    def _credential_item(self, credential: Credential, new_password_hash: str | None) -> Item:
+        seen = {":version": _n(credential.password_version)}
+        if new_password_hash is None:
+            return {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": _login_key(credential.username_key),
+                    # The password we verified is still the password.
+                    "ConditionExpression": "password_version = :version",
+                    "ExpressionAttributeValues": seen,
+                }
+            }
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _login_key(credential.username_key),
+                "UpdateExpression": "SET password_hash = :hash, password_version = :next",
+                # Replace only the password we verified: of two changes, one wins.
+                "ConditionExpression": "password_version = :version",
+                "ExpressionAttributeValues": {
+                    **seen,
+                    ":hash": _s(new_password_hash),
+                    ":next": _n(credential.password_version + 1),
+                },
+            }
+        }
 
     def rotate(
         self,
@@ -740,7 +767,8 @@ class DynamoSessionStore:
                     raise
 
     def sessions_of(self, user_id: str) -> Iterator[Session]:
-        for item in self._query_user(user_id, sort_key_prefix="SESSION#"):
+        """Every session of the user, a page at a time however many there are."""
+        for item in self._query_user(user_id, sort_key_prefix="SESSION#", page_size=200):
             yield session_from_item(item)
 
     # -- helpers ------------------------------------------------------------------------
@@ -800,7 +828,9 @@ class DynamoSessionStore:
                 raise RotationRefused(session_from_item(current) if current else None) from None
         return session_from_item(response["Attributes"])
 
-    def _query_user(self, user_id: str, sort_key_prefix: str | None = None) -> Iterator[Item]:
+    def _query_user(
+        self, user_id: str, sort_key_prefix: str | None = None, page_size: int | None = None
+    ) -> Iterator[Item]:
         request: Item = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
@@ -810,6 +840,8 @@ class DynamoSessionStore:
         if sort_key_prefix:
             request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
             request["ExpressionAttributeValues"][":prefix"] = _s(sort_key_prefix)
+        if page_size:
+            request["Limit"] = page_size
         while True:
             with _aws("query_user"):
                 page = self._db.query(**request)

@@ -1,0 +1,65 @@
+"""Password change: every session ends at once, a fresh one starts after the change."""
+
+from __future__ import annotations
+
+import pytest
+
+from session_service.errors import InvalidGrant, InvalidRequest, InvalidToken, RateLimited
+from tests.unit.conftest import CLIENT, Domain
+from tests.unit.test_sessions import register_and_login
+
+
+def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domain) -> None:
+    # Given three sessions, one of which asks for the change
+    sessions = [register_and_login(domain) for _ in range(3)]
+    user_id = sessions[0].session.user_id
+    domain.clock.advance(0.3)
+    # When
+    fresh = domain.accounts.change_password(user_id, "correct horse", "new battery staple", CLIENT)
+    # Then every earlier session is refused, access and refresh alike, in the same second
+    for old in sessions:
+        with pytest.raises(InvalidToken):
+            domain.sessions.authorize(old.access_token)
+        with pytest.raises(InvalidGrant):
+            domain.sessions.refresh(old.refresh_token, CLIENT)
+    revoked = [s for s in domain.store.sessions.values() if s.status == "revoked"]
+    assert {s.revoked_reason for s in revoked} == {"password_changed"}
+    # And the fresh session works, created no earlier than the change
+    domain.sessions.authorize(fresh.access_token)
+    profile = domain.store.profiles[user_id]
+    assert fresh.session.created_at == profile.not_before == profile.password_changed_at
+    # And only the new password logs in
+    with pytest.raises(InvalidGrant):
+        domain.accounts.login("ada", "correct horse", CLIENT)
+    domain.accounts.login("ada", "new battery staple", CLIENT)
+
+
+def test_wrong_current_password_is_refused_and_counted(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    user_id = issued.session.user_id
+    for _ in range(5):
+        with pytest.raises(InvalidGrant):
+            domain.accounts.change_password(user_id, "not it at all", "new battery staple", CLIENT)
+    with pytest.raises(RateLimited):
+        domain.accounts.change_password(user_id, "correct horse", "new battery staple", CLIENT)
+    domain.sessions.authorize(issued.access_token)
+
+
+def test_new_password_must_differ_and_be_long_enough(domain: Domain) -> None:
+    user_id = register_and_login(domain).session.user_id
+    with pytest.raises(InvalidRequest, match="differ"):
+        domain.accounts.change_password(user_id, "correct horse", "correct horse", CLIENT)
+    with pytest.raises(InvalidRequest, match="new_password"):
+        domain.accounts.change_password(user_id, "correct horse", "short", CLIENT)
+
+
+def test_a_login_that_verified_the_old_password_cannot_start_after_the_change(
+    domain: Domain,
+) -> None:
+    # Given a login that read the credential before a password change landed
+    user_id = register_and_login(domain).session.user_id
+    lookup = domain.store.find_login("ada", CLIENT.ip)
+    domain.accounts.change_password(user_id, "correct horse", "new battery staple", CLIENT)
+    # When it tries to start its session with the old credential
+    with pytest.raises(InvalidGrant, match="just changed"):
+        domain.sessions.start(user_id, CLIENT, credential=lookup.credential)
