@@ -19,7 +19,7 @@ from local_run.functions import FunctionProcess, die_with_parent, start_function
 from local_run.gateway import Gateway, gateway_config, serve
 from local_run.provision import provision
 from local_run.pumps import QueuePump, StreamPump
-from local_run.template import ROOT, Template, load_template
+from local_run.template import ROOT, Template, load_template, parameter_overrides
 
 HOST = "127.0.0.1"
 
@@ -107,8 +107,9 @@ def _serve(
     stop: threading.Event,
 ) -> None:
     base_url = f"http://{HOST}:{port}"
-    overrides = {"JwtAlgorithm": os.environ.get("JWT_ALGORITHM", "RS256")}
-    template = Template(load_template(), parameter_overrides=overrides, region=region)
+    document = load_template()
+    overrides = parameter_overrides(document, os.environ)
+    template = Template(document, parameter_overrides=overrides, region=region)
     clients = _clients(endpoint, region)
     provisioned = provision(template, clients, base_url)
 

@@ -16,27 +16,9 @@ from typing import IO, Any
 
 from local_run.template import ROOT, Template
 
-# Contract settings and a few operational knobs the user may set in the environment of
-# `make run`; they override the template's values for every function.
-OVERRIDABLE = (
-    "ACCESS_TOKEN_TTL_SECONDS",
-    "SESSION_IDLE_TIMEOUT_SECONDS",
-    "SESSION_ABSOLUTE_TIMEOUT_SECONDS",
-    "MAX_SESSIONS_PER_USER",
-    "SESSION_LIMIT_POLICY",
-    "REFRESH_REUSE_GRACE_SECONDS",
-    "SESSION_MAX_REFRESHES",
-    "BIND_SESSION_TO_IP",
-    "REFRESH_TOKEN_TRANSPORT",
-    "ALLOWED_ORIGINS",
-    "JWT_ALGORITHM",
-    "TOKEN_AUDIENCE",
-    "LOGIN_FAILURES_PER_USERNAME",
-    "LOGIN_FAILURES_PER_IP",
-    "LOGIN_FAILURE_WINDOW_SECONDS",
-    "SIGNING_KEY_CACHE_SECONDS",
-    "POWERTOOLS_LOG_LEVEL",
-)
+# Settings that are not template parameters (those are set through their parameter, see
+# template.parameter_overrides) but which a user of `make run` may still want to turn.
+OVERRIDABLE = ("SIGNING_KEY_CACHE_SECONDS", "POWERTOOLS_LOG_LEVEL")
 
 
 def die_with_parent() -> None:

@@ -44,6 +44,22 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
         return document
 
 
+def environment_name(parameter: str) -> str:
+    """The environment variable that sets a template parameter: MaxSessionsPerUser is
+    MAX_SESSIONS_PER_USER, as the functions themselves name it."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", parameter).upper()
+
+
+def parameter_overrides(document: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Template parameters given in the environment, by their variable names."""
+    overrides = {}
+    for parameter in document.get("Parameters", {}):
+        value = env.get(environment_name(parameter))
+        if value is not None:
+            overrides[parameter] = value
+    return overrides
+
+
 @dataclass
 class LocalNames:
     """What Ref and GetAtt resolve to for resources that exist locally."""

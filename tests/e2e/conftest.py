@@ -4,6 +4,7 @@ or, when API_URL is set, against a deployed stack."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -63,6 +65,22 @@ class Service:
 
     def logs(self) -> str:
         return "".join(self.output)
+
+    @property
+    def aws_endpoint(self) -> str:
+        """The local run's AWS endpoint (the embedded emulator)."""
+        match = re.search(r"AWS endpoint (\S+)\)", self.logs())
+        assert match, "not a local run"
+        return match.group(1)
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
 
 def start_local_run(settings: dict[str, str]) -> Service:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from session_service.events import events_for
+from session_service.store import decode_stream_record
 from tests.integration.conftest import (
     EVENTS_DIR,
     FUNCTIONS,
@@ -18,11 +20,43 @@ from tests.integration.conftest import (
 )
 
 FOLDER_TO_FUNCTION = {folder: logical_id for logical_id, folder in FUNCTIONS.items()}
-SAMPLES = sorted(path.relative_to(EVENTS_DIR) for path in EVENTS_DIR.glob("*/*.json"))
+# events/published/ holds what the service puts on its bus (docs/events.md), not inputs.
+PUBLISHED = sorted((EVENTS_DIR / "published").glob("*.json"))
+SAMPLES = sorted(
+    path.relative_to(EVENTS_DIR)
+    for path in EVENTS_DIR.glob("*/*.json")
+    if path.parent.name != "published"
+)
 
 
 def test_every_function_has_sample_events() -> None:
     assert {path.parts[0] for path in SAMPLES} == set(FOLDER_TO_FUNCTION)
+
+
+def test_published_samples_have_the_shape_the_publisher_produces() -> None:
+    produced: dict[str, set[str]] = {}
+    for sample in (EVENTS_DIR / "event_publisher").glob("*.json"):
+        for record in json.loads(sample.read_text())["Records"]:
+            change = decode_stream_record(record)
+            assert change is not None
+            for event in events_for(change):
+                produced[event.detail_type] = set(event.detail)
+    documented = {path.stem: json.loads(path.read_text()) for path in PUBLISHED}
+    assert (
+        set(documented)
+        == set(produced)
+        == {"SessionStarted", "SessionRevoked", "RefreshTokenReuseDetected", "PasswordChanged"}
+    )
+    for detail_type, event in documented.items():
+        assert event["detail-type"] == detail_type
+        assert event["source"] == "session-service"
+        assert set(event["detail"]) == produced[detail_type]
+
+
+def test_the_published_password_changed_is_a_valid_consumer_event(stack: Stack) -> None:
+    event = json.loads((EVENTS_DIR / "published" / "PasswordChanged.json").read_text())
+    handler = stack.function("PasswordChangedFunction").lambda_handler
+    assert handler(event, LambdaContext())["status"] == "processed"
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=str)
