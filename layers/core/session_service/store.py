@@ -312,9 +312,9 @@ def _aws(operation: str) -> Iterator[None]:
     try:
         yield
     except ClientError as error:
+        # Condition failures are handled inside the block; anything reaching here is a
+        # failure of DynamoDB or of our request, never the client's.
         code = error.response.get("Error", {}).get("Code", "")
-        if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-            raise
         if code not in _UNAVAILABLE_CODES:
             logger.error("unexpected DynamoDB error", operation=operation, code=code)
         else:
