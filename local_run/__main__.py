@@ -116,7 +116,7 @@ def _serve(
     base_env = {
         key: value
         for key, value in os.environ.items()
-        if key.startswith(("PATH", "HOME", "LANG", "LC_", "PYTHON", "TMP", "TZ"))
+        if key.startswith(("PATH", "HOME", "LANG", "LC_", "PYTHON", "TMP", "TZ", "POWERTOOLS_"))
     }
     base_env.update(
         AWS_ENDPOINT_URL=endpoint,

@@ -1,0 +1,60 @@
+"""The log formatter's redaction: every kind of secret, in every place it can hide."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from session_service.observability import REDACTED, redact
+
+ACCESS = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+REFRESH = (
+    "rt1.00000000-0000-4000-8000-000000000000.00000000-0000-4000-8000-000000000001.3."
+    "1798500000000.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde.AbCdEfGhIjKlMnOpQrStUv"
+)
+HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIzsW/orl/kk6R8y5J14jxidw128"
+
+
+@pytest.mark.parametrize(
+    ("secret", "line"),
+    [
+        (ACCESS, json.dumps({"message": f"token {ACCESS}"})),
+        (ACCESS, json.dumps({"headers": {"Authorization": f"Bearer {ACCESS}"}})),
+        ("dXNlcjpwYXNz", json.dumps({"headers": {"authorization": "Basic dXNlcjpwYXNz"}})),
+        ("opaque-token-value", json.dumps({"authorization": "bearer opaque-token-value"})),
+        (REFRESH, json.dumps({"body": json.dumps({"refresh_token": REFRESH})})),
+        (HASH, json.dumps({"item": {"password_hash": {"S": HASH}}})),
+        ("digest-one", json.dumps({"NewImage": {"refresh_digests": {"SS": ["digest-one", "x"]}}})),
+        ("digest-two", json.dumps({"OldImage": {"previous_digest": {"S": "digest-two"}}})),
+        ("-----BEGIN", json.dumps({"signing_keys": [{"private_key": "-----BEGIN PRIVATE KEY"}]})),
+        ("correct horse", json.dumps({"password": "correct horse"})),
+        (
+            "correct horse",
+            json.dumps({"body": json.dumps({"username": "ada", "password": "correct horse"})}),
+        ),
+        (
+            's3cr"et pass',
+            json.dumps({"body": json.dumps({"new_password": 's3cr"et pass', "x": 1})}),
+        ),
+        ("old one here", json.dumps({"current_password": "old one here", "next": "kept"})),
+    ],
+)
+def test_secrets_are_redacted(secret: str, line: str) -> None:
+    redacted = redact(line)
+    assert secret not in redacted
+    assert secret not in json.loads(redacted).__repr__()
+    assert REDACTED in redacted
+
+
+def test_ordinary_fields_are_left_alone() -> None:
+    line = json.dumps(
+        {
+            "user_id": "u-1",
+            "session_id": "s-2",
+            "message": "session evicted",
+            "username": "ada",
+            "next": "kept",
+        }
+    )
+    assert redact(line) == line
