@@ -13,7 +13,7 @@ REFRESH = (
     "rt1.00000000-0000-4000-8000-000000000000.00000000-0000-4000-8000-000000000001.3."
     "1798500000000.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde.AbCdEfGhIjKlMnOpQrStUv"
 )
-HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIzsW/orl/kk6R8y5J14jxidw128"
+HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIzsW/orl/kk6R8y5J"
 
 
 @pytest.mark.parametrize(
