@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import PowertoolsLogRecord
 
 # Most requests publish no metric; Powertools would warn about each of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -56,7 +57,7 @@ def redact(text: str) -> str:
 class RedactingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON formatter, with `redact` applied to every line it writes."""
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
         return redact(super().serialize(log))
 
 
