@@ -109,6 +109,8 @@ def _serve(
     base_url = f"http://{HOST}:{port}"
     document = load_template()
     overrides = parameter_overrides(document, os.environ)
+    # Tokens name the local run as their issuer, unless TOKEN_ISSUER says otherwise.
+    overrides.setdefault("TokenIssuer", base_url)
     template = Template(document, parameter_overrides=overrides, region=region)
     clients = _clients(endpoint, region)
     provisioned = provision(template, clients, base_url)
@@ -124,7 +126,6 @@ def _serve(
         AWS_SECRET_ACCESS_KEY=os.environ["AWS_SECRET_ACCESS_KEY"],
         AWS_DEFAULT_REGION=region,
         AWS_REGION=region,
-        TOKEN_ISSUER=os.environ.get("TOKEN_ISSUER", base_url),
         POWERTOOLS_DEV=os.environ.get("POWERTOOLS_DEV", "false"),
     )
     functions.update(start_functions(template, base_env))

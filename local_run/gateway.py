@@ -89,12 +89,52 @@ class Gateway:
     ) -> GatewayResponse:
         url = urlsplit(target)
         path = url.path or "/"
+        origin = next((v for k, v in headers if k.lower() == "origin"), None)
+        if method == "OPTIONS" and self.config.cors is not None and origin:
+            return self._preflight(origin)
+        response = self._handle(method, url.query, path, headers, body, source_ip)
+        # API Gateway replaces whatever CORS headers the integration sent.
+        response.headers = [
+            (name, value)
+            for name, value in response.headers
+            if not name.lower().startswith("access-control-")
+        ] + self._cors_headers(origin)
+        return response
+
+    def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
+        cors = self.config.cors
+        if not cors or not origin or origin not in cors.get("AllowOrigins", []):
+            return []
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if cors.get("AllowCredentials"):
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        if cors.get("ExposeHeaders"):
+            headers.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
+        return headers
+
+    def _preflight(self, origin: str) -> GatewayResponse:
+        """API Gateway answers preflights itself when CORS is configured."""
+        headers = self._cors_headers(origin)
+        if headers and self.config.cors:
+            cors = self.config.cors
+            headers.append(("Access-Control-Allow-Methods", ",".join(cors.get("AllowMethods", []))))
+            headers.append(("Access-Control-Allow-Headers", ",".join(cors.get("AllowHeaders", []))))
+            headers.append(("Access-Control-Max-Age", str(cors.get("MaxAge", 0))))
+        return GatewayResponse(204, headers, b"")
+
+    def _handle(
+        self,
+        method: str,
+        query: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+    ) -> GatewayResponse:
         route, path_parameters = self._route(method, path)
         if route is None:
             return _message(404, "Not Found")
-        event = self._event(
-            method, path, url.query, headers, body, source_ip, route, path_parameters
-        )
+        event = self._event(method, path, query, headers, body, source_ip, route, path_parameters)
         if route.authorizer:
             refusal = self._authorize(self.config.authorizers[route.authorizer], event)
             if refusal is not None:

@@ -125,6 +125,8 @@ class Template:
         return self._conditions[name]
 
     def resolve(self, value: Any) -> Any:
+        """Resolve intrinsics; a property that resolves to AWS::NoValue is None here and
+        is left out of its mapping, as CloudFormation leaves it out."""
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         if not isinstance(value, dict):
@@ -134,7 +136,8 @@ class Template:
             handler = self._intrinsics().get(key)
             if handler is not None:
                 return handler(argument)
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not None}
 
     def _intrinsics(self) -> dict[str, Callable[[Any], Any]]:
         return {
@@ -161,7 +164,9 @@ class Template:
             "AWS::URLSuffix": "amazonaws.com",
         }.get(name)
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> str | None:
+        if name == "AWS::NoValue":
+            return None
         pseudo = self._pseudo(name)
         if pseudo is not None:
             return pseudo
@@ -180,7 +185,7 @@ class Template:
 
     def _default_arn(self, logical_id: str) -> str:
         kind = self.resources.get(logical_id, {}).get("Type", "")
-        name = self._ref(logical_id)
+        name = str(self._ref(logical_id))
         service = {
             "AWS::Serverless::Function": f"lambda:{self.region}:{self.account_id}:function:{name}",
             "AWS::SQS::Queue": f"sqs:{self.region}:{self.account_id}:{name.rsplit('/', 1)[-1]}",
@@ -199,7 +204,7 @@ class Template:
             if "." in name and self._pseudo(name) is None:
                 logical_id, attribute = name.split(".", 1)
                 return self._get_att([logical_id, attribute])
-            return self._ref(name)
+            return str(self._ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import http, wiring
 from session_service.config import get_settings
+from session_service.errors import InvalidRequest
 from session_service.observability import logger, metrics
 from session_service.schemas import (
     CredentialsRequest,
@@ -27,16 +28,20 @@ from session_service.schemas import (
 from session_service.sessions import IssuedTokens
 
 settings = get_settings()
+transport = http.RefreshTransport(settings.refresh_token_transport, settings.allowed_origins)
 app = http.api_resolver()
 
 
-def _tokens(issued: IssuedTokens) -> TokenResponse:
-    return TokenResponse(
+def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
+    body = TokenResponse(
         access_token=issued.access_token,
         expires_in=issued.expires_in,
         refresh_token=issued.refresh_token,
         refresh_expires_in=issued.refresh_expires_in,
         session_id=issued.session.session_id,
+    )
+    return http.token_response(
+        body.model_dump(exclude_none=True), issued.refresh_expires_in, transport
     )
 
 
@@ -47,23 +52,30 @@ def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterRe
 
 
 @app.post("/auth/login")
-def login(body: Annotated[CredentialsRequest, Body()]) -> TokenResponse:
+def login(body: Annotated[CredentialsRequest, Body()]) -> Response[TokenResponse]:
     client = http.client_info(app.current_event.raw_event)
     return _tokens(wiring.accounts().login(body.username, body.password, client))
 
 
 @app.post("/auth/refresh")
-def refresh(body: Annotated[RefreshRequest, Body()]) -> TokenResponse:
-    client = http.client_info(app.current_event.raw_event)
-    return _tokens(wiring.session_service().refresh(body.refresh_token, client))
+def refresh(body: Annotated[RefreshRequest | None, Body()] = None) -> Response[TokenResponse]:
+    event = app.current_event.raw_event
+    token = http.presented_refresh_token(event, body.refresh_token if body else None, transport)
+    if token is None:
+        raise InvalidRequest("refresh_token is required.")
+    return _tokens(wiring.session_service().refresh(token, http.client_info(event)))
 
 
 @app.post("/auth/logout", responses={204: {"description": "Logged out"}})
 def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[None]:
+    event = app.current_event.raw_event
     access_token = http.bearer_token(app.current_event.headers)
-    refresh_token = body.refresh_token if body else None
+    refresh_token = None
+    if not access_token:
+        body_token = body.refresh_token if body else None
+        refresh_token = http.presented_refresh_token(event, body_token, transport)
     wiring.session_service().logout_with(access_token, refresh_token)
-    return http.json_response(204, None)
+    return http.logged_out_response(transport)
 
 
 @app.get("/auth/session")
@@ -72,7 +84,7 @@ def current_session() -> CurrentSessionResponse:
 
 
 @app.post("/auth/password")
-def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> TokenResponse:
+def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     caller = http.caller(event)
     issued = wiring.accounts().change_password(

@@ -65,6 +65,13 @@ class Settings:
             raise ConfigurationError(
                 f"REFRESH_REUSE_GRACE_SECONDS must be between 0 and {MAX_GRACE_SECONDS}"
             )
+        transport = reader.choice("REFRESH_TOKEN_TRANSPORT", get_args(RefreshTransport), "body")
+        origins = reader.origins("ALLOWED_ORIGINS")
+        if transport != "body" and not origins:
+            raise ConfigurationError(
+                f"REFRESH_TOKEN_TRANSPORT={transport} needs ALLOWED_ORIGINS: cookie requests "
+                "are only accepted from the origins listed there"
+            )
         return cls(
             table_name=reader.required("TABLE_NAME"),
             signing_key_secret_id=reader.required("SIGNING_KEY_SECRET_ID"),
@@ -88,10 +95,8 @@ class Settings:
             refresh_reuse_grace_seconds=grace,
             session_max_refreshes=reader.optional_positive_int("SESSION_MAX_REFRESHES"),
             bind_session_to_ip=reader.flag("BIND_SESSION_TO_IP"),
-            refresh_token_transport=reader.choice(
-                "REFRESH_TOKEN_TRANSPORT", get_args(RefreshTransport), "body"
-            ),
-            allowed_origins=reader.origins("ALLOWED_ORIGINS"),
+            refresh_token_transport=transport,
+            allowed_origins=origins,
             login_failures_per_username=reader.positive_int("LOGIN_FAILURES_PER_USERNAME", 5),
             login_failures_per_ip=reader.positive_int("LOGIN_FAILURES_PER_IP", 50),
             login_failure_window_seconds=reader.positive_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),

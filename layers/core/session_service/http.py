@@ -10,7 +10,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from session_service.errors import InvalidToken, PayloadTooLarge, ServiceError, Unavailable
+from session_service.errors import (
+    Forbidden,
+    InvalidGrant,
+    InvalidToken,
+    PayloadTooLarge,
+    ServiceError,
+    Unavailable,
+)
 from session_service.models import ClientInfo, Millis, Session, rfc3339
 
 if TYPE_CHECKING:
@@ -30,6 +37,12 @@ SECURITY_HEADERS = {
 }
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Cookie mode: the refresh token lives where scripts cannot read it. __Host- makes the
+# browser insist on Secure, Path=/ and no Domain.
+REFRESH_COOKIE = "__Host-refresh_token"
+# A request authenticated by that cookie must carry this header: a page of another origin
+# can only add it after a CORS preflight that our allow-list refuses.
+CSRF_HEADER = "X-Requested-With"
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -152,6 +165,84 @@ def _millis(value: Any) -> Millis:
     return int(value)
 
 
+# -- refresh-token transport (body, cookie or both) ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTransport:
+    mode: str  # body, cookie or both
+    allowed_origins: tuple[str, ...]
+
+    @property
+    def uses_cookie(self) -> bool:
+        return self.mode in ("cookie", "both")
+
+    @property
+    def uses_body(self) -> bool:
+        return self.mode in ("body", "both")
+
+
+def request_cookie(event: Mapping[str, Any], name: str) -> str | None:
+    for cookie in event.get("cookies") or ():
+        key, _, value = str(cookie).partition("=")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def presented_refresh_token(
+    event: Mapping[str, Any], body_token: str | None, transport: RefreshTransport
+) -> str | None:
+    """The refresh token of this request: from the body where the body may carry it, else
+    from the cookie, which is only believed from an allowed origin with the CSRF header."""
+    if body_token and transport.uses_body:
+        return body_token
+    cookie = request_cookie(event, REFRESH_COOKIE) if transport.uses_cookie else None
+    if not cookie:
+        return None
+    headers = event.get("headers")
+    if header(headers, "origin") not in transport.allowed_origins:
+        raise Forbidden("A cookie-authenticated request must come from an allowed origin.")
+    if not header(headers, CSRF_HEADER):
+        raise Forbidden(f"A cookie-authenticated request must carry the {CSRF_HEADER} header.")
+    return cookie
+
+
+def refresh_cookie(token: str, max_age: int) -> Cookie:
+    from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
+
+    return Cookie(
+        name=REFRESH_COOKIE,
+        value=token,
+        path="/",
+        secure=True,
+        http_only=True,
+        max_age=max_age,
+        same_site=SameSite.STRICT_MODE,
+    )
+
+
+def cleared_refresh_cookie() -> Cookie:
+    return refresh_cookie("", 0)
+
+
+def token_response(
+    body: dict[str, Any], refresh_expires_in: int, transport: RefreshTransport
+) -> Response[Any]:
+    """A token response: in cookie mode the refresh token leaves the body for the cookie."""
+    cookies = None
+    if transport.uses_cookie:
+        cookies = [refresh_cookie(str(body["refresh_token"]), refresh_expires_in)]
+    if not transport.uses_body:
+        body = {key: value for key, value in body.items() if key != "refresh_token"}
+    return json_response(200, body, cookies=cookies)
+
+
+def logged_out_response(transport: RefreshTransport) -> Response[Any]:
+    cookies = [cleared_refresh_cookie()] if transport.uses_cookie else None
+    return json_response(204, None, cookies=cookies)
+
+
 # -- responses ----------------------------------------------------------------------------
 
 
@@ -245,7 +336,12 @@ def _install(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
     def _service_error(error: ServiceError) -> Response[Any]:
-        return error_response(error)
+        response = error_response(error)
+        # A refused refresh token is of no more use: the browser may drop its cookie.
+        event = app.current_event.raw_event
+        if isinstance(error, InvalidGrant) and request_cookie(event, REFRESH_COOKIE):
+            response.cookies.append(cleared_refresh_cookie())
+        return response
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid(error: RequestValidationError) -> Response[Any]:

@@ -44,7 +44,8 @@ class CredentialsRequest(_Body):
 
 
 class RefreshRequest(_Body):
-    refresh_token: RefreshTokenValue
+    # Absent when the refresh token travels in the cookie.
+    refresh_token: RefreshTokenValue | None = None
 
 
 class PasswordChangeRequest(_Body):
@@ -64,7 +65,8 @@ class TokenResponse(_Body):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
-    refresh_token: str
+    # Absent in cookie mode (REFRESH_TOKEN_TRANSPORT=cookie): the token is in the cookie.
+    refresh_token: str | None = None
     refresh_expires_in: int
     session_id: str
 
