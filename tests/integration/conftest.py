@@ -20,7 +20,7 @@ from moto import mock_aws
 from local_run.functions import function_environment
 from local_run.gateway import Gateway, GatewayResponse, gateway_config
 from local_run.provision import Provisioned, provision
-from local_run.template import ROOT, Template, load_template
+from local_run.template import ROOT, Template, load_template, parameter_overrides
 from session_service import wiring
 
 ISSUER = "https://sessions.example.test"
@@ -142,8 +142,10 @@ def stack_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Stack]
         stacks: list[Stack] = []
 
         def make(**settings: str) -> Stack:
-            overrides = {"JwtAlgorithm": settings.get("JWT_ALGORITHM", "RS256")}
-            template = Template(load_template(), parameter_overrides=overrides)
+            document = load_template()
+            template = Template(
+                document, parameter_overrides=parameter_overrides(document, settings)
+            )
 
             def clients(service: str) -> Any:
                 # boto3 names a newer endpoint for Streams than moto's in-process mock knows.

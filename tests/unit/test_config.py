@@ -63,3 +63,13 @@ def test_values_are_read_and_typed() -> None:
 def test_invalid_values_stop_with_a_clear_message(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Settings.from_env({**BASE, name: value})
+
+
+@pytest.mark.parametrize("transport", ["cookie", "both"])
+def test_cookie_transport_needs_allowed_origins(transport: str) -> None:
+    with pytest.raises(ConfigurationError, match="needs ALLOWED_ORIGINS"):
+        Settings.from_env({**BASE, "REFRESH_TOKEN_TRANSPORT": transport})
+    settings = Settings.from_env(
+        {**BASE, "REFRESH_TOKEN_TRANSPORT": transport, "ALLOWED_ORIGINS": "https://app.example"}
+    )
+    assert settings.refresh_token_transport == transport

@@ -66,7 +66,7 @@ class TokenResponse(_Body):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     # Absent in cookie mode (REFRESH_TOKEN_TRANSPORT=cookie): the token is in the cookie.
-    refresh_token: str | None = None
+    refresh_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
     refresh_expires_in: int
     session_id: str
 

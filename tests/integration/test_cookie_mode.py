@@ -1,0 +1,160 @@
+"""Browser cookie mode: the refresh token only in a __Host- cookie, CSRF defence for the
+requests it authenticates, CORS for the allowed origins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import HttpAnswer, Stack
+from tests.integration.test_api import PASSWORD, assert_error, register
+
+APP = "https://app.example.com"
+EVIL = "https://evil.example.net"
+BROWSER = {"origin": APP, "x-requested-with": "fetch"}
+
+
+@pytest.fixture
+def cookie_stack(stack_with: Callable[..., Stack]) -> Stack:
+    stack = stack_with(
+        REFRESH_TOKEN_TRANSPORT="cookie", ALLOWED_ORIGINS=f"{APP},http://localhost:5173"
+    )
+    register(stack)
+    return stack
+
+
+def cookie_of(answer: HttpAnswer) -> dict[str, str]:
+    (cookie,) = answer.cookies
+    name_value, *attributes = [part.strip() for part in cookie.split(";")]
+    name, _, value = name_value.partition("=")
+    parsed = {"name": name, "value": value}
+    for attribute in attributes:
+        key, _, setting = attribute.partition("=")
+        parsed[key.lower()] = setting or "true"
+    return parsed
+
+
+def with_cookie(value: str, **headers: str) -> dict[str, str]:
+    return {"cookie": f"theme=dark; __Host-refresh_token={value}", **headers}
+
+
+def browser_login(stack: Stack) -> tuple[dict[str, Any], dict[str, str]]:
+    answer = stack.http(
+        "POST", "/auth/login", {"username": "ada", "password": PASSWORD}, headers={"origin": APP}
+    )
+    assert answer.status == 200
+    return answer.json(), cookie_of(answer)
+
+
+def test_login_sets_the_refresh_token_only_in_a_host_cookie(cookie_stack: Stack) -> None:
+    body, cookie = browser_login(cookie_stack)
+    assert "refresh_token" not in body
+    assert cookie["name"] == "__Host-refresh_token"
+    assert cookie["value"].startswith("rt1.")
+    assert {"secure", "httponly"} <= set(cookie)
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/"
+    assert "domain" not in cookie
+    assert int(cookie["max-age"]) == body["refresh_expires_in"]
+
+
+def test_refresh_by_cookie_from_an_allowed_origin_with_the_header_rotates_it(
+    cookie_stack: Stack,
+) -> None:
+    _, cookie = browser_login(cookie_stack)
+    answer = cookie_stack.http(
+        "POST", "/auth/refresh", headers=with_cookie(cookie["value"], **BROWSER)
+    )
+    assert answer.status == 200
+    assert "refresh_token" not in answer.json()
+    rotated = cookie_of(answer)["value"]
+    assert rotated != cookie["value"]
+    assert answer.headers["access-control-allow-origin"] == APP
+    assert answer.headers["access-control-allow-credentials"] == "true"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-requested-with": "fetch"},  # no Origin
+        {"origin": EVIL, "x-requested-with": "fetch"},  # another origin
+        {"origin": APP},  # no CSRF header
+        {"origin": "null", "x-requested-with": "fetch"},  # sandboxed frame
+    ],
+)
+def test_cookie_requests_without_origin_and_header_are_forbidden(
+    cookie_stack: Stack, headers: dict[str, str]
+) -> None:
+    _, cookie = browser_login(cookie_stack)
+    for path in ("/auth/refresh", "/auth/logout"):
+        answer = cookie_stack.http("POST", path, headers=with_cookie(cookie["value"], **headers))
+        assert_error(answer, 403, "forbidden")
+    # and the session was not touched
+    again = cookie_stack.http(
+        "POST", "/auth/refresh", headers=with_cookie(cookie["value"], **BROWSER)
+    )
+    assert again.status == 200
+
+
+def test_the_body_does_not_carry_refresh_tokens_in_cookie_mode(cookie_stack: Stack) -> None:
+    _, cookie = browser_login(cookie_stack)
+    answer = cookie_stack.http(
+        "POST", "/auth/refresh", {"refresh_token": cookie["value"]}, headers=BROWSER
+    )
+    assert_error(answer, 400, "invalid_request")
+
+
+def test_logout_clears_the_cookie_and_the_next_refresh_fails(cookie_stack: Stack) -> None:
+    _, cookie = browser_login(cookie_stack)
+    out = cookie_stack.http("POST", "/auth/logout", headers=with_cookie(cookie["value"], **BROWSER))
+    assert out.status == 204
+    cleared = cookie_of(out)
+    assert (cleared["value"], cleared["max-age"]) == ("", "0")
+    answer = cookie_stack.http(
+        "POST", "/auth/refresh", headers=with_cookie(cookie["value"], **BROWSER)
+    )
+    assert_error(answer, 401, "invalid_grant")
+    # a refused cookie is cleared too
+    assert cookie_of(answer)["max-age"] == "0"
+
+
+def test_both_mode_accepts_body_and_cookie(stack_with: Callable[..., Stack]) -> None:
+    stack = stack_with(REFRESH_TOKEN_TRANSPORT="both", ALLOWED_ORIGINS=APP)
+    register(stack)
+    answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    body, cookie = answer.json(), cookie_of(answer)
+    assert body["refresh_token"] == cookie["value"]
+    by_body = stack.http("POST", "/auth/refresh", {"refresh_token": body["refresh_token"]})
+    assert by_body.status == 200
+    by_cookie = stack.http(
+        "POST", "/auth/refresh", headers=with_cookie(cookie_of(by_body)["value"], **BROWSER)
+    )
+    assert by_cookie.status == 200
+
+
+def test_body_mode_sets_no_cookie_and_ignores_one(stack: Stack) -> None:
+    register(stack)
+    answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert answer.cookies == []
+    ignored = stack.http(
+        "POST", "/auth/refresh", headers=with_cookie(answer.json()["refresh_token"], **BROWSER)
+    )
+    assert_error(ignored, 400, "invalid_request")
+
+
+def test_preflight_is_answered_for_allowed_origins_only(cookie_stack: Stack) -> None:
+    ask = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "x-requested-with",
+    }
+    allowed = cookie_stack.http("OPTIONS", "/auth/refresh", headers={"origin": APP, **ask})
+    assert allowed.status == 204
+    assert allowed.headers["access-control-allow-origin"] == APP
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    assert "x-requested-with" in allowed.headers["access-control-allow-headers"]
+    refused = cookie_stack.http("OPTIONS", "/auth/refresh", headers={"origin": EVIL, **ask})
+    assert "access-control-allow-origin" not in refused.headers
+    plain = cookie_stack.http("GET", "/.well-known/jwks.json", headers={"origin": EVIL})
+    assert "access-control-allow-origin" not in plain.headers
