@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint unit integration e2e validate build layer-requirements tools clean
+.PHONY: install run test lint unit integration e2e validate build layer-requirements openapi tools clean
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml scripts/requirements.py
 
 layer-requirements: install
 	$(PY) scripts/requirements.py runtime > layers/core/requirements.txt
+
+openapi: install
+	$(PY) -m local_run.openapi --write
 
 run: install
 	$(PY) -m local_run

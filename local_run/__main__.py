@@ -127,6 +127,8 @@ def _serve(
         AWS_DEFAULT_REGION=region,
         AWS_REGION=region,
         POWERTOOLS_DEV=os.environ.get("POWERTOOLS_DEV", "false"),
+        # Swagger UI at /docs, for the local run only.
+        API_DOCS=os.environ.get("API_DOCS", "on"),
     )
     functions.update(start_functions(template, base_env))
     for trigger in provisioned.stream_triggers:

@@ -12,24 +12,29 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import http, wiring
 from session_service.config import get_settings
-from session_service.errors import InvalidRequest
+from session_service.errors import InvalidGrant
 from session_service.observability import logger, metrics
 from session_service.schemas import (
     CredentialsRequest,
     CurrentSessionResponse,
+    Jwks,
     LogoutRequest,
+    OpenIdConfiguration,
     PasswordChangeRequest,
     RefreshRequest,
     RegisterResponse,
     SessionResponse,
     SessionsResponse,
     TokenResponse,
+    responses,
 )
 from session_service.sessions import IssuedTokens
 
 settings = get_settings()
 transport = http.RefreshTransport(settings.refresh_token_transport, settings.allowed_origins)
 app = http.api_resolver()
+if settings.api_docs:
+    app.enable_swagger(path="/docs")
 
 
 def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
@@ -45,28 +50,34 @@ def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
     )
 
 
-@app.post("/auth/register", responses={201: {"description": "Registered"}})
+@app.post(
+    "/auth/register",
+    responses=responses(RegisterResponse, 400, 409, status=201, description="Registered"),
+)
 def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterResponse]:
     user_id = wiring.accounts().register(body.username, body.password)
     return http.json_response(201, RegisterResponse(user_id=user_id).model_dump())
 
 
-@app.post("/auth/login")
+@app.post("/auth/login", responses=responses(TokenResponse, 400, 401, 409, 429))
 def login(body: Annotated[CredentialsRequest, Body()]) -> Response[TokenResponse]:
     client = http.client_info(app.current_event.raw_event)
     return _tokens(wiring.accounts().login(body.username, body.password, client))
 
 
-@app.post("/auth/refresh")
+@app.post("/auth/refresh", responses=responses(TokenResponse, 400, 401, 403))
 def refresh(body: Annotated[RefreshRequest | None, Body()] = None) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     token = http.presented_refresh_token(event, body.refresh_token if body else None, transport)
     if token is None:
-        raise InvalidRequest("refresh_token is required.")
+        raise InvalidGrant("No refresh token was presented.")
     return _tokens(wiring.session_service().refresh(token, http.client_info(event)))
 
 
-@app.post("/auth/logout", responses={204: {"description": "Logged out"}})
+@app.post(
+    "/auth/logout",
+    responses=responses(None, 400, 401, 403, status=204, description="Logged out"),
+)
 def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[None]:
     event = app.current_event.raw_event
     access_token = http.bearer_token(app.current_event.headers)
@@ -78,12 +89,20 @@ def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[Non
     return http.logged_out_response(transport)
 
 
-@app.get("/auth/session")
+@app.get(
+    "/auth/session",
+    security=http.BEARER_SECURITY,
+    responses=responses(CurrentSessionResponse, 401),
+)
 def current_session() -> CurrentSessionResponse:
     return CurrentSessionResponse(**http.caller(app.current_event.raw_event).view)
 
 
-@app.post("/auth/password")
+@app.post(
+    "/auth/password",
+    security=http.BEARER_SECURITY,
+    responses=responses(TokenResponse, 400, 401, 409, 429),
+)
 def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     caller = http.caller(event)
@@ -93,7 +112,9 @@ def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[
     return _tokens(issued)
 
 
-@app.get("/auth/sessions")
+@app.get(
+    "/auth/sessions", security=http.BEARER_SECURITY, responses=responses(SessionsResponse, 401)
+)
 def list_sessions() -> SessionsResponse:
     caller = http.caller(app.current_event.raw_event)
     sessions = wiring.session_service().list_sessions(caller.user_id)
@@ -101,28 +122,36 @@ def list_sessions() -> SessionsResponse:
     return SessionsResponse(sessions=[SessionResponse(**view) for view in views])
 
 
-@app.delete("/auth/sessions/<session_id>", responses={204: {"description": "Signed out"}})
+@app.delete(
+    "/auth/sessions/<session_id>",
+    security=http.BEARER_SECURITY,
+    responses=responses(None, 401, 404, status=204, description="Signed out"),
+)
 def revoke_session(session_id: str) -> Response[None]:
     caller = http.caller(app.current_event.raw_event)
     wiring.session_service().revoke_session(caller.user_id, session_id)
     return http.json_response(204, None)
 
 
-@app.delete("/auth/sessions", responses={204: {"description": "Signed out elsewhere"}})
+@app.delete(
+    "/auth/sessions",
+    security=http.BEARER_SECURITY,
+    responses=responses(None, 401, status=204, description="Signed out elsewhere"),
+)
 def revoke_other_sessions() -> Response[None]:
     caller = http.caller(app.current_event.raw_event)
     wiring.session_service().revoke_other_sessions(caller.user_id, caller.session_id)
     return http.json_response(204, None)
 
 
-@app.get("/.well-known/jwks.json")
-def jwks() -> Response[dict[str, Any]]:
+@app.get("/.well-known/jwks.json", responses=responses(Jwks))
+def jwks() -> Response[Jwks]:
     keys = wiring.key_ring_source().current().jwks(time.time())
     return http.json_response(200, keys, headers={"Cache-Control": "public, max-age=300"})
 
 
-@app.get("/.well-known/openid-configuration")
-def openid_configuration() -> Response[dict[str, Any]]:
+@app.get("/.well-known/openid-configuration", responses=responses(OpenIdConfiguration))
+def openid_configuration() -> Response[OpenIdConfiguration]:
     issuer = wiring.token_issuer()
     document = {
         "issuer": issuer,

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 
 import boto3
 import pytest
 
 from local_run.template import ROOT
-from tests.e2e.conftest import DEPLOYED_URL, PASSWORD, _free_port, start_local_run, stop
+from tests.e2e.conftest import (
+    DEPLOYED_URL,
+    PASSWORD,
+    Service,
+    _free_port,
+    start_local_run,
+    stop,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -124,3 +133,15 @@ def test_ctrl_c_stops_the_server_the_emulator_and_the_functions() -> None:
             break
         subprocess.run(["sleep", "0.1"], check=True)
     assert not any(_alive(pid) for pid in children)
+
+
+def test_the_local_run_serves_the_openapi_document_and_a_swagger_ui(
+    local_services: Callable[..., Service],
+) -> None:
+    service = local_services()
+    ui = service.get("/docs")
+    assert ui.status_code == 200
+    assert "SwaggerUIBundle" in ui.text  # served from Powertools' bundle, no CDN
+    served = service.get("/docs", params={"format": "json"}).json()
+    committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert served["paths"] == committed["paths"]

@@ -152,15 +152,25 @@ def test_jwks_and_discovery_describe_the_signing_key(stack: Stack) -> None:
         ("/auth/login", {"username": "ada", "password": "short"}),
         ("/auth/register", {"username": "ada", "password": "x" * 1025}),
         ("/auth/register", '{"username": "ada", "password": "\\ud800\\ud800\\ud800\\ud800"}'),
-        ("/auth/refresh", {}),
         ("/auth/refresh", {"refresh_token": 12}),
-        ("/auth/logout", {}),
+        ("/auth/refresh", [None]),
+        ("/auth/logout", [None, None]),
+        ("/auth/logout", {"refresh_token": ""}),
     ],
 )
 def test_malformed_requests_get_invalid_request(stack: Stack, path: str, body: Any) -> None:
     answer = stack.http("POST", path, body)
     assert_error(answer, 400, "invalid_request")
     assert PASSWORD not in answer.raw.body.decode()
+
+
+@pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
+def test_no_credentials_at_all_is_401(stack: Stack, path: str) -> None:
+    # The body is optional (the token may be in a cookie or a header): nothing presented
+    # is a failed authentication, not a malformed request.
+    answer = stack.http("POST", path, {})
+    assert answer.status == 401
+    assert answer.json()["error"] in ("invalid_grant", "invalid_token")
 
 
 def test_bodies_over_16_kib_get_413(stack: Stack) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from session_service.errors import InvalidGrant, InvalidRequest, InvalidToken, RateLimited
+from session_service.errors import (
+    Conflict,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidToken,
+    RateLimited,
+)
 from tests.unit.conftest import CLIENT, Domain
 from tests.unit.test_sessions import register_and_login
 
@@ -47,7 +53,7 @@ def test_wrong_current_password_is_refused_and_counted(domain: Domain) -> None:
 
 def test_new_password_must_differ_and_be_long_enough(domain: Domain) -> None:
     user_id = register_and_login(domain).session.user_id
-    with pytest.raises(InvalidRequest, match="differ"):
+    with pytest.raises(Conflict, match="differ"):
         domain.accounts.change_password(user_id, "correct horse", "correct horse", CLIENT)
     with pytest.raises(InvalidRequest, match="new_password"):
         domain.accounts.change_password(user_id, "correct horse", "short", CLIENT)

@@ -110,7 +110,7 @@ class Accounts:
             self._throttle.record_failure(key, client.ip)
             raise InvalidGrant("The current password is incorrect.")
         if new_password == current_password:
-            raise InvalidRequest("new_password must differ from the current password.")
+            raise Conflict("new_password must differ from the current password.")
         new_hash = self._passwords.hash(new_password)
         return self._sessions.start(
             user_id, client, credential=credential, new_password_hash=new_hash

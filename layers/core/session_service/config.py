@@ -49,6 +49,8 @@ class Settings:
     login_failure_window_seconds: int = 900
     signing_key_cache_seconds: int = 300
     dead_letter_queue_url: str = ""
+    # Swagger UI at /docs: the local run turns it on; deployments leave it off.
+    api_docs: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +104,7 @@ class Settings:
             login_failure_window_seconds=reader.positive_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
             signing_key_cache_seconds=reader.positive_int("SIGNING_KEY_CACHE_SECONDS", 300),
             dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
+            api_docs=reader.flag("API_DOCS"),
         )
 
 

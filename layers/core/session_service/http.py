@@ -5,6 +5,7 @@ the authorizer uses the context helpers, which import nothing heavy."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from session_service.errors import (
     Forbidden,
     InvalidGrant,
+    InvalidRequest,
     InvalidToken,
     PayloadTooLarge,
     ServiceError,
@@ -254,6 +256,9 @@ def json_response(
 ) -> Response[Any]:
     from aws_lambda_powertools.event_handler import Response  # noqa: PLC0415
 
+    if body is None:
+        # 204: no body, hence no content type.
+        return Response(status_code=status, headers={**(headers or {})}, cookies=cookies)
     return Response(
         status_code=status,
         content_type="application/json",
@@ -284,6 +289,23 @@ def _body_size(event: Mapping[str, Any]) -> int:
     return len(body) * 3 // 4 if event.get("isBase64Encoded") else len(str(body).encode())
 
 
+def _body_problem(event: Mapping[str, Any]) -> str | None:
+    """Why a body cannot be a request of ours, if it cannot: every body is a JSON object."""
+    body = event.get("body")
+    if not body:
+        return None
+    try:
+        text = (
+            base64.b64decode(body, validate=True).decode() if event.get("isBase64Encoded") else body
+        )
+        document = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return "The body is not valid UTF-8 JSON."
+    if document is not None and not isinstance(document, dict):
+        return "The body must be a JSON object."
+    return None
+
+
 def _lambda_response(error: ServiceError) -> dict[str, Any]:
     """An error answered before the resolver runs (it would parse the body first)."""
     body = {"error": error.code, "error_description": error.description}
@@ -312,6 +334,8 @@ def api_resolver() -> APIGatewayHttpResolver:
             event = {**event, "headers": {**headers, "content-type": "application/json"}}
             if _body_size(event) > MAX_BODY_BYTES:
                 response = _lambda_response(PayloadTooLarge())
+            elif (problem := _body_problem(event)) is not None:
+                response = _lambda_response(InvalidRequest(problem))
             else:
                 response = super().resolve(event, context)
             headers = dict(SECURITY_HEADERS)
@@ -320,9 +344,44 @@ def api_resolver() -> APIGatewayHttpResolver:
             response["headers"] = {**headers, **(response.get("headers") or {})}
             return response
 
+        def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+            # Validation errors are answered 400 in the contract's shape, never 422.
+            schema = super().get_openapi_schema(*args, **kwargs)
+            for path_item in (schema.paths or {}).values():
+                for method in ("get", "post", "put", "patch", "delete"):
+                    operation = getattr(path_item, method, None)
+                    if operation is not None and operation.responses:
+                        operation.responses.pop(422, None)
+                        operation.responses.pop("422", None)
+                        # A 204 has no body, whatever the handler's annotation says.
+                        for status in (204, "204"):
+                            if status in operation.responses:
+                                operation.responses[status].content = None
+            if schema.components is not None and schema.components.schemas:
+                for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+                    schema.components.schemas.pop(name, None)
+            return schema
+
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+
     app = SessionApiResolver(enable_validation=True)
+    app.configure_openapi(
+        title="Session service",
+        version="1.0.0",
+        description=(
+            "Short-lived JWT access tokens, rotating single-use refresh tokens, session "
+            "limits and immediate revocation. Errors are always "
+            '{"error": CODE, "error_description": TEXT}.'
+        ),
+        security_schemes={BEARER: HTTPBearer(bearerFormat="JWT")},
+    )
     _install(app)
     return app
+
+
+# The OpenAPI name of the Bearer scheme, and the security requirement of Bearer routes.
+BEARER = "bearerAuth"
+BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 
 
 def _install(app: APIGatewayHttpResolver) -> None:
@@ -331,7 +390,7 @@ def _install(app: APIGatewayHttpResolver) -> None:
         RequestValidationError,
     )
 
-    from session_service.errors import InvalidRequest, NotFound  # noqa: PLC0415
+    from session_service.errors import NotFound  # noqa: PLC0415
     from session_service.observability import logger  # noqa: PLC0415
 
     @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from session_service.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 
 def _encodable(value: str) -> str:
@@ -89,6 +92,61 @@ class SessionsResponse(_Body):
     sessions: list[SessionResponse]
 
 
+class JsonWebKey(BaseModel):
+    # The key's own members (n and e, or crv, x and y) come along as they are.
+    model_config = ConfigDict(extra="allow")
+    kty: str
+    kid: str
+    alg: str
+    use: Literal["sig"]
+
+
+class Jwks(_Body):
+    keys: list[JsonWebKey]
+
+
+class OpenIdConfiguration(_Body):
+    issuer: str
+    jwks_uri: str
+    id_token_signing_alg_values_supported: list[str]
+    response_types_supported: list[str]
+    subject_types_supported: list[str]
+
+
 class ErrorResponse(_Body):
     error: str
     error_description: str
+
+
+_ERROR_MEANINGS = {
+    400: "invalid_request: malformed JSON, a missing or invalid field",
+    401: "invalid_grant (credentials, refresh token) or invalid_token (access token)",
+    403: "forbidden: a cookie request without an allowed Origin and X-Requested-With",
+    404: "not_found",
+    409: "conflict (username taken) or session_limit (limit policy reject)",
+    413: "payload_too_large: a body over 16 KiB",
+    429: "rate_limited: too many failed logins; see Retry-After",
+    503: "unavailable: AWS throttled or failed; see Retry-After",
+}
+
+
+def responses(
+    success: type[BaseModel] | None, *statuses: int, status: int = 200, description: str = "OK"
+) -> dict[int, OpenAPIResponse]:
+    """A route's OpenAPI responses: its success (a body model, or none for 204) and the
+    given error statuses, all in the contract's shape; every route may also answer 413
+    and 503."""
+    answer: OpenAPIResponse = {"description": description}
+    if success is not None:
+        answer["content"] = {"application/json": {"model": success}}
+    return {status: answer, **error_responses(*statuses)}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
+    return {
+        status: {
+            "description": _ERROR_MEANINGS[status],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+        for status in sorted({*statuses, 413, 503})
+    }

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from session_service.config import Settings
 from session_service.errors import (
     InvalidGrant,
-    InvalidRequest,
     InvalidToken,
     NotFound,
     SessionLimitReached,
@@ -338,7 +337,7 @@ class SessionService:
             token = self._refresh_tokens.parse(refresh_token)
             self.logout(token.user_id, token.session_id)
         else:
-            raise InvalidRequest("Send a Bearer access token or a refresh_token.")
+            raise InvalidToken("Send a Bearer access token or a refresh token.")
 
     def end_sessions_before(self, user_id: str, changed_at: Millis) -> int:
         """After a password change: no session created before `changed_at` lives on.
