@@ -492,7 +492,9 @@ def _caveats() -> str:
             "from the same machine. Ratios (to a floor, to the boto3 reference) travel "
             "better than absolute times.",
             "- Times are medians of per-call CPU time unless a column says otherwise; the "
-            "operations are single-threaded, so CPU and wall time agree closely.",
+            "operations are single-threaded, so CPU and wall time agree closely. Floors are "
+            "measured separately from the operations they bound, so an operation that is all "
+            "floor (a login is almost all argon2) can come out a few percent under it.",
             "- Moto stands in for AWS: it counts calls faithfully but says nothing about "
             "their latency, which dominates a real request (a DynamoDB read is milliseconds; "
             "the service's own CPU per authorized request is a fraction of one).",
