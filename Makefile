@@ -5,11 +5,13 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat scripts/tools-requirements.txt | cksum | cut -d' ' -f1)
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate build layer-requirements openapi tools clean
+.PHONY: bench
 
 install: $(STAMP)
 
@@ -54,6 +56,16 @@ $(TOOLS_STAMP): scripts/tools-requirements.txt
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
 	$(TOOLS)/bin/python -m pip install --quiet -r scripts/tools-requirements.txt
 	@rm -f $(TOOLS)/.installed-* && touch $@
+
+# Benchmarks, not part of `make test`: writes docs/performance.md and docs/performance.png.
+# The `bench` optional dependencies (the chart's) go into .venv, never into the layer.
+bench: $(BENCH_STAMP)
+	PYTHONPATH=layers/core:. $(PY) -m bench
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.py
+	$(PY) bench/requirements.py > $(VENV)/bench-requirements.txt
+	$(PY) -m pip install --quiet -r $(VENV)/bench-requirements.txt
+	@rm -f $(VENV)/.bench-installed-* && touch $@
 
 validate: tools
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint

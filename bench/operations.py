@@ -1,0 +1,79 @@
+"""CPU time of the domain's operations over the in-memory store (tests/fakes.py): what the
+service itself spends per request, with no AWS round trip in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.timing import Timing, measure
+from session_service.accounts import Accounts
+from session_service.passwords import Passwords
+from session_service.throttling import LoginThrottle
+from tests.unit.conftest import CHEAP_ARGON2, CLIENT, THROTTLE, build_domain
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class OperationFigures:
+    name: str
+    description: str
+    timing: Timing
+
+
+def run() -> list[OperationFigures]:
+    domain = build_domain()  # RS256, cheap argon2, a clock that does not move
+    domain.accounts.register("ada", PASSWORD)
+    issued = domain.accounts.login("ada", PASSWORD, CLIENT)
+
+    # The same store and session service with the service's real argon2 parameters.
+    real_accounts = Accounts(
+        domain.store,
+        domain.sessions,
+        Passwords(),
+        LoginThrottle(domain.store, THROTTLE, now=lambda: int(domain.clock() * 1000)),
+        clock=domain.clock,
+    )
+    real_accounts.register("grace", PASSWORD)
+
+    access_token = issued.access_token
+    refresh_token = [issued.refresh_token]
+
+    def refresh() -> None:
+        refresh_token[0] = domain.sessions.refresh(refresh_token[0], CLIENT).refresh_token
+
+    cheap = CHEAP_ARGON2
+    # Logins keep evicted sessions in the in-memory store, which every later login scans:
+    # their run counts are capped so that growth stays negligible.
+    return [
+        OperationFigures(
+            "authorize",
+            "verify the access token (RS256) and look the session up",
+            measure(lambda: domain.sessions.authorize(access_token)),
+        ),
+        OperationFigures(
+            "refresh",
+            "parse and check the refresh token, rotate it, mint an access token",
+            measure(refresh),
+        ),
+        OperationFigures(
+            "login, cheap argon2",
+            f"argon2id t={cheap.time_cost}, m={cheap.memory_cost_kib} KiB (unit tests' "
+            "parameters), then start a session",
+            measure(
+                lambda: domain.accounts.login("ada", PASSWORD, CLIENT),
+                min_runs=50,
+                max_runs=300,
+            ),
+        ),
+        OperationFigures(
+            "login, real argon2",
+            "argon2id at the service's parameters (Passwords()), then start a session",
+            measure(
+                lambda: real_accounts.login("grace", PASSWORD, CLIENT),
+                min_runs=20,
+                max_runs=60,
+                min_seconds=1.0,
+            ),
+        ),
+    ]
