@@ -103,7 +103,7 @@ def test_the_body_does_not_carry_refresh_tokens_in_cookie_mode(cookie_stack: Sta
     answer = cookie_stack.http(
         "POST", "/auth/refresh", {"refresh_token": cookie["value"]}, headers=BROWSER
     )
-    assert_error(answer, 400, "invalid_request")
+    assert_error(answer, 401, "invalid_grant")
 
 
 def test_logout_clears_the_cookie_and_the_next_refresh_fails(cookie_stack: Stack) -> None:
@@ -141,7 +141,7 @@ def test_body_mode_sets_no_cookie_and_ignores_one(stack: Stack) -> None:
     ignored = stack.http(
         "POST", "/auth/refresh", headers=with_cookie(answer.json()["refresh_token"], **BROWSER)
     )
-    assert_error(ignored, 400, "invalid_request")
+    assert_error(ignored, 401, "invalid_grant")
 
 
 def test_preflight_is_answered_for_allowed_origins_only(cookie_stack: Stack) -> None:
