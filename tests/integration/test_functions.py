@@ -155,18 +155,54 @@ def test_key_rotation_keeps_earlier_tokens_valid_and_signs_with_the_new_key(stac
     register(stack)
     before = login(stack)
     old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
-    # When all four rotation steps run
     rotation = stack.function("KeyRotationFunction").lambda_handler
     token = str(uuid.uuid4())
-    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-        event = {**sample_event("key_rotation/create-secret.json"), "Step": step}
+
+    def step(name: str) -> None:
+        event = {**sample_event("key_rotation/create-secret.json"), "Step": name}
         rotation({**event, "ClientRequestToken": token}, LambdaContext())
+
+    # During the rotation (a pending version exists), nothing changes for anybody
+    step("createSecret")
+    step("setSecret")
+    step("testSecret")
     wiring.reset()
-    # Then new tokens use the new key, the old token still verifies, JWKS shows both
+    during = login(stack)
+    assert jwt.get_unverified_header(during["access_token"])["kid"] == old_kid
+    assert authorize(stack, before["access_token"])["isAuthorized"] is True
+    # After it, new tokens use the new key, and every unexpired token still verifies
+    stale = wiring.key_ring_source()
+    stale.current()  # a container that read the ring before the rotation finished
+    step("finishSecret")
+    assert stale.current().signing_key.kid == old_kid  # still cached
+    # meeting an unknown kid, it looks again (at most every 30 s) and finds the new key
+    refreshed = stale.refreshed()
+    assert refreshed is not None
+    assert refreshed.signing_key.kid != old_kid
+    wiring.reset()
     after = login(stack)
     new_kid = jwt.get_unverified_header(after["access_token"])["kid"]
     assert new_kid != old_kid
     kids = {key["kid"] for key in stack.http("GET", "/.well-known/jwks.json").json()["keys"]}
     assert kids == {old_kid, new_kid}
-    for tokens in (before, after):
+    for tokens in (before, during, after):
         assert authorize(stack, tokens["access_token"])["isAuthorized"] is True
+    assert refreshed.signing_key.kid == new_kid
+
+
+def test_before_the_first_rotation_the_api_answers_503(stack: Stack) -> None:
+    # As deployed, the secret starts with no signing key until the rotation adds one.
+    name = stack.template.names.refs["SigningKeySecret"]
+    stack.clients("secretsmanager").put_secret_value(
+        SecretId=name, SecretString=json.dumps({"refresh_token_key": "k" * 64, "signing_keys": []})
+    )
+    wiring.reset()
+    register(stack)
+    answer = stack.http(
+        "POST", "/auth/login", {"username": "ada", "password": "correct horse battery"}
+    )
+    assert answer.status == 503
+    assert authorize(stack, "x.y.z", own_api=True)["context"]["verdict"] in (
+        "invalid_token",
+        "unavailable",
+    )

@@ -207,7 +207,12 @@ class KeyRingSource:
         raw = self._fetch(force)
         with self._lock:
             if raw is not self._raw or self._ring is None:
-                self._ring = key_ring_from_secret(raw)
+                try:
+                    self._ring = key_ring_from_secret(raw)
+                except KeyRingError:
+                    # Before the first rotation has run, or a damaged secret: an outage.
+                    logger.exception("the signing-key secret holds no usable key ring")
+                    raise Unavailable(retry_after=5) from None
                 self._raw = raw
             return self._ring
 
