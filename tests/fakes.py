@@ -108,6 +108,7 @@ class InMemoryStore:
         revocation_ttl: int,
         credential: Credential | None,
         new_password_hash: str | None = None,
+        clear_failures: bool = False,
     ) -> None:
         with self._lock:
             self.calls.append("start_session")
@@ -127,7 +128,8 @@ class InMemoryStore:
                         password_hash=new_password_hash,
                         password_version=stored.password_version + 1,
                     )
-                self.failures.pop(f"user#{credential.username_key}", None)
+                if clear_failures:
+                    self.failures.pop(f"user#{credential.username_key}", None)
             profile = dataclasses.replace(profile, session_version=expected_version + 1)
             if new_password_hash is not None:
                 profile = dataclasses.replace(

@@ -61,8 +61,14 @@ def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterRe
 
 @app.post("/auth/login", responses=responses(TokenResponse, 400, 401, 409, 429))
 def login(body: Annotated[CredentialsRequest, Body()]) -> Response[TokenResponse]:
-    client = http.client_info(app.current_event.raw_event)
-    return _tokens(wiring.accounts().login(body.username, body.password, client))
+    event = app.current_event.raw_event
+    http.check_browser_origin(event, transport)
+    # A browser that logs in again replaces its session: the old one ends.
+    replaced = http.request_cookie(event, http.REFRESH_COOKIE) if transport.uses_cookie else None
+    issued = wiring.accounts().login(
+        body.username, body.password, http.client_info(event), replaces=replaced
+    )
+    return _tokens(issued)
 
 
 @app.post("/auth/refresh", responses=responses(TokenResponse, 400, 401, 403))

@@ -8,7 +8,8 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.integration.conftest import ISSUER, HttpAnswer, Stack
+from local_run.template import Template, http_routes, load_template
+from tests.integration.conftest import ISSUER, HttpAnswer, LambdaContext, Stack, sample_event
 
 PASSWORD = "correct horse battery"
 
@@ -237,3 +238,35 @@ def test_an_access_token_is_not_a_refresh_token_nor_the_reverse(stack: Stack) ->
     assert as_refresh.status in (400, 401)
     as_access = stack.http("GET", "/auth/session", headers=bearer(tokens["refresh_token"]))
     assert_error(as_access, 401, "invalid_token")
+
+
+BEARER_ROUTES = [
+    (route.method, route.path.replace("{session_id}", "00000000-0000-4000-8000-000000000000"))
+    for route in http_routes(Template(load_template()))
+    if route.authorizer
+]
+
+
+@pytest.mark.parametrize(("method", "path"), BEARER_ROUTES)
+def test_every_bearer_route_refuses_a_bad_token(stack: Stack, method: str, path: str) -> None:
+    # Our authorizer lets requests through with its verdict for the handler to render;
+    # every handler behind it must refuse, the next one added included.
+    body = {"current_password": PASSWORD, "new_password": "another passphrase"}
+    answer = stack.http(method, path, body if method == "POST" else None, headers=bearer("x.y.z"))
+    assert_error(answer, 401, "invalid_token")
+
+
+@pytest.mark.parametrize(("method", "path"), BEARER_ROUTES)
+def test_every_bearer_route_refuses_a_request_that_skipped_the_authorizer(
+    stack: Stack, method: str, path: str
+) -> None:
+    # Invoked directly (no authorizer context at all): refused, not served.
+    register(stack)
+    event = sample_event("api/current-session.json")
+    event["requestContext"].pop("authorizer")
+    event["requestContext"]["http"]["method"] = method
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["body"] = json.dumps({"current_password": PASSWORD, "new_password": "another passphrase"})
+    result = stack.function("ApiFunction").lambda_handler(event, LambdaContext())
+    assert result["statusCode"] == 401
+    assert json.loads(result["body"])["error"] == "invalid_token"

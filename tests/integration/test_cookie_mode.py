@@ -42,7 +42,7 @@ def with_cookie(value: str, **headers: str) -> dict[str, str]:
 
 def browser_login(stack: Stack) -> tuple[dict[str, Any], dict[str, str]]:
     answer = stack.http(
-        "POST", "/auth/login", {"username": "ada", "password": PASSWORD}, headers={"origin": APP}
+        "POST", "/auth/login", {"username": "ada", "password": PASSWORD}, headers=BROWSER
     )
     assert answer.status == 200
     return answer.json(), cookie_of(answer)
@@ -158,3 +158,39 @@ def test_preflight_is_answered_for_allowed_origins_only(cookie_stack: Stack) -> 
     assert "access-control-allow-origin" not in refused.headers
     plain = cookie_stack.http("GET", "/.well-known/jwks.json", headers={"origin": EVIL})
     assert "access-control-allow-origin" not in plain.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"origin": EVIL, "x-requested-with": "fetch"}, {"origin": APP}],
+    ids=["evil", "no-header"],
+)
+def test_a_cross_site_login_cannot_plant_a_session_cookie(
+    cookie_stack: Stack, headers: dict[str, str]
+) -> None:
+    # Login CSRF: a form elsewhere posting the attacker's credentials to our login.
+    answer = cookie_stack.http(
+        "POST", "/auth/login", {"username": "ada", "password": PASSWORD}, headers=headers
+    )
+    assert_error(answer, 403, "forbidden")
+    assert answer.cookies == []
+
+
+def test_a_login_without_an_origin_is_not_a_browser_and_is_answered(cookie_stack: Stack) -> None:
+    answer = cookie_stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert answer.status == 200
+
+
+def test_logging_in_again_ends_the_session_the_cookie_held(cookie_stack: Stack) -> None:
+    first_body, first_cookie = browser_login(cookie_stack)
+    again = cookie_stack.http(
+        "POST",
+        "/auth/login",
+        {"username": "ada", "password": PASSWORD},
+        headers=with_cookie(first_cookie["value"], **BROWSER),
+    )
+    assert again.status == 200
+    old = cookie_stack.http(
+        "GET", "/auth/session", headers={"authorization": f"Bearer {first_body['access_token']}"}
+    )
+    assert_error(old, 401, "invalid_token")

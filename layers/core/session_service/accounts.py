@@ -69,7 +69,9 @@ class Accounts:
             raise Conflict("The username is taken.") from None
         return user_id
 
-    def login(self, username: str, password: str, client: ClientInfo) -> IssuedTokens:
+    def login(
+        self, username: str, password: str, client: ClientInfo, replaces: str | None = None
+    ) -> IssuedTokens:
         """Verify the password and start a session. An unknown user costs the same argon2
         work, is counted and throttled the same, and gets the same answer as a wrong
         password."""
@@ -86,7 +88,15 @@ class Accounts:
             raise InvalidGrant("The username or password is incorrect.")
         if self._passwords.needs_rehash(credential.password_hash):
             self._store.replace_password_hash(credential, self._passwords.hash(password))
-        return self._sessions.start(credential.user_id, client, credential=credential)
+        issued = self._sessions.start(
+            credential.user_id,
+            client,
+            credential=credential,
+            clear_failures=lookup.username_failures is not None,
+        )
+        if replaces:
+            self._sessions.end_replaced(replaces, credential.user_id)
+        return issued
 
     def change_password(
         self, user_id: str, current_password: str, new_password: str, client: ClientInfo
@@ -113,5 +123,9 @@ class Accounts:
             raise Conflict("new_password must differ from the current password.")
         new_hash = self._passwords.hash(new_password)
         return self._sessions.start(
-            user_id, client, credential=credential, new_password_hash=new_hash
+            user_id,
+            client,
+            credential=credential,
+            new_password_hash=new_hash,
+            clear_failures=lookup.username_failures is not None,
         )

@@ -210,6 +210,23 @@ def presented_refresh_token(
     return cookie
 
 
+def check_browser_origin(event: Mapping[str, Any], transport: RefreshTransport) -> None:
+    """Before setting the refresh cookie (login): a browser's request must come from an
+    allowed origin with the CSRF header, or a page elsewhere could post a login form and
+    plant its own account's session in the victim's browser (login CSRF). Requests without
+    an Origin are not a browser's and set nothing a browser keeps."""
+    if not transport.uses_cookie:
+        return
+    headers = event.get("headers")
+    origin = header(headers, "origin")
+    if origin is None:
+        return
+    if origin not in transport.allowed_origins or not header(headers, CSRF_HEADER):
+        raise Forbidden(
+            f"A browser login must come from an allowed origin with the {CSRF_HEADER} header."
+        )
+
+
 def refresh_cookie(token: str, max_age: int) -> Cookie:
     from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
 

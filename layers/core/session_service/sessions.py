@@ -107,6 +107,7 @@ class SessionService:
         client: ClientInfo,
         credential: Credential | None = None,
         new_password_hash: str | None = None,
+        clear_failures: bool = False,
     ) -> IssuedTokens:
         """A new session for a user who just proved who they are.
 
@@ -135,6 +136,7 @@ class SessionService:
                     revocation_ttl=self._revocation_ttl(now),
                     credential=credential,
                     new_password_hash=new_password_hash,
+                    clear_failures=clear_failures,
                 )
             except StaleWrite:
                 self._back_off(attempt)
@@ -361,6 +363,16 @@ class SessionService:
             )
             revoked += ended is not None
         return revoked
+
+    def end_replaced(self, refresh_token: str, user_id: str) -> None:
+        """End the session a new login replaces (the browser's previous cookie), if it is
+        a genuine token of the same user; anything else is ignored."""
+        try:
+            token = self._refresh_tokens.parse(refresh_token)
+        except InvalidGrant:
+            return
+        if token.user_id == user_id:
+            self.logout(token.user_id, token.session_id)
 
     def _end(self, session: Session, reason: RevocationReason, now: Millis) -> None:
         self._store.revoke(

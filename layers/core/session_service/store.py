@@ -96,6 +96,7 @@ class SessionStore(Protocol):
         revocation_ttl: int,
         credential: Credential | None,
         new_password_hash: str | None = None,
+        clear_failures: bool = False,
     ) -> None: ...
 
     def rotate(
@@ -450,6 +451,7 @@ class DynamoSessionStore:
         revocation_ttl: int,
         credential: Credential | None,
         new_password_hash: str | None = None,
+        clear_failures: bool = False,
     ) -> None:
         profile_update = "SET session_version = :next"
         profile_values: Item = {
@@ -496,7 +498,9 @@ class DynamoSessionStore:
         if credential is not None:
             conflicts[len(items)] = CredentialChanged
             items.append(self._credential_item(credential, new_password_hash))
-            # Proving the password clears the username's failure count.
+        if credential is not None and clear_failures:
+            # Proving the password clears the username's failure count (only written when
+            # there is one: a transactional delete costs as much as a write).
             items.append(
                 {
                     "Delete": {
