@@ -45,8 +45,9 @@ unit: install
 integration: install
 	$(PY) -m pytest tests/integration
 
+# Against the local run by default, against a deployed stack with API_URL=https://...
 e2e: install
-	$(PY) -m pytest tests/e2e
+	API_URL=$(API_URL) $(PY) -m pytest tests/e2e
 
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.
 tools: $(TOOLS_STAMP)

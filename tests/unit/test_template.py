@@ -79,3 +79,40 @@ def test_every_contract_setting_is_a_parameter_passed_to_the_functions() -> None
     for name in contract:
         reference = variables[name]
         assert reference["Ref"] in TEMPLATE["Parameters"], name
+
+
+def test_deploy_docs_name_every_parameter_and_output() -> None:
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    for name in [*TEMPLATE["Parameters"], *TEMPLATE["Outputs"]]:
+        assert f"`{name}`" in deploy, f"docs/deploy.md does not mention {name}"
+
+
+def test_alarms_watch_errors_throttles_reuse_and_dead_letters() -> None:
+    alarms = {
+        name: resource["Properties"]
+        for name, resource in RESOURCES.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched = {(a.get("Namespace"), a.get("MetricName")) for a in alarms.values()}
+    assert {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")} <= watched
+    assert ("SessionService", "RefreshTokenReuseDetected") in watched
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in watched
+    assert "ApiServerErrorRateAlarm" in alarms
+    functions = Template(TEMPLATE).of_type("AWS::Serverless::Function")
+    for function in functions:
+        assert f"{function}ErrorsAlarm" in alarms
+        assert f"{function}ThrottlesAlarm" in alarms
+        assert RESOURCES[f"{function}LogGroup"]["Properties"]["RetentionInDays"] == {
+            "Ref": "LogRetentionDays"
+        }
+
+
+def test_no_function_role_grants_wildcard_actions_on_data() -> None:
+    for name, function in Template(TEMPLATE).of_type("AWS::Serverless::Function").items():
+        for policy in function["Properties"].get("Policies", []):
+            assert not isinstance(policy, str), f"{name} uses a managed policy"
+            assert "DynamoDBCrudPolicy" not in policy
+            for statement in policy.get("Statement", []):
+                actions = statement["Action"]
+                for action in [actions] if isinstance(actions, str) else actions:
+                    assert "*" not in action, f"{name}: {action}"
