@@ -411,22 +411,17 @@ class DynamoSessionStore:
         )
 
     def replace_password_hash(self, credential: Credential, new_hash: str) -> None:
-        with _aws("replace_password_hash"):
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=_login_key(credential.username_key),
-                    UpdateExpression="SET password_hash = :hash",
-                    # Only the hash we verified: a password change meanwhile wins.
-                    ConditionExpression="password_version = :version",
-                    ExpressionAttributeValues={
-                        ":hash": _s(new_hash),
-                        ":version": _n(credential.password_version),
-                    },
-                )
-            except ClientError as error:
-                if not _is_condition_failure(error):
-                    raise
+        self._update_if(
+            "replace_password_hash",
+            Key=_login_key(credential.username_key),
+            UpdateExpression="SET password_hash = :hash",
+            # Only the hash we verified: a password change meanwhile wins.
+            ConditionExpression="password_version = :version",
+            ExpressionAttributeValues={
+                ":hash": _s(new_hash),
+                ":version": _n(credential.password_version),
+            },
+        )
 
     def load_user(self, user_id: str) -> UserSessions | None:
         profile: UserProfile | None = None
@@ -652,14 +647,9 @@ class DynamoSessionStore:
         created_before: Millis | None = None,
     ) -> Session | None:
         request = self._revocation(user_id, session_id, reason, now, ttl, created_before)
-        with _aws("revoke"):
-            try:
-                response = self._db.update_item(**request, ReturnValues="ALL_NEW")
-            except ClientError as error:
-                if _is_condition_failure(error):
-                    return None
-                raise
-        return session_from_item(response["Attributes"])
+        del request["TableName"]
+        revoked = self._update_if("revoke", **request, ReturnValues="ALL_NEW")
+        return session_from_item(revoked) if revoked is not None else None
 
     def authorization_lookup(
         self, user_id: str, session_id: str
@@ -677,98 +667,71 @@ class DynamoSessionStore:
         """Count a failed login in the scope's window, starting a new window when the last
         one is over. ADD keeps concurrent failures exact."""
         expires = ttl_seconds(now + window_ms)
+        values = {
+            ":one": _n(1),
+            ":now": _n(now),
+            ":ttl": _n(expires),
+            ":window_floor": _n(now - window_ms),
+        }
         for _ in range(3):
-            with _aws("record_login_failure"):
-                try:
-                    response = self._db.update_item(
-                        TableName=self._table,
-                        Key=_failures_key(scope),
-                        UpdateExpression=(
-                            "ADD failures :one"
-                            " SET window_started_at = if_not_exists(window_started_at, :now),"
-                            " #ttl = if_not_exists(#ttl, :ttl)"
-                        ),
-                        # Count into the current window only; an old one is replaced below.
-                        ConditionExpression=(
-                            "attribute_not_exists(pk) OR window_started_at > :window_floor"
-                        ),
-                        ExpressionAttributeNames={"#ttl": "ttl"},
-                        ExpressionAttributeValues={
-                            ":one": _n(1),
-                            ":now": _n(now),
-                            ":ttl": _n(expires),
-                            ":window_floor": _n(now - window_ms),
-                        },
-                        ReturnValues="ALL_NEW",
-                    )
-                    return _failures_from_item(response["Attributes"])
-                except ClientError as error:
-                    if not _is_condition_failure(error):
-                        raise
-                try:
-                    self._db.update_item(
-                        TableName=self._table,
-                        Key=_failures_key(scope),
-                        UpdateExpression=(
-                            "SET failures = :one, window_started_at = :now, #ttl = :ttl"
-                        ),
-                        # Start a new window only over one that has ended; a lock that
-                        # outlasts its window stays.
-                        ConditionExpression="window_started_at <= :window_floor",
-                        ExpressionAttributeNames={"#ttl": "ttl"},
-                        ExpressionAttributeValues={
-                            ":one": _n(1),
-                            ":now": _n(now),
-                            ":ttl": _n(expires),
-                            ":window_floor": _n(now - window_ms),
-                        },
-                    )
-                    return FailureWindow(failures=1, window_started_at=now)
-                except ClientError as error:
-                    if not _is_condition_failure(error):
-                        raise
+            counted = self._update_if(
+                "record_login_failure",
+                Key=_failures_key(scope),
+                UpdateExpression=(
+                    "ADD failures :one"
+                    " SET window_started_at = if_not_exists(window_started_at, :now),"
+                    " #ttl = if_not_exists(#ttl, :ttl)"
+                ),
+                # Count into the current window only; an ended one is restarted below.
+                ConditionExpression="attribute_not_exists(pk) OR window_started_at > :window_floor",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+            if counted is not None:
+                return _failures_from_item(counted)
+            restarted = self._update_if(
+                "record_login_failure",
+                Key=_failures_key(scope),
+                UpdateExpression="SET failures = :one, window_started_at = :now, #ttl = :ttl",
+                # Start a new window only over one that has ended; a lock that outlasts its
+                # window stays.
+                ConditionExpression="window_started_at <= :window_floor",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues=values,
+            )
+            if restarted is not None:
+                return FailureWindow(failures=1, window_started_at=now)
         raise Unavailable(retry_after=1)
 
     def lock_login_scope(self, scope: str, until: Millis, keep_until: Millis) -> None:
         """Lock the scope until `until`; keep the item (TTL) until `keep_until`."""
-        with _aws("lock_login_scope"):
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=_failures_key(scope),
-                    UpdateExpression="SET blocked_until = :until, #ttl = :ttl",
-                    # A lock only ever grows.
-                    ConditionExpression=(
-                        "attribute_not_exists(blocked_until) OR blocked_until < :until"
-                    ),
-                    ExpressionAttributeNames={"#ttl": "ttl"},
-                    ExpressionAttributeValues={
-                        ":until": _n(until),
-                        ":ttl": _n(ttl_seconds(max(until, keep_until))),
-                    },
-                )
-            except ClientError as error:
-                if not _is_condition_failure(error):
-                    raise
+        self._update_if(
+            "lock_login_scope",
+            Key=_failures_key(scope),
+            UpdateExpression="SET blocked_until = :until, #ttl = :ttl",
+            # A lock only ever grows.
+            ConditionExpression="attribute_not_exists(blocked_until) OR blocked_until < :until",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":until": _n(until),
+                ":ttl": _n(ttl_seconds(max(until, keep_until))),
+            },
+        )
 
     def raise_not_before(self, user_id: str, not_before: Millis) -> None:
-        with _aws("raise_not_before"):
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=_profile_key(user_id),
-                    UpdateExpression="SET not_before = :not_before",
-                    # Never backwards: an older event arriving late changes nothing, and an
-                    # unknown user gets no profile item.
-                    ConditionExpression=(
-                        "attribute_exists(pk) AND"
-                        " (attribute_not_exists(not_before) OR not_before < :not_before)"
-                    ),
-                    ExpressionAttributeValues={":not_before": _n(not_before)},
-                )
-            except ClientError as error:
-                if not _is_condition_failure(error):
-                    raise
+        self._update_if(
+            "raise_not_before",
+            Key=_profile_key(user_id),
+            UpdateExpression="SET not_before = :not_before",
+            # Never backwards: an older event arriving late changes nothing, and an unknown
+            # user gets no profile item.
+            ConditionExpression=(
+                "attribute_exists(pk) AND"
+                " (attribute_not_exists(not_before) OR not_before < :not_before)"
+            ),
+            ExpressionAttributeValues={":not_before": _n(not_before)},
+        )
 
     def sessions_of(self, user_id: str) -> Iterator[Session]:
         """Every session of the user, a page at a time however many there are."""
@@ -776,6 +739,18 @@ class DynamoSessionStore:
             yield session_from_item(item)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _update_if(self, operation: str, **request: Any) -> Item | None:
+        """An UpdateItem whose condition may fail: its returned attributes, or None if it
+        did."""
+        with _aws(operation):
+            try:
+                response = self._db.update_item(TableName=self._table, **request)
+            except ClientError as error:
+                if _is_condition_failure(error):
+                    return None
+                raise
+        return dict(response.get("Attributes", {}))
 
     def _revocation(
         self,
