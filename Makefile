@@ -11,6 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
+.PHONY: browser
 .PHONY: bench
 
 install: $(STAMP)
@@ -36,7 +37,7 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: lint check-template
+test: lint check-template browser
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 unit: install
@@ -48,6 +49,14 @@ integration: install
 # Against the local run by default, against a deployed stack with API_URL=https://...
 e2e: install
 	API_URL=$(API_URL) $(PY) -m pytest tests/e2e
+
+# tests/e2e/test_browser.py drives Debian's chromium through Playwright (never `playwright
+# install`, which downloads a browser of its own); installed here where it is missing.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi; \
+	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; }
 
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.
 tools: $(TOOLS_STAMP)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,6 +23,8 @@ from local_run.pumps import QueuePump, StreamPump
 from local_run.template import ROOT, Template, load_template, parameter_overrides
 
 HOST = "127.0.0.1"
+# The browser demo (docs/frontend.md), served at /demo/ by the local run only.
+DEMO = Path(__file__).parent / "demo"
 
 
 def _port(name: str, default: int) -> int:
@@ -63,6 +66,16 @@ def _clients(endpoint: str, region: str) -> Callable[[str], Any]:
         return boto3.client(service, endpoint_url=endpoint, region_name=region, config=config)
 
     return client
+
+
+def _demo_hint(base_url: str) -> str:
+    cookie_mode = os.environ.get("REFRESH_TOKEN_TRANSPORT") in ("cookie", "both")
+    if cookie_mode and base_url in os.environ.get("ALLOWED_ORIGINS", "").split(","):
+        return f"demo page on {base_url}/demo/"
+    return (
+        f"demo page on {base_url}/demo/ once started with "
+        f"REFRESH_TOKEN_TRANSPORT=cookie ALLOWED_ORIGINS={base_url}"
+    )
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
@@ -137,8 +150,10 @@ def _serve(
         QueuePump(route, functions[route.function], clients("sqs"), stop).start()
     config = gateway_config(template, functions)
     config.domain = f"{HOST}:{port}"
+    config.static = {"/demo/": DEMO}
     server = serve(Gateway(config), HOST, port)
     print(f"session service ready on {base_url} (AWS endpoint {endpoint})", flush=True)
+    print(_demo_hint(base_url), flush=True)
     server.serve_forever()
 
 

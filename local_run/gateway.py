@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_run.functions import FunctionProcess, InvocationError
 from local_run.template import HttpRoute, Template
@@ -20,6 +21,20 @@ from local_run.template import HttpRoute, Template
 # API Gateway's own payload limit; our function enforces the contract's 16 KiB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
+# Static pages of the local run only (the demo): no inline script, nothing from elsewhere.
+_STATIC_HEADERS = [
+    ("Content-Security-Policy", "default-src 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-cache"),
+]
+# Fixed, whatever the machine's /etc/mime.types says (nosniff makes a wrong one fatal).
+_STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,9 @@ class GatewayConfig:
     cors: dict[str, Any] | None = None
     functions: dict[str, FunctionProcess] = field(default_factory=dict)
     domain: str = "127.0.0.1:3000"
+    # Path prefix ("/demo/") -> directory of static files served there, GET and HEAD only.
+    # Local only: API Gateway serves no files; the template never deploys them.
+    static: dict[str, Path] = field(default_factory=dict)
 
 
 def gateway_config(template: Template, functions: dict[str, FunctionProcess]) -> GatewayConfig:
@@ -89,6 +107,10 @@ class Gateway:
     ) -> GatewayResponse:
         url = urlsplit(target)
         path = url.path or "/"
+        if method in ("GET", "HEAD"):
+            static = self._static(path)
+            if static is not None:
+                return static
         origin = next((v for k, v in headers if k.lower() == "origin"), None)
         if method == "OPTIONS" and self.config.cors is not None and origin:
             return self._preflight(origin)
@@ -100,6 +122,22 @@ class Gateway:
             if not name.lower().startswith("access-control-")
         ] + self._cors_headers(origin)
         return response
+
+    def _static(self, path: str) -> GatewayResponse | None:
+        for prefix, directory in self.config.static.items():
+            if path == prefix.rstrip("/"):
+                return GatewayResponse(308, [("Location", prefix)], b"")
+            if not path.startswith(prefix):
+                continue
+            root = directory.resolve()
+            name = unquote(path.removeprefix(prefix)) or "index.html"
+            file = (root / name).resolve() if "\0" not in name else root
+            if not file.is_relative_to(root) or not file.is_file():
+                return _message(404, "Not Found")
+            content_type = _STATIC_TYPES.get(file.suffix, "application/octet-stream")
+            headers = [("Content-Type", content_type), *_STATIC_HEADERS]
+            return GatewayResponse(200, headers, file.read_bytes())
+        return None
 
     def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
         cors = self.config.cors

@@ -84,7 +84,10 @@ class Service:
 
 
 def start_local_run(settings: dict[str, str]) -> Service:
-    port, emulator_port = _free_port(), _free_port()
+    """A local run with these settings; a PORT among them is kept (a setting such as
+    ALLOWED_ORIGINS may need to name the local run's own origin before it starts)."""
+    port = int(settings.get("PORT") or _free_port())
+    emulator_port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "PORT": str(port),
