@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from local_run.functions import FunctionProcess, die_with_parent, start_functions
+from local_run.functions import FunctionPool, start_functions
 from local_run.gateway import Gateway, gateway_config, serve
 from local_run.provision import provision
 from local_run.pumps import QueuePump, StreamPump
@@ -51,7 +51,6 @@ def _start_emulator(port: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        preexec_fn=die_with_parent,  # noqa: PLW1509 - started before any thread
     )
     line = process.stdout.readline() if process.stdout else ""
     if not line.startswith("READY"):
@@ -98,7 +97,7 @@ def main() -> None:
         emulator_port = _port("EMULATOR_PORT", 5000)
         emulator = _start_emulator(emulator_port)
         endpoint = f"http://{HOST}:{emulator_port}"
-    functions: dict[str, FunctionProcess] = {}
+    functions: dict[str, FunctionPool] = {}
     stop = threading.Event()
     try:
         _serve(port, region, endpoint, functions, stop)
@@ -116,7 +115,7 @@ def _serve(
     port: int,
     region: str,
     endpoint: str,
-    functions: dict[str, FunctionProcess],
+    functions: dict[str, FunctionPool],
     stop: threading.Event,
 ) -> None:
     base_url = f"http://{HOST}:{port}"

@@ -18,6 +18,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from local_run.lifetime import exit_with_parent
+
 
 def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
     lock = threading.Lock()
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
+    exit_with_parent()
     app = serialized(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler

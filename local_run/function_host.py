@@ -9,8 +9,10 @@ import json
 import sys
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+
+from local_run.lifetime import exit_with_parent
 
 
 class LocalContext:
@@ -41,6 +43,7 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=512)
     parser.add_argument("--timeout", type=int, default=10)
     args = parser.parse_args()
+    exit_with_parent()
 
     # Lambda's order: the function's code, then the layer (/opt/python).
     sys.path[:0] = [args.code_dir, args.layer_dir]
@@ -79,8 +82,9 @@ def main() -> None:
         def log_message(self, *_: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Invocation)
-    server.daemon_threads = True
+    # One invocation at a time, as in a Lambda execution environment; the pool in
+    # local_run.functions starts more of these processes when they are all busy.
+    server = HTTPServer(("127.0.0.1", 0), Invocation)
     print(f"READY {server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -1,17 +1,15 @@
-"""Starts each function of the template in its own process and invokes it."""
+"""Each function of the template as Lambda runs it: execution environments (processes)
+that take one invocation at a time, a new one started (a cold start) when all are busy."""
 
 from __future__ import annotations
 
-import ctypes
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import IO, Any
 
 from local_run.template import ROOT, Template
@@ -19,15 +17,8 @@ from local_run.template import ROOT, Template
 # Settings that are not template parameters (those are set through their parameter, see
 # template.parameter_overrides) but which a user of `make run` may still want to turn.
 OVERRIDABLE = ("SIGNING_KEY_CACHE_SECONDS", "POWERTOOLS_LOG_LEVEL")
-
-
-def die_with_parent() -> None:
-    """Children end when the local run ends, even if it is killed outright (Linux)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+# Execution environments per function, at most (Lambda's would be the account's limit).
+MAX_INSTANCES = int(os.environ.get("LOCAL_MAX_INSTANCES", "16"))
 
 
 class InvocationError(RuntimeError):
@@ -36,17 +27,30 @@ class InvocationError(RuntimeError):
         self.error_type = error_type
 
 
-@dataclass
-class FunctionProcess:
-    name: str
-    process: subprocess.Popen[str]
-    port: int = 0
+class FunctionInstance:
+    """One execution environment: a process of local_run.function_host."""
 
-    def invoke(self, event: Mapping[str, Any], timeout: float = 60) -> Any:
+    def __init__(self, name: str, command: list[str], env: Mapping[str, str]) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=dict(env), stdout=subprocess.PIPE, text=True
+        )
+        self.port = 0
+
+    def await_ready(self) -> None:
+        stdout: IO[str] = self.process.stdout  # type: ignore[assignment]
+        for line in stdout:
+            if line.startswith("READY "):
+                self.port = int(line.split()[1])
+                threading.Thread(target=_forward, args=(stdout,), daemon=True).start()
+                return
+            sys.stdout.write(line)
+        raise InvocationError("ColdStartError", f"{self.name} did not start (see above)")
+
+    def invoke(self, event: Mapping[str, Any], timeout: float) -> Any:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            body = json.dumps(event)
-            connection.request("POST", "/", body, {"Content-Type": "application/json"})
+            connection.request("POST", "/", json.dumps(event), {"Content-Type": "application/json"})
             answer = json.loads(connection.getresponse().read())
         finally:
             connection.close()
@@ -63,6 +67,63 @@ class FunctionProcess:
                 self.process.kill()
 
 
+class FunctionPool:
+    """A function's execution environments. Like Lambda, each serves one invocation at a
+    time (handlers and Powertools keep per-request state in module globals), and a
+    request that finds them all busy gets a new one."""
+
+    def __init__(self, name: str, command: list[str], env: Mapping[str, str]) -> None:
+        self.name = name
+        self._command = command
+        self._env = env
+        self._idle: list[FunctionInstance] = []
+        self._all: list[FunctionInstance] = []
+        self._condition = threading.Condition()
+        self._starting = 0
+
+    def start(self) -> FunctionInstance:
+        instance = FunctionInstance(self.name, self._command, self._env)
+        with self._condition:
+            self._all.append(instance)
+        return instance
+
+    def add_idle(self, instance: FunctionInstance) -> None:
+        with self._condition:
+            self._idle.append(instance)
+            self._condition.notify()
+
+    def invoke(self, event: Mapping[str, Any], timeout: float = 60) -> Any:
+        instance = self._acquire()
+        try:
+            return instance.invoke(event, timeout)
+        finally:
+            self.add_idle(instance)
+
+    def _acquire(self) -> FunctionInstance:
+        with self._condition:
+            while not self._idle:
+                if len(self._all) + self._starting < MAX_INSTANCES:
+                    self._starting += 1
+                    break
+                self._condition.wait()
+            else:
+                return self._idle.pop()
+        try:
+            instance = self.start()
+            instance.await_ready()
+            return instance
+        finally:
+            with self._condition:
+                self._starting -= 1
+                self._condition.notify()
+
+    def stop(self) -> None:
+        with self._condition:
+            instances = list(self._all)
+        for instance in instances:
+            instance.stop()
+
+
 def function_environment(
     template: Template, logical_id: str, base_env: Mapping[str, str]
 ) -> dict[str, str]:
@@ -76,50 +137,37 @@ def function_environment(
     return env
 
 
-def start_functions(template: Template, base_env: Mapping[str, str]) -> dict[str, FunctionProcess]:
+def start_functions(template: Template, base_env: Mapping[str, str]) -> dict[str, FunctionPool]:
+    """A pool per function, each with one warm environment (so that a function that cannot
+    start stops the local run at once, with its error)."""
     layer = template.resolve(template.resources["CoreLayer"]["Properties"]["ContentUri"])
-    started: dict[str, FunctionProcess] = {}
+    pools: dict[str, FunctionPool] = {}
+    first: dict[str, FunctionInstance] = {}
     for logical_id in template.of_type("AWS::Serverless::Function"):
         properties = template.function_properties(logical_id)
         command = [
-            sys.executable,
-            "-m",
-            "local_run.function_host",
-            "--name",
-            template.physical_name(logical_id),
-            "--code-dir",
-            str(ROOT / properties["CodeUri"]),
-            "--layer-dir",
-            str(ROOT / layer),
-            "--handler",
-            properties["Handler"],
-            "--memory",
-            str(properties.get("MemorySize", 128)),
-            "--timeout",
-            str(properties.get("Timeout", 3)),
+            *(sys.executable, "-m", "local_run.function_host"),
+            *("--name", template.physical_name(logical_id)),
+            *("--code-dir", str(ROOT / properties["CodeUri"])),
+            *("--layer-dir", str(ROOT / layer)),
+            *("--handler", properties["Handler"]),
+            *("--memory", str(properties.get("MemorySize", 128))),
+            *("--timeout", str(properties.get("Timeout", 3))),
         ]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=function_environment(template, logical_id, base_env),
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - started before any thread
+        pool = FunctionPool(
+            logical_id, command, function_environment(template, logical_id, base_env)
         )
-        started[logical_id] = FunctionProcess(name=logical_id, process=process)
-    for function in started.values():
-        function.port = _await_ready(function)
-    return started
-
-
-def _await_ready(function: FunctionProcess) -> int:
-    stdout: IO[str] = function.process.stdout  # type: ignore[assignment]
-    for line in stdout:
-        if line.startswith("READY "):
-            threading.Thread(target=_forward, args=(stdout,), daemon=True).start()
-            return int(line.split()[1])
-        sys.stdout.write(line)
-    raise RuntimeError(f"function {function.name} did not start (see the error above)")
+        pools[logical_id] = pool
+        first[logical_id] = pool.start()
+    for logical_id, instance in first.items():
+        try:
+            instance.await_ready()
+        except InvocationError:
+            for pool in pools.values():
+                pool.stop()
+            raise
+        pools[logical_id].add_idle(instance)
+    return pools
 
 
 def _forward(stream: IO[str]) -> None:

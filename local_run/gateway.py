@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local_run.functions import FunctionProcess, InvocationError
+from local_run.functions import FunctionPool, InvocationError
 from local_run.template import HttpRoute, Template
 
 # API Gateway's own payload limit; our function enforces the contract's 16 KiB.
@@ -50,14 +50,14 @@ class GatewayConfig:
     authorizers: dict[str, Authorizer]
     stage_variables: dict[str, str]
     cors: dict[str, Any] | None = None
-    functions: dict[str, FunctionProcess] = field(default_factory=dict)
+    functions: dict[str, FunctionPool] = field(default_factory=dict)
     domain: str = "127.0.0.1:3000"
     # Path prefix ("/demo/") -> directory of static files served there, GET and HEAD only.
     # Local only: API Gateway serves no files; the template never deploys them.
     static: dict[str, Path] = field(default_factory=dict)
 
 
-def gateway_config(template: Template, functions: dict[str, FunctionProcess]) -> GatewayConfig:
+def gateway_config(template: Template, functions: dict[str, FunctionPool]) -> GatewayConfig:
     (api,) = template.of_type("AWS::Serverless::HttpApi").values()
     properties = template.resolve(api.get("Properties", {}))
     authorizers = {}

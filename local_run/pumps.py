@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from local_run.functions import FunctionProcess, InvocationError
+from local_run.functions import FunctionPool, InvocationError
 from local_run.provision import RuleRoute, StreamTrigger
 
 POLL_INTERVAL = 0.1
@@ -25,7 +25,7 @@ def _log(message: str) -> None:
     )
 
 
-def _invoke_with_retries(function: FunctionProcess, event: dict[str, Any], what: str) -> bool:
+def _invoke_with_retries(function: FunctionPool, event: dict[str, Any], what: str) -> bool:
     for attempt in range(MAX_ATTEMPTS):
         try:
             function.invoke(event)
@@ -47,7 +47,7 @@ def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 
 class StreamPump(threading.Thread):
     def __init__(
-        self, trigger: StreamTrigger, function: FunctionProcess, client: Any, stop: threading.Event
+        self, trigger: StreamTrigger, function: FunctionPool, client: Any, stop: threading.Event
     ) -> None:
         super().__init__(daemon=True, name=f"stream-{trigger.function}")
         self.trigger, self.function, self.client, self.stop_event = trigger, function, client, stop
@@ -85,7 +85,7 @@ class StreamPump(threading.Thread):
 
 class QueuePump(threading.Thread):
     def __init__(
-        self, route: RuleRoute, function: FunctionProcess, client: Any, stop: threading.Event
+        self, route: RuleRoute, function: FunctionPool, client: Any, stop: threading.Event
     ) -> None:
         super().__init__(daemon=True, name=f"rule-{route.function}")
         self.route, self.function, self.client, self.stop_event = route, function, client, stop
