@@ -251,13 +251,13 @@ class InMemoryStore:
 
     def authorization_lookup(
         self, user_id: str, session_id: str
-    ) -> tuple[Session | None, Millis | None]:
+    ) -> tuple[Session | None, UserProfile | None]:
         with self._lock:
             self.calls.append("authorization_lookup")
             profile = self.profiles.get(user_id)
             return (
                 self.sessions.get((user_id, session_id)),
-                profile.not_before if profile else None,
+                profile,
             )
 
     def record_login_failure(self, scope: str, now: Millis, window_ms: int) -> FailureWindow:

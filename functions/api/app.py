@@ -113,7 +113,11 @@ def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[
     event = app.current_event.raw_event
     caller = http.caller(event)
     issued = wiring.accounts().change_password(
-        caller.user_id, body.current_password, body.new_password, http.client_info(event)
+        caller.user_id,
+        caller.username,
+        body.current_password,
+        body.new_password,
+        http.client_info(event),
     )
     return _tokens(issued)
 

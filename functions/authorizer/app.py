@@ -14,7 +14,7 @@ get_settings()
 
 
 def _authorize(access_token: str) -> Any:
-    return wiring.session_service().authorize(access_token).session
+    return wiring.session_service().authorize(access_token)
 
 
 @logger.inject_lambda_context

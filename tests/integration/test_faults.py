@@ -77,7 +77,7 @@ CALLS = {
     "sessions": ["BatchGetItem", "Query"],
     "revoke_session": ["BatchGetItem", "UpdateItem"],
     "revoke_other_sessions": ["BatchGetItem", "Query", "UpdateItem"],
-    "password": ["BatchGetItem", "Query", "BatchGetItem", "Query", "TransactWriteItems"],
+    "password": ["BatchGetItem", "BatchGetItem", "Query", "TransactWriteItems"],
 }
 CASES = [
     (route, fault, number)

@@ -21,7 +21,9 @@ def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domai
     user_id = sessions[0].session.user_id
     domain.clock.advance(0.3)
     # When
-    fresh = domain.accounts.change_password(user_id, "correct horse", "new battery staple", CLIENT)
+    fresh = domain.accounts.change_password(
+        user_id, "ada", "correct horse", "new battery staple", CLIENT
+    )
     # Then every earlier session is refused, access and refresh alike, in the same second
     for old in sessions:
         with pytest.raises(InvalidToken):
@@ -45,18 +47,22 @@ def test_wrong_current_password_is_refused_and_counted(domain: Domain) -> None:
     user_id = issued.session.user_id
     for _ in range(5):
         with pytest.raises(InvalidGrant):
-            domain.accounts.change_password(user_id, "not it at all", "new battery staple", CLIENT)
+            domain.accounts.change_password(
+                user_id, "ada", "not it at all", "new battery staple", CLIENT
+            )
     with pytest.raises(RateLimited):
-        domain.accounts.change_password(user_id, "correct horse", "new battery staple", CLIENT)
+        domain.accounts.change_password(
+            user_id, "ada", "correct horse", "new battery staple", CLIENT
+        )
     domain.sessions.authorize(issued.access_token)
 
 
 def test_new_password_must_differ_and_be_long_enough(domain: Domain) -> None:
     user_id = register_and_login(domain).session.user_id
     with pytest.raises(Conflict, match="differ"):
-        domain.accounts.change_password(user_id, "correct horse", "correct horse", CLIENT)
+        domain.accounts.change_password(user_id, "ada", "correct horse", "correct horse", CLIENT)
     with pytest.raises(InvalidRequest, match="new_password"):
-        domain.accounts.change_password(user_id, "correct horse", "short", CLIENT)
+        domain.accounts.change_password(user_id, "ada", "correct horse", "short", CLIENT)
 
 
 def test_a_login_that_verified_the_old_password_cannot_start_after_the_change(
@@ -65,7 +71,7 @@ def test_a_login_that_verified_the_old_password_cannot_start_after_the_change(
     # Given a login that read the credential before a password change landed
     user_id = register_and_login(domain).session.user_id
     lookup = domain.store.find_login("ada", CLIENT.ip)
-    domain.accounts.change_password(user_id, "correct horse", "new battery staple", CLIENT)
+    domain.accounts.change_password(user_id, "ada", "correct horse", "new battery staple", CLIENT)
     # When it tries to start its session with the old credential
     with pytest.raises(InvalidGrant, match="just changed"):
         domain.sessions.start(user_id, CLIENT, credential=lookup.credential)

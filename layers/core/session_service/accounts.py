@@ -99,7 +99,12 @@ class Accounts:
         return issued
 
     def change_password(
-        self, user_id: str, current_password: str, new_password: str, client: ClientInfo
+        self,
+        user_id: str,
+        username: str,
+        current_password: str,
+        new_password: str,
+        client: ClientInfo,
     ) -> IssuedTokens:
         """Replace the password and end every session of the user, this one included, in
         one transaction; answer with a fresh session created after the change. A wrong
@@ -107,10 +112,9 @@ class Accounts:
         unlimited guesses)."""
         check_password(current_password, "current_password")
         check_password(new_password, "new_password")
-        state = self._store.load_user(user_id)
-        if state is None:
-            raise InvalidGrant("The account no longer exists.")
-        key = username_key(state.profile.username)
+        # The username comes from the authorizer's read of the profile; the credential
+        # found by it must still belong to this user.
+        key = username_key(username)
         lookup = self._store.find_login(key, client.ip)
         self._throttle.check(lookup)
         credential = lookup.credential

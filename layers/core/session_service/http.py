@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
     from aws_lambda_powertools.shared.cookies import Cookie
 
+    from session_service.sessions import AuthorizedSession
+
 MAX_BODY_BYTES = 16 * 1024
 # Stage variable by which our own API asks the authorizer to report its verdict in the
 # context instead of denying: HTTP APIs answer a denial with a fixed 403 body that the
@@ -90,10 +92,12 @@ def session_view(session: Session, current_session_id: str | None = None) -> dic
     }
 
 
-def authorizer_allow(session: Session) -> dict[str, Any]:
+def authorizer_allow(authorized: AuthorizedSession) -> dict[str, Any]:
+    session = authorized.session
     context: dict[str, Any] = {
         "verdict": "allow",
         "sub": session.user_id,
+        "username": authorized.username,
         "sid": session.session_id,
         "createdAt": session.created_at,
         "lastUsedAt": session.last_used_at,
@@ -116,17 +120,17 @@ def authorizer_refusal(error: ServiceError, event: Mapping[str, Any]) -> dict[st
 
 
 def authorizer_answer(
-    event: Mapping[str, Any], authorize: Callable[[str], Session]
+    event: Mapping[str, Any], authorize: Callable[[str], AuthorizedSession]
 ) -> dict[str, Any]:
     """The authorizer's simple response for this request."""
     try:
         token = bearer_token(event.get("headers"))
         if token is None:
             raise InvalidToken("A Bearer access token is required.")
-        session = authorize(token)
+        authorized = authorize(token)
     except ServiceError as refusal:
         return authorizer_refusal(refusal, event)
-    return authorizer_allow(session)
+    return authorizer_allow(authorized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,7 @@ class Caller:
 
     user_id: str
     session_id: str
+    username: str
     view: dict[str, Any]
 
 
@@ -157,7 +162,12 @@ def caller(event: Mapping[str, Any]) -> Caller:
             user_agent=str(context.get("userAgent", "")),
         )
         view = {**session_view(session, session.session_id), "user_id": session.user_id}
-        return Caller(user_id=session.user_id, session_id=session.session_id, view=view)
+        return Caller(
+            user_id=session.user_id,
+            session_id=session.session_id,
+            username=str(context.get("username", "")),
+            view=view,
+        )
     if verdict == Unavailable.code:
         raise Unavailable(retry_after=1)
     raise InvalidToken(str(context.get("description") or InvalidToken.default_description))

@@ -77,6 +77,7 @@ class IssuedTokens:
 class AuthorizedSession:
     claims: AccessTokenClaims
     session: Session
+    username: str
 
 
 class SessionService:
@@ -288,10 +289,14 @@ class SessionService:
     def authorize(self, access_token: str) -> AuthorizedSession:
         """A valid access token of a live session, in one DynamoDB round trip."""
         claims = self._access_tokens.verify(access_token)
-        session, not_before = self._store.authorization_lookup(claims.user_id, claims.session_id)
-        if session is None or not session.is_live(self._now(), not_before):
+        session, profile = self._store.authorization_lookup(claims.user_id, claims.session_id)
+        if (
+            session is None
+            or profile is None
+            or not session.is_live(self._now(), profile.not_before)
+        ):
             raise InvalidToken("The session has ended.")
-        return AuthorizedSession(claims=claims, session=session)
+        return AuthorizedSession(claims=claims, session=session, username=profile.username)
 
     # -- the sessions of a user -----------------------------------------------------------
 

@@ -141,7 +141,7 @@ class SessionStore(Protocol):
 
     def authorization_lookup(
         self, user_id: str, session_id: str
-    ) -> tuple[Session | None, Millis | None]: ...
+    ) -> tuple[Session | None, UserProfile | None]: ...
 
     def raise_not_before(self, user_id: str, not_before: Millis) -> None: ...
 
@@ -653,14 +653,14 @@ class DynamoSessionStore:
 
     def authorization_lookup(
         self, user_id: str, session_id: str
-    ) -> tuple[Session | None, Millis | None]:
+    ) -> tuple[Session | None, UserProfile | None]:
         session_key, profile_key = _session_key(user_id, session_id), _profile_key(user_id)
         found = self._batch_get([session_key, profile_key])
         session = found.get(_key_id(session_key))
         profile = found.get(_key_id(profile_key))
         return (
             session_from_item(session) if session else None,
-            _opt_int(profile, "not_before") if profile else None,
+            _profile_from_item(profile) if profile else None,
         )
 
     def record_login_failure(self, scope: str, now: Millis, window_ms: int) -> FailureWindow:
