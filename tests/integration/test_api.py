@@ -9,35 +9,8 @@ import jwt
 import pytest
 
 from local_run.template import Template, http_routes, load_template
-from tests.integration.conftest import ISSUER, HttpAnswer, LambdaContext, Stack, sample_event
-
-PASSWORD = "correct horse battery"
-
-
-def register(stack: Stack, username: str = "ada") -> str:
-    answer = stack.http("POST", "/auth/register", {"username": username, "password": PASSWORD})
-    assert answer.status == 201, answer.json()
-    return str(answer.json()["user_id"])
-
-
-def login(stack: Stack, username: str = "ada", **kwargs: Any) -> dict[str, Any]:
-    answer = stack.http(
-        "POST", "/auth/login", {"username": username, "password": PASSWORD}, **kwargs
-    )
-    assert answer.status == 200, answer.json()
-    return dict(answer.json())
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-def assert_error(answer: HttpAnswer, status: int, code: str) -> None:
-    assert answer.status == status, answer.json()
-    body = answer.json()
-    assert set(body) == {"error", "error_description"}
-    assert body["error"] == code
-    assert body["error_description"]
+from tests.helpers import PASSWORD, assert_error, bearer, login, register
+from tests.integration.conftest import ISSUER, LambdaContext, Stack, sample_event
 
 
 def test_register_login_refresh_logout(stack: Stack) -> None:

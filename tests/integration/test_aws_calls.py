@@ -2,42 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
-import pytest
-from botocore.client import BaseClient
-
-from tests.integration.conftest import Stack
-from tests.integration.test_api import bearer, login, register
-
-
-class AwsCalls:
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def by_service(self) -> dict[str, int]:
-        services: Counter[str] = Counter()
-        for call, count in self.calls.items():
-            services[call.split(".")[0]] += count
-        return dict(services)
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
-
-
-@pytest.fixture
-def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
-    counter = AwsCalls()
-    original = BaseClient._make_api_call
-
-    def counting(client: BaseClient, operation: str, params: Any) -> Any:
-        counter.calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
-        return original(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    return counter
+from tests.helpers import bearer, login, register
+from tests.integration.conftest import AwsCalls, Stack
 
 
 def warm(stack: Stack) -> dict[str, Any]:

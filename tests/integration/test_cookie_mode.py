@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import PASSWORD, assert_error, register
 from tests.integration.conftest import HttpAnswer, Stack
-from tests.integration.test_api import PASSWORD, assert_error, register
 
 APP = "https://app.example.com"
 EVIL = "https://evil.example.net"

@@ -13,8 +13,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from session_service import wiring
+from tests.helpers import PASSWORD, bearer, login, register
 from tests.integration.conftest import Stack
-from tests.integration.test_api import PASSWORD, bearer, login, register
 
 
 def _client_error(code: str, operation: str, **extra: Any) -> ClientError:

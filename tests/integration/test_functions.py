@@ -12,41 +12,15 @@ import pytest
 from botocore.stub import Stubber
 
 from session_service import store, wiring
+from tests.helpers import (
+    authorize,
+    bearer,
+    login,
+    password_changed,
+    register,
+    stream_records,
+)
 from tests.integration.conftest import LambdaContext, Stack, sample_event
-from tests.integration.test_api import bearer, login, register
-
-
-def authorizer_event(token: str | None, own_api: bool = False) -> dict[str, Any]:
-    event = sample_event("authorizer/other-api-request.json")
-    event["headers"] = {"authorization": f"Bearer {token}"} if token else {}
-    if own_api:
-        event["stageVariables"] = {"authorizerVerdict": "context"}
-    return event
-
-
-def authorize(stack: Stack, token: str | None, own_api: bool = False) -> Any:
-    handler = stack.function("AuthorizerFunction").lambda_handler
-    return handler(authorizer_event(token, own_api), LambdaContext())
-
-
-def stream_records(stack: Stack) -> list[dict[str, Any]]:
-    """Everything on the table's stream so far, as Lambda would deliver it."""
-    streams = stack.clients("dynamodbstreams")
-    arn = stack.template.names.attributes[("SessionTable", "StreamArn")]
-    records: list[dict[str, Any]] = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        records.extend(streams.get_records(ShardIterator=iterator)["Records"])
-    return json.loads(json.dumps(records, default=lambda value: value.timestamp()))  # type: ignore[no-any-return]
-
-
-def password_changed(user_id: str, changed_at: datetime) -> dict[str, Any]:
-    event = sample_event("password_changed/from-external-directory.json")
-    event["detail"] = {"user_id": user_id, "changed_at": changed_at.isoformat()}
-    return event
-
 
 # -- authorizer ---------------------------------------------------------------------------
 

@@ -9,9 +9,16 @@ from typing import Any
 
 from session_service.models import Session
 from session_service.store import session_item
+from tests.helpers import (
+    PASSWORD,
+    assert_error,
+    authorize,
+    bearer,
+    login,
+    password_changed,
+    register,
+)
 from tests.integration.conftest import LambdaContext, Stack
-from tests.integration.test_api import PASSWORD, assert_error, bearer, login, register
-from tests.integration.test_functions import authorize, password_changed
 
 NEW_PASSWORD = "a brand new passphrase"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.helpers import PASSWORD, assert_error, bearer, login, register
 from tests.integration.conftest import Stack
-from tests.integration.test_api import PASSWORD, assert_error, bearer, login, register
 
 
 def test_sessions_list_shows_devices_newest_first_without_token_material(stack: Stack) -> None:

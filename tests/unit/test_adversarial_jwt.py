@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from session_service.errors import InvalidGrant, InvalidToken
+from tests.helpers import register_and_login
 from tests.unit.conftest import AUDIENCE, CLIENT, ISSUER, Domain
 from tests.unit.jwt_forgery import b64url, unsigned
-from tests.unit.test_sessions import register_and_login
 
 
 def claims(domain: Domain, **changes: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from session_service.errors import (
     InvalidToken,
     RateLimited,
 )
+from tests.helpers import register_and_login
 from tests.unit.conftest import CLIENT, Domain
-from tests.unit.test_sessions import register_and_login
 
 
 def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domain) -> None:

@@ -10,8 +10,8 @@ import pytest
 from session_service.errors import InvalidGrant, InvalidToken, NotFound, RateLimited
 from session_service.models import ClientInfo
 from session_service.throttling import lock_duration_ms
+from tests.helpers import register_and_login
 from tests.unit.conftest import CLIENT, Domain
-from tests.unit.test_sessions import register_and_login
 
 # -- the reuse grace window ----------------------------------------------------------------
 

@@ -7,17 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from session_service.errors import InvalidGrant, InvalidToken, SessionLimitReached
-from session_service.models import ClientInfo
-from session_service.sessions import IssuedTokens
+from tests.helpers import register_and_login
 from tests.unit.conftest import CLIENT, Domain
-
-
-def register_and_login(
-    domain: Domain, username: str = "ada", client: ClientInfo = CLIENT
-) -> IssuedTokens:
-    if username.lower() not in domain.store.credentials:
-        domain.accounts.register(username, "correct horse")
-    return domain.accounts.login(username, "correct horse", client)
 
 
 def test_login_returns_a_token_pair_for_a_new_session(domain: Domain) -> None:

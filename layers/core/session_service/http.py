@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from session_service.sessions import AuthorizedSession
 
 MAX_BODY_BYTES = 16 * 1024
+# No request of ours nests deeper than 2; a generous bound keeps every later parse (the
+# resolver's, pydantic's) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
 # Stage variable by which our own API asks the authorizer to report its verdict in the
 # context instead of denying: HTTP APIs answer a denial with a fixed 403 body that the
 # contract's error shape cannot replace, so our handlers render the 401 themselves.
@@ -326,11 +329,28 @@ def _body_problem(event: Mapping[str, Any]) -> str | None:
             base64.b64decode(body, validate=True).decode() if event.get("isBase64Encoded") else body
         )
         document = json.loads(text)
+    except RecursionError:
+        return f"The body nests deeper than {MAX_JSON_DEPTH} levels."
     except (ValueError, UnicodeDecodeError):
         return "The body is not valid UTF-8 JSON."
+    if _depth(document) > MAX_JSON_DEPTH:
+        return f"The body nests deeper than {MAX_JSON_DEPTH} levels."
     if document is not None and not isinstance(document, dict):
         return "The body must be a JSON object."
     return None
+
+
+def _depth(document: Any) -> int:
+    """How deeply a parsed JSON value nests, found without recursion."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _lambda_response(error: ServiceError) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
 Millis = int
+# User and session ids are lower-case UUIDs (uuid4) issued by this service.
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UUID = re.compile(UUID_PATTERN)
 SessionStatus = Literal["active", "revoked"]
 RevocationReason = Literal[
     "logout",
@@ -17,6 +21,12 @@ RevocationReason = Literal[
     "admin",
     "refresh_limit",
 ]
+
+
+def is_issued_id(value: str) -> bool:
+    """Whether a client-supplied id can be one of ours; anything else names nothing (and
+    could exceed DynamoDB's key limits)."""
+    return _UUID.fullmatch(value) is not None
 
 
 def rfc3339(millis: Millis) -> str:

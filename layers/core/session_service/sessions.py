@@ -16,7 +16,14 @@ from session_service.errors import (
     SessionLimitReached,
     Unavailable,
 )
-from session_service.models import ClientInfo, Credential, Millis, RevocationReason, Session
+from session_service.models import (
+    ClientInfo,
+    Credential,
+    Millis,
+    RevocationReason,
+    Session,
+    is_issued_id,
+)
 from session_service.observability import logger
 from session_service.store import (
     CredentialChanged,
@@ -310,6 +317,8 @@ class SessionService:
     def revoke_session(self, user_id: str, session_id: str) -> None:
         """Sign out one of the caller's own devices. Another user's session or an unknown
         id is simply not found: the key includes the caller, so ids cannot be probed."""
+        if not is_issued_id(session_id):
+            raise NotFound("No such session.")
         now = self._now()
         if (
             self._store.revoke(user_id, session_id, "logout", now, self._revocation_ttl(now))

@@ -17,6 +17,7 @@ import jwt
 
 from session_service.errors import InvalidGrant, InvalidToken
 from session_service.keyring import KeyRing, KeyRingSource
+from session_service.models import UUID_PATTERN
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 # RFC 8725 §3.1: the service verifies with the algorithm bound to each key, never the
@@ -169,7 +170,7 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
 
 
 # rt1.<user id>.<session id>.<generation>.<absolute expiry, ms>.<256-bit secret>.<MAC>
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UUID = UUID_PATTERN
 _REFRESH_TOKEN = re.compile(
     rf"rt1\.(?P<user>{_UUID})\.(?P<session>{_UUID})\.(?P<generation>0|[1-9][0-9]{{0,8}})"
     r"\.(?P<expires>[1-9][0-9]{0,14})\.(?P<secret>[A-Za-z0-9_-]{43})\.(?P<mac>[A-Za-z0-9_-]{22})"

@@ -1,0 +1,101 @@
+"""What tests share: registering, logging in, reading answers and the table's stream.
+
+Test files import from here (and from conftest fixtures), never from each other."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tests.integration.conftest import LambdaContext, sample_event
+
+if TYPE_CHECKING:
+    from session_service.models import ClientInfo
+    from session_service.sessions import IssuedTokens
+    from tests.integration.conftest import HttpAnswer, Stack
+    from tests.unit.conftest import Domain
+
+PASSWORD = "correct horse battery"
+
+
+# -- through the HTTP API (integration: the gateway in front of the functions, on moto) ---
+
+
+def register(stack: Stack, username: str = "ada") -> str:
+    answer = stack.http("POST", "/auth/register", {"username": username, "password": PASSWORD})
+    assert answer.status == 201, answer.json()
+    return str(answer.json()["user_id"])
+
+
+def login(stack: Stack, username: str = "ada", **kwargs: Any) -> dict[str, Any]:
+    answer = stack.http(
+        "POST", "/auth/login", {"username": username, "password": PASSWORD}, **kwargs
+    )
+    assert answer.status == 200, answer.json()
+    return dict(answer.json())
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def assert_error(answer: HttpAnswer, status: int, code: str) -> None:
+    assert answer.status == status, answer.json()
+    body = answer.json()
+    assert set(body) == {"error", "error_description"}
+    assert body["error"] == code
+    assert body["error_description"]
+
+
+# -- functions invoked directly ----------------------------------------------------------
+
+
+def authorizer_event(token: str | None, own_api: bool = False) -> dict[str, Any]:
+    event = sample_event("authorizer/other-api-request.json")
+    event["headers"] = {"authorization": f"Bearer {token}"} if token else {}
+    if own_api:
+        event["stageVariables"] = {"authorizerVerdict": "context"}
+    return event
+
+
+def authorize(stack: Stack, token: str | None, own_api: bool = False) -> Any:
+    handler = stack.function("AuthorizerFunction").lambda_handler
+    return handler(authorizer_event(token, own_api), LambdaContext())
+
+
+def password_changed(user_id: str, changed_at: datetime) -> dict[str, Any]:
+    event = sample_event("password_changed/from-external-directory.json")
+    event["detail"] = {"user_id": user_id, "changed_at": changed_at.isoformat()}
+    return event
+
+
+def stream_records(stack: Stack) -> list[dict[str, Any]]:
+    """Everything on the table's stream so far, as Lambda would deliver it."""
+    streams = stack.clients("dynamodbstreams")
+    arn = stack.template.names.attributes[("SessionTable", "StreamArn")]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator)
+            if not page["Records"]:
+                break
+            records.extend(page["Records"])
+            iterator = page.get("NextShardIterator")
+    return json.loads(json.dumps(records, default=lambda value: value.timestamp()))  # type: ignore[no-any-return]
+
+
+# -- the domain (unit) ------------------------------------------------------------------------
+
+
+def register_and_login(
+    domain: Domain, username: str = "ada", client: ClientInfo | None = None
+) -> IssuedTokens:
+    from tests.unit.conftest import CLIENT  # noqa: PLC0415
+
+    if username.lower() not in domain.store.credentials:
+        domain.accounts.register(username, "correct horse")
+    return domain.accounts.login(username, "correct horse", client or CLIENT)
