@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
@@ -36,25 +37,30 @@ def concurrent_logins(service: Service, username: str, count: int) -> list[reque
         return list(pool.map(lambda _: service.post("/auth/login", body), range(count)))
 
 
-def live_sessions(service: Service, answers: list[requests.Response]) -> int:
-    tokens = [a.json()["access_token"] for a in answers if a.status_code == 200]
-    return sum(
-        service.get("/auth/session", headers=bearer(token)).status_code == 200 for token in tokens
-    )
+def live_sessions(service: Service, answers: list[requests.Response]) -> list[dict[str, Any]]:
+    """The token responses among `answers` whose session is still live."""
+    issued = [a.json() for a in answers if a.status_code == 200]
+    return [
+        tokens
+        for tokens in issued
+        if service.get("/auth/session", headers=bearer(tokens["access_token"])).status_code == 200
+    ]
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_twelve_concurrent_logins_leave_at_most_three_live_sessions(
+def test_twelve_concurrent_logins_leave_exactly_three_live_sessions(
     policy_service: Service, round_: int
 ) -> None:
     username = policy_service.new_user()
     answers = concurrent_logins(policy_service, username, 12)
-    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
-    assert live_sessions(policy_service, answers) <= 3
-    survivor = next(a.json() for a in answers[::-1] if a.status_code == 200)
-    listed = policy_service.get("/auth/sessions", headers=bearer(survivor["access_token"]))
-    if listed.status_code == 200:
-        assert len(listed.json()["sessions"]) <= 3
+    assert [a.status_code for a in answers] == [200] * 12, [a.text for a in answers]
+    live = live_sessions(policy_service, answers)
+    assert len(live) == 3
+    listed = policy_service.get("/auth/sessions", headers=bearer(live[0]["access_token"]))
+    assert listed.status_code == 200
+    assert {s["session_id"] for s in listed.json()["sessions"]} == {
+        tokens["session_id"] for tokens in live
+    }
 
 
 def test_reject_policy_lets_exactly_the_limit_in_under_concurrency(
@@ -66,7 +72,7 @@ def test_reject_policy_lets_exactly_the_limit_in_under_concurrency(
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [200] * 3 + [409] * 9, statuses
     assert {a.json()["error"] for a in answers if a.status_code == 409} == {"session_limit"}
-    assert live_sessions(service, answers) == 3
+    assert len(live_sessions(service, answers)) == 3
 
 
 def test_two_users_see_and_end_only_their_own_sessions(policy_service: Service) -> None:

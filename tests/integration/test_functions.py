@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from session_service import store, wiring
+from session_service.keyring import generate_signing_key
 from tests.helpers import (
     authorize,
     bearer,
@@ -176,7 +177,12 @@ def test_before_the_first_rotation_the_api_answers_503(stack: Stack) -> None:
         "POST", "/auth/login", {"username": "ada", "password": "correct horse battery"}
     )
     assert answer.status == 503
-    assert authorize(stack, "x.y.z", own_api=True)["context"]["verdict"] in (
-        "invalid_token",
-        "unavailable",
+    # A token whose header names a key makes the authorizer consult the empty ring.
+    stranger = generate_signing_key("RS256", 0)
+    token = jwt.encode(
+        {"sub": "u"},
+        stranger["private_key"],
+        algorithm="RS256",
+        headers={"kid": stranger["kid"], "typ": "at+jwt"},
     )
+    assert authorize(stack, token, own_api=True)["context"]["verdict"] == "unavailable"
