@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
 .PHONY: browser
-.PHONY: bench
+.PHONY: bench load
 
 install: $(STAMP)
 
@@ -71,6 +71,14 @@ $(TOOLS_STAMP): scripts/tools-requirements.txt
 # The `bench` optional dependencies (the chart's) go into .venv, never into the layer.
 bench: $(BENCH_STAMP)
 	PYTHONPATH=layers/core:. $(PY) -m bench
+
+# A bounded load test of the local run (loopback only, about a minute): requests/s,
+# latency percentiles and errors by kind; writes docs/load.json and its section of
+# docs/performance.md. LOAD_CLIENTS and LOAD_SECONDS change its size.
+LOAD_CLIENTS ?= 32
+LOAD_SECONDS ?= 60
+load: install
+	PYTHONPATH=layers/core:. $(PY) -m bench.load --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS)
 
 $(BENCH_STAMP): $(STAMP) bench/requirements.py
 	$(PY) bench/requirements.py > $(VENV)/bench-requirements.txt

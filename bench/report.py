@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from bench import argon2_cost, aws_calls, coldstart
+from bench import argon2_cost, aws_calls, coldstart, load
 from bench.argon2_cost import LambdaCost
 from bench.aws_calls import Calls, OperationCalls
 from bench.coldstart import ImportFigures
@@ -530,6 +530,7 @@ def render(results: Results) -> str:
         _operations_section(results),
         _argon2_section(results),
         _jwt_section(results),
+        load.saved_section(),
         _caveats(),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(section for section in sections if section) + "\n"

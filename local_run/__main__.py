@@ -144,7 +144,9 @@ def _serve(
     )
     functions.update(start_functions(template, base_env))
     for trigger in provisioned.stream_triggers:
-        StreamPump(trigger, functions[trigger.function], clients("dynamodbstreams"), stop).start()
+        StreamPump(
+            trigger, functions[trigger.function], clients("dynamodbstreams"), stop, clients("sqs")
+        ).start()
     for route in provisioned.rule_routes:
         QueuePump(route, functions[route.function], clients("sqs"), stop).start()
     config = gateway_config(template, functions)

@@ -1,4 +1,5 @@
-"""moto's server as the embedded AWS emulator, applying one AWS request at a time.
+"""moto's server as the embedded AWS emulator, applying one AWS request at a time, with
+moto's transactions fixed (local_run.moto_fixes).
 
 moto's threaded server interleaves concurrent requests inside its backends, which would
 let two conditional writes both pass; DynamoDB applies each request atomically. A lock
@@ -18,6 +19,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from local_run import moto_fixes
 from local_run.lifetime import exit_with_parent
 
 
@@ -37,6 +39,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     exit_with_parent()
+    moto_fixes.install()
     app = serialized(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler

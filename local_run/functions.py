@@ -82,22 +82,31 @@ class FunctionPool:
         self._starting = 0
 
     def start(self) -> FunctionInstance:
-        instance = FunctionInstance(self.name, self._command, self._env)
-        with self._condition:
-            self._all.append(instance)
-        return instance
+        """A new execution environment; the pool counts it once it is ready."""
+        return FunctionInstance(self.name, self._command, self._env)
 
     def add_idle(self, instance: FunctionInstance) -> None:
         with self._condition:
+            if instance not in self._all:
+                self._all.append(instance)
             self._idle.append(instance)
             self._condition.notify()
 
     def invoke(self, event: Mapping[str, Any], timeout: float = 60) -> Any:
         instance = self._acquire()
         try:
-            return instance.invoke(event, timeout)
-        finally:
+            result = instance.invoke(event, timeout)
+        except InvocationError:
+            # The handler raised: the environment itself is fine, as in Lambda.
             self.add_idle(instance)
+            raise
+        except (OSError, ValueError):
+            # The process died or answered garbage: retire it, the next request starts
+            # another instead of meeting the same corpse.
+            self._retire(instance)
+            raise
+        self.add_idle(instance)
+        return result
 
     def _acquire(self) -> FunctionInstance:
         with self._condition:
@@ -108,14 +117,28 @@ class FunctionPool:
                 self._condition.wait()
             else:
                 return self._idle.pop()
+        instance = None
         try:
             instance = self.start()
             instance.await_ready()
+            with self._condition:
+                self._all.append(instance)
             return instance
+        except BaseException:
+            if instance is not None:
+                instance.stop()
+            raise
         finally:
             with self._condition:
                 self._starting -= 1
                 self._condition.notify()
+
+    def _retire(self, instance: FunctionInstance) -> None:
+        instance.stop()
+        with self._condition:
+            if instance in self._all:
+                self._all.remove(instance)
+            self._condition.notify()
 
     def stop(self) -> None:
         with self._condition:
@@ -163,8 +186,8 @@ def start_functions(template: Template, base_env: Mapping[str, str]) -> dict[str
         try:
             instance.await_ready()
         except InvocationError:
-            for pool in pools.values():
-                pool.stop()
+            for started in first.values():
+                started.stop()
             raise
         pools[logical_id].add_idle(instance)
     return pools

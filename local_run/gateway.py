@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -320,16 +321,43 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"
 
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_PAYLOAD_BYTES:
-                self._send(_message(413, "Request Entity Too Large"))
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_PAYLOAD_BYTES:
+                # Read what was sent before answering: closing a socket with unread data
+                # resets it, and the client would never see the answer.
+                self._discard(max(length, 0))
+                status = 413 if length > MAX_PAYLOAD_BYTES else 400
+                self._send(
+                    _message(status, "Request Entity Too Large" if status == 413 else "Bad Request")
+                )
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
-            response = gateway.handle(
-                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
-            )
+            try:
+                response = gateway.handle(
+                    self.command,
+                    self.path,
+                    list(self.headers.items()),
+                    body,
+                    self.client_address[0],
+                )
+            except Exception:
+                # A bug of the local run's own: answer as API Gateway would (and say why on
+                # the console), never by dropping the connection.
+                traceback.print_exc()
+                response = _message(500, "Internal Server Error")
             self._send(response)
+
+        def _discard(self, length: int) -> None:
+            remaining = min(length, 4 * MAX_PAYLOAD_BYTES)
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
 
         def _send(self, response: GatewayResponse) -> None:
             self.send_response(response.status)
@@ -351,6 +379,13 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, *_: Any) -> None:
             return
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of clients arriving while the
+    # accept loop waits for the CPU (cold starts on two cores) overflowed it, and Linux
+    # answered the overflow with resets. API Gateway queues far more.
+    request_queue_size = 1024

@@ -19,6 +19,10 @@ class RuleRoute:
 
     function: str
     queue_url: str
+    # The function's EventInvokeConfig OnFailure queue: where an event goes once the
+    # asynchronous invocation's retries are spent.
+    on_failure_queue_url: str | None = None
+    maximum_retry_attempts: int = 2
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,11 @@ class StreamTrigger:
     function: str
     stream_arn: str
     batch_size: int
+    # The event source mapping's OnFailure queue: the coordinates of a batch whose retries
+    # are spent (AWS sends no record, only where to find it).
+    on_failure_queue_url: str | None = None
+    maximum_retry_attempts: int = -1
+    bisect_on_error: bool = False
 
 
 @dataclass
@@ -185,7 +194,17 @@ def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:
                 EventBusName=bus,
                 Targets=[{"Id": "local-run", "Arn": queue_arn["Attributes"]["QueueArn"]}],
             )
-            routes.append(RuleRoute(function=function, queue_url=queue_url))
+            invoke = template.resolve(
+                template.function_properties(function).get("EventInvokeConfig", {})
+            )
+            routes.append(
+                RuleRoute(
+                    function=function,
+                    queue_url=queue_url,
+                    on_failure_queue_url=_queue_url(template, _on_failure(invoke)),
+                    maximum_retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),
+                )
+            )
     return routes
 
 
@@ -201,6 +220,22 @@ def _stream_triggers(template: Template) -> list[StreamTrigger]:
                     function=function,
                     stream_arn=properties["Stream"],
                     batch_size=int(properties.get("BatchSize", 100)),
+                    on_failure_queue_url=_queue_url(template, _on_failure(properties)),
+                    maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+                    bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
                 )
             )
     return triggers
+
+
+def _on_failure(properties: dict[str, Any]) -> str | None:
+    destination = properties.get("DestinationConfig", {}).get("OnFailure", {})
+    return str(destination["Destination"]) if "Destination" in destination else None
+
+
+def _queue_url(template: Template, arn: str | None) -> str | None:
+    """The local URL of the template's queue with this ARN."""
+    for logical_id in template.of_type("AWS::SQS::Queue"):
+        if arn is not None and template.names.attributes.get((logical_id, "Arn")) == arn:
+            return template.names.refs[logical_id]
+    return None

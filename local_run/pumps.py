@@ -1,5 +1,11 @@
 """The triggers AWS runs for us, run locally: the table's stream into its function, and the
-queues that stand in for EventBridge rules' Lambda targets into theirs."""
+queues that stand in for EventBridge rules' Lambda targets into theirs.
+
+As on AWS, a failing batch is retried, bisected to isolate the record that fails, and once
+its retries are spent its coordinates go to the trigger's OnFailure queue; a failing
+asynchronous event goes to its function's OnFailure queue. Each of these is logged at
+ERROR, and a stream reader that stops seeing records the stream holds says so and
+recovers: a pipeline that stalls or fails is never silent."""
 
 from __future__ import annotations
 
@@ -7,32 +13,42 @@ import json
 import sys
 import threading
 import time
-from datetime import datetime
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from local_run.functions import FunctionPool, InvocationError
 from local_run.provision import RuleRoute, StreamTrigger
 
 POLL_INTERVAL = 0.1
-MAX_ATTEMPTS = 3
+# How often an idle stream reader checks that its iterator still sees the stream.
+STALL_CHECK_INTERVAL = 2.0
+# Local retries of one batch before it is bisected (AWS retries up to the mapping's
+# MaximumRetryAttempts, for hours; locally a failure must show in seconds).
+LOCAL_BATCH_ATTEMPTS = 3
+RETRY_DELAY = 0.2
 
 
-def _log(message: str) -> None:
-    print(
-        json.dumps({"level": "WARNING", "service": "local-run", "message": message}),
-        file=sys.stderr,
-        flush=True,
-    )
+def log(level: str, message: str, **fields: Any) -> None:
+    """A line in the functions' own format (Powertools JSON) on the local run's console."""
+    line = {"level": level, "service": "local-run", "message": message, **fields}
+    print(json.dumps(line, default=str), file=sys.stderr, flush=True)
 
 
-def _invoke_with_retries(function: FunctionPool, event: dict[str, Any], what: str) -> bool:
-    for attempt in range(MAX_ATTEMPTS):
+def _invoke(function: FunctionPool, event: dict[str, Any], attempts: int, what: str) -> bool:
+    for attempt in range(attempts):
         try:
             function.invoke(event)
             return True
         except (InvocationError, OSError) as error:
-            _log(f"{function.name} failed on {what} (attempt {attempt + 1}): {error}")
-            time.sleep(0.2 * 2**attempt)
+            log(
+                "WARNING",
+                f"{function.name} failed on {what}",
+                attempt=attempt + 1,
+                error=str(error),
+            )
+            time.sleep(RETRY_DELAY * 2**attempt)
     return False
 
 
@@ -45,61 +61,167 @@ def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn}
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class StreamPump(threading.Thread):
+    """Reads the table's stream shard by shard and invokes the function with each batch."""
+
     def __init__(
-        self, trigger: StreamTrigger, function: FunctionPool, client: Any, stop: threading.Event
+        self,
+        trigger: StreamTrigger,
+        function: FunctionPool,
+        client: Any,
+        stop: threading.Event,
+        sqs: Any = None,
     ) -> None:
         super().__init__(daemon=True, name=f"stream-{trigger.function}")
         self.trigger, self.function, self.client, self.stop_event = trigger, function, client, stop
+        self.sqs = sqs
+        # Per shard: the iterator to read with, and the last sequence number delivered.
+        self.iterators: dict[str, str | None] = {}
+        self.positions: dict[str, str] = {}
+        self._checked_at: dict[str, float] = {}
 
     def run(self) -> None:
-        iterators: dict[str, str | None] = {}
         while not self.stop_event.is_set():
             try:
-                self._poll(iterators)
+                self.poll()
             except Exception as error:
-                _log(f"stream pump for {self.function.name}: {error}")
-                time.sleep(1)
+                log("ERROR", f"stream pump for {self.function.name} failed", error=str(error))
+                self.stop_event.wait(1)
             self.stop_event.wait(POLL_INTERVAL)
 
-    def _poll(self, iterators: dict[str, str | None]) -> None:
+    def poll(self) -> int:
+        """One read of every shard; the number of records handed to the function."""
+        delivered = 0
         description = self.client.describe_stream(StreamArn=self.trigger.stream_arn)
         for shard in description["StreamDescription"]["Shards"]:
-            shard_id = shard["ShardId"]
-            if shard_id not in iterators:
-                iterators[shard_id] = self.client.get_shard_iterator(
-                    StreamArn=self.trigger.stream_arn,
-                    ShardId=shard_id,
-                    ShardIteratorType="TRIM_HORIZON",
-                )["ShardIterator"]
-            iterator = iterators[shard_id]
-            if iterator is None:
-                continue
-            page = self.client.get_records(ShardIterator=iterator, Limit=self.trigger.batch_size)
-            records = page.get("Records", [])
-            if records:
-                event = {"Records": [_lambda_record(r, self.trigger.stream_arn) for r in records]}
-                _invoke_with_retries(self.function, event, f"{len(records)} stream records")
-            iterators[shard_id] = page.get("NextShardIterator")
+            delivered += self._poll_shard(shard["ShardId"])
+        return delivered
+
+    def _poll_shard(self, shard_id: str) -> int:
+        if shard_id not in self.iterators:
+            self.iterators[shard_id] = self._iterator(shard_id)
+        iterator = self.iterators[shard_id]
+        if iterator is None:
+            return 0
+        page = self.client.get_records(ShardIterator=iterator, Limit=self.trigger.batch_size)
+        records = page.get("Records", [])
+        self.iterators[shard_id] = page.get("NextShardIterator")
+        if not records:
+            self._check_not_stalled(shard_id)
+            return 0
+        self._deliver(shard_id, records)
+        self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+        self._checked_at[shard_id] = time.monotonic()
+        return len(records)
+
+    def _iterator(self, shard_id: str) -> str | None:
+        position = self.positions.get(shard_id)
+        request: dict[str, Any] = {"StreamArn": self.trigger.stream_arn, "ShardId": shard_id}
+        if position is None:
+            request["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=position)
+        iterator: str | None = self.client.get_shard_iterator(**request)["ShardIterator"]
+        return iterator
+
+    def _check_not_stalled(self, shard_id: str) -> None:
+        """An idle iterator should mean an idle stream: now and then, read from where we
+        are with a fresh iterator; records there mean ours went stale."""
+        now = time.monotonic()
+        if now - self._checked_at.get(shard_id, 0.0) < STALL_CHECK_INTERVAL:
+            return
+        self._checked_at[shard_id] = now
+        fresh = self._iterator(shard_id)
+        if fresh is None:
+            return
+        probe = self.client.get_records(ShardIterator=fresh, Limit=1)
+        if probe.get("Records"):
+            log(
+                "ERROR",
+                f"the stream reader of {self.function.name} stopped seeing new records; "
+                "reading again from its last position",
+                shard_id=shard_id,
+                after_sequence_number=self.positions.get(shard_id),
+            )
+            self.iterators[shard_id] = fresh
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        """Invoke with the batch; on failure, bisect (where the mapping says so) until the
+        failing records are alone, and send each one's coordinates to the OnFailure queue."""
+        event = {"Records": [_lambda_record(r, self.trigger.stream_arn) for r in records]}
+        what = f"{len(records)} stream records"
+        if _invoke(self.function, event, LOCAL_BATCH_ATTEMPTS, what):
+            return
+        if self.trigger.bisect_on_error and len(records) > 1:
+            middle = len(records) // 2
+            self._deliver(shard_id, records[:middle])
+            self._deliver(shard_id, records[middle:])
+            return
+        self._discard(shard_id, records)
+
+    def _discard(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        info = {
+            "shardId": shard_id,
+            "startSequenceNumber": first["SequenceNumber"],
+            "endSequenceNumber": last["SequenceNumber"],
+            "batchSize": len(records),
+            "streamArn": self.trigger.stream_arn,
+        }
+        log(
+            "ERROR",
+            f"{self.function.name} failed on a stream batch after its retries; "
+            "its coordinates go to the OnFailure queue",
+            **info,
+        )
+        if self.sqs is None or self.trigger.on_failure_queue_url is None:
+            return
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function.name,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": LOCAL_BATCH_ATTEMPTS,
+            },
+            "responseContext": {"functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": _now(),
+            "DDBStreamBatchInfo": info,
+        }
+        self.sqs.send_message(
+            QueueUrl=self.trigger.on_failure_queue_url, MessageBody=json.dumps(message)
+        )
 
 
 class QueuePump(threading.Thread):
+    """Drains a rule's stand-in queue into its function, as an asynchronous invocation."""
+
     def __init__(
-        self, route: RuleRoute, function: FunctionPool, client: Any, stop: threading.Event
+        self,
+        route: RuleRoute,
+        function: FunctionPool,
+        client: Any,
+        stop: threading.Event,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         super().__init__(daemon=True, name=f"rule-{route.function}")
         self.route, self.function, self.client, self.stop_event = route, function, client, stop
+        self._sleep = sleep or stop.wait
 
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
-                self._drain()
+                self.drain()
             except Exception as error:
-                _log(f"rule pump for {self.function.name}: {error}")
-                time.sleep(1)
-            self.stop_event.wait(POLL_INTERVAL)
+                log("ERROR", f"rule pump for {self.function.name} failed", error=str(error))
+                self._sleep(1)
+            self._sleep(POLL_INTERVAL)
 
-    def _drain(self) -> None:
+    def drain(self) -> int:
         # Short polls: a long poll would hold the emulator's one-request-at-a-time lock.
         messages = self.client.receive_message(
             QueueUrl=self.route.queue_url, MaxNumberOfMessages=10
@@ -107,8 +229,35 @@ class QueuePump(threading.Thread):
         for message in messages:
             event = json.loads(message["Body"])
             event.setdefault("account", "123456789012")
-            # Asynchronous invocation: retried, then dropped (its DLQ in AWS).
-            _invoke_with_retries(self.function, event, f"event {event.get('id')}")
+            attempts = 1 + self.route.maximum_retry_attempts
+            if not _invoke(self.function, event, attempts, f"event {event.get('id')}"):
+                self._discard(event)
             self.client.delete_message(
                 QueueUrl=self.route.queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
+        return len(messages)
+
+    def _discard(self, event: dict[str, Any]) -> None:
+        log(
+            "ERROR",
+            f"{self.function.name} failed on an event after its retries; "
+            "it goes to the OnFailure queue",
+            event_id=event.get("id"),
+        )
+        if self.route.on_failure_queue_url is None:
+            return
+        message = {
+            "version": "1.0",
+            "timestamp": _now(),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function.name,
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 1 + self.route.maximum_retry_attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {"functionError": "Unhandled"},
+        }
+        self.client.send_message(
+            QueueUrl=self.route.on_failure_queue_url, MessageBody=json.dumps(message)
+        )

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,16 +15,11 @@ import boto3
 import pytest
 import requests
 
-from local_run.template import ROOT
+from local_run import launcher
 
 DEPLOYED_URL = os.environ.get("API_URL", "").rstrip("/")
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+_free_port = launcher.free_port
 
 
 @dataclass
@@ -86,48 +77,13 @@ class Service:
 def start_local_run(settings: dict[str, str]) -> Service:
     """A local run with these settings; a PORT among them is kept (a setting such as
     ALLOWED_ORIGINS may need to name the local run's own origin before it starts)."""
-    port = int(settings.get("PORT") or _free_port())
-    emulator_port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "PORT": str(port),
-        "EMULATOR_PORT": str(emulator_port),
-        **settings,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    service = Service(base_url=f"http://127.0.0.1:{port}", process=process)
-    ready = threading.Event()
-
-    def collect() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            service.output.append(line)
-            if "ready on" in line:
-                ready.set()
-
-    threading.Thread(target=collect, daemon=True).start()
-    deadline = time.monotonic() + 120
-    while not ready.wait(0.2):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the local run did not start:\n" + service.logs())
-    return service
+    run = launcher.start(settings)
+    return Service(base_url=run.base_url, output=run.output, process=run.process)
 
 
 def stop(service: Service) -> None:
-    if service.process is not None and service.process.poll() is None:
-        service.process.terminate()
-        try:
-            service.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            service.process.kill()
+    if service.process is not None:
+        launcher.LocalRun(service.base_url, service.process).stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
+from local_run import moto_fixes
 from local_run.functions import function_environment
 from local_run.gateway import Gateway, GatewayResponse, gateway_config
 from local_run.provision import Provisioned, provision
@@ -26,6 +27,9 @@ from local_run.template import ROOT, Template, load_template, parameter_override
 from session_service import wiring
 
 ISSUER = "https://sessions.example.test"
+# moto's cancelled transactions orphan stream readers and copy whole tables; fixed here as
+# in the local run's emulator.
+moto_fixes.install()
 FUNCTIONS = {
     "ApiFunction": "api",
     "AuthorizerFunction": "authorizer",

@@ -1,0 +1,279 @@
+"""`make load`: a bounded load test of the local run, on loopback only.
+
+It starts a local run of its own (or uses LOAD_URL, which must be a loopback address),
+then N clients each register a user and repeat the flow a frontend runs (log in, refresh
+twice, read the session and the session list, log out, and see the session refused)
+until the time is up. It prints requests per second, latency percentiles and errors by
+kind, writes docs/load.json, and refreshes the load section of docs/performance.md.
+Exit status 1 when any request failed or got an answer the flow does not expect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PASSWORD = "correct horse battery"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SECTION_START = "<!-- make load: begin -->"
+SECTION_END = "<!-- make load: end -->"
+
+
+@dataclass
+class Tally:
+    """What the clients saw, merged under a lock."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    flows: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.latencies_ms.extend(other.latencies_ms)
+        self.errors.update(other.errors)
+        self.flows += other.flows
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    clients: int
+    seconds: float
+    requests: int
+    flows: int
+    requests_per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
+    commit: str
+    measured_at: str
+
+
+class Client:
+    """One frontend: a user of its own and the flow, repeated."""
+
+    def __init__(self, base_url: str, tally: Tally, timeout: float = 30) -> None:
+        self.base_url = base_url
+        self.tally = tally
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.username = f"load-{uuid.uuid4().hex[:16]}"
+
+    def call(
+        self, step: str, method: str, path: str, expected: int, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        started = time.perf_counter()
+        try:
+            answer = self.http.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        except requests.ConnectionError as error:
+            reset = "reset" in str(error).lower() or "aborted" in str(error).lower()
+            self.tally.errors["connection reset" if reset else "connection error"] += 1
+            return None
+        except requests.Timeout:
+            self.tally.errors["timeout"] += 1
+            return None
+        self.tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if answer.status_code >= 500:
+            self.tally.errors[f"{answer.status_code} on {step}"] += 1
+            return None
+        if answer.status_code != expected:
+            self.tally.errors[f"{step}: {answer.status_code} instead of {expected}"] += 1
+            return None
+        return dict(answer.json()) if answer.content else {}
+
+    def register(self) -> bool:
+        body = {"username": self.username, "password": PASSWORD}
+        return self.call("register", "POST", "/auth/register", 201, json=body) is not None
+
+    def flow(self) -> bool:
+        """One round; False at the first unexpected answer."""
+        body = {"username": self.username, "password": PASSWORD}
+        tokens = self.call("login", "POST", "/auth/login", 200, json=body)
+        for step in ("refresh 1", "refresh 2"):
+            if tokens is None:
+                return False
+            refresh = {"refresh_token": tokens["refresh_token"]}
+            tokens = self.call(step, "POST", "/auth/refresh", 200, json=refresh)
+        if tokens is None:
+            return False
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        steps: list[tuple[str, str, str, int]] = [
+            ("session", "GET", "/auth/session", 200),
+            ("sessions", "GET", "/auth/sessions", 200),
+            ("logout", "POST", "/auth/logout", 204),
+            ("refused after logout", "GET", "/auth/session", 401),
+        ]
+        for step, method, path, expected in steps:
+            if self.call(step, method, path, expected, headers=bearer) is None:
+                return False
+        self.tally.flows += 1
+        return True
+
+
+def run(base_url: str, clients: int, seconds: float) -> Tally:
+    """`clients` threads, released together, each looping over the flow for `seconds`."""
+    merged = Tally()
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def work() -> None:
+        tally = Tally()
+        client = Client(base_url, tally)
+        start.wait()
+        deadline = time.monotonic() + seconds
+        if client.register():
+            while time.monotonic() < deadline:
+                client.flow()
+        with lock:
+            merged.add(tally)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return merged
+
+
+def summarize(tally: Tally, clients: int, seconds: float) -> LoadResult:
+    ordered = sorted(tally.latencies_ms) or [0.0]
+
+    def percentile(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))], 1)
+
+    return LoadResult(
+        clients=clients,
+        seconds=seconds,
+        requests=len(tally.latencies_ms) + sum(tally.errors.values()),
+        flows=tally.flows,
+        requests_per_second=round(len(tally.latencies_ms) / seconds, 1),
+        p50_ms=percentile(0.50),
+        p95_ms=percentile(0.95),
+        p99_ms=percentile(0.99),
+        max_ms=round(ordered[-1], 1),
+        errors=dict(tally.errors),
+        commit=_commit(),
+        measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    )
+
+
+def _commit() -> str:
+    head = Path(__file__).resolve().parent.parent / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            return (head.parent / ref[5:]).read_text().strip()[:7]
+        return ref[:7]
+    except OSError:
+        return "unknown"
+
+
+def report(result: LoadResult) -> str:
+    errors = ", ".join(f"{kind}: {n}" for kind, n in sorted(result.errors.items())) or "none"
+    return "\n".join(
+        [
+            f"load: {result.clients} clients for {result.seconds:.0f} s against the local run",
+            f"  requests {result.requests}, flows completed {result.flows}",
+            f"  {result.requests_per_second} requests/s",
+            f"  latency p50 {result.p50_ms} ms, p95 {result.p95_ms} ms, p99 {result.p99_ms} ms,"
+            f" max {result.max_ms} ms",
+            f"  errors: {errors}",
+        ]
+    )
+
+
+def section(result: LoadResult) -> str:
+    """The load section of docs/performance.md."""
+    errors = ", ".join(f"{kind}: {n}" for kind, n in sorted(result.errors.items())) or "none"
+    rows = [
+        ("clients, duration", f"{result.clients}, {result.seconds:.0f} s"),
+        ("requests (flows completed)", f"{result.requests} ({result.flows})"),
+        ("requests/s", str(result.requests_per_second)),
+        (
+            "latency p50 / p95 / p99 / max",
+            f"{result.p50_ms} / {result.p95_ms} / {result.p99_ms} / {result.max_ms} ms",
+        ),
+        ("errors", errors),
+        ("measured", f"{result.measured_at}, commit `{result.commit}`"),
+    ]
+    table = "\n".join(["|  |  |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+    return "\n\n".join(
+        [
+            SECTION_START,
+            "## Load (`make load`)",
+            "Each client registers a user, then repeats the flow a frontend runs: log in, "
+            "refresh twice, read the session and the session list, log out, and see the "
+            "session refused (7 requests). The local run with its defaults (moto's server, one "
+            "function process per concurrent request) on the machine above; the clients run "
+            "on the same two cores. Every answer is checked: an error is a reset, a timeout, "
+            "a 5xx, or any status the flow does not expect.",
+            table,
+            SECTION_END,
+        ]
+    )
+
+
+def write_docs(result: LoadResult, docs: Path = DOCS) -> None:
+    (docs / "load.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    page = docs / "performance.md"
+    text = page.read_text() if page.exists() else "# Performance\n"
+    if SECTION_START in text and SECTION_END in text:
+        before, rest = text.split(SECTION_START, 1)
+        after = rest.split(SECTION_END, 1)[1]
+        text = before + section(result) + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section(result) + "\n"
+    page.write_text(text)
+
+
+def saved_section(docs: Path = DOCS) -> str | None:
+    """The load section from the last `make load`, for `make bench`'s page."""
+    saved = docs / "load.json"
+    if not saved.exists():
+        return None
+    return section(LoadResult(**json.loads(saved.read_text())))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--no-docs", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    url = os.environ.get("LOAD_URL", "").rstrip("/")
+    local = None
+    if url:
+        if urlsplit(url).hostname not in LOOPBACK:
+            parser.error("LOAD_URL must be a loopback address: this load is for the local run")
+    else:
+        from local_run import launcher  # noqa: PLC0415
+
+        print("load: starting a local run…", file=sys.stderr, flush=True)
+        local = launcher.start({"POWERTOOLS_LOG_LEVEL": "WARNING"})
+        url = local.base_url
+    try:
+        tally = run(url, args.clients, args.seconds)
+    finally:
+        if local is not None:
+            local.stop()
+    result = summarize(tally, args.clients, args.seconds)
+    print(report(result), flush=True)
+    if not args.no_docs:
+        write_docs(result)
+    return 1 if result.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Start a local run in a child process on free ports and wait until it serves: what the
+end-to-end tests and `make load` share."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from local_run.template import ROOT
+
+READY_TIMEOUT_SECONDS = 120
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LocalRun:
+    """A running `python -m local_run` and what it has printed so far."""
+
+    base_url: str
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    def logs(self) -> str:
+        return "".join(self.output)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start(settings: Mapping[str, str]) -> LocalRun:
+    """A local run with these settings (environment variables, as `make run` reads them);
+    a PORT among them is kept, and AWS_ variables of the caller's environment are not
+    inherited (they would point it elsewhere)."""
+    port = int(settings.get("PORT") or free_port())
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "PORT": str(port),
+        "EMULATOR_PORT": str(free_port()),
+        **settings,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    run = LocalRun(base_url=f"http://127.0.0.1:{port}", process=process)
+    ready = threading.Event()
+
+    def collect() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            run.output.append(line)
+            if "ready on" in line:
+                ready.set()
+
+    threading.Thread(target=collect, daemon=True).start()
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not ready.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the local run did not start:\n" + run.logs())
+    return run

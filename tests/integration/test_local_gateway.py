@@ -1,0 +1,161 @@
+"""The local gateway's HTTP server and function pools under bursts and failures: a burst
+of connections is queued, not reset; its own errors are answered, not dropped; a function
+process that dies is replaced."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local_run import functions
+from local_run.functions import FunctionPool, InvocationError
+from local_run.gateway import GatewayResponse, serve
+from local_run.template import ROOT
+
+
+class StaticGateway:
+    def handle(self, *_: Any) -> GatewayResponse:
+        return GatewayResponse(200, [("Content-Type", "application/json")], b"{}")
+
+
+class BrokenGateway:
+    def handle(self, *_: Any) -> GatewayResponse:
+        raise KeyError("a bug of the local run's own")
+
+
+def _serving(gateway: Any) -> tuple[str, Any]:
+    server = serve(gateway, "127.0.0.1", 0)
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+def test_a_burst_of_connections_while_the_server_is_busy_is_queued_not_reset() -> None:
+    # Given a server whose accept loop is busy (not yet accepting), and 64 clients
+    url, server = _serving(StaticGateway())
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        try:
+            outcome = str(requests.post(f"{url}/auth/login", json={}, timeout=10).status_code)
+        except requests.RequestException as error:
+            outcome = type(error).__name__
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=client) for _ in range(64)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # the clients' connections arrive while nothing accepts them
+    # When it starts accepting
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started = time.monotonic()
+    for thread in threads:
+        thread.join()
+    # Then every client got its answer promptly: none was reset, none waited for a SYN
+    # retransmission (a second or more)
+    server.shutdown()
+    assert Counter(outcomes) == Counter({"200": 64})
+    assert time.monotonic() - started < 1.0
+
+
+def test_an_error_of_the_gateway_itself_is_answered_500_not_dropped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, server = _serving(BrokenGateway())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    answer = requests.post(f"{url}/auth/login", json={}, timeout=10)
+    server.shutdown()
+    assert answer.status_code == 500
+    assert answer.json() == {"message": "Internal Server Error"}
+    assert "a bug of the local run's own" in capsys.readouterr().err
+
+
+def _raw_post(url: str, content_length: str, body: bytes) -> int:
+    """POST with a Content-Length of our choosing; the status of the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        head = f"POST /auth/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: {content_length}"
+        connection.sendall(head.encode() + b"\r\n\r\n" + body)
+        status_line = connection.makefile("rb").readline()
+    return int(status_line.split()[1])
+
+
+@pytest.mark.parametrize(
+    ("length", "body", "status"),
+    [
+        (str(11 * 1024 * 1024), b"x" * (11 * 1024 * 1024), 413),
+        ("twelve", b"", 400),
+        ("-5", b"", 400),
+    ],
+    ids=["over-10-MiB", "not-a-number", "negative"],
+)
+def test_a_body_the_gateway_refuses_is_answered(length: str, body: bytes, status: int) -> None:
+    url, server = _serving(StaticGateway())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert _raw_post(url, length, body) == status
+    finally:
+        server.shutdown()
+
+
+HANDLER = """
+import os
+
+
+def lambda_handler(event, context):
+    if event.get("die"):
+        os._exit(1)
+    if event.get("raise"):
+        raise ValueError("the handler failed")
+    return {"pid": os.getpid()}
+"""
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Any:
+    (tmp_path / "app.py").write_text(HANDLER)
+    command = [
+        *(sys.executable, "-m", "local_run.function_host", "--name", "probe"),
+        *("--code-dir", str(tmp_path), "--layer-dir", str(tmp_path)),
+        *("--handler", "app.lambda_handler", "--timeout", "5"),
+    ]
+    pool = FunctionPool("probe", command, {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    yield pool
+    pool.stop()
+
+
+def test_a_function_process_that_dies_is_replaced_by_a_cold_start(pool: FunctionPool) -> None:
+    first = pool.invoke({})["pid"]
+    with pytest.raises(http.client.RemoteDisconnected):
+        pool.invoke({"die": True})
+    second = pool.invoke({})["pid"]
+    assert second != first
+    assert len(pool._all) == 1
+
+
+def test_a_handler_error_keeps_its_warm_process(pool: FunctionPool) -> None:
+    first = pool.invoke({})["pid"]
+    with pytest.raises(InvocationError):
+        pool.invoke({"raise": True})
+    assert pool.invoke({})["pid"] == first
+
+
+def test_a_cold_start_that_fails_is_not_counted_as_an_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(functions, "MAX_INSTANCES", 1)
+    command = [sys.executable, "-c", "raise SystemExit(3)"]
+    broken = FunctionPool("broken", command, {"PATH": "/usr/bin:/bin"})
+    for _ in range(3):
+        with pytest.raises(InvocationError):
+            broken.invoke({}, timeout=5)
+    assert broken._all == []

@@ -1,0 +1,196 @@
+"""The local run's stand-ins for AWS's own plumbing, on moto: transactions that leave the
+stream readable, the stream pump (every change delivered, failures bisected and parked in
+the OnFailure queue, a stalled reader noticed), and the rule pump's OnFailure queue."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from moto.dynamodb.models import dynamodb_backends
+
+from local_run import pumps
+from local_run.functions import InvocationError
+from session_service.models import Session
+from session_service.store import StaleWrite, dynamo_store
+from tests.helpers import login, password_changed, register
+from tests.integration.conftest import Stack
+
+
+class RecordingFunction:
+    """Stands in for a function's pool: records each event, fails where told to."""
+
+    def __init__(self, fails_on: Callable[[dict[str, Any]], bool] = lambda _: False) -> None:
+        self.name = "RecordingFunction"
+        self.events: list[dict[str, Any]] = []
+        self.fails_on = fails_on
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        if self.fails_on(event):
+            raise InvocationError("Boom", "the function failed")
+        self.events.append(event)
+        return {}
+
+    @property
+    def sequence_numbers(self) -> list[str]:
+        return [r["dynamodb"]["SequenceNumber"] for e in self.events for r in e["Records"]]
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pumps, "RETRY_DELAY", 0)
+
+
+def stream_pump(stack: Stack, function: RecordingFunction) -> pumps.StreamPump:
+    (trigger,) = stack.provisioned.stream_triggers
+    return pumps.StreamPump(
+        trigger,
+        function,  # type: ignore[arg-type]
+        stack.clients("dynamodbstreams"),
+        threading.Event(),
+        stack.clients("sqs"),
+    )
+
+
+def drain(pump: pumps.StreamPump) -> None:
+    while pump.poll():
+        pass
+
+
+def dead_letters(stack: Stack, queue: str) -> list[dict[str, Any]]:
+    url = stack.template.names.refs[queue]
+    answer = stack.clients("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+
+def cancel_a_transaction(stack: Stack, user_id: str) -> None:
+    """A login that lost the race for the user's version: DynamoDB cancels it."""
+    store = dynamo_store(stack.table)
+    session = Session(
+        user_id=user_id,
+        session_id="00000000-0000-4000-8000-000000000001",
+        created_at=1,
+        last_used_at=1,
+        idle_expires_at=2,
+        absolute_expires_at=2,
+        ip="198.51.100.1",
+        user_agent="pytest",
+    )
+    with pytest.raises(StaleWrite):
+        store.start_session(
+            session,
+            expected_version=999,
+            revoked=[],
+            reason="evicted",
+            revocation_ttl=1,
+            credential=None,
+        )
+
+
+def test_a_stream_reader_sees_every_change_after_a_cancelled_transaction(stack: Stack) -> None:
+    # Given a stream reader that has read the registration
+    user_id = register(stack)
+    function = RecordingFunction()
+    pump = stream_pump(stack, function)
+    drain(pump)
+    seen = len(function.sequence_numbers)
+    # When a transaction is cancelled, and then the user logs in three times
+    cancel_a_transaction(stack, user_id)
+    for _ in range(3):
+        login(stack)
+    drain(pump)
+    # Then the reader saw each login's writes (a session and the profile's version)
+    new = function.sequence_numbers[seen:]
+    assert len(new) == 6
+    assert new == sorted(set(new))
+
+
+def test_a_cancelled_transaction_leaves_the_table_and_its_stream_as_they_were(
+    stack: Stack,
+) -> None:
+    user_id = register(stack)
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    table = backend.tables[stack.table]
+    shard = table.stream_shard
+    assert shard is not None
+    records_before = len(shard.items)
+    items_before = stack.items()
+    cancel_a_transaction(stack, user_id)
+    assert backend.tables[stack.table] is table
+    assert table.stream_shard is shard
+    assert len(shard.items) == records_before
+    assert stack.items() == items_before
+
+
+def test_a_failing_record_is_bisected_out_and_its_coordinates_parked(stack: Stack) -> None:
+    # Given a publisher that fails on any batch holding the second login's session
+    register(stack)
+    first = login(stack)
+    poison = login(stack)["session_id"]
+    third = login(stack)
+
+    def holds_poison(event: dict[str, Any]) -> bool:
+        return poison in json.dumps(event)
+
+    function = RecordingFunction(fails_on=holds_poison)
+    # When the pump delivers the whole stream in one batch
+    drain(stream_pump(stack, function))
+    # Then every other record was delivered, the first and third sessions included
+    delivered = json.dumps(function.events)
+    assert first["session_id"] in delivered
+    assert third["session_id"] in delivered
+    assert poison not in delivered
+    # And the coordinates of the one record that fails went to the OnFailure queue
+    (parked,) = dead_letters(stack, "PublisherDeadLetterQueue")
+    info = parked["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1
+    assert info["startSequenceNumber"] == info["endSequenceNumber"]
+    assert parked["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+def test_a_stream_reader_whose_iterator_went_stale_says_so_and_catches_up(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a reader that has read everything, and then a table whose stream shard was
+    # replaced under it (what moto's transaction rollback did)
+    monkeypatch.setattr(pumps, "STALL_CHECK_INTERVAL", 0)
+    register(stack)
+    function = RecordingFunction()
+    pump = stream_pump(stack, function)
+    drain(pump)
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    backend.tables[stack.table] = copy.deepcopy(backend.tables[stack.table])
+    # When the user logs in
+    tokens = login(stack)
+    pump.poll()  # the stale iterator sees nothing; the check finds the login
+    drain(pump)
+    # Then the reader said so and delivered the login anyway
+    assert "stopped seeing new records" in capsys.readouterr().err
+    assert tokens["session_id"] in json.dumps(function.events)
+
+
+def test_an_event_the_consumer_keeps_failing_on_goes_to_its_on_failure_queue(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a PasswordChanged event on the rule's queue, and a consumer that fails
+    (route,) = stack.provisioned.rule_routes
+    event = password_changed("00000000-0000-4000-8000-000000000000", _an_hour_ago())
+    stack.clients("sqs").send_message(QueueUrl=route.queue_url, MessageBody=json.dumps(event))
+    function = RecordingFunction(fails_on=lambda _: True)
+    pump = pumps.QueuePump(route, function, stack.clients("sqs"), threading.Event())  # type: ignore[arg-type]
+    # When the pump drains the queue
+    assert pump.drain() == 1
+    # Then the event was tried 1 + MaximumRetryAttempts times, logged, and parked
+    assert "it goes to the OnFailure queue" in capsys.readouterr().err
+    (parked,) = dead_letters(stack, "PasswordChangedDeadLetterQueue")
+    assert parked["requestPayload"]["detail"] == event["detail"]
+    assert parked["requestContext"]["approximateInvokeCount"] == 3
+
+
+def _an_hour_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(hours=1)
