@@ -6,23 +6,24 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 from session_service.keyring import KeyRingSource, generate_signing_key, new_refresh_token_key
 from session_service.models import (
     Credential,
-    FailureWindow,
-    LoginLookup,
+    EndedSessions,
     Millis,
-    RevocationReason,
     Session,
+    ThrottleScope,
     UserProfile,
     UserSessions,
 )
-from session_service.store import (
+from session_service.ports import (
     AlreadyExists,
     CredentialChanged,
+    NewSession,
+    NotBeforeRaise,
+    Rotation,
     RotationRefused,
     StaleWrite,
 )
@@ -52,16 +53,19 @@ def key_ring_source(
 
 
 class InMemoryStore:
-    """Implements SessionStore with the same conditions, applied under one lock."""
+    """Implements SessionStore and ThrottleStore with the DynamoDB stores' conditions,
+    each write applied atomically under one lock (as DynamoDB applies a transaction)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.credentials: dict[str, Credential] = {}
         self.profiles: dict[str, UserProfile] = {}
         self.sessions: dict[tuple[str, str], Session] = {}
-        self.ttls: dict[tuple[str, str], int] = {}
-        self.failures: dict[str, FailureWindow] = {}
+        self.ended: list[EndedSessions] = []
+        self.attempts: dict[tuple[str, int], int] = {}
         self.calls: list[str] = []
+
+    # -- sessions ---------------------------------------------------------------------------
 
     def create_user(self, credential: Credential, profile: UserProfile) -> None:
         with self._lock:
@@ -71,14 +75,10 @@ class InMemoryStore:
             self.credentials[credential.username_key] = credential
             self.profiles[profile.user_id] = profile
 
-    def find_login(self, username_key: str, ip: str) -> LoginLookup:
+    def find_credential(self, username_key: str) -> Credential | None:
         with self._lock:
-            self.calls.append("find_login")
-            return LoginLookup(
-                credential=self.credentials.get(username_key),
-                username_failures=self.failures.get(f"user#{username_key}"),
-                ip_failures=self.failures.get(f"ip#{ip}"),
-            )
+            self.calls.append("find_credential")
+            return self.credentials.get(username_key)
 
     def replace_password_hash(self, credential: Credential, new_hash: str) -> None:
         with self._lock:
@@ -98,197 +98,158 @@ class InMemoryStore:
             sessions = tuple(s for (uid, _), s in self.sessions.items() if uid == user_id)
             return UserSessions(profile=profile, sessions=sessions)
 
-    def start_session(
-        self,
-        session: Session,
-        *,
-        expected_version: int,
-        revoked: Sequence[Session],
-        reason: RevocationReason,
-        revocation_ttl: int,
-        credential: Credential | None,
-        new_password_hash: str | None = None,
-        clear_failures: bool = False,
-    ) -> None:
+    def start_session(self, start: NewSession) -> None:
         with self._lock:
             self.calls.append("start_session")
+            session = start.session
             profile = self.profiles[session.user_id]
-            if profile.session_version != expected_version:
+            if profile.session_version != start.expected_version:
                 raise StaleWrite()
-            for victim in revoked:
-                if self.sessions[(victim.user_id, victim.session_id)].status != "active":
+            if start.ended is not None:
+                self._check_live(start.ended, session.created_at)
+            for expired in start.pruned:
+                current = self.sessions.get((expired.user_id, expired.session_id))
+                if current is not None and session.created_at < current.expires_at:
                     raise StaleWrite()
-            if credential is not None:
-                stored = self.credentials.get(credential.username_key)
-                if stored is None or stored.password_version != credential.password_version:
+            if start.credential is not None:
+                stored = self.credentials.get(start.credential.username_key)
+                if stored is None or stored.password_version != start.credential.password_version:
                     raise CredentialChanged()
-                if new_password_hash is not None:
-                    self.credentials[credential.username_key] = dataclasses.replace(
+                if start.new_password_hash is not None:
+                    self.credentials[start.credential.username_key] = dataclasses.replace(
                         stored,
-                        password_hash=new_password_hash,
+                        password_hash=start.new_password_hash,
                         password_version=stored.password_version + 1,
                     )
-                if clear_failures:
-                    self.failures.pop(f"user#{credential.username_key}", None)
-            profile = dataclasses.replace(profile, session_version=expected_version + 1)
-            if new_password_hash is not None:
+            profile = dataclasses.replace(profile, session_version=start.expected_version + 1)
+            if start.new_password_hash is not None:
                 profile = dataclasses.replace(
                     profile, not_before=session.created_at, password_changed_at=session.created_at
                 )
             self.profiles[session.user_id] = profile
             self.sessions[(session.user_id, session.session_id)] = session
-            for victim in revoked:
-                key = (victim.user_id, victim.session_id)
-                self.sessions[key] = dataclasses.replace(
-                    self.sessions[key],
-                    status="revoked",
-                    revoked_at=session.created_at,
-                    revoked_reason=reason,
-                )
-                self.ttls[key] = revocation_ttl
+            if start.ended is not None:
+                self._end(start.ended)
+            for expired in start.pruned:
+                self.sessions.pop((expired.user_id, expired.session_id), None)
+            if start.released is not None:
+                for scope in start.released.scopes:
+                    self._add(scope, start.released.window, -1)
 
-    def rotate(
-        self,
-        user_id: str,
-        session_id: str,
-        *,
-        presented_digest: str,
-        new_digest: str,
-        new_generation: int,
-        now: Millis,
-        idle_expires_at: Millis,
-        ttl: int,
-        required_ip: str | None,
-        max_generation: int | None,
-    ) -> Session:
+    def rotate(self, rotation: Rotation) -> Session:
         with self._lock:
             self.calls.append("rotate")
-            current = self.sessions.get((user_id, session_id))
-            if (
-                current is None
-                or presented_digest not in current.refresh_digests
-                or current.status != "active"
-                or current.idle_expires_at <= now
-                or current.absolute_expires_at <= now
-                or (required_ip is not None and current.ip != required_ip)
-                or (max_generation is not None and current.generation >= max_generation)
-            ):
+            current = self.sessions.get((rotation.user_id, rotation.session_id))
+            grace = rotation.new_generation is None
+            if current is None or not self._exchangeable(current, rotation, grace):
                 raise RotationRefused(current)
-            updated = dataclasses.replace(
-                current,
-                refresh_digests=frozenset({new_digest}),
-                previous_digest=presented_digest,
-                rotated_at=now,
-                generation=new_generation,
-                last_used_at=now,
-                idle_expires_at=idle_expires_at,
-            )
-            self.sessions[(user_id, session_id)] = updated
-            self.ttls[(user_id, session_id)] = ttl
+            if grace:
+                updated = dataclasses.replace(
+                    current,
+                    refresh_digests=current.refresh_digests | {rotation.new_digest},
+                    last_used_at=rotation.now,
+                    idle_expires_at=rotation.idle_expires_at,
+                )
+            else:
+                updated = dataclasses.replace(
+                    current,
+                    refresh_digests=frozenset({rotation.new_digest}),
+                    previous_digest=rotation.presented_digest,
+                    rotated_at=rotation.now,
+                    generation=rotation.new_generation or 0,
+                    last_used_at=rotation.now,
+                    idle_expires_at=rotation.idle_expires_at,
+                )
+            self.sessions[(rotation.user_id, rotation.session_id)] = updated
             return updated
 
-    def rotate_within_grace(
-        self,
-        user_id: str,
-        session_id: str,
-        *,
-        presented_digest: str,
-        new_digest: str,
-        now: Millis,
-        window_start: Millis,
-        idle_expires_at: Millis,
-        ttl: int,
-        max_siblings: int,
-        required_ip: str | None,
-    ) -> Session:
-        with self._lock:
-            self.calls.append("rotate_within_grace")
-            current = self.sessions.get((user_id, session_id))
+    @staticmethod
+    def _exchangeable(current: Session, rotation: Rotation, grace: bool) -> bool:
+        if grace:
+            presented = current.previous_digest == rotation.presented_digest
+            recent = current.rotated_at is not None and current.rotated_at >= rotation.window_start
+            room = len(current.refresh_digests) < rotation.max_siblings
+            if not (presented and recent and room):
+                return False
+        else:
+            if rotation.presented_digest not in current.refresh_digests:
+                return False
             if (
-                current is None
-                or current.previous_digest != presented_digest
-                or current.rotated_at is None
-                or current.rotated_at < window_start
-                or current.status != "active"
-                or current.idle_expires_at <= now
-                or current.absolute_expires_at <= now
-                or len(current.refresh_digests) >= max_siblings
-                or (required_ip is not None and current.ip != required_ip)
+                rotation.max_generation is not None
+                and current.generation >= rotation.max_generation
             ):
-                raise RotationRefused(current)
-            updated = dataclasses.replace(
-                current,
-                refresh_digests=current.refresh_digests | {new_digest},
-                last_used_at=now,
-                idle_expires_at=idle_expires_at,
-            )
-            self.sessions[(user_id, session_id)] = updated
-            self.ttls[(user_id, session_id)] = ttl
-            return updated
+                return False
+        return (
+            current.idle_expires_at > rotation.now
+            and current.absolute_expires_at > rotation.now
+            and (rotation.required_ip is None or current.ip == rotation.required_ip)
+        )
 
-    def revoke(
-        self,
-        user_id: str,
-        session_id: str,
-        reason: RevocationReason,
-        now: Millis,
-        ttl: int,
-        created_before: Millis | None = None,
-    ) -> Session | None:
+    def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
         with self._lock:
-            self.calls.append("revoke")
-            current = self.sessions.get((user_id, session_id))
-            if current is None or current.status != "active":
-                return None
-            if created_before is not None and current.created_at >= created_before:
-                return None
-            updated = dataclasses.replace(
-                current, status="revoked", revoked_at=now, revoked_reason=reason
+            self.calls.append("end_sessions")
+            try:
+                self._check_live(ended, now)
+            except StaleWrite:
+                return False
+            self._end(ended)
+            return True
+
+    def raise_not_before(self, change: NotBeforeRaise) -> None:
+        with self._lock:
+            self.calls.append("raise_not_before")
+            profile = self.profiles[change.user_id]
+            if profile.session_version != change.expected_version or (
+                profile.not_before is not None and profile.not_before >= change.not_before
+            ):
+                raise StaleWrite()
+            if change.ended is not None:
+                self._check_live(change.ended, change.ended.ended_at)
+            self.profiles[change.user_id] = dataclasses.replace(
+                profile, not_before=change.not_before, session_version=change.expected_version + 1
             )
-            self.sessions[(user_id, session_id)] = updated
-            self.ttls[(user_id, session_id)] = ttl
-            return updated
+            if change.ended is not None:
+                self._end(change.ended)
 
     def authorization_lookup(
         self, user_id: str, session_id: str
     ) -> tuple[Session | None, UserProfile | None]:
         with self._lock:
             self.calls.append("authorization_lookup")
-            profile = self.profiles.get(user_id)
-            return (
-                self.sessions.get((user_id, session_id)),
-                profile,
-            )
+            return self.sessions.get((user_id, session_id)), self.profiles.get(user_id)
 
-    def record_login_failure(self, scope: str, now: Millis, window_ms: int) -> FailureWindow:
-        with self._lock:
-            self.calls.append("record_login_failure")
-            current = self.failures.get(scope)
-            if current is None or current.window_started_at <= now - window_ms:
-                blocked = current.blocked_until if current else None
-                updated = FailureWindow(failures=1, window_started_at=now, blocked_until=blocked)
-            else:
-                updated = dataclasses.replace(current, failures=current.failures + 1)
-            self.failures[scope] = updated
-            return updated
+    def _check_live(self, ended: EndedSessions, now: Millis) -> None:
+        for session_id in ended.session_ids:
+            current = self.sessions.get((ended.user_id, session_id))
+            if current is None or now >= current.expires_at:
+                raise StaleWrite()
 
-    def lock_login_scope(self, scope: str, until: Millis, keep_until: Millis) -> None:
-        del keep_until  # TTL does not apply in memory
-        with self._lock:
-            self.calls.append("lock_login_scope")
-            current = self.failures[scope]
-            if current.blocked_until is None or current.blocked_until < until:
-                self.failures[scope] = dataclasses.replace(current, blocked_until=until)
+    def _end(self, ended: EndedSessions) -> None:
+        for session_id in ended.session_ids:
+            del self.sessions[(ended.user_id, session_id)]
+        self.ended.append(ended)
 
-    def raise_not_before(self, user_id: str, not_before: Millis) -> None:
-        with self._lock:
-            self.calls.append("raise_not_before")
-            profile = self.profiles.get(user_id)
-            if profile and (profile.not_before is None or profile.not_before < not_before):
-                self.profiles[user_id] = dataclasses.replace(profile, not_before=not_before)
+    # -- throttle -----------------------------------------------------------------------------
 
-    def sessions_of(self, user_id: str) -> Iterator[Session]:
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> bool:
+        del window_ends_at  # TTL does not apply in memory
         with self._lock:
-            self.calls.append("sessions_of")
-            found = [s for (uid, _), s in self.sessions.items() if uid == user_id]
-        yield from found
+            self.calls.append("reserve")
+            if self.attempts.get((scope.key, window), 0) >= scope.limit:
+                return False
+            self._add(scope, window, 1)
+            return True
+
+    def release(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
+        del window_ends_at
+        with self._lock:
+            self.calls.append("release")
+            self._add(scope, window, -1)
+
+    def _add(self, scope: ThrottleScope, window: int, count: int) -> None:
+        key = (scope.key, window)
+        self.attempts[key] = self.attempts.get(key, 0) + count
+
+    def held(self, scope_key: str) -> int:
+        """Places held in a scope, over every window."""
+        return sum(count for (key, _), count in self.attempts.items() if key == scope_key)

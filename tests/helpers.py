@@ -91,11 +91,23 @@ def stream_records(stack: Stack) -> list[dict[str, Any]]:
 # -- the domain (unit) ------------------------------------------------------------------------
 
 
+def login_as(
+    domain: Domain,
+    username: str = "ada",
+    password: str = "correct horse",  # noqa: S107 - the unit tests' password
+    client: ClientInfo | None = None,
+    device_token: str | None = None,
+) -> IssuedTokens:
+    from session_service.accounts import LoginRequest  # noqa: PLC0415
+    from tests.unit.conftest import CLIENT  # noqa: PLC0415
+
+    request = LoginRequest(username, password, client or CLIENT, device_token=device_token)
+    return domain.accounts.login(request)
+
+
 def register_and_login(
     domain: Domain, username: str = "ada", client: ClientInfo | None = None
 ) -> IssuedTokens:
-    from tests.unit.conftest import CLIENT  # noqa: PLC0415
-
     if username.lower() not in domain.store.credentials:
         domain.accounts.register(username, "correct horse")
-    return domain.accounts.login(username, "correct horse", client or CLIENT)
+    return login_as(domain, username, client=client)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import http, wiring
+from session_service.accounts import LoginRequest
 from session_service.config import get_settings
 from session_service.errors import InvalidGrant
 from session_service.observability import logger, metrics
@@ -18,6 +19,7 @@ from session_service.schemas import (
     CredentialsRequest,
     CurrentSessionResponse,
     Jwks,
+    LoginBody,
     LogoutRequest,
     OpenIdConfiguration,
     PasswordChangeRequest,
@@ -45,8 +47,11 @@ def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
         refresh_expires_in=issued.refresh_expires_in,
         session_id=issued.session.session_id,
     )
+    device = (
+        http.DeviceCredential(issued.device.value, issued.device.max_age) if issued.device else None
+    )
     return http.token_response(
-        body.model_dump(exclude_none=True), issued.refresh_expires_in, transport
+        body.model_dump(exclude_none=True), issued.refresh_expires_in, transport, device
     )
 
 
@@ -60,15 +65,19 @@ def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterRe
 
 
 @app.post("/auth/login", responses=responses(TokenResponse, 400, 401, 409, 429))
-def login(body: Annotated[CredentialsRequest, Body()]) -> Response[TokenResponse]:
+def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     http.check_browser_origin(event, transport)
     # A browser that logs in again replaces its session: the old one ends.
     replaced = http.request_cookie(event, http.REFRESH_COOKIE) if transport.uses_cookie else None
-    issued = wiring.accounts().login(
-        body.username, body.password, http.client_info(event), replaces=replaced
+    request = LoginRequest(
+        username=body.username,
+        password=body.password,
+        client=http.client_info(event),
+        device_token=http.presented_device_token(event, body.device_token, transport),
+        replaces=replaced,
     )
-    return _tokens(issued)
+    return _tokens(wiring.accounts().login(request))
 
 
 @app.post("/auth/refresh", responses=responses(TokenResponse, 400, 401, 403))
@@ -91,7 +100,7 @@ def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[Non
     if not access_token:
         body_token = body.refresh_token if body else None
         refresh_token = http.presented_refresh_token(event, body_token, transport)
-    wiring.session_service().logout_with(access_token, refresh_token)
+    wiring.session_ending().logout_with(access_token, refresh_token)
     return http.logged_out_response(transport)
 
 
@@ -139,7 +148,7 @@ def list_sessions() -> SessionsResponse:
 )
 def revoke_session(session_id: str) -> Response[None]:
     caller = http.caller(app.current_event.raw_event)
-    wiring.session_service().revoke_session(caller.user_id, session_id)
+    wiring.session_ending().revoke_session(caller.user_id, session_id)
     return http.json_response(204, None)
 
 
@@ -150,7 +159,7 @@ def revoke_session(session_id: str) -> Response[None]:
 )
 def revoke_other_sessions() -> Response[None]:
     caller = http.caller(app.current_event.raw_event)
-    wiring.session_service().revoke_other_sessions(caller.user_id, caller.session_id)
+    wiring.session_ending().revoke_other_sessions(caller.user_id, caller.session_id)
     return http.json_response(204, None)
 
 

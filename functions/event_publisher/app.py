@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from session_service import events, wiring
 from session_service.config import get_settings
 from session_service.observability import logger, metrics
-from session_service.store import decode_stream_record
+from session_service.store_items import decode_stream_record
 
 get_settings()
 

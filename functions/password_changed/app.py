@@ -18,7 +18,7 @@ get_settings()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return events.consume_password_changed(
         event,
-        wiring.session_service().end_sessions_before,
+        wiring.session_ending().end_sessions_before,
         wiring.dead_letter_queue(),
         now_ms=int(time.time() * 1000),
     )

@@ -20,6 +20,17 @@ from local_run import launcher
 DEPLOYED_URL = os.environ.get("API_URL", "").rstrip("/")
 PASSWORD = "correct horse battery"
 _free_port = launcher.free_port
+# Every request of the suite comes from 127.0.0.1, which would make the per-IP throttle
+# (LOGIN_FAILURES_PER_IP) one counter for the whole suite, filled by the fuzzer's wrong
+# logins. Tests of that limit set it themselves; the unit and integration suites cover it.
+LOCAL_DEFAULTS = {"LOGIN_FAILURES_PER_IP": "100000"}
+# A run for bursts of one user's logins: every right password holds a throttle place
+# while it is checked, so a burst of 12 needs 12 places (LOGIN_FAILURES_PER_USERNAME).
+BURSTS = {
+    "MAX_SESSIONS_PER_USER": "3",
+    "REFRESH_REUSE_GRACE_SECONDS": "2",
+    "LOGIN_FAILURES_PER_USERNAME": "12",
+}
 
 
 @dataclass
@@ -92,6 +103,7 @@ def local_services() -> Iterator[Callable[..., Service]]:
     started: dict[tuple[tuple[str, str], ...], Service] = {}
 
     def get(**settings: str) -> Service:
+        settings = {**LOCAL_DEFAULTS, **settings}
         key = tuple(sorted(settings.items()))
         if key not in started:
             started[key] = start_local_run(settings)

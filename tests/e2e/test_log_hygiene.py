@@ -30,6 +30,13 @@ def test_no_secret_reaches_the_logs(configured: Callable[..., Service]) -> None:
     first = service.login(username)
     second = service.login(username)
     secrets |= {first["access_token"], first["refresh_token"], second["access_token"]}
+    secrets |= {first["device_token"], second["device_token"]}
+    # a login presenting its device token (the failures below then count on their own)
+    known = service.post(
+        "/auth/login",
+        {"username": username, "password": PASSWORD, "device_token": first["device_token"]},
+    ).json()
+    secrets |= {known["access_token"], known["refresh_token"], known["device_token"]}
     service.get("/auth/session", headers=bearer(first["access_token"]))
     service.get("/auth/sessions", headers=bearer(first["access_token"]))
     rotated = service.post("/auth/refresh", {"refresh_token": second["refresh_token"]}).json()
@@ -41,11 +48,11 @@ def test_no_secret_reaches_the_logs(configured: Callable[..., Service]) -> None:
         {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
         headers=bearer(first["access_token"]),
     ).json()
-    secrets |= {changed["access_token"], changed["refresh_token"]}
+    secrets |= {changed["access_token"], changed["refresh_token"], changed["device_token"]}
     for _ in range(3):
         service.post("/auth/login", {"username": username, "password": "wrong password value"})
     other = service.login(service.new_user())
-    secrets |= {other["access_token"], other["refresh_token"]}
+    secrets |= {other["access_token"], other["refresh_token"], other["device_token"]}
     service.post("/auth/logout", headers=bearer(other["access_token"]))
     service.post("/auth/logout", {"refresh_token": changed["refresh_token"]})
     service.get("/.well-known/jwks.json")

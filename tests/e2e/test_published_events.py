@@ -7,13 +7,13 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DEPLOYED_URL, PASSWORD, Service
+from tests.e2e.conftest import BURSTS, DEPLOYED_URL, PASSWORD, Service
 
 pytestmark = [
     pytest.mark.e2e,
@@ -72,6 +72,11 @@ class BusListener:
 
 
 @pytest.fixture
+def service(configured: Callable[..., Service]) -> Service:
+    return configured(**BURSTS)
+
+
+@pytest.fixture
 def users(service: Service) -> Iterator[tuple[str, str, BusListener]]:
     """Two new users (no session yet) and a listener to their events."""
     names = [f"e2e-{uuid.uuid4().hex[:16]}" for _ in range(2)]
@@ -89,13 +94,13 @@ def test_every_change_of_a_burst_reaches_the_bus_and_later_changes_still_do(
     service: Service, users: tuple[str, str, BusListener]
 ) -> None:
     first, second, listener = users
-    # When 12 logins of the first user race (limit 5: each one past it evicts the oldest)
+    # When 12 logins of the first user race (limit 3: each one past it evicts the oldest)
     body = {"username": first, "password": PASSWORD}
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(lambda _: service.post("/auth/login", body), range(12)))
     assert [answer.status_code for answer in answers] == [200] * 12
-    # Then 12 starts and 7 evictions reach the bus
-    expected = Counter({("SessionStarted", ""): 12, ("SessionRevoked", "evicted"): 7})
+    # Then 12 starts and 9 evictions reach the bus
+    expected = Counter({("SessionStarted", ""): 12, ("SessionRevoked", "evicted"): 9})
     assert listener.until(expected) == expected
     # And a later change, of the other user, still does
     listener.received.clear()

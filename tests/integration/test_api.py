@@ -26,6 +26,7 @@ def test_register_login_refresh_logout(stack: Stack) -> None:
         "refresh_token",
         "refresh_expires_in",
         "session_id",
+        "device_token",
     }
     assert tokens["token_type"] == "Bearer"
     session = stack.http("GET", "/auth/session", headers=bearer(tokens["access_token"]))

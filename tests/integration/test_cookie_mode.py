@@ -25,15 +25,22 @@ def cookie_stack(stack_with: Callable[..., Stack]) -> Stack:
     return stack
 
 
-def cookie_of(answer: HttpAnswer) -> dict[str, str]:
-    (cookie,) = answer.cookies
-    name_value, *attributes = [part.strip() for part in cookie.split(";")]
-    name, _, value = name_value.partition("=")
-    parsed = {"name": name, "value": value}
-    for attribute in attributes:
-        key, _, setting = attribute.partition("=")
-        parsed[key.lower()] = setting or "true"
-    return parsed
+def cookies_of(answer: HttpAnswer) -> dict[str, dict[str, str]]:
+    """The answer's Set-Cookie headers by cookie name, their attributes parsed."""
+    found = {}
+    for cookie in answer.cookies:
+        name_value, *attributes = [part.strip() for part in cookie.split(";")]
+        name, _, value = name_value.partition("=")
+        parsed = {"name": name, "value": value}
+        for attribute in attributes:
+            key, _, setting = attribute.partition("=")
+            parsed[key.lower()] = setting or "true"
+        found[name] = parsed
+    return found
+
+
+def cookie_of(answer: HttpAnswer, name: str = "__Host-refresh_token") -> dict[str, str]:
+    return cookies_of(answer)[name]
 
 
 def with_cookie(value: str, **headers: str) -> dict[str, str]:
@@ -58,6 +65,18 @@ def test_login_sets_the_refresh_token_only_in_a_host_cookie(cookie_stack: Stack)
     assert cookie["path"] == "/"
     assert "domain" not in cookie
     assert int(cookie["max-age"]) == body["refresh_expires_in"]
+
+
+def test_login_sets_the_device_token_only_in_a_host_cookie(cookie_stack: Stack) -> None:
+    answer = cookie_stack.http(
+        "POST", "/auth/login", {"username": "ada", "password": PASSWORD}, headers=BROWSER
+    )
+    device = cookie_of(answer, "__Host-device_token")
+    assert "device_token" not in answer.json()
+    assert device["value"].startswith("dt1.")
+    assert {"secure", "httponly"} <= set(device)
+    assert (device["samesite"], device["path"]) == ("Strict", "/")
+    assert int(device["max-age"]) == 180 * 86_400
 
 
 def test_refresh_by_cookie_from_an_allowed_origin_with_the_header_rotates_it(

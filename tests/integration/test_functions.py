@@ -11,7 +11,7 @@ import jwt
 import pytest
 from botocore.stub import Stubber
 
-from session_service import store, wiring
+from session_service import dynamo, wiring
 from session_service.keyring import generate_signing_key
 from tests.helpers import (
     authorize,
@@ -47,7 +47,7 @@ def test_authorizer_fails_loudly_rather_than_deny_when_dynamodb_is_down(stack: S
     # A deny would make clients throw the session away; a 5xx makes them retry.
     register(stack)
     tokens = login(stack)
-    client = store.dynamodb_client()
+    client = dynamo.dynamodb_client()
     with Stubber(client) as stubber:
         stubber.add_client_error("batch_get_item", "ProvisionedThroughputExceededException")
         with pytest.raises(Exception, match="unavailable"):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from session_service.events import events_for
-from session_service.store import decode_stream_record
+from session_service.store_items import decode_stream_record
 from tests.integration.conftest import (
     EVENTS_DIR,
     FUNCTIONS,

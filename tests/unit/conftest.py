@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from session_service.accounts import Accounts
+from session_service.devices import DeviceTokens
 from session_service.keyring import KeyRingSource
 from session_service.models import ClientInfo
 from session_service.passwords import Argon2Parameters, Passwords
+from session_service.session_ending import SessionEnding
 from session_service.sessions import SessionPolicy, SessionService
 from session_service.throttling import LoginThrottle, ThrottlePolicy
 from session_service.tokens import AccessTokens, RefreshTokens
@@ -23,7 +25,12 @@ CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")
 # Unit tests exercise logic, not argon2's cost: the smallest parameters argon2 allows.
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
-THROTTLE = ThrottlePolicy(failures_per_username=5, failures_per_ip=50, window_seconds=900)
+THROTTLE = ThrottlePolicy(
+    failures_per_username_and_ip=5,
+    failures_per_username=100,
+    failures_per_ip=50,
+    window_seconds=900,
+)
 
 DEFAULT_POLICY = SessionPolicy(
     access_token_ttl_seconds=600,
@@ -46,8 +53,10 @@ class Domain:
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
     sessions: SessionService
+    ending: SessionEnding
     accounts: Accounts
     passwords: Passwords
+    devices: DeviceTokens
 
 
 def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256") -> Domain:
@@ -61,11 +70,23 @@ def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256
     sessions = SessionService(
         store, access_tokens, refresh_tokens, policy, clock=clock, sleep=lambda _: None
     )
+    ending = SessionEnding(store, sessions, access_tokens, refresh_tokens)
     passwords = Passwords(CHEAP_ARGON2)
     throttle = LoginThrottle(store, THROTTLE, now=lambda: int(clock() * 1000))
-    accounts = Accounts(store, sessions, passwords, throttle, clock=clock)
+    devices = DeviceTokens(lambda: keys.current().refresh_token_key, clock)
+    accounts = Accounts(store, sessions, ending, passwords, throttle, devices, clock=clock)
     return Domain(
-        clock, store, keys, secret, access_tokens, refresh_tokens, sessions, accounts, passwords
+        clock,
+        store,
+        keys,
+        secret,
+        access_tokens,
+        refresh_tokens,
+        sessions,
+        ending,
+        accounts,
+        passwords,
+        devices,
     )
 
 

@@ -11,7 +11,8 @@ from session_service.errors import (
     InvalidToken,
     RateLimited,
 )
-from tests.helpers import register_and_login
+from session_service.sessions import StartRequest
+from tests.helpers import login_as, register_and_login
 from tests.unit.conftest import CLIENT, Domain
 
 
@@ -30,16 +31,18 @@ def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domai
             domain.sessions.authorize(old.access_token)
         with pytest.raises(InvalidGrant):
             domain.sessions.refresh(old.refresh_token, CLIENT)
-    revoked = [s for s in domain.store.sessions.values() if s.status == "revoked"]
-    assert {s.revoked_reason for s in revoked} == {"password_changed"}
+    assert list(domain.store.sessions) == [(user_id, fresh.session.session_id)]
+    (ended,) = domain.store.ended
+    assert ended.reason == "password_changed"
+    assert set(ended.session_ids) == {old.session.session_id for old in sessions}
     # And the fresh session works, created no earlier than the change
     domain.sessions.authorize(fresh.access_token)
     profile = domain.store.profiles[user_id]
     assert fresh.session.created_at == profile.not_before == profile.password_changed_at
     # And only the new password logs in
     with pytest.raises(InvalidGrant):
-        domain.accounts.login("ada", "correct horse", CLIENT)
-    domain.accounts.login("ada", "new battery staple", CLIENT)
+        login_as(domain, password="correct horse")
+    login_as(domain, password="new battery staple")
 
 
 def test_wrong_current_password_is_refused_and_counted(domain: Domain) -> None:
@@ -70,8 +73,8 @@ def test_a_login_that_verified_the_old_password_cannot_start_after_the_change(
 ) -> None:
     # Given a login that read the credential before a password change landed
     user_id = register_and_login(domain).session.user_id
-    lookup = domain.store.find_login("ada", CLIENT.ip)
+    credential = domain.store.find_credential("ada")
     domain.accounts.change_password(user_id, "ada", "correct horse", "new battery staple", CLIENT)
     # When it tries to start its session with the old credential
     with pytest.raises(InvalidGrant, match="just changed"):
-        domain.sessions.start(user_id, CLIENT, credential=lookup.credential)
+        domain.sessions.start(StartRequest(user_id, CLIENT, credential=credential))

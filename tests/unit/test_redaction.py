@@ -13,6 +13,10 @@ REFRESH = (
     "rt1.00000000-0000-4000-8000-000000000000.00000000-0000-4000-8000-000000000001.3."
     "1798500000000.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde.AbCdEfGhIjKlMnOpQrStUv"
 )
+DEVICE = (
+    "dt1.00000000-0000-4000-8000-000000000002.00000000-0000-4000-8000-000000000000."
+    "1798500000.AbCdEfGhIjKlMnOpQrStUv"
+)
 HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIzsW/orl/kk6R8y5J"
 
 
@@ -24,6 +28,8 @@ HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIz
         ("dXNlcjpwYXNz", json.dumps({"headers": {"authorization": "Basic dXNlcjpwYXNz"}})),
         ("opaque-token-value", json.dumps({"authorization": "bearer opaque-token-value"})),
         (REFRESH, json.dumps({"body": json.dumps({"refresh_token": REFRESH})})),
+        (DEVICE, json.dumps({"body": json.dumps({"device_token": DEVICE})})),
+        (DEVICE, json.dumps({"cookies": [f"__Host-device_token={DEVICE}"]})),
         (HASH, json.dumps({"item": {"password_hash": {"S": HASH}}})),
         ("digest-one", json.dumps({"NewImage": {"refresh_digests": {"SS": ["digest-one", "x"]}}})),
         ("digest-two", json.dumps({"OldImage": {"previous_digest": {"S": "digest-two"}}})),

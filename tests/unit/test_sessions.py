@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from session_service.errors import InvalidGrant, InvalidToken, SessionLimitReached
-from tests.helpers import register_and_login
+from tests.helpers import login_as, register_and_login
 from tests.unit.conftest import CLIENT, Domain
 
 
@@ -15,7 +15,7 @@ def test_login_returns_a_token_pair_for_a_new_session(domain: Domain) -> None:
     # Given
     user_id = domain.accounts.register("ada", "correct horse")
     # When
-    issued = domain.accounts.login("ADA", "correct horse", CLIENT)
+    issued = login_as(domain, "ADA")
     # Then
     claims = domain.access_tokens.verify(issued.access_token)
     assert claims.user_id == user_id
@@ -55,8 +55,8 @@ def test_refresh_with_rotated_token_revokes_the_session(domain: Domain) -> None:
         domain.sessions.refresh(second.refresh_token, CLIENT)
     with pytest.raises(InvalidToken):
         domain.sessions.authorize(second.access_token)
-    stored = domain.store.sessions[(first.session.user_id, first.session.session_id)]
-    assert stored.revoked_reason == "reuse_detected"
+    assert domain.store.sessions == {}
+    assert [e.reason for e in domain.store.ended] == ["reuse_detected"]
 
 
 def test_refresh_with_a_token_older_than_the_previous_one_revokes_the_session(
@@ -67,8 +67,8 @@ def test_refresh_with_a_token_older_than_the_previous_one_revokes_the_session(
     domain.sessions.refresh(second.refresh_token, CLIENT)
     with pytest.raises(InvalidGrant):
         domain.sessions.refresh(first.refresh_token, CLIENT)
-    stored = domain.store.sessions[(first.session.user_id, first.session.session_id)]
-    assert stored.status == "revoked"
+    assert domain.store.sessions == {}
+    assert [e.reason for e in domain.store.ended] == ["reuse_detected"]
 
 
 def test_forged_refresh_token_is_refused_without_ending_the_session(domain: Domain) -> None:
@@ -80,7 +80,8 @@ def test_forged_refresh_token_is_refused_without_ending_the_session(domain: Doma
     with pytest.raises(InvalidGrant):
         domain.sessions.refresh(".".join(parts), CLIENT)
     # Then the owner's session goes on
-    assert domain.sessions.refresh(issued.refresh_token, CLIENT).session.status == "active"
+    assert domain.sessions.refresh(issued.refresh_token, CLIENT).session.generation == 1
+    assert domain.store.ended == []
 
 
 @pytest.mark.parametrize(
@@ -94,7 +95,7 @@ def test_malformed_refresh_tokens_are_invalid_grant(domain: Domain, garbage: str
 
 def test_logout_ends_the_session_and_its_access_tokens(domain: Domain) -> None:
     issued = register_and_login(domain)
-    domain.sessions.logout_with(issued.access_token, None)
+    domain.ending.logout_with(issued.access_token, None)
     with pytest.raises(InvalidToken):
         domain.sessions.authorize(issued.access_token)
     with pytest.raises(InvalidGrant):
@@ -103,19 +104,20 @@ def test_logout_ends_the_session_and_its_access_tokens(domain: Domain) -> None:
 
 def test_logout_with_refresh_token_twice_changes_nothing_more(domain: Domain) -> None:
     issued = register_and_login(domain)
-    domain.sessions.logout_with(None, issued.refresh_token)
-    domain.sessions.logout_with(None, issued.refresh_token)
-    stored = domain.store.sessions[(issued.session.user_id, issued.session.session_id)]
-    assert stored.revoked_reason == "logout"
-    assert domain.store.calls.count("revoke") == 2
+    domain.ending.logout_with(None, issued.refresh_token)
+    domain.ending.logout_with(None, issued.refresh_token)
+    # One record of the end (one SessionRevoked), whatever the repetitions
+    (ended,) = domain.store.ended
+    assert ended.reason == "logout"
+    assert ended.session_ids == (issued.session.session_id,)
+    assert domain.store.calls.count("end_sessions") == 2
 
 
-def test_revoked_session_stays_listed_until_its_access_tokens_expire(domain: Domain) -> None:
+def test_an_ended_session_leaves_no_item_behind(domain: Domain) -> None:
+    # The authorizer refuses a session without an item; nothing of it is read again.
     issued = register_and_login(domain)
-    domain.sessions.logout_with(issued.access_token, None)
-    key = (issued.session.user_id, issued.session.session_id)
-    # access token lifetime (600 s) plus the 1 s verification leeway
-    assert domain.store.ttls[key] == int(domain.clock.now) + 601
+    domain.ending.logout_with(issued.access_token, None)
+    assert domain.store.sessions == {}
 
 
 def test_authorize_accepts_a_live_session(domain: Domain) -> None:
@@ -194,10 +196,11 @@ def test_login_beyond_the_limit_evicts_the_least_recently_used_session(
     # Then the least recently used one is gone, like a logout
     with pytest.raises(InvalidToken):
         domain.sessions.authorize(middle.access_token)
-    stored = domain.store.sessions[(middle.session.user_id, middle.session.session_id)]
-    assert stored.revoked_reason == "evicted"
-    live = [s for s in domain.store.sessions.values() if s.status == "active"]
-    assert len(live) == 3
+    assert (middle.session.user_id, middle.session.session_id) not in domain.store.sessions
+    assert len(domain.store.sessions) == 3
+    assert [(e.reason, e.session_ids) for e in domain.store.ended] == [
+        ("evicted", (middle.session.session_id,))
+    ]
 
 
 def test_reject_policy_refuses_the_login_beyond_the_limit(
@@ -214,7 +217,7 @@ def test_ended_sessions_do_not_count_toward_the_limit(domain_with: Callable[...,
     domain = domain_with(max_sessions_per_user=2, limit_policy="reject")
     first = register_and_login(domain)
     register_and_login(domain)
-    domain.sessions.logout_with(first.access_token, None)
+    domain.ending.logout_with(first.access_token, None)
     register_and_login(domain)  # does not raise
 
 
@@ -229,7 +232,7 @@ def test_end_sessions_before_refuses_older_sessions_at_once(domain: Domain) -> N
     domain.clock.advance(0.2)
     newer = register_and_login(domain)
     # When
-    revoked = domain.sessions.end_sessions_before(old.session.user_id, changed_at)
+    revoked = domain.ending.end_sessions_before(old.session.user_id, changed_at)
     # Then the older session is over, in the same second, and the newer one lives
     assert revoked == 1
     with pytest.raises(InvalidToken):
@@ -242,9 +245,9 @@ def test_end_sessions_before_twice_or_out_of_order_leaves_the_same_state(domain:
     user_id = issued.session.user_id
     later = int(domain.clock.now * 1000) + 10
     earlier = later - 5
-    domain.sessions.end_sessions_before(user_id, later)
+    domain.ending.end_sessions_before(user_id, later)
     snapshot = (dict(domain.store.sessions), domain.store.profiles[user_id])
-    assert domain.sessions.end_sessions_before(user_id, later) == 0
-    assert domain.sessions.end_sessions_before(user_id, earlier) == 0
+    assert domain.ending.end_sessions_before(user_id, later) == 0
+    assert domain.ending.end_sessions_before(user_id, earlier) == 0
     assert (dict(domain.store.sessions), domain.store.profiles[user_id]) == snapshot
     assert domain.store.profiles[user_id].not_before == later

@@ -1,18 +1,26 @@
-"""Accounts: registration and login (proving who you are, then starting a session)."""
+"""Accounts: registration, login and password change (proving who you are, then starting a
+session). Every check of a password holds a place in the login throttle first."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from session_service.errors import Conflict, InvalidGrant, InvalidRequest
-from session_service.models import ClientInfo, Credential, UserProfile
-from session_service.passwords import Passwords
-from session_service.sessions import IssuedTokens, SessionService
-from session_service.store import AlreadyExists, SessionStore
+from session_service.devices import DeviceTokens, KnownDevice
+from session_service.errors import Conflict, InvalidGrant, InvalidRequest, ServiceError
+from session_service.models import ClientInfo, Credential, Reservation, UserProfile
+from session_service.ports import AlreadyExists, SessionStore
+from session_service.session_ending import SessionEnding
+from session_service.sessions import IssuedTokens, SessionService, StartRequest
 from session_service.throttling import LoginThrottle
+
+if TYPE_CHECKING:
+    # argon2 loads with the Passwords the composition root builds, not with this module.
+    from session_service.passwords import Passwords
 
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
 MIN_PASSWORD_LENGTH = 8
@@ -36,19 +44,34 @@ def check_password(password: str, field: str = "password") -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoginRequest:
+    username: str
+    password: str
+    client: ClientInfo
+    # A device token from an earlier login on this device (body or cookie).
+    device_token: str | None = None
+    # The session a browser's new login replaces (its previous refresh cookie).
+    replaces: str | None = None
+
+
 class Accounts:
     def __init__(
         self,
         store: SessionStore,
         sessions: SessionService,
+        ending: SessionEnding,
         passwords: Passwords,
         throttle: LoginThrottle,
+        devices: DeviceTokens,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._sessions = sessions
+        self._ending = ending
         self._passwords = passwords
         self._throttle = throttle
+        self._devices = devices
         self._clock = clock
 
     def register(self, username: str, password: str) -> str:
@@ -69,34 +92,45 @@ class Accounts:
             raise Conflict("The username is taken.") from None
         return user_id
 
-    def login(
-        self, username: str, password: str, client: ClientInfo, replaces: str | None = None
+    def login(self, request: LoginRequest) -> IssuedTokens:
+        """Hold a place in the throttle, verify the password, start a session. An unknown
+        user costs the same argon2 work, is counted and throttled the same, and gets the
+        same answer as a wrong password."""
+        check_username(request.username)
+        check_password(request.password)
+        key = username_key(request.username)
+        device = self._devices.recognise(request.device_token, key)
+        reservation = self._throttle.reserve(
+            key, request.client.ip, device.device_id if device else None
+        )
+        issued = self._judged(reservation, lambda: self._login(request, key, device, reservation))
+        if request.replaces:
+            self._ending.end_replaced(request.replaces, issued.session.user_id)
+        token = self._devices.issue(
+            issued.session.user_id, key, device.device_id if device else None
+        )
+        return dataclasses.replace(issued, device=token)
+
+    def _login(
+        self,
+        request: LoginRequest,
+        key: str,
+        device: KnownDevice | None,
+        reservation: Reservation,
     ) -> IssuedTokens:
-        """Verify the password and start a session. An unknown user costs the same argon2
-        work, is counted and throttled the same, and gets the same answer as a wrong
-        password."""
-        check_username(username)
-        check_password(password)
-        key = username_key(username)
-        lookup = self._store.find_login(key, client.ip)
-        self._throttle.check(lookup)
-        credential = lookup.credential
-        if credential is None:
-            self._passwords.dummy_verify(password)
-        if credential is None or not self._passwords.verify(credential.password_hash, password):
-            self._throttle.record_failure(key, client.ip)
+        credential = self._store.find_credential(key)
+        if credential is None or (device is not None and device.user_id != credential.user_id):
+            self._passwords.dummy_verify(request.password)
+            raise InvalidGrant("The username or password is incorrect.")
+        if not self._passwords.verify(credential.password_hash, request.password):
             raise InvalidGrant("The username or password is incorrect.")
         if self._passwords.needs_rehash(credential.password_hash):
-            self._store.replace_password_hash(credential, self._passwords.hash(password))
-        issued = self._sessions.start(
-            credential.user_id,
-            client,
-            credential=credential,
-            clear_failures=lookup.username_failures is not None,
+            self._store.replace_password_hash(credential, self._passwords.hash(request.password))
+        return self._sessions.start(
+            StartRequest(
+                credential.user_id, request.client, credential=credential, released=reservation
+            )
         )
-        if replaces:
-            self._sessions.end_replaced(replaces, credential.user_id)
-        return issued
 
     def change_password(
         self,
@@ -107,29 +141,47 @@ class Accounts:
         client: ClientInfo,
     ) -> IssuedTokens:
         """Replace the password and end every session of the user, this one included, in
-        one transaction; answer with a fresh session created after the change. A wrong
-        current password counts as a failed login (a stolen access token must not buy
-        unlimited guesses)."""
+        one transaction; answer with a fresh session created after the change. The check
+        of the current password holds a place in the login throttle like a login (a stolen
+        access token must not buy unlimited guesses)."""
         check_password(current_password, "current_password")
         check_password(new_password, "new_password")
         # The username comes from the authorizer's read of the profile; the credential
         # found by it must still belong to this user.
         key = username_key(username)
-        lookup = self._store.find_login(key, client.ip)
-        self._throttle.check(lookup)
-        credential = lookup.credential
-        if credential is None or credential.user_id != user_id:
-            raise InvalidGrant("The account no longer exists.")
-        if not self._passwords.verify(credential.password_hash, current_password):
-            self._throttle.record_failure(key, client.ip)
-            raise InvalidGrant("The current password is incorrect.")
-        if new_password == current_password:
-            raise Conflict("new_password must differ from the current password.")
-        new_hash = self._passwords.hash(new_password)
-        return self._sessions.start(
-            user_id,
-            client,
-            credential=credential,
-            new_password_hash=new_hash,
-            clear_failures=lookup.username_failures is not None,
-        )
+        reservation = self._throttle.reserve(key, client.ip)
+
+        def change() -> IssuedTokens:
+            credential = self._store.find_credential(key)
+            if credential is None or credential.user_id != user_id:
+                raise InvalidGrant("The account no longer exists.")
+            if not self._passwords.verify(credential.password_hash, current_password):
+                raise InvalidGrant("The current password is incorrect.")
+            if new_password == current_password:
+                raise Conflict("new_password must differ from the current password.")
+            start = StartRequest(
+                user_id,
+                client,
+                credential=credential,
+                new_password_hash=self._passwords.hash(new_password),
+                released=reservation,
+            )
+            return self._sessions.start(start)
+
+        issued = self._judged(reservation, change)
+        return dataclasses.replace(issued, device=self._devices.issue(user_id, key))
+
+    def _judged(
+        self, reservation: Reservation, attempt: Callable[[], IssuedTokens]
+    ) -> IssuedTokens:
+        """Run an attempt that holds places in the throttle. A wrong password keeps them (a
+        judged failure); a session started gives them back in its own transaction; any
+        other outcome (the limit, an AWS failure) gives them back here: only a wrong
+        credential is a failure."""
+        try:
+            return attempt()
+        except InvalidGrant:
+            raise
+        except ServiceError:
+            self._throttle.release(reservation)
+            raise

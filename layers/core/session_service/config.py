@@ -45,6 +45,7 @@ class Settings:
     refresh_token_transport: RefreshTransport = "body"
     allowed_origins: tuple[str, ...] = ()
     login_failures_per_username: int = 5
+    login_failures_per_username_all_ips: int = 100
     login_failures_per_ip: int = 50
     login_failure_window_seconds: int = 900
     signing_key_cache_seconds: int = 300
@@ -100,6 +101,9 @@ class Settings:
             refresh_token_transport=transport,
             allowed_origins=origins,
             login_failures_per_username=reader.positive_int("LOGIN_FAILURES_PER_USERNAME", 5),
+            login_failures_per_username_all_ips=reader.positive_int(
+                "LOGIN_FAILURES_PER_USERNAME_ALL_IPS", 100
+            ),
             login_failures_per_ip=reader.positive_int("LOGIN_FAILURES_PER_IP", 50),
             login_failure_window_seconds=reader.positive_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
             signing_key_cache_seconds=reader.positive_int("SIGNING_KEY_CACHE_SECONDS", 300),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from session_service.models import parse_rfc3339, rfc3339
-from session_service.store import StreamChange
+from session_service.store_items import StreamChange
 
 PASSWORD_CHANGED = "PasswordChanged"
 SESSION_STARTED = "SessionStarted"
@@ -33,9 +33,11 @@ class ServiceEvent:
 
 
 def events_for(change: StreamChange) -> list[ServiceEvent]:
-    """The events one change of state stands for (none for most profile updates)."""
+    """The events one change of state stands for (none for most updates)."""
     if change.kind == "session":
         return _session_events(change)
+    if change.kind == "ended":
+        return _ended_events(change)
     if change.kind == "user":
         return _profile_events(change)
     return []
@@ -43,30 +45,44 @@ def events_for(change: StreamChange) -> list[ServiceEvent]:
 
 def _session_events(change: StreamChange) -> list[ServiceEvent]:
     old, new = change.old_session, change.new_session
-    if new is None:
+    if new is None or old is not None:
+        # A refresh changes a session; its end deletes it (and its ended record speaks).
         return []
-    base = {"event_id": change.event_id, "user_id": new.user_id, "session_id": new.session_id}
-    if old is None:
-        detail = {
-            **base,
-            "ip": new.ip,
-            "user_agent": new.user_agent,
-            "created_at": rfc3339(new.created_at),
+    detail = {
+        "event_id": change.event_id,
+        "user_id": new.user_id,
+        "session_id": new.session_id,
+        "ip": new.ip,
+        "user_agent": new.user_agent,
+        "created_at": rfc3339(new.created_at),
+    }
+    return [ServiceEvent(SESSION_STARTED, detail)]
+
+
+def _ended_events(change: StreamChange) -> list[ServiceEvent]:
+    ended = change.ended
+    if ended is None:
+        return []
+    revoked_at = rfc3339(ended.ended_at)
+    events = []
+    for session_id in ended.session_ids:
+        base = {
+            # One record may end many sessions: each event's id is the record's and the
+            # session's, the same however often the record is delivered.
+            "event_id": f"{change.event_id}:{session_id}",
+            "user_id": ended.user_id,
+            "session_id": session_id,
         }
-        return [ServiceEvent(SESSION_STARTED, detail)]
-    if old.status == "active" and new.status == "revoked":
-        revoked_at = rfc3339(new.revoked_at or new.last_used_at)
-        events = [
+        events.append(
             ServiceEvent(
-                SESSION_REVOKED, {**base, "reason": new.revoked_reason, "revoked_at": revoked_at}
+                SESSION_REVOKED, {**base, "reason": ended.reason, "revoked_at": revoked_at}
             )
-        ]
-        if new.revoked_reason == "reuse_detected":
+        )
+        if ended.reason == "reuse_detected":
             events.append(
                 ServiceEvent(REFRESH_TOKEN_REUSE_DETECTED, {**base, "detected_at": revoked_at})
             )
-        return events
-    return []
+    return events
 
 
 def _profile_events(change: StreamChange) -> list[ServiceEvent]:

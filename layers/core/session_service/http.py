@@ -47,6 +47,8 @@ NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Cookie mode: the refresh token lives where scripts cannot read it. __Host- makes the
 # browser insist on Secure, Path=/ and no Domain.
 REFRESH_COOKIE = "__Host-refresh_token"
+# Cookie mode's device token (devices): a known device, for the login throttle.
+DEVICE_COOKIE = "__Host-device_token"
 # A request authenticated by that cookie must carry this header: a page of another origin
 # can only add it after a CORS preflight that our allow-list refuses.
 CSRF_HEADER = "X-Requested-With"
@@ -223,6 +225,16 @@ def presented_refresh_token(
     return cookie
 
 
+def presented_device_token(
+    event: Mapping[str, Any], body_token: str | None, transport: RefreshTransport
+) -> str | None:
+    """The device token of a login: from the body where the body carries tokens, else the
+    device cookie. (It authenticates nothing; it only lets a device count on its own.)"""
+    if body_token and transport.uses_body:
+        return body_token
+    return request_cookie(event, DEVICE_COOKIE) if transport.uses_cookie else None
+
+
 def check_browser_origin(event: Mapping[str, Any], transport: RefreshTransport) -> None:
     """Before setting the refresh cookie (login): a browser's request must come from an
     allowed origin with the CSRF header, or a page elsewhere could post a login form and
@@ -240,11 +252,11 @@ def check_browser_origin(event: Mapping[str, Any], transport: RefreshTransport) 
         )
 
 
-def refresh_cookie(token: str, max_age: int) -> Cookie:
+def refresh_cookie(token: str, max_age: int, name: str = REFRESH_COOKIE) -> Cookie:
     from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
 
     return Cookie(
-        name=REFRESH_COOKIE,
+        name=name,
         value=token,
         path="/",
         secure=True,
@@ -258,13 +270,27 @@ def cleared_refresh_cookie() -> Cookie:
     return refresh_cookie("", 0)
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceCredential:
+    value: str
+    max_age: int
+
+
 def token_response(
-    body: dict[str, Any], refresh_expires_in: int, transport: RefreshTransport
+    body: dict[str, Any],
+    refresh_expires_in: int,
+    transport: RefreshTransport,
+    device: DeviceCredential | None = None,
 ) -> Response[Any]:
-    """A token response: in cookie mode the refresh token leaves the body for the cookie."""
+    """A token response: in cookie mode the refresh token (and the device token) leave
+    the body for cookies."""
     cookies = None
     if transport.uses_cookie:
         cookies = [refresh_cookie(str(body["refresh_token"]), refresh_expires_in)]
+        if device is not None:
+            cookies.append(refresh_cookie(device.value, device.max_age, DEVICE_COOKIE))
+    if device is not None and transport.uses_body:
+        body = {**body, "device_token": device.value}
     if not transport.uses_body:
         body = {key: value for key, value in body.items() if key != "refresh_token"}
     return json_response(200, body, cookies=cookies)

@@ -11,7 +11,6 @@ Millis = int
 # User and session ids are lower-case UUIDs (uuid4) issued by this service.
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _UUID = re.compile(UUID_PATTERN)
-SessionStatus = Literal["active", "revoked"]
 RevocationReason = Literal[
     "logout",
     "evicted",
@@ -66,21 +65,15 @@ class Session:
     generation: int = 0
     previous_digest: str | None = None
     rotated_at: Millis | None = None
-    status: SessionStatus = "active"
-    revoked_at: Millis | None = None
-    revoked_reason: RevocationReason | None = None
 
     @property
     def expires_at(self) -> Millis:
         return min(self.idle_expires_at, self.absolute_expires_at)
 
     def is_live(self, now: Millis, not_before: Millis | None = None) -> bool:
-        """Active, within both timeouts, and created after the user's last password change."""
-        return (
-            self.status == "active"
-            and now < self.expires_at
-            and (not_before is None or self.created_at >= not_before)
-        )
+        """Within both timeouts and created after the user's last password change. (An
+        ended session has no item at all.)"""
+        return now < self.expires_at and (not_before is None or self.created_at >= not_before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,19 +100,15 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
-class FailureWindow:
-    """Failed logins counted for one username or one client IP."""
+class EndedSessions:
+    """Sessions that ended together, and why: the record of it that the table's stream
+    turns into SessionRevoked events (the sessions' own items are deleted)."""
 
-    failures: int
-    window_started_at: Millis
-    blocked_until: Millis | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LoginLookup:
-    credential: Credential | None
-    username_failures: FailureWindow | None = None
-    ip_failures: FailureWindow | None = None
+    record_id: str
+    user_id: str
+    session_ids: tuple[str, ...]
+    reason: RevocationReason
+    ended_at: Millis
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +118,26 @@ class UserSessions:
 
     def live(self, now: Millis) -> list[Session]:
         return [s for s in self.sessions if s.is_live(now, self.profile.not_before)]
+
+    def expired(self, now: Millis) -> list[Session]:
+        """Items of sessions past a timeout that DynamoDB's TTL has not deleted yet."""
+        return [s for s in self.sessions if now >= s.expires_at]
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleScope:
+    """What attempts are counted by (a username from an address, a username, an address,
+    a known device), and how many may be judged in one window."""
+
+    key: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Places an attempt holds in its scopes' counters for one fixed window."""
+
+    scopes: tuple[ThrottleScope, ...]
+    window: int
+    # The window's end: its counters are kept until then (DynamoDB TTL).
+    window_ends_at: Millis

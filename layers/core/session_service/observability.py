@@ -20,9 +20,10 @@ REDACTED = "[REDACTED]"
 # What must never be logged, by shape, so that it is caught wherever it hides: in a
 # message, an extra key, an exception, or a whole event someone chose to log.
 _SECRETS = [
-    # access tokens (any JWS) and refresh tokens
+    # access tokens (any JWS), refresh tokens and device tokens
     re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),
     re.compile(r"rt1\.[A-Za-z0-9._-]+"),
+    re.compile(r"dt1\.[A-Za-z0-9._-]+"),
     # password hashes
     re.compile(r"\$argon2(?:id|i|d)\$[^\s\"'\\]+"),
     # Authorization header values, however the header is spelled

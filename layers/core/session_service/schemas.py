@@ -35,6 +35,7 @@ Password = Annotated[
     AfterValidator(_encodable),
 ]
 RefreshTokenValue = Annotated[str, Field(min_length=1, max_length=512)]
+DeviceTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class _Body(BaseModel):
@@ -44,6 +45,11 @@ class _Body(BaseModel):
 class CredentialsRequest(_Body):
     username: Username
     password: Password
+
+
+class LoginBody(CredentialsRequest):
+    # From an earlier token response on this device: its failures count on their own.
+    device_token: DeviceTokenValue | None = None
 
 
 class RefreshRequest(_Body):
@@ -72,6 +78,8 @@ class TokenResponse(_Body):
     refresh_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
     refresh_expires_in: int
     session_id: str
+    # After a proof of the password, outside cookie mode: present it at the next login.
+    device_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class SessionResponse(_Body):

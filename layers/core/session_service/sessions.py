@@ -1,4 +1,5 @@
-"""The session lifecycle: start, refresh (rotate), authorize, revoke, list, limit, expire."""
+"""The session lifecycle: start, refresh (rotate), authorize, list, limit, expire. Ending
+sessions (logout, revocation, password change) is in session_ending."""
 
 from __future__ import annotations
 
@@ -9,28 +10,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from session_service.config import Settings
-from session_service.errors import (
-    InvalidGrant,
-    InvalidToken,
-    NotFound,
-    SessionLimitReached,
-    Unavailable,
-)
+from session_service.devices import DeviceToken
+from session_service.errors import InvalidGrant, InvalidToken, SessionLimitReached, Unavailable
 from session_service.models import (
     ClientInfo,
     Credential,
+    EndedSessions,
     Millis,
+    Reservation,
     RevocationReason,
     Session,
-    is_issued_id,
 )
 from session_service.observability import logger
-from session_service.store import (
+from session_service.ports import (
     CredentialChanged,
+    NewSession,
+    Rotation,
     RotationRefused,
     SessionStore,
     StaleWrite,
-    ttl_seconds,
 )
 from session_service.tokens import AccessTokenClaims, AccessTokens, RefreshToken, RefreshTokens
 
@@ -40,10 +38,13 @@ MAX_START_ATTEMPTS = 24
 # Siblings a refresh token may get inside the grace window (two tabs, a lost response).
 MAX_GRACE_SIBLINGS = 8
 MAX_USER_AGENT_LENGTH = 512
-# Sessions a password change revokes in its own transaction (DynamoDB's limit is 100
-# items); live sessions beyond it (possible only after MAX_SESSIONS_PER_USER was lowered)
-# are refused by their not-before time at once and revoked by the PasswordChanged consumer.
-MAX_REVOKED_AT_ONCE = 90
+# What one start may end and remove besides writing its session, within DynamoDB's 100
+# items per transaction (with the profile, the session, the credential, three throttle
+# releases and the ended record). The session limit (at most 50) keeps a user's live
+# sessions under it; any beyond are refused by not_before and ended by the PasswordChanged
+# consumer (session_ending), expired ones by the next login or TTL.
+MAX_ENDED_AT_ONCE = 60
+MAX_PRUNED_AT_ONCE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,8 @@ class IssuedTokens:
     refresh_token: str
     refresh_expires_in: int
     session: Session
+    # After a proof of the password: the device's token for the throttle (devices).
+    device: DeviceToken | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,20 @@ class AuthorizedSession:
     claims: AccessTokenClaims
     session: Session
     username: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """A new session for a user who just proved who they are."""
+
+    user_id: str
+    client: ClientInfo
+    # The password that was proved; it must still be the password when the session lands.
+    credential: Credential | None = None
+    # A password change: the new hash, stored in the same transaction.
+    new_password_hash: str | None = None
+    # The login attempt's places in the throttle, given back with the session.
+    released: Reservation | None = None
 
 
 class SessionService:
@@ -104,58 +121,52 @@ class SessionService:
         self._clock = clock
         self._sleep = sleep
 
-    def _now(self) -> Millis:
+    def now(self) -> Millis:
         return int(self._clock() * 1000)
 
     # -- start ----------------------------------------------------------------------------
 
-    def start(
-        self,
-        user_id: str,
-        client: ClientInfo,
-        credential: Credential | None = None,
-        new_password_hash: str | None = None,
-        clear_failures: bool = False,
-    ) -> IssuedTokens:
-        """A new session for a user who just proved who they are.
+    def start(self, request: StartRequest) -> IssuedTokens:
+        """Start a session, enforcing the per-user limit in the same transaction that
+        creates it, conditioned on the per-user version read here: a concurrent start
+        makes it fail and we read again, so the limit holds however many logins race.
 
-        The per-user limit is enforced in the same transaction that creates the session,
-        conditioned on the per-user version read here; a concurrent start makes it fail
-        and we read again, so the limit holds however many logins race.
-
-        With `new_password_hash` this is a password change: the same transaction stores
-        the hash, raises the user's not-before time to the new session's creation and
-        revokes every live session, so no older session survives the change by a moment."""
-        changing_password = new_password_hash is not None
+        A password change (`new_password_hash`) stores the hash, raises the user's
+        not-before time to the new session's creation and ends every live session in the
+        same transaction, so no older session survives the change by a moment. Expired
+        session items are removed on the way, so that reads stay bounded by live state."""
+        changing_password = request.new_password_hash is not None
         for attempt in range(MAX_START_ATTEMPTS):
-            state = self._store.load_user(user_id)
+            state = self._store.load_user(request.user_id)
             if state is None:
                 raise InvalidGrant()
-            now = max(self._now(), state.profile.not_before or 0)
+            now = max(self.now(), state.profile.not_before or 0)
             live = state.live(now)
-            revoked = live[:MAX_REVOKED_AT_ONCE] if changing_password else self._evictions(live)
-            session, refresh = self._new_session(user_id, client, now)
+            ending = (live if changing_password else self._evictions(live))[:MAX_ENDED_AT_ONCE]
+            session, refresh = self._new_session(request.user_id, request.client, now)
+            reason: RevocationReason = "password_changed" if changing_password else "evicted"
             try:
                 self._store.start_session(
-                    session,
-                    expected_version=state.profile.session_version,
-                    revoked=revoked,
-                    reason="password_changed" if changing_password else "evicted",
-                    revocation_ttl=self._revocation_ttl(now),
-                    credential=credential,
-                    new_password_hash=new_password_hash,
-                    clear_failures=clear_failures,
+                    NewSession(
+                        session=session,
+                        expected_version=state.profile.session_version,
+                        ended=ended_record(request.user_id, ending, reason, now),
+                        pruned=tuple(state.expired(now)[:MAX_PRUNED_AT_ONCE]),
+                        credential=request.credential,
+                        new_password_hash=request.new_password_hash,
+                        released=request.released,
+                    )
                 )
             except StaleWrite:
-                self._back_off(attempt)
+                self.back_off(attempt)
                 continue
             except CredentialChanged:
                 raise InvalidGrant("The password has just changed; log in again.") from None
             if not changing_password:
-                for victim in revoked:
-                    logger.info("session evicted", session_id=victim.session_id, user_id=user_id)
-            return self._issue(session, refresh, now)
-        logger.warning("gave up starting a session under contention", user_id=user_id)
+                for victim in ending:
+                    logger.info("session evicted", session_id=victim.session_id)
+            return self.issue(session, refresh, now)
+        logger.warning("gave up starting a session under contention", user_id=request.user_id)
         raise Unavailable(retry_after=1)
 
     def _new_session(
@@ -185,11 +196,10 @@ class SessionService:
             raise SessionLimitReached()
         # "Oldest" is least recently used: a session in daily use outlives an idle one.
         by_last_use = sorted(live, key=lambda s: (s.last_used_at, s.created_at))
-        # One transaction holds at most 100 items: far more live sessions than the limit
-        # (the limit was lowered) are brought down over several logins.
-        return by_last_use[: min(excess, MAX_REVOKED_AT_ONCE)]
+        # Far more live sessions than the limit (it was lowered) come down over logins.
+        return by_last_use[: min(excess, MAX_ENDED_AT_ONCE)]
 
-    def _back_off(self, attempt: int) -> None:
+    def back_off(self, attempt: int) -> None:
         # Jittered and capped at 40 ms: a flood of logins to one account gives up within
         # about half a second instead of holding Lambda time for seconds.
         self._sleep(random.uniform(0, 0.005 * min(2**attempt, 8)))  # noqa: S311
@@ -203,29 +213,42 @@ class SessionService:
         why: the previous token inside the grace window rotates again, any other genuine
         older token is reuse and ends the session."""
         token = self._refresh_tokens.parse(raw_token)
-        now = self._now()
+        now = self.now()
         if now >= token.absolute_expires_at:
             raise InvalidGrant("The session has expired.")
         fresh = self._refresh_tokens.issue(
             token.user_id, token.session_id, token.generation + 1, token.absolute_expires_at
         )
-        idle_expires_at = now + self._policy.idle_timeout_seconds * 1000
         try:
             session = self._store.rotate(
-                token.user_id,
-                token.session_id,
-                presented_digest=token.digest,
-                new_digest=fresh.digest,
-                new_generation=fresh.generation,
-                now=now,
-                idle_expires_at=idle_expires_at,
-                ttl=ttl_seconds(min(idle_expires_at, token.absolute_expires_at)),
-                required_ip=client.ip if self._policy.bind_to_ip else None,
-                max_generation=self._policy.max_refreshes,
+                self._rotation(token, fresh, client, now, new_generation=fresh.generation)
             )
         except RotationRefused as refused:
             return self._after_refusal(token, refused.current, client, now)
-        return self._issue(session, fresh, now)
+        return self.issue(session, fresh, now)
+
+    def _rotation(
+        self,
+        token: RefreshToken,
+        fresh: RefreshToken,
+        client: ClientInfo,
+        now: Millis,
+        new_generation: int | None,
+    ) -> Rotation:
+        return Rotation(
+            user_id=token.user_id,
+            session_id=token.session_id,
+            presented_digest=token.digest,
+            new_digest=fresh.digest,
+            now=now,
+            idle_expires_at=now + self._policy.idle_timeout_seconds * 1000,
+            absolute_expires_at=token.absolute_expires_at,
+            new_generation=new_generation,
+            window_start=now - self._policy.reuse_grace_seconds * 1000,
+            max_siblings=MAX_GRACE_SIBLINGS,
+            required_ip=client.ip if self._policy.bind_to_ip else None,
+            max_generation=self._policy.max_refreshes,
+        )
 
     def _after_refusal(
         self, token: RefreshToken, current: Session | None, client: ClientInfo, now: Millis
@@ -235,23 +258,27 @@ class SessionService:
             if current is None or not current.is_live(now):
                 raise InvalidGrant("The session has ended.")
             if self._policy.bind_to_ip and current.ip != client.ip:
-                self._end(current, "ip_changed", now)
+                self.end_one(current, "ip_changed", now)
                 raise InvalidGrant("The session has ended: the client address changed.")
             if token.digest in current.refresh_digests:
                 max_refreshes = self._policy.max_refreshes
                 if max_refreshes is not None and current.generation >= max_refreshes:
-                    self._end(current, "refresh_limit", now)
+                    self.end_one(current, "refresh_limit", now)
                     raise InvalidGrant("The session has reached its refresh limit.")
                 raise InvalidGrant()
             if not self._within_grace(token, current, now):
                 break
+            sibling = self._refresh_tokens.issue(
+                token.user_id, token.session_id, current.generation, token.absolute_expires_at
+            )
             try:
-                return self._rotate_within_grace(token, current, client, now)
+                rotation = self._rotation(token, sibling, client, now, new_generation=None)
+                return self.issue(self._store.rotate(rotation), sibling, now)
             except RotationRefused as refused:
                 current = refused.current
         if current is not None and token.generation < current.generation:
             # The MAC proved we issued this token, and it has been exchanged before.
-            self._end(current, "reuse_detected", now)
+            self.end_one(current, "reuse_detected", now)
             logger.warning(
                 "refresh token reuse detected; session revoked",
                 user_id=current.user_id,
@@ -270,27 +297,6 @@ class SessionService:
             and now - current.rotated_at <= grace_ms
         )
 
-    def _rotate_within_grace(
-        self, token: RefreshToken, current: Session, client: ClientInfo, now: Millis
-    ) -> IssuedTokens:
-        sibling = self._refresh_tokens.issue(
-            token.user_id, token.session_id, current.generation, token.absolute_expires_at
-        )
-        idle_expires_at = now + self._policy.idle_timeout_seconds * 1000
-        session = self._store.rotate_within_grace(
-            token.user_id,
-            token.session_id,
-            presented_digest=token.digest,
-            new_digest=sibling.digest,
-            now=now,
-            window_start=now - self._policy.reuse_grace_seconds * 1000,
-            idle_expires_at=idle_expires_at,
-            ttl=ttl_seconds(min(idle_expires_at, token.absolute_expires_at)),
-            max_siblings=MAX_GRACE_SIBLINGS,
-            required_ip=client.ip if self._policy.bind_to_ip else None,
-        )
-        return self._issue(session, sibling, now)
-
     # -- authorize ------------------------------------------------------------------------
 
     def authorize(self, access_token: str) -> AuthorizedSession:
@@ -300,7 +306,7 @@ class SessionService:
         if (
             session is None
             or profile is None
-            or not session.is_live(self._now(), profile.not_before)
+            or not session.is_live(self.now(), profile.not_before)
         ):
             raise InvalidToken("The session has ended.")
         return AuthorizedSession(claims=claims, session=session, username=profile.username)
@@ -312,98 +318,16 @@ class SessionService:
         state = self._store.load_user(user_id)
         if state is None:
             return []
-        return sorted(state.live(self._now()), key=lambda s: s.created_at, reverse=True)
+        return sorted(state.live(self.now()), key=lambda s: s.created_at, reverse=True)
 
-    def revoke_session(self, user_id: str, session_id: str) -> None:
-        """Sign out one of the caller's own devices. Another user's session or an unknown
-        id is simply not found: the key includes the caller, so ids cannot be probed."""
-        if not is_issued_id(session_id):
-            raise NotFound("No such session.")
-        now = self._now()
-        if (
-            self._store.revoke(user_id, session_id, "logout", now, self._revocation_ttl(now))
-            is None
-        ):
-            raise NotFound("No such session.")
-
-    def revoke_other_sessions(self, user_id: str, current_session_id: str) -> int:
-        """Sign out everywhere else."""
-        now = self._now()
-        revoked = 0
-        for session in self.list_sessions(user_id):
-            if session.session_id == current_session_id:
-                continue
-            ended = self._store.revoke(
-                user_id, session.session_id, "logout", now, self._revocation_ttl(now)
-            )
-            revoked += ended is not None
-        return revoked
-
-    # -- end ------------------------------------------------------------------------------
-
-    def logout(self, user_id: str, session_id: str) -> None:
-        """End a session; ending an ended session changes nothing."""
-        self._store.revoke(user_id, session_id, "logout", self._now(), self._revocation_ttl())
-
-    def logout_with(self, access_token: str | None, refresh_token: str | None) -> None:
-        """Logout names its session by a Bearer access token or by a refresh token; any
-        genuine token of the session will do (an old one could end it as reuse anyway)."""
-        if access_token:
-            claims = self._access_tokens.verify(access_token)
-            self.logout(claims.user_id, claims.session_id)
-        elif refresh_token:
-            token = self._refresh_tokens.parse(refresh_token)
-            self.logout(token.user_id, token.session_id)
-        else:
-            raise InvalidToken("Send a Bearer access token or a refresh token.")
-
-    def end_sessions_before(self, user_id: str, changed_at: Millis) -> int:
-        """After a password change: no session created before `changed_at` lives on.
-
-        Raising the user's not-before time ends them for the authorizer at once; revoking
-        each one records why and tells other systems. Repeating this changes nothing."""
-        self._store.raise_not_before(user_id, changed_at)
-        now = self._now()
-        revoked = 0
-        for session in self._store.sessions_of(user_id):
-            # Sessions already over need no revocation; newer ones survive the change.
-            if not session.is_live(now) or session.created_at >= changed_at:
-                continue
-            ended = self._store.revoke(
-                user_id,
-                session.session_id,
-                "password_changed",
-                now,
-                self._revocation_ttl(now),
-                created_before=changed_at,
-            )
-            revoked += ended is not None
-        return revoked
-
-    def end_replaced(self, refresh_token: str, user_id: str) -> None:
-        """End the session a new login replaces (the browser's previous cookie), if it is
-        a genuine token of the same user; anything else is ignored."""
-        try:
-            token = self._refresh_tokens.parse(refresh_token)
-        except InvalidGrant:
-            return
-        if token.user_id == user_id:
-            self.logout(token.user_id, token.session_id)
-
-    def _end(self, session: Session, reason: RevocationReason, now: Millis) -> None:
-        self._store.revoke(
-            session.user_id, session.session_id, reason, now, self._revocation_ttl(now)
-        )
-
-    def _revocation_ttl(self, now: Millis | None = None) -> int:
-        """A revoked session stays readable (the revocation list) until every access token
-        it issued has expired, the verification leeway included."""
-        now = self._now() if now is None else now
-        return ttl_seconds(now + (self._policy.access_token_ttl_seconds + 1) * 1000)
+    def end_one(self, session: Session, reason: RevocationReason, now: Millis) -> bool:
+        """End one session; False when it had ended (or expired) already."""
+        ended = ended_record(session.user_id, [session], reason, now)
+        return ended is not None and self._store.end_sessions(ended, now)
 
     # -- issue ----------------------------------------------------------------------------
 
-    def _issue(self, session: Session, refresh: RefreshToken, now: Millis) -> IssuedTokens:
+    def issue(self, session: Session, refresh: RefreshToken, now: Millis) -> IssuedTokens:
         access = self._access_tokens.mint(
             session.user_id, session.session_id, not_after=session.expires_at // 1000
         )
@@ -414,3 +338,18 @@ class SessionService:
             refresh_expires_in=max(0, (session.expires_at - now) // 1000),
             session=session,
         )
+
+
+def ended_record(
+    user_id: str, sessions: Sequence[Session | str], reason: RevocationReason, now: Millis
+) -> EndedSessions | None:
+    """The record of these sessions (or session ids) ending together; None for none."""
+    if not sessions:
+        return None
+    return EndedSessions(
+        record_id=str(uuid.uuid4()),
+        user_id=user_id,
+        session_ids=tuple(s if isinstance(s, str) else s.session_id for s in sessions),
+        reason=reason,
+        ended_at=now,
+    )

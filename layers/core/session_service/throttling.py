@@ -1,36 +1,44 @@
-"""Brute-force throttling of logins: failures counted per username and per client IP.
+"""Brute-force throttling: an attempt to prove a credential is judged only after it has
+reserved a place in every scope it counts toward.
 
-As in Cognito: once a scope reaches its limit of failures inside the window, it is locked
-for a time that doubles with every further failure (30 s, 60 s, 120 s, ...), never longer
-than the window itself. Attempts while locked get 429 without a password check and do not
-count, so an attacker can lock a real user out for at most one window per failure. A
-successful login clears the username's count (not the IP's: one known password must not
-buy an address more guesses)."""
+Scopes and their limits per window (contract v2):
+  the username from this client IP     LOGIN_FAILURES_PER_USERNAME          (5)
+  the username from every address      LOGIN_FAILURES_PER_USERNAME_ALL_IPS  (100)
+  the client IP, across usernames      LOGIN_FAILURES_PER_IP                (50)
+A device that has signed in to the account before (its device token) counts toward its own
+scope only, with the first limit: failures from elsewhere never hold the owner (OWASP's
+device cookies), and a stolen device token buys no more guesses than an address does.
+
+Windows are fixed (LOGIN_FAILURE_WINDOW_SECONDS, aligned to the epoch). A reservation is
+one conditional write per scope, made before any password work, so however many attempts
+arrive at once at most `limit` are judged in a scope's window. A failed attempt keeps its
+place (a judged failure, until the window ends); a successful one gives it back. An
+attempt that finds a scope full gets 429 with Retry-After (the window's end), unjudged
+and counted nowhere. A right password is judged by the same rule: arriving while a burst
+of wrong ones holds every place, it is refused like them, and lets the owner in from a
+known device or after the window."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from session_service.errors import RateLimited
-from session_service.models import FailureWindow, LoginLookup, Millis
+from session_service.models import Millis, Reservation, ThrottleScope
 from session_service.observability import logger
-
-FIRST_LOCK_MS = 30_000
-
-
-class FailureStore(Protocol):
-    def record_login_failure(self, scope: str, now: Millis, window_ms: int) -> FailureWindow: ...
-
-    def lock_login_scope(self, scope: str, until: Millis, keep_until: Millis) -> None: ...
+from session_service.ports import ThrottleStore
 
 
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
+    failures_per_username_and_ip: int
     failures_per_username: int
     failures_per_ip: int
     window_seconds: int
+
+
+def username_and_ip_scope(username_key: str, ip: str) -> str:
+    return f"user-ip#{username_key}#{ip}"
 
 
 def username_scope(username_key: str) -> str:
@@ -41,52 +49,64 @@ def ip_scope(ip: str) -> str:
     return f"ip#{ip}"
 
 
-def lock_duration_ms(failures: int, limit: int, window_ms: int) -> int:
-    """0 below the limit; then 30 s doubling per further failure, capped at the window."""
-    if failures < limit:
-        return 0
-    doublings = min(failures - limit, 20)
-    return min(window_ms, FIRST_LOCK_MS << doublings)
+def device_scope(device_id: str) -> str:
+    return f"device#{device_id}"
 
 
 class LoginThrottle:
     def __init__(
-        self, store: FailureStore, policy: ThrottlePolicy, now: Callable[[], Millis]
+        self, store: ThrottleStore, policy: ThrottlePolicy, now: Callable[[], Millis]
     ) -> None:
         self._store = store
         self._policy = policy
         self._now = now
 
-    def check(self, lookup: LoginLookup) -> None:
-        """Refuse the attempt when either scope is locked (before any password work)."""
-        now = self._now()
-        locked_until = max(
-            _locked_until(lookup.username_failures), _locked_until(lookup.ip_failures)
+    def scopes(
+        self, username_key: str, ip: str, device_id: str | None
+    ) -> tuple[ThrottleScope, ...]:
+        policy = self._policy
+        if device_id is not None:
+            return (ThrottleScope(device_scope(device_id), policy.failures_per_username_and_ip),)
+        # Narrowest first: a burst at one username from one address is refused at its
+        # first write and touches nothing wider.
+        return (
+            ThrottleScope(
+                username_and_ip_scope(username_key, ip), policy.failures_per_username_and_ip
+            ),
+            ThrottleScope(username_scope(username_key), policy.failures_per_username),
+            ThrottleScope(ip_scope(ip), policy.failures_per_ip),
         )
-        if locked_until > now:
-            raise RateLimited(retry_after=-(-(locked_until - now) // 1000))
 
-    def record_failure(self, username_key: str, ip: str) -> None:
+    def reserve(self, username_key: str, ip: str, device_id: str | None = None) -> Reservation:
+        """Places for one attempt in every scope, or RateLimited (and nothing held)."""
         now = self._now()
         window_ms = self._policy.window_seconds * 1000
-        for scope, limit in (
-            (username_scope(username_key), self._policy.failures_per_username),
-            (ip_scope(ip), self._policy.failures_per_ip),
-        ):
-            window = self._store.record_login_failure(scope, now, window_ms)
-            lock = lock_duration_ms(window.failures, limit, window_ms)
-            if lock:
-                window_end = window.window_started_at + window_ms
-                self._store.lock_login_scope(scope, now + lock, keep_until=window_end)
-                logger.warning(
-                    "login scope locked after repeated failures",
-                    scope=scope.split("#", 1)[0],
-                    failures=window.failures,
-                    lock_seconds=lock // 1000,
-                )
+        window = now // window_ms
+        reservation = Reservation(
+            scopes=self.scopes(username_key, ip, device_id),
+            window=window,
+            window_ends_at=(window + 1) * window_ms,
+        )
+        held: list[ThrottleScope] = []
+        try:
+            for scope in reservation.scopes:
+                if not self._store.reserve(scope, window, reservation.window_ends_at):
+                    logger.warning(
+                        "login attempt refused: its throttle window is full",
+                        scope=scope.key.split("#", 1)[0],
+                        limit=scope.limit,
+                    )
+                    retry_after = -(-(reservation.window_ends_at - now) // 1000)
+                    raise RateLimited(retry_after=retry_after)
+                held.append(scope)
+        except Exception:
+            # Give back what this attempt took in narrower scopes: it is not judged.
+            for taken in held:
+                self._store.release(taken, window, reservation.window_ends_at)
+            raise
+        return reservation
 
-
-def _locked_until(window: FailureWindow | None) -> Millis:
-    if window is None or window.blocked_until is None:
-        return 0
-    return window.blocked_until
+    def release(self, reservation: Reservation) -> None:
+        """Give the places back: the attempt succeeded, or was not judged after all."""
+        for scope in reservation.scopes:
+            self._store.release(scope, reservation.window, reservation.window_ends_at)

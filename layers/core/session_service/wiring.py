@@ -10,13 +10,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from session_service.config import get_settings
+from session_service.dynamo import dynamodb_client
 from session_service.errors import Unavailable
 from session_service.events import EventPublisher
 from session_service.keyring import KeyRingSource, secrets_manager_fetcher
 from session_service.observability import logger
+from session_service.session_ending import SessionEnding
 from session_service.sessions import SessionPolicy, SessionService
-from session_service.store import dynamo_store, dynamodb_client
-from session_service.throttling import LoginThrottle, ThrottlePolicy
+from session_service.store import dynamo_store
 from session_service.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
@@ -58,14 +59,28 @@ def access_tokens() -> AccessTokens:
     )
 
 
+def _refresh_token_key() -> bytes:
+    return key_ring_source().current().refresh_token_key
+
+
 @functools.cache
 def session_service() -> SessionService:
     settings = get_settings()
     return SessionService(
         store=dynamo_store(settings.table_name),
         access_tokens=access_tokens(),
-        refresh_tokens=RefreshTokens(lambda: key_ring_source().current().refresh_token_key),
+        refresh_tokens=RefreshTokens(_refresh_token_key),
         policy=SessionPolicy.from_settings(settings),
+    )
+
+
+@functools.cache
+def session_ending() -> SessionEnding:
+    return SessionEnding(
+        store=dynamo_store(get_settings().table_name),
+        sessions=session_service(),
+        access_tokens=access_tokens(),
+        refresh_tokens=RefreshTokens(_refresh_token_key),
     )
 
 
@@ -110,20 +125,26 @@ def dead_letter_queue() -> Callable[[dict[str, Any], str], None]:
 def accounts() -> Accounts:
     # argon2 is imported here, not at module level: the authorizer never needs it.
     from session_service.accounts import Accounts  # noqa: PLC0415
+    from session_service.devices import DeviceTokens  # noqa: PLC0415
     from session_service.passwords import Passwords  # noqa: PLC0415
+    from session_service.throttle_store import DynamoThrottleStore  # noqa: PLC0415
+    from session_service.throttling import LoginThrottle, ThrottlePolicy  # noqa: PLC0415
 
     settings = get_settings()
-    store = dynamo_store(settings.table_name)
     policy = ThrottlePolicy(
-        failures_per_username=settings.login_failures_per_username,
+        failures_per_username_and_ip=settings.login_failures_per_username,
+        failures_per_username=settings.login_failures_per_username_all_ips,
         failures_per_ip=settings.login_failures_per_ip,
         window_seconds=settings.login_failure_window_seconds,
     )
+    throttle_store = DynamoThrottleStore(dynamodb_client(), settings.table_name)
     return Accounts(
-        store=store,
+        store=dynamo_store(settings.table_name),
         sessions=session_service(),
+        ending=session_ending(),
         passwords=Passwords(),
-        throttle=LoginThrottle(store, policy, now=lambda: int(time.time() * 1000)),
+        throttle=LoginThrottle(throttle_store, policy, now=lambda: int(time.time() * 1000)),
+        devices=DeviceTokens(_refresh_token_key),
     )
 
 
@@ -136,6 +157,7 @@ def reset() -> None:
         token_issuer,
         access_tokens,
         session_service,
+        session_ending,
         accounts,
         event_publisher,
         dead_letter_queue,

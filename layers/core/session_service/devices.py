@@ -1,0 +1,75 @@
+"""Device tokens (OWASP's device cookies): proof that this device has signed in to this
+account before, so that its attempts count toward its own throttle scope and failures from
+other addresses never lock the owner out.
+
+`dt1.<device id>.<user id>.<issued at, s>.<MAC>`: the MAC (keyed by a key derived from the
+key ring's refresh-token key) covers the fields and the username it was issued for, so a
+token is good for that one account, cannot be forged, and expires. Issued with every token
+response that follows a proof of the password; the same device keeps its id."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from session_service.models import UUID_PATTERN
+
+DEVICE_TOKEN_LIFETIME_SECONDS = 180 * 86_400
+MAX_DEVICE_TOKEN_LENGTH = 128
+_DEVICE_TOKEN = re.compile(
+    rf"dt1\.(?P<device>{UUID_PATTERN})\.(?P<user>{UUID_PATTERN})"
+    r"\.(?P<issued>[1-9][0-9]{0,11})\.(?P<mac>[A-Za-z0-9_-]{22})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownDevice:
+    device_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceToken:
+    value: str
+    device_id: str
+    max_age: int
+
+
+class DeviceTokens:
+    def __init__(self, key: Callable[[], bytes], clock: Callable[[], float] = time.time) -> None:
+        self._key = key
+        self._clock = clock
+
+    def issue(self, user_id: str, username_key: str, device_id: str | None = None) -> DeviceToken:
+        device_id = device_id or str(uuid.uuid4())
+        body = f"dt1.{device_id}.{user_id}.{int(self._clock())}"
+        value = f"{body}.{self._mac(body, username_key)}"
+        return DeviceToken(value, device_id, DEVICE_TOKEN_LIFETIME_SECONDS)
+
+    def recognise(self, value: str | None, username_key: str) -> KnownDevice | None:
+        """The device a token names, if we issued it for this username and it is still
+        valid; None for anything else (absent, malformed, forged, expired, another's)."""
+        if not value or len(value) > MAX_DEVICE_TOKEN_LENGTH:
+            return None
+        match = _DEVICE_TOKEN.fullmatch(value)
+        if match is None:
+            return None
+        body = value.rsplit(".", 1)[0]
+        if not hmac.compare_digest(self._mac(body, username_key), match["mac"]):
+            return None
+        age = self._clock() - int(match["issued"])
+        if not -60 <= age < DEVICE_TOKEN_LIFETIME_SECONDS:
+            return None
+        return KnownDevice(device_id=match["device"], user_id=match["user"])
+
+    def _mac(self, body: str, username_key: str) -> str:
+        # A key of its own, derived: a device token is never a valid refresh-token MAC.
+        key = hmac.new(self._key(), b"device-token", hashlib.sha256).digest()
+        digest = hmac.new(key, f"{username_key}|{body}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()

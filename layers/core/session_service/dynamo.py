@@ -1,0 +1,110 @@
+"""DynamoDB plumbing shared by the stores: one client per container, and AWS failures
+turned into the 503 a client may retry."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from session_service.errors import Unavailable
+from session_service.observability import logger
+from session_service.ports import StaleWrite, StoreError
+
+_UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+        # A single-item write that met a transaction in progress on the same item.
+        "TransactionConflictException",
+    }
+)
+
+
+@contextmanager
+def aws(operation: str) -> Iterator[None]:
+    """Turn throttling, faults and timeouts into a 503 the client may retry."""
+    try:
+        yield
+    except ClientError as error:
+        # Condition failures are handled inside the block; anything reaching here is a
+        # failure of DynamoDB or of our request, never the client's.
+        code = error.response.get("Error", {}).get("Code", "")
+        if code not in _UNAVAILABLE_CODES:
+            logger.error("unexpected DynamoDB error", operation=operation, code=code)
+        else:
+            logger.warning("DynamoDB unavailable", operation=operation, code=code)
+        raise Unavailable(retry_after=1) from None
+    except BotoCoreError as error:
+        logger.warning("DynamoDB unreachable", operation=operation, error=type(error).__name__)
+        raise Unavailable(retry_after=1) from None
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    reasons = error.response.get("CancellationReasons", [])
+    return [str(reason.get("Code", "None")) for reason in reasons]
+
+
+def raise_for_cancellation(
+    error: ClientError, conflicts: Mapping[int, type[StoreError]] | None = None
+) -> None:
+    """Map a cancelled transaction to the domain meaning of its first failed condition
+    (by position; StaleWrite by default). Throttling is a 503."""
+    codes = cancellation_codes(error)
+    if any(code in ("ThrottlingError", "ProvisionedThroughputExceeded") for code in codes):
+        raise Unavailable(retry_after=1) from None
+    if "TransactionConflict" in codes:
+        raise StaleWrite() from None
+    for index, code in enumerate(codes):
+        if code == "ConditionalCheckFailed":
+            raise (conflicts or {}).get(index, StaleWrite)() from None
+    logger.error("transaction cancelled", codes=codes)
+    raise Unavailable(retry_after=1) from None
+
+
+def transact(client: Any, operation: str, items: list[dict[str, Any]], **mapping: Any) -> None:
+    """One TransactWriteItems; a cancellation becomes the domain error of `conflicts`."""
+    with aws(operation):
+        try:
+            client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            raise_for_cancellation(error, mapping.get("conflicts"))
+
+
+def update_if(client: Any, table: str, operation: str, **request: Any) -> dict[str, Any] | None:
+    """An UpdateItem whose condition may fail: its returned attributes, or None if it did."""
+    with aws(operation):
+        try:
+            response = client.update_item(TableName=table, **request)
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+    return dict(response.get("Attributes", {}))
+
+
+@functools.cache
+def dynamodb_client() -> Any:
+    """One client per container, created on first use (tests start moto before it)."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=2,
+        read_timeout=3,
+        tcp_keepalive=True,
+    )
+    return boto3.client("dynamodb", config=config)

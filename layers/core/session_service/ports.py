@@ -1,0 +1,125 @@
+"""The interfaces the domain needs from storage, the records it hands them, and what their
+failures mean. Nothing here knows DynamoDB; the stores in store.py and throttle_store.py
+implement these (and tests/fakes.py in memory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from session_service.models import (
+    Credential,
+    EndedSessions,
+    Millis,
+    Reservation,
+    Session,
+    ThrottleScope,
+    UserProfile,
+    UserSessions,
+)
+
+
+class StoreError(Exception):
+    """A condition failed: the domain decides what that means."""
+
+
+class StaleWrite(StoreError):
+    """Someone changed what we read before our write landed; read again and retry."""
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class CredentialChanged(StoreError):
+    """The password changed between verifying it and using it."""
+
+
+class RotationRefused(StoreError):
+    """The refresh token is not exchangeable; `current` is the session as it stands."""
+
+    def __init__(self, current: Session | None) -> None:
+        super().__init__("refresh refused")
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """What starting a session writes, in one transaction."""
+
+    session: Session
+    # The user's version as read: a concurrent change of their sessions cancels this one.
+    expected_version: int
+    # Sessions this start ends (evicted by the limit, or every one by a password change).
+    ended: EndedSessions | None = None
+    # Expired items removed on the way (no event: a timeout is not a revocation).
+    pruned: tuple[Session, ...] = ()
+    # The password that was proved must still be the password; with a new hash, it is
+    # replaced (a password change), and not_before rises to the new session's creation.
+    credential: Credential | None = None
+    new_password_hash: str | None = None
+    # The login attempt's places in the throttle, given back as it succeeded.
+    released: Reservation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotBeforeRaise:
+    """A password change from elsewhere: not_before rises and, in the same transaction,
+    every session created before it ends, so none survives to mint another token."""
+
+    user_id: str
+    not_before: Millis
+    expected_version: int
+    ended: EndedSessions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A refresh: the presented token's digest is exchanged for a new one."""
+
+    user_id: str
+    session_id: str
+    presented_digest: str
+    new_digest: str
+    now: Millis
+    idle_expires_at: Millis
+    absolute_expires_at: Millis
+    # A normal rotation moves to the next generation; one inside the grace window adds a
+    # sibling to the current generation (None), if the session has fewer than max_siblings.
+    new_generation: int | None = None
+    window_start: Millis = 0
+    max_siblings: int = 0
+    required_ip: str | None = None
+    max_generation: int | None = None
+
+
+class SessionStore(Protocol):
+    """What the domain needs from storage."""
+
+    def create_user(self, credential: Credential, profile: UserProfile) -> None: ...
+
+    def find_credential(self, username_key: str) -> Credential | None: ...
+
+    def replace_password_hash(self, credential: Credential, new_hash: str) -> None: ...
+
+    def load_user(self, user_id: str) -> UserSessions | None: ...
+
+    def start_session(self, start: NewSession) -> None: ...
+
+    def rotate(self, rotation: Rotation) -> Session: ...
+
+    def end_sessions(self, ended: EndedSessions, now: Millis) -> bool: ...
+
+    def raise_not_before(self, change: NotBeforeRaise) -> None: ...
+
+    def authorization_lookup(
+        self, user_id: str, session_id: str
+    ) -> tuple[Session | None, UserProfile | None]: ...
+
+
+class ThrottleStore(Protocol):
+    """Attempt counters: a place per judged attempt in each scope's fixed window."""
+
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> bool: ...
+
+    def release(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None: ...

@@ -1,0 +1,248 @@
+"""The table's items: their keys, and records to and from DynamoDB's JSON.
+
+Items (pk / sk):
+  LOGIN#<username key>  / LOGIN        the credential, found by case-folded username
+  USER#<user id>        / PROFILE      the per-user item: session_version, not_before
+  USER#<user id>        / SESSION#<id> a session that may be live; deleted when it ends,
+                                       so that a user's partition holds only live sessions
+                                       (and expired ones the next login removes)
+  ENDED#<record id>     / ENDED        sessions that ended together and why: written with
+                                       their deletion, read by no request, turned into
+                                       SessionRevoked events by the table's stream
+  THROTTLE#<scope>      / W#<window>   attempts reserved in one scope's fixed window
+Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from session_service.models import (
+    Credential,
+    EndedSessions,
+    Millis,
+    RevocationReason,
+    Session,
+    UserProfile,
+)
+
+Item = dict[str, Any]
+Key = dict[str, dict[str, str]]
+
+# An ended-sessions record only has to live until the stream has carried it; a day leaves
+# room to look at it.
+ENDED_RECORD_SECONDS = 86_400
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _str(item: Item, name: str) -> str:
+    return str(item[name]["S"])
+
+
+def _int(item: Item, name: str) -> int:
+    return int(item[name]["N"])
+
+
+def _opt_int(item: Item, name: str) -> int | None:
+    return int(item[name]["N"]) if name in item else None
+
+
+def _opt_str(item: Item, name: str) -> str | None:
+    return str(item[name]["S"]) if name in item else None
+
+
+def ttl_seconds(expires_at: Millis) -> int:
+    """DynamoDB TTL is epoch seconds; round up so an item never vanishes early."""
+    return -(-expires_at // 1000)
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+def key(pk: str, sk: str) -> Key:
+    return {"pk": s(pk), "sk": s(sk)}
+
+
+def key_id(item_key: Mapping[str, Mapping[str, str]]) -> tuple[str, str]:
+    return (item_key["pk"]["S"], item_key["sk"]["S"])
+
+
+def user_partition(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def login_key(username_key: str) -> Key:
+    return key(f"LOGIN#{username_key}", "LOGIN")
+
+
+def profile_key(user_id: str) -> Key:
+    return key(user_partition(user_id), "PROFILE")
+
+
+def session_key(user_id: str, session_id: str) -> Key:
+    return key(user_partition(user_id), f"SESSION#{session_id}")
+
+
+def ended_key(record_id: str) -> Key:
+    return key(f"ENDED#{record_id}", "ENDED")
+
+
+def throttle_key(scope: str, window: int) -> Key:
+    return key(f"THROTTLE#{scope}", f"W#{window}")
+
+
+# -- records -----------------------------------------------------------------------------
+
+
+def session_item(session: Session) -> Item:
+    item: Item = {
+        **session_key(session.user_id, session.session_id),
+        "kind": s("session"),
+        "user_id": s(session.user_id),
+        "session_id": s(session.session_id),
+        "created_at": n(session.created_at),
+        "last_used_at": n(session.last_used_at),
+        "idle_expires_at": n(session.idle_expires_at),
+        "absolute_expires_at": n(session.absolute_expires_at),
+        "ip": s(session.ip),
+        "user_agent": s(session.user_agent),
+        "generation": n(session.generation),
+        "ttl": n(ttl_seconds(session.expires_at)),
+    }
+    if session.refresh_digests:
+        item["refresh_digests"] = {"SS": sorted(session.refresh_digests)}
+    return item
+
+
+def session_from_item(item: Item) -> Session:
+    return Session(
+        user_id=_str(item, "user_id"),
+        session_id=_str(item, "session_id"),
+        created_at=_int(item, "created_at"),
+        last_used_at=_int(item, "last_used_at"),
+        idle_expires_at=_int(item, "idle_expires_at"),
+        absolute_expires_at=_int(item, "absolute_expires_at"),
+        ip=_str(item, "ip"),
+        user_agent=_str(item, "user_agent"),
+        refresh_digests=frozenset(item.get("refresh_digests", {}).get("SS", ())),
+        generation=_int(item, "generation"),
+        previous_digest=_opt_str(item, "previous_digest"),
+        rotated_at=_opt_int(item, "rotated_at"),
+    )
+
+
+def profile_item(profile: UserProfile) -> Item:
+    return {
+        **profile_key(profile.user_id),
+        "kind": s("user"),
+        "user_id": s(profile.user_id),
+        "username": s(profile.username),
+        "created_at": n(profile.created_at),
+        "session_version": n(profile.session_version),
+    }
+
+
+def profile_from_item(item: Item) -> UserProfile:
+    return UserProfile(
+        user_id=_str(item, "user_id"),
+        username=_str(item, "username"),
+        created_at=_int(item, "created_at"),
+        session_version=_int(item, "session_version"),
+        not_before=_opt_int(item, "not_before"),
+        password_changed_at=_opt_int(item, "password_changed_at"),
+    )
+
+
+def credential_item(credential: Credential) -> Item:
+    return {
+        **login_key(credential.username_key),
+        "kind": s("credential"),
+        "user_id": s(credential.user_id),
+        "username": s(credential.username),
+        "password_hash": s(credential.password_hash),
+        "password_version": n(credential.password_version),
+    }
+
+
+def credential_from_item(item: Item) -> Credential:
+    return Credential(
+        username_key=_str(item, "pk").removeprefix("LOGIN#"),
+        username=_str(item, "username"),
+        user_id=_str(item, "user_id"),
+        password_hash=_str(item, "password_hash"),
+        password_version=_int(item, "password_version"),
+    )
+
+
+def ended_item(ended: EndedSessions) -> Item:
+    return {
+        **ended_key(ended.record_id),
+        "kind": s("ended"),
+        "user_id": s(ended.user_id),
+        "session_ids": {"L": [s(session_id) for session_id in ended.session_ids]},
+        "reason": s(ended.reason),
+        "ended_at": n(ended.ended_at),
+        "ttl": n(ttl_seconds(ended.ended_at) + ENDED_RECORD_SECONDS),
+    }
+
+
+def ended_from_item(item: Item) -> EndedSessions:
+    reason: RevocationReason = _str(item, "reason")  # type: ignore[assignment]
+    return EndedSessions(
+        record_id=_str(item, "pk").removeprefix("ENDED#"),
+        user_id=_str(item, "user_id"),
+        session_ids=tuple(str(entry["S"]) for entry in item["session_ids"]["L"]),
+        reason=reason,
+        ended_at=_int(item, "ended_at"),
+    )
+
+
+# -- the table's stream ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChange:
+    """One item change from the table's stream, decoded into domain records."""
+
+    event_id: str
+    kind: str
+    old_session: Session | None = None
+    new_session: Session | None = None
+    old_profile: UserProfile | None = None
+    new_profile: UserProfile | None = None
+    ended: EndedSessions | None = None
+
+
+def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
+    """Sessions, profiles and ended-session records from a DynamoDB stream record; None
+    for other items (credentials, throttle counters)."""
+    images = record.get("dynamodb", {})
+    old, new = images.get("OldImage"), images.get("NewImage")
+    kind = str((new or old or {}).get("kind", {}).get("S", ""))
+    event_id = str(record.get("eventID", ""))
+    if kind == "session":
+        return StreamChange(
+            event_id=event_id,
+            kind=kind,
+            old_session=session_from_item(old) if old else None,
+            new_session=session_from_item(new) if new else None,
+        )
+    if kind == "user":
+        return StreamChange(
+            event_id=event_id,
+            kind=kind,
+            old_profile=profile_from_item(old) if old else None,
+            new_profile=profile_from_item(new) if new else None,
+        )
+    if kind == "ended" and new and not old:
+        return StreamChange(event_id=event_id, kind=kind, ended=ended_from_item(new))
+    return None

@@ -1,0 +1,70 @@
+"""Attempt counters in DynamoDB: one item per scope and fixed window, changed only by
+conditional ADDs, so that a reservation is one write that either takes a place or finds
+the window full, however many attempts race.
+
+Every write to a counter sets both of its attributes (`attempts` by ADD, `ttl` if it is
+missing): whatever order reservations and releases land in, and whatever TTL has deleted
+meanwhile, an item always reads as a count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session_service.dynamo import update_if
+from session_service.models import Reservation, ThrottleScope
+from session_service.store_items import Item, n, throttle_key, ttl_seconds
+
+
+class DynamoThrottleStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> bool:
+        """Take a place in the scope's window; False when the window is full."""
+        taken = update_if(
+            self._db,
+            self._table,
+            "reserve_attempt",
+            Key=throttle_key(scope.key, window),
+            UpdateExpression="ADD attempts :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            # A place exists only below the limit: of N racing attempts, exactly the free
+            # places' worth succeed.
+            ConditionExpression="attribute_not_exists(attempts) OR attempts < :limit",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":one": n(1),
+                ":limit": n(scope.limit),
+                ":ttl": n(ttl_seconds(window_ends_at)),
+            },
+        )
+        return taken is not None
+
+    def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None:
+        """Give a place back (a successful attempt, or one refused by a later scope)."""
+        request = release_request(scope, window, window_ends_at)
+        update_if(self._db, self._table, "release_attempt", **request)
+
+
+def release_request(scope: ThrottleScope, window: int, window_ends_at: int) -> Item:
+    # Unconditional: a release must never fail the write it belongs to. Should TTL have
+    # removed the window already, the item it recreates counts below zero for a window
+    # that is over, and is removed again.
+    return {
+        "Key": throttle_key(scope.key, window),
+        "UpdateExpression": "ADD attempts :minus_one SET #ttl = if_not_exists(#ttl, :ttl)",
+        "ExpressionAttributeNames": {"#ttl": "ttl"},
+        "ExpressionAttributeValues": {
+            ":minus_one": n(-1),
+            ":ttl": n(ttl_seconds(window_ends_at)),
+        },
+    }
+
+
+def release_items(table: str, reservation: Reservation) -> list[Item]:
+    """The releases of a reservation as transaction items (a successful login's)."""
+    window, ends_at = reservation.window, reservation.window_ends_at
+    return [
+        {"Update": {"TableName": table, **release_request(scope, window, ends_at)}}
+        for scope in reservation.scopes
+    ]
