@@ -21,6 +21,7 @@ from local_run.gateway import Gateway, gateway_config, serve
 from local_run.provision import provision
 from local_run.pumps import QueuePump, StreamPump
 from local_run.template import ROOT, Template, load_template, parameter_overrides
+from local_run.ttl import TtlSweeper
 
 HOST = "127.0.0.1"
 # The browser demo (docs/frontend.md), served at /demo/ by the local run only.
@@ -149,6 +150,7 @@ def _serve(
         ).start()
     for route in provisioned.rule_routes:
         QueuePump(route, functions[route.function], clients("sqs"), stop).start()
+    TtlSweeper(provisioned.ttl_tables, clients("dynamodb"), stop).start()
     config = gateway_config(template, functions)
     config.domain = f"{HOST}:{port}"
     config.static = {"/demo/": DEMO}

@@ -37,22 +37,32 @@ class StreamTrigger:
     bisect_on_error: bool = False
 
 
+@dataclass(frozen=True)
+class TtlTable:
+    """A table whose TimeToLiveSpecification is enabled: what the local sweeper deletes."""
+
+    table_name: str
+    attribute: str
+    key_attributes: tuple[str, ...]
+
+
 @dataclass
 class Provisioned:
     rule_routes: list[RuleRoute] = field(default_factory=list)
     stream_triggers: list[StreamTrigger] = field(default_factory=list)
+    ttl_tables: list[TtlTable] = field(default_factory=list)
 
 
 def provision(template: Template, clients: Any, base_url: str = "") -> Provisioned:
     """`clients(service)` returns a boto3 client for the endpoint."""
     _register_function_names(template)
-    _tables(template, clients("dynamodb"))
+    ttl_tables = _tables(template, clients("dynamodb"))
     _queues(template, clients("sqs"))
     _event_buses(template, clients("events"))
     _secrets(template, clients("secretsmanager"))
     template.names.refs.setdefault("HttpApi", "local-api")
     _parameters(template, clients("ssm"), base_url)
-    provisioned = Provisioned()
+    provisioned = Provisioned(ttl_tables=ttl_tables)
     provisioned.rule_routes = _rules(template, clients("events"), clients("sqs"))
     provisioned.stream_triggers = _stream_triggers(template)
     return provisioned
@@ -100,9 +110,16 @@ def create_table(client: Any, template: Template, logical_id: str) -> str:
     return str(name)
 
 
-def _tables(template: Template, client: Any) -> None:
+def _tables(template: Template, client: Any) -> list[TtlTable]:
+    with_ttl = []
     for logical_id in template.of_type("AWS::DynamoDB::Table"):
-        create_table(client, template, logical_id)
+        name = create_table(client, template, logical_id)
+        properties = template.resolve(template.resources[logical_id]["Properties"])
+        ttl = properties.get("TimeToLiveSpecification") or {}
+        if ttl.get("Enabled"):
+            keys = tuple(key["AttributeName"] for key in properties["KeySchema"])
+            with_ttl.append(TtlTable(name, ttl["AttributeName"], keys))
+    return with_ttl
 
 
 def _queues(template: Template, client: Any) -> None:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import boto3
@@ -145,3 +146,24 @@ def test_the_local_run_serves_the_openapi_document_and_a_swagger_ui(
     served = service.get("/docs", params={"format": "json"}).json()
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
     assert served["paths"] == committed["paths"]
+
+
+def test_the_local_run_deletes_expired_items_as_dynamodbs_ttl_would(
+    local_services: Callable[..., Service],
+) -> None:
+    # Given an item whose TTL has passed, and one whose TTL has not
+    service = local_services()
+    dynamodb = service.aws("dynamodb")
+    (table,) = dynamodb.list_tables()["TableNames"]
+    now = int(time.time())
+    for pk, ttl in (("EXPIRED#e2e", now - 1), ("LIVE#e2e", now + 3600)):
+        item = {"pk": {"S": pk}, "sk": {"S": "X"}, "ttl": {"N": str(ttl)}}
+        dynamodb.put_item(TableName=table, Item=item)
+    # Then within a few of the sweeper's rounds the expired one is gone, the other stays
+    key = {"pk": {"S": "EXPIRED#e2e"}, "sk": {"S": "X"}}
+    deadline = time.monotonic() + 15
+    while "Item" in dynamodb.get_item(TableName=table, Key=key) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=key)
+    live = dynamodb.get_item(TableName=table, Key={"pk": {"S": "LIVE#e2e"}, "sk": {"S": "X"}})
+    assert "Item" in live

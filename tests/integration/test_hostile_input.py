@@ -99,7 +99,7 @@ def test_any_nesting_on_any_route_is_a_4xx(
 
 FIELDS_OF = {
     "/auth/register": ("username", "password"),
-    "/auth/login": ("username", "password"),
+    "/auth/login": ("username", "password", "device_token"),
     "/auth/refresh": ("refresh_token",),
     "/auth/logout": ("refresh_token",),
     "/auth/password": ("current_password", "new_password"),

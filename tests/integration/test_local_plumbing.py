@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from moto.dynamodb.models import dynamodb_backends
 
-from local_run import pumps
+from local_run import pumps, ttl
 from local_run.functions import InvocationError
 from session_service.models import Session
 from session_service.ports import NewSession, StaleWrite
@@ -190,3 +190,25 @@ def test_an_event_the_consumer_keeps_failing_on_goes_to_its_on_failure_queue(
 
 def _an_hour_ago() -> datetime:
     return datetime.now(UTC) - timedelta(hours=1)
+
+
+def test_the_ttl_sweeper_deletes_what_has_expired_and_nothing_else(stack: Stack) -> None:
+    # Given items whose TTL has passed, one that has not, and one without a TTL
+    (table,) = stack.provisioned.ttl_tables
+    client = stack.clients("dynamodb")
+    now = 1_900_000_000
+
+    def put(pk: str, ttl: int | None) -> None:
+        item: dict[str, Any] = {"pk": {"S": pk}, "sk": {"S": "X"}}
+        if ttl is not None:
+            item["ttl"] = {"N": str(ttl)}
+        client.put_item(TableName=stack.table, Item=item)
+
+    for index in range(30):
+        put(f"OLD#{index}", now - 1 - index)
+    put("FRESH", now + 1)
+    put("FOREVER", None)
+    # When the sweeper runs
+    assert ttl.sweep(client, table, now=now) == 30
+    # Then what remains is what had not expired
+    assert sorted(item["pk"]["S"] for item in stack.items()) == ["FOREVER", "FRESH"]

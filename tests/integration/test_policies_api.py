@@ -112,3 +112,40 @@ def test_throttled_login_is_429_with_retry_after_the_window(stack_with: Any) -> 
     # another username from the same address is not locked
     other = stack.http("POST", "/auth/login", {"username": "bob", "password": PASSWORD})
     assert_error(other, 401, "invalid_grant")
+
+
+def test_failures_from_one_address_do_not_lock_the_owner_elsewhere(stack: Stack) -> None:
+    # Given an attacker who spends the username's failures from one address
+    register(stack)
+    wrong = {"username": "ada", "password": "not the password"}
+    attacker = [
+        stack.http("POST", "/auth/login", wrong, source_ip="203.0.113.66") for _ in range(6)
+    ]
+    assert [a.status for a in attacker] == [401] * 5 + [429]
+    # Then the owner, from another address, logs in as usual
+    right = {"username": "ada", "password": PASSWORD}
+    assert stack.http("POST", "/auth/login", right, source_ip="198.51.100.7").status == 200
+
+
+def test_the_owners_device_logs_in_while_many_addresses_attack(stack_with: Any) -> None:
+    # Given the owner's device token from a login at home
+    stack = stack_with(LOGIN_FAILURES_PER_USERNAME_ALL_IPS="10")
+    register(stack)
+    right = {"username": "ada", "password": PASSWORD}
+    home = stack.http("POST", "/auth/login", right, source_ip="198.51.100.7").json()
+    # When a distributed attack spends the username's failures across all addresses
+    wrong = {"username": "ada", "password": "not the password"}
+    spread = [
+        stack.http("POST", "/auth/login", wrong, source_ip=f"203.0.113.{n}").status
+        for n in range(11)
+    ]
+    assert spread == [401] * 10 + [429]
+    # Then a login without the device's token is held, from anywhere (even home)
+    assert_error(
+        stack.http("POST", "/auth/login", right, source_ip="192.0.2.40"), 429, "rate_limited"
+    )
+    # And the owner's device is not: it counts on its own
+    known = {**right, "device_token": home["device_token"]}
+    answer = stack.http("POST", "/auth/login", known, source_ip="192.0.2.40")
+    assert answer.status == 200, answer.json()
+    assert answer.json()["device_token"].split(".")[1] == home["device_token"].split(".")[1]

@@ -251,3 +251,18 @@ def test_end_sessions_before_twice_or_out_of_order_leaves_the_same_state(domain:
     assert domain.ending.end_sessions_before(user_id, earlier) == 0
     assert (dict(domain.store.sessions), domain.store.profiles[user_id]) == snapshot
     assert domain.store.profiles[user_id].not_before == later
+
+
+def test_a_login_removes_the_items_of_expired_sessions(domain_with: Callable[..., Domain]) -> None:
+    # Given five sessions that have idled out, whose items TTL has not deleted yet
+    domain = domain_with(idle_timeout_seconds=60)
+    expired = [register_and_login(domain) for _ in range(5)]
+    domain.clock.advance(60)
+    # When the user logs in again
+    fresh = register_and_login(domain)
+    # Then only the new session's item is left, and the expired ones ended without an event
+    assert list(domain.store.sessions) == [(fresh.session.user_id, fresh.session.session_id)]
+    assert domain.store.ended == []
+    for old in expired:
+        with pytest.raises(InvalidGrant):
+            domain.sessions.refresh(old.refresh_token, CLIENT)

@@ -1,0 +1,148 @@
+"""The throttle's counters at the store, on moto and in memory alike: every interleaving
+of two attempts' writes (and of DynamoDB's TTL deleting the item) leaves a counter that
+reads as a count, equal to the places held; no half-written item locks anyone out."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import pytest
+
+from session_service.dynamo import dynamodb_client
+from session_service.models import ThrottleScope
+from session_service.throttle_store import DynamoThrottleStore
+from tests.fakes import InMemoryStore
+from tests.helpers import PASSWORD, register
+from tests.integration.conftest import Stack
+
+SCOPE = ThrottleScope("user-ip#ada#198.51.100.1", limit=2)
+WINDOW, WINDOW_ENDS_AT = 7, 8_000_000
+
+
+class Counters(Protocol):
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> bool: ...
+
+    def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None: ...
+
+
+class Backend:
+    """A throttle store and a view of its one counter."""
+
+    def __init__(self, name: str, stack: Stack) -> None:
+        self.name = name
+        self.stack = stack
+        self.memory = InMemoryStore()
+        self.store: Counters = (
+            self.memory if name == "memory" else DynamoThrottleStore(dynamodb_client(), stack.table)
+        )
+
+    def held(self) -> int | None:
+        """The counter as a read finds it: None when there is no item."""
+        if self.name == "memory":
+            return self.memory.attempts.get((SCOPE.key, WINDOW))
+        key = {"pk": {"S": f"THROTTLE#{SCOPE.key}"}, "sk": {"S": f"W#{WINDOW}"}}
+        item = self.stack.clients("dynamodb").get_item(TableName=self.stack.table, Key=key)
+        if "Item" not in item:
+            return None
+        # Every item parses: both attributes are numbers
+        assert set(item["Item"]) == {"pk", "sk", "attempts", "ttl"}
+        assert int(item["Item"]["ttl"]["N"]) == WINDOW_ENDS_AT // 1000
+        return int(item["Item"]["attempts"]["N"])
+
+    def expire(self) -> None:
+        """DynamoDB's TTL deleting the item, at whatever moment it chooses."""
+        if self.name == "memory":
+            self.memory.attempts.pop((SCOPE.key, WINDOW), None)
+            return
+        key = {"pk": {"S": f"THROTTLE#{SCOPE.key}"}, "sk": {"S": f"W#{WINDOW}"}}
+        self.stack.clients("dynamodb").delete_item(TableName=self.stack.table, Key=key)
+
+
+@pytest.fixture(params=["memory", "moto"])
+def backend(request: pytest.FixtureRequest, stack: Stack) -> Backend:
+    return Backend(request.param, stack)
+
+
+def interleavings(first: list[str], second: list[str]) -> Iterator[list[tuple[str, str]]]:
+    """Every merge of two sequences that keeps each one's own order."""
+    total = len(first) + len(second)
+    for positions in itertools.combinations(range(total), len(first)):
+        merged, a, b = [], iter(first), iter(second)
+        for index in range(total):
+            merged.append(("A", next(a)) if index in positions else ("B", next(b)))
+        yield merged
+
+
+# One attempt fails (keeps its place); the other succeeds (gives it back); TTL may strike.
+FAILED, SUCCEEDED = ["reserve"], ["reserve", "release"]
+CASES = [
+    [*merged[:cut], ("TTL", "expire"), *merged[cut:]]
+    for merged in interleavings(FAILED + FAILED, SUCCEEDED)
+    for cut in range(len(merged) + 1)
+] + list(interleavings(FAILED + SUCCEEDED, SUCCEEDED))
+
+
+@pytest.mark.parametrize("steps", CASES, ids=lambda steps: "-".join(f"{a}.{o}" for a, o in steps))
+def test_any_interleaving_leaves_a_counter_equal_to_the_places_held(
+    backend: Backend, steps: list[tuple[str, str]]
+) -> None:
+    held: dict[str, bool] = {}
+    expected = 0
+    for attempt, operation in steps:
+        if operation == "expire":
+            backend.expire()
+            held.clear()
+            expected = 0
+        elif operation == "reserve":
+            took = backend.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
+            # A place exists only below the limit
+            assert took is (expected < SCOPE.limit)
+            held[attempt] = took
+            expected += took
+        elif held.pop(attempt, False):
+            backend.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
+            expected -= 1
+        # After every step the counter reads, and counts exactly the places held
+        assert (backend.held() or 0) == expected
+
+
+def test_a_release_after_ttl_removed_the_window_recreates_a_readable_counter(
+    backend: Backend,
+) -> None:
+    assert backend.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
+    backend.expire()
+    backend.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
+    assert backend.held() == -1
+    # and the window still takes its limit's worth, and no more
+    assert [backend.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    "leftover",
+    [
+        # What the throttle of earlier versions could leave behind: a lock without a count
+        {"pk": {"S": "FAILURES#user#ada"}, "sk": {"S": "FAILURES"}, "blocked_until": {"N": "1"}},
+        # A counter with its count missing, however that came about
+        {"pk": {"S": "THROTTLE#user#ada"}, "sk": {"S": "W#0"}},
+    ],
+    ids=["lock-without-count", "counter-without-count"],
+)
+def test_a_counter_without_its_count_never_locks_the_owner_out(
+    stack: Stack, leftover: dict[str, Any]
+) -> None:
+    register(stack)
+    window = int(time.time()) // 900
+    if leftover["pk"]["S"].startswith("THROTTLE#"):
+        leftover = {**leftover, "sk": {"S": f"W#{window}"}}
+    item = {**leftover, "ttl": {"N": str(2_000_000_000)}}
+    stack.clients("dynamodb").put_item(TableName=stack.table, Item=item)
+    answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert answer.status == 200, answer.json()

@@ -1,0 +1,255 @@
+"""Brute-force throttling with a fixed clock: places reserved before argon2 runs, per
+username and IP, per username, per IP and per known device; bursts judged exactly."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from session_service.errors import RateLimited, ServiceError
+from session_service.models import ClientInfo
+from tests.helpers import login_as, register_and_login
+from tests.unit.conftest import CLIENT, Domain
+
+WRONG = "wrong password!"
+
+
+def attempt(domain: Domain, username: str = "ada", ip: str = CLIENT.ip, **kwargs: Any) -> str:
+    """The outcome of a login attempt with a wrong password: the error's name."""
+    client = ClientInfo(ip=ip, user_agent="x")
+    try:
+        login_as(domain, username, WRONG, client, **kwargs)
+    except ServiceError as error:
+        return type(error).__name__
+    return "ok"
+
+
+class CountingVerifier:
+    """Counts the passwords argon2 actually checks (an unknown user's dummy check goes
+    through `verify` too)."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        verify = domain.passwords.verify
+
+        def counted_verify(password_hash: str, password: str) -> bool:
+            with self._lock:
+                self.count += 1
+            return verify(password_hash, password)
+
+        domain.passwords.verify = counted_verify  # type: ignore[method-assign]
+
+
+def burst(count: int, action: Callable[[int], str]) -> Counter[str]:
+    """`count` threads released together by one barrier; their outcomes."""
+    start = threading.Barrier(count)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        start.wait()
+        outcome = action(index)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Counter(outcomes)
+
+
+# -- bursts ------------------------------------------------------------------------------
+
+
+def test_a_burst_of_24_wrong_logins_has_exactly_5_passwords_checked(domain: Domain) -> None:
+    # Given a user, and a verifier that counts argon2's work
+    domain.accounts.register("ada", "correct horse")
+    verifier = CountingVerifier(domain)
+    # When 24 wrong logins for the name arrive at once from one address
+    outcomes = burst(24, lambda _: attempt(domain))
+    # Then exactly the limit was judged, the rest refused unjudged
+    assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
+    assert verifier.count == 5
+
+
+def test_a_burst_for_an_unknown_name_is_judged_exactly_like_a_known_one(domain: Domain) -> None:
+    verifier = CountingVerifier(domain)
+    outcomes = burst(24, lambda _: attempt(domain, "ghost"))
+    assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
+    assert verifier.count == 5
+
+
+def test_a_burst_across_many_names_from_one_address_stops_at_the_ip_limit(
+    domain: Domain,
+) -> None:
+    verifier = CountingVerifier(domain)
+    outcomes = burst(80, lambda index: attempt(domain, f"user{index}"))
+    assert outcomes == Counter({"InvalidGrant": 50, "RateLimited": 30})
+    assert verifier.count == 50
+
+
+def test_a_burst_across_many_addresses_stops_at_the_username_limit(
+    domain_with: Callable[..., Domain],
+) -> None:
+    domain = domain_with()
+    verifier = CountingVerifier(domain)
+    outcomes = burst(
+        130, lambda index: attempt(domain, "ada", ip=f"198.51.{index // 250}.{index % 250}")
+    )
+    assert outcomes == Counter({"InvalidGrant": 100, "RateLimited": 30})
+    assert verifier.count == 100
+
+
+def test_a_burst_of_wrong_current_passwords_has_exactly_5_checked(domain: Domain) -> None:
+    user_id = register_and_login(domain).session.user_id
+    verifier = CountingVerifier(domain)
+
+    def change(_: int) -> str:
+        try:
+            domain.accounts.change_password(user_id, "ada", WRONG, "a new passphrase", CLIENT)
+        except ServiceError as error:
+            return type(error).__name__
+        return "ok"
+
+    assert burst(24, change) == Counter({"InvalidGrant": 5, "RateLimited": 19})
+    assert verifier.count == 5
+
+
+# -- the rule, one attempt at a time -------------------------------------------------------
+
+
+def test_after_the_limit_even_the_right_password_waits_for_the_window(domain: Domain) -> None:
+    # Given five failures for one username from one address
+    domain.accounts.register("ada", "correct horse")
+    assert [attempt(domain) for _ in range(5)] == ["InvalidGrant"] * 5
+    # Then the right password is refused unjudged, until the fixed window ends
+    with pytest.raises(RateLimited) as refused:
+        login_as(domain)
+    window_end = (int(domain.clock.now) // 900 + 1) * 900
+    assert refused.value.retry_after == window_end - int(domain.clock.now)
+    domain.clock.advance(refused.value.retry_after)
+    login_as(domain)
+
+
+def test_refused_attempts_count_nowhere(domain: Domain) -> None:
+    for _ in range(5):
+        attempt(domain, "nobody")
+    for _ in range(20):
+        assert attempt(domain, "nobody") == "RateLimited"
+    assert domain.store.held("user-ip#nobody#203.0.113.7") == 5
+    assert domain.store.held("user#nobody") == 5
+    assert domain.store.held("ip#203.0.113.7") == 5
+
+
+def test_a_successful_login_gives_its_place_back(domain: Domain) -> None:
+    # Four typos and a success leave the four failures counted, and the success not
+    domain.accounts.register("ada", "correct horse")
+    for _ in range(4):
+        attempt(domain)
+    login_as(domain)
+    assert domain.store.held("user-ip#ada#203.0.113.7") == 4
+    assert domain.store.held("ip#203.0.113.7") == 4
+    assert attempt(domain) == "InvalidGrant"
+    assert attempt(domain) == "RateLimited"
+
+
+def test_many_right_logins_from_one_address_never_fill_it(domain: Domain) -> None:
+    # An office behind one address: successes hold no place once they are done
+    for index in range(60):
+        register_and_login(domain, f"user{index}")
+    assert domain.store.held("ip#203.0.113.7") == 0
+
+
+def test_another_address_is_not_held_by_an_address_full_of_failures(domain: Domain) -> None:
+    for index in range(50):
+        attempt(domain, f"user{index}")
+    assert attempt(domain, "someone") == "RateLimited"
+    assert attempt(domain, "someone", ip="192.0.2.1") == "InvalidGrant"
+
+
+def test_a_session_limit_refusal_gives_the_place_back(domain_with: Callable[..., Domain]) -> None:
+    domain = domain_with(max_sessions_per_user=1, limit_policy="reject")
+    register_and_login(domain)
+    with pytest.raises(ServiceError, match="maximum number of active sessions"):
+        login_as(domain)
+    assert domain.store.held("user-ip#ada#203.0.113.7") == 0
+
+
+# -- known devices ---------------------------------------------------------------------------
+
+
+def test_the_owners_device_logs_in_while_another_address_attacks(domain: Domain) -> None:
+    # Given the owner signed in once from home, and keeps the device token
+    home = ClientInfo(ip="198.51.100.7", user_agent="owner's laptop")
+    domain.accounts.register("ada", "correct horse")
+    device_token = login_as(domain, client=home).device
+    assert device_token is not None
+    # When an attacker fills the username's windows from another address (and from the
+    # owner's own address too, say a shared network)
+    for _ in range(5):
+        attempt(domain, ip="203.0.113.66")
+    for _ in range(5):
+        attempt(domain, ip=home.ip)
+    assert attempt(domain, ip=home.ip) == "RateLimited"
+    # Then the owner's device still logs in, and its token stays the same device
+    again = login_as(domain, client=home, device_token=device_token.value)
+    assert again.device is not None
+    assert again.device.device_id == device_token.device_id
+
+
+def test_a_device_has_its_own_limit(domain: Domain) -> None:
+    domain.accounts.register("ada", "correct horse")
+    token = login_as(domain).device
+    assert token is not None
+    outcomes = [attempt(domain, device_token=token.value) for _ in range(6)]
+    assert outcomes == ["InvalidGrant"] * 5 + ["RateLimited"]
+    # and the others' scopes were not touched by the device's failures
+    assert attempt(domain) == "InvalidGrant"
+
+
+def test_a_device_token_of_another_account_is_an_unknown_device(domain: Domain) -> None:
+    domain.accounts.register("bob", "correct horse")
+    bobs = login_as(domain, "bob").device
+    assert bobs is not None
+    domain.accounts.register("ada", "correct horse")
+    assert domain.devices.recognise(bobs.value, "ada") is None
+    for _ in range(5):
+        attempt(domain, "ada", device_token=bobs.value)
+    assert attempt(domain, "ada", device_token=bobs.value) == "RateLimited"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+        lambda t: t.replace("dt1.", "dt2."),
+        lambda t: t + "x",
+        lambda t: "",
+        lambda t: "dt1." + "a" * 200,
+    ],
+    ids=["mac", "version", "trailing", "empty", "long"],
+)
+def test_a_forged_device_token_is_an_unknown_device(
+    domain: Domain, tamper: Callable[[str], str]
+) -> None:
+    domain.accounts.register("ada", "correct horse")
+    token = login_as(domain).device
+    assert token is not None
+    assert domain.devices.recognise(tamper(token.value), "ada") is None
+
+
+def test_a_device_token_expires_after_180_days(domain: Domain) -> None:
+    domain.accounts.register("ada", "correct horse")
+    token = login_as(domain).device
+    assert token is not None
+    domain.clock.advance(180 * 86_400 - 1)
+    assert domain.devices.recognise(token.value, "ada") is not None
+    domain.clock.advance(1)
+    assert domain.devices.recognise(token.value, "ada") is None
