@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from local_run.filters import parse_filters
 from local_run.template import Template
 
 
@@ -35,6 +36,8 @@ class StreamTrigger:
     on_failure_queue_url: str | None = None
     maximum_retry_attempts: int = -1
     bisect_on_error: bool = False
+    # The mapping's FilterCriteria patterns: only matching records reach the function.
+    filters: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,7 @@ def _stream_triggers(template: Template) -> list[StreamTrigger]:
                     on_failure_queue_url=_queue_url(template, _on_failure(properties)),
                     maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
                     bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+                    filters=tuple(parse_filters(properties.get("FilterCriteria"))),
                 )
             )
     return triggers

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from local_run.filters import passes
 from local_run.functions import FunctionPool, InvocationError
 from local_run.provision import RuleRoute, StreamTrigger
 
@@ -113,7 +114,10 @@ class StreamPump(threading.Thread):
         if not records:
             self._check_not_stalled(shard_id)
             return 0
-        self._deliver(shard_id, records)
+        # As Lambda does: records the mapping's filters drop never reach the function.
+        wanted = [r for r in records if passes(self.trigger.filters, _lambda_record(r, ""))]
+        if wanted:
+            self._deliver(shard_id, wanted)
         self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
         self._checked_at[shard_id] = time.monotonic()
         return len(records)

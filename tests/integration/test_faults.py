@@ -14,7 +14,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from session_service import wiring
-from tests.helpers import PASSWORD, bearer, login, register
+from tests.helpers import PASSWORD, authorize, bearer, login, register
 from tests.integration.conftest import Stack
 
 
@@ -68,23 +68,42 @@ def _requests(tokens: dict[str, Any], other: dict[str, Any]) -> dict[str, Reques
 
 # The DynamoDB calls each route makes when all is well (test_aws_calls counts the warm
 # ones); a fault is injected at each of them in turn.
-RESERVE = ["UpdateItem"] * 3  # a place in each throttle scope
-CALLS = {
-    "register": ["TransactWriteItems"],
-    "login": [*RESERVE, "GetItem", "Query", "TransactWriteItems"],
-    "refresh": ["UpdateItem"],
-    "logout": ["TransactWriteItems"],
-    "logout_by_refresh_token": ["TransactWriteItems"],
-    "session": ["BatchGetItem"],
-    "sessions": ["BatchGetItem", "Query"],
-    "revoke_session": ["BatchGetItem", "TransactWriteItems"],
-    "revoke_other_sessions": ["BatchGetItem", "Query", "TransactWriteItems"],
-    "password": ["BatchGetItem", *RESERVE, "GetItem", "Query", "TransactWriteItems"],
+# Per route: its DynamoDB calls up to the one that commits its change (test_aws_calls counts
+# the warm ones), each with the throttle places held when it is made. A fault is injected at
+# each in turn; the places held are given back, and nothing else is written.
+RESERVE = "UpdateItem"  # a place in one throttle scope (a release is the same call)
+STEPS: dict[str, list[tuple[str, int]]] = {
+    "register": [("TransactWriteItems", 0)],
+    "login": [
+        ("GetItem", 0),
+        (RESERVE, 0),
+        (RESERVE, 1),
+        (RESERVE, 2),
+        ("Query", 3),
+        ("TransactWriteItems", 3),
+    ],
+    "refresh": [("GetItem", 0), ("UpdateItem", 0)],
+    "logout": [("TransactWriteItems", 0)],
+    "logout_by_refresh_token": [("TransactWriteItems", 0)],
+    "session": [("BatchGetItem", 0)],
+    "sessions": [("BatchGetItem", 0), ("Query", 0)],
+    "revoke_session": [("BatchGetItem", 0), ("TransactWriteItems", 0)],
+    "revoke_other_sessions": [("BatchGetItem", 0), ("Query", 0), ("TransactWriteItems", 0)],
+    # A password change comes from a live session, a known device: two scopes, not three.
+    "password": [
+        ("BatchGetItem", 0),
+        ("GetItem", 0),
+        (RESERVE, 0),
+        (RESERVE, 1),
+        ("Query", 2),
+        ("TransactWriteItems", 2),
+    ],
 }
+CALLS = {route: [operation for operation, _ in steps] for route, steps in STEPS.items()}
 CASES = [
     (route, fault, number)
-    for route, calls in CALLS.items()
-    for number, operation in enumerate(calls, start=1)
+    for route, steps in STEPS.items()
+    for number, (operation, _) in enumerate(steps, start=1)
     for fault in FAULTS
     if fault != "transaction_cancelled" or operation == "TransactWriteItems"
 ]
@@ -148,11 +167,10 @@ def test_dynamodb_failure_gives_503_and_leaves_no_half_written_state(
     )
     answer = _send(stack, request, tokens)
     injector.fail = lambda operation, number: None
-    # Then the route made the calls it makes, up to the failed one, and after it at most
-    # the releases of its throttle places
-    assert injector.calls[:call_number] == CALLS[route][:call_number]
-    assert set(injector.calls[call_number:]) <= {"UpdateItem"}
-    assert len(injector.calls[call_number:]) <= min(call_number, 3) * ("UpdateItem" in CALLS[route])
+    # Then the route made the calls it makes, up to the failed one, and after it exactly
+    # the releases of the throttle places it held
+    held = STEPS[route][call_number - 1][1]
+    assert injector.calls == [*CALLS[route][:call_number], *[RESERVE] * held]
     # And the client is told to retry, and nothing was half written
     assert answer.status == 503, answer.json()
     assert answer.json()["error"] == "unavailable"
@@ -180,6 +198,31 @@ def test_persistent_transaction_conflicts_give_503_after_retrying(
     assert _state(stack) == snapshot
 
 
+@pytest.mark.parametrize("release", [1, 2, 3])
+def test_a_release_that_fails_after_the_session_started_still_answers_the_login(
+    stack: Stack, injector: FaultInjector, release: int
+) -> None:
+    # Given a login whose session is committed, and DynamoDB failing one of the releases
+    register(stack)
+    injector.calls.clear()
+    committed = len(CALLS["login"])
+    injector.fail = lambda operation, number: (
+        FAULTS["internal_error"](operation) if number == committed + release else None
+    )
+    answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    # Then the login is answered (its session exists), the other releases still went out,
+    # and the one place not given back counts until its window ends (the safe side)
+    assert answer.status == 200, answer.json()
+    assert injector.calls == [*CALLS["login"], RESERVE, RESERVE, RESERVE]
+    counters = {
+        item["pk"]["S"].split("#")[1]: int(item["attempts"]["N"])
+        for item in stack.items()
+        if item["pk"]["S"].startswith("THROTTLE#")
+    }
+    scopes = ["user-ip", "user", "ip"]
+    assert counters == {scope: int(index == release - 1) for index, scope in enumerate(scopes)}
+
+
 @pytest.mark.parametrize("path", ["/auth/login", "/.well-known/jwks.json"])
 def test_secrets_manager_down_at_cold_start_gives_503(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, path: str
@@ -199,3 +242,42 @@ def test_secrets_manager_down_at_cold_start_gives_503(
     assert answer.status == 503
     assert answer.json()["error"] == "unavailable"
     assert answer.headers["retry-after"]
+
+
+def _conflict(operation: str) -> ClientError:
+    return _client_error(
+        "TransactionCanceledException",
+        operation,
+        CancellationReasons=[{"Code": "TransactionConflict"}, {"Code": "None"}],
+    )
+
+
+def test_a_logout_that_meets_a_write_in_flight_still_ends_the_session(
+    stack: Stack, injector: FaultInjector
+) -> None:
+    # Given a session, and a refresh in flight on its item when the logout's transaction
+    # lands (DynamoDB cancels it: TransactionConflict)
+    register(stack)
+    tokens = login(stack)
+    injector.calls.clear()
+    injector.fail = lambda operation, number: _conflict(operation) if number == 1 else None
+    # When the user logs out
+    answer = stack.http("POST", "/auth/logout", headers=bearer(tokens["access_token"]))
+    # Then the logout is tried again and the session ends: a conflict is not "ended already"
+    assert answer.status == 204
+    assert injector.calls == ["TransactWriteItems", "TransactWriteItems"]
+    assert authorize(stack, tokens["access_token"]) == {"isAuthorized": False}
+
+
+def test_a_logout_that_keeps_meeting_conflicts_is_a_503_not_a_false_204(
+    stack: Stack, injector: FaultInjector
+) -> None:
+    register(stack)
+    tokens = login(stack)
+    injector.fail = lambda operation, number: (
+        _conflict(operation) if operation == "TransactWriteItems" else None
+    )
+    answer = stack.http("POST", "/auth/logout", headers=bearer(tokens["access_token"]))
+    injector.fail = lambda operation, number: None
+    assert answer.status == 503
+    assert authorize(stack, tokens["access_token"])["isAuthorized"] is True

@@ -28,6 +28,7 @@ FIELDS = st.fixed_dictionaries(
         "refresh_token": st.one_of(st.text(max_size=200), JSON),
         "current_password": st.one_of(st.text(max_size=40), JSON),
         "new_password": st.one_of(st.text(max_size=40), JSON),
+        "device_token": st.one_of(st.text(max_size=200), JSON),
     },
 )
 BODIES = st.one_of(FIELDS.map(json.dumps), JSON.map(json.dumps), st.binary(max_size=200))

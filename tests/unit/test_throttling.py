@@ -185,33 +185,65 @@ def test_a_session_limit_refusal_gives_the_place_back(domain_with: Callable[...,
 # -- known devices ---------------------------------------------------------------------------
 
 
-def test_the_owners_device_logs_in_while_another_address_attacks(domain: Domain) -> None:
+def distributed_attack(domain: Domain, username: str = "ada", failures: int = 100) -> None:
+    """Wrong passwords for the username, each from an address of its own."""
+    for index in range(failures):
+        assert attempt(domain, username, ip=f"198.51.{index // 200}.{index % 200}") == (
+            "InvalidGrant"
+        )
+
+
+def test_the_owners_device_logs_in_while_many_addresses_attack(domain: Domain) -> None:
     # Given the owner signed in once from home, and keeps the device token
-    home = ClientInfo(ip="198.51.100.7", user_agent="owner's laptop")
+    home = ClientInfo(ip="192.0.2.7", user_agent="owner's laptop")
     domain.accounts.register("ada", "correct horse")
     device_token = login_as(domain, client=home).device
     assert device_token is not None
-    # When an attacker fills the username's windows from another address (and from the
-    # owner's own address too, say a shared network)
-    for _ in range(5):
-        attempt(domain, ip="203.0.113.66")
-    for _ in range(5):
-        attempt(domain, ip=home.ip)
-    assert attempt(domain, ip=home.ip) == "RateLimited"
-    # Then the owner's device still logs in, and its token stays the same device
+    # When a distributed attack spends the username's failures across all addresses
+    distributed_attack(domain)
+    assert attempt(domain, ip="203.0.113.200") == "RateLimited"
+    # Then a login without the token is held, even from home
+    with pytest.raises(RateLimited):
+        login_as(domain, client=home)
+    # But the owner's device logs in, and stays the same device
     again = login_as(domain, client=home, device_token=device_token.value)
     assert again.device is not None
     assert again.device.device_id == device_token.device_id
 
 
-def test_a_device_has_its_own_limit(domain: Domain) -> None:
+def test_a_known_device_still_counts_toward_its_address(domain: Domain) -> None:
     domain.accounts.register("ada", "correct horse")
     token = login_as(domain).device
     assert token is not None
     outcomes = [attempt(domain, device_token=token.value) for _ in range(6)]
     assert outcomes == ["InvalidGrant"] * 5 + ["RateLimited"]
-    # and the others' scopes were not touched by the device's failures
-    assert attempt(domain) == "InvalidGrant"
+    # its failures do not count toward the username's ceiling across all addresses
+    assert domain.store.held("user#ada") == 0
+    assert domain.store.held("ip#203.0.113.7") == 5
+
+
+def test_the_owner_under_attack_can_still_change_the_password(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    distributed_attack(domain)
+    user_id = issued.session.user_id
+    domain.accounts.change_password(user_id, "ada", "correct horse", "a new passphrase", CLIENT)
+
+
+def test_a_password_change_retires_the_device_tokens_issued_before_it(domain: Domain) -> None:
+    # Given a device token from a login (a thief's, with a stolen password, say)
+    issued = register_and_login(domain)
+    assert issued.device is not None
+    credential = domain.store.find_credential("ada")
+    assert domain.devices.recognise(issued.device.value, credential) is not None
+    # When the owner changes the password
+    changed = domain.accounts.change_password(
+        issued.session.user_id, "ada", "correct horse", "a new passphrase", CLIENT
+    )
+    # Then the old token is an unknown device, and the change's own token is known
+    credential = domain.store.find_credential("ada")
+    assert domain.devices.recognise(issued.device.value, credential) is None
+    assert changed.device is not None
+    assert domain.devices.recognise(changed.device.value, credential) is not None
 
 
 def test_a_device_token_of_another_account_is_an_unknown_device(domain: Domain) -> None:
@@ -219,10 +251,10 @@ def test_a_device_token_of_another_account_is_an_unknown_device(domain: Domain) 
     bobs = login_as(domain, "bob").device
     assert bobs is not None
     domain.accounts.register("ada", "correct horse")
-    assert domain.devices.recognise(bobs.value, "ada") is None
-    for _ in range(5):
-        attempt(domain, "ada", device_token=bobs.value)
-    assert attempt(domain, "ada", device_token=bobs.value) == "RateLimited"
+    assert domain.devices.recognise(bobs.value, domain.store.find_credential("ada")) is None
+    distributed_attack(domain)
+    with pytest.raises(RateLimited):
+        login_as(domain, "ada", client=ClientInfo("192.0.2.9", "x"), device_token=bobs.value)
 
 
 @pytest.mark.parametrize(
@@ -242,14 +274,17 @@ def test_a_forged_device_token_is_an_unknown_device(
     domain.accounts.register("ada", "correct horse")
     token = login_as(domain).device
     assert token is not None
-    assert domain.devices.recognise(tamper(token.value), "ada") is None
+    credential = domain.store.find_credential("ada")
+    assert domain.devices.recognise(token.value, credential) is not None
+    assert domain.devices.recognise(tamper(token.value), credential) is None
 
 
 def test_a_device_token_expires_after_180_days(domain: Domain) -> None:
     domain.accounts.register("ada", "correct horse")
     token = login_as(domain).device
     assert token is not None
+    credential = domain.store.find_credential("ada")
     domain.clock.advance(180 * 86_400 - 1)
-    assert domain.devices.recognise(token.value, "ada") is not None
+    assert domain.devices.recognise(token.value, credential) is not None
     domain.clock.advance(1)
-    assert domain.devices.recognise(token.value, "ada") is None
+    assert domain.devices.recognise(token.value, credential) is None

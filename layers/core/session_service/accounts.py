@@ -8,9 +8,9 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from session_service.devices import DeviceTokens, KnownDevice
+from session_service.devices import DeviceTokens
 from session_service.errors import Conflict, InvalidGrant, InvalidRequest, ServiceError
 from session_service.models import ClientInfo, Credential, Reservation, UserProfile
 from session_service.ports import AlreadyExists, SessionStore
@@ -93,43 +93,35 @@ class Accounts:
         return user_id
 
     def login(self, request: LoginRequest) -> IssuedTokens:
-        """Hold a place in the throttle, verify the password, start a session. An unknown
-        user costs the same argon2 work, is counted and throttled the same, and gets the
-        same answer as a wrong password."""
+        """Read the credential, hold a place in the throttle, verify the password, start a
+        session. An unknown user costs the same argon2 work, is counted and throttled the
+        same, and gets the same answer as a wrong password."""
         check_username(request.username)
         check_password(request.password)
         key = username_key(request.username)
-        device = self._devices.recognise(request.device_token, key)
-        reservation = self._throttle.reserve(
-            key, request.client.ip, device.device_id if device else None
-        )
-        issued = self._judged(reservation, lambda: self._login(request, key, device, reservation))
+        credential = self._store.find_credential(key)
+        device = self._devices.recognise(request.device_token, credential)
+        known = device is not None
+        reservation = self._throttle.reserve(key, request.client.ip, known_device=known)
+        if credential is None:
+            self._judged(reservation, lambda: self._unknown_user(request.password))
+        issued = self._judged(reservation, lambda: self._verify_and_start(request, credential))
         if request.replaces:
-            self._ending.end_replaced(request.replaces, issued.session.user_id)
-        token = self._devices.issue(
-            issued.session.user_id, key, device.device_id if device else None
-        )
+            self._ending.end_replaced(request.replaces, credential.user_id)
+        token = self._devices.issue(credential, device.device_id if device else None)
         return dataclasses.replace(issued, device=token)
 
-    def _login(
-        self,
-        request: LoginRequest,
-        key: str,
-        device: KnownDevice | None,
-        reservation: Reservation,
-    ) -> IssuedTokens:
-        credential = self._store.find_credential(key)
-        if credential is None or (device is not None and device.user_id != credential.user_id):
-            self._passwords.dummy_verify(request.password)
-            raise InvalidGrant("The username or password is incorrect.")
+    def _unknown_user(self, password: str) -> NoReturn:
+        self._passwords.dummy_verify(password)
+        raise InvalidGrant("The username or password is incorrect.")
+
+    def _verify_and_start(self, request: LoginRequest, credential: Credential) -> IssuedTokens:
         if not self._passwords.verify(credential.password_hash, request.password):
             raise InvalidGrant("The username or password is incorrect.")
         if self._passwords.needs_rehash(credential.password_hash):
             self._store.replace_password_hash(credential, self._passwords.hash(request.password))
         return self._sessions.start(
-            StartRequest(
-                credential.user_id, request.client, credential=credential, released=reservation
-            )
+            StartRequest(credential.user_id, request.client, credential=credential)
         )
 
     def change_password(
@@ -142,19 +134,21 @@ class Accounts:
     ) -> IssuedTokens:
         """Replace the password and end every session of the user, this one included, in
         one transaction; answer with a fresh session created after the change. The check
-        of the current password holds a place in the login throttle like a login (a stolen
-        access token must not buy unlimited guesses)."""
+        of the current password holds a place in the login throttle like a login does (a
+        stolen access token must not buy unlimited guesses); the caller's live session
+        makes it a known device, which the username's ceiling across all addresses does
+        not hold (an owner under attack can still change the password)."""
         check_password(current_password, "current_password")
         check_password(new_password, "new_password")
         # The username comes from the authorizer's read of the profile; the credential
         # found by it must still belong to this user.
         key = username_key(username)
-        reservation = self._throttle.reserve(key, client.ip)
+        credential = self._store.find_credential(key)
+        if credential is None or credential.user_id != user_id:
+            raise InvalidGrant("The account no longer exists.")
+        reservation = self._throttle.reserve(key, client.ip, known_device=True)
 
-        def change() -> IssuedTokens:
-            credential = self._store.find_credential(key)
-            if credential is None or credential.user_id != user_id:
-                raise InvalidGrant("The account no longer exists.")
+        def attempt() -> IssuedTokens:
             if not self._passwords.verify(credential.password_hash, current_password):
                 raise InvalidGrant("The current password is incorrect.")
             if new_password == current_password:
@@ -164,24 +158,23 @@ class Accounts:
                 client,
                 credential=credential,
                 new_password_hash=self._passwords.hash(new_password),
-                released=reservation,
             )
             return self._sessions.start(start)
 
-        issued = self._judged(reservation, change)
-        return dataclasses.replace(issued, device=self._devices.issue(user_id, key))
+        issued = self._judged(reservation, attempt)
+        changed = dataclasses.replace(credential, password_version=credential.password_version + 1)
+        return dataclasses.replace(issued, device=self._devices.issue(changed))
 
-    def _judged(
-        self, reservation: Reservation, attempt: Callable[[], IssuedTokens]
-    ) -> IssuedTokens:
-        """Run an attempt that holds places in the throttle. A wrong password keeps them (a
-        judged failure); a session started gives them back in its own transaction; any
-        other outcome (the limit, an AWS failure) gives them back here: only a wrong
-        credential is a failure."""
+    def _judged[T](self, reservation: Reservation, attempt: Callable[[], T]) -> T:
+        """Run an attempt that holds places in the throttle. A wrong credential keeps them
+        (a judged failure); any other outcome, a session started, the session limit or an
+        AWS failure, gives them back: only a wrong credential is a failure."""
         try:
-            return attempt()
+            outcome = attempt()
         except InvalidGrant:
             raise
         except ServiceError:
             self._throttle.release(reservation)
             raise
+        self._throttle.release(reservation)
+        return outcome

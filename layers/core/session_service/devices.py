@@ -1,11 +1,14 @@
 """Device tokens (OWASP's device cookies): proof that this device has signed in to this
-account before, so that its attempts count toward its own throttle scope and failures from
-other addresses never lock the owner out.
+account before, so that the username's ceiling across all addresses
+(LOGIN_FAILURES_PER_USERNAME_ALL_IPS) does not hold it: failures from other addresses never
+lock the owner out.
 
 `dt1.<device id>.<user id>.<issued at, s>.<MAC>`: the MAC (keyed by a key derived from the
-key ring's refresh-token key) covers the fields and the username it was issued for, so a
-token is good for that one account, cannot be forged, and expires. Issued with every token
-response that follows a proof of the password; the same device keeps its id."""
+key ring's refresh-token key) covers the fields, the username and the password's version it
+was issued under. A token is good for that one account, cannot be forged, expires, and
+stops counting once the password changes (whoever signed in with a stolen password loses
+it). Issued with every token response that follows a proof of the password; the same device
+keeps its id."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from session_service.models import UUID_PATTERN
+from session_service.models import UUID_PATTERN, Credential
 
 DEVICE_TOKEN_LIFETIME_SECONDS = 180 * 86_400
 MAX_DEVICE_TOKEN_LENGTH = 128
@@ -46,30 +49,34 @@ class DeviceTokens:
         self._key = key
         self._clock = clock
 
-    def issue(self, user_id: str, username_key: str, device_id: str | None = None) -> DeviceToken:
+    def issue(self, credential: Credential, device_id: str | None = None) -> DeviceToken:
+        """A token for this device under the account's current password (`credential`
+        after the change, for a password change)."""
         device_id = device_id or str(uuid.uuid4())
-        body = f"dt1.{device_id}.{user_id}.{int(self._clock())}"
-        value = f"{body}.{self._mac(body, username_key)}"
+        body = f"dt1.{device_id}.{credential.user_id}.{int(self._clock())}"
+        value = f"{body}.{self._mac(body, credential)}"
         return DeviceToken(value, device_id, DEVICE_TOKEN_LIFETIME_SECONDS)
 
-    def recognise(self, value: str | None, username_key: str) -> KnownDevice | None:
-        """The device a token names, if we issued it for this username and it is still
-        valid; None for anything else (absent, malformed, forged, expired, another's)."""
-        if not value or len(value) > MAX_DEVICE_TOKEN_LENGTH:
+    def recognise(self, value: str | None, credential: Credential | None) -> KnownDevice | None:
+        """The device a token names, if we issued it for this account under its current
+        password and it is still valid; None for anything else (absent, malformed,
+        forged, expired, another account's, from before a password change)."""
+        if not value or credential is None or len(value) > MAX_DEVICE_TOKEN_LENGTH:
             return None
         match = _DEVICE_TOKEN.fullmatch(value)
-        if match is None:
+        if match is None or match["user"] != credential.user_id:
             return None
         body = value.rsplit(".", 1)[0]
-        if not hmac.compare_digest(self._mac(body, username_key), match["mac"]):
+        if not hmac.compare_digest(self._mac(body, credential), match["mac"]):
             return None
         age = self._clock() - int(match["issued"])
         if not -60 <= age < DEVICE_TOKEN_LIFETIME_SECONDS:
             return None
         return KnownDevice(device_id=match["device"], user_id=match["user"])
 
-    def _mac(self, body: str, username_key: str) -> str:
+    def _mac(self, body: str, credential: Credential) -> str:
         # A key of its own, derived: a device token is never a valid refresh-token MAC.
         key = hmac.new(self._key(), b"device-token", hashlib.sha256).digest()
-        digest = hmac.new(key, f"{username_key}|{body}".encode(), hashlib.sha256).digest()
+        bound = f"{credential.username_key}|{credential.password_version}|{body}"
+        digest = hmac.new(key, bound.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from session_service.errors import Unavailable
 from session_service.observability import logger
-from session_service.ports import StaleWrite, StoreError
+from session_service.ports import StaleWrite, StoreError, WriteConflict
 
 _UNAVAILABLE_CODES = frozenset(
     {
@@ -66,11 +66,11 @@ def raise_for_cancellation(
     codes = cancellation_codes(error)
     if any(code in ("ThrottlingError", "ProvisionedThroughputExceeded") for code in codes):
         raise Unavailable(retry_after=1) from None
-    if "TransactionConflict" in codes:
-        raise StaleWrite() from None
     for index, code in enumerate(codes):
         if code == "ConditionalCheckFailed":
             raise (conflicts or {}).get(index, StaleWrite)() from None
+    if "TransactionConflict" in codes:
+        raise WriteConflict() from None
     logger.error("transaction cancelled", codes=codes)
     raise Unavailable(retry_after=1) from None
 

@@ -11,7 +11,6 @@ from session_service.models import (
     Credential,
     EndedSessions,
     Millis,
-    Reservation,
     Session,
     ThrottleScope,
     UserProfile,
@@ -25,6 +24,11 @@ class StoreError(Exception):
 
 class StaleWrite(StoreError):
     """Someone changed what we read before our write landed; read again and retry."""
+
+
+class WriteConflict(StaleWrite):
+    """DynamoDB cancelled the transaction because another write to one of its items was
+    in flight (TransactionConflict): nothing is known about the items' state; retry."""
 
 
 class AlreadyExists(StoreError):
@@ -58,8 +62,6 @@ class NewSession:
     # replaced (a password change), and not_before rises to the new session's creation.
     credential: Credential | None = None
     new_password_hash: str | None = None
-    # The login attempt's places in the throttle, given back as it succeeded.
-    released: Reservation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ class Rotation:
     max_siblings: int = 0
     required_ip: str | None = None
     max_generation: int | None = None
+    # The user's not_before as read just before: a session created before it mints nothing.
+    not_before: Millis | None = None
 
 
 class SessionStore(Protocol):
@@ -99,6 +103,8 @@ class SessionStore(Protocol):
     def create_user(self, credential: Credential, profile: UserProfile) -> None: ...
 
     def find_credential(self, username_key: str) -> Credential | None: ...
+
+    def find_profile(self, user_id: str) -> UserProfile | None: ...
 
     def replace_password_hash(self, credential: Credential, new_hash: str) -> None: ...
 

@@ -7,7 +7,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from session_service.config import Settings
 from session_service.devices import DeviceToken
@@ -17,7 +17,6 @@ from session_service.models import (
     Credential,
     EndedSessions,
     Millis,
-    Reservation,
     RevocationReason,
     Session,
 )
@@ -39,8 +38,8 @@ MAX_START_ATTEMPTS = 24
 MAX_GRACE_SIBLINGS = 8
 MAX_USER_AGENT_LENGTH = 512
 # What one start may end and remove besides writing its session, within DynamoDB's 100
-# items per transaction (with the profile, the session, the credential, three throttle
-# releases and the ended record). The session limit (at most 50) keeps a user's live
+# items per transaction (with the profile, the session, the credential and the ended
+# record). The session limit (at most 50) keeps a user's live
 # sessions under it; any beyond are refused by not_before and ended by the PasswordChanged
 # consumer (session_ending), expired ones by the next login or TTL.
 MAX_ENDED_AT_ONCE = 60
@@ -100,8 +99,6 @@ class StartRequest:
     credential: Credential | None = None
     # A password change: the new hash, stored in the same transaction.
     new_password_hash: str | None = None
-    # The login attempt's places in the throttle, given back with the session.
-    released: Reservation | None = None
 
 
 class SessionService:
@@ -154,7 +151,6 @@ class SessionService:
                         pruned=tuple(state.expired(now)[:MAX_PRUNED_AT_ONCE]),
                         credential=request.credential,
                         new_password_hash=request.new_password_hash,
-                        released=request.released,
                     )
                 )
             except StaleWrite:
@@ -209,22 +205,25 @@ class SessionService:
     def refresh(self, raw_token: str, client: ClientInfo) -> IssuedTokens:
         """Exchange a refresh token for a new pair; the old token is spent.
 
-        The exchange is one conditional write. Only when DynamoDB refuses it do we look at
-        why: the previous token inside the grace window rotates again, any other genuine
+        The exchange is one conditional write, which also refuses a session created before
+        the user's not_before (read just before). Only when DynamoDB refuses it do we look
+        at why: the previous token inside the grace window rotates again, any other genuine
         older token is reuse and ends the session."""
         token = self._refresh_tokens.parse(raw_token)
         now = self.now()
         if now >= token.absolute_expires_at:
             raise InvalidGrant("The session has expired.")
+        profile = self._store.find_profile(token.user_id)
+        if profile is None:
+            raise InvalidGrant("The session has ended.")
         fresh = self._refresh_tokens.issue(
             token.user_id, token.session_id, token.generation + 1, token.absolute_expires_at
         )
+        rotation = self._rotation(token, fresh, client, now, new_generation=fresh.generation)
         try:
-            session = self._store.rotate(
-                self._rotation(token, fresh, client, now, new_generation=fresh.generation)
-            )
+            session = self._store.rotate(replace(rotation, not_before=profile.not_before))
         except RotationRefused as refused:
-            return self._after_refusal(token, refused.current, client, now)
+            return self._after_refusal(token, refused.current, client, now, profile.not_before)
         return self.issue(session, fresh, now)
 
     def _rotation(
@@ -251,11 +250,23 @@ class SessionService:
         )
 
     def _after_refusal(
-        self, token: RefreshToken, current: Session | None, client: ClientInfo, now: Millis
+        self,
+        token: RefreshToken,
+        current: Session | None,
+        client: ClientInfo,
+        now: Millis,
+        not_before: Millis | None,
     ) -> IssuedTokens:
         # A second refusal can only follow a concurrent rotation; classify once more.
         for _ in range(2):
-            if current is None or not current.is_live(now):
+            if (
+                current is not None
+                and current.is_live(now)
+                and not current.is_live(now, not_before)
+            ):
+                # Older than the last password change and still here: end it now.
+                self.end_one(current, "password_changed", now)
+            if current is None or not current.is_live(now, not_before):
                 raise InvalidGrant("The session has ended.")
             if self._policy.bind_to_ip and current.ip != client.ip:
                 self.end_one(current, "ip_changed", now)
@@ -273,6 +284,7 @@ class SessionService:
             )
             try:
                 rotation = self._rotation(token, sibling, client, now, new_generation=None)
+                rotation = replace(rotation, not_before=not_before)
                 return self.issue(self._store.rotate(rotation), sibling, now)
             except RotationRefused as refused:
                 current = refused.current

@@ -32,6 +32,7 @@ from session_service.models import (
     UserProfile,
     UserSessions,
 )
+from session_service.observability import logger
 from session_service.ports import (
     AlreadyExists,
     CredentialChanged,
@@ -41,6 +42,7 @@ from session_service.ports import (
     RotationRefused,
     StaleWrite,
     StoreError,
+    WriteConflict,
 )
 from session_service.store_items import (
     Item,
@@ -61,7 +63,9 @@ from session_service.store_items import (
     ttl_seconds,
     user_partition,
 )
-from session_service.throttle_store import release_items
+
+# Tries of a transaction that DynamoDB cancels for a write in flight on one of its items.
+CONFLICT_ATTEMPTS = 4
 
 
 class DynamoSessionStore:
@@ -90,6 +94,13 @@ class DynamoSessionStore:
                 TableName=self._table, Key=login_key(username_key), ConsistentRead=True
             )
         return credential_from_item(found["Item"]) if "Item" in found else None
+
+    def find_profile(self, user_id: str) -> UserProfile | None:
+        with aws("find_profile"):
+            found = self._db.get_item(
+                TableName=self._table, Key=profile_key(user_id), ConsistentRead=True
+            )
+        return profile_from_item(found["Item"]) if "Item" in found else None
 
     def replace_password_hash(self, credential: Credential, new_hash: str) -> None:
         update_if(
@@ -160,18 +171,23 @@ class DynamoSessionStore:
         if start.credential is not None:
             conflicts[len(items)] = CredentialChanged
             items.append(self._credential_item(start.credential, start.new_password_hash))
-        if start.released is not None:
-            items += release_items(self._table, start.released)
         transact(self._db, "start_session", items, conflicts=conflicts)
 
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
         """End these sessions if every one is still live; False (nothing written) if one
-        has ended or expired meanwhile."""
-        try:
-            transact(self._db, "end_sessions", self._ending_items(ended, now))
-        except StaleWrite:
-            return False
-        return True
+        has ended or expired meanwhile. A write in flight on one of them (a refresh) is
+        waited out: a conflict says nothing about whether they are live."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                transact(self._db, "end_sessions", self._ending_items(ended, now))
+            except WriteConflict:
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311
+                continue
+            except StaleWrite:
+                return False
+            return True
+        logger.warning("gave up ending sessions under write conflicts", user_id=ended.user_id)
+        raise Unavailable(retry_after=1)
 
     def raise_not_before(self, change: NotBeforeRaise) -> None:
         items: list[Item] = [
@@ -237,6 +253,11 @@ class DynamoSessionStore:
         if rotation.max_generation is not None and not grace:
             condition.append("generation < :max_generation")
             values[":max_generation"] = n(rotation.max_generation)
+        if rotation.not_before is not None:
+            # No token for a session from before the user's last password change, even one
+            # that something left behind.
+            condition.append("created_at >= :not_before")
+            values[":not_before"] = n(rotation.not_before)
         return self._update_session(rotation, update, " AND ".join(condition), values)
 
     def authorization_lookup(

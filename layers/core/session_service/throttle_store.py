@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from session_service.dynamo import update_if
-from session_service.models import Reservation, ThrottleScope
+from session_service.models import ThrottleScope
 from session_service.store_items import Item, n, throttle_key, ttl_seconds
 
 
@@ -41,7 +41,9 @@ class DynamoThrottleStore:
         return taken is not None
 
     def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None:
-        """Give a place back (a successful attempt, or one refused by a later scope)."""
+        """Give a place back (a successful attempt, or one not judged after all). A plain
+        update, never part of a transaction: a transaction in flight on a counter every login
+        from one address shares would make those logins' reservations fail."""
         request = release_request(scope, window, window_ends_at)
         update_if(self._db, self._table, "release_attempt", **request)
 
@@ -59,12 +61,3 @@ def release_request(scope: ThrottleScope, window: int, window_ends_at: int) -> I
             ":ttl": n(ttl_seconds(window_ends_at)),
         },
     }
-
-
-def release_items(table: str, reservation: Reservation) -> list[Item]:
-    """The releases of a reservation as transaction items (a successful login's)."""
-    window, ends_at = reservation.window, reservation.window_ends_at
-    return [
-        {"Update": {"TableName": table, **release_request(scope, window, ends_at)}}
-        for scope in reservation.scopes
-    ]

@@ -1,0 +1,82 @@
+"""The template's stream FilterCriteria pass exactly the changes that mean an event (a wrong
+pattern would drop every SessionRevoked on AWS, silently): checked with Lambda's filtering
+rules (local_run.filters, which the local stream pump applies too) against records of the
+items the store writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_run.filters import parse_filters, passes
+from local_run.template import Template, load_template
+from session_service.events import events_for
+from session_service.models import Credential, EndedSessions, Session, UserProfile
+from session_service.store_items import (
+    credential_item,
+    decode_stream_record,
+    ended_item,
+    n,
+    profile_item,
+    session_item,
+    throttle_key,
+)
+
+USER = "00000000-0000-4000-8000-000000000000"
+SESSION = Session(USER, "00000000-0000-4000-8000-000000000001", 1, 1, 9, 9, "192.0.2.1", "ua")
+PROFILE = profile_item(UserProfile(USER, "ada", 1))
+CHANGED = {**PROFILE, "password_changed_at": n(5), "not_before": n(5)}
+ENDED = ended_item(EndedSessions("r1", USER, (SESSION.session_id,), "logout", 5))
+COUNTER = {**throttle_key("ip#192.0.2.1", 7), "attempts": n(1), "ttl": n(9)}
+
+
+def record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+    images: dict[str, Any] = {}
+    if old is not None:
+        images["OldImage"] = old
+    if new is not None:
+        images["NewImage"] = new
+    return {"eventID": "e1", "eventName": event, "dynamodb": images}
+
+
+def publisher_filters() -> list[dict[str, Any]]:
+    template = Template(load_template())
+    properties = template.function_properties("EventPublisherFunction")
+    stream = properties["Events"]["TableStream"]["Properties"]
+    return parse_filters(template.resolve(stream["FilterCriteria"]))
+
+
+CHANGES = {
+    "session started": (record("INSERT", None, session_item(SESSION)), True),
+    "sessions ended": (record("INSERT", None, ENDED), True),
+    "password changed": (record("MODIFY", PROFILE, CHANGED), True),
+    "session refreshed": (
+        record("MODIFY", session_item(SESSION), session_item(SESSION)),
+        False,
+    ),
+    "session deleted": (record("REMOVE", session_item(SESSION), None), False),
+    "ended record expired": (record("REMOVE", ENDED, None), False),
+    "profile version bumped": (
+        record("MODIFY", PROFILE, {**PROFILE, "session_version": n(1)}),
+        False,
+    ),
+    "registered": (
+        record("INSERT", None, credential_item(Credential("ada", "ada", USER, "h"))),
+        False,
+    ),
+    "throttle counter": (record("INSERT", None, COUNTER), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_the_publisher_sees_exactly_the_changes_that_mean_an_event(name: str) -> None:
+    change, wanted = CHANGES[name]
+    assert passes(publisher_filters(), change) is wanted
+
+
+@pytest.mark.parametrize("name", [name for name, (_, wanted) in CHANGES.items() if wanted])
+def test_every_change_that_passes_the_filter_means_an_event(name: str) -> None:
+    decoded = decode_stream_record(CHANGES[name][0])
+    assert decoded is not None
+    assert events_for(decoded) != []
