@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import http, wiring
+from session_service import http, transport, wiring
 from session_service.accounts import LoginRequest
 from session_service.config import get_settings
 from session_service.errors import InvalidGrant
@@ -33,7 +33,9 @@ from session_service.schemas import (
 from session_service.sessions import IssuedTokens
 
 settings = get_settings()
-transport = http.RefreshTransport(settings.refresh_token_transport, settings.allowed_origins)
+refresh_transport = transport.RefreshTransport(
+    settings.refresh_token_transport, settings.allowed_origins
+)
 app = http.api_resolver()
 if settings.api_docs:
     app.enable_swagger(path="/docs")
@@ -48,10 +50,12 @@ def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
         session_id=issued.session.session_id,
     )
     device = (
-        http.DeviceCredential(issued.device.value, issued.device.max_age) if issued.device else None
+        transport.DeviceCredential(issued.device.value, issued.device.max_age)
+        if issued.device
+        else None
     )
-    return http.token_response(
-        body.model_dump(exclude_none=True), issued.refresh_expires_in, transport, device
+    return transport.token_response(
+        body.model_dump(exclude_none=True), issued.refresh_expires_in, refresh_transport, device
     )
 
 
@@ -67,14 +71,18 @@ def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterRe
 @app.post("/auth/login", responses=responses(TokenResponse, 400, 401, 409, 429))
 def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
-    http.check_browser_origin(event, transport)
+    transport.check_browser_origin(event, refresh_transport)
     # A browser that logs in again replaces its session: the old one ends.
-    replaced = http.request_cookie(event, http.REFRESH_COOKIE) if transport.uses_cookie else None
+    replaced = (
+        transport.request_cookie(event, transport.REFRESH_COOKIE)
+        if refresh_transport.uses_cookie
+        else None
+    )
     request = LoginRequest(
         username=body.username,
         password=body.password,
         client=http.client_info(event),
-        device_token=http.presented_device_token(event, body.device_token, transport),
+        device_token=transport.presented_device_token(event, body.device_token, refresh_transport),
         replaces=replaced,
     )
     return _tokens(wiring.accounts().login(request))
@@ -83,7 +91,9 @@ def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
 @app.post("/auth/refresh", responses=responses(TokenResponse, 400, 401, 403))
 def refresh(body: Annotated[RefreshRequest | None, Body()] = None) -> Response[TokenResponse]:
     event = app.current_event.raw_event
-    token = http.presented_refresh_token(event, body.refresh_token if body else None, transport)
+    token = transport.presented_refresh_token(
+        event, body.refresh_token if body else None, refresh_transport
+    )
     if token is None:
         raise InvalidGrant("No refresh token was presented.")
     return _tokens(wiring.session_service().refresh(token, http.client_info(event)))
@@ -99,9 +109,9 @@ def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[Non
     refresh_token = None
     if not access_token:
         body_token = body.refresh_token if body else None
-        refresh_token = http.presented_refresh_token(event, body_token, transport)
+        refresh_token = transport.presented_refresh_token(event, body_token, refresh_transport)
     wiring.session_ending().logout_with(access_token, refresh_token)
-    return http.logged_out_response(transport)
+    return transport.logged_out_response(refresh_transport)
 
 
 @app.get(
