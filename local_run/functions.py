@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import IO, Any
 
+from local_run.lifetime import stop_process
 from local_run.template import ROOT, Template
 
 # Settings that are not template parameters (those are set through their parameter, see
@@ -59,12 +60,7 @@ class FunctionInstance:
         return answer["result"]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout=5)
 
 
 class FunctionPool:

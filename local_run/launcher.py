@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from local_run.lifetime import stop_process
 from local_run.template import ROOT
 
 READY_TIMEOUT_SECONDS = 120
@@ -35,12 +36,7 @@ class LocalRun:
         return "".join(self.output)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout=10)
 
 
 def start(settings: Mapping[str, str]) -> LocalRun:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
+from typing import Any
 
 
 def exit_with_parent(interval: float = 0.5) -> None:
@@ -16,3 +18,13 @@ def exit_with_parent(interval: float = 0.5) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
+    """Ask a child to stop; kill it if it has not within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()

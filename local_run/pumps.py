@@ -115,7 +115,8 @@ class StreamPump(threading.Thread):
             self._check_not_stalled(shard_id)
             return 0
         # As Lambda does: records the mapping's filters drop never reach the function.
-        wanted = [r for r in records if passes(self.trigger.filters, _lambda_record(r, ""))]
+        delivered = [_lambda_record(r, self.trigger.stream_arn) for r in records]
+        wanted = [r for r in delivered if passes(self.trigger.filters, r)]
         if wanted:
             self._deliver(shard_id, wanted)
         self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
@@ -154,9 +155,10 @@ class StreamPump(threading.Thread):
             self.iterators[shard_id] = fresh
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
-        """Invoke with the batch; on failure, bisect (where the mapping says so) until the
-        failing records are alone, and send each one's coordinates to the OnFailure queue."""
-        event = {"Records": [_lambda_record(r, self.trigger.stream_arn) for r in records]}
+        """Invoke with the batch (records as Lambda delivers them); on failure, bisect
+        (where the mapping says so) until the failing records are alone, and send each
+        one's coordinates to the OnFailure queue."""
+        event = {"Records": records}
         what = f"{len(records)} stream records"
         if _invoke(self.function, event, LOCAL_BATCH_ATTEMPTS, what):
             return

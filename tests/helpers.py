@@ -5,9 +5,14 @@ Test files import from here (and from conftest fixtures), never from each other.
 from __future__ import annotations
 
 import json
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from session_service.models import Session
 from tests.integration.conftest import LambdaContext, sample_event
 
 if TYPE_CHECKING:
@@ -86,6 +91,48 @@ def stream_records(stack: Stack) -> list[dict[str, Any]]:
             records.extend(page["Records"])
             iterator = page.get("NextShardIterator")
     return json.loads(json.dumps(records, default=lambda value: value.timestamp()))  # type: ignore[no-any-return]
+
+
+# -- records -------------------------------------------------------------------------------
+
+
+def a_session(user_id: str, created_at: int, idle_ms: int, absolute_ms: int) -> Session:
+    """A session record as a store holds it: live for `idle_ms` from `created_at`."""
+    return Session(
+        user_id=user_id,
+        session_id=str(uuid.uuid4()),
+        created_at=created_at,
+        last_used_at=created_at,
+        idle_expires_at=created_at + idle_ms,
+        absolute_expires_at=created_at + absolute_ms,
+        ip="198.51.100.1",
+        user_agent="pytest",
+        refresh_digests=frozenset({"digest"}),
+    )
+
+
+# -- bursts --------------------------------------------------------------------------------
+
+
+def burst[T: Hashable](count: int, action: Callable[[int], T]) -> Counter[T]:
+    """`count` threads released together by one barrier, each running `action(index)`;
+    how often each outcome came."""
+    start = threading.Barrier(count)
+    outcomes: list[T] = []
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        start.wait()
+        outcome = action(index)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Counter(outcomes)
 
 
 # -- the domain (unit) ------------------------------------------------------------------------

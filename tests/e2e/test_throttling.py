@@ -3,7 +3,6 @@ arrive at once, exactly LOGIN_FAILURES_PER_USERNAME (5) are judged."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,6 +11,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import DEPLOYED_URL, PASSWORD, Service
+from tests.helpers import bearer, burst
 
 pytestmark = [
     pytest.mark.e2e,
@@ -20,10 +20,6 @@ pytestmark = [
     # (50 a window) would then refuse the rest of the suite.
     pytest.mark.skipif(bool(DEPLOYED_URL), reason="spends the per-IP failure budget"),
 ]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 WINDOW_SECONDS = 900  # LOGIN_FAILURE_WINDOW_SECONDS, the default
@@ -36,32 +32,16 @@ def inside_one_window(margin: float = 15) -> None:
         time.sleep(0.5)
 
 
-def burst(count: int, send: Callable[[], requests.Response]) -> Counter[int]:
+def statuses(count: int, send: Callable[[], requests.Response]) -> Counter[int]:
     """`count` requests released together by one barrier; their statuses."""
-    start = threading.Barrier(count)
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        start.wait()
-        status = send().status_code
-        with lock:
-            statuses.append(status)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Counter(statuses)
+    return burst(count, lambda _: send().status_code)
 
 
 def test_24_simultaneous_wrong_logins_have_exactly_5_passwords_judged(service: Service) -> None:
     inside_one_window()
     username = service.new_user()
     wrong = {"username": username, "password": "not the password"}
-    statuses = burst(24, lambda: service.post("/auth/login", wrong))
-    assert statuses == Counter({401: 5, 429: 19})
+    assert statuses(24, lambda: service.post("/auth/login", wrong)) == Counter({401: 5, 429: 19})
 
 
 def test_24_simultaneous_wrong_current_passwords_have_exactly_5_judged(service: Service) -> None:
@@ -69,11 +49,9 @@ def test_24_simultaneous_wrong_current_passwords_have_exactly_5_judged(service: 
     username = service.new_user()
     tokens = service.login(username)
     body = {"current_password": "not the password", "new_password": "a brand new passphrase"}
-    statuses = burst(
-        24,
-        lambda: service.post("/auth/password", body, headers=bearer(tokens["access_token"])),
-    )
-    assert statuses == Counter({401: 5, 429: 19})
+    auth = bearer(tokens["access_token"])
+    changes = statuses(24, lambda: service.post("/auth/password", body, headers=auth))
+    assert changes == Counter({401: 5, 429: 19})
 
 
 def test_after_a_burst_the_right_password_waits_for_the_window(service: Service) -> None:
@@ -81,7 +59,7 @@ def test_after_a_burst_the_right_password_waits_for_the_window(service: Service)
     inside_one_window()
     username = service.new_user()
     wrong = {"username": username, "password": "not the password"}
-    assert burst(24, lambda: service.post("/auth/login", wrong)) == Counter({401: 5, 429: 19})
+    assert statuses(24, lambda: service.post("/auth/login", wrong)) == Counter({401: 5, 429: 19})
     # Then the right password from here is refused like any attempt, unjudged, until the
     # window ends (a known device is spared only failures from other addresses: see
     # tests/integration/test_policies_api.py, which can send from several)

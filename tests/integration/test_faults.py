@@ -178,19 +178,21 @@ def test_dynamodb_failure_gives_503_and_leaves_no_half_written_state(
     assert _state(stack) == snapshot
 
 
+def _conflict(operation: str) -> ClientError:
+    return _client_error(
+        "TransactionCanceledException",
+        operation,
+        CancellationReasons=[{"Code": "TransactionConflict"}, {"Code": "None"}],
+    )
+
+
 def test_persistent_transaction_conflicts_give_503_after_retrying(
     stack: Stack, injector: FaultInjector
 ) -> None:
     register(stack)
     snapshot = _state(stack)
     injector.fail = lambda operation, number: (
-        _client_error(
-            "TransactionCanceledException",
-            operation,
-            CancellationReasons=[{"Code": "TransactionConflict"}, {"Code": "None"}],
-        )
-        if operation == "TransactWriteItems"
-        else None
+        _conflict(operation) if operation == "TransactWriteItems" else None
     )
     answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     assert answer.status == 503
@@ -242,14 +244,6 @@ def test_secrets_manager_down_at_cold_start_gives_503(
     assert answer.status == 503
     assert answer.json()["error"] == "unavailable"
     assert answer.headers["retry-after"]
-
-
-def _conflict(operation: str) -> ClientError:
-    return _client_error(
-        "TransactionCanceledException",
-        operation,
-        CancellationReasons=[{"Code": "TransactionConflict"}, {"Code": "None"}],
-    )
 
 
 def test_a_logout_that_meets_a_write_in_flight_still_ends_the_session(

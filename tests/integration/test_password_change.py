@@ -7,10 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from session_service.models import Session
 from session_service.store_items import session_item
 from tests.helpers import (
     PASSWORD,
+    a_session,
     assert_error,
     authorize,
     bearer,
@@ -112,22 +112,7 @@ def test_authorizer_refuses_older_sessions_before_the_consumer_revokes_them(stac
 def _seed_sessions(stack: Stack, user_id: str, count: int, created_at: int) -> None:
     client = stack.clients("dynamodb")
     day = 86_400_000
-    items = [
-        session_item(
-            Session(
-                user_id=user_id,
-                session_id=str(uuid.uuid4()),
-                created_at=created_at,
-                last_used_at=created_at,
-                idle_expires_at=created_at + day,
-                absolute_expires_at=created_at + 30 * day,
-                ip="192.0.2.1",
-                user_agent="seeded",
-                refresh_digests=frozenset({"x"}),
-            ),
-        )
-        for _ in range(count)
-    ]
+    items = [session_item(a_session(user_id, created_at, day, 30 * day)) for _ in range(count)]
     for start in range(0, count, 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         client.batch_write_item(RequestItems={stack.table: batch})

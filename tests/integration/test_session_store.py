@@ -20,6 +20,7 @@ from session_service.ports import (
     StaleWrite,
 )
 from session_service.store import DynamoSessionStore
+from tests import helpers
 from tests.fakes import InMemoryStore
 from tests.integration.conftest import Stack
 
@@ -42,17 +43,7 @@ def a_user(store: SessionStore) -> str:
 
 
 def a_session(user_id: str, created_at: int = NOW, lasts: int = HOUR) -> Session:
-    return Session(
-        user_id=user_id,
-        session_id=str(uuid.uuid4()),
-        created_at=created_at,
-        last_used_at=created_at,
-        idle_expires_at=created_at + lasts,
-        absolute_expires_at=created_at + 10 * HOUR,
-        ip="198.51.100.1",
-        user_agent="pytest",
-        refresh_digests=frozenset({"digest"}),
-    )
+    return helpers.a_session(user_id, created_at, lasts, 10 * HOUR)
 
 
 def started(store: SessionStore, session: Session, **changes: object) -> None:

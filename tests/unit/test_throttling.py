@@ -12,7 +12,7 @@ import pytest
 
 from session_service.errors import RateLimited, ServiceError
 from session_service.models import ClientInfo
-from tests.helpers import login_as, register_and_login
+from tests.helpers import burst, login_as, register_and_login
 from tests.unit.conftest import CLIENT, Domain
 
 WRONG = "wrong password!"
@@ -43,26 +43,6 @@ class CountingVerifier:
             return verify(password_hash, password)
 
         domain.passwords.verify = counted_verify  # type: ignore[method-assign]
-
-
-def burst(count: int, action: Callable[[int], str]) -> Counter[str]:
-    """`count` threads released together by one barrier; their outcomes."""
-    start = threading.Barrier(count)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        start.wait()
-        outcome = action(index)
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Counter(outcomes)
 
 
 # -- bursts ------------------------------------------------------------------------------
