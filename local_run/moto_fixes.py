@@ -12,7 +12,12 @@ Here a transaction checks every condition against the state before it (DynamoDB 
 one operation per item, so no operation can see another's write) and writes only when
 all hold: a cancelled transaction changes nothing and needs no copy. Should a write still
 fail half-way (a validation error moto finds only while applying), the touched items are
-put back and the stream records written meanwhile are withdrawn."""
+put back and the stream records written meanwhile are withdrawn.
+
+moto also checks the size of a key (2,048 bytes for a partition key, 1,024 for a sort key)
+only when an item is written; DynamoDB refuses an over-long key in every request that
+names one: a read, a delete or a conditional update answers ValidationException, and a
+transaction is cancelled with ValidationError. Here those requests check it too."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
+    MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
@@ -33,9 +39,30 @@ _OPERATIONS = frozenset({"ConditionCheck", "Put", "Delete", "Update"})
 _MAX_ITEMS = 100
 
 
+_ORIGINAL = {
+    name: getattr(DynamoDBBackend, name) for name in ("get_item", "delete_item", "update_item")
+}
+
+
 def install() -> None:
-    """Replace moto's transact_write_items (idempotent)."""
+    """Replace moto's transact_write_items, and check keys where moto does not (idempotent)."""
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    for name, original in _ORIGINAL.items():
+        setattr(DynamoDBBackend, name, _checking_key_sizes(original))
+
+
+def _checking_key_sizes(operation: Any) -> Any:
+    def checked(
+        self: DynamoDBBackend, table_name: str, key: dict[str, Any], *a: Any, **k: Any
+    ) -> Any:
+        _check_key_sizes(self, table_name, key)
+        return operation(self, table_name, key, *a, **k)
+
+    return checked
+
+
+def _check_key_sizes(backend: DynamoDBBackend, table_name: str, key: dict[str, Any]) -> None:
+    backend.get_table(table_name)._validate_key_sizes(key)
 
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -56,7 +83,12 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         if target in targets:
             raise MultipleTransactionsException()
         targets.add(target)
-        current = self.get_item(table_name, key)
+        try:
+            _check_key_sizes(self, table_name, key)
+        except MockValidationException as error:
+            reasons.append(("ValidationError", error.message, None))
+            continue
+        current = _ORIGINAL["get_item"](self, table_name, key)
         condition = request.get("ConditionExpression")
         if condition is not None:
             check = get_filter_expression(

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+from session_service.errors import Unavailable
 from session_service.keyring import KeyRingSource, generate_signing_key, new_refresh_token_key
 from session_service.models import (
     Credential,
@@ -27,6 +28,7 @@ from session_service.ports import (
     RotationRefused,
     StaleWrite,
 )
+from session_service.store_items import Key, login_key, profile_key, session_key, throttle_key
 
 
 class FixedClock:
@@ -70,6 +72,7 @@ class InMemoryStore:
     def create_user(self, credential: Credential, profile: UserProfile) -> None:
         with self._lock:
             self.calls.append("create_user")
+            _check_keys(login_key(credential.username_key), profile_key(profile.user_id))
             if credential.username_key in self.credentials or profile.user_id in self.profiles:
                 raise AlreadyExists()
             self.credentials[credential.username_key] = credential
@@ -78,16 +81,19 @@ class InMemoryStore:
     def find_credential(self, username_key: str) -> Credential | None:
         with self._lock:
             self.calls.append("find_credential")
+            _check_keys(login_key(username_key))
             return self.credentials.get(username_key)
 
     def find_profile(self, user_id: str) -> UserProfile | None:
         with self._lock:
             self.calls.append("find_profile")
+            _check_keys(profile_key(user_id))
             return self.profiles.get(user_id)
 
     def replace_password_hash(self, credential: Credential, new_hash: str) -> None:
         with self._lock:
             self.calls.append("replace_password_hash")
+            _check_keys(login_key(credential.username_key))
             stored = self.credentials.get(credential.username_key)
             if stored and stored.password_version == credential.password_version:
                 self.credentials[credential.username_key] = dataclasses.replace(
@@ -107,6 +113,9 @@ class InMemoryStore:
         with self._lock:
             self.calls.append("start_session")
             session = start.session
+            _check_keys(
+                profile_key(session.user_id), session_key(session.user_id, session.session_id)
+            )
             ended = len(start.ended.session_ids) + 1 if start.ended else 0
             _fits_one_transaction(2 + ended + len(start.pruned) + (start.credential is not None))
             profile = self.profiles.get(session.user_id)
@@ -144,6 +153,7 @@ class InMemoryStore:
     def rotate(self, rotation: Rotation) -> Session:
         with self._lock:
             self.calls.append("rotate")
+            _check_keys(session_key(rotation.user_id, rotation.session_id))
             current = self.sessions.get((rotation.user_id, rotation.session_id))
             grace = rotation.new_generation is None
             if current is None or not self._exchangeable(current, rotation, grace):
@@ -194,6 +204,7 @@ class InMemoryStore:
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
         with self._lock:
             self.calls.append("end_sessions")
+            _check_keys(*(session_key(ended.user_id, i) for i in ended.session_ids))
             _fits_one_transaction(len(ended.session_ids) + 1)
             try:
                 self._check_live(ended, now)
@@ -205,6 +216,7 @@ class InMemoryStore:
     def raise_not_before(self, change: NotBeforeRaise) -> None:
         with self._lock:
             self.calls.append("raise_not_before")
+            _check_keys(profile_key(change.user_id))
             _fits_one_transaction(1 + (len(change.ended.session_ids) + 1 if change.ended else 0))
             profile = self.profiles.get(change.user_id)
             if (
@@ -226,6 +238,7 @@ class InMemoryStore:
     ) -> tuple[Session | None, UserProfile | None]:
         with self._lock:
             self.calls.append("authorization_lookup")
+            _check_keys(profile_key(user_id), session_key(user_id, session_id))
             return self.sessions.get((user_id, session_id)), self.profiles.get(user_id)
 
     def _check_live(self, ended: EndedSessions, now: Millis) -> None:
@@ -245,6 +258,7 @@ class InMemoryStore:
         del window_ends_at  # TTL does not apply in memory
         with self._lock:
             self.calls.append("reserve")
+            _check_keys(throttle_key(scope.key, window))
             if self.attempts.get((scope.key, window), 0) >= scope.limit:
                 return False
             self._add(scope, window, 1)
@@ -254,6 +268,7 @@ class InMemoryStore:
         del window_ends_at
         with self._lock:
             self.calls.append("release")
+            _check_keys(throttle_key(scope.key, window))
             self._add(scope, window, -1)
 
     def _add(self, scope: ThrottleScope, window: int, count: int) -> None:
@@ -263,6 +278,20 @@ class InMemoryStore:
     def held(self, scope_key: str) -> int:
         """Places held in a scope, over every window."""
         return sum(count for (key, _), count in self.attempts.items() if key == scope_key)
+
+
+# DynamoDB's limits on a key, in UTF-8 bytes: a request naming a longer one is refused
+# (ValidationException), reads included; a Query by partition is not.
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
+
+
+def _check_keys(*keys: Key) -> None:
+    """As the DynamoDB stores answer DynamoDB's refusal of an over-long key: a 503."""
+    for item_key in keys:
+        pk, sk = item_key["pk"]["S"].encode(), item_key["sk"]["S"].encode()
+        if len(pk) > MAX_PARTITION_KEY_BYTES or len(sk) > MAX_SORT_KEY_BYTES:
+            raise Unavailable(retry_after=1)
 
 
 def _fits_one_transaction(items: int) -> None:

@@ -18,8 +18,8 @@ from tests.integration.conftest import LambdaContext, sample_event
 if TYPE_CHECKING:
     from session_service.models import ClientInfo
     from session_service.sessions import IssuedTokens
+    from tests.domain import Domain
     from tests.integration.conftest import HttpAnswer, Stack
-    from tests.unit.conftest import Domain
 
 PASSWORD = "correct horse battery"
 
@@ -146,7 +146,7 @@ def login_as(
     device_token: str | None = None,
 ) -> IssuedTokens:
     from session_service.accounts import LoginRequest  # noqa: PLC0415
-    from tests.unit.conftest import CLIENT  # noqa: PLC0415
+    from tests.domain import CLIENT  # noqa: PLC0415
 
     request = LoginRequest(username, password, client or CLIENT, device_token=device_token)
     return domain.accounts.login(request)

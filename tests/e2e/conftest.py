@@ -68,17 +68,17 @@ class Service:
     def logs(self) -> str:
         return "".join(self.output)
 
-    @property
-    def aws_endpoint(self) -> str:
-        """The local run's AWS endpoint (the embedded emulator)."""
-        match = re.search(r"AWS endpoint (\S+)\)", self.logs())
+    def aws_endpoint(self, service: str) -> str:
+        """The local run's endpoint for this AWS service: the embedded emulator, or for
+        DynamoDB and its streams the endpoint that serves them."""
+        match = re.search(r"AWS endpoint (\S+); DynamoDB (\S+)\)", self.logs())
         assert match, "not a local run"
-        return match.group(1)
+        return match.group(2) if service.startswith("dynamodb") else match.group(1)
 
     def aws(self, service: str) -> Any:
         return boto3.client(
             service,
-            endpoint_url=self.aws_endpoint,
+            endpoint_url=self.aws_endpoint(service),
             region_name="us-east-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",

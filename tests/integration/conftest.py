@@ -19,7 +19,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from local_run import moto_fixes
+from local_run import dynamodb_local, moto_fixes
 from local_run.functions import function_environment
 from local_run.gateway import Gateway, GatewayResponse, gateway_config
 from local_run.provision import Provisioned, provision
@@ -135,15 +135,45 @@ class HttpAnswer:
         return json.loads(self.raw.body) if self.raw.body else None
 
 
+# Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
+# DynamoDB Local (a JVM per test worker), with moto for the other services.
+BACKENDS = ("moto", "dynamodb-local")
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_endpoint() -> Iterator[str]:
+    """One DynamoDB Local per test worker, started on first use."""
+    server = dynamodb_local.start()
+    yield server.endpoint
+    server.stop()
+
+
 @pytest.fixture
-def stack_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Stack]]:
-    """Provision moto from template.yaml and set the functions' environment; keyword
-    arguments override environment variables (contract settings)."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """moto, unless a test is parametrized with `backend` (indirect)."""
+    return str(getattr(request, "param", "moto"))
+
+
+@pytest.fixture
+def stack_with(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, backend: str
+) -> Iterator[Callable[..., Stack]]:
+    """Provision the backend from template.yaml and set the functions' environment;
+    keyword arguments override environment variables (contract settings)."""
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    dynamodb_endpoint = None
+    if backend == "dynamodb-local":
+        dynamodb_endpoint = request.getfixturevalue("dynamodb_local_endpoint")
+        # botocore's per-service endpoints: the functions' clients resolve them as ours do
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb_endpoint)
+    else:
+        monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+        monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", raising=False)
     with mock_aws():
         stacks: list[Stack] = []
 
@@ -157,7 +187,7 @@ def stack_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Stack]
                 # boto3 names a newer endpoint for Streams than moto's in-process mock knows.
                 endpoint = (
                     "https://streams.dynamodb.us-east-1.amazonaws.com"
-                    if service == "dynamodbstreams"
+                    if service == "dynamodbstreams" and dynamodb_endpoint is None
                     else None
                 )
                 return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
@@ -174,6 +204,11 @@ def stack_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Stack]
 
         yield make
         wiring.reset()
+        if dynamodb_endpoint is not None:
+            # DynamoDB Local outlives the test: the next one starts from no table
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            for table in client.list_tables()["TableNames"]:
+                client.delete_table(TableName=table)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The session store's conditions, one suite on two backends: the in-memory fake the unit
-tests use and the DynamoDB store on moto. The fake cannot drift from the real store on
-these paths without a red test."""
+"""The session store's conditions, one suite on three backends: the in-memory fake the unit
+tests use, the DynamoDB store on moto, and the DynamoDB store on AWS's DynamoDB Local. The
+fake cannot drift from the real store, nor moto from AWS's implementation, on these paths
+without a red test."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 import pytest
 
 from session_service.dynamo import dynamodb_client
+from session_service.errors import Unavailable
 from session_service.models import Credential, EndedSessions, Session, UserProfile
 from session_service.ports import (
     NewSession,
@@ -19,19 +21,24 @@ from session_service.ports import (
     SessionStore,
     StaleWrite,
 )
+from session_service.sessions import MAX_ENDED_AT_ONCE, MAX_PRUNED_AT_ONCE, MAX_USER_AGENT_LENGTH
 from session_service.store import DynamoSessionStore
 from tests import helpers
 from tests.fakes import InMemoryStore
-from tests.integration.conftest import Stack
+from tests.integration.conftest import BACKENDS, Stack
 
 NOW = 1_800_000_000_000
 HOUR = 3_600_000
 
 
-@pytest.fixture(params=["memory", "moto"])
-def store(request: pytest.FixtureRequest, stack: Stack) -> SessionStore:
-    if request.param == "memory":
+pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, backend: str) -> SessionStore:
+    if backend == "memory":
         return InMemoryStore()
+    stack: Stack = request.getfixturevalue("stack")
     return DynamoSessionStore(dynamodb_client(), stack.table)
 
 
@@ -170,3 +177,113 @@ def test_no_rotation_for_a_session_created_before_not_before(store: SessionStore
         store.rotate(rotation)
     rotated = store.rotate(dataclasses.replace(rotation, not_before=NOW))
     assert rotated.refresh_digests == {"fresh"}
+
+
+# -- DynamoDB's limits ---------------------------------------------------------------------
+
+# The largest inputs the edge lets through into a key: a username (3 to 64 characters of
+# an ASCII set), a user id named by a PasswordChanged event (up to 128 characters, here of
+# 4 UTF-8 bytes each), and a client address (API Gateway's sourceIp; IPv6's longest text).
+LONGEST_USERNAME = "a" * 64
+LONGEST_EVENT_USER_ID = "\U0001d54f" * 128
+LONGEST_IP = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+# Past DynamoDB's limits: 2,048 bytes for a partition key, 1,024 for a sort key.
+OVERLONG = "x" * 2_100
+
+
+def test_the_longest_username_the_edge_admits_is_stored_found_and_changed(
+    store: SessionStore,
+) -> None:
+    user_id = str(uuid.uuid4())
+    credential = Credential(LONGEST_USERNAME, LONGEST_USERNAME, user_id, "hash")
+    store.create_user(credential, UserProfile(user_id, LONGEST_USERNAME, NOW))
+    assert store.find_credential(LONGEST_USERNAME) == credential
+    store.replace_password_hash(credential, "rehashed")
+    found = store.find_credential(LONGEST_USERNAME)
+    assert found is not None
+    assert found.password_hash == "rehashed"
+    started(store, a_session(user_id), credential=found, new_password_hash="changed")
+    changed = store.find_credential(LONGEST_USERNAME)
+    assert changed is not None
+    assert (changed.password_hash, changed.password_version) == ("changed", 1)
+
+
+def test_the_longest_user_id_an_event_may_name_is_an_unknown_user(store: SessionStore) -> None:
+    assert store.load_user(LONGEST_EVENT_USER_ID) is None
+    assert store.find_profile(LONGEST_EVENT_USER_ID) is None
+    assert store.authorization_lookup(LONGEST_EVENT_USER_ID, str(uuid.uuid4())) == (None, None)
+    with pytest.raises(StaleWrite):
+        store.raise_not_before(NotBeforeRaise(LONGEST_EVENT_USER_ID, NOW, 0))
+
+
+def test_a_key_past_dynamodbs_limits_is_refused_alike_by_every_backend(
+    store: SessionStore,
+) -> None:
+    # No edge lets such a key through; should one come, every backend refuses it (a 503
+    # and an error log), none answers "not found" from a key DynamoDB would not read.
+    # A Query by partition is the one request DynamoDB answers: no item has that key.
+    for read in (
+        lambda: store.find_credential(OVERLONG),
+        lambda: store.find_profile(OVERLONG),
+        lambda: store.authorization_lookup(OVERLONG, "s"),
+        lambda: store.authorization_lookup("u", OVERLONG),
+    ):
+        with pytest.raises(Unavailable):
+            read()
+    assert store.load_user(OVERLONG) is None
+
+
+def test_the_largest_transaction_the_domain_builds_is_accepted(store: SessionStore) -> None:
+    # Given a user with as many live sessions as one transaction ends (more than
+    # MAX_SESSIONS_PER_USER=50 allows) and as many expired items as one start removes,
+    # each with the longest user agent kept
+    user_id = a_user(store)
+    agent = "A" * MAX_USER_AGENT_LENGTH
+    expired = [
+        dataclasses.replace(a_session(user_id, lasts=10), user_agent=agent)
+        for _ in range(MAX_PRUNED_AT_ONCE)
+    ]
+    live = [
+        dataclasses.replace(a_session(user_id, created_at=NOW + 20), user_agent=agent)
+        for _ in range(MAX_ENDED_AT_ONCE)
+    ]
+    for session in [*expired, *live]:
+        started(store, session)
+    # When a password change ends every live one and removes every expired one at once
+    credential = store.find_credential(f"u{user_id[:8]}")
+    assert credential is not None
+    change = a_session(user_id, created_at=NOW + 30)
+    record = EndedSessions(
+        str(uuid.uuid4()),
+        user_id,
+        tuple(s.session_id for s in live),
+        "password_changed",
+        NOW + 30,
+    )
+    started(
+        store,
+        change,
+        ended=record,
+        pruned=tuple(expired),
+        credential=credential,
+        new_password_hash="changed",
+    )
+    # Then it all happened, in one transaction of 84 items
+    assert 4 + MAX_ENDED_AT_ONCE + MAX_PRUNED_AT_ONCE == 84
+    assert session_ids(store, user_id) == {change.session_id}
+
+
+def test_the_largest_revocation_of_a_password_changed_elsewhere_is_accepted(
+    store: SessionStore,
+) -> None:
+    user_id = a_user(store)
+    live = [a_session(user_id) for _ in range(MAX_ENDED_AT_ONCE)]
+    for session in live:
+        started(store, session)
+    state = store.load_user(user_id)
+    assert state is not None
+    ended = EndedSessions(
+        str(uuid.uuid4()), user_id, tuple(s.session_id for s in live), "password_changed", NOW
+    )
+    store.raise_not_before(NotBeforeRaise(user_id, NOW + 1, state.profile.session_version, ended))
+    assert session_ids(store, user_id) == set()

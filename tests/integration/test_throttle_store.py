@@ -1,6 +1,7 @@
-"""The throttle's counters at the store, on moto and in memory alike: every interleaving
-of two attempts' writes (and of DynamoDB's TTL deleting the item) leaves a counter that
-reads as a count, equal to the places held; no half-written item locks anyone out."""
+"""The throttle's counters at the store, in memory, on moto and on DynamoDB Local alike:
+every interleaving of two attempts' writes (and of DynamoDB's TTL deleting the item) leaves
+a counter that reads as a count, equal to the places held; no half-written item locks
+anyone out; the longest scope the edge admits fits DynamoDB's key limits."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 from session_service.dynamo import dynamodb_client
 from session_service.models import ThrottleScope
 from session_service.throttle_store import DynamoThrottleStore
+from session_service.throttling import ip_scope, username_and_ip_scope, username_scope
 from tests.fakes import InMemoryStore
 from tests.helpers import PASSWORD, register
-from tests.integration.conftest import Stack
+from tests.integration.conftest import BACKENDS, Stack
 
 SCOPE = ThrottleScope("user-ip#ada#198.51.100.1", limit=2)
 WINDOW, WINDOW_ENDS_AT = 7, 8_000_000
@@ -28,16 +30,16 @@ class Counters(Protocol):
     def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None: ...
 
 
-class Backend:
+class Counter:
     """A throttle store and a view of its one counter."""
 
-    def __init__(self, name: str, stack: Stack) -> None:
+    def __init__(self, name: str, stack: Stack | None) -> None:
         self.name = name
-        self.stack = stack
         self.memory = InMemoryStore()
-        self.store: Counters = (
-            self.memory if name == "memory" else DynamoThrottleStore(dynamodb_client(), stack.table)
-        )
+        self.store: Counters = self.memory
+        if stack is not None:
+            self.stack = stack
+            self.store = DynamoThrottleStore(dynamodb_client(), stack.table)
 
     def held(self) -> int | None:
         """The counter as a read finds it: None when there is no item."""
@@ -61,9 +63,13 @@ class Backend:
         self.stack.clients("dynamodb").delete_item(TableName=self.stack.table, Key=key)
 
 
-@pytest.fixture(params=["memory", "moto"])
-def backend(request: pytest.FixtureRequest, stack: Stack) -> Backend:
-    return Backend(request.param, stack)
+@pytest.fixture
+def counters(request: pytest.FixtureRequest, backend: str) -> Counter:
+    stack = None if backend == "memory" else request.getfixturevalue("stack")
+    return Counter(backend, stack)
+
+
+ON_EVERY_BACKEND = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
 
 
 def interleavings(first: list[str], second: list[str]) -> Iterator[list[tuple[str, str]]]:
@@ -85,44 +91,58 @@ CASES = [
 ] + list(interleavings(FAILED + SUCCEEDED, SUCCEEDED))
 
 
+@ON_EVERY_BACKEND
 @pytest.mark.parametrize("steps", CASES, ids=lambda steps: "-".join(f"{a}.{o}" for a, o in steps))
 def test_any_interleaving_leaves_a_counter_equal_to_the_places_held(
-    backend: Backend, steps: list[tuple[str, str]]
+    counters: Counter, steps: list[tuple[str, str]]
 ) -> None:
     held: dict[str, bool] = {}
     expected = 0
     for attempt, operation in steps:
         if operation == "expire":
-            backend.expire()
+            counters.expire()
             held.clear()
             expected = 0
         elif operation == "reserve":
-            took = backend.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
+            took = counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
             # A place exists only below the limit
             assert took is (expected < SCOPE.limit)
             held[attempt] = took
             expected += took
         elif held.pop(attempt, False):
-            backend.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
+            counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
             expected -= 1
         # After every step the counter reads, and counts exactly the places held
-        assert (backend.held() or 0) == expected
+        assert (counters.held() or 0) == expected
 
 
+@ON_EVERY_BACKEND
 def test_a_release_after_ttl_removed_the_window_recreates_a_readable_counter(
-    backend: Backend,
+    counters: Counter,
 ) -> None:
-    assert backend.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
-    backend.expire()
-    backend.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
-    assert backend.held() == -1
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
+    counters.expire()
+    counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
+    assert counters.held() == -1
     # and the window still takes its limit's worth, and no more
-    assert [backend.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) for _ in range(4)] == [
+    assert [counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) for _ in range(4)] == [
         True,
         True,
         True,
         False,
     ]
+
+
+@ON_EVERY_BACKEND
+def test_the_longest_scopes_the_edge_admits_count(counters: Counter) -> None:
+    # The longest username (64 characters) from the longest address text (IPv6)
+    username, ip = "a" * 64, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+    for scope_key in (username_and_ip_scope(username, ip), username_scope(username), ip_scope(ip)):
+        scope = ThrottleScope(scope_key, limit=1)
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is True
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is False
+        counters.store.release(scope, WINDOW, WINDOW_ENDS_AT)
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is True
 
 
 @pytest.mark.parametrize(

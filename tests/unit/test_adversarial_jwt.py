@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from session_service.errors import InvalidGrant, InvalidToken
+from tests.domain import AUDIENCE, CLIENT, ISSUER, Domain
 from tests.helpers import register_and_login
-from tests.unit.conftest import AUDIENCE, CLIENT, ISSUER, Domain
 from tests.unit.jwt_forgery import b64url, unsigned
 
 

@@ -12,8 +12,8 @@ from session_service.errors import (
     RateLimited,
 )
 from session_service.sessions import StartRequest
+from tests.domain import CLIENT, Domain
 from tests.helpers import login_as, register_and_login
-from tests.unit.conftest import CLIENT, Domain
 
 
 def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domain) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from session_service.errors import InvalidGrant, InvalidToken, NotFound
 from session_service.models import ClientInfo
+from tests.domain import CLIENT, Domain
 from tests.helpers import register_and_login
-from tests.unit.conftest import CLIENT, Domain
 
 # -- the reuse grace window ----------------------------------------------------------------
 

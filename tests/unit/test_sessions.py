@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from session_service.errors import InvalidGrant, InvalidToken, SessionLimitReached
+from tests.domain import CLIENT, Domain
 from tests.helpers import login_as, register_and_login
-from tests.unit.conftest import CLIENT, Domain
 
 
 def test_login_returns_a_token_pair_for_a_new_session(domain: Domain) -> None:

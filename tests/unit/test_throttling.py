@@ -12,8 +12,8 @@ import pytest
 
 from session_service.errors import RateLimited, ServiceError
 from session_service.models import ClientInfo
+from tests.domain import CLIENT, Domain
 from tests.helpers import burst, login_as, register_and_login
-from tests.unit.conftest import CLIENT, Domain
 
 WRONG = "wrong password!"
 

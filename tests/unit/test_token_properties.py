@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from session_service.errors import InvalidGrant, InvalidToken
-from tests.unit.conftest import build_domain
+from tests.domain import build_domain
 from tests.unit.jwt_forgery import b64url, unsigned
 
 DOMAIN = build_domain()

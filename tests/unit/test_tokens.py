@@ -12,8 +12,8 @@ import pytest
 from session_service.errors import InvalidGrant, InvalidToken
 from session_service.keyring import KeyRingSource
 from session_service.tokens import AccessTokens
+from tests.domain import AUDIENCE, ISSUER, Domain
 from tests.fakes import FixedClock, key_ring_source
-from tests.unit.conftest import AUDIENCE, ISSUER, Domain
 from tests.unit.jwt_forgery import unsigned
 
 
