@@ -3,9 +3,11 @@ as Lambda loads them, and API Gateway's routing in front of them (the local run'
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import sys
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,6 +27,13 @@ from local_run.gateway import Gateway, GatewayResponse, gateway_config
 from local_run.provision import Provisioned, provision
 from local_run.template import ROOT, Template, load_template, parameter_overrides
 from session_service import wiring
+from session_service.dynamo import dynamodb_client
+from session_service.ports import SessionStore, ThrottleStore
+from session_service.store import DynamoSessionStore
+from session_service.throttle_store import DynamoThrottleStore
+from session_service.throttling import ThrottlePolicy
+from tests.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
+from tests.fakes import InMemoryStore
 
 ISSUER = "https://sessions.example.test"
 # moto's cancelled transactions orphan stream readers and copy whole tables; fixed here as
@@ -304,6 +313,53 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
     return counter
+
+
+# -- the domain over a backend's stores --------------------------------------------------
+
+
+@pytest.fixture
+def stores(
+    request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[SessionStore, ThrottleStore]:
+    if backend == "memory":
+        store = InMemoryStore()
+        return store, store
+    stack: Stack = request.getfixturevalue("stack")
+    if backend == "moto":
+        # moto in process is not safe for concurrent requests; its server in the local run
+        # applies them one at a time, and so do the bursts here
+        lock = threading.Lock()
+        original = BaseClient._make_api_call
+
+        def one_at_a_time(client: BaseClient, operation: str, params: Any) -> Any:
+            with lock:
+                return original(client, operation, params)
+
+        monkeypatch.setattr(BaseClient, "_make_api_call", one_at_a_time)
+    client = dynamodb_client()
+    return DynamoSessionStore(client, stack.table), DynamoThrottleStore(client, stack.table)
+
+
+@pytest.fixture
+def services_with(stores: tuple[SessionStore, ThrottleStore]) -> Callable[..., Services]:
+    """The services over this backend's stores, with the policy's fields changed."""
+
+    def make(throttle: ThrottlePolicy = THROTTLE, **changes: Any) -> Services:
+        policy = dataclasses.replace(DEFAULT_POLICY, **changes)
+        return build_services(*stores, policy, throttle=throttle)
+
+    return make
+
+
+@pytest.fixture
+def store(stores: tuple[SessionStore, ThrottleStore]) -> SessionStore:
+    return stores[0]
+
+
+# Every right password holds a throttle place while it is checked: a burst of one user's
+# logins from one address needs as many places as it has logins.
+ROOM_FOR_BURSTS = dataclasses.replace(THROTTLE, failures_per_username_and_ip=12)
 
 
 EVENTS_DIR = ROOT / "events"

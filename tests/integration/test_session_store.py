@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 
-from session_service.dynamo import dynamodb_client
 from session_service.errors import Unavailable
 from session_service.models import Credential, EndedSessions, Session, UserProfile
 from session_service.ports import (
@@ -22,24 +21,14 @@ from session_service.ports import (
     StaleWrite,
 )
 from session_service.sessions import MAX_ENDED_AT_ONCE, MAX_PRUNED_AT_ONCE, MAX_USER_AGENT_LENGTH
-from session_service.store import DynamoSessionStore
 from tests import helpers
-from tests.fakes import InMemoryStore
-from tests.integration.conftest import BACKENDS, Stack
+from tests.integration.conftest import BACKENDS
 
 NOW = 1_800_000_000_000
 HOUR = 3_600_000
 
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
-
-
-@pytest.fixture
-def store(request: pytest.FixtureRequest, backend: str) -> SessionStore:
-    if backend == "memory":
-        return InMemoryStore()
-    stack: Stack = request.getfixturevalue("stack")
-    return DynamoSessionStore(dynamodb_client(), stack.table)
 
 
 def a_user(store: SessionStore) -> str:

@@ -7,28 +7,19 @@ request at a time, as the local run's emulator does)."""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 
 from session_service.accounts import LoginRequest
-from session_service.dynamo import dynamodb_client
 from session_service.errors import InvalidGrant, RateLimited, ServiceError, SessionLimitReached
 from session_service.models import ClientInfo
-from session_service.ports import SessionStore, ThrottleStore
+from session_service.ports import SessionStore
 from session_service.sessions import IssuedTokens
-from session_service.store import DynamoSessionStore
-from session_service.throttle_store import DynamoThrottleStore
-from session_service.throttling import ThrottlePolicy
-from tests.domain import CLIENT, DEFAULT_POLICY, THROTTLE, Services, build_services
-from tests.fakes import InMemoryStore
+from tests.domain import CLIENT, DEFAULT_POLICY, Services
 from tests.helpers import burst
-from tests.integration.conftest import BACKENDS, Stack
+from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
 
@@ -37,52 +28,8 @@ NEW_PASSWORD = "new battery staple"
 
 
 @pytest.fixture
-def stores(
-    request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[SessionStore, ThrottleStore]:
-    if backend == "memory":
-        store = InMemoryStore()
-        return store, store
-    stack: Stack = request.getfixturevalue("stack")
-    if backend == "moto":
-        # moto in process is not safe for concurrent requests; its server in the local run
-        # applies them one at a time, and so do the bursts here
-        lock = threading.Lock()
-        original = BaseClient._make_api_call
-
-        def one_at_a_time(client: BaseClient, operation: str, params: Any) -> Any:
-            with lock:
-                return original(client, operation, params)
-
-        monkeypatch.setattr(BaseClient, "_make_api_call", one_at_a_time)
-    client = dynamodb_client()
-    return DynamoSessionStore(client, stack.table), DynamoThrottleStore(client, stack.table)
-
-
-@pytest.fixture
-def services_with(stores: tuple[SessionStore, ThrottleStore]) -> Callable[..., Services]:
-    """The services over this backend's stores, with the policy's fields changed."""
-
-    def make(throttle: ThrottlePolicy = THROTTLE, **changes: Any) -> Services:
-        policy = dataclasses.replace(DEFAULT_POLICY, **changes)
-        return build_services(*stores, policy, throttle=throttle)
-
-    return make
-
-
-# Every right password holds a throttle place while it is checked: a burst of one user's
-# logins from one address needs as many places as it has logins.
-ROOM_FOR_BURSTS = dataclasses.replace(THROTTLE, failures_per_username_and_ip=12)
-
-
-@pytest.fixture
 def services(services_with: Callable[..., Services]) -> Services:
     return services_with()
-
-
-@pytest.fixture
-def store(stores: tuple[SessionStore, ThrottleStore]) -> SessionStore:
-    return stores[0]
 
 
 def login(services: Services, username: str = "ada", password: str = PASSWORD) -> IssuedTokens:

@@ -34,6 +34,11 @@ from session_service.tokens import AccessTokenClaims, AccessTokens, RefreshToken
 # Concurrent logins of one user serialise on its per-user item; each round lets at least
 # one through, so a burst of N logins needs at most N rounds.
 MAX_START_ATTEMPTS = 24
+# Jittered back-off between attempts, doubling from 5 ms and capped at 40 ms: a flood of
+# logins to one account gives up within about half a second instead of holding Lambda
+# time for seconds.
+FIRST_BACK_OFF_SECONDS = 0.005
+MAX_BACK_OFF_SECONDS = 0.04
 # Siblings a refresh token may get inside the grace window (two tabs, a lost response).
 MAX_GRACE_SIBLINGS = 8
 MAX_USER_AGENT_LENGTH = 512
@@ -196,9 +201,8 @@ class SessionService:
         return by_last_use[: min(excess, MAX_ENDED_AT_ONCE)]
 
     def back_off(self, attempt: int) -> None:
-        # Jittered and capped at 40 ms: a flood of logins to one account gives up within
-        # about half a second instead of holding Lambda time for seconds.
-        self._sleep(random.uniform(0, 0.005 * min(2**attempt, 8)))  # noqa: S311
+        ceiling = min(FIRST_BACK_OFF_SECONDS * 2**attempt, MAX_BACK_OFF_SECONDS)
+        self._sleep(random.uniform(0, ceiling))  # noqa: S311
 
     # -- refresh --------------------------------------------------------------------------
 
