@@ -23,7 +23,13 @@ _free_port = launcher.free_port
 # Every request of the suite comes from 127.0.0.1, which would make the per-IP throttle
 # (LOGIN_FAILURES_PER_IP) one counter for the whole suite, filled by the fuzzer's wrong
 # logins. Tests of that limit set it themselves; the unit and integration suites cover it.
-LOCAL_DEFAULTS = {"LOGIN_FAILURES_PER_IP": "100000"}
+# The DynamoDB behind a local run: moto's, as `make run` has it, unless LOCAL_DYNAMODB says
+# otherwise (`LOCAL_DYNAMODB=dynamodb-local make e2e` runs the whole suite on AWS's own).
+BACKENDS = ("moto", "dynamodb-local")
+LOCAL_DEFAULTS = {
+    "LOGIN_FAILURES_PER_IP": "100000",
+    "LOCAL_DYNAMODB": os.environ.get("LOCAL_DYNAMODB") or "moto",
+}
 # A run for bursts of one user's logins: every right password holds a throttle place
 # while it is checked, so a burst of 12 needs 12 places (LOGIN_FAILURES_PER_USERNAME).
 BURSTS = {
@@ -120,6 +126,32 @@ def service(local_services: Callable[..., Service]) -> Service:
     if DEPLOYED_URL:
         return Service(base_url=DEPLOYED_URL)
     return local_services()
+
+
+# The runs on DynamoDB Local form a group of their own: the scheduler may give it to the
+# other worker than the rest of the end-to-end suite, which shares the moto runs.
+@pytest.fixture(
+    params=[
+        pytest.param(backend, marks=pytest.mark.xdist_group(backend) if backend != "moto" else ())
+        for backend in BACKENDS
+    ]
+)
+def on_each_backend(
+    request: pytest.FixtureRequest, local_services: Callable[..., Service]
+) -> Callable[..., Service]:
+    """A local run with these settings on each DynamoDB backend in turn: what the service
+    guarantees under concurrency is proven against moto and against AWS's DynamoDB Local.
+    Against a deployed stack (AWS's DynamoDB itself), the stack once."""
+
+    def get(**settings: str) -> Service:
+        if DEPLOYED_URL:
+            # A deployed stack is one backend, with its own settings
+            if settings or request.param != BACKENDS[0]:
+                pytest.skip("needs a local run on this backend, with these settings")
+            return Service(base_url=DEPLOYED_URL)
+        return local_services(**{**settings, "LOCAL_DYNAMODB": request.param})
+
+    return get
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -42,7 +43,10 @@ def test_register_login_refresh_reuse_logout(service: Service) -> None:
     assert gone.status_code == 401
 
 
-def test_eight_parallel_refreshes_of_one_token_let_exactly_one_through(service: Service) -> None:
+def test_eight_parallel_refreshes_of_one_token_let_exactly_one_through(
+    on_each_backend: Callable[..., Service],
+) -> None:
+    service = on_each_backend()
     tokens = service.login(service.new_user())
     body = {"refresh_token": tokens["refresh_token"]}
     with ThreadPoolExecutor(8) as pool:

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import boto3
 import pytest
+import requests
 
+from local_run import dynamodb_local
 from local_run.template import ROOT
 from tests.e2e.conftest import (
     DEPLOYED_URL,
@@ -72,7 +74,12 @@ def test_aws_endpoint_url_points_the_local_run_at_another_endpoint() -> None:
         endpoint = f"http://127.0.0.1:{port}"
         # When the local run is pointed at it
         service = start_local_run(
-            {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "x",
+                "AWS_SECRET_ACCESS_KEY": "x",
+                "LOCAL_DYNAMODB": "moto",
+            }
         )
         try:
             answer = service.post("/auth/register", {"username": "elsewhere", "password": PASSWORD})
@@ -93,6 +100,101 @@ def test_aws_endpoint_url_points_the_local_run_at_another_endpoint() -> None:
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+
+
+def _tables(endpoint: str) -> list[str]:
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return list(client.list_tables()["TableNames"])
+
+
+def test_local_dynamodb_serves_dynamodb_from_aws_dynamodb_local_and_stops_with_the_run() -> None:
+    # Given a local run asked for DynamoDB Local
+    service = start_local_run({"LOCAL_DYNAMODB": "dynamodb-local"})
+    assert service.process is not None
+    try:
+        dynamodb, emulator = service.aws_endpoint("dynamodb"), service.aws_endpoint("sqs")
+        assert dynamodb != emulator
+        assert service.aws_endpoint("dynamodbstreams") == dynamodb
+        # Then the table and its data live in DynamoDB Local, and nothing of it in moto
+        answer = service.post("/auth/register", {"username": "local-ddb", "password": PASSWORD})
+        assert answer.status_code == 201
+        (table,) = _tables(dynamodb)
+        assert _tables(emulator) == []
+        items = service.aws("dynamodb").scan(TableName=table)["Items"]
+        assert {item["pk"]["S"] for item in items} >= {"LOGIN#local-ddb"}
+        # DynamoDB Local is AWS's (Jetty answers), not moto's
+        server = requests.get(dynamodb, timeout=5).headers.get("Server", "")
+        assert server.startswith("Jetty")
+        java = [pid for pid in _children(service.process.pid) if "java" in _command(pid)]
+        assert len(java) == 1
+    finally:
+        stop(service)
+    # And it stops with the run
+    assert not _wait_until_gone(java)
+    assert not _listening(int(dynamodb.rsplit(":", 1)[1]))
+
+
+def test_aws_endpoint_url_dynamodb_points_dynamodb_at_a_server_already_running() -> None:
+    # Given a DynamoDB Local someone else started
+    server = dynamodb_local.start()
+    try:
+        # When the local run is pointed at it by botocore's per-service variable
+        service = start_local_run({"AWS_ENDPOINT_URL_DYNAMODB": server.endpoint})
+        try:
+            answer = service.post("/auth/register", {"username": "there", "password": PASSWORD})
+            assert answer.status_code == 201
+            # Then DynamoDB and its streams are there, and the run started none of its own
+            assert service.aws_endpoint("dynamodb") == server.endpoint
+            assert service.aws_endpoint("dynamodbstreams") == server.endpoint
+            assert len(_tables(server.endpoint)) == 1
+            assert service.process is not None
+            assert not any("java" in _command(p) for p in _children(service.process.pid))
+        finally:
+            stop(service)
+    finally:
+        server.stop()
+
+
+def test_an_unknown_local_dynamodb_stops_the_local_run_with_a_clear_message() -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "PORT": str(_free_port()),
+        "EMULATOR_PORT": str(_free_port()),
+        "LOCAL_DYNAMODB": "dynamo",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "local_run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "LOCAL_DYNAMODB must be one of moto, dynamodb-local, not 'dynamo'" in run.stderr
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _wait_until_gone(pids: list[int]) -> list[int]:
+    """The processes still alive after up to 10 s."""
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if _alive(pid)]
 
 
 def _children(pid: int) -> set[int]:
@@ -149,10 +251,10 @@ def test_the_local_run_serves_the_openapi_document_and_a_swagger_ui(
 
 
 def test_the_local_run_deletes_expired_items_as_dynamodbs_ttl_would(
-    local_services: Callable[..., Service],
+    on_each_backend: Callable[..., Service],
 ) -> None:
     # Given an item whose TTL has passed, and one whose TTL has not
-    service = local_services()
+    service = on_each_backend()
     dynamodb = service.aws("dynamodb")
     (table,) = dynamodb.list_tables()["TableNames"]
     now = int(time.time())

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, Service
+from tests.e2e.conftest import BURSTS, PASSWORD, Service
+from tests.helpers import burst
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 NEW_PASSWORD = "a brand new passphrase"
@@ -63,6 +64,40 @@ def test_changing_the_password_ends_every_other_session_within_two_seconds(
         service.post("/auth/login", {"username": username, "password": NEW_PASSWORD}).status_code
         == 200
     )
+
+
+def test_logins_racing_a_password_change_leave_only_the_fresh_session(
+    on_each_backend: Callable[..., Service],
+) -> None:
+    # Given a signed-in user, and room in the throttle for a burst of right passwords
+    service = on_each_backend(**BURSTS)
+    username = service.new_user()
+    changer = service.login(username)
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    old_password = {"username": username, "password": PASSWORD}
+
+    def act(index: int) -> tuple[str, int, str]:
+        if index == 0:
+            answer = service.post("/auth/password", change, headers=bearer(changer["access_token"]))
+        else:
+            answer = service.post("/auth/login", old_password)
+        tokens = answer.json() if answer.status_code == 200 else {}
+        return ("change" if index == 0 else "login", answer.status_code, json.dumps(tokens))
+
+    # When logins with the old password race the change
+    outcomes = burst(8, act)
+    # Then the change went through; each login either came before it or was refused
+    (fresh,) = [json.loads(tokens) for kind, status, tokens in outcomes if kind == "change"]
+    assert {(kind, status) for kind, status, _ in outcomes} <= {
+        ("change", 200),
+        ("login", 200),
+        ("login", 401),
+    }
+    # And no session from before the change survives it: the fresh one is the only one
+    earlier = [json.loads(t) for kind, status, t in outcomes if kind == "login" and status == 200]
+    assert all(refused(service, tokens) for tokens in [changer, *earlier])
+    listed = service.get("/auth/sessions", headers=bearer(fresh["access_token"]))
+    assert [s["session_id"] for s in listed.json()["sessions"]] == [fresh["session_id"]]
 
 
 def test_an_external_password_changed_on_the_bus_ends_sessions_within_two_seconds(

@@ -43,8 +43,9 @@ def live_sessions(service: Service, answers: list[requests.Response]) -> list[di
 
 @pytest.mark.parametrize("round_", range(3))
 def test_twelve_concurrent_logins_leave_exactly_three_live_sessions(
-    policy_service: Service, round_: int
+    on_each_backend: Callable[..., Service], round_: int
 ) -> None:
+    policy_service = on_each_backend(**BURSTS)
     username = policy_service.new_user()
     answers = concurrent_logins(policy_service, username, 12)
     assert [a.status_code for a in answers] == [200] * 12, [a.text for a in answers]
@@ -58,9 +59,9 @@ def test_twelve_concurrent_logins_leave_exactly_three_live_sessions(
 
 
 def test_reject_policy_lets_exactly_the_limit_in_under_concurrency(
-    configured: Callable[..., Service],
+    on_each_backend: Callable[..., Service],
 ) -> None:
-    service = configured(**{**BURSTS, "SESSION_LIMIT_POLICY": "reject"})
+    service = on_each_backend(**{**BURSTS, "SESSION_LIMIT_POLICY": "reject"})
     username = service.new_user()
     answers = concurrent_logins(service, username, 12)
     statuses = sorted(a.status_code for a in answers)

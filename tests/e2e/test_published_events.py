@@ -1,5 +1,5 @@
 """Every change of a burst reaches the bus, and later changes still do (the local run's
-stream pump against the emulator's stream)."""
+stream pump against the table's stream, on moto and on DynamoDB Local)."""
 
 from __future__ import annotations
 
@@ -72,8 +72,8 @@ class BusListener:
 
 
 @pytest.fixture
-def service(configured: Callable[..., Service]) -> Service:
-    return configured(**BURSTS)
+def service(on_each_backend: Callable[..., Service]) -> Service:
+    return on_each_backend(**BURSTS)
 
 
 @pytest.fixture

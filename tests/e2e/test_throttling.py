@@ -37,7 +37,10 @@ def statuses(count: int, send: Callable[[], requests.Response]) -> Counter[int]:
     return burst(count, lambda _: send().status_code)
 
 
-def test_24_simultaneous_wrong_logins_have_exactly_5_passwords_judged(service: Service) -> None:
+def test_24_simultaneous_wrong_logins_have_exactly_5_passwords_judged(
+    on_each_backend: Callable[..., Service],
+) -> None:
+    service = on_each_backend()
     inside_one_window()
     username = service.new_user()
     wrong = {"username": username, "password": "not the password"}
