@@ -5,7 +5,9 @@ then N clients each register a user and repeat the flow a frontend runs (log in,
 twice, read the session and the session list, log out, and see the session refused)
 until the time is up. It prints requests per second, latency percentiles and errors by
 kind, writes docs/load.json, and refreshes the load section of docs/performance.md.
-Exit status 1 when any request failed or got an answer the flow does not expect."""
+LOCAL_DYNAMODB=dynamodb-local measures the local run on DynamoDB Local; each backend keeps
+its own column. Exit status 1 when any request failed or got an answer the flow does not
+expect."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,11 @@ class LoadResult:
     errors: dict[str, int]
     commit: str
     measured_at: str
+    # The local run's DynamoDB: moto's server (make run's default) or DynamoDB Local.
+    backend: str = "moto"
+
+
+BACKEND_NAMES = {"moto": "moto's server", "dynamodb-local": "DynamoDB Local"}
 
 
 class Client:
@@ -147,7 +155,7 @@ def run(base_url: str, clients: int, seconds: float) -> Tally:
     return merged
 
 
-def summarize(tally: Tally, clients: int, seconds: float) -> LoadResult:
+def summarize(tally: Tally, clients: int, seconds: float, backend: str = "moto") -> LoadResult:
     ordered = sorted(tally.latencies_ms) or [0.0]
 
     def percentile(p: float) -> float:
@@ -166,6 +174,7 @@ def summarize(tally: Tally, clients: int, seconds: float) -> LoadResult:
         errors=dict(tally.errors),
         commit=_commit(),
         measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        backend=backend,
     )
 
 
@@ -184,7 +193,8 @@ def report(result: LoadResult) -> str:
     errors = ", ".join(f"{kind}: {n}" for kind, n in sorted(result.errors.items())) or "none"
     return "\n".join(
         [
-            f"load: {result.clients} clients for {result.seconds:.0f} s against the local run",
+            f"load: {result.clients} clients for {result.seconds:.0f} s against the local run"
+            f" on {BACKEND_NAMES.get(result.backend, result.backend)}",
             f"  requests {result.requests}, flows completed {result.flows}",
             f"  {result.requests_per_second} requests/s",
             f"  latency p50 {result.p50_ms} ms, p95 {result.p95_ms} ms, p99 {result.p99_ms} ms,"
@@ -194,56 +204,77 @@ def report(result: LoadResult) -> str:
     )
 
 
-def section(result: LoadResult) -> str:
-    """The load section of docs/performance.md."""
-    errors = ", ".join(f"{kind}: {n}" for kind, n in sorted(result.errors.items())) or "none"
-    rows = [
-        ("clients, duration", f"{result.clients}, {result.seconds:.0f} s"),
-        ("requests (flows completed)", f"{result.requests} ({result.flows})"),
-        ("requests/s", str(result.requests_per_second)),
+def section(results: list[LoadResult]) -> str:
+    """The load section of docs/performance.md: a column per backend measured."""
+
+    def errors(result: LoadResult) -> str:
+        kinds = sorted(result.errors.items())
+        return ", ".join(f"{kind}: {n}" for kind, n in kinds) or "none"
+
+    rows: list[tuple[str, Callable[[LoadResult], str]]] = [
+        ("clients, duration", lambda r: f"{r.clients}, {r.seconds:.0f} s"),
+        ("requests (flows completed)", lambda r: f"{r.requests} ({r.flows})"),
+        ("requests/s", lambda r: str(r.requests_per_second)),
         (
             "latency p50 / p95 / p99 / max",
-            f"{result.p50_ms} / {result.p95_ms} / {result.p99_ms} / {result.max_ms} ms",
+            lambda r: f"{r.p50_ms} / {r.p95_ms} / {r.p99_ms} / {r.max_ms} ms",
         ),
         ("errors", errors),
-        ("measured", f"{result.measured_at}, commit `{result.commit}`"),
+        ("measured", lambda r: f"{r.measured_at}, commit `{r.commit}`"),
     ]
-    table = "\n".join(["|  |  |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+    header = "| DynamoDB | " + " | ".join(BACKEND_NAMES.get(r.backend, r.backend) for r in results)
+    lines = [header + " |", "|---|" + "---|" * len(results)]
+    lines += [f"| {name} | " + " | ".join(cell(r) for r in results) + " |" for name, cell in rows]
     return "\n\n".join(
         [
             SECTION_START,
             "## Load (`make load`)",
             "Each client registers a user, then repeats the flow a frontend runs: log in, "
             "refresh twice, read the session and the session list, log out, and see the "
-            "session refused (7 requests). The local run with its defaults (moto's server, one "
-            "function process per concurrent request) on the machine above; the clients run "
-            "on the same two cores. Every answer is checked: an error is a reset, a timeout, "
-            "a 5xx, or any status the flow does not expect.",
-            table,
+            "session refused (7 requests). The local run with its defaults (one function "
+            "process per concurrent request) on the machine above, DynamoDB served by moto's "
+            "server (`make load`) or by AWS's DynamoDB Local (`LOCAL_DYNAMODB=dynamodb-local "
+            "make load`); the clients run on the same two cores. Every answer is checked: an "
+            "error is a reset, a timeout, a 5xx, or any status the flow does not expect.",
+            "\n".join(lines),
             SECTION_END,
         ]
     )
 
 
+def saved_results(docs: Path = DOCS) -> list[LoadResult]:
+    """The last `make load` of each backend, moto's first."""
+    saved = docs / "load.json"
+    if not saved.exists():
+        return []
+    by_backend = json.loads(saved.read_text())
+    return [LoadResult(**by_backend[name]) for name in sorted(by_backend, key=_backend_order)]
+
+
+def _backend_order(name: str) -> tuple[bool, str]:
+    return (name != "moto", name)
+
+
 def write_docs(result: LoadResult, docs: Path = DOCS) -> None:
-    (docs / "load.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    results = {r.backend: r for r in saved_results(docs)} | {result.backend: result}
+    by_backend = {name: asdict(r) for name, r in results.items()}
+    (docs / "load.json").write_text(json.dumps(by_backend, indent=2) + "\n")
+    shown = sorted(results.values(), key=lambda r: _backend_order(r.backend))
     page = docs / "performance.md"
     text = page.read_text() if page.exists() else "# Performance\n"
     if SECTION_START in text and SECTION_END in text:
         before, rest = text.split(SECTION_START, 1)
         after = rest.split(SECTION_END, 1)[1]
-        text = before + section(result) + after
+        text = before + section(shown) + after
     else:
-        text = text.rstrip("\n") + "\n\n" + section(result) + "\n"
+        text = text.rstrip("\n") + "\n\n" + section(shown) + "\n"
     page.write_text(text)
 
 
 def saved_section(docs: Path = DOCS) -> str | None:
-    """The load section from the last `make load`, for `make bench`'s page."""
-    saved = docs / "load.json"
-    if not saved.exists():
-        return None
-    return section(LoadResult(**json.loads(saved.read_text())))
+    """The load section from the last `make load`s, for `make bench`'s page."""
+    results = saved_results(docs)
+    return section(results) if results else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args(argv)
     url = os.environ.get("LOAD_URL", "").rstrip("/")
+    backend = os.environ.get("LOCAL_DYNAMODB") or "moto"
     local = None
     if url:
         if urlsplit(url).hostname not in LOOPBACK:
@@ -261,14 +293,14 @@ def main(argv: list[str] | None = None) -> int:
         from local_run import launcher  # noqa: PLC0415
 
         print("load: starting a local run…", file=sys.stderr, flush=True)
-        local = launcher.start({"POWERTOOLS_LOG_LEVEL": "WARNING"})
+        local = launcher.start({"POWERTOOLS_LOG_LEVEL": "WARNING", "LOCAL_DYNAMODB": backend})
         url = local.base_url
     try:
         tally = run(url, args.clients, args.seconds)
     finally:
         if local is not None:
             local.stop()
-    result = summarize(tally, args.clients, args.seconds)
+    result = summarize(tally, args.clients, args.seconds, backend)
     print(report(result), flush=True)
     if not args.no_docs:
         write_docs(result)

@@ -23,6 +23,9 @@ from local_run.functions import FunctionPool, InvocationError
 from local_run.provision import RuleRoute, StreamTrigger
 
 POLL_INTERVAL = 0.1
+# An idle pump slows down to this: the test suite keeps a dozen local runs alive on two
+# cores, and their pollers at full pace were most of its load.
+IDLE_POLL_INTERVAL = 0.5
 # How often an idle stream reader checks that its iterator still sees the stream.
 STALL_CHECK_INTERVAL = 2.0
 # Local retries of one batch before it is bisected (AWS retries up to the mapping's
@@ -62,6 +65,18 @@ def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn}
 
 
+class PollPace:
+    """The wait before the next poll: POLL_INTERVAL after work, doubling while idle up to
+    IDLE_POLL_INTERVAL (so the first change after a quiet spell waits at most that)."""
+
+    def __init__(self) -> None:
+        self.interval = POLL_INTERVAL
+
+    def after(self, worked: bool) -> float:
+        self.interval = POLL_INTERVAL if worked else min(self.interval * 2, IDLE_POLL_INTERVAL)
+        return self.interval
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -84,23 +99,33 @@ class StreamPump(threading.Thread):
         self.iterators: dict[str, str | None] = {}
         self.positions: dict[str, str] = {}
         self._checked_at: dict[str, float] = {}
+        self._shard_ids: list[str] = []
+        self._described_at = float("-inf")
 
     def run(self) -> None:
+        pace = PollPace()
         while not self.stop_event.is_set():
+            delivered = 0
             try:
-                self.poll()
+                delivered = self.poll()
             except Exception as error:
                 log("ERROR", f"stream pump for {self.function.name} failed", error=str(error))
                 self.stop_event.wait(1)
-            self.stop_event.wait(POLL_INTERVAL)
+            self.stop_event.wait(pace.after(delivered > 0))
 
     def poll(self) -> int:
         """One read of every shard; the number of records handed to the function."""
-        delivered = 0
-        description = self.client.describe_stream(StreamArn=self.trigger.stream_arn)
-        for shard in description["StreamDescription"]["Shards"]:
-            delivered += self._poll_shard(shard["ShardId"])
-        return delivered
+        return sum(self._poll_shard(shard_id) for shard_id in self._shards())
+
+    def _shards(self) -> list[str]:
+        """The stream's shards, described again now and then (they change over hours)."""
+        now = time.monotonic()
+        if now - self._described_at >= STALL_CHECK_INTERVAL:
+            description = self.client.describe_stream(StreamArn=self.trigger.stream_arn)
+            shards = description["StreamDescription"]["Shards"]
+            self._shard_ids = [shard["ShardId"] for shard in shards]
+            self._described_at = now
+        return self._shard_ids
 
     def _poll_shard(self, shard_id: str) -> int:
         if shard_id not in self.iterators:
@@ -219,13 +244,15 @@ class QueuePump(threading.Thread):
         self._sleep = sleep or stop.wait
 
     def run(self) -> None:
+        pace = PollPace()
         while not self.stop_event.is_set():
+            drained = 0
             try:
-                self.drain()
+                drained = self.drain()
             except Exception as error:
                 log("ERROR", f"rule pump for {self.function.name} failed", error=str(error))
                 self._sleep(1)
-            self._sleep(POLL_INTERVAL)
+            self._sleep(pace.after(drained > 0))
 
     def drain(self) -> int:
         # Short polls: a long poll would hold the emulator's one-request-at-a-time lock.

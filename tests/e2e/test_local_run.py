@@ -38,12 +38,29 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_an_invalid_setting_stops_the_local_run_with_a_clear_message() -> None:
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "SESSION_IDLE_TIMEOUT_SECONDS",
+            "a week",
+            "SESSION_IDLE_TIMEOUT_SECONDS must be a whole number",
+        ),
+        (
+            "LOCAL_DYNAMODB",
+            "dynamo",
+            "LOCAL_DYNAMODB must be one of moto, dynamodb-local, not 'dynamo'",
+        ),
+    ],
+)
+def test_an_invalid_setting_stops_the_local_run_with_a_clear_message(
+    setting: str, value: str, message: str
+) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "PORT": str(_free_port()),
         "EMULATOR_PORT": str(_free_port()),
-        "SESSION_IDLE_TIMEOUT_SECONDS": "a week",
+        setting: value,
     }
     run = subprocess.run(
         [sys.executable, "-m", "local_run"],
@@ -55,7 +72,7 @@ def test_an_invalid_setting_stops_the_local_run_with_a_clear_message() -> None:
         check=False,
     )
     assert run.returncode != 0
-    assert "SESSION_IDLE_TIMEOUT_SECONDS must be a whole number" in run.stdout + run.stderr
+    assert message in run.stdout + run.stderr
 
 
 def test_aws_endpoint_url_points_the_local_run_at_another_endpoint() -> None:
@@ -159,26 +176,6 @@ def test_aws_endpoint_url_dynamodb_points_dynamodb_at_a_server_already_running()
             stop(service)
     finally:
         server.stop()
-
-
-def test_an_unknown_local_dynamodb_stops_the_local_run_with_a_clear_message() -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "PORT": str(_free_port()),
-        "EMULATOR_PORT": str(_free_port()),
-        "LOCAL_DYNAMODB": "dynamo",
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "local_run"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode != 0
-    assert "LOCAL_DYNAMODB must be one of moto, dynamodb-local, not 'dynamo'" in run.stderr
 
 
 def _command(pid: int) -> str:

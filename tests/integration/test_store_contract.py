@@ -81,6 +81,18 @@ def test_a_login_at_the_limit_ends_the_least_recently_used(
     )
 
 
+def test_sessions_last_used_in_the_same_millisecond_are_evicted_alike_on_every_backend(
+    services_with: Callable[..., Services], store: SessionStore
+) -> None:
+    # Stores read a user's sessions in different orders (DynamoDB by sort key, the fake
+    # by insertion); the choice must not depend on it
+    services = services_with(max_sessions_per_user=2)
+    user_id = services.accounts.register("ada", PASSWORD)
+    tied = sorted(login(services).session.session_id for _ in range(2))
+    third = login(services)
+    assert live_ids(store, user_id) == {tied[1], third.session.session_id}
+
+
 def test_the_reject_policy_refuses_the_login_over_the_limit(
     services_with: Callable[..., Services], store: SessionStore
 ) -> None:

@@ -196,7 +196,9 @@ class SessionService:
         if self._policy.limit_policy == "reject":
             raise SessionLimitReached()
         # "Oldest" is least recently used: a session in daily use outlives an idle one.
-        by_last_use = sorted(live, key=lambda s: (s.last_used_at, s.created_at))
+        # Ties (the same millisecond) go by id, so that every store, whatever order it
+        # reads sessions in, evicts the same one.
+        by_last_use = sorted(live, key=lambda s: (s.last_used_at, s.created_at, s.session_id))
         # Far more live sessions than the limit (it was lowered) come down over logins.
         return by_last_use[: min(excess, MAX_ENDED_AT_ONCE)]
 
