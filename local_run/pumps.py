@@ -28,6 +28,8 @@ POLL_INTERVAL = 0.1
 IDLE_POLL_INTERVAL = 0.5
 # How often an idle stream reader checks that its iterator still sees the stream.
 STALL_CHECK_INTERVAL = 2.0
+# How often the stream's shards are described again (a stream adds shards over hours).
+DESCRIBE_INTERVAL = 2.0
 # Local retries of one batch before it is bisected (AWS retries up to the mapping's
 # MaximumRetryAttempts, for hours; locally a failure must show in seconds).
 LOCAL_BATCH_ATTEMPTS = 3
@@ -120,7 +122,7 @@ class StreamPump(threading.Thread):
     def _shards(self) -> list[str]:
         """The stream's shards, described again now and then (they change over hours)."""
         now = time.monotonic()
-        if now - self._described_at >= STALL_CHECK_INTERVAL:
+        if now - self._described_at >= DESCRIBE_INTERVAL:
             description = self.client.describe_stream(StreamArn=self.trigger.stream_arn)
             shards = description["StreamDescription"]["Shards"]
             self._shard_ids = [shard["ShardId"] for shard in shards]

@@ -66,6 +66,12 @@ class InMemoryStore:
         self.ended: list[EndedSessions] = []
         self.attempts: dict[tuple[str, int], int] = {}
         self.calls: list[str] = []
+        # The items of each transaction DynamoDB would have been sent, in order.
+        self.transaction_sizes: list[int] = []
+
+    def _transaction(self, items: int) -> None:
+        _fits_one_transaction(items)
+        self.transaction_sizes.append(items)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -117,7 +123,7 @@ class InMemoryStore:
                 profile_key(session.user_id), session_key(session.user_id, session.session_id)
             )
             ended = len(start.ended.session_ids) + 1 if start.ended else 0
-            _fits_one_transaction(2 + ended + len(start.pruned) + (start.credential is not None))
+            self._transaction(2 + ended + len(start.pruned) + (start.credential is not None))
             profile = self.profiles.get(session.user_id)
             # A missing profile fails the version condition, as in DynamoDB.
             if profile is None or profile.session_version != start.expected_version:
@@ -205,7 +211,7 @@ class InMemoryStore:
         with self._lock:
             self.calls.append("end_sessions")
             _check_keys(*(session_key(ended.user_id, i) for i in ended.session_ids))
-            _fits_one_transaction(len(ended.session_ids) + 1)
+            self._transaction(len(ended.session_ids) + 1)
             try:
                 self._check_live(ended, now)
             except StaleWrite:
@@ -217,7 +223,7 @@ class InMemoryStore:
         with self._lock:
             self.calls.append("raise_not_before")
             _check_keys(profile_key(change.user_id))
-            _fits_one_transaction(1 + (len(change.ended.session_ids) + 1 if change.ended else 0))
+            self._transaction(1 + (len(change.ended.session_ids) + 1 if change.ended else 0))
             profile = self.profiles.get(change.user_id)
             if (
                 profile is None

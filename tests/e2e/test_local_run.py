@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import boto3
@@ -20,6 +21,7 @@ from local_run.template import ROOT
 from tests.e2e.conftest import (
     DEPLOYED_URL,
     PASSWORD,
+    BusListener,
     Service,
     _free_port,
     start_local_run,
@@ -137,7 +139,6 @@ def test_local_dynamodb_serves_dynamodb_from_aws_dynamodb_local_and_stops_with_t
     try:
         dynamodb, emulator = service.aws_endpoint("dynamodb"), service.aws_endpoint("sqs")
         assert dynamodb != emulator
-        assert service.aws_endpoint("dynamodbstreams") == dynamodb
         # Then the table and its data live in DynamoDB Local, and nothing of it in moto
         answer = service.post("/auth/register", {"username": "local-ddb", "password": PASSWORD})
         assert answer.status_code == 201
@@ -166,12 +167,19 @@ def test_aws_endpoint_url_dynamodb_points_dynamodb_at_a_server_already_running()
         try:
             answer = service.post("/auth/register", {"username": "there", "password": PASSWORD})
             assert answer.status_code == 201
-            # Then DynamoDB and its streams are there, and the run started none of its own
+            # Then the table is there, and the run started no DynamoDB of its own
             assert service.aws_endpoint("dynamodb") == server.endpoint
-            assert service.aws_endpoint("dynamodbstreams") == server.endpoint
             assert len(_tables(server.endpoint)) == 1
             assert service.process is not None
             assert not any("java" in _command(p) for p in _children(service.process.pid))
+            # And the stream pump reads that table's stream: a login reaches the bus
+            listener = BusListener(service, [answer.json()["user_id"]])
+            try:
+                service.login("there")
+                started = Counter({("SessionStarted", ""): 1})
+                assert listener.until(started) == started
+            finally:
+                listener.close()
         finally:
             stop(service)
     finally:

@@ -84,7 +84,8 @@ def test_logins_racing_a_password_change_leave_only_the_fresh_session(
         tokens = answer.json() if answer.status_code == 200 else {}
         return ("change" if index == 0 else "login", answer.status_code, json.dumps(tokens))
 
-    # When logins with the old password race the change
+    # When logins with the old password race the change (released together; which of
+    # them land before it varies from run to run, and what follows holds for every order)
     outcomes = burst(8, act)
     # Then the change went through; each login either came before it or was refused
     (fresh,) = [json.loads(tokens) for kind, status, tokens in outcomes if kind == "change"]

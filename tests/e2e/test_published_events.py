@@ -3,72 +3,20 @@ stream pump against the table's stream, on moto and on DynamoDB Local)."""
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BURSTS, DEPLOYED_URL, PASSWORD, Service
+from tests.e2e.conftest import BURSTS, DEPLOYED_URL, PASSWORD, BusListener, Service
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("e2e"),
     pytest.mark.skipif(bool(DEPLOYED_URL), reason="reads the local emulator's bus"),
 ]
-
-
-class BusListener:
-    """A rule on the service's bus that copies one user's events to a queue."""
-
-    def __init__(self, service: Service, user_ids: list[str]) -> None:
-        self.sqs = service.aws("sqs")
-        self.events = service.aws("events")
-        (self.bus,) = [
-            bus["Name"]
-            for bus in self.events.list_event_buses()["EventBuses"]
-            if bus["Name"] != "default"
-        ]
-        self.rule = f"listener-{uuid.uuid4().hex[:8]}"
-        self.queue = self.sqs.create_queue(QueueName=self.rule)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])
-        self.events.put_rule(
-            Name=self.rule,
-            EventBusName=self.bus,
-            EventPattern=json.dumps({"detail": {"user_id": user_ids}}),
-        )
-        self.events.put_targets(
-            Rule=self.rule,
-            EventBusName=self.bus,
-            Targets=[{"Id": "queue", "Arn": arn["Attributes"]["QueueArn"]}],
-        )
-        self.received: list[dict[str, Any]] = []
-
-    def until(self, enough: Counter[tuple[str, str]], timeout: float = 30) -> Counter[Any]:
-        """Poll until the (detail-type, reason) counts reach `enough` or time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not enough <= self.counts():
-            answer = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
-            for message in answer.get("Messages", []):
-                self.received.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
-            if not answer.get("Messages"):
-                time.sleep(0.2)  # short polls: a long poll would hold the emulator's lock
-        return self.counts()
-
-    def counts(self) -> Counter[tuple[str, str]]:
-        return Counter(
-            (event["detail-type"], event["detail"].get("reason", "")) for event in self.received
-        )
-
-    def close(self) -> None:
-        self.events.remove_targets(Rule=self.rule, EventBusName=self.bus, Ids=["queue"])
-        self.events.delete_rule(Name=self.rule, EventBusName=self.bus)
-        self.sqs.delete_queue(QueueUrl=self.queue)
 
 
 @pytest.fixture

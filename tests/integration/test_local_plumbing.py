@@ -1,6 +1,7 @@
-"""The local run's stand-ins for AWS's own plumbing, on moto: transactions that leave the
-stream readable, the stream pump (every change delivered, failures bisected and parked in
-the OnFailure queue, a stalled reader noticed), and the rule pump's OnFailure queue."""
+"""The local run's stand-ins for AWS's own plumbing, on moto (and DynamoDB Local where it
+applies): transactions that leave the stream readable, the stream pump (every change
+delivered, failures bisected and parked in the OnFailure queue, a stalled reader
+noticed), the rule pump's OnFailure queue, and the pumps' pace."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from session_service.models import Session
 from session_service.ports import NewSession, StaleWrite
 from session_service.store import dynamo_store
 from tests.helpers import login, password_changed, register
-from tests.integration.conftest import Stack
+from tests.integration.conftest import BACKENDS, Stack
 
 
 class RecordingFunction:
@@ -86,6 +87,7 @@ def cancel_a_transaction(stack: Stack, user_id: str) -> None:
         store.start_session(NewSession(session=session, expected_version=999))
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_a_stream_reader_sees_every_change_after_a_cancelled_transaction(stack: Stack) -> None:
     # Given a stream reader that has read the registration
     user_id = register(stack)
@@ -212,3 +214,11 @@ def test_the_ttl_sweeper_deletes_what_has_expired_and_nothing_else(stack: Stack)
     assert ttl.sweep(client, table, now=now) == 30
     # Then what remains is what had not expired
     assert sorted(item["pk"]["S"] for item in stack.items()) == ["FOREVER", "FRESH"]
+
+
+def test_an_idle_pump_slows_to_its_idle_pace_and_work_brings_it_back() -> None:
+    pace = pumps.PollPace()
+    idle = [pace.after(worked=False) for _ in range(5)]
+    assert idle == [0.2, 0.4, 0.5, 0.5, 0.5]
+    assert pace.after(worked=True) == pumps.POLL_INTERVAL
+    assert pace.after(worked=False) == 0.2

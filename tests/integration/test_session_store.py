@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
 import pytest
+from botocore.client import BaseClient
 
 from session_service.errors import Unavailable
 from session_service.models import Credential, EndedSessions, Session, UserProfile
 from session_service.ports import (
+    CredentialChanged,
     NewSession,
     NotBeforeRaise,
     Rotation,
@@ -22,6 +25,7 @@ from session_service.ports import (
 )
 from session_service.sessions import MAX_ENDED_AT_ONCE, MAX_PRUNED_AT_ONCE, MAX_USER_AGENT_LENGTH
 from tests import helpers
+from tests.fakes import InMemoryStore
 from tests.integration.conftest import BACKENDS
 
 NOW = 1_800_000_000_000
@@ -53,6 +57,38 @@ def started(store: SessionStore, session: Session, **changes: object) -> None:
 def ending(user_id: str, *sessions: Session, at: int = NOW) -> EndedSessions:
     ids = tuple(s.session_id for s in sessions)
     return EndedSessions(str(uuid.uuid4()), user_id, ids, "logout", at)
+
+
+def a_rotation(user_id: str, session_id: str, not_before: int | None = None) -> Rotation:
+    """The exchange of a_session's refresh digest, a moment after it started."""
+    return Rotation(
+        user_id=user_id,
+        session_id=session_id,
+        presented_digest="digest",
+        new_digest="fresh",
+        now=NOW + 1,
+        idle_expires_at=NOW + HOUR,
+        absolute_expires_at=NOW + 10 * HOUR,
+        new_generation=1,
+        not_before=not_before,
+    )
+
+
+@pytest.fixture
+def transaction_sizes(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of items of each transaction the store sends (or, in memory, would)."""
+    if isinstance(store, InMemoryStore):
+        return store.transaction_sizes
+    sizes: list[int] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: Any) -> Any:
+        if operation == "TransactWriteItems":
+            sizes.append(len(params["TransactItems"]))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return sizes
 
 
 def session_ids(store: SessionStore, user_id: str) -> set[str]:
@@ -151,31 +187,57 @@ def test_no_rotation_for_a_session_created_before_not_before(store: SessionStore
     user_id = a_user(store)
     session = a_session(user_id)
     started(store, session)
-    rotation = Rotation(
-        user_id=user_id,
-        session_id=session.session_id,
-        presented_digest="digest",
-        new_digest="fresh",
-        now=NOW + 1,
-        idle_expires_at=NOW + HOUR,
-        absolute_expires_at=session.absolute_expires_at,
-        new_generation=1,
-        not_before=NOW + 1,
-    )
+    rotation = a_rotation(user_id, session.session_id, not_before=NOW + 1)
     with pytest.raises(RotationRefused):
         store.rotate(rotation)
     rotated = store.rotate(dataclasses.replace(rotation, not_before=NOW))
     assert rotated.refresh_digests == {"fresh"}
 
 
+def test_a_start_on_a_credential_changed_since_it_was_read_writes_nothing(
+    store: SessionStore,
+) -> None:
+    # Given a login that read the credential, and a password change that landed since
+    user_id = a_user(store)
+    read = store.find_credential(f"u{user_id[:8]}")
+    assert read is not None
+    started(store, a_session(user_id), credential=read, new_password_hash="changed")
+    # Then the login's start (and a second change from the same read) is refused whole
+    with pytest.raises(CredentialChanged):
+        started(store, a_session(user_id, created_at=NOW + 1), credential=read)
+    with pytest.raises(CredentialChanged):
+        started(
+            store,
+            a_session(user_id, created_at=NOW + 1),
+            credential=read,
+            new_password_hash="again",
+        )
+    assert len(session_ids(store, user_id)) == 1
+    current = store.find_credential(f"u{user_id[:8]}")
+    assert current is not None
+    assert (current.password_hash, current.password_version) == ("changed", 1)
+
+
+def test_a_rehash_of_a_credential_changed_since_it_was_read_changes_nothing(
+    store: SessionStore,
+) -> None:
+    user_id = a_user(store)
+    read = store.find_credential(f"u{user_id[:8]}")
+    assert read is not None
+    started(store, a_session(user_id), credential=read, new_password_hash="changed")
+    store.replace_password_hash(read, "rehash of the old password")
+    current = store.find_credential(f"u{user_id[:8]}")
+    assert current is not None
+    assert (current.password_hash, current.password_version) == ("changed", 1)
+
+
 # -- DynamoDB's limits ---------------------------------------------------------------------
 
 # The largest inputs the edge lets through into a key: a username (3 to 64 characters of
 # an ASCII set), a user id named by a PasswordChanged event (up to 128 characters, here of
-# 4 UTF-8 bytes each), and a client address (API Gateway's sourceIp; IPv6's longest text).
+# 4 UTF-8 bytes each); the throttle's keys, with a client address, are test_throttle_store's.
 LONGEST_USERNAME = "a" * 64
 LONGEST_EVENT_USER_ID = "\U0001d54f" * 128
-LONGEST_IP = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
 # Past DynamoDB's limits: 2,048 bytes for a partition key, 1,024 for a sort key.
 OVERLONG = "x" * 2_100
 
@@ -209,20 +271,31 @@ def test_a_key_past_dynamodbs_limits_is_refused_alike_by_every_backend(
     store: SessionStore,
 ) -> None:
     # No edge lets such a key through; should one come, every backend refuses it (a 503
-    # and an error log), none answers "not found" from a key DynamoDB would not read.
-    # A Query by partition is the one request DynamoDB answers: no item has that key.
-    for read in (
+    # and an error log), none answers "not found" from a key DynamoDB would not read, nor
+    # writes it. A Query by partition is the one request DynamoDB answers: no item has
+    # such a key.
+    user_id = a_user(store)
+    stranger = Credential(OVERLONG, OVERLONG, user_id, "hash")
+    requests = (
         lambda: store.find_credential(OVERLONG),
         lambda: store.find_profile(OVERLONG),
         lambda: store.authorization_lookup(OVERLONG, "s"),
-        lambda: store.authorization_lookup("u", OVERLONG),
-    ):
+        lambda: store.authorization_lookup(user_id, OVERLONG),
+        lambda: store.replace_password_hash(stranger, "rehashed"),
+        lambda: store.end_sessions(EndedSessions("r", user_id, (OVERLONG,), "logout", NOW), NOW),
+        lambda: store.rotate(a_rotation(user_id, OVERLONG)),
+        lambda: store.create_user(stranger, UserProfile(str(uuid.uuid4()), "x", NOW)),
+    )
+    for request in requests:
         with pytest.raises(Unavailable):
-            read()
+            request()
     assert store.load_user(OVERLONG) is None
+    assert session_ids(store, user_id) == set()
 
 
-def test_the_largest_transaction_the_domain_builds_is_accepted(store: SessionStore) -> None:
+def test_the_largest_transaction_the_domain_builds_is_accepted(
+    store: SessionStore, transaction_sizes: list[int]
+) -> None:
     # Given a user with as many live sessions as one transaction ends (more than
     # MAX_SESSIONS_PER_USER=50 allows) and as many expired items as one start removes,
     # each with the longest user agent kept
@@ -239,6 +312,7 @@ def test_the_largest_transaction_the_domain_builds_is_accepted(store: SessionSto
     for session in [*expired, *live]:
         started(store, session)
     # When a password change ends every live one and removes every expired one at once
+    transaction_sizes.clear()
     credential = store.find_credential(f"u{user_id[:8]}")
     assert credential is not None
     change = a_session(user_id, created_at=NOW + 30)
@@ -257,13 +331,14 @@ def test_the_largest_transaction_the_domain_builds_is_accepted(store: SessionSto
         credential=credential,
         new_password_hash="changed",
     )
-    # Then it all happened, in one transaction of 84 items
-    assert 4 + MAX_ENDED_AT_ONCE + MAX_PRUNED_AT_ONCE == 84
+    # Then it all happened, in one transaction of 84 items (each ended and each removed
+    # session, the new one, the profile, the credential and the record of the ending)
+    assert transaction_sizes == [84]
     assert session_ids(store, user_id) == {change.session_id}
 
 
 def test_the_largest_revocation_of_a_password_changed_elsewhere_is_accepted(
-    store: SessionStore,
+    store: SessionStore, transaction_sizes: list[int]
 ) -> None:
     user_id = a_user(store)
     live = [a_session(user_id) for _ in range(MAX_ENDED_AT_ONCE)]

@@ -106,7 +106,7 @@ class SessionEnding:
                 elif not self._store.end_sessions(record, now):
                     raise StaleWrite()
             except StaleWrite:
-                self._sessions.back_off(attempt)
+                self._sessions.back_off(attempt, MAX_START_ATTEMPTS + MAX_ROUNDS)
                 continue
             ended += len(batch)
         logger.warning("gave up ending sessions under contention", user_id=user_id)

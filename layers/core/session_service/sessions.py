@@ -202,7 +202,10 @@ class SessionService:
         # Far more live sessions than the limit (it was lowered) come down over logins.
         return by_last_use[: min(excess, MAX_ENDED_AT_ONCE)]
 
-    def back_off(self, attempt: int) -> None:
+    def back_off(self, attempt: int, attempts: int = MAX_START_ATTEMPTS) -> None:
+        """Wait before attempt `attempt + 1` of `attempts`; not after the last one."""
+        if attempt + 1 >= attempts:
+            return
         ceiling = min(FIRST_BACK_OFF_SECONDS * 2**attempt, MAX_BACK_OFF_SECONDS)
         self._sleep(random.uniform(0, ceiling))  # noqa: S311
 
