@@ -14,6 +14,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from session_service import wiring
+from session_service.sessions import MAX_START_ATTEMPTS
 from tests.helpers import PASSWORD, authorize, bearer, login, register
 from tests.integration.conftest import Stack
 
@@ -191,12 +192,15 @@ def test_persistent_transaction_conflicts_give_503_after_retrying(
 ) -> None:
     register(stack)
     snapshot = _state(stack)
+    injector.calls.clear()
     injector.fail = lambda operation, number: (
         _conflict(operation) if operation == "TransactWriteItems" else None
     )
     answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     assert answer.status == 503
-    assert injector.calls.count("TransactWriteItems") > 1
+    assert answer.json()["error"] == "unavailable"
+    assert answer.headers["retry-after"] == "1"
+    assert injector.calls.count("TransactWriteItems") == MAX_START_ATTEMPTS
     assert _state(stack) == snapshot
 
 
