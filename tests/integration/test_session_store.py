@@ -194,40 +194,41 @@ def test_no_rotation_for_a_session_created_before_not_before(store: SessionStore
     assert rotated.refresh_digests == {"fresh"}
 
 
+def credential_of(store: SessionStore, user_id: str) -> Credential:
+    credential = store.find_credential(f"u{user_id[:8]}")
+    assert credential is not None
+    return credential
+
+
+def read_then_changed(store: SessionStore) -> tuple[str, Credential]:
+    """A user whose credential was read, and then changed by a password change."""
+    user_id = a_user(store)
+    read = credential_of(store, user_id)
+    started(store, a_session(user_id), credential=read, new_password_hash="changed")
+    return user_id, read
+
+
 def test_a_start_on_a_credential_changed_since_it_was_read_writes_nothing(
     store: SessionStore,
 ) -> None:
-    # Given a login that read the credential, and a password change that landed since
-    user_id = a_user(store)
-    read = store.find_credential(f"u{user_id[:8]}")
-    assert read is not None
-    started(store, a_session(user_id), credential=read, new_password_hash="changed")
-    # Then the login's start (and a second change from the same read) is refused whole
+    user_id, read = read_then_changed(store)
+    # A login's start, or a second change, from the earlier read is refused whole
+    later = a_session(user_id, created_at=NOW + 1)
     with pytest.raises(CredentialChanged):
-        started(store, a_session(user_id, created_at=NOW + 1), credential=read)
+        started(store, later, credential=read)
     with pytest.raises(CredentialChanged):
-        started(
-            store,
-            a_session(user_id, created_at=NOW + 1),
-            credential=read,
-            new_password_hash="again",
-        )
+        started(store, later, credential=read, new_password_hash="again")
     assert len(session_ids(store, user_id)) == 1
-    current = store.find_credential(f"u{user_id[:8]}")
-    assert current is not None
+    current = credential_of(store, user_id)
     assert (current.password_hash, current.password_version) == ("changed", 1)
 
 
 def test_a_rehash_of_a_credential_changed_since_it_was_read_changes_nothing(
     store: SessionStore,
 ) -> None:
-    user_id = a_user(store)
-    read = store.find_credential(f"u{user_id[:8]}")
-    assert read is not None
-    started(store, a_session(user_id), credential=read, new_password_hash="changed")
+    user_id, read = read_then_changed(store)
     store.replace_password_hash(read, "rehash of the old password")
-    current = store.find_credential(f"u{user_id[:8]}")
-    assert current is not None
+    current = credential_of(store, user_id)
     assert (current.password_hash, current.password_version) == ("changed", 1)
 
 
