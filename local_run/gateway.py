@@ -113,15 +113,22 @@ class Gateway:
             if static is not None:
                 return static
         origin = next((v for k, v in headers if k.lower() == "origin"), None)
-        if method == "OPTIONS" and self.config.cors is not None and origin:
-            return self._preflight(origin)
+        preflight = method == "OPTIONS" and any(
+            k.lower() == "access-control-request-method" for k, _ in headers
+        )
+        # As API Gateway: a preflight goes to the route that matches OPTIONS (an OPTIONS
+        # or ANY route, else $default); only with none does the gateway answer it itself.
+        if preflight and origin and self.config.cors is not None:
+            route, _ = self._route(method, path)
+            if route is None:
+                return self._preflight(origin)
         response = self._handle(method, url.query, path, headers, body, source_ip)
-        # API Gateway replaces whatever CORS headers the integration sent.
+        # API Gateway replaces whatever CORS headers the integration sent with its own.
         response.headers = [
             (name, value)
             for name, value in response.headers
             if not name.lower().startswith("access-control-")
-        ] + self._cors_headers(origin)
+        ] + (self._preflight_headers(origin) if preflight else self._cors_headers(origin))
         return response
 
     def _static(self, path: str) -> GatewayResponse | None:
@@ -152,14 +159,17 @@ class Gateway:
         return headers
 
     def _preflight(self, origin: str) -> GatewayResponse:
-        """API Gateway answers preflights itself when CORS is configured."""
+        """API Gateway answers a preflight that no route takes, when CORS is configured."""
+        return GatewayResponse(204, self._preflight_headers(origin), b"")
+
+    def _preflight_headers(self, origin: str | None) -> list[tuple[str, str]]:
         headers = self._cors_headers(origin)
         if headers and self.config.cors:
             cors = self.config.cors
             headers.append(("Access-Control-Allow-Methods", ",".join(cors.get("AllowMethods", []))))
             headers.append(("Access-Control-Allow-Headers", ",".join(cors.get("AllowHeaders", []))))
             headers.append(("Access-Control-Max-Age", str(cors.get("MaxAge", 0))))
-        return GatewayResponse(204, headers, b"")
+        return headers
 
     def _handle(
         self,

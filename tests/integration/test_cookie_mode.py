@@ -163,6 +163,42 @@ def test_body_mode_sets_no_cookie_and_ignores_one(stack: Stack) -> None:
     assert_error(ignored, 401, "invalid_grant")
 
 
+PREFLIGHTS = [
+    ("/auth/refresh", "POST", "x-requested-with"),
+    ("/auth/session", "GET", "authorization"),
+    ("/auth/sessions/5c1f0c59-3c2d-4d8e-9a51-2f7c3e1b8a90", "DELETE", "authorization"),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "header"), PREFLIGHTS)
+def test_a_preflight_reaches_the_function_as_on_aws_and_gets_the_cors_headers(
+    cookie_stack: Stack, path: str, method: str, header: str
+) -> None:
+    # API Gateway routes OPTIONS like any method (the OPTIONS route, else $default), with
+    # no authorizer on the way; the function's 2xx gets the configured CORS headers
+    ask = {"access-control-request-method": method, "access-control-request-headers": header}
+    answer = cookie_stack.http("OPTIONS", path, headers={"origin": APP, **ask})
+    assert answer.status == 204
+    assert answer.raw.body == b""
+    assert answer.headers["x-content-type-options"] == "nosniff"  # the function's answer
+    assert answer.headers["access-control-allow-origin"] == APP
+    assert method in answer.headers["access-control-allow-methods"].split(",")
+    assert header in answer.headers["access-control-allow-headers"].split(",")
+
+
+def test_without_allowed_origins_a_preflight_gets_no_cors_headers(stack: Stack) -> None:
+    ask = {"origin": APP, "access-control-request-method": "POST"}
+    answer = stack.http("OPTIONS", "/auth/login", headers=ask)
+    assert answer.status == 204
+    assert not [name for name in answer.headers if name.startswith("access-control-")]
+
+
+def test_an_options_request_that_is_no_preflight_is_not_found(cookie_stack: Stack) -> None:
+    assert_error(
+        cookie_stack.http("OPTIONS", "/auth/login", headers={"origin": APP}), 404, "not_found"
+    )
+
+
 def test_preflight_is_answered_for_allowed_origins_only(cookie_stack: Stack) -> None:
     ask = {
         "access-control-request-method": "POST",

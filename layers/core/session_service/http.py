@@ -262,6 +262,13 @@ def _lambda_response(error: ServiceError) -> dict[str, Any]:
     }
 
 
+def is_preflight(event: Mapping[str, Any]) -> bool:
+    """A browser's CORS preflight: OPTIONS, naming the method it asks about."""
+    method = str(event.get("requestContext", {}).get("http", {}).get("method", ""))
+    headers = {str(name).lower() for name in (event.get("headers") or {})}
+    return method == "OPTIONS" and "access-control-request-method" in headers
+
+
 def api_resolver() -> APIGatewayHttpResolver:
     """The API's resolver: validation on, errors in the contract's shape, body limit, and
     security headers on every response, errors and 404s included."""
@@ -330,6 +337,7 @@ BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 
 
 def _install(app: APIGatewayHttpResolver) -> None:
+    from aws_lambda_powertools.event_handler import Response  # noqa: PLC0415
     from aws_lambda_powertools.event_handler.exceptions import NotFoundError  # noqa: PLC0415
     from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: PLC0415
         RequestValidationError,
@@ -358,6 +366,11 @@ def _install(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[Any]:
+        if is_preflight(app.current_event.raw_event):
+            # API Gateway routes a CORS preflight here (the OPTIONS route, or $default) and
+            # adds the CORS headers it is configured with to whatever we answer: a 2xx lets
+            # the browser go on, and only for the origins it allows.
+            return Response(status_code=204, content_type=None, body=None)
         return error_response(NotFound())
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
