@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from session_service.errors import InvalidToken
+from session_service.errors import InvalidToken, Unavailable
 from session_service.keyring import (
     KeyRingSource,
     generate_signing_key,
@@ -115,3 +115,41 @@ def test_a_malformed_secret_is_refused(secret: dict[str, Any]) -> None:
 
     with pytest.raises(KeyRingError):
         key_ring_from_secret(secret)
+
+
+class CachedSecret:
+    """Secrets Manager behind Powertools' cache: a read that does not force it gets what
+    was cached, however the secret has changed since."""
+
+    def __init__(self, value: dict[str, Any]) -> None:
+        self.stored = value
+        self.cached = value
+        self.forced = 0
+
+    def __call__(self, force: bool) -> dict[str, Any]:
+        if force:
+            self.forced += 1
+            self.cached = self.stored
+        return self.cached
+
+
+def test_a_container_that_read_the_secret_before_its_first_key_serves_once_it_exists() -> None:
+    # Given a new stack's secret, with a MAC key and no signing key yet, read and cached
+    clock = FixedClock(1_800_000_000.0)
+    secret = CachedSecret({"refresh_token_key": new_refresh_token_key(), "signing_keys": []})
+    source = KeyRingSource(secret, clock=clock)
+    with pytest.raises(Unavailable):
+        source.current()
+    assert secret.forced == 1
+    # Then another request moments later does not call Secrets Manager again
+    clock.advance(1)
+    with pytest.raises(Unavailable):
+        source.current()
+    assert secret.forced == 1
+    # When the first rotation writes a key, the cache still holding the empty ring
+    first = generate_signing_key("RS256", clock())
+    secret.stored = {**secret.stored, "signing_keys": [first]}
+    clock.advance(5)
+    # Then the container reads past the cache and serves, long before the cache expires
+    assert source.current().signing_key.kid == first["kid"]
+    assert secret.forced == 2

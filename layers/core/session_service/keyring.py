@@ -183,6 +183,10 @@ class KeyRingSource:
     # An unknown kid may mean a rotation this container has not seen yet; look again,
     # but never more often than this, so forged kids cannot drive Secrets Manager calls.
     _UNKNOWN_KID_REFRESH_INTERVAL = 30.0
+    # A secret with no usable key (a new stack, before the first rotation has written
+    # one) is read again past the cache, this often at most: the container serves as
+    # soon as the key exists instead of keeping the empty ring for the cache's lifetime.
+    _MISSING_KEY_REFRESH_INTERVAL = 5.0
 
     def __init__(self, fetch: SecretFetcher, clock: Callable[[], float] = time.time) -> None:
         self._fetch = fetch
@@ -191,6 +195,7 @@ class KeyRingSource:
         self._raw: Mapping[str, Any] | None = None
         self._ring: KeyRing | None = None
         self._last_forced = float("-inf")
+        self._last_missing_refetch = float("-inf")
 
     def current(self) -> KeyRing:
         return self._load(force=False)
@@ -204,17 +209,31 @@ class KeyRingSource:
         return self._load(force=True)
 
     def _load(self, force: bool) -> KeyRing:
-        raw = self._fetch(force)
+        try:
+            return self._parsed(self._fetch(force))
+        except KeyRingError:
+            if not force and self._may_refetch_missing():
+                try:
+                    return self._parsed(self._fetch(True))
+                except KeyRingError:
+                    pass
+            # Before the first rotation has run, or a damaged secret: an outage.
+            logger.exception("the signing-key secret holds no usable key ring")
+            raise Unavailable(retry_after=5) from None
+
+    def _parsed(self, raw: Mapping[str, Any]) -> KeyRing:
         with self._lock:
             if raw is not self._raw or self._ring is None:
-                try:
-                    self._ring = key_ring_from_secret(raw)
-                except KeyRingError:
-                    # Before the first rotation has run, or a damaged secret: an outage.
-                    logger.exception("the signing-key secret holds no usable key ring")
-                    raise Unavailable(retry_after=5) from None
+                self._ring = key_ring_from_secret(raw)
                 self._raw = raw
             return self._ring
+
+    def _may_refetch_missing(self) -> bool:
+        with self._lock:
+            if self._clock() - self._last_missing_refetch < self._MISSING_KEY_REFRESH_INTERVAL:
+                return False
+            self._last_missing_refetch = self._clock()
+            return True
 
 
 def secrets_manager_fetcher(secret_id: str, max_age: int) -> SecretFetcher:
