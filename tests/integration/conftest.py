@@ -32,6 +32,7 @@ from session_service.ports import SessionStore, ThrottleStore
 from session_service.store import DynamoSessionStore
 from session_service.throttle_store import DynamoThrottleStore
 from session_service.throttling import ThrottlePolicy
+from tests.deployed_shape import RUNNING, CallRecorder, missing_permissions
 from tests.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
 from tests.fakes import InMemoryStore
 
@@ -91,14 +92,24 @@ class Stack:
     clients: Callable[[str], Any]
     modules: dict[str, ModuleType] = field(default_factory=dict)
     gateway: Gateway | None = None
+    # The AWS calls its functions made, checked against their deployed roles at the end
+    calls: CallRecorder = field(default_factory=CallRecorder)
 
     @property
     def table(self) -> str:
         return self.template.names.refs["SessionTable"]
 
     def function(self, logical_id: str) -> ModuleType:
+        """The function's module, loaded as a cold start does; its AWS calls, at import
+        and in each invocation, are recorded as this function's."""
         if logical_id not in self.modules:
-            self.modules[logical_id] = load_function(FUNCTIONS[logical_id])
+            token = RUNNING.set(logical_id)
+            try:
+                module = load_function(FUNCTIONS[logical_id])
+            finally:
+                RUNNING.reset(token)
+            module.lambda_handler = _running_as(logical_id, module.lambda_handler)  # type: ignore[attr-defined]
+            self.modules[logical_id] = module
         return self.modules[logical_id]
 
     def http(
@@ -122,6 +133,17 @@ class Stack:
         """Every item in the table (DynamoDB JSON), for asserting what was written."""
         client = self.clients("dynamodb")
         return list(client.scan(TableName=self.table, ConsistentRead=True)["Items"])
+
+
+def _running_as(logical_id: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+    def invoke(event: Any, context: Any) -> Any:
+        token = RUNNING.set(logical_id)
+        try:
+            return handler(event, context)
+        finally:
+            RUNNING.reset(token)
+
+    return invoke
 
 
 @dataclass
@@ -183,6 +205,9 @@ def stack_with(
     else:
         monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
         monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", raising=False)
+    # Every AWS call a function makes must be allowed by its role as deployed
+    recorder = CallRecorder()
+    monkeypatch.setattr(BaseClient, "_make_api_call", recorder.wrap(BaseClient._make_api_call))
     with mock_aws():
         stacks: list[Stack] = []
 
@@ -203,16 +228,19 @@ def stack_with(
 
             provisioned = provision(template, clients, ISSUER)
             environment = function_environment(template, "PasswordChangedFunction", {})
-            environment.update(TOKEN_ISSUER=ISSUER, POWERTOOLS_LOG_LEVEL="DEBUG", **settings)
+            environment.update({"TOKEN_ISSUER": ISSUER, "POWERTOOLS_LOG_LEVEL": "DEBUG", **settings})
             for key, value in environment.items():
                 monkeypatch.setenv(key, value)
             wiring.reset()
-            stack = Stack(template, provisioned, clients)
+            stack = Stack(template, provisioned, clients, calls=recorder)
             stacks.append(stack)
             return stack
 
         yield make
         wiring.reset()
+        if stacks:
+            missing = missing_permissions(recorder.calls, stacks[0].template)
+            assert missing == [], f"the deployed roles would refuse: {missing}"
         if dynamodb_endpoint is not None:
             # DynamoDB Local outlives the test: the next one starts from no table
             client = boto3.client("dynamodb", region_name="us-east-1")

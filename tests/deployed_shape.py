@@ -1,0 +1,217 @@
+"""template.yaml as CloudFormation deploys it: expanded by aws-sam-translator (SAM's own
+transform), and what the checks of the deployed shape need from it: each function's role,
+the IAM actions a recorded AWS call needs, and whether a role's statements allow them."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import functools
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from local_run.template import Template, load_template
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+
+
+class _NoManagedPolicies:
+    """The template names no managed policy by name (SAM adds the basic execution role
+    by ARN), so the transform needs no IAM lookup."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@functools.cache
+def _expanded() -> dict[str, Any]:
+    from samtranslator.translator.transform import transform  # noqa: PLC0415
+
+    document = copy.deepcopy(load_template())
+    for resource in document["Resources"].values():
+        properties = resource.get("Properties", {})
+        # What `sam package` does: local code becomes an S3 object.
+        for uri in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(uri), str):
+                properties[uri] = f"s3://bucket/{properties[uri]}"
+    region = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    try:
+        expanded: dict[str, Any] = transform(document, {}, _NoManagedPolicies())
+    finally:
+        if region is None:
+            del os.environ["AWS_DEFAULT_REGION"]
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = region
+    return expanded
+
+
+def expanded_template() -> dict[str, Any]:
+    """The CloudFormation template `sam deploy` would create (a copy)."""
+    return copy.deepcopy(_expanded())
+
+
+def resources_of_type(template: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def role_statements(template: Mapping[str, Any], function: str) -> list[dict[str, Any]]:
+    """The inline policy statements of the role SAM made for a function."""
+    role = template["Resources"][f"{function}Role"]["Properties"]
+    return [
+        statement
+        for policy in role.get("Policies", [])
+        for statement in _listed(policy["PolicyDocument"]["Statement"])
+    ]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class Permission:
+    """An IAM action on a resource ARN."""
+
+    action: str
+    resource: str
+
+
+def allowed(
+    statements: list[dict[str, Any]], needed: Permission, resolve: Callable[[Any], Any]
+) -> bool:
+    """Whether the statements (their intrinsics resolved) allow it and none denies it."""
+    verdicts = [
+        statement["Effect"]
+        for statement in statements
+        if _matches(_listed(statement["Action"]), needed.action, ignore_case=True)
+        and _matches([str(r) for r in _listed(resolve(statement["Resource"]))], needed.resource)
+    ]
+    return "Allow" in verdicts and "Deny" not in verdicts
+
+
+def _matches(patterns: list[str], value: str, ignore_case: bool = False) -> bool:
+    if ignore_case:
+        return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+    return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
+
+
+# -- the permissions a recorded AWS call needs ---------------------------------------------
+
+_TRANSACT_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def permissions_for(
+    service: str, operation: str, params: Mapping[str, Any], arns: Mapping[str, str]
+) -> Iterator[Permission]:
+    """The IAM permissions an API call needs, as AWS authorizes it (a transaction needs
+    each of its items' actions; a batch read, BatchGetItem on each table). `arns` names
+    the ARN of each table (by name) and queue (by URL) the stack has."""
+    if service == "dynamodb":
+        if operation == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                ((kind, request),) = item.items()
+                yield Permission(_TRANSACT_ACTIONS[kind], arns[request["TableName"]])
+        elif operation == "BatchGetItem":
+            for table in params["RequestItems"]:
+                yield Permission("dynamodb:BatchGetItem", arns[table])
+        else:
+            yield Permission(f"dynamodb:{operation}", arns[params["TableName"]])
+    elif service == "secretsmanager":
+        secret = str(params["SecretId"])  # a name or an ARN: IAM sees the ARN
+        yield Permission(f"secretsmanager:{operation}", arns.get(secret, secret))
+    elif service == "ssm" and operation == "GetParameter":
+        name = str(params["Name"])
+        yield Permission("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}")
+    elif service == "events" and operation == "PutEvents":
+        for entry in params["Entries"]:
+            bus = str(entry.get("EventBusName", "default"))
+            yield Permission("events:PutEvents", arns.get(bus, bus))
+    elif service == "sqs":
+        yield Permission(f"sqs:{operation}", arns[str(params["QueueUrl"])])
+    else:
+        raise ValueError(f"no IAM mapping for {service}.{operation}: add one")
+
+
+# -- the calls each function makes, and the permissions its role lacks for them -----------
+
+# The function whose code is running (set around each invocation by the test harness).
+RUNNING: ContextVar[str | None] = ContextVar("running_function", default=None)
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    service: str
+    operation: str
+    params: Mapping[str, Any]
+
+
+class CallRecorder:
+    """AWS calls at botocore's edge made while a function's code runs, by function."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def recording(client: Any, operation: str, params: Any) -> Any:
+            function = RUNNING.get()
+            if function is not None:
+                service = client.meta.service_model.service_name
+                self.calls.append(Call(function, service, operation, copy.deepcopy(params)))
+            return original(client, operation, params)
+
+        return recording
+
+
+def stack_arns(template: Template) -> dict[str, str]:
+    """The ARN of each table (by name), queue (by URL), event bus and secret (by name)
+    provisioned from the template."""
+    arns = {}
+    for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Events::EventBus"):
+        for logical_id in template.of_type(kind):
+            arns[template.names.refs[logical_id]] = template.names.attributes[(logical_id, "Arn")]
+    for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
+        name = resource.get("Properties", {}).get("Name") or template.physical_name(logical_id)
+        arns[str(template.resolve(name))] = template.names.refs[logical_id]
+    return arns
+
+
+def missing_permissions(
+    calls: list[Call], template: Template, expanded: Mapping[str, Any] | None = None
+) -> list[tuple[str, Permission]]:
+    """Each (function, permission) a call needed that the function's deployed role lacks,
+    the role's intrinsics resolved to the names the calls used."""
+    expanded = expanded_template() if expanded is None else expanded
+    arns = stack_arns(template)
+    missing = []
+    for call in calls:
+        statements = role_statements(expanded, call.function)
+        for needed in permissions_for(call.service, call.operation, call.params, arns):
+            if not allowed(statements, needed, template.resolve):
+                missing.append((call.function, needed))
+    _log_actions(calls, arns)
+    return missing
+
+
+def _log_actions(calls: list[Call], arns: Mapping[str, str]) -> None:
+    """With IAM_ACTIONS_LOG set, append each function's actions to that file (a survey of
+    what the suite exercised; every worker appends)."""
+    path = os.environ.get("IAM_ACTIONS_LOG")
+    if not path:
+        return
+    lines = {
+        f"{call.function} {needed.action}\n"
+        for call in calls
+        for needed in permissions_for(call.service, call.operation, call.params, arns)
+    }
+    with open(path, "a") as log:
+        log.writelines(sorted(lines))

@@ -1,0 +1,139 @@
+"""The template as CloudFormation would deploy it (expanded by aws-sam-translator): what
+AWS enforces and no emulator does. A queue a service writes to lets it; no function reserves
+concurrency unless asked; state that must outlive the stack does; Secrets Manager may invoke
+the rotation function for this secret only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_run.template import Template, load_template
+from tests.deployed_shape import (
+    Permission,
+    allowed,
+    expanded_template,
+    resources_of_type,
+    role_statements,
+)
+
+EXPANDED = expanded_template()
+
+
+def symbolic(value: Any) -> Any:
+    """Intrinsics as names, so statements and their targets compare without a stack."""
+    if isinstance(value, list):
+        return [symbolic(item) for item in value]
+    if isinstance(value, dict) and len(value) == 1:
+        ((name, argument),) = value.items()
+        if name == "Ref":
+            return f"ref:{argument}"
+        if name == "Fn::GetAtt":
+            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".")
+            return f"{attribute.lower()}:{logical_id}"
+    return value
+
+
+def queue_policies_for(queue: str) -> list[dict[str, Any]]:
+    """The statements of every queue policy that applies to this queue (by logical id)."""
+    return [
+        statement
+        for policy in resources_of_type(EXPANDED, "AWS::SQS::QueuePolicy").values()
+        if f"ref:{queue}" in symbolic(policy["Properties"]["Queues"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_every_rule_dead_letter_queue_lets_eventbridge_send_for_that_rule_only() -> None:
+    dead_letters = [
+        (rule, symbolic(target["DeadLetterConfig"]["Arn"]))
+        for rule, resource in resources_of_type(EXPANDED, "AWS::Events::Rule").items()
+        for target in resource["Properties"]["Targets"]
+        if "DeadLetterConfig" in target
+    ]
+    assert dead_letters == [
+        ("PasswordChangedFunctionPasswordChanged", "arn:PasswordChangedDeadLetterQueue")
+    ]
+    for rule, queue_arn in dead_letters:
+        statements = queue_policies_for(queue_arn.removeprefix("arn:"))
+        granting = [
+            s
+            for s in statements
+            if s["Effect"] == "Allow"
+            and s["Principal"] == {"Service": "events.amazonaws.com"}
+            and "sqs:SendMessage"
+            in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+            and symbolic(s["Resource"]) == queue_arn
+        ]
+        assert len(granting) == 1, statements
+        assert symbolic(granting[0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == f"arn:{rule}"
+
+
+def on_failure_destinations() -> list[tuple[str, str]]:
+    """(function, queue) for each asynchronous or stream OnFailure destination: Lambda
+    sends there with the function's own role."""
+    found = []
+    for config in resources_of_type(EXPANDED, "AWS::Lambda::EventInvokeConfig").values():
+        properties = config["Properties"]
+        destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
+        found.append((symbolic(properties["FunctionName"]), symbolic(destination)))
+    for mapping in resources_of_type(EXPANDED, "AWS::Lambda::EventSourceMapping").values():
+        properties = mapping["Properties"]
+        destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
+        found.append((symbolic(properties["FunctionName"]), symbolic(destination)))
+    return found
+
+
+def test_every_on_failure_destination_is_writable_by_the_function_role() -> None:
+    destinations = on_failure_destinations()
+    assert sorted(destinations) == [
+        ("ref:EventPublisherFunction", "arn:PublisherDeadLetterQueue"),
+        ("ref:PasswordChangedFunction", "arn:PasswordChangedDeadLetterQueue"),
+    ]
+    for function, queue in destinations:
+        statements = role_statements(EXPANDED, function.removeprefix("ref:"))
+        assert allowed(statements, Permission("sqs:SendMessage", queue), symbolic)
+
+
+def test_no_function_reserves_concurrency_unless_asked() -> None:
+    # With every parameter at its default, as a first `sam deploy --guided` proposes
+    template = Template(load_template())
+    functions = list(template.of_type("AWS::Serverless::Function"))
+    assert len(functions) == 5
+    for function in functions:
+        reserved = template.function_properties(function).get("ReservedConcurrentExecutions")
+        assert template.resolve(reserved) is None, function
+    # and each can be asked for
+    for function in functions:
+        parameter = function.removesuffix("Function") + "ReservedConcurrency"
+        asked = Template(load_template(), parameter_overrides={parameter: "7"})
+        reserved = asked.function_properties(function)["ReservedConcurrentExecutions"]
+        assert str(asked.resolve(reserved)) == "7", function
+
+
+@pytest.mark.parametrize("logical_id", ["SessionTable", "SigningKeySecret"])
+def test_state_outlives_the_stack_but_not_a_failed_creation(logical_id: str) -> None:
+    resource = EXPANDED["Resources"][logical_id]
+    assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_secrets_manager_may_invoke_the_rotation_function_for_this_secret_only() -> None:
+    permission = EXPANDED["Resources"]["KeyRotationPermission"]["Properties"]
+    assert permission["Principal"] == "secretsmanager.amazonaws.com"
+    assert symbolic(permission["SourceArn"]) == "ref:SigningKeySecret"
+
+
+def test_a_cors_preflight_has_a_route_to_the_function_without_an_authorizer() -> None:
+    # SAM writes an HTTP API's routes into its OpenAPI body
+    body = next(iter(resources_of_type(EXPANDED, "AWS::ApiGatewayV2::Api").values()))
+    paths = body["Properties"]["Body"]["paths"]
+    preflight = paths["/{proxy+}"]["options"]
+    assert "security" not in preflight or preflight["security"] == [{"NONE": []}]
+    assert "ApiFunction" in str(preflight["x-amazon-apigateway-integration"]["uri"])
+
+
+@pytest.mark.parametrize("parameter", ["ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"])
+def test_the_stage_throttle_says_it_applies_per_route(parameter: str) -> None:
+    assert "each route" in load_template()["Parameters"][parameter]["Description"]
