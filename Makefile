@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
 .PHONY: browser dynamodb-local java
-.PHONY: bench load
+.PHONY: bench load smoke
 
 install: $(STAMP)
 
@@ -103,6 +103,11 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.py
 	$(PY) bench/requirements.py > $(VENV)/bench-requirements.txt
 	$(PY) -m pip install --quiet -r $(VENV)/bench-requirements.txt
 	@rm -f $(VENV)/.bench-installed-* && touch $@
+
+# After a deployment: JWKS, register, login, refresh, logout, and a preflight from ORIGIN.
+smoke: install
+	@test -n "$(API_URL)" || { echo "usage: make smoke API_URL=https://... [ORIGIN=https://app...]"; exit 2; }
+	$(PY) scripts/smoke.py --api-url "$(API_URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")
 
 validate: tools
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint

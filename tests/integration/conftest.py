@@ -228,7 +228,9 @@ def stack_with(
 
             provisioned = provision(template, clients, ISSUER)
             environment = function_environment(template, "PasswordChangedFunction", {})
-            environment.update({"TOKEN_ISSUER": ISSUER, "POWERTOOLS_LOG_LEVEL": "DEBUG", **settings})
+            environment.update(
+                {"TOKEN_ISSUER": ISSUER, "POWERTOOLS_LOG_LEVEL": "DEBUG", **settings}
+            )
             for key, value in environment.items():
                 monkeypatch.setenv(key, value)
             wiring.reset()
