@@ -41,10 +41,11 @@ lint: install
 test: lint check-template browser dynamodb-local
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-unit: install
+# The deployed-shape checks expand the template with the tools venv's aws-sam-translator.
+unit: install tools
 	$(PY) -m pytest tests/unit
 
-integration: install dynamodb-local
+integration: install tools dynamodb-local
 	$(PY) -m pytest tests/integration
 
 # Against the local run by default, against a deployed stack with API_URL=https://...

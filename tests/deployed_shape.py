@@ -7,46 +7,38 @@ from __future__ import annotations
 import copy
 import fnmatch
 import functools
+import json
 import os
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from local_run.template import Template, load_template
+from local_run.template import ROOT, Template, load_template
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
 
-class _NoManagedPolicies:
-    """The template names no managed policy by name (SAM adds the basic execution role
-    by ARN), so the transform needs no IAM lookup."""
-
-    def load(self) -> dict[str, str]:
-        return {}
+TOOLS_PYTHON = ROOT / ".tools" / "bin" / "python"
 
 
 @functools.cache
 def _expanded() -> dict[str, Any]:
-    from samtranslator.translator.transform import transform  # noqa: PLC0415
-
-    document = copy.deepcopy(load_template())
-    for resource in document["Resources"].values():
-        properties = resource.get("Properties", {})
-        # What `sam package` does: local code becomes an S3 object.
-        for uri in ("CodeUri", "ContentUri"):
-            if isinstance(properties.get(uri), str):
-                properties[uri] = f"s3://bucket/{properties[uri]}"
-    region = os.environ.get("AWS_DEFAULT_REGION")
-    os.environ["AWS_DEFAULT_REGION"] = REGION
-    try:
-        expanded: dict[str, Any] = transform(document, {}, _NoManagedPolicies())
-    finally:
-        if region is None:
-            del os.environ["AWS_DEFAULT_REGION"]
-        else:
-            os.environ["AWS_DEFAULT_REGION"] = region
-    return expanded
+    """aws-sam-translator's expansion, run in the tools venv (`make tools`), where it is
+    installed with cfn-lint and pins its own pydantic."""
+    if not TOOLS_PYTHON.exists():
+        raise RuntimeError("the tools venv is missing: run `make tools`")
+    expanded = subprocess.run(
+        [str(TOOLS_PYTHON), str(ROOT / "scripts" / "expand_template.py")],
+        input=json.dumps(load_template()),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "AWS_DEFAULT_REGION": REGION},
+    )
+    result: dict[str, Any] = json.loads(expanded.stdout)
+    return result
 
 
 def expanded_template() -> dict[str, Any]:
