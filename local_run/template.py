@@ -145,7 +145,8 @@ class Template:
             "Fn::GetAtt": self._get_att,
             "Fn::Sub": self._sub,
             "Fn::If": lambda a: self.resolve(a[1] if self.condition(a[0]) else a[2]),
-            "Fn::Equals": lambda a: self.resolve(a[0]) == self.resolve(a[1]),
+            # CloudFormation compares as strings (a parameter is one, 0 in YAML is not).
+            "Fn::Equals": lambda a: str(self.resolve(a[0])) == str(self.resolve(a[1])),
             "Fn::Not": lambda a: not self.resolve(a[0]),
             "Fn::And": lambda a: all(self.resolve(x) for x in a),
             "Fn::Or": lambda a: any(self.resolve(x) for x in a),

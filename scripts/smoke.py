@@ -10,12 +10,14 @@ import argparse
 import json
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 PASSWORD = "smoke test passphrase"
+FIRST_KEY_WAIT_SECONDS = 60
 
 
 @dataclass
@@ -64,7 +66,12 @@ class Smoke:
         return ok
 
     def run(self) -> int:
+        # A new stack answers 503 until the first rotation has written a signing key.
+        deadline = time.monotonic() + FIRST_KEY_WAIT_SECONDS
         jwks = self.call("GET", "/.well-known/jwks.json")
+        while jwks.status == 503 and time.monotonic() < deadline:
+            time.sleep(2)
+            jwks = self.call("GET", "/.well-known/jwks.json")
         keys = jwks.body.get("keys") if isinstance(jwks.body, dict) else None
         self.check("JWKS has a signing key", jwks.status == 200 and bool(keys), jwks.body)
         self.session_flow()
@@ -103,11 +110,23 @@ class Smoke:
         }
         answer = self.call("OPTIONS", "/auth/login", headers=asked)
         allowed = answer.headers.get("access-control-allow-origin")
+        methods = _listed(answer.headers.get("access-control-allow-methods"))
+        headers = _listed(answer.headers.get("access-control-allow-headers"))
         self.check(
             f"a preflight from {self.origin}",
-            200 <= answer.status < 300 and allowed == self.origin,
-            f"{answer.status}, Access-Control-Allow-Origin: {allowed}",
+            200 <= answer.status < 300
+            and allowed == self.origin
+            and "post" in methods
+            and "content-type" in headers,
+            f"{answer.status}, Access-Control-Allow-Origin: {allowed}, "
+            f"-Methods: {','.join(methods)}, -Headers: {','.join(headers)}",
         )
+
+
+def _listed(header: str | None) -> list[str]:
+    """A comma-separated header's values, lower case (methods and names are
+    case-insensitive here)."""
+    return [part.strip().lower() for part in (header or "").split(",") if part.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

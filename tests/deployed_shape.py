@@ -75,7 +75,13 @@ class Permission:
 def allowed(
     statements: list[dict[str, Any]], needed: Permission, resolve: Callable[[Any], Any]
 ) -> bool:
-    """Whether the statements (their intrinsics resolved) allow it and none denies it."""
+    """Whether the statements (their intrinsics resolved) allow it and none denies it. A
+    statement this matcher does not model (conditions, NotAction, NotResource) is an
+    error, never silently read as unconditional."""
+    for statement in statements:
+        unmodelled = set(statement) - {"Sid", "Effect", "Action", "Resource"}
+        if unmodelled:
+            raise ValueError(f"the IAM check does not model {sorted(unmodelled)}: {statement}")
     verdicts = [
         statement["Effect"]
         for statement in statements
@@ -101,6 +107,29 @@ _TRANSACT_ACTIONS = {
 }
 
 
+_SINGLE_TABLE_OPERATIONS = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"}
+)
+
+
+def _dynamodb_permissions(
+    operation: str, params: Mapping[str, Any], arns: Mapping[str, str]
+) -> Iterator[Permission]:
+    if params.get("IndexName"):
+        raise ValueError("a read of an index needs the index's ARN: add it to the IAM check")
+    if operation == "TransactWriteItems":
+        for item in params["TransactItems"]:
+            ((kind, request),) = item.items()
+            yield Permission(_TRANSACT_ACTIONS[kind], arns[request["TableName"]])
+    elif operation == "BatchGetItem":
+        for table in params["RequestItems"]:
+            yield Permission("dynamodb:BatchGetItem", arns[table])
+    elif operation in _SINGLE_TABLE_OPERATIONS:
+        yield Permission(f"dynamodb:{operation}", arns[params["TableName"]])
+    else:
+        raise ValueError(f"no IAM mapping for dynamodb.{operation}: add one")
+
+
 def permissions_for(
     service: str, operation: str, params: Mapping[str, Any], arns: Mapping[str, str]
 ) -> Iterator[Permission]:
@@ -108,15 +137,7 @@ def permissions_for(
     each of its items' actions; a batch read, BatchGetItem on each table). `arns` names
     the ARN of each table (by name) and queue (by URL) the stack has."""
     if service == "dynamodb":
-        if operation == "TransactWriteItems":
-            for item in params["TransactItems"]:
-                ((kind, request),) = item.items()
-                yield Permission(_TRANSACT_ACTIONS[kind], arns[request["TableName"]])
-        elif operation == "BatchGetItem":
-            for table in params["RequestItems"]:
-                yield Permission("dynamodb:BatchGetItem", arns[table])
-        else:
-            yield Permission(f"dynamodb:{operation}", arns[params["TableName"]])
+        yield from _dynamodb_permissions(operation, params, arns)
     elif service == "secretsmanager":
         secret = str(params["SecretId"])  # a name or an ARN: IAM sees the ARN
         yield Permission(f"secretsmanager:{operation}", arns.get(secret, secret))

@@ -6,7 +6,9 @@ cases make sure the check sees what it must, and can fail."""
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,8 +21,8 @@ from tests.deployed_shape import (
     permissions_for,
     stack_arns,
 )
-from tests.helpers import authorize, login, register
-from tests.integration.conftest import Stack
+from tests.helpers import PASSWORD, authorize, login, password_changed, register, stream_records
+from tests.integration.conftest import LambdaContext, Stack, sample_event
 
 
 def actions(stack: Stack, function: str) -> set[str]:
@@ -33,24 +35,81 @@ def actions(stack: Stack, function: str) -> set[str]:
     }
 
 
-def test_cold_functions_read_their_configuration_with_their_own_roles(
-    stack_with: Callable[..., Stack],
-) -> None:
-    # Given the issuer read from SSM, as a deployed stack without TokenIssuer does
-    stack = stack_with(TOKEN_ISSUER="")
-    register(stack)
-    tokens = login(stack)
-    # When the authorizer starts cold, after the API function
-    wiring.reset()
-    assert authorize(stack, tokens["access_token"])["isAuthorized"] is True
-    # Then each read the secret and the parameter itself (the check at the end of this
-    # test holds them against each role)
-    assert {"secretsmanager:GetSecretValue", "ssm:GetParameter"} <= actions(stack, "ApiFunction")
-    assert actions(stack, "AuthorizerFunction") == {
+# What each function's code calls in AWS, each one started cold in a container of its own
+# (so that no cache filled by another function's code hides a call): every one of these is
+# allowed by the function's role, and nothing else is called.
+ACTIONS = {
+    "ApiFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
+    },
+    "AuthorizerFunction": {
         "dynamodb:BatchGetItem",
-    }
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+    },
+    "PasswordChangedFunction": {
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "sqs:SendMessage",
+    },
+    "EventPublisherFunction": {"events:PutEvents"},
+    "KeyRotationFunction": {
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    },
+}
+
+
+def test_each_function_started_cold_calls_exactly_what_its_role_allows(
+    stack_with: Callable[..., Stack],
+) -> None:
+    stack = stack_with(TOKEN_ISSUER="")
+    context = LambdaContext()
+    # The API: a user's whole life, through the gateway (its authorizer started apart)
+    user_id = register(stack)
+    tokens, other = login(stack), login(stack)
+    refreshed = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    bearer_of = {"authorization": f"Bearer {refreshed.json()['access_token']}"}
+    stack.http("GET", "/auth/sessions", headers=bearer_of)
+    stack.http("DELETE", f"/auth/sessions/{other['session_id']}", headers=bearer_of)
+    stack.http("DELETE", "/auth/sessions", headers=bearer_of)
+    new = "another long passphrase"
+    body = {"current_password": PASSWORD, "new_password": new}
+    changed = stack.http("POST", "/auth/password", body, headers=bearer_of).json()
+    ended = {"authorization": f"Bearer {changed['access_token']}"}
+    assert stack.http("POST", "/auth/logout", headers=ended).status == 204
+    # The authorizer, cold
+    fresh = stack.http("POST", "/auth/login", {"username": "ada", "password": new}).json()
+    wiring.reset()
+    assert authorize(stack, fresh["access_token"])["isAuthorized"] is True
+    # The consumer, cold: a change, and an event it cannot read (to its dead-letter queue)
+    wiring.reset()
+    consumer = stack.function("PasswordChangedFunction").lambda_handler
+    consumer(password_changed(user_id, datetime.now(UTC)), context)
+    consumer({**sample_event("password_changed/malformed.json"), "detail": {}}, context)
+    # The publisher, cold, with the stream so far
+    wiring.reset()
+    publisher = stack.function("EventPublisherFunction").lambda_handler
+    publisher({"Records": stream_records(stack)}, context)
+    # Key rotation, cold, every step
+    wiring.reset()
+    rotation = stack.function("KeyRotationFunction").lambda_handler
+    token = str(uuid.uuid4())
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        event = {**sample_event("key_rotation/create-secret.json"), "Step": step}
+        rotation({**event, "ClientRequestToken": token}, context)
+    assert {function: actions(stack, function) for function in ACTIONS} == ACTIONS
 
 
 def test_a_role_missing_a_statement_is_caught(stack: Stack) -> None:

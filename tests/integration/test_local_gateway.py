@@ -18,8 +18,8 @@ import requests
 
 from local_run import functions
 from local_run.functions import FunctionPool, InvocationError
-from local_run.gateway import GatewayResponse, serve
-from local_run.template import ROOT
+from local_run.gateway import Gateway, GatewayConfig, GatewayResponse, serve
+from local_run.template import ROOT, HttpRoute
 
 
 class StaticGateway:
@@ -172,3 +172,53 @@ def test_a_cold_start_that_fails_is_not_counted_as_an_instance(
         with pytest.raises(InvocationError):
             broken.invoke({}, timeout=5)
     assert broken._all == []
+
+
+class Echo:
+    """A function that answers every invocation 200 with its route key."""
+
+    name = "Echo"
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        return {"statusCode": 200, "body": event["routeKey"]}
+
+
+CORS = {
+    "AllowOrigins": ["https://app.example"],
+    "AllowMethods": ["GET", "POST"],
+    "AllowHeaders": ["content-type"],
+    "MaxAge": 600,
+}
+PREFLIGHT = [("origin", "https://app.example"), ("access-control-request-method", "POST")]
+
+
+def gateway(*routes: HttpRoute) -> Gateway:
+    config = GatewayConfig(list(routes), {}, {}, cors=CORS, functions={"Echo": Echo()})  # type: ignore[dict-item]
+    return Gateway(config)
+
+
+def test_a_preflight_no_route_takes_is_answered_by_the_gateway_itself() -> None:
+    answer = gateway(HttpRoute("POST", "/auth/login", "Echo", None)).handle(
+        "OPTIONS", "/auth/login", PREFLIGHT, b"", "203.0.113.9"
+    )
+    assert (answer.status, answer.body) == (204, b"")
+    assert ("Access-Control-Allow-Methods", "GET,POST") in answer.headers
+
+
+@pytest.mark.parametrize(
+    ("route", "route_key"),
+    [
+        (HttpRoute("OPTIONS", "/{proxy+}", "Echo", None), "OPTIONS /{proxy+}"),
+        (HttpRoute("ANY", "/auth/login", "Echo", None), "ANY /auth/login"),
+        (HttpRoute("ANY", "$default", "Echo", None), "$default"),
+    ],
+)
+def test_a_preflight_a_route_takes_reaches_its_function_and_gets_the_cors_headers(
+    route: HttpRoute, route_key: str
+) -> None:
+    answer = gateway(HttpRoute("POST", "/auth/login", "Echo", None), route).handle(
+        "OPTIONS", "/auth/login", PREFLIGHT, b"", "203.0.113.9"
+    )
+    assert (answer.status, answer.body) == (200, route_key.encode())
+    assert ("Access-Control-Allow-Origin", "https://app.example") in answer.headers
+    assert ("Access-Control-Allow-Headers", "content-type") in answer.headers

@@ -112,11 +112,28 @@ def test_no_function_reserves_concurrency_unless_asked() -> None:
         assert str(asked.resolve(reserved)) == "7", function
 
 
-@pytest.mark.parametrize("logical_id", ["SessionTable", "SigningKeySecret"])
-def test_state_outlives_the_stack_but_not_a_failed_creation(logical_id: str) -> None:
-    resource = EXPANDED["Resources"][logical_id]
-    assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
-    assert resource["UpdateReplacePolicy"] == "Retain"
+# Resources whose content a stack cannot recreate: users, sessions, keys, unread failures.
+STATEFUL = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+
+
+def test_state_outlives_the_stack_but_not_a_failed_creation() -> None:
+    stateful = {
+        logical_id: resource
+        for kind in STATEFUL
+        for logical_id, resource in resources_of_type(EXPANDED, kind).items()
+    }
+    assert sorted(stateful) == ["SessionTable", "SigningKeySecret"]
+    for logical_id, resource in stateful.items():
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
+        assert resource["UpdateReplacePolicy"] == "Retain", logical_id
+
+
+def test_a_failed_first_creation_can_delete_the_table_it_made() -> None:
+    # RetainExceptOnCreate deletes on a failed creation, which DynamoDB refuses for a
+    # deletion-protected table: the rollback would fail and leave it behind
+    template = Template(load_template())
+    protection = template.resources["SessionTable"]["Properties"]["DeletionProtectionEnabled"]
+    assert str(template.resolve(protection)) == "false"
 
 
 def test_secrets_manager_may_invoke_the_rotation_function_for_this_secret_only() -> None:
