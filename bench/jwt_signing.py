@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from bench.timing import Timing, measure
-from session_service.keyring import PrivateKey
-from session_service.tokens import AccessTokens
+from session_service.domain.keyring import PrivateKey
+from session_service.domain.tokens import AccessTokens
 from tests.fakes import FixedClock, key_ring_source
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.timing import Timing, measure
-from session_service.accounts import Accounts, LoginRequest
-from session_service.passwords import Passwords
-from session_service.throttling import LoginThrottle
+from session_service.domain.accounts import Accounts, LoginRequest
+from session_service.domain.passwords import Passwords
+from session_service.domain.throttling import LoginThrottle
 from tests.domain import CHEAP_ARGON2, CLIENT, THROTTLE, build_domain
 
 PASSWORD = "correct horse battery"

@@ -145,7 +145,7 @@ def _event_buses(template: Template, client: Any) -> None:
 
 
 def _secrets(template: Template, client: Any) -> None:
-    from session_service.keyring import (  # noqa: PLC0415
+    from session_service.domain.keyring import (  # noqa: PLC0415
         generate_signing_key,
         new_refresh_token_key,
         rotated_secret,

@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from session_service.accounts import Accounts
-from session_service.devices import DeviceTokens
-from session_service.keyring import KeyRingSource
-from session_service.models import ClientInfo
-from session_service.passwords import Argon2Parameters, Passwords
-from session_service.ports import SessionStore, ThrottleStore
-from session_service.session_ending import SessionEnding
-from session_service.sessions import SessionPolicy, SessionService
-from session_service.throttling import LoginThrottle, ThrottlePolicy
-from session_service.tokens import AccessTokens, RefreshTokens
+from session_service.domain.accounts import Accounts
+from session_service.domain.devices import DeviceTokens
+from session_service.domain.keyring import KeyRingSource
+from session_service.domain.models import ClientInfo
+from session_service.domain.passwords import Argon2Parameters, Passwords
+from session_service.domain.ports import SessionStore, ThrottleStore
+from session_service.domain.session_ending import SessionEnding
+from session_service.domain.sessions import SessionPolicy, SessionService
+from session_service.domain.throttling import LoginThrottle, ThrottlePolicy
+from session_service.domain.tokens import AccessTokens, RefreshTokens
 from tests.fakes import FixedClock, InMemoryStore, key_ring_source
 
 ISSUER = "https://sessions.example.test"

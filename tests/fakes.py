@@ -8,9 +8,20 @@ import threading
 import time
 from typing import Any
 
-from session_service.errors import Unavailable
-from session_service.keyring import KeyRingSource, generate_signing_key, new_refresh_token_key
-from session_service.models import (
+from session_service.adapters.store_items import (
+    Key,
+    login_key,
+    profile_key,
+    session_key,
+    throttle_key,
+)
+from session_service.domain.errors import Unavailable
+from session_service.domain.keyring import (
+    KeyRingSource,
+    generate_signing_key,
+    new_refresh_token_key,
+)
+from session_service.domain.models import (
     Credential,
     EndedSessions,
     Millis,
@@ -19,7 +30,7 @@ from session_service.models import (
     UserProfile,
     UserSessions,
 )
-from session_service.ports import (
+from session_service.domain.ports import (
     AlreadyExists,
     CredentialChanged,
     NewSession,
@@ -28,7 +39,6 @@ from session_service.ports import (
     RotationRefused,
     StaleWrite,
 )
-from session_service.store_items import Key, login_key, profile_key, session_key, throttle_key
 
 
 class FixedClock:

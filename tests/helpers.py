@@ -12,12 +12,12 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from session_service.models import Session
+from session_service.domain.models import Session
 from tests.integration.conftest import LambdaContext, sample_event
 
 if TYPE_CHECKING:
-    from session_service.models import ClientInfo
-    from session_service.sessions import IssuedTokens
+    from session_service.domain.models import ClientInfo
+    from session_service.domain.sessions import IssuedTokens
     from tests.domain import Domain
     from tests.integration.conftest import HttpAnswer, Stack
 
@@ -145,7 +145,7 @@ def login_as(
     client: ClientInfo | None = None,
     device_token: str | None = None,
 ) -> IssuedTokens:
-    from session_service.accounts import LoginRequest  # noqa: PLC0415
+    from session_service.domain.accounts import LoginRequest  # noqa: PLC0415
     from tests.domain import CLIENT  # noqa: PLC0415
 
     request = LoginRequest(username, password, client or CLIENT, device_token=device_token)

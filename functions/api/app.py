@@ -10,12 +10,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import http, transport, wiring
-from session_service.accounts import LoginRequest
+from session_service import wiring
 from session_service.config import get_settings
-from session_service.errors import InvalidGrant
-from session_service.observability import logger, metrics
-from session_service.schemas import (
+from session_service.domain.accounts import LoginRequest
+from session_service.domain.errors import InvalidGrant
+from session_service.domain.sessions import IssuedTokens
+from session_service.edge import http, transport
+from session_service.edge.schemas import (
     CredentialsRequest,
     CurrentSessionResponse,
     Jwks,
@@ -30,7 +31,7 @@ from session_service.schemas import (
     TokenResponse,
     responses,
 )
-from session_service.sessions import IssuedTokens
+from session_service.observability import logger, metrics
 
 settings = get_settings()
 refresh_transport = transport.RefreshTransport(

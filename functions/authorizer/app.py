@@ -6,8 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import http, wiring
+from session_service import wiring
 from session_service.config import get_settings
+from session_service.edge import http
 from session_service.observability import logger
 
 get_settings()

@@ -8,8 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import keyring, wiring
+from session_service import wiring
 from session_service.config import get_settings
+from session_service.domain import keyring
 from session_service.observability import logger
 
 settings = get_settings()

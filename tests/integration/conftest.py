@@ -27,11 +27,11 @@ from local_run.gateway import Gateway, GatewayResponse, gateway_config
 from local_run.provision import Provisioned, provision
 from local_run.template import ROOT, Template, load_template, parameter_overrides
 from session_service import wiring
-from session_service.dynamo import dynamodb_client
-from session_service.ports import SessionStore, ThrottleStore
-from session_service.store import DynamoSessionStore
-from session_service.throttle_store import DynamoThrottleStore
-from session_service.throttling import ThrottlePolicy
+from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.store import DynamoSessionStore
+from session_service.adapters.throttle_store import DynamoThrottleStore
+from session_service.domain.ports import SessionStore, ThrottleStore
+from session_service.domain.throttling import ThrottlePolicy
 from tests.deployed_shape import RUNNING, CallRecorder, missing_permissions
 from tests.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
 from tests.fakes import InMemoryStore

@@ -16,10 +16,10 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from session_service.accounts import LoginRequest
-from session_service.errors import ServiceError, Unavailable
-from session_service.ports import SessionStore
-from session_service.sessions import MAX_BACK_OFF_SECONDS, MAX_START_ATTEMPTS
+from session_service.domain.accounts import LoginRequest
+from session_service.domain.errors import ServiceError, Unavailable
+from session_service.domain.ports import SessionStore
+from session_service.domain.sessions import MAX_BACK_OFF_SECONDS, MAX_START_ATTEMPTS
 from tests.domain import CLIENT, Services
 from tests.helpers import burst
 from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS, Stack

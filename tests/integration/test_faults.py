@@ -14,7 +14,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from session_service import wiring
-from session_service.sessions import MAX_START_ATTEMPTS
+from session_service.domain.sessions import MAX_START_ATTEMPTS
 from tests.helpers import PASSWORD, authorize, bearer, login, register
 from tests.integration.conftest import Stack
 

@@ -11,8 +11,9 @@ import jwt
 import pytest
 from botocore.stub import Stubber
 
-from session_service import dynamo, wiring
-from session_service.keyring import generate_signing_key
+from session_service import wiring
+from session_service.adapters import dynamo
+from session_service.domain.keyring import generate_signing_key
 from tests.helpers import (
     authorize,
     bearer,

@@ -17,9 +17,9 @@ from moto.dynamodb.models import dynamodb_backends
 
 from local_run import pumps, ttl
 from local_run.functions import InvocationError
-from session_service.models import Session
-from session_service.ports import NewSession, StaleWrite
-from session_service.store import dynamo_store
+from session_service.adapters.store import dynamo_store
+from session_service.domain.models import Session
+from session_service.domain.ports import NewSession, StaleWrite
 from tests.helpers import login, password_changed, register
 from tests.integration.conftest import BACKENDS, Stack
 

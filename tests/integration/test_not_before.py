@@ -13,15 +13,15 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from session_service import wiring
+from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.store import DynamoSessionStore
 from session_service.config import get_settings
-from session_service.dynamo import dynamodb_client
-from session_service.errors import Unavailable
-from session_service.models import ClientInfo
-from session_service.ports import NewSession
-from session_service.session_ending import SessionEnding
-from session_service.sessions import SessionPolicy, SessionService, StartRequest
-from session_service.store import DynamoSessionStore
-from session_service.tokens import RefreshTokens
+from session_service.domain.errors import Unavailable
+from session_service.domain.models import ClientInfo
+from session_service.domain.ports import NewSession
+from session_service.domain.session_ending import SessionEnding
+from session_service.domain.sessions import SessionPolicy, SessionService, StartRequest
+from session_service.domain.tokens import RefreshTokens
 from tests.helpers import assert_error, authorize, login, register
 from tests.integration.conftest import Stack
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from session_service.store_items import session_item
+from session_service.adapters.store_items import session_item
 from tests.helpers import (
     PASSWORD,
     a_session,

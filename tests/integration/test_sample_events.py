@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from session_service.events import events_for
-from session_service.store_items import decode_stream_record
+from session_service.adapters.store_items import decode_stream_record
+from session_service.domain.events import events_for
 from tests.integration.conftest import (
     EVENTS_DIR,
     FUNCTIONS,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from session_service.errors import Unavailable
-from session_service.models import Credential, EndedSessions, Session, UserProfile
-from session_service.ports import (
+from session_service.domain.errors import Unavailable
+from session_service.domain.models import Credential, EndedSessions, Session, UserProfile
+from session_service.domain.ports import (
     CredentialChanged,
     NewSession,
     NotBeforeRaise,
@@ -23,7 +23,11 @@ from session_service.ports import (
     SessionStore,
     StaleWrite,
 )
-from session_service.sessions import MAX_ENDED_AT_ONCE, MAX_PRUNED_AT_ONCE, MAX_USER_AGENT_LENGTH
+from session_service.domain.sessions import (
+    MAX_ENDED_AT_ONCE,
+    MAX_PRUNED_AT_ONCE,
+    MAX_USER_AGENT_LENGTH,
+)
 from tests import helpers
 from tests.fakes import InMemoryStore
 from tests.integration.conftest import BACKENDS

@@ -12,11 +12,16 @@ from collections.abc import Callable
 
 import pytest
 
-from session_service.accounts import LoginRequest
-from session_service.errors import InvalidGrant, RateLimited, ServiceError, SessionLimitReached
-from session_service.models import ClientInfo
-from session_service.ports import SessionStore
-from session_service.sessions import IssuedTokens
+from session_service.domain.accounts import LoginRequest
+from session_service.domain.errors import (
+    InvalidGrant,
+    RateLimited,
+    ServiceError,
+    SessionLimitReached,
+)
+from session_service.domain.models import ClientInfo
+from session_service.domain.ports import SessionStore
+from session_service.domain.sessions import IssuedTokens
 from tests.domain import CLIENT, DEFAULT_POLICY, Services
 from tests.helpers import burst
 from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS

@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import pytest
 
-from session_service.dynamo import dynamodb_client
-from session_service.models import ThrottleScope
-from session_service.throttle_store import DynamoThrottleStore
-from session_service.throttling import ip_scope, username_and_ip_scope, username_scope
+from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.throttle_store import DynamoThrottleStore
+from session_service.domain.models import ThrottleScope
+from session_service.domain.throttling import ip_scope, username_and_ip_scope, username_scope
 from tests.fakes import InMemoryStore
 from tests.helpers import PASSWORD, register
 from tests.integration.conftest import BACKENDS, Stack

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from session_service.errors import InvalidGrant, InvalidToken
+from session_service.domain.errors import InvalidGrant, InvalidToken
 from tests.domain import AUDIENCE, CLIENT, ISSUER, Domain
 from tests.helpers import register_and_login
 from tests.unit.jwt_forgery import b64url, unsigned

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from session_service.errors import InvalidToken, Unavailable
-from session_service.keyring import (
+from session_service.domain.errors import InvalidToken, Unavailable
+from session_service.domain.keyring import (
     KeyRingSource,
     generate_signing_key,
     key_ring_from_secret,
@@ -17,7 +17,7 @@ from session_service.keyring import (
     rotated_secret,
     thumbprint,
 )
-from session_service.tokens import AccessTokens
+from session_service.domain.tokens import AccessTokens
 from tests.fakes import FixedClock
 
 ISSUER, AUDIENCE, TTL, CACHE = "https://issuer.example", "api", 600, 300
@@ -111,7 +111,7 @@ def test_kid_is_the_rfc_7638_thumbprint() -> None:
     ],
 )
 def test_a_malformed_secret_is_refused(secret: dict[str, Any]) -> None:
-    from session_service.keyring import KeyRingError  # noqa: PLC0415
+    from session_service.domain.keyring import KeyRingError  # noqa: PLC0415
 
     with pytest.raises(KeyRingError):
         key_ring_from_secret(secret)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from session_service.errors import (
+from session_service.domain.errors import (
     Conflict,
     InvalidGrant,
     InvalidRequest,
     InvalidToken,
     RateLimited,
 )
-from session_service.sessions import StartRequest
+from session_service.domain.sessions import StartRequest
 from tests.domain import CLIENT, Domain
 from tests.helpers import login_as, register_and_login
 

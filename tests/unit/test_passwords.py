@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from argon2 import extract_parameters
 
-from session_service.passwords import _DUMMY_HASH, DEFAULT_PARAMETERS, Argon2Parameters, Passwords
+from session_service.domain.passwords import (
+    _DUMMY_HASH,
+    DEFAULT_PARAMETERS,
+    Argon2Parameters,
+    Passwords,
+)
 
 
 def test_default_parameters_meet_owasps_minimum() -> None:

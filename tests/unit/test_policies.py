@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from session_service.errors import InvalidGrant, InvalidToken, NotFound
-from session_service.models import ClientInfo
+from session_service.domain.errors import InvalidGrant, InvalidToken, NotFound
+from session_service.domain.models import ClientInfo
 from tests.domain import CLIENT, Domain
 from tests.helpers import register_and_login
 

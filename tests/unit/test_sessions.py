@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from session_service.errors import InvalidGrant, InvalidToken, SessionLimitReached
+from session_service.domain.errors import InvalidGrant, InvalidToken, SessionLimitReached
 from tests.domain import CLIENT, Domain
 from tests.helpers import login_as, register_and_login
 

@@ -11,9 +11,7 @@ import pytest
 
 from local_run.filters import parse_filters, passes
 from local_run.template import Template, load_template
-from session_service.events import events_for
-from session_service.models import Credential, EndedSessions, Session, UserProfile
-from session_service.store_items import (
+from session_service.adapters.store_items import (
     credential_item,
     decode_stream_record,
     ended_item,
@@ -22,6 +20,8 @@ from session_service.store_items import (
     session_item,
     throttle_key,
 )
+from session_service.domain.events import events_for
+from session_service.domain.models import Credential, EndedSessions, Session, UserProfile
 
 USER = "00000000-0000-4000-8000-000000000000"
 SESSION = Session(USER, "00000000-0000-4000-8000-000000000001", 1, 1, 9, 9, "192.0.2.1", "ua")

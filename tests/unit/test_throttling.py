@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from session_service.errors import RateLimited, ServiceError
-from session_service.models import ClientInfo
+from session_service.domain.errors import RateLimited, ServiceError
+from session_service.domain.models import ClientInfo
 from tests.domain import CLIENT, Domain
 from tests.helpers import burst, login_as, register_and_login
 

@@ -9,7 +9,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from session_service.errors import InvalidGrant, InvalidToken
+from session_service.domain.errors import InvalidGrant, InvalidToken
 from tests.domain import build_domain
 from tests.unit.jwt_forgery import b64url, unsigned
 

@@ -9,19 +9,19 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.store import dynamo_store
 from session_service.config import get_settings
-from session_service.dynamo import dynamodb_client
-from session_service.errors import Unavailable
-from session_service.events import EventPublisher
-from session_service.keyring import KeyRingSource, secrets_manager_fetcher
+from session_service.domain.errors import Unavailable
+from session_service.domain.events import EventPublisher
+from session_service.domain.keyring import KeyRingSource, secrets_manager_fetcher
+from session_service.domain.session_ending import SessionEnding
+from session_service.domain.sessions import SessionPolicy, SessionService
+from session_service.domain.tokens import AccessTokens, RefreshTokens
 from session_service.observability import logger
-from session_service.session_ending import SessionEnding
-from session_service.sessions import SessionPolicy, SessionService
-from session_service.store import dynamo_store
-from session_service.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
-    from session_service.accounts import Accounts
+    from session_service.domain.accounts import Accounts
 
 
 @functools.cache
@@ -124,11 +124,11 @@ def dead_letter_queue() -> Callable[[dict[str, Any], str], None]:
 @functools.cache
 def accounts() -> Accounts:
     # argon2 is imported here, not at module level: the authorizer never needs it.
-    from session_service.accounts import Accounts  # noqa: PLC0415
-    from session_service.devices import DeviceTokens  # noqa: PLC0415
-    from session_service.passwords import Passwords  # noqa: PLC0415
-    from session_service.throttle_store import DynamoThrottleStore  # noqa: PLC0415
-    from session_service.throttling import LoginThrottle, ThrottlePolicy  # noqa: PLC0415
+    from session_service.adapters.throttle_store import DynamoThrottleStore  # noqa: PLC0415
+    from session_service.domain.accounts import Accounts  # noqa: PLC0415
+    from session_service.domain.devices import DeviceTokens  # noqa: PLC0415
+    from session_service.domain.passwords import Passwords  # noqa: PLC0415
+    from session_service.domain.throttling import LoginThrottle, ThrottlePolicy  # noqa: PLC0415
 
     settings = get_settings()
     policy = ThrottlePolicy(

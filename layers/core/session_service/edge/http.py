@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from session_service.errors import (
+from session_service.domain.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidToken,
@@ -19,13 +19,13 @@ from session_service.errors import (
     ServiceError,
     Unavailable,
 )
-from session_service.models import ClientInfo, Millis, Session, rfc3339
+from session_service.domain.models import ClientInfo, Millis, Session, rfc3339
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
     from aws_lambda_powertools.shared.cookies import Cookie
 
-    from session_service.sessions import AuthorizedSession
+    from session_service.domain.sessions import AuthorizedSession
 
 MAX_BODY_BYTES = 16 * 1024
 # No request of ours nests deeper than 2; a generous bound keeps every later parse (the
@@ -343,13 +343,13 @@ def _install(app: APIGatewayHttpResolver) -> None:
         RequestValidationError,
     )
 
-    from session_service.errors import NotFound  # noqa: PLC0415
-    from session_service.observability import logger  # noqa: PLC0415
-    from session_service.transport import (  # noqa: PLC0415
+    from session_service.domain.errors import NotFound  # noqa: PLC0415
+    from session_service.edge.transport import (  # noqa: PLC0415
         REFRESH_COOKIE,
         cleared_refresh_cookie,
         request_cookie,
     )
+    from session_service.observability import logger  # noqa: PLC0415
 
     @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
     def _service_error(error: ServiceError) -> Response[Any]:

@@ -15,9 +15,9 @@ from typing import Any
 
 import jwt
 
-from session_service.errors import InvalidGrant, InvalidToken
-from session_service.keyring import KeyRing, KeyRingSource
-from session_service.models import UUID_PATTERN
+from session_service.domain.errors import InvalidGrant, InvalidToken
+from session_service.domain.keyring import KeyRing, KeyRingSource
+from session_service.domain.models import UUID_PATTERN
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 # RFC 8725 §3.1: the service verifies with the algorithm bound to each key, never the

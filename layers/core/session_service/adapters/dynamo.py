@@ -12,9 +12,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from session_service.errors import Unavailable
+from session_service.domain.errors import Unavailable
+from session_service.domain.ports import StaleWrite, StoreError, WriteConflict
 from session_service.observability import logger
-from session_service.ports import StaleWrite, StoreError, WriteConflict
 
 _UNAVAILABLE_CODES = frozenset(
     {

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_service.dynamo import update_if
-from session_service.models import ThrottleScope
-from session_service.store_items import Item, n, throttle_key, ttl_seconds
+from session_service.adapters.dynamo import update_if
+from session_service.adapters.store_items import Item, n, throttle_key, ttl_seconds
+from session_service.domain.models import ThrottleScope
 
 
 class DynamoThrottleStore:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from session_service.models import (
+from session_service.domain.models import (
     Credential,
     EndedSessions,
     Millis,

@@ -10,9 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from session_service.config import Settings
-from session_service.devices import DeviceToken
-from session_service.errors import InvalidGrant, InvalidToken, SessionLimitReached, Unavailable
-from session_service.models import (
+from session_service.domain.devices import DeviceToken
+from session_service.domain.errors import (
+    InvalidGrant,
+    InvalidToken,
+    SessionLimitReached,
+    Unavailable,
+)
+from session_service.domain.models import (
     ClientInfo,
     Credential,
     EndedSessions,
@@ -20,8 +25,7 @@ from session_service.models import (
     RevocationReason,
     Session,
 )
-from session_service.observability import logger
-from session_service.ports import (
+from session_service.domain.ports import (
     CredentialChanged,
     NewSession,
     Rotation,
@@ -29,7 +33,13 @@ from session_service.ports import (
     SessionStore,
     StaleWrite,
 )
-from session_service.tokens import AccessTokenClaims, AccessTokens, RefreshToken, RefreshTokens
+from session_service.domain.tokens import (
+    AccessTokenClaims,
+    AccessTokens,
+    RefreshToken,
+    RefreshTokens,
+)
+from session_service.observability import logger
 
 # Concurrent logins of one user serialise on its per-user item; each round lets at least
 # one through, so a burst of N logins needs at most N rounds.

@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from session_service.errors import RateLimited
-from session_service.models import Millis, Reservation, ThrottleScope
+from session_service.domain.errors import RateLimited
+from session_service.domain.models import Millis, Reservation, ThrottleScope
+from session_service.domain.ports import ThrottleStore
 from session_service.observability import logger
-from session_service.ports import ThrottleStore
 
 
 @dataclass(frozen=True, slots=True)

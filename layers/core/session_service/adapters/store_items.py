@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from session_service.models import (
+from session_service.domain.models import (
     Credential,
     EndedSessions,
     Millis,

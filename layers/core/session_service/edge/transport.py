@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from session_service.errors import Forbidden
-from session_service.http import header, json_response
+from session_service.domain.errors import Forbidden
+from session_service.edge.http import header, json_response
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response

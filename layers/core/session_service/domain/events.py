@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from session_service.models import parse_rfc3339, rfc3339
-from session_service.store_items import StreamChange
+from session_service.adapters.store_items import StreamChange
+from session_service.domain.models import parse_rfc3339, rfc3339
 
 PASSWORD_CHANGED = "PasswordChanged"
 SESSION_STARTED = "SessionStarted"

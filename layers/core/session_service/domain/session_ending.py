@@ -6,17 +6,17 @@ authorizer refuses them on their next request, and the stream tells other system
 
 from __future__ import annotations
 
-from session_service.errors import InvalidGrant, InvalidToken, NotFound, Unavailable
-from session_service.models import Millis, is_issued_id
-from session_service.observability import logger
-from session_service.ports import NotBeforeRaise, SessionStore, StaleWrite
-from session_service.sessions import (
+from session_service.domain.errors import InvalidGrant, InvalidToken, NotFound, Unavailable
+from session_service.domain.models import Millis, is_issued_id
+from session_service.domain.ports import NotBeforeRaise, SessionStore, StaleWrite
+from session_service.domain.sessions import (
     MAX_ENDED_AT_ONCE,
     MAX_START_ATTEMPTS,
     SessionService,
     ended_record,
 )
-from session_service.tokens import AccessTokens, RefreshTokens
+from session_service.domain.tokens import AccessTokens, RefreshTokens
+from session_service.observability import logger
 
 # Transactions one call may need to end every older session (MAX_ENDED_AT_ONCE each).
 MAX_ROUNDS = 100

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from session_service.models import UUID_PATTERN, Credential
+from session_service.domain.models import UUID_PATTERN, Credential
 
 DEVICE_TOKEN_LIFETIME_SECONDS = 180 * 86_400
 MAX_DEVICE_TOKEN_LENGTH = 128

@@ -10,17 +10,17 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
-from session_service.devices import DeviceTokens
-from session_service.errors import Conflict, InvalidGrant, InvalidRequest, ServiceError
-from session_service.models import ClientInfo, Credential, Reservation, UserProfile
-from session_service.ports import AlreadyExists, SessionStore
-from session_service.session_ending import SessionEnding
-from session_service.sessions import IssuedTokens, SessionService, StartRequest
-from session_service.throttling import LoginThrottle
+from session_service.domain.devices import DeviceTokens
+from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest, ServiceError
+from session_service.domain.models import ClientInfo, Credential, Reservation, UserProfile
+from session_service.domain.ports import AlreadyExists, SessionStore
+from session_service.domain.session_ending import SessionEnding
+from session_service.domain.sessions import IssuedTokens, SessionService, StartRequest
+from session_service.domain.throttling import LoginThrottle
 
 if TYPE_CHECKING:
     # argon2 loads with the Passwords the composition root builds, not with this module.
-    from session_service.passwords import Passwords
+    from session_service.domain.passwords import Passwords
 
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
 MIN_PASSWORD_LENGTH = 8

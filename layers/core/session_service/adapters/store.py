@@ -16,35 +16,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from session_service.dynamo import (
+from session_service.adapters.dynamo import (
     aws,
     dynamodb_client,
     is_condition_failure,
     transact,
     update_if,
 )
-from session_service.errors import Unavailable
-from session_service.models import (
-    Credential,
-    EndedSessions,
-    Millis,
-    Session,
-    UserProfile,
-    UserSessions,
-)
-from session_service.observability import logger
-from session_service.ports import (
-    AlreadyExists,
-    CredentialChanged,
-    NewSession,
-    NotBeforeRaise,
-    Rotation,
-    RotationRefused,
-    StaleWrite,
-    StoreError,
-    WriteConflict,
-)
-from session_service.store_items import (
+from session_service.adapters.store_items import (
     Item,
     Key,
     credential_from_item,
@@ -63,6 +42,27 @@ from session_service.store_items import (
     ttl_seconds,
     user_partition,
 )
+from session_service.domain.errors import Unavailable
+from session_service.domain.models import (
+    Credential,
+    EndedSessions,
+    Millis,
+    Session,
+    UserProfile,
+    UserSessions,
+)
+from session_service.domain.ports import (
+    AlreadyExists,
+    CredentialChanged,
+    NewSession,
+    NotBeforeRaise,
+    Rotation,
+    RotationRefused,
+    StaleWrite,
+    StoreError,
+    WriteConflict,
+)
+from session_service.observability import logger
 
 # Tries of a transaction that DynamoDB cancels for a write in flight on one of its items.
 CONFLICT_ATTEMPTS = 4
