@@ -20,7 +20,7 @@ from session_service.domain.errors import Unavailable
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import NewSession
 from session_service.domain.session_ending import SessionEnding
-from session_service.domain.sessions import SessionPolicy, SessionService, StartRequest
+from session_service.domain.sessions import SessionService, StartRequest
 from session_service.domain.tokens import RefreshTokens
 from tests.helpers import assert_error, authorize, login, register
 from tests.integration.conftest import Stack
@@ -48,7 +48,7 @@ def services(store: DynamoSessionStore) -> tuple[SessionService, SessionEnding]:
         store,
         wiring.access_tokens(),
         refresh_tokens,
-        SessionPolicy.from_settings(get_settings()),
+        wiring.session_policy(get_settings()),
         sleep=lambda _: None,
     )
     ending = SessionEnding(store, sessions, wiring.access_tokens(), refresh_tokens)

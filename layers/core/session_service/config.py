@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-JwtAlgorithm = Literal["RS256", "ES256", "EdDSA"]
+from session_service.domain.models import JwtAlgorithm
+
 LimitPolicy = Literal["evict_oldest", "reject"]
 RefreshTransport = Literal["body", "cookie", "both"]
 

@@ -4,21 +4,22 @@ tests can start moto first and the authorizer never imports what it does not use
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from session_service.adapters.aws import aws_client
 from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.eventbridge import EventPublisher
+from session_service.adapters.secrets import secrets_manager_fetcher
+from session_service.adapters.sqs import dead_letter_sender
+from session_service.adapters.ssm import read_parameter
 from session_service.adapters.store import dynamo_store
-from session_service.config import get_settings
-from session_service.domain.errors import Unavailable
-from session_service.domain.events import EventPublisher
-from session_service.domain.keyring import KeyRingSource, secrets_manager_fetcher
+from session_service.config import Settings, get_settings
+from session_service.domain.keyring import KeyRingSource
 from session_service.domain.session_ending import SessionEnding
 from session_service.domain.sessions import SessionPolicy, SessionService
 from session_service.domain.tokens import AccessTokens, RefreshTokens
-from session_service.observability import logger
 
 if TYPE_CHECKING:
     from session_service.domain.accounts import Accounts
@@ -38,14 +39,7 @@ def token_issuer() -> str:
     settings = get_settings()
     if settings.token_issuer:
         return settings.token_issuer
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
-
-    try:
-        value = parameters.get_parameter(str(settings.token_issuer_parameter), max_age=86_400)
-    except parameters.exceptions.GetParameterError:
-        logger.exception("could not read the token issuer parameter")
-        raise Unavailable(retry_after=2) from None
-    return str(value).rstrip("/")
+    return read_parameter(str(settings.token_issuer_parameter)).rstrip("/")
 
 
 @functools.cache
@@ -63,6 +57,19 @@ def _refresh_token_key() -> bytes:
     return key_ring_source().current().refresh_token_key
 
 
+def session_policy(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        access_token_ttl_seconds=settings.access_token_ttl_seconds,
+        idle_timeout_seconds=settings.session_idle_timeout_seconds,
+        absolute_timeout_seconds=settings.session_absolute_timeout_seconds,
+        max_sessions_per_user=settings.max_sessions_per_user,
+        limit_policy=settings.session_limit_policy,
+        reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+        max_refreshes=settings.session_max_refreshes,
+        bind_to_ip=settings.bind_session_to_ip,
+    )
+
+
 @functools.cache
 def session_service() -> SessionService:
     settings = get_settings()
@@ -70,7 +77,7 @@ def session_service() -> SessionService:
         store=dynamo_store(settings.table_name),
         access_tokens=access_tokens(),
         refresh_tokens=RefreshTokens(_refresh_token_key),
-        policy=SessionPolicy.from_settings(settings),
+        policy=session_policy(settings),
     )
 
 
@@ -84,41 +91,21 @@ def session_ending() -> SessionEnding:
     )
 
 
-def _aws_client(service: str) -> Any:
-    import boto3  # noqa: PLC0415
-    from botocore.config import Config  # noqa: PLC0415
-
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
-    )
-    return boto3.client(service, config=config)
-
-
 @functools.cache
 def secrets_client() -> Any:
-    return _aws_client("secretsmanager")
+    return aws_client("secretsmanager")
 
 
 @functools.cache
 def event_publisher() -> EventPublisher:
     settings = get_settings()
-    return EventPublisher(_aws_client("events"), settings.event_bus_name, settings.event_source)
+    return EventPublisher(aws_client("events"), settings.event_bus_name, settings.event_source)
 
 
 @functools.cache
 def dead_letter_queue() -> Callable[[dict[str, Any], str], None]:
     """Parks an event we cannot act on in the consumer's dead-letter queue."""
-    queue_url = get_settings().dead_letter_queue_url
-    client = _aws_client("sqs")
-
-    def send(event: dict[str, Any], reason: str) -> None:
-        client.send_message(
-            QueueUrl=queue_url,
-            MessageBody=json.dumps(event),
-            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason}},
-        )
-
-    return send
+    return dead_letter_sender(aws_client("sqs"), get_settings().dead_letter_queue_url)
 
 
 @functools.cache

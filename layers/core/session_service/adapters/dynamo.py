@@ -8,10 +8,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from session_service.adapters.aws import aws_client
 from session_service.domain.errors import Unavailable
 from session_service.domain.ports import StaleWrite, StoreError, WriteConflict
 from session_service.observability import logger
@@ -101,10 +100,4 @@ def update_if(client: Any, table: str, operation: str, **request: Any) -> dict[s
 @functools.cache
 def dynamodb_client() -> Any:
     """One client per container, created on first use (tests start moto before it)."""
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=2,
-        read_timeout=3,
-        tcp_keepalive=True,
-    )
-    return boto3.client("dynamodb", config=config)
+    return aws_client("dynamodb")

@@ -16,9 +16,9 @@ Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from session_service.domain.events import StreamChange
 from session_service.domain.models import (
     Credential,
     EndedSessions,
@@ -207,19 +207,6 @@ def ended_from_item(item: Item) -> EndedSessions:
 
 
 # -- the table's stream ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StreamChange:
-    """One item change from the table's stream, decoded into domain records."""
-
-    event_id: str
-    kind: str
-    old_session: Session | None = None
-    new_session: Session | None = None
-    old_profile: UserProfile | None = None
-    new_profile: UserProfile | None = None
-    ended: EndedSessions | None = None
 
 
 def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:

@@ -1,5 +1,5 @@
-"""Events on the service's bus: what a change of state means to other systems, and the
-publisher that puts them there.
+"""Events on the service's bus: what a change of state means to other systems (the
+publisher that puts them there is adapters.eventbridge).
 
 Handlers never publish. Every state change is a write to the table; the table's stream
 feeds the publisher function, which turns changes into events (a transactional outbox).
@@ -9,14 +9,17 @@ queue. Delivery is at least once; `event_id` lets consumers drop duplicates."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from session_service.adapters.store_items import StreamChange
-from session_service.domain.models import parse_rfc3339, rfc3339
+from session_service.domain.models import (
+    EndedSessions,
+    Session,
+    UserProfile,
+    parse_rfc3339,
+    rfc3339,
+)
 
 PASSWORD_CHANGED = "PasswordChanged"
 SESSION_STARTED = "SessionStarted"
@@ -24,6 +27,19 @@ SESSION_REVOKED = "SessionRevoked"
 REFRESH_TOKEN_REUSE_DETECTED = "RefreshTokenReuseDetected"
 
 _MAX_ENTRIES_PER_PUT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChange:
+    """One item change from the table's stream, decoded into domain records."""
+
+    event_id: str
+    kind: str
+    old_session: Session | None = None
+    new_session: Session | None = None
+    old_profile: UserProfile | None = None
+    new_profile: UserProfile | None = None
+    ended: EndedSessions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,55 +148,14 @@ def parse_password_changed(event: dict[str, Any], now_ms: int) -> PasswordChange
     return PasswordChange(user_id=user_id, changed_at=changed_at_ms)
 
 
-class PublishFailed(RuntimeError):
-    """Some entries were not accepted after retries; the batch must be retried."""
+class EventSink(Protocol):
+    """Where events go (EventBridge, in adapters.eventbridge)."""
 
-
-class EventPublisher:
-    def __init__(
-        self,
-        client: Any,
-        bus_name: str,
-        source: str,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._client = client
-        self._bus = bus_name
-        self._source = source
-        self._sleep = sleep
-
-    def publish(self, events: Iterable[ServiceEvent]) -> int:
-        entries = [
-            {
-                "Source": self._source,
-                "DetailType": event.detail_type,
-                "Detail": json.dumps(event.detail, separators=(",", ":")),
-                "EventBusName": self._bus,
-            }
-            for event in events
-        ]
-        for start in range(0, len(entries), _MAX_ENTRIES_PER_PUT):
-            self._put(entries[start : start + _MAX_ENTRIES_PER_PUT])
-        return len(entries)
-
-    def _put(self, entries: Sequence[dict[str, str]]) -> None:
-        pending = list(entries)
-        for attempt in range(3):
-            response = self._client.put_events(Entries=pending)
-            if not response.get("FailedEntryCount"):
-                return
-            # PutEvents is not atomic: resend only the entries that failed.
-            pending = [
-                entry
-                for entry, result in zip(pending, response["Entries"], strict=True)
-                if result.get("ErrorCode")
-            ]
-            self._sleep(0.1 * 2**attempt)
-        raise PublishFailed(f"{len(pending)} events were not accepted by EventBridge")
+    def publish(self, events: Iterable[ServiceEvent]) -> int: ...
 
 
 def publish_stream_batch(
-    stream_event: dict[str, Any], publisher: EventPublisher, decode: Callable[..., Any]
+    stream_event: dict[str, Any], publisher: EventSink, decode: Callable[..., Any]
 ) -> list[ServiceEvent]:
     """Publish what a batch of table changes means; raise so Lambda retries on failure."""
     from session_service.observability import metrics  # noqa: PLC0415

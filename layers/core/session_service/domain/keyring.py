@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from session_service.config import JwtAlgorithm
 from session_service.domain.errors import Unavailable
+from session_service.domain.models import JwtAlgorithm
 from session_service.observability import logger
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -234,31 +234,6 @@ class KeyRingSource:
                 return False
             self._last_missing_refetch = self._clock()
             return True
-
-
-def secrets_manager_fetcher(secret_id: str, max_age: int) -> SecretFetcher:
-    """Fetch the key-ring secret through Powertools parameters, which caches it."""
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
-
-    def fetch(force: bool) -> Mapping[str, Any]:
-        try:
-            # The stage is Secrets Manager's default; naming it also makes moto follow
-            # a rotation (its default version does not move with the stage).
-            value = parameters.get_secret(
-                secret_id,
-                transform="json",
-                max_age=max_age,
-                force_fetch=force,
-                VersionStage="AWSCURRENT",
-            )
-        except parameters.exceptions.GetParameterError:
-            logger.exception("could not read the signing-key secret")
-            raise Unavailable(retry_after=2) from None
-        if not isinstance(value, Mapping):
-            raise KeyRingError("the signing-key secret is not a JSON object")
-        return value
-
-    return fetch
 
 
 def retirement_delay(access_token_ttl: int, cache_seconds: int) -> int:

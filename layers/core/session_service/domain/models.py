@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+# The signature algorithms the service signs access tokens with.
+JwtAlgorithm = Literal["RS256", "ES256", "EdDSA"]
+
 Millis = int
 # User and session ids are lower-case UUIDs (uuid4) issued by this service.
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from session_service.config import Settings
 from session_service.domain.devices import DeviceToken
 from session_service.domain.errors import (
     InvalidGrant,
@@ -71,19 +70,6 @@ class SessionPolicy:
     reuse_grace_seconds: int
     max_refreshes: int | None
     bind_to_ip: bool
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SessionPolicy:
-        return cls(
-            access_token_ttl_seconds=settings.access_token_ttl_seconds,
-            idle_timeout_seconds=settings.session_idle_timeout_seconds,
-            absolute_timeout_seconds=settings.session_absolute_timeout_seconds,
-            max_sessions_per_user=settings.max_sessions_per_user,
-            limit_policy=settings.session_limit_policy,
-            reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
-            max_refreshes=settings.session_max_refreshes,
-            bind_to_ip=settings.bind_session_to_ip,
-        )
 
 
 @dataclass(frozen=True, slots=True)

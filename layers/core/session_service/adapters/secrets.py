@@ -1,0 +1,35 @@
+"""Secrets Manager: the signing-key secret, read through Powertools' parameters cache."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from session_service.domain.errors import Unavailable
+from session_service.domain.keyring import KeyRingError, SecretFetcher
+from session_service.observability import logger
+
+
+def secrets_manager_fetcher(secret_id: str, max_age: int) -> SecretFetcher:
+    """Fetch the key-ring secret through Powertools parameters, which caches it."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    def fetch(force: bool) -> Mapping[str, Any]:
+        try:
+            # The stage is Secrets Manager's default; naming it also makes moto follow
+            # a rotation (its default version does not move with the stage).
+            value = parameters.get_secret(
+                secret_id,
+                transform="json",
+                max_age=max_age,
+                force_fetch=force,
+                VersionStage="AWSCURRENT",
+            )
+        except parameters.exceptions.GetParameterError:
+            logger.exception("could not read the signing-key secret")
+            raise Unavailable(retry_after=2) from None
+        if not isinstance(value, Mapping):
+            raise KeyRingError("the signing-key secret is not a JSON object")
+        return value
+
+    return fetch
