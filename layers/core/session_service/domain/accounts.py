@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     # argon2 loads with the Passwords the composition root builds, not with this module.
     from session_service.domain.passwords import Passwords
 
-USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
+# The username rule, here once: 3 to 64 of these characters (the schemas say the same).
+USERNAME_CHARACTERS = "A-Za-z0-9_.@-"
+MIN_USERNAME_LENGTH, MAX_USERNAME_LENGTH = 3, 64
+USERNAME = re.compile(f"[{USERNAME_CHARACTERS}]{{{MIN_USERNAME_LENGTH},{MAX_USERNAME_LENGTH}}}")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
@@ -34,7 +37,10 @@ def username_key(username: str) -> str:
 
 def check_username(username: str) -> None:
     if not USERNAME.fullmatch(username):
-        raise InvalidRequest("username must be 3 to 64 characters of A-Z a-z 0-9 _ . @ -")
+        raise InvalidRequest(
+            f"username must be {MIN_USERNAME_LENGTH} to {MAX_USERNAME_LENGTH} characters of "
+            "A-Z a-z 0-9 _ . @ -"
+        )
 
 
 def check_password(password: str, field: str = "password") -> None:

@@ -12,7 +12,6 @@ keeps its id."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -21,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from session_service.domain.models import UUID_PATTERN, Credential
+from session_service.domain.models import UUID_PATTERN, Credential, b64url
 
 DEVICE_TOKEN_LIFETIME_SECONDS = 180 * 86_400
 MAX_DEVICE_TOKEN_LENGTH = 128
@@ -79,4 +78,4 @@ class DeviceTokens:
         key = hmac.new(self._key(), b"device-token", hashlib.sha256).digest()
         bound = f"{credential.username_key}|{credential.password_version}|{body}"
         digest = hmac.new(key, bound.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+        return b64url(digest[:16])

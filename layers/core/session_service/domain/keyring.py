@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -10,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
@@ -18,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from session_service.domain.errors import Unavailable
-from session_service.domain.models import JwtAlgorithm
+from session_service.domain.models import JwtAlgorithm, b64url, parse_rfc3339, rfc3339
 from session_service.observability import logger
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -83,7 +81,7 @@ def thumbprint(public_key: PublicKey) -> str:
     jwk = _public_jwk(public_key)
     members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
     canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+    return b64url(hashlib.sha256(canonical).digest())
 
 
 def _new_private_key(algorithm: JwtAlgorithm) -> PrivateKey:
@@ -95,11 +93,11 @@ def _new_private_key(algorithm: JwtAlgorithm) -> PrivateKey:
 
 
 def _rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return rfc3339(int(epoch * 1000), timespec="seconds")
 
 
 def _epoch(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return parse_rfc3339(value) / 1000
 
 
 def generate_signing_key(algorithm: JwtAlgorithm, now: float) -> dict[str, Any]:

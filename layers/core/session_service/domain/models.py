@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,10 +32,16 @@ def is_issued_id(value: str) -> bool:
     return _UUID.fullmatch(value) is not None
 
 
-def rfc3339(millis: Millis) -> str:
-    """RFC 3339 UTC with millisecond precision, as the contract wants times in bodies."""
+def rfc3339(millis: Millis, timespec: str = "milliseconds") -> str:
+    """RFC 3339 UTC, with millisecond precision by default (as the contract wants times in
+    bodies)."""
     moment = datetime.fromtimestamp(millis / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 4648 section 5), as JOSE and our tokens use it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def parse_rfc3339(value: str) -> Millis:

@@ -71,6 +71,19 @@ class SessionPolicy:
     max_refreshes: int | None
     bind_to_ip: bool
 
+    # The policy's durations in the store's unit, written once.
+    def idle_expiry(self, now: Millis) -> Millis:
+        """When a session used at `now` idles out."""
+        return now + self.idle_timeout_seconds * 1000
+
+    def absolute_expiry(self, started_at: Millis) -> Millis:
+        """When a session started at `started_at` ends whatever its use."""
+        return started_at + self.absolute_timeout_seconds * 1000
+
+    @property
+    def grace_ms(self) -> Millis:
+        return self.reuse_grace_seconds * 1000
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedTokens:
@@ -170,14 +183,14 @@ class SessionService:
         self, user_id: str, client: ClientInfo, now: Millis
     ) -> tuple[Session, RefreshToken]:
         session_id = str(uuid.uuid4())
-        absolute_expires_at = now + self._policy.absolute_timeout_seconds * 1000
+        absolute_expires_at = self._policy.absolute_expiry(now)
         refresh = self._refresh_tokens.issue(user_id, session_id, 0, absolute_expires_at)
         session = Session(
             user_id=user_id,
             session_id=session_id,
             created_at=now,
             last_used_at=now,
-            idle_expires_at=now + self._policy.idle_timeout_seconds * 1000,
+            idle_expires_at=self._policy.idle_expiry(now),
             absolute_expires_at=absolute_expires_at,
             ip=client.ip,
             user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH],
@@ -245,10 +258,10 @@ class SessionService:
             presented_digest=token.digest,
             new_digest=fresh.digest,
             now=now,
-            idle_expires_at=now + self._policy.idle_timeout_seconds * 1000,
+            idle_expires_at=self._policy.idle_expiry(now),
             absolute_expires_at=token.absolute_expires_at,
             new_generation=new_generation,
-            window_start=now - self._policy.reuse_grace_seconds * 1000,
+            window_start=now - self._policy.grace_ms,
             max_siblings=MAX_GRACE_SIBLINGS,
             required_ip=client.ip if self._policy.bind_to_ip else None,
             max_generation=self._policy.max_refreshes,
@@ -306,7 +319,7 @@ class SessionService:
         raise InvalidGrant()
 
     def _within_grace(self, token: RefreshToken, current: Session, now: Millis) -> bool:
-        grace_ms = self._policy.reuse_grace_seconds * 1000
+        grace_ms = self._policy.grace_ms
         return (
             grace_ms > 0
             and token.digest == current.previous_digest

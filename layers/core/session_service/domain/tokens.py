@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -17,7 +16,7 @@ import jwt
 
 from session_service.domain.errors import InvalidGrant, InvalidToken
 from session_service.domain.keyring import KeyRing, KeyRingSource
-from session_service.domain.models import UUID_PATTERN
+from session_service.domain.models import UUID_PATTERN, b64url
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 # RFC 8725 §3.1: the service verifies with the algorithm bound to each key, never the
@@ -177,10 +176,6 @@ _REFRESH_TOKEN = re.compile(
 )
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 @dataclass(frozen=True, slots=True)
 class RefreshToken:
     """A refresh token names its session, its generation and the session's absolute expiry;
@@ -194,7 +189,7 @@ class RefreshToken:
 
     @property
     def digest(self) -> str:
-        return _b64(hashlib.sha256(self.value.encode()).digest())
+        return b64url(hashlib.sha256(self.value.encode()).digest())
 
 
 class RefreshTokens:
@@ -232,4 +227,4 @@ class RefreshTokens:
         )
 
     def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._key(), body.encode(), hashlib.sha256).digest()[:16])
+        return b64url(hmac.new(self._key(), body.encode(), hashlib.sha256).digest()[:16])

@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from session_service.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from session_service.domain.accounts import (
+    MAX_PASSWORD_LENGTH,
+    MAX_USERNAME_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    MIN_USERNAME_LENGTH,
+    USERNAME_CHARACTERS,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -23,7 +29,12 @@ def _encodable(value: str) -> str:
 
 Username = Annotated[
     str,
-    Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$", examples=["ada@example.com"]),
+    Field(
+        min_length=MIN_USERNAME_LENGTH,
+        max_length=MAX_USERNAME_LENGTH,
+        pattern=f"^[{USERNAME_CHARACTERS}]+$",
+        examples=["ada@example.com"],
+    ),
 ]
 Password = Annotated[
     str,
