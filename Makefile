@@ -27,7 +27,7 @@ layer-requirements: install
 	$(PY) scripts/requirements.py runtime > layers/core/requirements.txt
 
 openapi: install
-	$(PY) -m local_run.openapi --write
+	$(PY) scripts/openapi.py --write
 
 # LOCAL_DYNAMODB=dynamodb-local serves DynamoDB from AWS's DynamoDB Local instead of moto.
 run: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)

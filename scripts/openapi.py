@@ -1,6 +1,6 @@
 """The API's OpenAPI document, generated from the API function's routes by Powertools.
 
-`python -m local_run.openapi` prints it; `make openapi` writes docs/openapi.json, which a
+`python scripts/openapi.py` prints it; `make openapi` writes docs/openapi.json, which a
 test keeps equal to what the code generates."""
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ import importlib.util
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
-from local_run.template import ROOT
-
+ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "docs" / "openapi.json"
+# The layer's package, importable as in Lambda (/opt/python).
+sys.path.append(str(ROOT / "layers" / "core"))
 
 
 def openapi_document() -> dict[str, Any]:
