@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.timing import Timing, measure
+from harness.domain import CHEAP_ARGON2
 from local_run.template import Template, load_template
 from session_service.domain.passwords import DEFAULT_PARAMETERS, Argon2Parameters, Passwords
-from tests.domain import CHEAP_ARGON2
 
 OWASP_MINIMUM = Argon2Parameters(time_cost=2, memory_cost_kib=19_456, parallelism=1)
 PASSWORD = "correct horse battery"

@@ -27,12 +27,12 @@ import boto3
 from botocore.client import BaseClient
 from moto import mock_aws
 
+from harness.stack import FUNCTIONS, InProcessFunction, Stack
 from local_run.functions import function_environment
 from local_run.gateway import Gateway, gateway_config
 from local_run.provision import Provisioned, provision
 from local_run.template import Template, load_template
 from session_service import wiring
-from tests.integration.conftest import FUNCTIONS, InProcessFunction, Stack
 
 ISSUER = "https://sessions.example.test"
 USERNAME = "ada"

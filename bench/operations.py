@@ -1,4 +1,4 @@
-"""CPU time of the domain's operations over the in-memory store (tests/fakes.py): what the
+"""CPU time of the domain's operations over the in-memory store (harness/fakes.py): what the
 service itself spends per request, with no AWS round trip in it."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.timing import Timing, measure
+from harness.domain import CHEAP_ARGON2, CLIENT, THROTTLE, build_domain
 from session_service.domain.accounts import Accounts, LoginRequest
 from session_service.domain.passwords import Passwords
 from session_service.domain.throttling import LoginThrottle
-from tests.domain import CHEAP_ARGON2, CLIENT, THROTTLE, build_domain
 
 PASSWORD = "correct horse battery"
 

@@ -221,8 +221,8 @@ def _operations_section(results: Results) -> str:
     return "\n\n".join(
         [
             "## 3. CPU time per operation, in-memory store",
-            "The domain over `tests/fakes.py` (`InMemoryStore`, `FixedClock`, "
-            "`key_ring_source`), built as `tests/unit/conftest.py` builds it (RS256, the "
+            "The domain over `harness/fakes.py` (`InMemoryStore`, `FixedClock`, "
+            "`key_ring_source`), built as `harness/domain.py` builds it for the unit tests (RS256, the "
             "default session policy): what the service itself spends on a request, without "
             "any AWS round trip. Each call timed with `time.process_time_ns` (CPU) and "
             "`time.perf_counter_ns` (wall). The floor is the cryptography the operation "

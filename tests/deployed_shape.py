@@ -11,10 +11,10 @@ import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from harness.recording import Call
 from local_run.template import ROOT, Template, load_template
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -155,34 +155,6 @@ def permissions_for(
 
 
 # -- the calls each function makes, and the permissions its role lacks for them -----------
-
-# The function whose code is running (set around each invocation by the test harness).
-RUNNING: ContextVar[str | None] = ContextVar("running_function", default=None)
-
-
-@dataclass(frozen=True)
-class Call:
-    function: str
-    service: str
-    operation: str
-    params: Mapping[str, Any]
-
-
-class CallRecorder:
-    """AWS calls at botocore's edge made while a function's code runs, by function."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-
-    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def recording(client: Any, operation: str, params: Any) -> Any:
-            function = RUNNING.get()
-            if function is not None:
-                service = client.meta.service_model.service_name
-                self.calls.append(Call(function, service, operation, copy.deepcopy(params)))
-            return original(client, operation, params)
-
-        return recording
 
 
 def stack_arns(template: Template) -> dict[str, str]:

@@ -12,14 +12,14 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from harness.stack import LambdaContext, sample_event
 from session_service.domain.models import Session
-from tests.integration.conftest import LambdaContext, sample_event
 
 if TYPE_CHECKING:
+    from harness.domain import Domain
+    from harness.stack import HttpAnswer, Stack
     from session_service.domain.models import ClientInfo
     from session_service.domain.sessions import IssuedTokens
-    from tests.domain import Domain
-    from tests.integration.conftest import HttpAnswer, Stack
 
 PASSWORD = "correct horse battery"
 
@@ -145,8 +145,8 @@ def login_as(
     client: ClientInfo | None = None,
     device_token: str | None = None,
 ) -> IssuedTokens:
+    from harness.domain import CLIENT  # noqa: PLC0415
     from session_service.domain.accounts import LoginRequest  # noqa: PLC0415
-    from tests.domain import CLIENT  # noqa: PLC0415
 
     request = LoginRequest(username, password, client or CLIENT, device_token=device_token)
     return domain.accounts.login(request)

@@ -4,16 +4,10 @@ as Lambda loads them, and API Gateway's routing in front of them (the local run'
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import json
 import sys
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -21,150 +15,24 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from local_run import dynamodb_local, moto_fixes
+from harness.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
+from harness.fakes import InMemoryStore
+from harness.recording import CallRecorder
+from harness.stack import (
+    ISSUER,
+    Stack,
+)
+from local_run import dynamodb_local
 from local_run.functions import function_environment
-from local_run.gateway import Gateway, GatewayResponse, gateway_config
-from local_run.provision import Provisioned, provision
-from local_run.template import ROOT, Template, load_template, parameter_overrides
+from local_run.provision import provision
+from local_run.template import Template, load_template, parameter_overrides
 from session_service import wiring
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.store import DynamoSessionStore
 from session_service.adapters.throttle_store import DynamoThrottleStore
 from session_service.domain.ports import SessionStore, ThrottleStore
 from session_service.domain.throttling import ThrottlePolicy
-from tests.deployed_shape import RUNNING, CallRecorder, missing_permissions
-from tests.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
-from tests.fakes import InMemoryStore
-
-ISSUER = "https://sessions.example.test"
-# moto's cancelled transactions orphan stream readers and copy whole tables; fixed here as
-# in the local run's emulator.
-moto_fixes.install()
-FUNCTIONS = {
-    "ApiFunction": "api",
-    "AuthorizerFunction": "authorizer",
-    "PasswordChangedFunction": "password_changed",
-    "EventPublisherFunction": "event_publisher",
-    "KeyRotationFunction": "key_rotation",
-}
-
-
-class LambdaContext:
-    function_name = "test"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    log_group_name = "/aws/lambda/test"
-    log_stream_name = "test"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def load_function(folder: str) -> ModuleType:
-    """A fresh import of functions/<folder>/app.py, as a cold start would do it."""
-    path = ROOT / "functions" / folder / "app.py"
-    spec = importlib.util.spec_from_file_location(f"function_{folder}_{uuid.uuid4().hex}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class InProcessFunction:
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
-
-    def invoke(self, event: dict[str, Any]) -> Any:
-        # Through JSON both ways, as Lambda does.
-        answer = self.module.lambda_handler(json.loads(json.dumps(event)), LambdaContext())
-        return json.loads(json.dumps(answer))
-
-
-@dataclass
-class Stack:
-    template: Template
-    provisioned: Provisioned
-    clients: Callable[[str], Any]
-    modules: dict[str, ModuleType] = field(default_factory=dict)
-    gateway: Gateway | None = None
-    # The AWS calls its functions made, checked against their deployed roles at the end
-    calls: CallRecorder = field(default_factory=CallRecorder)
-
-    @property
-    def table(self) -> str:
-        return self.template.names.refs["SessionTable"]
-
-    def function(self, logical_id: str) -> ModuleType:
-        """The function's module, loaded as a cold start does; its AWS calls, at import
-        and in each invocation, are recorded as this function's."""
-        if logical_id not in self.modules:
-            token = RUNNING.set(logical_id)
-            try:
-                module = load_function(FUNCTIONS[logical_id])
-            finally:
-                RUNNING.reset(token)
-            module.lambda_handler = _running_as(logical_id, module.lambda_handler)  # type: ignore[attr-defined]
-            self.modules[logical_id] = module
-        return self.modules[logical_id]
-
-    def http(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        source_ip: str = "198.51.100.1",
-    ) -> HttpAnswer:
-        if self.gateway is None:
-            functions = {name: InProcessFunction(self.function(name)) for name in FUNCTIONS}
-            self.gateway = Gateway(gateway_config(self.template, functions))  # type: ignore[arg-type]
-        raw = body if isinstance(body, bytes | str) or body is None else json.dumps(body)
-        data = raw.encode() if isinstance(raw, str) else (raw or b"")
-        merged = {"content-type": "application/json", "user-agent": "pytest", **(headers or {})}
-        response = self.gateway.handle(method, path, list(merged.items()), data, source_ip)
-        return HttpAnswer(response)
-
-    def items(self) -> list[dict[str, Any]]:
-        """Every item in the table (DynamoDB JSON), for asserting what was written."""
-        client = self.clients("dynamodb")
-        return list(client.scan(TableName=self.table, ConsistentRead=True)["Items"])
-
-
-def _running_as(logical_id: str, handler: Callable[..., Any]) -> Callable[..., Any]:
-    def invoke(event: Any, context: Any) -> Any:
-        token = RUNNING.set(logical_id)
-        try:
-            return handler(event, context)
-        finally:
-            RUNNING.reset(token)
-
-    return invoke
-
-
-@dataclass
-class HttpAnswer:
-    raw: GatewayResponse
-
-    @property
-    def status(self) -> int:
-        return self.raw.status
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {name.lower(): value for name, value in self.raw.headers}
-
-    @property
-    def cookies(self) -> list[str]:
-        return [value for name, value in self.raw.headers if name.lower() == "set-cookie"]
-
-    def json(self) -> Any:
-        return json.loads(self.raw.body) if self.raw.body else None
-
+from tests.deployed_shape import missing_permissions
 
 # Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
 # DynamoDB Local (a JVM per test worker), with moto for the other services.
@@ -390,10 +258,3 @@ def store(stores: tuple[SessionStore, ThrottleStore]) -> SessionStore:
 # Every right password holds a throttle place while it is checked: a burst of one user's
 # logins from one address needs as many places as it has logins.
 ROOM_FOR_BURSTS = dataclasses.replace(THROTTLE, failures_per_username_and_ip=12)
-
-
-EVENTS_DIR = ROOT / "events"
-
-
-def sample_event(name: str) -> dict[str, Any]:
-    return dict(json.loads(Path(EVENTS_DIR / name).read_text()))

@@ -8,9 +8,9 @@ from typing import Any
 import jwt
 import pytest
 
+from harness.stack import ISSUER, LambdaContext, Stack, sample_event
 from local_run.template import Template, http_routes, load_template
 from tests.helpers import PASSWORD, assert_error, bearer, login, register
-from tests.integration.conftest import ISSUER, LambdaContext, Stack, sample_event
 
 
 def test_register_login_refresh_logout(stack: Stack) -> None:

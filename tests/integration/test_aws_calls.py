@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.stack import Stack
 from tests.helpers import bearer, login, register
-from tests.integration.conftest import AwsCalls, Stack
+from tests.integration.conftest import AwsCalls
 
 
 def warm(stack: Stack) -> dict[str, Any]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.stack import Stack
 from tests.helpers import PASSWORD, bearer, login, register
-from tests.integration.conftest import AwsCalls, Stack
+from tests.integration.conftest import AwsCalls
 
 
 def reads_of_each_route(stack: Stack, aws_calls: AwsCalls, username: str) -> dict[str, Any]:

@@ -16,13 +16,14 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from harness.domain import CLIENT, Services
+from harness.stack import Stack
 from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import ServiceError, Unavailable
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions import MAX_BACK_OFF_SECONDS, MAX_START_ATTEMPTS
-from tests.domain import CLIENT, Services
 from tests.helpers import burst
-from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS, Stack
+from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 

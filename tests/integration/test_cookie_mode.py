@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from harness.stack import HttpAnswer, Stack
 from tests.helpers import PASSWORD, assert_error, register
-from tests.integration.conftest import HttpAnswer, Stack
 
 APP = "https://app.example.com"
 EVIL = "https://evil.example.net"

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from harness.recording import Call
+from harness.stack import LambdaContext, Stack, sample_event
 from session_service import wiring
 from tests.deployed_shape import (
-    Call,
     Permission,
     expanded_template,
     missing_permissions,
@@ -22,7 +23,6 @@ from tests.deployed_shape import (
     stack_arns,
 )
 from tests.helpers import PASSWORD, authorize, login, password_changed, register, stream_records
-from tests.integration.conftest import LambdaContext, Stack, sample_event
 
 
 def actions(stack: Stack, function: str) -> set[str]:

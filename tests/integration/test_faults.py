@@ -13,10 +13,10 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from harness.stack import Stack
 from session_service import wiring
 from session_service.domain.sessions import MAX_START_ATTEMPTS
 from tests.helpers import PASSWORD, authorize, bearer, login, register
-from tests.integration.conftest import Stack
 
 
 def _client_error(code: str, operation: str, **extra: Any) -> ClientError:

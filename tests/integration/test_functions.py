@@ -11,6 +11,7 @@ import jwt
 import pytest
 from botocore.stub import Stubber
 
+from harness.stack import LambdaContext, Stack, sample_event
 from session_service import wiring
 from session_service.adapters import dynamo
 from session_service.domain.keyring import generate_signing_key
@@ -22,7 +23,6 @@ from tests.helpers import (
     register,
     stream_records,
 )
-from tests.integration.conftest import LambdaContext, Stack, sample_event
 
 # -- authorizer ---------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.stack import Stack
 from tests.helpers import PASSWORD, assert_error, bearer, login, register
-from tests.integration.conftest import AwsCalls, Stack
+from tests.integration.conftest import AwsCalls
 
 BODY_ROUTES = ["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/password"]
 

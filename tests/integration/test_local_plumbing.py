@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from moto.dynamodb.models import dynamodb_backends
 
+from harness.stack import Stack
 from local_run import pumps, ttl
 from local_run.functions import InvocationError
 from session_service.adapters.store import dynamo_store
 from session_service.domain.models import Session
 from session_service.domain.ports import NewSession, StaleWrite
 from tests.helpers import login, password_changed, register
-from tests.integration.conftest import BACKENDS, Stack
+from tests.integration.conftest import BACKENDS
 
 
 class RecordingFunction:

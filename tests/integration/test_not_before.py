@@ -12,6 +12,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from harness.stack import Stack
 from session_service import wiring
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.store import DynamoSessionStore
@@ -23,7 +24,6 @@ from session_service.domain.session_ending import SessionEnding
 from session_service.domain.sessions import SessionService, StartRequest
 from session_service.domain.tokens import RefreshTokens
 from tests.helpers import assert_error, authorize, login, register
-from tests.integration.conftest import Stack
 
 CLIENT = ClientInfo(ip="198.51.100.1", user_agent="pytest")
 

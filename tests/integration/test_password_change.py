@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from harness.stack import LambdaContext, Stack
 from session_service.adapters.store_items import session_item
 from tests.helpers import (
     PASSWORD,
@@ -18,7 +19,6 @@ from tests.helpers import (
     password_changed,
     register,
 )
-from tests.integration.conftest import LambdaContext, Stack
 
 NEW_PASSWORD = "a brand new passphrase"
 

@@ -6,8 +6,8 @@ import math
 import time
 from typing import Any
 
+from harness.stack import Stack
 from tests.helpers import PASSWORD, assert_error, bearer, login, register
-from tests.integration.conftest import Stack
 
 
 def test_sessions_list_shows_devices_newest_first_without_token_material(stack: Stack) -> None:

@@ -9,15 +9,9 @@ from typing import Any
 
 import pytest
 
+from harness.stack import EVENTS_DIR, FUNCTIONS, LambdaContext, Stack, sample_event
 from session_service.adapters.store_items import decode_stream_record
 from session_service.domain.events import events_for
-from tests.integration.conftest import (
-    EVENTS_DIR,
-    FUNCTIONS,
-    LambdaContext,
-    Stack,
-    sample_event,
-)
 
 FOLDER_TO_FUNCTION = {folder: logical_id for logical_id, folder in FUNCTIONS.items()}
 # events/published/ holds what the service puts on its bus (docs/events.md), not inputs.

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
+from harness.fakes import InMemoryStore
 from session_service.domain.errors import Unavailable
 from session_service.domain.models import Credential, EndedSessions, Session, UserProfile
 from session_service.domain.ports import (
@@ -29,7 +30,6 @@ from session_service.domain.sessions import (
     MAX_USER_AGENT_LENGTH,
 )
 from tests import helpers
-from tests.fakes import InMemoryStore
 from tests.integration.conftest import BACKENDS
 
 NOW = 1_800_000_000_000

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.domain import CLIENT, DEFAULT_POLICY, Services
 from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import (
     InvalidGrant,
@@ -22,7 +23,6 @@ from session_service.domain.errors import (
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions import IssuedTokens
-from tests.domain import CLIENT, DEFAULT_POLICY, Services
 from tests.helpers import burst
 from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS
 

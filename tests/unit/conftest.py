@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.domain import DEFAULT_POLICY, Domain, build_domain
+from harness.domain import DEFAULT_POLICY, Domain, build_domain
 
 
 @pytest.fixture

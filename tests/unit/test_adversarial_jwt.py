@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from harness.domain import AUDIENCE, CLIENT, ISSUER, Domain
 from session_service.domain.errors import InvalidGrant, InvalidToken
-from tests.domain import AUDIENCE, CLIENT, ISSUER, Domain
 from tests.helpers import register_and_login
 from tests.unit.jwt_forgery import b64url, unsigned
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from harness.fakes import FixedClock
 from session_service.domain.errors import InvalidToken, Unavailable
 from session_service.domain.keyring import (
     KeyRingSource,
@@ -18,7 +19,6 @@ from session_service.domain.keyring import (
     thumbprint,
 )
 from session_service.domain.tokens import AccessTokens
-from tests.fakes import FixedClock
 
 ISSUER, AUDIENCE, TTL, CACHE = "https://issuer.example", "api", 600, 300
 

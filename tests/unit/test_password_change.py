@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.domain import CLIENT, Domain
 from session_service.domain.errors import (
     Conflict,
     InvalidGrant,
@@ -12,7 +13,6 @@ from session_service.domain.errors import (
     RateLimited,
 )
 from session_service.domain.sessions import StartRequest
-from tests.domain import CLIENT, Domain
 from tests.helpers import login_as, register_and_login
 
 

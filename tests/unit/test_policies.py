@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.domain import CLIENT, Domain
 from session_service.domain.errors import InvalidGrant, InvalidToken, NotFound
 from session_service.domain.models import ClientInfo
-from tests.domain import CLIENT, Domain
 from tests.helpers import register_and_login
 
 # -- the reuse grace window ----------------------------------------------------------------

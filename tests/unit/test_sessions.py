@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.domain import CLIENT, Domain
 from session_service.domain.errors import InvalidGrant, InvalidToken, SessionLimitReached
-from tests.domain import CLIENT, Domain
 from tests.helpers import login_as, register_and_login
 
 

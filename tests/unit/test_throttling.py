@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from harness.domain import CLIENT, Domain
 from session_service.domain.errors import RateLimited, ServiceError
 from session_service.domain.models import ClientInfo
-from tests.domain import CLIENT, Domain
 from tests.helpers import burst, login_as, register_and_login
 
 WRONG = "wrong password!"

@@ -9,8 +9,8 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.domain import build_domain
 from session_service.domain.errors import InvalidGrant, InvalidToken
-from tests.domain import build_domain
 from tests.unit.jwt_forgery import b64url, unsigned
 
 DOMAIN = build_domain()

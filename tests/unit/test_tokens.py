@@ -9,11 +9,11 @@ from typing import Any
 import jwt
 import pytest
 
+from harness.domain import AUDIENCE, ISSUER, Domain
+from harness.fakes import FixedClock, key_ring_source
 from session_service.domain.errors import InvalidGrant, InvalidToken
 from session_service.domain.keyring import KeyRingSource
 from session_service.domain.tokens import AccessTokens
-from tests.domain import AUDIENCE, ISSUER, Domain
-from tests.fakes import FixedClock, key_ring_source
 from tests.unit.jwt_forgery import unsigned
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.fakes import FixedClock, InMemoryStore, key_ring_source
 from session_service.domain.accounts import Accounts
 from session_service.domain.devices import DeviceTokens
 from session_service.domain.keyring import KeyRingSource
@@ -16,7 +17,6 @@ from session_service.domain.session_ending import SessionEnding
 from session_service.domain.sessions import SessionPolicy, SessionService
 from session_service.domain.throttling import LoginThrottle, ThrottlePolicy
 from session_service.domain.tokens import AccessTokens, RefreshTokens
-from tests.fakes import FixedClock, InMemoryStore, key_ring_source
 
 ISSUER = "https://sessions.example.test"
 AUDIENCE = "example-api"
