@@ -222,11 +222,11 @@ def _operations_section(results: Results) -> str:
         [
             "## 3. CPU time per operation, in-memory store",
             "The domain over `harness/fakes.py` (`InMemoryStore`, `FixedClock`, "
-            "`key_ring_source`), built as `harness/domain.py` builds it for the unit tests (RS256, the "
-            "default session policy): what the service itself spends on a request, without "
+            "`key_ring_source`), built as `harness/domain.py` builds it for the unit tests (RS256,"
+            " the default session policy): what the service itself spends on a request, without "
             "any AWS round trip. Each call timed with `time.process_time_ns` (CPU) and "
-            "`time.perf_counter_ns` (wall). The floor is the cryptography the operation "
-            "cannot avoid, measured in sections 4 and 5.",
+            "`time.perf_counter_ns` (wall). The floor is the cryptography the operation cannot "
+            "avoid, measured in sections 4 and 5.",
             _table(
                 [
                     "operation",
