@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -86,11 +87,18 @@ def _dynamodb_backend() -> str:
     return backend
 
 
-def _start_dynamodb_local() -> dynamodb_local.DynamoDbLocal:
+def _start_dynamodb_local(reserved: set[int]) -> dynamodb_local.DynamoDbLocal:
+    """DynamoDB Local on a free port, never one the run has chosen for itself but not bound
+    yet (the OS may hand it out again meanwhile)."""
     try:
-        return dynamodb_local.start(HOST)
+        return dynamodb_local.start(HOST, avoid=reserved)
     except RuntimeError as error:  # not installed, or did not start
         sys.exit(str(error))
+
+
+def _ports_of(url: str) -> set[int]:
+    port = urlsplit(url).port
+    return {port} if port else set()
 
 
 def _dynamodb_endpoints(dynamodb: str) -> dict[str, str]:
@@ -143,7 +151,7 @@ def main() -> None:
     try:
         dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
         if not dynamodb and backend == "dynamodb-local":
-            local_dynamodb = _start_dynamodb_local()
+            local_dynamodb = _start_dynamodb_local({port, *_ports_of(endpoint)})
             dynamodb = local_dynamodb.endpoint
         if dynamodb:
             os.environ.update(_dynamodb_endpoints(dynamodb))

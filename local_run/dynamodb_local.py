@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,13 @@ def _dying_with_parent(command: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+def _free_port(host: str, avoid: Collection[int] = ()) -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 @dataclass
@@ -59,15 +63,18 @@ class DynamoDbLocal:
         stop_process(self.process, timeout=10)
 
 
-def start(host: str = "127.0.0.1", port: int | None = None) -> DynamoDbLocal:
+def start(
+    host: str = "127.0.0.1", port: int | None = None, avoid: Collection[int] = ()
+) -> DynamoDbLocal:
     """Start DynamoDB Local and wait until it answers. A free port can be taken between
-    choosing and binding it: then the JVM exits, and another free port is tried."""
+    choosing and binding it: then the JVM exits, and another free port is tried. `avoid`
+    names ports the caller has chosen but not bound yet (the local run's own)."""
     jar = jar_path()
     java = shutil.which("java")
     if java is None:
         raise NotInstalled("DynamoDB Local needs Java 17 or newer: run `make dynamodb-local`")
     for _ in range(PORT_ATTEMPTS):
-        chosen = port or _free_port(host)
+        chosen = port or _free_port(host, avoid)
         process = subprocess.Popen(
             _dying_with_parent(_command(java, jar, chosen)),
             cwd=jar.parent,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from local_run.lifetime import stop_process
@@ -18,10 +18,14 @@ from local_run.template import ROOT
 READY_TIMEOUT_SECONDS = 120
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A port free now, and not one of `avoid` (chosen already, not yet bound)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 @dataclass
@@ -47,7 +51,7 @@ def start(settings: Mapping[str, str]) -> LocalRun:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "PORT": str(port),
-        "EMULATOR_PORT": str(free_port()),
+        "EMULATOR_PORT": str(free_port(avoid={port})),
         **settings,
     }
     process = subprocess.Popen(
