@@ -16,6 +16,7 @@ from local_run.lifetime import stop_process
 from local_run.template import ROOT
 
 READY_TIMEOUT_SECONDS = 120
+PORT_ATTEMPTS = 3
 
 
 def free_port(avoid: Collection[int] = ()) -> int:
@@ -46,7 +47,23 @@ class LocalRun:
 def start(settings: Mapping[str, str]) -> LocalRun:
     """A local run with these settings (environment variables, as `make run` reads them);
     a PORT among them is kept, and AWS_ variables of the caller's environment are not
-    inherited (they would point it elsewhere)."""
+    inherited (they would point it elsewhere). Ports chosen here are free when chosen, and
+    another process may take one before the run binds it: then it is started again on new
+    ports (twice at most)."""
+    for attempt in range(PORT_ATTEMPTS):
+        try:
+            return _start(settings)
+        except PortTaken:
+            if "PORT" in settings or attempt == PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start(settings: Mapping[str, str]) -> LocalRun:
     port = int(settings.get("PORT") or free_port())
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
@@ -72,10 +89,16 @@ def start(settings: Mapping[str, str]) -> LocalRun:
             if "ready on" in line:
                 ready.set()
 
-    threading.Thread(target=collect, daemon=True).start()
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while not ready.wait(0.2):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError("the local run did not start:\n" + run.logs())
+            process.wait(timeout=10)
+            reader.join(timeout=5)  # all it printed, to tell why
+            logs = run.logs()
+            taken = "Address already in use" in logs or " is taken;" in logs
+            failure = PortTaken if taken else RuntimeError
+            raise failure("the local run did not start:\n" + logs)
     return run

@@ -16,7 +16,7 @@ import boto3
 import pytest
 import requests
 
-from local_run import dynamodb_local
+from local_run import dynamodb_local, launcher
 from local_run.template import ROOT
 from tests.e2e.conftest import (
     DEPLOYED_URL,
@@ -274,3 +274,28 @@ def test_the_local_run_deletes_expired_items_as_dynamodbs_ttl_would(
     assert "Item" not in dynamodb.get_item(TableName=table, Key=key)
     live = dynamodb.get_item(TableName=table, Key={"pk": {"S": "LIVE#e2e"}, "sk": {"S": "X"}})
     assert "Item" in live
+
+
+def test_a_port_taken_before_the_run_binds_it_is_retried_on_new_ports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a port that was free when chosen, and that another process holds by the time
+    # the run binds it
+    real_free_port = launcher.free_port
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        chosen = iter([taken])
+        monkeypatch.setattr(
+            launcher, "free_port", lambda avoid=(): next(chosen, None) or real_free_port(avoid)
+        )
+        # When a run is started
+        run = launcher.start({})
+        try:
+            # Then it came up on other ports, and answers there
+            assert run.base_url != f"http://127.0.0.1:{taken}"
+            answer = requests.get(f"{run.base_url}/.well-known/jwks.json", timeout=30)
+            assert answer.status_code == 200
+        finally:
+            run.stop()
