@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_run.launcher import free_port
 from local_run.lifetime import stop_process
 from local_run.template import ROOT
 
@@ -45,15 +46,6 @@ def _dying_with_parent(command: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
 
 
-def _free_port(host: str, avoid: Collection[int] = ()) -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            port = int(probe.getsockname()[1])
-        if port not in avoid:
-            return port
-
-
 @dataclass
 class DynamoDbLocal:
     endpoint: str
@@ -74,7 +66,7 @@ def start(
     if java is None:
         raise NotInstalled("DynamoDB Local needs Java 17 or newer: run `make dynamodb-local`")
     for _ in range(PORT_ATTEMPTS):
-        chosen = port or _free_port(host, avoid)
+        chosen = port or free_port(avoid, host)
         process = subprocess.Popen(
             _dying_with_parent(_command(java, jar, chosen)),
             cwd=jar.parent,

@@ -19,11 +19,11 @@ READY_TIMEOUT_SECONDS = 120
 PORT_ATTEMPTS = 3
 
 
-def free_port(avoid: Collection[int] = ()) -> int:
+def free_port(avoid: Collection[int] = (), host: str = "127.0.0.1") -> int:
     """A port free now, and not one of `avoid` (chosen already, not yet bound)."""
     while True:
         with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
+            probe.bind((host, 0))
             port = int(probe.getsockname()[1])
         if port not in avoid:
             return port
