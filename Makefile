@@ -5,16 +5,18 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat scripts/tools-requirements.txt | cksum | cut -d' ' -f1)
+TRANSLATOR := .translator
+TRANSLATOR_STAMP := $(TRANSLATOR)/.installed-$(shell cat scripts/translator-requirements.txt | cksum | cut -d' ' -f1)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
-.PHONY: browser dynamodb-local java
+.PHONY: browser dynamodb-local java translator
 .PHONY: bench load smoke
 
-install: $(STAMP)
+install: $(STAMP) $(TRANSLATOR_STAMP)
 
 $(STAMP): pyproject.toml scripts/requirements.py
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -22,6 +24,16 @@ $(STAMP): pyproject.toml scripts/requirements.py
 	$(PY) scripts/requirements.py runtime dev > $(VENV)/requirements.txt
 	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# The local run reads the template as `sam deploy` expands it (local_run/expansion.py):
+# aws-sam-translator in a venv of its own, as it pins a pydantic the layer's does not match.
+translator: $(TRANSLATOR_STAMP)
+
+$(TRANSLATOR_STAMP): scripts/translator-requirements.txt
+	@test -x $(TRANSLATOR)/bin/python || "$$(scripts/find-python)" -m venv $(TRANSLATOR)
+	$(TRANSLATOR)/bin/python -m pip install --quiet --upgrade pip
+	$(TRANSLATOR)/bin/python -m pip install --quiet -r scripts/translator-requirements.txt
+	@rm -f $(TRANSLATOR)/.installed-* && touch $@
 
 layer-requirements: install
 	$(PY) scripts/requirements.py runtime > layers/core/requirements.txt
@@ -41,11 +53,10 @@ lint: install
 test: lint check-template browser dynamodb-local
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-# The deployed-shape checks expand the template with the tools venv's aws-sam-translator.
-unit: install tools
+unit: install
 	$(PY) -m pytest tests/unit
 
-integration: install tools dynamodb-local
+integration: install dynamodb-local
 	$(PY) -m pytest tests/integration
 
 # Against the local run by default, against a deployed stack with API_URL=https://...
@@ -124,4 +135,4 @@ build: tools install
 	$(TOOLS)/bin/sam build --parallel
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(DYNAMODB_LOCAL) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) .aws-sam .mypy_cache .ruff_cache .pytest_cache

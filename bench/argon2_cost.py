@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bench.timing import Timing, measure
 from harness.domain import CHEAP_ARGON2
-from local_run.template import Template, load_template
+from local_run.expansion import deployed_template
 from session_service.domain.passwords import DEFAULT_PARAMETERS, Argon2Parameters, Passwords
 
 OWASP_MINIMUM = Argon2Parameters(time_cost=2, memory_cost_kib=19_456, parallelism=1)
@@ -58,8 +58,8 @@ class LambdaCost:
 
 def api_memory_mb() -> int:
     """The API function's MemorySize in template.yaml (it runs login)."""
-    template = Template(load_template())
-    return int(template.function_properties("ApiFunction").get("MemorySize", 128))
+    properties = deployed_template().functions()["ApiFunction"]["Properties"]
+    return int(properties.get("MemorySize", 128))
 
 
 def measure_parameters(label: str, parameters: Argon2Parameters) -> Argon2Figures:

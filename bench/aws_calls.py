@@ -28,10 +28,10 @@ from botocore.client import BaseClient
 from moto import mock_aws
 
 from harness.stack import FUNCTIONS, InProcessFunction, Stack
+from local_run.expansion import deployed_template
 from local_run.functions import function_environment
 from local_run.gateway import Gateway, gateway_config
 from local_run.provision import Provisioned, provision
-from local_run.template import Template, load_template
 from session_service import wiring
 
 ISSUER = "https://sessions.example.test"
@@ -300,7 +300,7 @@ def run() -> list[OperationCalls]:
     log = CallLog()
     containers = Containers()
     with _environment(environment, removed), mock_aws():
-        template = Template(load_template(), parameter_overrides={"JwtAlgorithm": "RS256"})
+        template = deployed_template({"JwtAlgorithm": "RS256"})
         provisioned = provision(template, _clients, ISSUER)
         # As deployed: no TOKEN_ISSUER, so the functions read the issuer from SSM.
         function_env = function_environment(template, "PasswordChangedFunction", {})

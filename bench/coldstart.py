@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_run.expansion import artifact_path, deployed_template
 from local_run.functions import function_environment
-from local_run.template import ROOT, Template, load_template
+from local_run.template import ROOT, Template
 
 RUNS = 15
 PROBE = Path(__file__).resolve().parent / "import_probe.py"
@@ -100,9 +101,8 @@ def layer_dependencies() -> Path:
 def _function_folders(template: Template) -> dict[str, str]:
     """Function folder (functions/<folder>) → logical id, from the template."""
     folders = {}
-    for logical_id in template.of_type("AWS::Serverless::Function"):
-        code_uri = str(template.function_properties(logical_id)["CodeUri"])
-        folders[Path(code_uri).name] = logical_id
+    for logical_id, function in template.functions().items():
+        folders[artifact_path(function["Properties"]["Code"]).name] = logical_id
     return dict(sorted(folders.items()))
 
 
@@ -179,7 +179,7 @@ def _chain(rows: list[tuple[int, str, float]], module: str) -> list[str]:
 
 def run(runs: int = RUNS) -> ColdStart:
     layer = layer_dependencies()
-    template = Template(load_template())
+    template = deployed_template()
     folders = _function_folders(template)
     targets: dict[str, tuple[list[str], dict[str, str]]] = {}
     for folder, logical_id in folders.items():

@@ -23,11 +23,12 @@ import boto3
 from botocore.config import Config
 
 from local_run import dynamodb_local
+from local_run.expansion import ExpansionError, deployed_template
 from local_run.functions import FunctionPool, start_functions
 from local_run.gateway import Gateway, gateway_config, serve
 from local_run.provision import provision
 from local_run.pumps import QueuePump, StreamPump
-from local_run.template import ROOT, Template, load_template, parameter_overrides
+from local_run.template import ROOT, load_template, parameter_overrides
 from local_run.ttl import TtlSweeper
 
 HOST = "127.0.0.1"
@@ -175,11 +176,13 @@ def _serve(
     stop: threading.Event,
 ) -> None:
     base_url = f"http://{HOST}:{port}"
-    document = load_template()
-    overrides = parameter_overrides(document, os.environ)
+    overrides = parameter_overrides(load_template(), os.environ)
     # Tokens name the local run as their issuer, unless TOKEN_ISSUER says otherwise.
     overrides.setdefault("TokenIssuer", base_url)
-    template = Template(document, parameter_overrides=overrides, region=region)
+    try:
+        template = deployed_template(overrides, region=region)
+    except ExpansionError as error:
+        sys.exit(str(error))
     clients = _clients(region)
     provisioned = provision(template, clients, base_url)
 

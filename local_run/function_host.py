@@ -38,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", required=True)
     parser.add_argument("--code-dir", required=True)
-    parser.add_argument("--layer-dir", required=True)
+    parser.add_argument("--layer-dir", action="append", default=[])
     parser.add_argument("--handler", required=True)
     parser.add_argument("--memory", type=int, default=512)
     parser.add_argument("--timeout", type=int, default=10)
@@ -46,7 +46,7 @@ def main() -> None:
     exit_with_parent()
 
     # Lambda's order: the function's code, then the layer (/opt/python).
-    sys.path[:0] = [args.code_dir, args.layer_dir]
+    sys.path[:0] = [args.code_dir, *args.layer_dir]
     module_name, function_name = args.handler.rsplit(".", 1)
     try:
         handler = getattr(importlib.import_module(module_name), function_name)

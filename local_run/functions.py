@@ -1,5 +1,6 @@
 """Each function of the template as Lambda runs it: execution environments (processes)
-that take one invocation at a time, a new one started (a cold start) when all are busy."""
+that take one invocation at a time, a new one started (a cold start) when all are busy, up
+to the function's reserved concurrency (a synchronous invocation beyond it is throttled)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import IO, Any
 
+from local_run.expansion import artifact_path
 from local_run.lifetime import stop_process
 from local_run.template import ROOT, Template
 
@@ -26,6 +28,17 @@ class InvocationError(RuntimeError):
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type = error_type
+
+
+class Throttled(InvocationError):
+    """Lambda's 429 for a synchronous invocation beyond the function's reserved
+    concurrency (API Gateway answers it 500)."""
+
+    def __init__(self, name: str, reserved: int) -> None:
+        super().__init__(
+            "TooManyRequestsException",
+            f"{name}: Rate Exceeded (all {reserved} of its reserved concurrency busy)",
+        )
 
 
 class FunctionInstance:
@@ -66,10 +79,15 @@ class FunctionInstance:
 class FunctionPool:
     """A function's execution environments. Like Lambda, each serves one invocation at a
     time (handlers and Powertools keep per-request state in module globals), and a
-    request that finds them all busy gets a new one."""
+    request that finds them all busy gets a new one, up to `reserved` (the function's
+    ReservedConcurrentExecutions): beyond it a synchronous invocation is throttled, and a
+    queued one (an event, a stream batch) waits, as Lambda retries those itself."""
 
-    def __init__(self, name: str, command: list[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self, name: str, command: list[str], env: Mapping[str, str], reserved: int | None = None
+    ) -> None:
         self.name = name
+        self.reserved = reserved
         self._command = command
         self._env = env
         self._idle: list[FunctionInstance] = []
@@ -88,8 +106,8 @@ class FunctionPool:
             self._idle.append(instance)
             self._condition.notify()
 
-    def invoke(self, event: Mapping[str, Any], timeout: float = 60) -> Any:
-        instance = self._acquire()
+    def invoke(self, event: Mapping[str, Any], timeout: float = 60, queued: bool = False) -> Any:
+        instance = self._acquire(queued)
         try:
             result = instance.invoke(event, timeout)
         except InvocationError:
@@ -104,10 +122,14 @@ class FunctionPool:
         self.add_idle(instance)
         return result
 
-    def _acquire(self) -> FunctionInstance:
+    def _acquire(self, queued: bool) -> FunctionInstance:
         with self._condition:
             while not self._idle:
-                if len(self._all) + self._starting < MAX_INSTANCES:
+                busy = len(self._all) + self._starting
+                if self.reserved is not None and busy >= self.reserved:
+                    if not queued:
+                        raise Throttled(self.name, self.reserved)
+                elif busy < MAX_INSTANCES:
                     self._starting += 1
                     break
                 self._condition.wait()
@@ -146,7 +168,7 @@ class FunctionPool:
 def function_environment(
     template: Template, logical_id: str, base_env: Mapping[str, str]
 ) -> dict[str, str]:
-    properties = template.function_properties(logical_id)
+    properties = template.functions()[logical_id]["Properties"]
     variables = properties.get("Environment", {}).get("Variables", {})
     env = {**base_env}
     for key, value in template.resolve(variables).items():
@@ -156,25 +178,43 @@ def function_environment(
     return env
 
 
+def function_command(template: Template, logical_id: str) -> list[str]:
+    """The command that starts one execution environment of the function: its code and
+    layers where `sam package` would have uploaded them from, its handler and limits."""
+    properties = template.functions()[logical_id]["Properties"]
+    layers = template.of_type("AWS::Lambda::LayerVersion")
+    layer_dirs = [
+        str(artifact_path(layers[layer["Ref"]]["Properties"]["Content"]))
+        for layer in properties.get("Layers", [])
+    ]
+    return [
+        *(sys.executable, "-m", "local_run.function_host"),
+        *("--name", template.physical_name(logical_id)),
+        *("--code-dir", str(artifact_path(properties["Code"]))),
+        *(arg for layer_dir in layer_dirs for arg in ("--layer-dir", layer_dir)),
+        *("--handler", properties["Handler"]),
+        *("--memory", str(properties.get("MemorySize", 128))),
+        *("--timeout", str(properties.get("Timeout", 3))),
+    ]
+
+
+def reserved_concurrency(template: Template, logical_id: str) -> int | None:
+    properties = template.resolve(template.functions()[logical_id]["Properties"])
+    reserved = properties.get("ReservedConcurrentExecutions")
+    return None if reserved is None else int(reserved)
+
+
 def start_functions(template: Template, base_env: Mapping[str, str]) -> dict[str, FunctionPool]:
     """A pool per function, each with one warm environment (so that a function that cannot
     start stops the local run at once, with its error)."""
-    layer = template.resolve(template.resources["CoreLayer"]["Properties"]["ContentUri"])
     pools: dict[str, FunctionPool] = {}
     first: dict[str, FunctionInstance] = {}
-    for logical_id in template.of_type("AWS::Serverless::Function"):
-        properties = template.function_properties(logical_id)
-        command = [
-            *(sys.executable, "-m", "local_run.function_host"),
-            *("--name", template.physical_name(logical_id)),
-            *("--code-dir", str(ROOT / properties["CodeUri"])),
-            *("--layer-dir", str(ROOT / layer)),
-            *("--handler", properties["Handler"]),
-            *("--memory", str(properties.get("MemorySize", 128))),
-            *("--timeout", str(properties.get("Timeout", 3))),
-        ]
+    for logical_id in template.functions():
         pool = FunctionPool(
-            logical_id, command, function_environment(template, logical_id, base_env)
+            logical_id,
+            function_command(template, logical_id),
+            function_environment(template, logical_id, base_env),
+            reserved=reserved_concurrency(template, logical_id),
         )
         pools[logical_id] = pool
         first[logical_id] = pool.start()

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local_run.api_definition import Authorizer, HttpRoute, http_api
 from local_run.functions import FunctionPool, InvocationError
-from local_run.template import HttpRoute, Template
+from local_run.template import Template
 
 # API Gateway's own payload limit; our function enforces the contract's 16 KiB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -38,18 +39,12 @@ _STATIC_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class Authorizer:
-    function: str
-    identity_sources: tuple[str, ...]
-    simple_responses: bool
-
-
 @dataclass
 class GatewayConfig:
     routes: list[HttpRoute]
     authorizers: dict[str, Authorizer]
     stage_variables: dict[str, str]
+    # API Gateway's CORS configuration as the OpenAPI body holds it (allowOrigins...).
     cors: dict[str, Any] | None = None
     functions: dict[str, FunctionPool] = field(default_factory=dict)
     domain: str = "127.0.0.1:3000"
@@ -59,30 +54,12 @@ class GatewayConfig:
 
 
 def gateway_config(template: Template, functions: dict[str, FunctionPool]) -> GatewayConfig:
-    (api,) = template.of_type("AWS::Serverless::HttpApi").values()
-    properties = template.resolve(api.get("Properties", {}))
-    authorizers = {}
-    for name, spec in properties.get("Auth", {}).get("Authorizers", {}).items():
-        function_arn = spec["FunctionArn"]
-        function = next(
-            f for f in functions if function_arn.endswith(f":{template.physical_name(f)}")
-        )
-        identity = spec.get("Identity", {})
-        sources = [f"$request.header.{h}" for h in identity.get("Headers", [])]
-        sources += [f"$request.querystring.{q}" for q in identity.get("QueryStrings", [])]
-        sources += [f"$stageVariables.{v}" for v in identity.get("StageVariables", [])]
-        authorizers[name] = Authorizer(
-            function=function,
-            identity_sources=tuple(sources),
-            simple_responses=bool(spec.get("EnableSimpleResponses")),
-        )
-    from local_run.template import http_routes  # noqa: PLC0415
-
+    api = http_api(template)
     return GatewayConfig(
-        routes=http_routes(template),
-        authorizers=authorizers,
-        stage_variables={k: str(v) for k, v in properties.get("StageVariables", {}).items()},
-        cors=properties.get("CorsConfiguration"),
+        routes=api.routes,
+        authorizers=api.authorizers,
+        stage_variables=api.stage_variables,
+        cors=api.cors,
         functions=functions,
     )
 
@@ -149,13 +126,13 @@ class Gateway:
 
     def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
         cors = self.config.cors
-        if not cors or not origin or origin not in cors.get("AllowOrigins", []):
+        if not cors or not origin or origin not in cors.get("allowOrigins", []):
             return []
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
-        if cors.get("AllowCredentials"):
+        if cors.get("allowCredentials"):
             headers.append(("Access-Control-Allow-Credentials", "true"))
-        if cors.get("ExposeHeaders"):
-            headers.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
+        if cors.get("exposeHeaders"):
+            headers.append(("Access-Control-Expose-Headers", ",".join(cors["exposeHeaders"])))
         return headers
 
     def _preflight(self, origin: str) -> GatewayResponse:
@@ -166,9 +143,9 @@ class Gateway:
         headers = self._cors_headers(origin)
         if headers and self.config.cors:
             cors = self.config.cors
-            headers.append(("Access-Control-Allow-Methods", ",".join(cors.get("AllowMethods", []))))
-            headers.append(("Access-Control-Allow-Headers", ",".join(cors.get("AllowHeaders", []))))
-            headers.append(("Access-Control-Max-Age", str(cors.get("MaxAge", 0))))
+            headers.append(("Access-Control-Allow-Methods", ",".join(cors.get("allowMethods", []))))
+            headers.append(("Access-Control-Allow-Headers", ",".join(cors.get("allowHeaders", []))))
+            headers.append(("Access-Control-Max-Age", str(cors.get("maxAge", 0))))
         return headers
 
     def _handle(

@@ -24,6 +24,15 @@ class RuleRoute:
     # asynchronous invocation's retries are spent.
     on_failure_queue_url: str | None = None
     maximum_retry_attempts: int = 2
+    # The rule and its target, as EventBridge names them in what it dead-letters.
+    rule_arn: str = ""
+    target_arn: str = ""
+    # EventBridge delivers to the function only if a Lambda permission lets the rule invoke
+    # it (SAM adds one). Without it the event goes to the target's DeadLetterConfig queue
+    # at once: EventBridge does not retry a permission error (its RetryPolicy covers the
+    # failures of a reachable target, which Lambda's asynchronous queue absorbs).
+    delivery_permitted: bool = True
+    dead_letter_queue_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ def provision(template: Template, clients: Any, base_url: str = "") -> Provision
 
 
 def _register_function_names(template: Template) -> None:
-    for name in template.of_type("AWS::Serverless::Function"):
+    for name in template.functions():
         template.names.refs[name] = template.physical_name(name)
 
 
@@ -194,58 +203,93 @@ def _parameters(template: Template, client: Any, base_url: str) -> None:
 
 
 def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:
+    functions = template.functions()
     routes = []
-    for function in template.of_type("AWS::Serverless::Function"):
-        for event_name, event in template.function_properties(function).get("Events", {}).items():
-            if event.get("Type") != "EventBridgeRule":
+    for rule_id, rule in template.of_type("AWS::Events::Rule").items():
+        properties = template.resolve(rule["Properties"])
+        name = template.physical_name(rule_id)
+        bus = properties.get("EventBusName", "default")
+        rule_arn = events.put_rule(
+            Name=name, EventBusName=bus, EventPattern=json.dumps(properties["EventPattern"])
+        )["RuleArn"]
+        template.names.refs[rule_id] = name
+        template.names.attributes[(rule_id, "Arn")] = rule_arn
+        for index, target in enumerate(rule["Properties"]["Targets"]):
+            function = target["Arn"].get("Fn::GetAtt", [None])[0]
+            if function not in functions:
                 continue
-            properties = template.resolve(event["Properties"])
-            rule = f"{template.stack_name}-{function}-{event_name}"
-            bus = properties.get("EventBusName", "default")
-            events.put_rule(
-                Name=rule, EventBusName=bus, EventPattern=json.dumps(properties["Pattern"])
-            )
+            resolved = properties["Targets"][index]
             # Lambda targets cannot be invoked by the emulator: the rule delivers to a
             # queue instead, which the local run drains into the function.
-            queue_url = sqs.create_queue(QueueName=f"{rule}-local")["QueueUrl"]
+            queue_url = sqs.create_queue(QueueName=f"{name}-{index}-local")["QueueUrl"]
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
             events.put_targets(
-                Rule=rule,
+                Rule=name,
                 EventBusName=bus,
-                Targets=[{"Id": "local-run", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+                Targets=[{"Id": resolved["Id"], "Arn": queue_arn["Attributes"]["QueueArn"]}],
             )
-            invoke = template.resolve(
-                template.function_properties(function).get("EventInvokeConfig", {})
-            )
+            invoke = _event_invoke_config(template, function)
             routes.append(
                 RuleRoute(
                     function=function,
                     queue_url=queue_url,
                     on_failure_queue_url=_queue_url(template, _on_failure(invoke)),
                     maximum_retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),
+                    rule_arn=rule_arn,
+                    target_arn=str(resolved["Arn"]),
+                    delivery_permitted=_may_invoke(template, function, rule_id),
+                    dead_letter_queue_url=_queue_url(
+                        template, resolved.get("DeadLetterConfig", {}).get("Arn")
+                    ),
                 )
             )
     return routes
 
 
+def _event_invoke_config(template: Template, function: str) -> dict[str, Any]:
+    """The function's EventInvokeConfig (its asynchronous retries and destinations)."""
+    for config in template.of_type("AWS::Lambda::EventInvokeConfig").values():
+        if config["Properties"]["FunctionName"] == {"Ref": function}:
+            resolved: dict[str, Any] = template.resolve(config["Properties"])
+            return resolved
+    return {}
+
+
+def _may_invoke(template: Template, function: str, rule_id: str) -> bool:
+    """Whether a Lambda permission lets this rule invoke the function."""
+    for permission in template.of_type("AWS::Lambda::Permission").values():
+        properties = permission["Properties"]
+        if (
+            properties.get("Principal") == "events.amazonaws.com"
+            and properties.get("FunctionName") in ({"Ref": function}, _arn_of(function))
+            and properties.get("SourceArn") == _arn_of(rule_id)
+        ):
+            return True
+    return False
+
+
+def _arn_of(logical_id: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
 def _stream_triggers(template: Template) -> list[StreamTrigger]:
     triggers = []
-    for function in template.of_type("AWS::Serverless::Function"):
-        for event in template.function_properties(function).get("Events", {}).values():
-            if event.get("Type") != "DynamoDB":
-                continue
-            properties = template.resolve(event["Properties"])
-            triggers.append(
-                StreamTrigger(
-                    function=function,
-                    stream_arn=properties["Stream"],
-                    batch_size=int(properties.get("BatchSize", 100)),
-                    on_failure_queue_url=_queue_url(template, _on_failure(properties)),
-                    maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
-                    bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
-                    filters=tuple(parse_filters(properties.get("FilterCriteria"))),
-                )
+    for mapping in template.of_type("AWS::Lambda::EventSourceMapping").values():
+        function = mapping["Properties"]["FunctionName"]["Ref"]
+        properties = template.resolve(mapping["Properties"])
+        if ":dynamodb:" not in properties["EventSourceArn"]:
+            continue
+        triggers.append(
+            StreamTrigger(
+                function=function,
+                stream_arn=properties["EventSourceArn"],
+                batch_size=int(properties.get("BatchSize", 100)),
+                on_failure_queue_url=_queue_url(template, _on_failure(properties)),
+                maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+                bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+                filters=tuple(parse_filters(properties.get("FilterCriteria"))),
             )
+        )
     return triggers
 
 

@@ -45,7 +45,8 @@ def log(level: str, message: str, **fields: Any) -> None:
 def _invoke(function: FunctionPool, event: dict[str, Any], attempts: int, what: str) -> bool:
     for attempt in range(attempts):
         try:
-            function.invoke(event)
+            # Lambda queues an event or a stream batch beyond reserved concurrency.
+            function.invoke(event, queued=True)
             return True
         except (InvocationError, OSError) as error:
             log(
@@ -265,12 +266,40 @@ class QueuePump(threading.Thread):
             event = json.loads(message["Body"])
             event.setdefault("account", "123456789012")
             attempts = 1 + self.route.maximum_retry_attempts
-            if not _invoke(self.function, event, attempts, f"event {event.get('id')}"):
+            if not self.route.delivery_permitted:
+                self._undeliverable(event)
+            elif not _invoke(self.function, event, attempts, f"event {event.get('id')}"):
                 self._discard(event)
             self.client.delete_message(
                 QueueUrl=self.route.queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
         return len(messages)
+
+    def _undeliverable(self, event: dict[str, Any]) -> None:
+        """No Lambda permission lets the rule invoke the function: EventBridge sends the
+        event to the target's dead-letter queue, with what went wrong as attributes."""
+        log(
+            "ERROR",
+            f"the rule may not invoke {self.function.name} (no Lambda permission); "
+            "the event goes to the rule's dead-letter queue",
+            event_id=event.get("id"),
+        )
+        if self.route.dead_letter_queue_url is None:
+            return
+        attributes = {
+            "RULE_ARN": self.route.rule_arn,
+            "TARGET_ARN": self.route.target_arn,
+            "ERROR_CODE": "NO_PERMISSIONS",
+            "ERROR_MESSAGE": f"no permission lets the rule invoke {self.route.target_arn}",
+        }
+        self.client.send_message(
+            QueueUrl=self.route.dead_letter_queue_url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in attributes.items()
+            },
+        )
 
     def _discard(self, event: dict[str, Any]) -> None:
         log(

@@ -1,9 +1,9 @@
-"""Reads template.yaml as the local run and the tests need it: parameters, conditions,
-Globals, resources, and the CloudFormation intrinsics they use, resolved to local names."""
+"""Reads template.yaml (the SAM source), and resolves a CloudFormation template's
+parameters, conditions and intrinsics to local names. The local run resolves the template
+as `sam deploy` expands it (local_run/expansion.py), never SAM's own resource types."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -105,17 +105,9 @@ class Template:
     def physical_name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"
 
-    def function_properties(self, logical_id: str) -> dict[str, Any]:
-        """A function's properties with Globals merged in, as SAM merges them."""
-        merged: dict[str, Any] = copy.deepcopy(self.document.get("Globals", {}).get("Function", {}))
-        own = self.resources[logical_id].get("Properties", {})
-        for key, value in own.items():
-            if key == "Environment":
-                variables = merged.setdefault("Environment", {}).setdefault("Variables", {})
-                variables.update(value.get("Variables", {}))
-            else:
-                merged[key] = copy.deepcopy(value)
-        return merged
+    def functions(self) -> dict[str, dict[str, Any]]:
+        """The Lambda functions, as the expanded template declares them."""
+        return self.of_type("AWS::Lambda::Function")
 
     # -- intrinsics -----------------------------------------------------------------------
 
@@ -188,7 +180,7 @@ class Template:
         kind = self.resources.get(logical_id, {}).get("Type", "")
         name = str(self._ref(logical_id))
         service = {
-            "AWS::Serverless::Function": f"lambda:{self.region}:{self.account_id}:function:{name}",
+            "AWS::Lambda::Function": f"lambda:{self.region}:{self.account_id}:function:{name}",
             "AWS::SQS::Queue": f"sqs:{self.region}:{self.account_id}:{name.rsplit('/', 1)[-1]}",
             "AWS::Events::EventBus": f"events:{self.region}:{self.account_id}:event-bus/{name}",
             "AWS::DynamoDB::Table": f"dynamodb:{self.region}:{self.account_id}:table/{name}",
@@ -208,40 +200,3 @@ class Template:
             return str(self._ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
-
-
-@dataclass(frozen=True)
-class HttpRoute:
-    method: str  # upper case, or ANY
-    path: str  # /auth/login, /auth/sessions/{session_id}, or $default
-    function: str
-    authorizer: str | None
-
-    def matches(self, method: str, path: str) -> dict[str, str] | None:
-        if self.method not in ("ANY", method):
-            return None
-        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))
-        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", pattern)
-        match = re.fullmatch(pattern, path)
-        return match.groupdict() if match else None
-
-
-def http_routes(template: Template) -> list[HttpRoute]:
-    routes = []
-    for name in template.of_type("AWS::Serverless::Function"):
-        events = template.function_properties(name).get("Events", {})
-        for event in events.values():
-            if event.get("Type") != "HttpApi":
-                continue
-            properties = event.get("Properties", {})
-            auth = properties.get("Auth", {}).get("Authorizer")
-            routes.append(
-                HttpRoute(
-                    method=str(properties.get("Method", "ANY")).upper(),
-                    path=str(properties.get("Path", "$default")),
-                    function=name,
-                    authorizer=None if auth in (None, "NONE") else str(auth),
-                )
-            )
-    # Most specific first: literal paths before parameterised ones, $default last.
-    return sorted(routes, key=lambda r: (r.path == "$default", "{" in r.path, -len(r.path)))

@@ -1,7 +1,9 @@
 """Expand a SAM template (read as JSON, CloudFormation's long forms, on stdin) into the
-CloudFormation template `sam deploy` creates, printed as JSON. Run by the tools venv's
-Python, where aws-sam-translator is installed with cfn-lint: it pins its own pydantic,
-which must not enter the project's venv (the layer pins another)."""
+CloudFormation template `sam deploy` creates, printed as JSON. Parameter values, as a JSON
+object in the first argument, are those CloudFormation would hand the transform (SAM
+substitutes some of them, e.g. in an HTTP API's CorsConfiguration). Run by the translator venv's
+Python (`make translator`): aws-sam-translator pins its own pydantic, which must not enter
+the project's venv (the layer pins another)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ import os
 import sys
 
 from samtranslator.translator.transform import transform
+
+# local_run/expansion.py reads the S3 key back as the code's directory.
+ARTIFACT_BUCKET = "bucket"
 
 
 class NoManagedPolicies:
@@ -27,9 +32,10 @@ def main() -> None:
         # What `sam package` does: local code becomes an S3 object.
         for uri in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(uri), str):
-                properties[uri] = f"s3://bucket/{properties[uri]}"
+                properties[uri] = f"s3://{ARTIFACT_BUCKET}/{properties[uri]}"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    json.dump(transform(document, {}, NoManagedPolicies()), sys.stdout)
+    parameters = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    json.dump(transform(document, parameters, NoManagedPolicies()), sys.stdout)
 
 
 if __name__ == "__main__":

@@ -4,46 +4,17 @@ the IAM actions a recorded AWS call needs, and whether a role's statements allow
 
 from __future__ import annotations
 
-import copy
 import fnmatch
-import functools
-import json
 import os
-import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harness.recording import Call
-from local_run.template import ROOT, Template, load_template
+from local_run.expansion import expanded_template
+from local_run.template import Template
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
-
-
-TOOLS_PYTHON = ROOT / ".tools" / "bin" / "python"
-
-
-@functools.cache
-def _expanded() -> dict[str, Any]:
-    """aws-sam-translator's expansion, run in the tools venv (`make tools`), where it is
-    installed with cfn-lint and pins its own pydantic."""
-    if not TOOLS_PYTHON.exists():
-        raise RuntimeError("the tools venv is missing: run `make tools`")
-    expanded = subprocess.run(
-        [str(TOOLS_PYTHON), str(ROOT / "scripts" / "expand_template.py")],
-        input=json.dumps(load_template()),
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "AWS_DEFAULT_REGION": REGION},
-    )
-    result: dict[str, Any] = json.loads(expanded.stdout)
-    return result
-
-
-def expanded_template() -> dict[str, Any]:
-    """The CloudFormation template `sam deploy` would create (a copy)."""
-    return copy.deepcopy(_expanded())
 
 
 def resources_of_type(template: Mapping[str, Any], kind: str) -> dict[str, Any]:

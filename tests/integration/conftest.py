@@ -23,9 +23,10 @@ from harness.stack import (
     Stack,
 )
 from local_run import dynamodb_local
+from local_run.expansion import deployed_template
 from local_run.functions import function_environment
 from local_run.provision import provision
-from local_run.template import Template, load_template, parameter_overrides
+from local_run.template import load_template, parameter_overrides
 from session_service import wiring
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.store import DynamoSessionStore
@@ -80,10 +81,8 @@ def stack_with(
         stacks: list[Stack] = []
 
         def make(**settings: str) -> Stack:
-            document = load_template()
-            template = Template(
-                document, parameter_overrides=parameter_overrides(document, settings)
-            )
+            overrides = parameter_overrides(load_template(), settings)
+            template = deployed_template(overrides)
 
             def clients(service: str) -> Any:
                 # boto3 names a newer endpoint for Streams than moto's in-process mock knows.

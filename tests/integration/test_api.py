@@ -9,7 +9,8 @@ import jwt
 import pytest
 
 from harness.stack import ISSUER, LambdaContext, Stack, sample_event
-from local_run.template import Template, http_routes, load_template
+from local_run.api_definition import http_api
+from local_run.expansion import deployed_template
 from tests.helpers import PASSWORD, assert_error, bearer, login, register
 
 
@@ -219,7 +220,7 @@ def test_an_access_token_is_not_a_refresh_token_nor_the_reverse(stack: Stack) ->
 
 BEARER_ROUTES = [
     (route.method, route.path.replace("{session_id}", "00000000-0000-4000-8000-000000000000"))
-    for route in http_routes(Template(load_template()))
+    for route in http_api(deployed_template()).routes
     if route.authorizer
 ]
 

@@ -134,7 +134,7 @@ def test_a_login_that_meets_only_conflicts_gives_up_within_the_function_timeout(
     assert injected.attempts == MAX_START_ATTEMPTS
     assert len(slept) == MAX_START_ATTEMPTS - 1  # none after the last attempt
     assert sum(slept) <= (MAX_START_ATTEMPTS - 1) * MAX_BACK_OFF_SECONDS
-    timeout = stack.template.function_properties("ApiFunction")["Timeout"]
+    timeout = stack.template.functions()["ApiFunction"]["Properties"]["Timeout"]
     assert elapsed < timeout
     state = store.load_user(user_id)
     assert state is not None

@@ -14,10 +14,10 @@ import pytest
 
 from harness.recording import Call
 from harness.stack import LambdaContext, Stack, sample_event
+from local_run.expansion import expanded_template
 from session_service import wiring
 from tests.deployed_shape import (
     Permission,
-    expanded_template,
     missing_permissions,
     permissions_for,
     stack_arns,

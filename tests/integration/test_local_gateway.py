@@ -5,6 +5,7 @@ process that dies is replaced."""
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import sys
 import threading
@@ -17,9 +18,10 @@ import pytest
 import requests
 
 from local_run import functions
-from local_run.functions import FunctionPool, InvocationError
+from local_run.api_definition import HttpRoute
+from local_run.functions import FunctionPool, InvocationError, Throttled
 from local_run.gateway import Gateway, GatewayConfig, GatewayResponse, serve
-from local_run.template import ROOT, HttpRoute
+from local_run.template import ROOT
 
 
 class StaticGateway:
@@ -122,9 +124,11 @@ def test_a_body_the_gateway_refuses_is_answered(length: str, body: bytes, status
 
 HANDLER = """
 import os
+import time
 
 
 def lambda_handler(event, context):
+    time.sleep(event.get("sleep", 0))
     if event.get("die"):
         os._exit(1)
     if event.get("raise"):
@@ -133,17 +137,76 @@ def lambda_handler(event, context):
 """
 
 
-@pytest.fixture
-def pool(tmp_path: Path) -> Any:
+def _probe_command(tmp_path: Path) -> list[str]:
     (tmp_path / "app.py").write_text(HANDLER)
-    command = [
+    return [
         *(sys.executable, "-m", "local_run.function_host", "--name", "probe"),
         *("--code-dir", str(tmp_path), "--layer-dir", str(tmp_path)),
         *("--handler", "app.lambda_handler", "--timeout", "5"),
     ]
-    pool = FunctionPool("probe", command, {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+
+
+PROBE_ENV = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Any:
+    pool = FunctionPool("probe", _probe_command(tmp_path), PROBE_ENV)
     yield pool
     pool.stop()
+
+
+@pytest.fixture
+def reserved_pool(tmp_path: Path) -> Any:
+    """A function whose ReservedConcurrentExecutions is 1."""
+    pool = FunctionPool("probe", _probe_command(tmp_path), PROBE_ENV, reserved=1)
+    yield pool
+    pool.stop()
+
+
+def _busy(pool: FunctionPool, seconds: float) -> threading.Thread:
+    """An invocation holding one of the pool's environments, running once this returns."""
+    thread = threading.Thread(target=pool.invoke, args=({"sleep": seconds},), daemon=True)
+    thread.start()
+    while not pool._all or pool._idle:  # started, and its environment taken
+        time.sleep(0.01)
+    return thread
+
+
+def test_a_synchronous_invocation_beyond_reserved_concurrency_is_throttled(
+    reserved_pool: FunctionPool,
+) -> None:
+    # Given the one reserved environment busy
+    busy = _busy(reserved_pool, 1.0)
+    # When a synchronous invocation arrives, it is throttled as Lambda throttles it
+    with pytest.raises(Throttled) as throttled:
+        reserved_pool.invoke({})
+    assert throttled.value.error_type == "TooManyRequestsException"
+    # and API Gateway answers it 500, as it answers Lambda's 429
+    gateway = Gateway(
+        GatewayConfig(
+            [HttpRoute("GET", "/probe", "probe", None)], {}, {}, functions={"probe": reserved_pool}
+        )
+    )
+    answer = gateway.handle("GET", "/probe", [], b"", "203.0.113.9")
+    assert (answer.status, json.loads(answer.body)) == (500, {"message": "Internal Server Error"})
+    busy.join()
+    # and no second environment was started for it
+    assert len(reserved_pool._all) == 1
+
+
+def test_a_queued_invocation_beyond_reserved_concurrency_waits_for_its_turn(
+    reserved_pool: FunctionPool,
+) -> None:
+    # Given the one reserved environment busy
+    busy = _busy(reserved_pool, 0.5)
+    first_pid = reserved_pool._all[0].process.pid
+    # When an event (asynchronous, or a stream batch) arrives, Lambda queues it
+    answer = reserved_pool.invoke({}, queued=True)
+    busy.join()
+    # Then it ran once the environment was free, in that same environment
+    assert answer["pid"] == first_pid
+    assert len(reserved_pool._all) == 1
 
 
 def test_a_function_process_that_dies_is_replaced_by_a_cold_start(pool: FunctionPool) -> None:
@@ -184,10 +247,10 @@ class Echo:
 
 
 CORS = {
-    "AllowOrigins": ["https://app.example"],
-    "AllowMethods": ["GET", "POST"],
-    "AllowHeaders": ["content-type"],
-    "MaxAge": 600,
+    "allowOrigins": ["https://app.example"],
+    "allowMethods": ["GET", "POST"],
+    "allowHeaders": ["content-type"],
+    "maxAge": 600,
 }
 PREFLIGHT = [("origin", "https://app.example"), ("access-control-request-method", "POST")]
 

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from moto.dynamodb.models import dynamodb_backends
 
-from harness.stack import Stack
+from harness.stack import ISSUER, Stack
 from local_run import pumps, ttl
+from local_run.expansion import deployed_template
 from local_run.functions import InvocationError
+from local_run.provision import provision
 from session_service.adapters.store import dynamo_store
 from session_service.domain.models import Session
 from session_service.domain.ports import NewSession, StaleWrite
@@ -33,7 +35,7 @@ class RecordingFunction:
         self.events: list[dict[str, Any]] = []
         self.fails_on = fails_on
 
-    def invoke(self, event: dict[str, Any]) -> Any:
+    def invoke(self, event: dict[str, Any], queued: bool = False) -> Any:
         if self.fails_on(event):
             raise InvocationError("Boom", "the function failed")
         self.events.append(event)
@@ -189,6 +191,62 @@ def test_an_event_the_consumer_keeps_failing_on_goes_to_its_on_failure_queue(
     (parked,) = dead_letters(stack, "PasswordChangedDeadLetterQueue")
     assert parked["requestPayload"]["detail"] == event["detail"]
     assert parked["requestContext"]["approximateInvokeCount"] == 3
+
+
+def test_the_triggers_are_read_from_the_template_as_deployed(stack: Stack) -> None:
+    refs = stack.template.names.refs
+    # The stream mapping SAM made from the publisher's DynamoDB event
+    (trigger,) = stack.provisioned.stream_triggers
+    assert trigger.function == "EventPublisherFunction"
+    assert trigger.stream_arn == stack.template.names.attributes[("SessionTable", "StreamArn")]
+    assert (trigger.batch_size, trigger.maximum_retry_attempts, trigger.bisect_on_error) == (
+        100,
+        10,
+        True,
+    )
+    assert trigger.on_failure_queue_url == refs["PublisherDeadLetterQueue"]
+    assert len(trigger.filters) == 3
+    # The rule SAM made from the consumer's EventBridgeRule event, its target's dead-letter
+    # queue, and the function's EventInvokeConfig
+    (route,) = stack.provisioned.rule_routes
+    assert route.function == "PasswordChangedFunction"
+    assert route.rule_arn.endswith(
+        ":rule/session-service-events/session-service-PasswordChangedFunctionPasswordChanged"
+    )
+    assert route.target_arn.endswith(":function:session-service-PasswordChangedFunction")
+    assert route.delivery_permitted
+    assert route.dead_letter_queue_url == refs["PasswordChangedDeadLetterQueue"]
+    assert route.on_failure_queue_url == refs["PasswordChangedDeadLetterQueue"]
+    assert route.maximum_retry_attempts == 2
+
+
+def test_a_rule_no_permission_lets_invoke_the_function_dead_letters_its_events(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the template without the Lambda permission SAM adds for the rule
+    template = deployed_template(stack.template.parameters)
+    del template.document["Resources"]["PasswordChangedFunctionPasswordChangedPermission"]
+    (route,) = provision(template, stack.clients, ISSUER).rule_routes
+    assert not route.delivery_permitted
+    # When an event reaches the rule's queue
+    event = password_changed("00000000-0000-4000-8000-000000000000", _an_hour_ago())
+    stack.clients("sqs").send_message(QueueUrl=route.queue_url, MessageBody=json.dumps(event))
+    function = RecordingFunction()
+    pump = pumps.QueuePump(route, function, stack.clients("sqs"), threading.Event())  # type: ignore[arg-type]
+    assert pump.drain() == 1
+    # Then the function never ran; EventBridge put the event itself in the target's
+    # dead-letter queue at once (it does not retry a permission error), saying why
+    assert function.events == []
+    assert "no Lambda permission" in capsys.readouterr().err
+    answer = stack.clients("sqs").receive_message(
+        QueueUrl=route.dead_letter_queue_url, MessageAttributeNames=["All"]
+    )
+    (message,) = answer["Messages"]
+    assert json.loads(message["Body"]) == {**event, "account": "123456789012"}
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert attributes["RULE_ARN"] == route.rule_arn
+    assert attributes["TARGET_ARN"] == route.target_arn
 
 
 def _an_hour_ago() -> datetime:

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from local_run.expansion import deployed_template, expanded_template
+from local_run.functions import reserved_concurrency
 from local_run.template import Template, load_template
 from tests.deployed_shape import (
     Permission,
     allowed,
-    expanded_template,
     resources_of_type,
     role_statements,
 )
@@ -98,18 +99,16 @@ def test_every_on_failure_destination_is_writable_by_the_function_role() -> None
 
 def test_no_function_reserves_concurrency_unless_asked() -> None:
     # With every parameter at its default, as a first `sam deploy --guided` proposes
-    template = Template(load_template())
-    functions = list(template.of_type("AWS::Serverless::Function"))
+    template = deployed_template()
+    functions = list(template.functions())
     assert len(functions) == 5
     for function in functions:
-        reserved = template.function_properties(function).get("ReservedConcurrentExecutions")
-        assert template.resolve(reserved) is None, function
-    # and each can be asked for
+        assert reserved_concurrency(template, function) is None, function
+    # and each can be asked for (the local run's pools take it from there too)
     for function in functions:
         parameter = function.removesuffix("Function") + "ReservedConcurrency"
-        asked = Template(load_template(), parameter_overrides={parameter: "7"})
-        reserved = asked.function_properties(function)["ReservedConcurrentExecutions"]
-        assert str(asked.resolve(reserved)) == "7", function
+        asked = deployed_template({parameter: "7"})
+        assert reserved_concurrency(asked, function) == 7, function
 
 
 # Resources whose content a stack cannot recreate: users, sessions, keys, unread failures.

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from local_run.template import ROOT, Template, http_routes, load_template
+from local_run.api_definition import http_api
+from local_run.expansion import deployed_template
+from local_run.template import ROOT
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 
@@ -26,7 +28,7 @@ def test_the_committed_document_matches_the_code() -> None:
 
 def test_every_route_of_the_template_is_documented_with_its_errors() -> None:
     document = json.loads(DOCUMENT.read_text())
-    for route in http_routes(Template(load_template())):
+    for route in http_api(deployed_template()).routes:
         # The catch-all and the CORS preflights are plumbing, not operations of the API
         if route.path == "$default" or route.method == "OPTIONS":
             continue

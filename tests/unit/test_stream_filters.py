@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from local_run.expansion import deployed_template
 from local_run.filters import parse_filters, passes
-from local_run.template import Template, load_template
 from session_service.adapters.store_items import (
     credential_item,
     decode_stream_record,
@@ -41,10 +41,10 @@ def record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -
 
 
 def publisher_filters() -> list[dict[str, Any]]:
-    template = Template(load_template())
-    properties = template.function_properties("EventPublisherFunction")
-    stream = properties["Events"]["TableStream"]["Properties"]
-    return parse_filters(template.resolve(stream["FilterCriteria"]))
+    template = deployed_template()
+    (mapping,) = template.of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionName"] == {"Ref": "EventPublisherFunction"}
+    return parse_filters(template.resolve(mapping["Properties"]["FilterCriteria"]))
 
 
 CHANGES = {

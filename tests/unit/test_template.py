@@ -6,7 +6,9 @@ import subprocess
 import sys
 from typing import Any
 
-from local_run.template import ROOT, Template, http_routes, load_template
+from local_run.api_definition import http_api
+from local_run.expansion import artifact_path, deployed_template
+from local_run.template import ROOT, Template, load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -23,15 +25,16 @@ def test_layer_requirements_are_derived_from_pyproject() -> None:
 
 
 def test_every_function_runs_python_313_on_one_architecture_with_the_layer() -> None:
-    template = Template(TEMPLATE)
-    functions = template.of_type("AWS::Serverless::Function")
+    template = deployed_template()
+    functions = template.functions()
+    assert len(functions) == len(Template(TEMPLATE).of_type("AWS::Serverless::Function"))
     layer = RESOURCES["CoreLayer"]
-    for name in functions:
-        properties = template.function_properties(name)
+    (layer_version,) = template.of_type("AWS::Lambda::LayerVersion")
+    for properties in (function["Properties"] for function in functions.values()):
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == layer["Properties"]["CompatibleArchitectures"]
-        assert properties["Layers"] == [{"Ref": "CoreLayer"}]
-        assert (ROOT / properties["CodeUri"] / "app.py").is_file()
+        assert properties["Layers"] == [{"Ref": layer_version}]
+        assert (artifact_path(properties["Code"]) / "app.py").is_file()
     assert layer["Metadata"] == {
         "BuildMethod": "python3.13",
         "BuildArchitecture": layer["Properties"]["CompatibleArchitectures"][0],
@@ -47,7 +50,7 @@ def test_table_is_on_demand_with_ttl_point_in_time_recovery_and_a_stream() -> No
 
 
 def test_bearer_routes_carry_the_uncached_authorizer() -> None:
-    routes = {(route.method, route.path): route for route in http_routes(Template(TEMPLATE))}
+    routes = {(route.method, route.path): route for route in http_api(deployed_template()).routes}
     assert routes[("GET", "/auth/session")].authorizer == "SessionAuthorizer"
     for public in ("/auth/login", "/auth/register", "/auth/refresh", "/auth/logout"):
         assert routes[("POST", public)].authorizer is None
