@@ -64,6 +64,18 @@ def gateway_config(template: Template, functions: dict[str, FunctionPool]) -> Ga
     )
 
 
+@dataclass(frozen=True)
+class IncomingRequest:
+    """A request as the gateway received it, before any route is chosen."""
+
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+
 @dataclass
 class GatewayResponse:
     status: int
@@ -99,7 +111,7 @@ class Gateway:
             route, _ = self._route(method, path)
             if route is None:
                 return self._preflight(origin)
-        response = self._handle(method, url.query, path, headers, body, source_ip)
+        response = self._handle(IncomingRequest(method, path, url.query, headers, body, source_ip))
         # API Gateway replaces whatever CORS headers the integration sent with its own.
         response.headers = [
             (name, value)
@@ -148,19 +160,11 @@ class Gateway:
             headers.append(("Access-Control-Max-Age", str(cors.get("maxAge", 0))))
         return headers
 
-    def _handle(
-        self,
-        method: str,
-        query: str,
-        path: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        source_ip: str,
-    ) -> GatewayResponse:
-        route, path_parameters = self._route(method, path)
+    def _handle(self, request: IncomingRequest) -> GatewayResponse:
+        route, path_parameters = self._route(request.method, request.path)
         if route is None:
             return _message(404, "Not Found")
-        event = self._event(method, path, query, headers, body, source_ip, route, path_parameters)
+        event = self._event(request, route, path_parameters)
         if route.authorizer:
             refusal = self._authorize(self.config.authorizers[route.authorizer], event)
             if refusal is not None:
@@ -183,19 +187,13 @@ class Gateway:
         return default, {}
 
     def _event(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        source_ip: str,
-        route: HttpRoute,
-        path_parameters: dict[str, str],
+        self, request: IncomingRequest, route: HttpRoute, path_parameters: dict[str, str]
     ) -> dict[str, Any]:
+        """The payload 2.0 event API Gateway sends the route's function."""
+        method, path, query, body = request.method, request.path, request.query, request.body
         merged: dict[str, str] = {}
         cookies: list[str] = []
-        for name, value in headers:
+        for name, value in request.headers:
             key = name.lower()
             if key == "cookie":
                 cookies.extend(part.strip() for part in value.split(";") if part.strip())
@@ -218,7 +216,7 @@ class Gateway:
                     "method": method,
                     "path": path,
                     "protocol": "HTTP/1.1",
-                    "sourceIp": source_ip,
+                    "sourceIp": request.source_ip,
                     "userAgent": merged.get("user-agent", ""),
                 },
                 "requestId": str(uuid.uuid4()),

@@ -15,7 +15,7 @@ from session_service.config import get_settings
 from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import InvalidGrant
 from session_service.domain.sessions import IssuedTokens
-from session_service.edge import http, transport
+from session_service.edge import authorization, http, transport
 from session_service.edge.schemas import (
     CredentialsRequest,
     CurrentSessionResponse,
@@ -121,7 +121,7 @@ def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[Non
     responses=responses(CurrentSessionResponse, 401),
 )
 def current_session() -> CurrentSessionResponse:
-    return CurrentSessionResponse(**http.caller(app.current_event.raw_event).view)
+    return CurrentSessionResponse(**authorization.caller(app.current_event.raw_event).view)
 
 
 @app.post(
@@ -131,7 +131,7 @@ def current_session() -> CurrentSessionResponse:
 )
 def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
-    caller = http.caller(event)
+    caller = authorization.caller(event)
     issued = wiring.accounts().change_password(
         caller.user_id,
         caller.username,
@@ -146,7 +146,7 @@ def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[
     "/auth/sessions", security=http.BEARER_SECURITY, responses=responses(SessionsResponse, 401)
 )
 def list_sessions() -> SessionsResponse:
-    caller = http.caller(app.current_event.raw_event)
+    caller = authorization.caller(app.current_event.raw_event)
     sessions = wiring.session_service().list_sessions(caller.user_id)
     views = [http.session_view(session, caller.session_id) for session in sessions]
     return SessionsResponse(sessions=[SessionResponse(**view) for view in views])
@@ -158,7 +158,7 @@ def list_sessions() -> SessionsResponse:
     responses=responses(None, 401, 404, status=204, description="Signed out"),
 )
 def revoke_session(session_id: str) -> Response[None]:
-    caller = http.caller(app.current_event.raw_event)
+    caller = authorization.caller(app.current_event.raw_event)
     wiring.session_ending().revoke_session(caller.user_id, session_id)
     return http.json_response(204, None)
 
@@ -169,7 +169,7 @@ def revoke_session(session_id: str) -> Response[None]:
     responses=responses(None, 401, status=204, description="Signed out elsewhere"),
 )
 def revoke_other_sessions() -> Response[None]:
-    caller = http.caller(app.current_event.raw_event)
+    caller = authorization.caller(app.current_event.raw_event)
     wiring.session_ending().revoke_other_sessions(caller.user_id, caller.session_id)
     return http.json_response(204, None)
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
 from session_service.config import get_settings
-from session_service.edge import http
+from session_service.edge import authorization
 from session_service.observability import logger
 
 get_settings()
@@ -20,4 +20,4 @@ def _authorize(access_token: str) -> Any:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return http.authorizer_answer(event, _authorize)
+    return authorization.authorizer_answer(event, _authorize)

@@ -34,8 +34,11 @@ class RecordingFunction:
         self.name = "RecordingFunction"
         self.events: list[dict[str, Any]] = []
         self.fails_on = fails_on
+        # For each invocation: whether it was queued (asynchronous), as Lambda runs events.
+        self.queued: list[bool] = []
 
     def invoke(self, event: dict[str, Any], queued: bool = False) -> Any:
+        self.queued.append(queued)
         if self.fails_on(event):
             raise InvocationError("Boom", "the function failed")
         self.events.append(event)
@@ -191,6 +194,8 @@ def test_an_event_the_consumer_keeps_failing_on_goes_to_its_on_failure_queue(
     (parked,) = dead_letters(stack, "PasswordChangedDeadLetterQueue")
     assert parked["requestPayload"]["detail"] == event["detail"]
     assert parked["requestContext"]["approximateInvokeCount"] == 3
+    # each attempt an asynchronous invocation, which waits out reserved concurrency
+    assert function.queued == [True, True, True]
 
 
 def test_the_triggers_are_read_from_the_template_as_deployed(stack: Stack) -> None:

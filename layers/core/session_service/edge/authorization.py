@@ -1,0 +1,111 @@
+"""The authorizer's answer and what the API reads back from it: the simple response for
+API Gateway, the context it carries for our handlers (the verdict, the session), and the
+caller of a Bearer route. Imports nothing heavy: the authorizer loads it on every cold
+start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from session_service.domain.errors import InvalidToken, ServiceError, Unavailable
+from session_service.domain.models import Millis, Session
+from session_service.edge.http import bearer_token, session_view
+
+if TYPE_CHECKING:
+    from session_service.domain.sessions import AuthorizedSession
+
+# Stage variable by which our own API asks the authorizer to report its verdict in the
+# context instead of denying: HTTP APIs answer a denial with a fixed 403 body that the
+# contract's error shape cannot replace, so our handlers render the 401 themselves.
+VERDICT_STAGE_VARIABLE = "authorizerVerdict"
+VERDICT_IN_CONTEXT = "context"
+
+
+def authorizer_allow(authorized: AuthorizedSession) -> dict[str, Any]:
+    session = authorized.session
+    context: dict[str, Any] = {
+        "verdict": "allow",
+        "sub": session.user_id,
+        "username": authorized.username,
+        "sid": session.session_id,
+        "createdAt": session.created_at,
+        "lastUsedAt": session.last_used_at,
+        "expiresAt": session.expires_at,
+        "ip": session.ip,
+        "userAgent": session.user_agent,
+    }
+    return {"isAuthorized": True, "context": context}
+
+
+def authorizer_refusal(error: ServiceError, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Deny; or, for our own API, allow with the verdict for the handler to render."""
+    if (event.get("stageVariables") or {}).get(VERDICT_STAGE_VARIABLE) != VERDICT_IN_CONTEXT:
+        if isinstance(error, Unavailable):
+            # A 5xx from API Gateway, not a 403 that would make clients drop the session.
+            raise error
+        return {"isAuthorized": False}
+    context = {"verdict": error.code, "description": error.description}
+    return {"isAuthorized": True, "context": context}
+
+
+def authorizer_answer(
+    event: Mapping[str, Any], authorize: Callable[[str], AuthorizedSession]
+) -> dict[str, Any]:
+    """The authorizer's simple response for this request."""
+    try:
+        token = bearer_token(event.get("headers"))
+        if token is None:
+            raise InvalidToken("A Bearer access token is required.")
+        authorized = authorize(token)
+    except ServiceError as refusal:
+        return authorizer_refusal(refusal, event)
+    return authorizer_allow(authorized)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The caller of a Bearer route, as the authorizer found them."""
+
+    user_id: str
+    session_id: str
+    username: str
+    view: dict[str, Any]
+
+
+def caller(event: Mapping[str, Any]) -> Caller:
+    """The authorizer's verdict for this request, or the contract error it stands for.
+
+    A request without a verdict never passed our authorizer and is refused."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    context = authorizer.get("lambda") or {}
+    verdict = context.get("verdict")
+    if verdict == "allow":
+        session = Session(
+            user_id=str(context["sub"]),
+            session_id=str(context["sid"]),
+            created_at=_millis(context["createdAt"]),
+            last_used_at=_millis(context["lastUsedAt"]),
+            idle_expires_at=_millis(context["expiresAt"]),
+            absolute_expires_at=_millis(context["expiresAt"]),
+            ip=str(context.get("ip", "")),
+            user_agent=str(context.get("userAgent", "")),
+        )
+        view = {**session_view(session, session.session_id), "user_id": session.user_id}
+        return Caller(
+            user_id=session.user_id,
+            session_id=session.session_id,
+            username=str(context.get("username", "")),
+            view=view,
+        )
+    if verdict == Unavailable.code:
+        raise Unavailable(retry_after=1)
+    raise InvalidToken(str(context.get("description") or InvalidToken.default_description))
+
+
+def _millis(value: Any) -> Millis:
+    return int(value)
+
+
+# -- responses ----------------------------------------------------------------------------
