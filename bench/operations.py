@@ -35,6 +35,7 @@ def run() -> list[OperationFigures]:
         Passwords(),
         LoginThrottle(domain.store, THROTTLE, now=lambda: int(domain.clock() * 1000)),
         domain.devices,
+        domain.second_factors,
         clock=domain.clock,
     )
     grace = LoginRequest("grace", PASSWORD, CLIENT)

@@ -7,18 +7,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.fakes import FixedClock, InMemoryStore, key_ring_source
+from harness.memory_factors import InMemorySecondFactorStore
 from session_service.domain.accounts import Accounts
 from session_service.domain.devices import DeviceTokens
 from session_service.domain.keyring import KeyRingSource
 from session_service.domain.models import ClientInfo
+from session_service.domain.one_time_codes import SecondFactorKeys
 from session_service.domain.passwords import Argon2Parameters, Passwords
-from session_service.domain.ports import SessionStore, ThrottleStore
+from session_service.domain.ports import SecondFactorStore, SessionStore, ThrottleStore
+from session_service.domain.second_factor import SecondFactors
 from session_service.domain.session_ending import SessionEnding
-from session_service.domain.sessions import SessionPolicy, SessionService
+from session_service.domain.session_records import SessionPolicy
+from session_service.domain.sessions import SessionService
 from session_service.domain.throttling import LoginThrottle, ThrottlePolicy
 from session_service.domain.tokens import AccessTokens, RefreshTokens
 
 ISSUER = "https://sessions.example.test"
+TOTP_ISSUER = "Example Sessions"
+# What the second-factor key secret holds in tests (deployed: 64 random characters).
+SECOND_FACTOR_KEYS = SecondFactorKeys.derive("test-second-factor-key-0123456789abcdefghij")
 AUDIENCE = "example-api"
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")
 # Unit tests exercise logic, not argon2's cost: the smallest parameters argon2 allows.
@@ -57,11 +64,13 @@ class Services:
     accounts: Accounts
     passwords: Passwords
     devices: DeviceTokens
+    second_factors: SecondFactors
 
 
 def build_services(
     store: SessionStore,
     throttle_store: ThrottleStore,
+    factor_store: SecondFactorStore,
     policy: SessionPolicy = DEFAULT_POLICY,
     algorithm: str = "RS256",
     throttle: ThrottlePolicy = THROTTLE,
@@ -79,7 +88,12 @@ def build_services(
     passwords = Passwords(CHEAP_ARGON2)
     login_throttle = LoginThrottle(throttle_store, throttle, now=lambda: int(clock() * 1000))
     devices = DeviceTokens(lambda: keys.current().refresh_token_key, clock)
-    accounts = Accounts(store, sessions, ending, passwords, login_throttle, devices, clock=clock)
+    second_factors = SecondFactors(
+        store, factor_store, lambda: SECOND_FACTOR_KEYS, TOTP_ISSUER, clock=clock
+    )
+    accounts = Accounts(
+        store, sessions, ending, passwords, login_throttle, devices, second_factors, clock=clock
+    )
     return Services(
         clock,
         keys,
@@ -91,6 +105,7 @@ def build_services(
         accounts,
         passwords,
         devices,
+        second_factors,
     )
 
 
@@ -103,5 +118,5 @@ class Domain(Services):
 
 def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256") -> Domain:
     store = InMemoryStore()
-    services = build_services(store, store, policy, algorithm)
+    services = build_services(store, store, InMemorySecondFactorStore(store), policy, algorithm)
     return Domain(**vars(services), store=store)

@@ -33,10 +33,14 @@ from session_service.domain.models import (
 from session_service.domain.ports import (
     AlreadyExists,
     CredentialChanged,
+    MfaChallenge,
     NewSession,
     NotBeforeRaise,
+    Reauthentication,
     Rotation,
     RotationRefused,
+    SecondFactorSpent,
+    SecondFactorUse,
     StaleWrite,
 )
 
@@ -74,6 +78,8 @@ class InMemoryStore:
         self.profiles: dict[str, UserProfile] = {}
         self.sessions: dict[tuple[str, str], Session] = {}
         self.ended: list[EndedSessions] = []
+        # Logins waiting for a second factor, by the mfa_token's digest.
+        self.challenges: dict[str, MfaChallenge] = {}
         self.attempts: dict[tuple[str, int], int] = {}
         self.calls: list[str] = []
         # The items of each transaction DynamoDB would have been sent, in order.
@@ -133,7 +139,11 @@ class InMemoryStore:
                 profile_key(session.user_id), session_key(session.user_id, session.session_id)
             )
             ended = len(start.ended.session_ids) + 1 if start.ended else 0
-            self._transaction(2 + ended + len(start.pruned) + (start.credential is not None))
+            proof = start.second_factor
+            challenge = proof is not None and proof.challenge_digest is not None
+            self._transaction(
+                2 + ended + len(start.pruned) + (start.credential is not None) + challenge
+            )
             profile = self.profiles.get(session.user_id)
             # A missing profile fails the version condition, as in DynamoDB.
             if profile is None or profile.session_version != start.expected_version:
@@ -147,7 +157,10 @@ class InMemoryStore:
             if start.credential is not None:
                 stored = self.credentials.get(start.credential.username_key)
                 if stored is None or stored.password_version != start.credential.password_version:
-                    raise CredentialChanged()
+                    raise CredentialChanged() if proof is None else SecondFactorSpent()
+                if proof is not None:
+                    spent = self._spend(stored, proof, session.user_id, session.created_at)
+                    self.credentials[stored.username_key] = spent
                 if start.new_password_hash is not None:
                     self.credentials[start.credential.username_key] = dataclasses.replace(
                         stored,
@@ -193,6 +206,61 @@ class InMemoryStore:
                 )
             self.sessions[(rotation.user_id, rotation.session_id)] = updated
             return updated
+
+    def reauthenticate(self, change: Reauthentication) -> None:
+        with self._lock:
+            self.calls.append("reauthenticate")
+            user_id = change.credential.user_id
+            _check_keys(session_key(user_id, change.session_id))
+            self._transaction(2)
+            current = self.sessions.get((user_id, change.session_id))
+            if (
+                current is None
+                or not current.is_live(change.now, change.not_before)
+                or current.generation != change.generation
+                or len(current.refresh_digests) >= change.max_digests
+            ):
+                raise StaleWrite()
+            stored = self.credentials.get(change.credential.username_key)
+            proof = change.second_factor
+            if stored is None or stored.password_version != change.credential.password_version:
+                raise CredentialChanged() if proof is None else SecondFactorSpent()
+            if proof is not None:
+                stored = self._spend(stored, proof, user_id, change.now)
+            self.credentials[stored.username_key] = stored
+            self.sessions[(user_id, change.session_id)] = dataclasses.replace(
+                current,
+                refresh_digests=current.refresh_digests | {change.new_digest},
+                last_used_at=change.now,
+                idle_expires_at=change.idle_expires_at,
+                auth_time=change.now,
+                amr=change.amr,
+            )
+
+    def _spend(
+        self, stored: Credential, proof: SecondFactorUse, user_id: str, now: Millis
+    ) -> Credential:
+        """What a second factor spends, or SecondFactorSpent (the store's conditions)."""
+        factor = stored.totp
+        if factor is None:
+            raise SecondFactorSpent()
+        if proof.challenge_digest is not None:
+            challenge = self.challenges.get(proof.challenge_digest)
+            if challenge is None or challenge.expires_at <= now or challenge.user_id != user_id:
+                raise SecondFactorSpent()
+        if proof.totp_step is not None:
+            if factor.last_step >= proof.totp_step:
+                raise SecondFactorSpent()
+            factor = dataclasses.replace(factor, last_step=proof.totp_step)
+        if proof.recovery_digest is not None:
+            if proof.recovery_digest not in factor.recovery_codes:
+                raise SecondFactorSpent()
+            factor = dataclasses.replace(
+                factor, recovery_codes=factor.recovery_codes - {proof.recovery_digest}
+            )
+        if proof.challenge_digest is not None:
+            del self.challenges[proof.challenge_digest]
+        return dataclasses.replace(stored, totp=factor)
 
     @staticmethod
     def _exchangeable(current: Session, rotation: Rotation, grace: bool) -> bool:

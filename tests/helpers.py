@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from harness.domain import Domain
     from harness.stack import HttpAnswer, Stack
     from session_service.domain.models import ClientInfo
-    from session_service.domain.sessions import IssuedTokens
+    from session_service.domain.session_records import IssuedTokens
 
 PASSWORD = "correct horse battery"
 

@@ -14,7 +14,7 @@ from session_service import wiring
 from session_service.config import get_settings
 from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import InvalidGrant
-from session_service.domain.sessions import IssuedTokens
+from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
 from session_service.edge.schemas import (
     CredentialsRequest,

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from harness.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
 from harness.fakes import InMemoryStore
+from harness.memory_factors import InMemorySecondFactorStore
 from harness.recording import CallRecorder
 from harness.stack import (
     ISSUER,
@@ -29,9 +30,10 @@ from local_run.provision import provision
 from local_run.template import load_template, parameter_overrides
 from session_service import wiring
 from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.second_factor_store import DynamoSecondFactorStore
 from session_service.adapters.store import DynamoSessionStore
 from session_service.adapters.throttle_store import DynamoThrottleStore
-from session_service.domain.ports import SessionStore, ThrottleStore
+from session_service.domain.ports import SecondFactorStore, SessionStore, ThrottleStore
 from session_service.domain.throttling import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
 
@@ -215,13 +217,14 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
 # -- the domain over a backend's stores --------------------------------------------------
 
 
+Stores = tuple[SessionStore, ThrottleStore, SecondFactorStore]
+
+
 @pytest.fixture
-def stores(
-    request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[SessionStore, ThrottleStore]:
+def stores(request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.MonkeyPatch) -> Stores:
     if backend == "memory":
         store = InMemoryStore()
-        return store, store
+        return store, store, InMemorySecondFactorStore(store)
     stack: Stack = request.getfixturevalue("stack")
     if backend == "moto":
         # moto in process is not safe for concurrent requests; its server in the local run
@@ -235,11 +238,15 @@ def stores(
 
         monkeypatch.setattr(BaseClient, "_make_api_call", one_at_a_time)
     client = dynamodb_client()
-    return DynamoSessionStore(client, stack.table), DynamoThrottleStore(client, stack.table)
+    return (
+        DynamoSessionStore(client, stack.table),
+        DynamoThrottleStore(client, stack.table),
+        DynamoSecondFactorStore(client, stack.table),
+    )
 
 
 @pytest.fixture
-def services_with(stores: tuple[SessionStore, ThrottleStore]) -> Callable[..., Services]:
+def services_with(stores: Stores) -> Callable[..., Services]:
     """The services over this backend's stores, with the policy's fields changed."""
 
     def make(throttle: ThrottlePolicy = THROTTLE, **changes: Any) -> Services:
@@ -250,7 +257,7 @@ def services_with(stores: tuple[SessionStore, ThrottleStore]) -> Callable[..., S
 
 
 @pytest.fixture
-def store(stores: tuple[SessionStore, ThrottleStore]) -> SessionStore:
+def store(stores: Stores) -> SessionStore:
     return stores[0]
 
 

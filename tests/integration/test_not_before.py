@@ -21,7 +21,8 @@ from session_service.domain.errors import Unavailable
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import NewSession
 from session_service.domain.session_ending import SessionEnding
-from session_service.domain.sessions import SessionService, StartRequest
+from session_service.domain.session_records import StartRequest
+from session_service.domain.sessions import SessionService
 from session_service.domain.tokens import RefreshTokens
 from tests.helpers import assert_error, authorize, login, register
 

@@ -22,7 +22,7 @@ from session_service.domain.errors import (
 )
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
-from session_service.domain.sessions import IssuedTokens
+from session_service.domain.session_records import IssuedTokens
 from tests.helpers import burst
 from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS
 

@@ -12,7 +12,7 @@ from session_service.domain.errors import (
     InvalidToken,
     RateLimited,
 )
-from session_service.domain.sessions import StartRequest
+from session_service.domain.session_records import StartRequest
 from tests.helpers import login_as, register_and_login
 
 

@@ -12,6 +12,7 @@ from session_service.domain.models import JwtAlgorithm
 
 LimitPolicy = Literal["evict_oldest", "reject"]
 RefreshTransport = Literal["body", "cookie", "both"]
+MfaPolicy = Literal["optional", "required"]
 
 MAX_GRACE_SECONDS = 60
 # Evictions and the new session share one DynamoDB transaction (at most 100 items).
@@ -53,6 +54,13 @@ class Settings:
     dead_letter_queue_url: str = ""
     # Swagger UI at /docs: the local run turns it on; deployments leave it off.
     api_docs: bool = False
+    # Step-up: how recent auth_time must be for sensitive routes (RFC 9470).
+    reauth_max_age_seconds: int = 900
+    mfa_policy: MfaPolicy = "optional"
+    # The secret whose key seals TOTP secrets and keys recovery-code digests.
+    second_factor_key_secret_id: str = ""
+    # The issuer an authenticator app shows next to the account.
+    totp_issuer: str = "session-service"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +118,10 @@ class Settings:
             signing_key_cache_seconds=reader.positive_int("SIGNING_KEY_CACHE_SECONDS", 300),
             dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
             api_docs=reader.flag("API_DOCS"),
+            reauth_max_age_seconds=reader.positive_int("REAUTH_MAX_AGE_SECONDS", 900),
+            mfa_policy=reader.choice("MFA_POLICY", get_args(MfaPolicy), "optional"),
+            second_factor_key_secret_id=reader.optional("SECOND_FACTOR_KEY_SECRET_ID"),
+            totp_issuer=reader.optional("TOTP_ISSUER") or "session-service",
         )
 
 

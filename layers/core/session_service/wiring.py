@@ -16,13 +16,16 @@ from session_service.adapters.sqs import dead_letter_sender
 from session_service.adapters.ssm import read_parameter
 from session_service.adapters.store import dynamo_store
 from session_service.config import Settings, get_settings
-from session_service.domain.keyring import KeyRingSource
+from session_service.domain.keyring import KeyRingError, KeyRingSource
 from session_service.domain.session_ending import SessionEnding
-from session_service.domain.sessions import SessionPolicy, SessionService
+from session_service.domain.session_records import SessionPolicy
+from session_service.domain.sessions import SessionService
 from session_service.domain.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
     from session_service.domain.accounts import Accounts
+    from session_service.domain.one_time_codes import SecondFactorKeys
+    from session_service.domain.second_factor import SecondFactors
 
 
 @functools.cache
@@ -109,6 +112,42 @@ def dead_letter_queue() -> Callable[[dict[str, Any], str], None]:
 
 
 @functools.cache
+def _derived_keys(secret_text: str) -> SecondFactorKeys:
+    from session_service.domain.one_time_codes import SecondFactorKeys  # noqa: PLC0415
+
+    return SecondFactorKeys.derive(secret_text)
+
+
+@functools.cache
+def second_factors() -> SecondFactors:
+    # pyotp is imported here, not at module level: the authorizer never needs it.
+    from session_service.adapters.second_factor_store import (  # noqa: PLC0415
+        DynamoSecondFactorStore,
+    )
+    from session_service.domain.second_factor import SecondFactors  # noqa: PLC0415
+
+    settings = get_settings()
+    fetch = secrets_manager_fetcher(
+        settings.second_factor_key_secret_id,
+        settings.signing_key_cache_seconds,
+        what="the second-factor key secret",
+    )
+
+    def keys() -> SecondFactorKeys:
+        value = fetch(False)
+        if not isinstance(value.get("key"), str) or len(value["key"]) < 32:
+            raise KeyRingError("the second-factor key secret holds no key of 32+ characters")
+        return _derived_keys(value["key"])
+
+    return SecondFactors(
+        store=dynamo_store(settings.table_name),
+        factor_store=DynamoSecondFactorStore(dynamodb_client(), settings.table_name),
+        keys=keys,
+        issuer=settings.totp_issuer,
+    )
+
+
+@functools.cache
 def accounts() -> Accounts:
     # argon2 is imported here, not at module level: the authorizer never needs it.
     from session_service.adapters.throttle_store import DynamoThrottleStore  # noqa: PLC0415
@@ -132,6 +171,7 @@ def accounts() -> Accounts:
         passwords=Passwords(),
         throttle=LoginThrottle(throttle_store, policy, now=lambda: int(time.time() * 1000)),
         devices=DeviceTokens(_refresh_token_key),
+        second_factors=second_factors(),
     )
 
 
@@ -146,6 +186,8 @@ def reset() -> None:
         session_service,
         session_ending,
         accounts,
+        second_factors,
+        _derived_keys,
         event_publisher,
         dead_letter_queue,
         secrets_client,

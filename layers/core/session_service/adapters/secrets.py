@@ -1,4 +1,5 @@
-"""Secrets Manager: the signing-key secret, read through Powertools' parameters cache."""
+"""Secrets Manager: the signing-key and second-factor secrets, read through Powertools'
+parameters cache."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from session_service.domain.keyring import KeyRingError, SecretFetcher
 from session_service.observability import logger
 
 
-def secrets_manager_fetcher(secret_id: str, max_age: int) -> SecretFetcher:
-    """Fetch the key-ring secret through Powertools parameters, which caches it."""
+def secrets_manager_fetcher(
+    secret_id: str, max_age: int, what: str = "the signing-key secret"
+) -> SecretFetcher:
+    """Fetch a JSON secret through Powertools parameters, which caches it."""
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
     def fetch(force: bool) -> Mapping[str, Any]:
@@ -26,10 +29,10 @@ def secrets_manager_fetcher(secret_id: str, max_age: int) -> SecretFetcher:
                 VersionStage="AWSCURRENT",
             )
         except parameters.exceptions.GetParameterError:
-            logger.exception("could not read the signing-key secret")
+            logger.exception(f"could not read {what}")
             raise Unavailable(retry_after=2) from None
         if not isinstance(value, Mapping):
-            raise KeyRingError("the signing-key secret is not a JSON object")
+            raise KeyRingError(f"{what} is not a JSON object")
         return value
 
     return fetch

@@ -28,7 +28,6 @@ from session_service.adapters.store_items import (
     Key,
     credential_from_item,
     credential_item,
-    ended_item,
     key_id,
     login_key,
     n,
@@ -41,6 +40,13 @@ from session_service.adapters.store_items import (
     session_key,
     ttl_seconds,
     user_partition,
+)
+from session_service.adapters.store_writes import (
+    challenge_spend_item,
+    credential_op,
+    ending_items,
+    pruning_item,
+    reauth_session_item,
 )
 from session_service.domain.errors import Unavailable
 from session_service.domain.models import (
@@ -56,8 +62,10 @@ from session_service.domain.ports import (
     CredentialChanged,
     NewSession,
     NotBeforeRaise,
+    Reauthentication,
     Rotation,
     RotationRefused,
+    SecondFactorSpent,
     StaleWrite,
     StoreError,
     WriteConflict,
@@ -165,12 +173,30 @@ class DynamoSessionStore:
             },
         ]
         if start.ended is not None:
-            items += self._ending_items(start.ended, now=session.created_at)
-        items += [self._pruning_item(expired, session.created_at) for expired in start.pruned]
+            items += ending_items(self._table, start.ended, now=session.created_at)
+        items += [
+            pruning_item(self._table, expired, session.created_at) for expired in start.pruned
+        ]
         conflicts: dict[int, type[StoreError]] = {}
+        proof = start.second_factor
         if start.credential is not None:
-            conflicts[len(items)] = CredentialChanged
-            items.append(self._credential_item(start.credential, start.new_password_hash))
+            conflicts[len(items)] = CredentialChanged if proof is None else SecondFactorSpent
+            items.append(
+                credential_op(
+                    self._table,
+                    start.credential,
+                    session.created_at,
+                    start.new_password_hash,
+                    proof,
+                )
+            )
+        if proof is not None and proof.challenge_digest is not None:
+            conflicts[len(items)] = SecondFactorSpent
+            items.append(
+                challenge_spend_item(
+                    self._table, proof.challenge_digest, session.user_id, session.created_at
+                )
+            )
         transact(self._db, "start_session", items, conflicts=conflicts)
 
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
@@ -179,7 +205,7 @@ class DynamoSessionStore:
         waited out: a conflict says nothing about whether they are live."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
-                transact(self._db, "end_sessions", self._ending_items(ended, now))
+                transact(self._db, "end_sessions", ending_items(self._table, ended, now))
             except WriteConflict:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311
                 continue
@@ -211,7 +237,7 @@ class DynamoSessionStore:
             }
         ]
         if change.ended is not None:
-            items += self._ending_items(change.ended, now=change.ended.ended_at)
+            items += ending_items(self._table, change.ended, now=change.ended.ended_at)
         transact(self._db, "raise_not_before", items)
 
     def rotate(self, rotation: Rotation) -> Session:
@@ -271,75 +297,21 @@ class DynamoSessionStore:
             profile_from_item(profile) if profile else None,
         )
 
+    def reauthenticate(self, change: Reauthentication) -> None:
+        """The session's fresh auth_time, with the credential still the one verified (and
+        the second factor's code spent) in the same transaction."""
+        credential = credential_op(
+            self._table, change.credential, change.now, second_factor=change.second_factor
+        )
+        spent = SecondFactorSpent if change.second_factor is not None else CredentialChanged
+        transact(
+            self._db,
+            "reauthenticate",
+            [reauth_session_item(self._table, change), credential],
+            conflicts={1: spent},
+        )
+
     # -- helpers ------------------------------------------------------------------------
-
-    def _ending_items(self, ended: EndedSessions, now: Millis) -> list[Item]:
-        deletes: list[Item] = [
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": session_key(ended.user_id, session_id),
-                    # Only a live session ends, once: the first reason recorded is the true
-                    # one, and ending it twice publishes one SessionRevoked.
-                    "ConditionExpression": (
-                        "attribute_exists(pk) AND idle_expires_at > :now"
-                        " AND absolute_expires_at > :now"
-                    ),
-                    "ExpressionAttributeValues": {":now": n(now)},
-                }
-            }
-            for session_id in ended.session_ids
-        ]
-        record: Item = {
-            "Put": {
-                "TableName": self._table,
-                "Item": ended_item(ended),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-        return [*deletes, record]
-
-    def _pruning_item(self, expired: Session, now: Millis) -> Item:
-        return {
-            "Delete": {
-                "TableName": self._table,
-                "Key": session_key(expired.user_id, expired.session_id),
-                # Still expired (a refresh cannot revive it: it needs a live session), or
-                # gone already (TTL).
-                "ConditionExpression": (
-                    "attribute_not_exists(pk) OR idle_expires_at <= :now"
-                    " OR absolute_expires_at <= :now"
-                ),
-                "ExpressionAttributeValues": {":now": n(now)},
-            }
-        }
-
-    def _credential_item(self, credential: Credential, new_password_hash: str | None) -> Item:
-        seen = {":version": n(credential.password_version)}
-        if new_password_hash is None:
-            return {
-                "ConditionCheck": {
-                    "TableName": self._table,
-                    "Key": login_key(credential.username_key),
-                    # The password we verified is still the password.
-                    "ConditionExpression": "password_version = :version",
-                    "ExpressionAttributeValues": seen,
-                }
-            }
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": login_key(credential.username_key),
-                "UpdateExpression": "SET password_hash = :hash, password_version = :next",
-                # Replace only the password we verified: of two changes, one wins.
-                "ConditionExpression": "password_version = :version",
-                "ExpressionAttributeValues": {
-                    **seen,
-                    ":hash": s(new_password_hash),
-                    ":next": n(credential.password_version + 1),
-                },
-            }
-        }
 
     def _update_session(
         self, rotation: Rotation, update: str, condition: str, values: Item

@@ -10,6 +10,7 @@ Items (pk / sk):
                                        their deletion, read by no request, turned into
                                        SessionRevoked events by the table's stream
   THROTTLE#<scope>      / W#<window>   attempts reserved in one scope's fixed window
+  MFA#<token digest>    / CHALLENGE    a login waiting for its second factor (mfa_token)
 Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing needs.
 """
 
@@ -20,13 +21,17 @@ from typing import Any
 
 from session_service.domain.events import StreamChange
 from session_service.domain.models import (
+    PASSWORD_AMR,
     Credential,
     EndedSessions,
     Millis,
+    PendingTotp,
     RevocationReason,
     Session,
+    TotpFactor,
     UserProfile,
 )
+from session_service.domain.ports import MfaChallenge
 
 Item = dict[str, Any]
 Key = dict[str, dict[str, str]]
@@ -100,6 +105,10 @@ def throttle_key(scope: str, window: int) -> Key:
     return key(f"THROTTLE#{scope}", f"W#{window}")
 
 
+def challenge_key(digest: str) -> Key:
+    return key(f"MFA#{digest}", "CHALLENGE")
+
+
 # -- records -----------------------------------------------------------------------------
 
 
@@ -116,6 +125,8 @@ def session_item(session: Session) -> Item:
         "ip": s(session.ip),
         "user_agent": s(session.user_agent),
         "generation": n(session.generation),
+        "auth_time": n(session.auth_time),
+        "amr": {"L": [s(method) for method in session.amr]},
         "ttl": n(ttl_seconds(session.expires_at)),
     }
     if session.refresh_digests:
@@ -137,6 +148,9 @@ def session_from_item(item: Item) -> Session:
         generation=_int(item, "generation"),
         previous_digest=_opt_str(item, "previous_digest"),
         rotated_at=_opt_int(item, "rotated_at"),
+        # Sessions from before these attributes: proved by password at creation.
+        auth_time=_opt_int(item, "auth_time") or _int(item, "created_at"),
+        amr=tuple(str(m["S"]) for m in item["amr"]["L"]) if "amr" in item else PASSWORD_AMR,
     )
 
 
@@ -180,6 +194,56 @@ def credential_from_item(item: Item) -> Credential:
         user_id=_str(item, "user_id"),
         password_hash=_str(item, "password_hash"),
         password_version=_int(item, "password_version"),
+        totp=_totp_factor(item),
+        pending_totp=_pending_totp(item),
+    )
+
+
+def _totp_factor(item: Item) -> TotpFactor | None:
+    if "totp_secret" not in item:
+        return None
+    return TotpFactor(
+        sealed_secret=_str(item, "totp_secret"),
+        last_step=_int(item, "totp_last_step"),
+        enabled_at=_int(item, "totp_enabled_at"),
+        recovery_codes=frozenset(item.get("recovery_codes", {}).get("SS", ())),
+    )
+
+
+def _pending_totp(item: Item) -> PendingTotp | None:
+    if "pending_totp" not in item:
+        return None
+    return PendingTotp(
+        sealed_secret=_str(item, "pending_totp"),
+        expires_at=_int(item, "pending_totp_expires_at"),
+    )
+
+
+def challenge_item(challenge: MfaChallenge) -> Item:
+    item: Item = {
+        **challenge_key(challenge.digest),
+        "kind": s("mfa_challenge"),
+        "user_id": s(challenge.user_id),
+        "username_key": s(challenge.username_key),
+        "password_version": n(challenge.password_version),
+        "created_at": n(challenge.created_at),
+        "expires_at": n(challenge.expires_at),
+        "ttl": n(ttl_seconds(challenge.expires_at)),
+    }
+    if challenge.device_id is not None:
+        item["device_id"] = s(challenge.device_id)
+    return item
+
+
+def challenge_from_item(item: Item) -> MfaChallenge:
+    return MfaChallenge(
+        digest=_str(item, "pk").removeprefix("MFA#"),
+        user_id=_str(item, "user_id"),
+        username_key=_str(item, "username_key"),
+        password_version=_int(item, "password_version"),
+        device_id=_opt_str(item, "device_id"),
+        created_at=_int(item, "created_at"),
+        expires_at=_int(item, "expires_at"),
     )
 
 

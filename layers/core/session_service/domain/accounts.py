@@ -10,17 +10,32 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
-from session_service.domain.devices import DeviceTokens
-from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest, ServiceError
-from session_service.domain.models import ClientInfo, Credential, Reservation, UserProfile
-from session_service.domain.ports import AlreadyExists, SessionStore
+from session_service.domain.devices import DeviceToken, DeviceTokens
+from session_service.domain.errors import (
+    Conflict,
+    InvalidGrant,
+    InvalidRequest,
+    MfaRequired,
+    ServiceError,
+)
+from session_service.domain.models import (
+    PASSWORD_AMR,
+    PASSWORD_AND_OTP_AMR,
+    ClientInfo,
+    Credential,
+    Reservation,
+    UserProfile,
+)
+from session_service.domain.ports import AlreadyExists, MfaChallenge, SessionStore
 from session_service.domain.session_ending import SessionEnding
-from session_service.domain.sessions import IssuedTokens, SessionService, StartRequest
+from session_service.domain.session_records import IssuedTokens, ReauthRequest, StartRequest
+from session_service.domain.sessions import SessionService
 from session_service.domain.throttling import LoginThrottle
 
 if TYPE_CHECKING:
-    # argon2 loads with the Passwords the composition root builds, not with this module.
+    # argon2 and pyotp load with what the composition root builds, not with this module.
     from session_service.domain.passwords import Passwords
+    from session_service.domain.second_factor import SecondFactors
 
 # The username rule, here once: 3 to 64 of these characters (the schemas say the same).
 USERNAME_CHARACTERS = "A-Za-z0-9_.@-"
@@ -61,6 +76,28 @@ class LoginRequest:
     replaces: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CodeLoginRequest:
+    """The second step of a login: the mfa_token and a TOTP or recovery code."""
+
+    mfa_token: str
+    code: str
+    client: ClientInfo
+    replaces: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReauthCall:
+    """A signed-in user proving the credential again for their session."""
+
+    user_id: str
+    username: str
+    session_id: str
+    password: str
+    code: str | None
+    client: ClientInfo
+
+
 class Accounts:
     def __init__(
         self,
@@ -70,8 +107,10 @@ class Accounts:
         passwords: Passwords,
         throttle: LoginThrottle,
         devices: DeviceTokens,
+        second_factors: SecondFactors,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._second_factors = second_factors
         self._store = store
         self._sessions = sessions
         self._ending = ending
@@ -111,24 +150,106 @@ class Accounts:
         reservation = self._throttle.reserve(key, request.client.ip, known_device=known)
         if credential is None:
             self._judged(reservation, lambda: self._unknown_user(request.password))
-        issued = self._judged(reservation, lambda: self._verify_and_start(request, credential))
-        if request.replaces:
-            self._ending.end_replaced(request.replaces, credential.user_id)
-        token = self._devices.issue(credential, device.device_id if device else None)
+        device_id = device.device_id if device else None
+        issued = self._judged(
+            reservation, lambda: self._verify_and_start(request, credential, device_id)
+        )
+        return self._signed_in(issued, credential, request.replaces, device_id)
+
+    def _signed_in(
+        self,
+        issued: IssuedTokens,
+        credential: Credential,
+        replaces: str | None,
+        device_id: str | None,
+    ) -> IssuedTokens:
+        if replaces:
+            self._ending.end_replaced(replaces, credential.user_id)
+        token: DeviceToken = self._devices.issue(credential, device_id)
         return dataclasses.replace(issued, device=token)
 
     def _unknown_user(self, password: str) -> NoReturn:
         self._passwords.dummy_verify(password)
         raise InvalidGrant("The username or password is incorrect.")
 
-    def _verify_and_start(self, request: LoginRequest, credential: Credential) -> IssuedTokens:
+    def _verify_and_start(
+        self, request: LoginRequest, credential: Credential, device_id: str | None
+    ) -> IssuedTokens:
         if not self._passwords.verify(credential.password_hash, request.password):
             raise InvalidGrant("The username or password is incorrect.")
         if self._passwords.needs_rehash(credential.password_hash):
             self._store.replace_password_hash(credential, self._passwords.hash(request.password))
+        if credential.totp is not None:
+            # The password was right: its places go back; the code will hold its own.
+            raise MfaRequired(self._second_factors.open_challenge(credential, device_id))
         return self._sessions.start(
             StartRequest(credential.user_id, request.client, credential=credential)
         )
+
+    def login_with_code(self, request: CodeLoginRequest) -> IssuedTokens:
+        """The second step of a login: the mfa_token and a code. The code holds a place in
+        the login throttle like a password; the session start spends the token and the
+        code in its own transaction, so of concurrent requests at most one gets in."""
+        challenge = self._second_factors.find_challenge(request.mfa_token)
+        credential = self._store.find_credential(challenge.username_key)
+        if (
+            credential is None
+            or credential.user_id != challenge.user_id
+            or credential.password_version != challenge.password_version
+            or credential.totp is None
+        ):
+            raise InvalidGrant("The mfa_token is invalid or has expired.")
+        reservation = self._throttle.reserve(
+            challenge.username_key, request.client.ip, known_device=challenge.device_id is not None
+        )
+        issued = self._judged(
+            reservation, lambda: self._complete_with_code(challenge, credential, request)
+        )
+        return self._signed_in(issued, credential, request.replaces, challenge.device_id)
+
+    def _complete_with_code(
+        self, challenge: MfaChallenge, credential: Credential, request: CodeLoginRequest
+    ) -> IssuedTokens:
+        proven = self._second_factors.prove(credential, request.code, self._now())
+        use = dataclasses.replace(proven.use, challenge_digest=challenge.digest)
+        return self._sessions.start(
+            StartRequest(
+                credential.user_id,
+                request.client,
+                credential=credential,
+                amr=PASSWORD_AND_OTP_AMR,
+                second_factor=use,
+            )
+        )
+
+    def reauthenticate(self, call: ReauthCall) -> IssuedTokens:
+        """A fresh proof for the caller's session (RFC 9470's step-up): the password, and
+        a code when the user has TOTP; counted by the login throttle like a login."""
+        check_password(call.password)
+        key = username_key(call.username)
+        credential = self._store.find_credential(key)
+        if credential is None or credential.user_id != call.user_id:
+            raise InvalidGrant("The account no longer exists.")
+        if credential.totp is not None and not call.code:
+            raise InvalidRequest("code is required: the account has TOTP on.")
+        reservation = self._throttle.reserve(key, call.client.ip, known_device=True)
+
+        def attempt() -> IssuedTokens:
+            if not self._passwords.verify(credential.password_hash, call.password):
+                raise InvalidGrant("The password is incorrect.")
+            if credential.totp is None:
+                return self._sessions.reauthenticate(
+                    ReauthRequest(credential, call.session_id, PASSWORD_AMR)
+                )
+            proven = self._second_factors.prove(credential, call.code, self._now())
+            return self._sessions.reauthenticate(
+                ReauthRequest(credential, call.session_id, PASSWORD_AND_OTP_AMR, proven.use)
+            )
+
+        return self._judged(reservation, attempt)
+
+    def _now(self) -> int:
+        return int(self._clock() * 1000)
 
     def change_password(
         self,

@@ -20,6 +20,11 @@ class ServiceError(Exception):
     def headers(self) -> dict[str, str]:
         return {}
 
+    @property
+    def body(self) -> dict[str, str]:
+        """The contract's error shape (some errors add a field)."""
+        return {"error": self.code, "error_description": self.description}
+
 
 class InvalidRequest(ServiceError):
     code = "invalid_request"
@@ -41,6 +46,54 @@ class InvalidToken(ServiceError):
     def headers(self) -> dict[str, str]:
         # RFC 6750 §3: a protected resource names the scheme it wants.
         return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+class MfaRequired(ServiceError):
+    """The password was right and the user has a second factor: no session yet; the
+    body carries the mfa_token that POST /auth/login/mfa exchanges with a code."""
+
+    code = "mfa_required"
+    status = 401
+    default_description = "A second factor is required: send a code to POST /auth/login/mfa."
+
+    def __init__(self, mfa_token: str) -> None:
+        super().__init__()
+        self.mfa_token = mfa_token
+
+    @property
+    def body(self) -> dict[str, str]:
+        return {**super().body, "mfa_token": self.mfa_token}
+
+
+class InsufficientUserAuthentication(ServiceError):
+    """RFC 9470: the route needs a proof of the credential more recent than max_age."""
+
+    code = "insufficient_user_authentication"
+    status = 401
+    default_description = "This needs a recent sign-in: re-authenticate with POST /auth/reauth."
+
+    def __init__(self, max_age: int, description: str | None = None) -> None:
+        super().__init__(description)
+        self.max_age = max_age
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "WWW-Authenticate": (
+                f'Bearer error="insufficient_user_authentication", max_age={self.max_age}'
+            )
+        }
+
+
+class MfaEnrollmentRequired(ServiceError):
+    """MFA_POLICY=required and the caller's session has no second factor: it may only
+    enroll one (POST /auth/mfa/totp, then confirm), re-authenticate, or log out."""
+
+    code = "mfa_enrollment_required"
+    status = 403
+    default_description = (
+        "This account must use a second factor: enroll one with POST /auth/mfa/totp."
+    )
 
 
 class Forbidden(ServiceError):

@@ -15,6 +15,11 @@ Millis = int
 # User and session ids are lower-case UUIDs (uuid4) issued by this service.
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _UUID = re.compile(UUID_PATTERN)
+# RFC 8176 authentication method references: a password, a one-time code.
+PASSWORD_AMR: tuple[str, ...] = ("pwd",)
+PASSWORD_AND_OTP_AMR: tuple[str, ...] = ("pwd", "otp")
+# Methods that are a second factor, for MFA_POLICY=required.
+SECOND_FACTOR_METHODS = frozenset({"otp", "hwk", "swk"})
 RevocationReason = Literal[
     "logout",
     "evicted",
@@ -75,6 +80,9 @@ class Session:
     generation: int = 0
     previous_digest: str | None = None
     rotated_at: Millis | None = None
+    # When the user last proved a credential in this session, and how (RFC 8176).
+    auth_time: Millis = 0
+    amr: tuple[str, ...] = PASSWORD_AMR
 
     @property
     def expires_at(self) -> Millis:
@@ -99,6 +107,26 @@ class UserProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class TotpFactor:
+    """A confirmed TOTP second factor. The secret is sealed (encrypted with a key kept
+    apart from the table); the recovery codes are stored only as keyed digests."""
+
+    sealed_secret: str
+    # The last time step whose code was accepted: a code is good once (RFC 6238 §5.2).
+    last_step: int
+    enabled_at: Millis
+    recovery_codes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTotp:
+    """A TOTP secret handed out for enrollment, until a code confirms it."""
+
+    sealed_secret: str
+    expires_at: Millis
+
+
+@dataclass(frozen=True, slots=True)
 class Credential:
     """What login needs, found by the case-folded username."""
 
@@ -107,6 +135,8 @@ class Credential:
     user_id: str
     password_hash: str
     password_version: int = 0
+    totp: TotpFactor | None = None
+    pending_totp: PendingTotp | None = None
 
 
 @dataclass(frozen=True, slots=True)

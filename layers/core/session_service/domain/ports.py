@@ -11,8 +11,10 @@ from session_service.domain.models import (
     Credential,
     EndedSessions,
     Millis,
+    PendingTotp,
     Session,
     ThrottleScope,
+    TotpFactor,
     UserProfile,
     UserSessions,
 )
@@ -39,12 +41,43 @@ class CredentialChanged(StoreError):
     """The password changed between verifying it and using it."""
 
 
+class SecondFactorSpent(StoreError):
+    """The mfa_token, the code's time step or the recovery code was used meanwhile (or
+    the password changed): the proof cannot be used again."""
+
+
 class RotationRefused(StoreError):
     """The refresh token is not exchangeable; `current` is the session as it stands."""
 
     def __init__(self, current: Session | None) -> None:
         super().__init__("refresh refused")
         self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactorUse:
+    """What a proof of the second factor spends, in the same write as what it buys: the
+    login's mfa_token, and the TOTP step (at most once per user) or one recovery code."""
+
+    challenge_digest: str | None = None
+    totp_step: int | None = None
+    recovery_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MfaChallenge:
+    """A login whose password was right, waiting for the second factor (the mfa_token,
+    stored as its digest, single use, short-lived)."""
+
+    digest: str
+    user_id: str
+    username_key: str
+    # A password change meanwhile voids it.
+    password_version: int
+    # The device the password step recognised (the throttle's known device), if any.
+    device_id: str | None
+    created_at: Millis
+    expires_at: Millis
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +95,38 @@ class NewSession:
     # replaced (a password change), and not_before rises to the new session's creation.
     credential: Credential | None = None
     new_password_hash: str | None = None
+    # A login completed with a second factor: what it spends (needs `credential`).
+    second_factor: SecondFactorUse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reauthentication:
+    """A fresh proof of the credential for a live session: its auth_time and amr change,
+    and a new refresh token joins the session's current ones (the others stay good, so
+    another tab is not signed out)."""
+
+    credential: Credential
+    session_id: str
+    new_digest: str
+    # The generation the new token belongs to: a refresh meanwhile refuses the write.
+    generation: int
+    now: Millis
+    amr: tuple[str, ...]
+    idle_expires_at: Millis
+    absolute_expires_at: Millis
+    not_before: Millis | None
+    max_digests: int
+    second_factor: SecondFactorUse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrollment:
+    """Turning TOTP on: the pending secret that the code was checked against becomes the
+    factor, with its recovery codes; the confirming session now counts the factor."""
+
+    credential: Credential
+    session_id: str
+    factor: TotpFactor
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +186,23 @@ class SessionStore(Protocol):
     def authorization_lookup(
         self, user_id: str, session_id: str
     ) -> tuple[Session | None, UserProfile | None]: ...
+
+    def reauthenticate(self, change: Reauthentication) -> None: ...
+
+
+class SecondFactorStore(Protocol):
+    """What the second factor needs from storage: the pending secret, the factor, and
+    the challenges of logins waiting for it."""
+
+    def begin_totp(self, credential: Credential, pending: PendingTotp) -> None: ...
+
+    def enable_totp(self, enrollment: TotpEnrollment) -> None: ...
+
+    def disable_totp(self, credential: Credential) -> None: ...
+
+    def put_challenge(self, challenge: MfaChallenge) -> None: ...
+
+    def find_challenge(self, digest: str) -> MfaChallenge | None: ...
 
 
 class ThrottleStore(Protocol):

@@ -9,12 +9,8 @@ from __future__ import annotations
 from session_service.domain.errors import InvalidGrant, InvalidToken, NotFound, Unavailable
 from session_service.domain.models import Millis, is_issued_id
 from session_service.domain.ports import NotBeforeRaise, SessionStore, StaleWrite
-from session_service.domain.sessions import (
-    MAX_ENDED_AT_ONCE,
-    MAX_START_ATTEMPTS,
-    SessionService,
-    ended_record,
-)
+from session_service.domain.session_records import ended_record
+from session_service.domain.sessions import MAX_ENDED_AT_ONCE, MAX_START_ATTEMPTS, SessionService
 from session_service.domain.tokens import AccessTokens, RefreshTokens
 from session_service.observability import logger
 

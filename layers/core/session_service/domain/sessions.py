@@ -7,9 +7,8 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from session_service.domain.devices import DeviceToken
 from session_service.domain.errors import (
     InvalidGrant,
     InvalidToken,
@@ -18,8 +17,6 @@ from session_service.domain.errors import (
 )
 from session_service.domain.models import (
     ClientInfo,
-    Credential,
-    EndedSessions,
     Millis,
     RevocationReason,
     Session,
@@ -27,13 +24,22 @@ from session_service.domain.models import (
 from session_service.domain.ports import (
     CredentialChanged,
     NewSession,
+    Reauthentication,
     Rotation,
     RotationRefused,
+    SecondFactorSpent,
     SessionStore,
     StaleWrite,
 )
+from session_service.domain.session_records import (
+    AuthorizedSession,
+    IssuedTokens,
+    ReauthRequest,
+    SessionPolicy,
+    StartRequest,
+    ended_record,
+)
 from session_service.domain.tokens import (
-    AccessTokenClaims,
     AccessTokens,
     RefreshToken,
     RefreshTokens,
@@ -58,61 +64,6 @@ MAX_USER_AGENT_LENGTH = 512
 # consumer (session_ending), expired ones by the next login or TTL.
 MAX_ENDED_AT_ONCE = 60
 MAX_PRUNED_AT_ONCE = 20
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPolicy:
-    access_token_ttl_seconds: int
-    idle_timeout_seconds: int
-    absolute_timeout_seconds: int
-    max_sessions_per_user: int
-    limit_policy: str
-    reuse_grace_seconds: int
-    max_refreshes: int | None
-    bind_to_ip: bool
-
-    # The policy's durations in the store's unit, written once.
-    def idle_expiry(self, now: Millis) -> Millis:
-        """When a session used at `now` idles out."""
-        return now + self.idle_timeout_seconds * 1000
-
-    def absolute_expiry(self, started_at: Millis) -> Millis:
-        """When a session started at `started_at` ends whatever its use."""
-        return started_at + self.absolute_timeout_seconds * 1000
-
-    @property
-    def grace_ms(self) -> Millis:
-        return self.reuse_grace_seconds * 1000
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedTokens:
-    access_token: str
-    expires_in: int
-    refresh_token: str
-    refresh_expires_in: int
-    session: Session
-    # After a proof of the password: the device's token for the throttle (devices).
-    device: DeviceToken | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizedSession:
-    claims: AccessTokenClaims
-    session: Session
-    username: str
-
-
-@dataclass(frozen=True, slots=True)
-class StartRequest:
-    """A new session for a user who just proved who they are."""
-
-    user_id: str
-    client: ClientInfo
-    # The password that was proved; it must still be the password when the session lands.
-    credential: Credential | None = None
-    # A password change: the new hash, stored in the same transaction.
-    new_password_hash: str | None = None
 
 
 class SessionService:
@@ -154,7 +105,7 @@ class SessionService:
             now = max(self.now(), state.profile.not_before or 0)
             live = state.live(now)
             ending = (live if changing_password else self._evictions(live))[:MAX_ENDED_AT_ONCE]
-            session, refresh = self._new_session(request.user_id, request.client, now)
+            session, refresh = self._new_session(request, now)
             reason: RevocationReason = "password_changed" if changing_password else "evicted"
             try:
                 self._store.start_session(
@@ -165,6 +116,7 @@ class SessionService:
                         pruned=tuple(state.expired(now)[:MAX_PRUNED_AT_ONCE]),
                         credential=request.credential,
                         new_password_hash=request.new_password_hash,
+                        second_factor=request.second_factor,
                     )
                 )
             except StaleWrite:
@@ -172,6 +124,8 @@ class SessionService:
                 continue
             except CredentialChanged:
                 raise InvalidGrant("The password has just changed; log in again.") from None
+            except SecondFactorSpent:
+                raise InvalidGrant("The code or the mfa_token has been used.") from None
             if not changing_password:
                 for victim in ending:
                     logger.info("session evicted", session_id=victim.session_id)
@@ -179,9 +133,8 @@ class SessionService:
         logger.warning("gave up starting a session under contention", user_id=request.user_id)
         raise Unavailable(retry_after=1)
 
-    def _new_session(
-        self, user_id: str, client: ClientInfo, now: Millis
-    ) -> tuple[Session, RefreshToken]:
+    def _new_session(self, request: StartRequest, now: Millis) -> tuple[Session, RefreshToken]:
+        user_id, client = request.user_id, request.client
         session_id = str(uuid.uuid4())
         absolute_expires_at = self._policy.absolute_expiry(now)
         refresh = self._refresh_tokens.issue(user_id, session_id, 0, absolute_expires_at)
@@ -195,6 +148,8 @@ class SessionService:
             ip=client.ip,
             user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH],
             refresh_digests=frozenset({refresh.digest}),
+            auth_time=now,
+            amr=request.amr,
         )
         return session, refresh
 
@@ -341,6 +296,53 @@ class SessionService:
             raise InvalidToken("The session has ended.")
         return AuthorizedSession(claims=claims, session=session, username=profile.username)
 
+    # -- re-authentication ----------------------------------------------------------------
+
+    def reauthenticate(self, request: ReauthRequest) -> IssuedTokens:
+        """A fresh auth_time (and amr) for a live session, with a new refresh token that
+        joins the session's current ones: another tab's token stays good (RFC 9470)."""
+        user_id = request.credential.user_id
+        for _ in range(2):
+            session, profile = self._store.authorization_lookup(user_id, request.session_id)
+            now = self.now()
+            not_before = profile.not_before if profile else None
+            if session is None or not session.is_live(now, not_before):
+                raise InvalidToken("The session has ended.")
+            sibling = self._refresh_tokens.issue(
+                user_id, session.session_id, session.generation, session.absolute_expires_at
+            )
+            change = Reauthentication(
+                credential=request.credential,
+                session_id=session.session_id,
+                new_digest=sibling.digest,
+                generation=session.generation,
+                now=now,
+                amr=request.amr,
+                idle_expires_at=self._policy.idle_expiry(now),
+                absolute_expires_at=session.absolute_expires_at,
+                not_before=not_before,
+                max_digests=2 * MAX_GRACE_SIBLINGS,
+                second_factor=request.second_factor,
+            )
+            try:
+                self._store.reauthenticate(change)
+            except CredentialChanged:
+                raise InvalidGrant("The password has just changed; log in again.") from None
+            except SecondFactorSpent:
+                raise InvalidGrant("The code has been used.") from None
+            except StaleWrite:
+                continue  # refreshed or ended meanwhile: read the session once more
+            updated = replace(
+                session,
+                refresh_digests=session.refresh_digests | {sibling.digest},
+                last_used_at=now,
+                idle_expires_at=change.idle_expires_at,
+                auth_time=now,
+                amr=request.amr,
+            )
+            return self.issue(updated, sibling, now)
+        raise InvalidGrant("The session changed meanwhile; refresh, then try again.")
+
     # -- the sessions of a user -----------------------------------------------------------
 
     def list_sessions(self, user_id: str) -> list[Session]:
@@ -359,7 +361,11 @@ class SessionService:
 
     def issue(self, session: Session, refresh: RefreshToken, now: Millis) -> IssuedTokens:
         access = self._access_tokens.mint(
-            session.user_id, session.session_id, not_after=session.expires_at // 1000
+            session.user_id,
+            session.session_id,
+            not_after=session.expires_at // 1000,
+            auth_time=(session.auth_time or session.created_at) // 1000,
+            amr=session.amr,
         )
         return IssuedTokens(
             access_token=access.token,
@@ -368,18 +374,3 @@ class SessionService:
             refresh_expires_in=max(0, (session.expires_at - now) // 1000),
             session=session,
         )
-
-
-def ended_record(
-    user_id: str, sessions: Sequence[Session | str], reason: RevocationReason, now: Millis
-) -> EndedSessions | None:
-    """The record of these sessions (or session ids) ending together; None for none."""
-    if not sessions:
-        return None
-    return EndedSessions(
-        record_id=str(uuid.uuid4()),
-        user_id=user_id,
-        session_ids=tuple(s if isinstance(s, str) else s.session_id for s in sessions),
-        reason=reason,
-        ended_at=now,
-    )

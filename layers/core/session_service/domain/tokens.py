@@ -16,7 +16,7 @@ import jwt
 
 from session_service.domain.errors import InvalidGrant, InvalidToken
 from session_service.domain.keyring import KeyRing, KeyRingSource
-from session_service.domain.models import UUID_PATTERN, b64url
+from session_service.domain.models import PASSWORD_AMR, UUID_PATTERN, b64url
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 # RFC 8725 §3.1: the service verifies with the algorithm bound to each key, never the
@@ -36,6 +36,9 @@ class AccessTokenClaims:
     token_id: str
     issued_at: int
     expires_at: int
+    # When the user last proved a credential in the session (epoch seconds), and how.
+    auth_time: int = 0
+    amr: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +64,17 @@ class AccessTokens:
         self._ttl = ttl_seconds
         self._clock = clock
 
-    def mint(self, user_id: str, session_id: str, not_after: int) -> MintedAccessToken:
+    def mint(
+        self,
+        user_id: str,
+        session_id: str,
+        not_after: int,
+        auth_time: int | None = None,
+        amr: tuple[str, ...] = PASSWORD_AMR,
+    ) -> MintedAccessToken:
         """A token for the session, expiring after the configured lifetime or when the
-        session itself ends (`not_after`, epoch seconds), whichever comes first."""
+        session itself ends (`not_after`, epoch seconds), whichever comes first; with
+        `auth_time` and `amr` (RFC 9470, RFC 8176) for step-up decisions."""
         key = self._keys.current().signing_key
         issued_at = int(self._clock())
         expires_at = max(issued_at + 1, min(issued_at + self._ttl, not_after))
@@ -75,6 +86,8 @@ class AccessTokens:
             "jti": str(uuid.uuid4()),
             "iat": issued_at,
             "exp": expires_at,
+            "auth_time": issued_at if auth_time is None else auth_time,
+            "amr": list(amr),
         }
         token = jwt.encode(
             claims,
@@ -159,12 +172,20 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
     user_id, session_id, token_id = claims["sub"], claims["sid"], claims["jti"]
     if not all(isinstance(value, str) and value for value in (user_id, session_id, token_id)):
         raise InvalidToken("The access token's claims are invalid.")
+    auth_time, amr = claims.get("auth_time", 0), claims.get("amr", [])
+    # Absent (a token from before these claims): never recent, no method known.
+    if isinstance(auth_time, bool) or not isinstance(auth_time, int):
+        raise InvalidToken("The access token's auth_time is not a number.")
+    if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
+        raise InvalidToken("The access token's amr is not a list of methods.")
     return AccessTokenClaims(
         user_id=user_id,
         session_id=session_id,
         token_id=token_id,
         issued_at=int(claims["iat"]),
         expires_at=int(claims["exp"]),
+        auth_time=auth_time,
+        amr=tuple(amr),
     )
 
 

@@ -14,7 +14,7 @@ from session_service.domain.models import Millis, Session
 from session_service.edge.http import bearer_token, session_view
 
 if TYPE_CHECKING:
-    from session_service.domain.sessions import AuthorizedSession
+    from session_service.domain.session_records import AuthorizedSession
 
 # Stage variable by which our own API asks the authorizer to report its verdict in the
 # context instead of denying: HTTP APIs answer a denial with a fixed 403 body that the

@@ -101,8 +101,7 @@ def json_response(
 
 
 def error_response(error: ServiceError) -> Response[Any]:
-    body = {"error": error.code, "error_description": error.description}
-    return json_response(error.status, body, headers=error.headers)
+    return json_response(error.status, error.body, headers=error.headers)
 
 
 def _validation_description(errors: Any) -> str:
@@ -157,11 +156,10 @@ def _depth(document: Any) -> int:
 
 def _lambda_response(error: ServiceError) -> dict[str, Any]:
     """An error answered before the resolver runs (it would parse the body first)."""
-    body = {"error": error.code, "error_description": error.description}
     return {
         "statusCode": error.status,
         "headers": {"Content-Type": "application/json", **error.headers},
-        "body": json.dumps(body),
+        "body": json.dumps(error.body),
         "isBase64Encoded": False,
     }
 

@@ -1,0 +1,123 @@
+"""The second factor in DynamoDB: the pending and confirmed TOTP factor on the user's
+credential item, and the challenges of logins waiting for a code. What a code spends (the
+step, a recovery code, the challenge) is written with the session it buys: store_writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session_service.adapters.dynamo import aws, transact, update_if
+from session_service.adapters.store_items import (
+    Item,
+    challenge_from_item,
+    challenge_item,
+    challenge_key,
+    login_key,
+    n,
+    s,
+    session_key,
+)
+from session_service.domain.models import Credential, PendingTotp
+from session_service.domain.ports import MfaChallenge, StaleWrite, TotpEnrollment
+
+
+class DynamoSecondFactorStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    def begin_totp(self, credential: Credential, pending: PendingTotp) -> None:
+        self._update_credential(
+            "begin_totp",
+            credential,
+            "SET pending_totp = :sealed, pending_totp_expires_at = :expires",
+            # Only while TOTP is off, and for the password we read.
+            "attribute_not_exists(totp_secret)",
+            {":sealed": s(pending.sealed_secret), ":expires": n(pending.expires_at)},
+        )
+
+    def enable_totp(self, enrollment: TotpEnrollment) -> None:
+        credential, factor = enrollment.credential, enrollment.factor
+        pending = credential.pending_totp
+        if pending is None:
+            raise StaleWrite()
+        turn_on: Item = {
+            "Update": {
+                "TableName": self._table,
+                "Key": login_key(credential.username_key),
+                "UpdateExpression": (
+                    "SET totp_secret = :sealed, totp_last_step = :step,"
+                    " totp_enabled_at = :now, recovery_codes = :codes"
+                    " REMOVE pending_totp, pending_totp_expires_at"
+                ),
+                # The pending secret the code was checked against, not yet expired, and
+                # TOTP still off: of two confirmations, one wins.
+                "ConditionExpression": (
+                    "password_version = :version AND pending_totp = :sealed"
+                    " AND pending_totp_expires_at > :now AND attribute_not_exists(totp_secret)"
+                ),
+                "ExpressionAttributeValues": {
+                    ":version": n(credential.password_version),
+                    ":sealed": s(factor.sealed_secret),
+                    ":step": n(factor.last_step),
+                    ":now": n(factor.enabled_at),
+                    ":codes": {"SS": sorted(factor.recovery_codes)},
+                },
+            }
+        }
+        # The confirming session proved the factor: its next tokens say so (amr).
+        session: Item = {
+            "Update": {
+                "TableName": self._table,
+                "Key": session_key(credential.user_id, enrollment.session_id),
+                "UpdateExpression": "SET amr = :amr",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":amr": {"L": [s("pwd"), s("otp")]}},
+            }
+        }
+        transact(self._db, "enable_totp", [turn_on, session])
+
+    def disable_totp(self, credential: Credential) -> None:
+        self._update_credential(
+            "disable_totp",
+            credential,
+            "REMOVE totp_secret, totp_last_step, totp_enabled_at, recovery_codes",
+            "attribute_exists(totp_secret)",
+            {},
+        )
+
+    def put_challenge(self, challenge: MfaChallenge) -> None:
+        with aws("put_challenge"):
+            self._db.put_item(
+                TableName=self._table,
+                Item=challenge_item(challenge),
+                # 256 random bits never collide; a retry of this request must not either.
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+
+    def find_challenge(self, digest: str) -> MfaChallenge | None:
+        with aws("find_challenge"):
+            found = self._db.get_item(
+                TableName=self._table, Key=challenge_key(digest), ConsistentRead=True
+            )
+        return challenge_from_item(found["Item"]) if "Item" in found else None
+
+    def _update_credential(
+        self,
+        operation: str,
+        credential: Credential,
+        update: str,
+        condition: str,
+        values: Item,
+    ) -> None:
+        updated = update_if(
+            self._db,
+            self._table,
+            operation,
+            Key=login_key(credential.username_key),
+            UpdateExpression=update,
+            ConditionExpression=f"password_version = :version AND {condition}",
+            ExpressionAttributeValues={":version": n(credential.password_version), **values},
+        )
+        if updated is None:
+            raise StaleWrite()

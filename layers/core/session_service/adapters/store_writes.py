@@ -1,0 +1,172 @@
+"""The items of the store's transactions, each with the condition that protects it:
+ending sessions, removing expired ones, the credential a session start relies on (and what
+a second factor spends on it), the login challenge it consumes, and a re-authentication of
+a session."""
+
+from __future__ import annotations
+
+from session_service.adapters.store_items import (
+    Item,
+    challenge_key,
+    ended_item,
+    login_key,
+    n,
+    s,
+    session_key,
+    ttl_seconds,
+)
+from session_service.domain.models import Credential, EndedSessions, Millis, Session
+from session_service.domain.ports import Reauthentication, SecondFactorUse
+
+
+def ending_items(table: str, ended: EndedSessions, now: Millis) -> list[Item]:
+    deletes: list[Item] = [
+        {
+            "Delete": {
+                "TableName": table,
+                "Key": session_key(ended.user_id, session_id),
+                # Only a live session ends, once: the first reason recorded is the true
+                # one, and ending it twice publishes one SessionRevoked.
+                "ConditionExpression": (
+                    "attribute_exists(pk) AND idle_expires_at > :now AND absolute_expires_at > :now"
+                ),
+                "ExpressionAttributeValues": {":now": n(now)},
+            }
+        }
+        for session_id in ended.session_ids
+    ]
+    record: Item = {
+        "Put": {
+            "TableName": table,
+            "Item": ended_item(ended),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    return [*deletes, record]
+
+
+def pruning_item(table: str, expired: Session, now: Millis) -> Item:
+    return {
+        "Delete": {
+            "TableName": table,
+            "Key": session_key(expired.user_id, expired.session_id),
+            # Still expired (a refresh cannot revive it: it needs a live session), or
+            # gone already (TTL).
+            "ConditionExpression": (
+                "attribute_not_exists(pk) OR idle_expires_at <= :now OR absolute_expires_at <= :now"
+            ),
+            "ExpressionAttributeValues": {":now": n(now)},
+        }
+    }
+
+
+def credential_op(
+    table: str,
+    credential: Credential,
+    now: Millis,
+    new_password_hash: str | None = None,
+    second_factor: SecondFactorUse | None = None,
+) -> Item:
+    """The credential's part of a transaction: the password we verified is still the
+    password; with a new hash, it is replaced; with a second factor, the code is spent."""
+    seen: Item = {":version": n(credential.password_version)}
+    key = login_key(credential.username_key)
+    if new_password_hash is not None:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "SET password_hash = :hash, password_version = :next",
+                # Replace only the password we verified: of two changes, one wins.
+                "ConditionExpression": "password_version = :version",
+                "ExpressionAttributeValues": {
+                    **seen,
+                    ":hash": s(new_password_hash),
+                    ":next": n(credential.password_version + 1),
+                },
+            }
+        }
+    if second_factor is not None and second_factor.totp_step is not None:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "SET totp_last_step = :step",
+                # A code is good once: of two requests with codes of one step, or with
+                # a code of an earlier step after it, exactly one passes (RFC 6238 §5.2).
+                "ConditionExpression": "password_version = :version AND totp_last_step < :step",
+                "ExpressionAttributeValues": {**seen, ":step": n(second_factor.totp_step)},
+            }
+        }
+    if second_factor is not None and second_factor.recovery_digest is not None:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "DELETE recovery_codes :spent SET recovery_code_used_at = :now",
+                # A recovery code is spent once: it must still be in the set.
+                "ConditionExpression": (
+                    "password_version = :version AND contains(recovery_codes, :code)"
+                ),
+                "ExpressionAttributeValues": {
+                    **seen,
+                    ":spent": {"SS": [second_factor.recovery_digest]},
+                    ":code": s(second_factor.recovery_digest),
+                    ":now": n(now),
+                },
+            }
+        }
+    return {
+        "ConditionCheck": {
+            "TableName": table,
+            "Key": key,
+            # The password we verified is still the password.
+            "ConditionExpression": "password_version = :version",
+            "ExpressionAttributeValues": seen,
+        }
+    }
+
+
+def challenge_spend_item(table: str, digest: str, user_id: str, now: Millis) -> Item:
+    return {
+        "Delete": {
+            "TableName": table,
+            "Key": challenge_key(digest),
+            # An mfa_token buys one session, before it expires, for its own user.
+            "ConditionExpression": "attribute_exists(pk) AND expires_at > :now AND user_id = :user",
+            "ExpressionAttributeValues": {":now": n(now), ":user": s(user_id)},
+        }
+    }
+
+
+def reauth_session_item(table: str, change: Reauthentication) -> Item:
+    user_id = change.credential.user_id
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": session_key(user_id, change.session_id),
+            "UpdateExpression": (
+                "ADD refresh_digests :fresh SET auth_time = :now, amr = :amr,"
+                " last_used_at = :now, idle_expires_at = :idle, #ttl = :ttl"
+            ),
+            # The session is live, in the generation the new token belongs to (a refresh
+            # meanwhile refuses this), created after the last password change, and has
+            # room for one more current token.
+            "ConditionExpression": (
+                "attribute_exists(pk) AND idle_expires_at > :now AND absolute_expires_at > :now"
+                " AND generation = :generation AND created_at >= :not_before"
+                " AND size(refresh_digests) < :max"
+            ),
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {
+                ":fresh": {"SS": [change.new_digest]},
+                ":now": n(change.now),
+                ":amr": {"L": [s(method) for method in change.amr]},
+                ":idle": n(change.idle_expires_at),
+                ":ttl": n(ttl_seconds(min(change.idle_expires_at, change.absolute_expires_at))),
+                ":generation": n(change.generation),
+                ":not_before": n(change.not_before or 0),
+                ":max": n(change.max_digests),
+            },
+        }
+    }
