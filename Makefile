@@ -60,10 +60,10 @@ integration: install dynamodb-local
 	$(PY) -m pytest tests/integration
 
 # Against the local run by default, against a deployed stack with API_URL=https://...
-e2e: install dynamodb-local
+e2e: install dynamodb-local browser
 	API_URL=$(API_URL) $(PY) -m pytest tests/e2e
 
-# tests/e2e/test_browser.py drives Debian's chromium through Playwright (never `playwright
+# tests/e2e/browser/ drives Debian's chromium through Playwright (never `playwright
 # install`, which downloads a browser of its own); installed here where it is missing.
 APT_INSTALL = sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi; \
 	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends
@@ -100,7 +100,7 @@ $(TOOLS_STAMP): scripts/tools-requirements.txt
 
 # Benchmarks, not part of `make test`: writes docs/performance.md and docs/performance.png.
 # The `bench` optional dependencies (the chart's) go into .venv, never into the layer.
-bench: $(BENCH_STAMP)
+bench: install $(BENCH_STAMP)
 	PYTHONPATH=layers/core:. $(PY) -m bench
 
 # A bounded load test of the local run (loopback only, about a minute): requests/s,

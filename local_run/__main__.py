@@ -23,12 +23,13 @@ import boto3
 from botocore.config import Config
 
 from local_run import dynamodb_local
+from local_run.api_definition import http_api
 from local_run.expansion import ExpansionError, deployed_template
 from local_run.functions import FunctionPool, start_functions
 from local_run.gateway import Gateway, gateway_config, serve
 from local_run.provision import provision
 from local_run.pumps import QueuePump, StreamPump
-from local_run.template import ROOT, load_template, parameter_overrides
+from local_run.template import ROOT, UnsupportedTemplate, load_template, parameter_overrides
 from local_run.ttl import TtlSweeper
 
 HOST = "127.0.0.1"
@@ -184,7 +185,11 @@ def _serve(
     except ExpansionError as error:
         sys.exit(str(error))
     clients = _clients(region)
-    provisioned = provision(template, clients, base_url)
+    try:
+        provisioned = provision(template, clients, base_url)
+        http_api(template)
+    except UnsupportedTemplate as error:
+        sys.exit(f"the local run cannot run template.yaml as deployed: {error}")
 
     base_env = {
         key: value

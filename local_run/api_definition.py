@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from local_run.template import Template
+from local_run.template import Template, UnsupportedTemplate
 
 _ANY = "x-amazon-apigateway-any-method"
 _INTEGRATION = "x-amazon-apigateway-integration"
@@ -59,9 +59,15 @@ def http_api(template: Template) -> HttpApi:
             variables = template.resolve(stage["Properties"].get("StageVariables", {}))
             stage_variables = {key: str(value) for key, value in variables.items()}
     cors = template.resolve({"cors": body.get("x-amazon-apigateway-cors")}).get("cors")
+    routes, authorizers = _routes(body), _authorizers(body)
+    for route in routes:
+        if route.authorizer is not None and route.authorizer not in authorizers:
+            raise UnsupportedTemplate(
+                f"{route.method} {route.path} names no authorizer {route.authorizer}"
+            )
     return HttpApi(
-        routes=_routes(body),
-        authorizers=_authorizers(body),
+        routes=routes,
+        authorizers=authorizers,
         stage_variables=stage_variables,
         cors=cors,
     )
@@ -74,7 +80,8 @@ def _routes(body: dict[str, Any]) -> list[HttpRoute]:
             if not isinstance(operation, dict) or _INTEGRATION not in operation:
                 continue
             security = operation.get("security") or [{}]
-            authorizers = [name for scheme in security for name in scheme]
+            # SAM writes NONE for a route that opts out of a default authorizer.
+            authorizers = [name for scheme in security for name in scheme if name != "NONE"]
             routes.append(
                 HttpRoute(
                     method="ANY" if method == _ANY else method.upper(),
@@ -95,7 +102,7 @@ def _integrated_function(uri: Any) -> str:
     for value in variables.values():
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             return str(value["Fn::GetAtt"][0])
-    raise ValueError(f"not a Lambda integration: {uri}")
+    raise UnsupportedTemplate(f"not a Lambda integration: {uri}")
 
 
 def _authorizers(body: dict[str, Any]) -> dict[str, Authorizer]:
@@ -103,6 +110,12 @@ def _authorizers(body: dict[str, Any]) -> dict[str, Authorizer]:
     authorizers = {}
     for name, scheme in schemes.items():
         spec = scheme["x-amazon-apigateway-authorizer"]
+        if spec.get("type") != "request" or not spec.get("enableSimpleResponses"):
+            # What the local gateway runs; a JWT authorizer or IAM policy answers is not.
+            raise UnsupportedTemplate(
+                f"authorizer {name}: the local gateway runs Lambda REQUEST authorizers with "
+                "simple responses only"
+            )
         authorizers[name] = Authorizer(
             function=_integrated_function(spec["authorizerUri"]),
             identity_sources=tuple(spec.get("identitySource", [])),

@@ -31,7 +31,7 @@ class ExpansionError(RuntimeError):
 
 
 @functools.cache
-def _expanded(parameters: frozenset[tuple[str, str]]) -> dict[str, Any]:
+def _expanded(parameters: frozenset[tuple[str, str]], region: str) -> dict[str, Any]:
     if not TRANSLATOR_PYTHON.exists():
         raise ExpansionError("aws-sam-translator is not installed: run `make translator`")
     result = subprocess.run(
@@ -40,7 +40,7 @@ def _expanded(parameters: frozenset[tuple[str, str]]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        env={**os.environ, "AWS_DEFAULT_REGION": region},
     )
     if result.returncode != 0:
         raise ExpansionError(f"aws-sam-translator refused template.yaml:\n{result.stderr}")
@@ -48,11 +48,13 @@ def _expanded(parameters: frozenset[tuple[str, str]]) -> dict[str, Any]:
     return document
 
 
-def expanded_template(parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+def expanded_template(
+    parameters: Mapping[str, str] | None = None, region: str = "us-east-1"
+) -> dict[str, Any]:
     """The CloudFormation template `sam deploy` would create with these parameter values
     (the others at their defaults), a copy each call. SAM substitutes some parameters as
     it expands (an HTTP API's CORS origins): expand with the values the run uses."""
-    return copy.deepcopy(_expanded(frozenset((parameters or {}).items())))
+    return copy.deepcopy(_expanded(frozenset((parameters or {}).items()), region))
 
 
 def artifact_path(location: Mapping[str, Any]) -> Path:
@@ -65,4 +67,5 @@ def artifact_path(location: Mapping[str, Any]) -> Path:
 def deployed_template(parameters: Mapping[str, str] | None = None, **names: str) -> Template:
     """The expanded template, its intrinsics resolved with these parameter values (and the
     stack name, region and account given in `names`): what the local run runs."""
-    return Template(expanded_template(parameters), parameter_overrides=parameters, **names)
+    region = names.get("region", "us-east-1")
+    return Template(expanded_template(parameters, region), parameter_overrides=parameters, **names)

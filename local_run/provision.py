@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local_run.filters import parse_filters
-from local_run.template import Template
+from local_run.template import Template, UnsupportedTemplate
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class StreamTrigger:
     bisect_on_error: bool = False
     # The mapping's FilterCriteria patterns: only matching records reach the function.
     filters: tuple[dict[str, Any], ...] = ()
+    # Where a new shard is read from: TRIM_HORIZON (the oldest record) or LATEST.
+    starting_position: str = "TRIM_HORIZON"
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ def _parameters(template: Template, client: Any, base_url: str) -> None:
 
 def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:
     functions = template.functions()
-    routes = []
+    routes: list[RuleRoute] = []
     for rule_id, rule in template.of_type("AWS::Events::Rule").items():
         properties = template.resolve(rule["Properties"])
         name = template.physical_name(rule_id)
@@ -214,11 +216,13 @@ def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:
         )["RuleArn"]
         template.names.refs[rule_id] = name
         template.names.attributes[(rule_id, "Arn")] = rule_arn
-        for index, target in enumerate(rule["Properties"]["Targets"]):
-            function = target["Arn"].get("Fn::GetAtt", [None])[0]
-            if function not in functions:
+        for resolved in properties["Targets"]:
+            if ":lambda:" not in str(resolved["Arn"]):
+                # A queue or topic: the emulator delivers to it itself.
+                events.put_targets(Rule=name, EventBusName=bus, Targets=[resolved])
                 continue
-            resolved = properties["Targets"][index]
+            function = _function_named(template, functions, resolved["Arn"])
+            index = len(routes)
             # Lambda targets cannot be invoked by the emulator: the rule delivers to a
             # queue instead, which the local run drains into the function.
             queue_url = sqs.create_queue(QueueName=f"{name}-{index}-local")["QueueUrl"]
@@ -237,7 +241,7 @@ def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:
                     maximum_retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),
                     rule_arn=rule_arn,
                     target_arn=str(resolved["Arn"]),
-                    delivery_permitted=_may_invoke(template, function, rule_id),
+                    delivery_permitted=_may_invoke(template, function, rule_arn),
                     dead_letter_queue_url=_queue_url(
                         template, resolved.get("DeadLetterConfig", {}).get("Arn")
                     ),
@@ -255,30 +259,55 @@ def _event_invoke_config(template: Template, function: str) -> dict[str, Any]:
     return {}
 
 
-def _may_invoke(template: Template, function: str, rule_id: str) -> bool:
-    """Whether a Lambda permission lets this rule invoke the function."""
+class UnsupportedTrigger(UnsupportedTemplate):
+    """A trigger the local run cannot run as AWS would (its events would go nowhere)."""
+
+
+def _function_named(template: Template, functions: dict[str, Any], reference: Any) -> str:
+    """The template's function a resolved name or ARN (qualified or not) names."""
+    value = str(reference)
+    for logical_id in functions:
+        name = template.physical_name(logical_id)
+        if value == name or value.endswith((f":function:{name}", f":function:{name}:$LATEST")):
+            return logical_id
+    raise UnsupportedTrigger(
+        f"{value} names no function of the template the local run can invoke (an alias or "
+        "version is not run locally)"
+    )
+
+
+def _may_invoke(template: Template, function: str, rule_arn: str) -> bool:
+    """Whether a Lambda permission lets this rule invoke the function, as Lambda decides
+    it: the action, the service principal, the function, and the source if one is set."""
     for permission in template.of_type("AWS::Lambda::Permission").values():
-        properties = permission["Properties"]
+        properties = template.resolve(permission["Properties"])
         if (
-            properties.get("Principal") == "events.amazonaws.com"
-            and properties.get("FunctionName") in ({"Ref": function}, _arn_of(function))
-            and properties.get("SourceArn") == _arn_of(rule_id)
+            properties.get("Action") in ("lambda:InvokeFunction", "lambda:*")
+            and properties.get("Principal") == "events.amazonaws.com"
+            and _names(template, function, properties.get("FunctionName"))
+            and properties.get("SourceArn", rule_arn) == rule_arn
         ):
             return True
     return False
 
 
-def _arn_of(logical_id: str) -> dict[str, list[str]]:
-    return {"Fn::GetAtt": [logical_id, "Arn"]}
+def _names(template: Template, function: str, reference: Any) -> bool:
+    try:
+        return _function_named(template, {function: None}, reference) == function
+    except UnsupportedTrigger:
+        return False
 
 
 def _stream_triggers(template: Template) -> list[StreamTrigger]:
     triggers = []
+    functions = template.functions()
     for mapping in template.of_type("AWS::Lambda::EventSourceMapping").values():
-        function = mapping["Properties"]["FunctionName"]["Ref"]
         properties = template.resolve(mapping["Properties"])
         if ":dynamodb:" not in properties["EventSourceArn"]:
-            continue
+            raise UnsupportedTrigger(
+                f"the local run reads DynamoDB streams only, not {properties['EventSourceArn']}"
+            )
+        function = _function_named(template, functions, properties["FunctionName"])
         triggers.append(
             StreamTrigger(
                 function=function,
@@ -288,6 +317,7 @@ def _stream_triggers(template: Template) -> list[StreamTrigger]:
                 maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
                 bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
                 filters=tuple(parse_filters(properties.get("FilterCriteria"))),
+                starting_position=str(properties.get("StartingPosition", "TRIM_HORIZON")),
             )
         )
     return triggers

@@ -155,7 +155,7 @@ class StreamPump(threading.Thread):
         position = self.positions.get(shard_id)
         request: dict[str, Any] = {"StreamArn": self.trigger.stream_arn, "ShardId": shard_id}
         if position is None:
-            request["ShardIteratorType"] = "TRIM_HORIZON"
+            request["ShardIteratorType"] = self.trigger.starting_position
         else:
             request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=position)
         iterator: str | None = self.client.get_shard_iterator(**request)["ShardIterator"]
@@ -182,13 +182,20 @@ class StreamPump(threading.Thread):
             )
             self.iterators[shard_id] = fresh
 
+    @property
+    def _attempts(self) -> int:
+        """Tries of one batch: the mapping's MaximumRetryAttempts plus one, at most
+        LOCAL_BATCH_ATTEMPTS (-1, AWS's default, retries until the records expire)."""
+        retries = self.trigger.maximum_retry_attempts
+        return LOCAL_BATCH_ATTEMPTS if retries < 0 else min(LOCAL_BATCH_ATTEMPTS, retries + 1)
+
     def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
         """Invoke with the batch (records as Lambda delivers them); on failure, bisect
         (where the mapping says so) until the failing records are alone, and send each
         one's coordinates to the OnFailure queue."""
         event = {"Records": records}
         what = f"{len(records)} stream records"
-        if _invoke(self.function, event, LOCAL_BATCH_ATTEMPTS, what):
+        if _invoke(self.function, event, self._attempts, what):
             return
         if self.trigger.bisect_on_error and len(records) > 1:
             middle = len(records) // 2
@@ -219,7 +226,7 @@ class StreamPump(threading.Thread):
                 "requestId": str(uuid.uuid4()),
                 "functionArn": self.function.name,
                 "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": LOCAL_BATCH_ATTEMPTS,
+                "approximateInvokeCount": self._attempts,
             },
             "responseContext": {"functionError": "Unhandled"},
             "version": "1.0",

@@ -60,6 +60,11 @@ def parameter_overrides(document: Mapping[str, Any], env: Mapping[str, str]) -> 
     return overrides
 
 
+class UnsupportedTemplate(ValueError):
+    """Something the template declares that the local run cannot run as AWS would: it
+    refuses to start rather than serve something else without a word."""
+
+
 @dataclass
 class LocalNames:
     """What Ref and GetAtt resolve to for resources that exist locally."""

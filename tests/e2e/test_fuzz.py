@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from local_run.template import ROOT
-from tests.e2e.conftest import Service
+from tests.e2e.service import Service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 CONFIG = Path(__file__).with_name("schemathesis.toml")

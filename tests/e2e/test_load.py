@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from bench.load import Client, Tally
-from tests.e2e.conftest import Service
+from tests.e2e.service import Service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

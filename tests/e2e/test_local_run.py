@@ -17,16 +17,10 @@ import pytest
 import requests
 
 from local_run import dynamodb_local, launcher
+from local_run.launcher import free_port
 from local_run.template import ROOT
-from tests.e2e.conftest import (
-    DEPLOYED_URL,
-    PASSWORD,
-    BusListener,
-    Service,
-    _free_port,
-    start_local_run,
-    stop,
-)
+from tests.e2e.service import DEPLOYED_URL, BusListener, Service, start_local_run, stop
+from tests.helpers import PASSWORD
 
 pytestmark = [
     pytest.mark.e2e,
@@ -60,8 +54,8 @@ def test_an_invalid_setting_stops_the_local_run_with_a_clear_message(
 ) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "PORT": str(_free_port()),
-        "EMULATOR_PORT": str(_free_port()),
+        "PORT": str(free_port()),
+        "EMULATOR_PORT": str(free_port()),
         setting: value,
     }
     run = subprocess.run(
@@ -79,7 +73,7 @@ def test_an_invalid_setting_stops_the_local_run_with_a_clear_message(
 
 def test_aws_endpoint_url_points_the_local_run_at_another_endpoint() -> None:
     # Given an emulator someone else started
-    port = _free_port()
+    port = free_port()
     emulator = subprocess.Popen(
         [sys.executable, "-m", "local_run.emulator", "--port", str(port)],
         cwd=ROOT,

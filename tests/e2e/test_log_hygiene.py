@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, Service
+from tests.e2e.service import Service
+from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 NEW_PASSWORD = "another secret passphrase"

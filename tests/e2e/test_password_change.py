@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BURSTS, PASSWORD, Service
-from tests.helpers import burst
+from tests.e2e.service import BURSTS, Service
+from tests.helpers import PASSWORD, burst
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 NEW_PASSWORD = "a brand new passphrase"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import BURSTS, PASSWORD, Service
+from tests.e2e.service import BURSTS, Service
+from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

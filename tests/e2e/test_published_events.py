@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.conftest import BURSTS, DEPLOYED_URL, PASSWORD, BusListener, Service
+from tests.e2e.service import BURSTS, DEPLOYED_URL, BusListener, Service
+from tests.helpers import PASSWORD
 
 pytestmark = [
     pytest.mark.e2e,

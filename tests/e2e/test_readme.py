@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from local_run.template import ROOT
-from tests.e2e.conftest import DEPLOYED_URL, PASSWORD, Service
+from tests.e2e.service import DEPLOYED_URL, Service
+from tests.helpers import PASSWORD
 
 pytestmark = [
     pytest.mark.e2e,

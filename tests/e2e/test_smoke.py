@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from local_run.template import ROOT
-from tests.e2e.conftest import Service
+from tests.e2e.service import Service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 APP = "http://app.example.test"

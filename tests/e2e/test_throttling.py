@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tests.e2e.conftest import DEPLOYED_URL, PASSWORD, Service
-from tests.helpers import bearer, burst
+from tests.e2e.service import DEPLOYED_URL, Service
+from tests.helpers import PASSWORD, bearer, burst
 
 pytestmark = [
     pytest.mark.e2e,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,10 +35,10 @@ from session_service.adapters.throttle_store import DynamoThrottleStore
 from session_service.domain.ports import SecondFactorStore, SessionStore, ThrottleStore
 from session_service.domain.throttling import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
+from tests.integration.aws_call_count import READS, AwsCalls
 
 # Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
 # DynamoDB Local (a JVM per test worker), with moto for the other services.
-BACKENDS = ("moto", "dynamodb-local")
 
 
 @pytest.fixture(scope="session")
@@ -133,70 +132,6 @@ def _no_stray_modules() -> Iterator[None]:
             del sys.modules[name]
 
 
-_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
-
-
-class AwsCalls:
-    """AWS calls counted at botocore's edge (every client, every service), and what the
-    DynamoDB reads among them read: items, and read units by DynamoDB's own arithmetic
-    (strongly consistent: 4 KB units, a Query's items summed before rounding; moto's
-    ConsumedCapacity is a constant, so it is computed from the items instead)."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.items_read = 0
-        self.read_units = 0
-
-    def by_service(self) -> dict[str, int]:
-        services: Counter[str] = Counter()
-        for call, count in self.calls.items():
-            services[call.split(".")[0]] += count
-        return dict(services)
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
-
-    def clear(self) -> None:
-        self.calls.clear()
-        self.items_read = 0
-        self.read_units = 0
-
-    def record_read(self, operation: str, response: dict[str, Any]) -> None:
-        if operation == "GetItem":
-            items = [response["Item"]] if "Item" in response else []
-        elif operation == "BatchGetItem":
-            items = [i for found in response.get("Responses", {}).values() for i in found]
-        else:
-            items = list(response.get("Items", []))
-        self.items_read += len(items)
-        sizes = [item_size(item) for item in items]
-        if operation in ("Query", "Scan"):
-            self.read_units += max(1, -(-sum(sizes) // 4096))
-        else:
-            self.read_units += sum(max(1, -(-size // 4096)) for size in sizes) or 1
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB counts it: names plus values (numbers approximated)."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    ((kind, content),) = value.items()
-    if kind == "S":
-        return len(str(content).encode())
-    if kind == "N":
-        return len(str(content)) // 2 + 1
-    if kind == "SS":
-        return sum(len(str(part).encode()) for part in content)
-    if kind == "M":
-        return 3 + item_size(content)
-    if kind == "L":
-        return 3 + sum(1 + _value_size(part) for part in content)
-    return 1
-
-
 @pytest.fixture
 def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
     counter = AwsCalls()
@@ -206,7 +141,7 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
         service = client.meta.service_model.service_name
         counter.calls[f"{service}.{operation}"] += 1
         response = original(client, operation, params)
-        if service == "dynamodb" and operation in _READS:
+        if service == "dynamodb" and operation in READS:
             counter.record_read(operation, response)
         return response
 
@@ -259,8 +194,3 @@ def services_with(stores: Stores) -> Callable[..., Services]:
 @pytest.fixture
 def store(stores: Stores) -> SessionStore:
     return stores[0]
-
-
-# Every right password holds a throttle place while it is checked: a burst of one user's
-# logins from one address needs as many places as it has logins.
-ROOM_FOR_BURSTS = dataclasses.replace(THROTTLE, failures_per_username_and_ip=12)

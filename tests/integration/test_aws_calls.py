@@ -6,7 +6,7 @@ from typing import Any
 
 from harness.stack import Stack
 from tests.helpers import bearer, login, register
-from tests.integration.conftest import AwsCalls
+from tests.integration.aws_call_count import AwsCalls
 
 
 def warm(stack: Stack) -> dict[str, Any]:

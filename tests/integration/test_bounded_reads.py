@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.stack import Stack
 from tests.helpers import PASSWORD, bearer, login, register
-from tests.integration.conftest import AwsCalls
+from tests.integration.aws_call_count import AwsCalls
 
 
 def reads_of_each_route(stack: Stack, aws_calls: AwsCalls, username: str) -> dict[str, Any]:

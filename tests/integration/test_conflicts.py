@@ -23,7 +23,7 @@ from session_service.domain.errors import ServiceError, Unavailable
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions import MAX_BACK_OFF_SECONDS, MAX_START_ATTEMPTS
 from tests.helpers import burst
-from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS
+from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.stack import Stack
 from tests.helpers import PASSWORD, assert_error, bearer, login, register
-from tests.integration.conftest import AwsCalls
+from tests.integration.aws_call_count import AwsCalls
 
 BODY_ROUTES = ["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/password"]
 

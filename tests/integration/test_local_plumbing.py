@@ -6,6 +6,7 @@ noticed), the rule pump's OnFailure queue, and the pumps' pace."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from session_service.adapters.store import dynamo_store
 from session_service.domain.models import Session
 from session_service.domain.ports import NewSession, StaleWrite
 from tests.helpers import login, password_changed, register
-from tests.integration.conftest import BACKENDS
+from tests.integration.backends import BACKENDS
 
 
 class RecordingFunction:
@@ -54,8 +55,9 @@ def _no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pumps, "RETRY_DELAY", 0)
 
 
-def stream_pump(stack: Stack, function: RecordingFunction) -> pumps.StreamPump:
+def stream_pump(stack: Stack, function: RecordingFunction, **changes: Any) -> pumps.StreamPump:
     (trigger,) = stack.provisioned.stream_triggers
+    trigger = dataclasses.replace(trigger, **changes)
     return pumps.StreamPump(
         trigger,
         function,  # type: ignore[arg-type]
@@ -155,6 +157,22 @@ def test_a_failing_record_is_bisected_out_and_its_coordinates_parked(stack: Stac
     assert info["batchSize"] == 1
     assert info["startSequenceNumber"] == info["endSequenceNumber"]
     assert parked["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+@pytest.mark.parametrize(("retries", "attempts"), [(0, 1), (1, 2), (10, 3), (-1, 3)])
+def test_a_failing_batch_is_tried_as_often_as_the_mapping_says_within_the_local_cap(
+    stack: Stack, retries: int, attempts: int
+) -> None:
+    # Given a publisher that always fails, and a mapping with this MaximumRetryAttempts
+    register(stack)
+    login(stack)
+    function = RecordingFunction(fails_on=lambda _: True)
+    # When the pump delivers the login's record (the one record the filters pass)
+    drain(stream_pump(stack, function, maximum_retry_attempts=retries, bisect_on_error=False))
+    # Then it was tried 1 + retries times (at most the local cap), and then parked
+    assert len(function.queued) == attempts
+    (parked,) = dead_letters(stack, "PublisherDeadLetterQueue")
+    assert parked["requestContext"]["approximateInvokeCount"] == attempts
 
 
 def test_a_stream_reader_whose_iterator_went_stale_says_so_and_catches_up(

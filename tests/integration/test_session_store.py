@@ -30,7 +30,7 @@ from session_service.domain.sessions import (
     MAX_USER_AGENT_LENGTH,
 )
 from tests import helpers
-from tests.integration.conftest import BACKENDS
+from tests.integration.backends import BACKENDS
 
 NOW = 1_800_000_000_000
 HOUR = 3_600_000

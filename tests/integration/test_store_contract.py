@@ -24,7 +24,7 @@ from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
 from session_service.domain.session_records import IssuedTokens
 from tests.helpers import burst
-from tests.integration.conftest import BACKENDS, ROOM_FOR_BURSTS
+from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
 

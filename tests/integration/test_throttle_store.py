@@ -19,7 +19,7 @@ from session_service.adapters.throttle_store import DynamoThrottleStore
 from session_service.domain.models import ThrottleScope
 from session_service.domain.throttling import ip_scope, username_and_ip_scope, username_scope
 from tests.helpers import PASSWORD, register
-from tests.integration.conftest import BACKENDS
+from tests.integration.backends import BACKENDS
 
 SCOPE = ThrottleScope("user-ip#ada#198.51.100.1", limit=2)
 WINDOW, WINDOW_ENDS_AT = 7, 8_000_000

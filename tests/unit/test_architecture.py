@@ -29,16 +29,32 @@ FORBIDDEN = {
 MAX_MODULE_LINES = 400
 
 
-def imports_of(path: Path) -> set[str]:
-    """Every module the file imports, at module level or inside functions."""
+def imports_of(path: Path, root: Path = ROOT) -> set[str]:
+    """Every module the file imports, at module level or inside functions; a relative
+    import is resolved against the file's own package."""
     found: set[str] = set()
+    package = _package_of(path, root)
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                module = ".".join([*base, module] if module else base)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
+
+
+def _package_of(path: Path, root: Path) -> list[str]:
+    """The dotted package a file belongs to, as a list (session_service.domain...)."""
+    parts = path.resolve().relative_to(root.resolve()).with_suffix("").parts
+    # The layer's package is imported from layers/core (the layer's root).
+    prefix = ("layers", "core")
+    if parts[: len(prefix)] == prefix:
+        parts = parts[len(prefix) :]
+    return list(parts[:-1])
 
 
 def modules(part: str) -> list[Path]:
@@ -58,9 +74,43 @@ def test_imports_point_inward(part: str) -> None:
 
 
 def test_the_checker_sees_a_wrong_way_import(tmp_path: Path) -> None:
-    module = tmp_path / "sessions.py"
-    module.write_text("def f():\n    from session_service.adapters.store import x\n")
-    assert "session_service.adapters.store" in imports_of(module)
+    module = tmp_path / PACKAGE.relative_to(ROOT) / "domain" / "sessions.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "def f():\n    from session_service.adapters.store import x\n"
+        "from ..adapters import dynamo\n"
+    )
+    found = imports_of(module, root=tmp_path)
+    assert "session_service.adapters.store" in found
+    # a relative import resolves to the module it names
+    assert "session_service.adapters.dynamo" in found
+
+
+def test_observability_is_a_leaf() -> None:
+    """The logger and metrics every part imports import no part and no AWS SDK."""
+    crossings = {
+        name
+        for name in imports_of(PACKAGE / "observability.py")
+        if name.startswith(("session_service", "boto3", "botocore"))
+    }
+    assert crossings == set()
+
+
+def test_tests_share_helpers_through_modules_and_bench_imports_no_test() -> None:
+    """No test file imports another test file or a conftest; bench imports no test code."""
+    offending = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        for name in imports_of(path):
+            last = name.split(".")[-1]
+            if name.startswith("tests.") and (last == "conftest" or last.startswith("test_")):
+                offending.add(f"{path.relative_to(ROOT)} imports {name}")
+    for path in (ROOT / "bench").rglob("*.py"):
+        offending.update(
+            f"{path.relative_to(ROOT)} imports {name}"
+            for name in imports_of(path)
+            if name == "tests" or name.startswith("tests.")
+        )
+    assert offending == set()
 
 
 def test_every_module_of_the_layer_sits_in_a_part_or_is_the_composition() -> None:
@@ -68,9 +118,9 @@ def test_every_module_of_the_layer_sits_in_a_part_or_is_the_composition() -> Non
     assert top == {"__init__.py", "config.py", "observability.py", "wiring.py"}
 
 
-# Every module of the project but the tests: the layer, the functions, the local run,
-# what tests and benchmarks share, the benchmarks and the scripts.
-SOURCE_FOLDERS = ("layers/core", "functions", "local_run", "harness", "bench", "scripts")
+# Every module of the project: the layer, the functions, the local run, what tests and
+# benchmarks share, the benchmarks, the scripts and the tests.
+SOURCE_FOLDERS = ("layers/core", "functions", "local_run", "harness", "bench", "scripts", "tests")
 
 
 def test_no_module_is_over_about_400_lines() -> None:

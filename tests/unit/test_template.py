@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
+
+import pytest
 
 from local_run.api_definition import http_api
 from local_run.expansion import artifact_path, deployed_template
@@ -119,3 +122,13 @@ def test_no_function_role_grants_wildcard_actions_on_data() -> None:
                 actions = statement["Action"]
                 for action in [actions] if isinstance(actions, str) else actions:
                     assert "*" not in action, f"{name}: {action}"
+
+
+def test_the_local_runs_translator_is_the_one_sam_cli_uses() -> None:
+    pinned = (ROOT / "scripts" / "translator-requirements.txt").read_text()
+    (version,) = re.findall(r"^aws-sam-translator==(\S+)$", pinned, re.MULTILINE)
+    # sam-cli's own copy, where `make tools` installed it (`make test` does)
+    installed = sorted((ROOT / ".tools").glob("lib/python*/site-packages/aws_sam_translator-*"))
+    if not installed:
+        pytest.skip("the tools venv is not installed: `make tools`")
+    assert installed[0].name == f"aws_sam_translator-{version}.dist-info"

@@ -7,202 +7,34 @@ Also writes docs/frontend.png, the screenshot in docs/frontend.md."""
 from __future__ import annotations
 
 import http.client
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import (
-    Browser,
     BrowserContext,
-    Page,
-    Response,
     Route,
     expect,
-    sync_playwright,
 )
 
 from local_run.template import ROOT
-from tests.e2e.conftest import DEPLOYED_URL, PASSWORD, Service, _free_port
+from tests.e2e.browser.pages import (
+    COOKIE,
+    PHONE,
+    call,
+    log_in,
+    new_username,
+    open_demo,
+    refresh_cookie,
+    responses_of,
+    signed_in_tab,
+)
+from tests.e2e.service import Service
+from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-COOKIE = "__Host-refresh_token"
 SCREENSHOT = ROOT / "docs" / "frontend.png"
-PHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
-
-# A page of another origin that tries the cookie routes, with and without the CSRF header,
-# and offers a form that posts to /auth/logout.
-ATTACKER_PAGE = """<!doctype html>
-<title>elsewhere</title>
-<form method="post" action="{api}/auth/logout"><button>Claim your prize</button></form>
-<script>
-  async function attempt(path, headers) {{
-    try {{
-      const response = await fetch("{api}" + path, {{
-        method: "POST", credentials: "include", headers,
-      }});
-      return `answered ${{response.status}}`;
-    }} catch (error) {{
-      return `failed: ${{error.name}}`;
-    }}
-  }}
-  window.attempts = (async () => ({{
-    refresh: await attempt("/auth/refresh", {{"X-Requested-With": "x"}}),
-    logout: await attempt("/auth/logout", {{"X-Requested-With": "x"}}),
-    refreshWithoutHeader: await attempt("/auth/refresh", {{}}),
-    logoutWithoutHeader: await attempt("/auth/logout", {{}}),
-  }}))();
-</script>
-"""
-
-
-@pytest.fixture(scope="module")
-def cookie_service(local_services: Callable[..., Service]) -> Service:
-    """A local run in cookie mode whose own origin is the allowed one, with a grace window."""
-    if DEPLOYED_URL:
-        pytest.skip("needs a local run in cookie mode serving the demo page")
-    port = _free_port()
-    return local_services(
-        PORT=str(port),
-        REFRESH_TOKEN_TRANSPORT="cookie",
-        ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
-        REFRESH_REUSE_GRACE_SECONDS="5",
-    )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM}: `make browser` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def new_context(browser: Browser) -> Iterator[Callable[[], BrowserContext]]:
-    """Browser contexts: each one is another device, with a cookie jar of its own."""
-    contexts: list[BrowserContext] = []
-
-    def new() -> BrowserContext:
-        context = browser.new_context(
-            viewport={"width": 900, "height": 600}, locale="en-US", timezone_id="UTC"
-        )
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        return context
-
-    yield new
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def context(new_context: Callable[[], BrowserContext]) -> BrowserContext:
-    return new_context()
-
-
-@pytest.fixture(scope="module")
-def attacker_port(cookie_service: Service) -> Iterator[int]:
-    """A plain HTTP server of another origin serving ATTACKER_PAGE."""
-    page = ATTACKER_PAGE.format(api=cookie_service.base_url).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def open_demo(context: BrowserContext, service: Service) -> Page:
-    """A tab on the demo page, once its silent refresh on load has settled."""
-    page = context.new_page()
-    page.goto(service.url("/demo/"))
-    expect(page.locator("#status")).not_to_have_text("Restoring your session…")
-    return page
-
-
-def new_username() -> str:
-    return f"e2e-{uuid.uuid4().hex[:16]}"
-
-
-def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
-    page.fill("#credentials [name=username]", username)
-    page.fill("#credentials [name=password]", password)
-    page.click("#credentials button[value=login]")
-    expect(page.locator("#status")).to_have_text("Signed in.")
-
-
-def signed_in_tab(context: BrowserContext, service: Service) -> tuple[Page, str]:
-    username = service.new_user()
-    page = open_demo(context, service)
-    log_in(page, username)
-    return page, username
-
-
-def refresh_cookie(context: BrowserContext) -> dict[str, Any] | None:
-    found = [dict(c) for c in context.cookies() if c["name"] == COOKIE and c["value"]]
-    return found[0] if found else None
-
-
-def call(page: Page, method: str, path: str) -> int:
-    """A call through the page's own client (refresh once and retry once after a 401)."""
-    return int(
-        page.evaluate(
-            "async ([method, path]) => (await sessionDemo.api(method, path)).status",
-            [method, path],
-        )
-    )
-
-
-def responses_of(page: Page) -> list[str]:
-    """'METHOD /path STATUS' of every API response the page gets from now on."""
-    seen: list[str] = []
-
-    def record(response: Response) -> None:
-        request = response.request
-        path = request.url.split("://", 1)[1].split("/", 1)[1]
-        if path.startswith("auth/"):
-            seen.append(f"{request.method} /{path} {response.status}")
-
-    page.on("response", record)
-    return seen
-
-
-# -- the demo page, served by the local run only ------------------------------------------
 
 
 def test_the_local_run_serves_the_demo_page_and_no_other_file(cookie_service: Service) -> None:
