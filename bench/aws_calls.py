@@ -29,7 +29,7 @@ from moto import mock_aws
 
 from harness.stack import FUNCTIONS, InProcessFunction, Stack
 from local_run.expansion import deployed_template
-from local_run.functions import function_environment
+from local_run.functions import shared_environment
 from local_run.gateway import Gateway, gateway_config
 from local_run.provision import Provisioned, provision
 from session_service import wiring
@@ -303,7 +303,7 @@ def run() -> list[OperationCalls]:
         template = deployed_template({"JwtAlgorithm": "RS256"})
         provisioned = provision(template, _clients, ISSUER)
         # As deployed: no TOKEN_ISSUER, so the functions read the issuer from SSM.
-        function_env = function_environment(template, "PasswordChangedFunction", {})
+        function_env = shared_environment(template)
         function_env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
         os.environ.update(function_env)
         wiring.reset()

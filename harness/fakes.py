@@ -24,6 +24,7 @@ from session_service.domain.keyring import (
 from session_service.domain.models import (
     Credential,
     EndedSessions,
+    FactorEvent,
     Millis,
     Session,
     ThrottleScope,
@@ -80,6 +81,8 @@ class InMemoryStore:
         self.ended: list[EndedSessions] = []
         # Logins waiting for a second factor, by the mfa_token's digest.
         self.challenges: dict[str, MfaChallenge] = {}
+        # Second factors turned on or off, recovery codes used: what the stream carries.
+        self.factor_events: list[FactorEvent] = []
         self.attempts: dict[tuple[str, int], int] = {}
         self.calls: list[str] = []
         # The items of each transaction DynamoDB would have been sent, in order.
@@ -258,6 +261,8 @@ class InMemoryStore:
             factor = dataclasses.replace(
                 factor, recovery_codes=factor.recovery_codes - {proof.recovery_digest}
             )
+            if proof.event is not None:
+                self.factor_events.append(proof.event)
         if proof.challenge_digest is not None:
             del self.challenges[proof.challenge_digest]
         return dataclasses.replace(stored, totp=factor)

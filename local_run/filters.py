@@ -25,7 +25,8 @@ def _matches(pattern: Mapping[str, Any], value: Any) -> bool:
         return False
     for key, expected in pattern.items():
         if isinstance(expected, Mapping):
-            if key not in value or not _matches(expected, value[key]):
+            # Patterns name paths: a missing object is a path whose leaves are absent.
+            if not _matches(expected, value.get(key, {})):
                 return False
         elif not any(_allows(rule, key in value, value.get(key)) for rule in expected):
             return False

@@ -178,6 +178,15 @@ def function_environment(
     return env
 
 
+def shared_environment(template: Template) -> dict[str, str]:
+    """Every function's variables in one environment, for running the functions in one
+    process (the tests' in-process stack, the AWS-call benchmark)."""
+    merged: dict[str, str] = {}
+    for logical_id in template.functions():
+        merged.update(function_environment(template, logical_id, {}))
+    return merged
+
+
 def function_command(template: Template, logical_id: str) -> list[str]:
     """The command that starts one execution environment of the function: its code and
     layers where `sam package` would have uploaded them from, its handler and limits."""

@@ -5,6 +5,8 @@ parameters, and the local plumbing that stands in for Lambda triggers."""
 from __future__ import annotations
 
 import json
+import secrets
+import string
 import sys
 import time
 from dataclasses import dataclass, field
@@ -158,31 +160,42 @@ def _event_buses(template: Template, client: Any) -> None:
 def _secrets(template: Template, client: Any) -> None:
     from session_service.domain.keyring import (  # noqa: PLC0415
         generate_signing_key,
-        new_refresh_token_key,
         rotated_secret,
     )
 
     algorithm = template.parameters.get("JwtAlgorithm", "RS256")
     for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
-        name = template.resolve(resource.get("Properties", {}).get("Name")) or (
-            template.physical_name(logical_id)
-        )
+        properties = template.resolve(resource.get("Properties", {}))
+        name = properties.get("Name") or template.physical_name(logical_id)
         try:
             value = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
             arn = client.describe_secret(SecretId=name)["ARN"]
         except client.exceptions.ResourceNotFoundException:
-            value = {
-                "refresh_token_key": new_refresh_token_key(),
-                "signing_keys": [generate_signing_key(algorithm, time.time())],  # type: ignore[arg-type]
-            }
+            value = _generated_secret(properties.get("GenerateSecretString", {}))
+            if "signing_keys" in value:
+                value["signing_keys"] = [generate_signing_key(algorithm, time.time())]  # type: ignore[arg-type]
+                print(f"generated a {algorithm} signing key in secret {name}", file=sys.stderr)
             arn = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
-            print(f"generated a {algorithm} signing key in secret {name}", file=sys.stderr)
+        template.names.refs[logical_id] = arn
+        if "signing_keys" not in value:
+            continue
         keys = value.get("signing_keys") or []
         if not keys or keys[0].get("alg") != algorithm:
             # No key yet, or JWT_ALGORITHM changed: rotate, keeping the old key verifiable.
             value = rotated_secret(value, algorithm, time.time(), 3600)  # type: ignore[arg-type]
             client.put_secret_value(SecretId=name, SecretString=json.dumps(value))
-        template.names.refs[logical_id] = arn
+
+
+def _generated_secret(generate: dict[str, Any]) -> dict[str, Any]:
+    """What Secrets Manager's GenerateSecretString makes: the template's JSON with one key
+    set to a random string of PasswordLength characters (letters and digits here)."""
+    value: dict[str, Any] = json.loads(generate.get("SecretStringTemplate", "{}"))
+    key = generate.get("GenerateStringKey")
+    if key:
+        alphabet = string.ascii_letters + string.digits
+        length = int(generate.get("PasswordLength", 32))
+        value[key] = "".join(secrets.choice(alphabet) for _ in range(length))
+    return value
 
 
 def _parameters(template: Template, client: Any, base_url: str) -> None:

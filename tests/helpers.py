@@ -16,7 +16,7 @@ from harness.stack import LambdaContext, sample_event
 from session_service.domain.models import Session
 
 if TYPE_CHECKING:
-    from harness.domain import Domain
+    from harness.domain import Domain, Services
     from harness.stack import HttpAnswer, Stack
     from session_service.domain.models import ClientInfo
     from session_service.domain.session_records import IssuedTokens
@@ -158,3 +158,28 @@ def register_and_login(
     if username.lower() not in domain.store.credentials:
         domain.accounts.register(username, "correct horse")
     return login_as(domain, username, client=client)
+
+
+# -- the second factor (unit and store contract) -------------------------------------------
+
+
+def totp_code(secret: str, at: float) -> str:
+    """The code an authenticator app shows at `at` (RFC 6238, as the service checks it)."""
+    import pyotp  # noqa: PLC0415
+
+    return str(pyotp.TOTP(secret).at(at))
+
+
+def enroll_totp(
+    services: Services, issued: IssuedTokens, username: str = "ada"
+) -> tuple[str, list[str]]:
+    """Turn TOTP on for the session's user; the secret and the recovery codes. The clock
+    moves on a step, so that the next code is not the confirming one."""
+    user_id, session_id = issued.session.user_id, issued.session.session_id
+    credential_key = username.lower()
+    setup = services.second_factors.begin_totp(user_id, credential_key)
+    codes = services.second_factors.confirm_totp(
+        user_id, credential_key, session_id, totp_code(setup.secret, services.clock())
+    )
+    services.clock.advance(30)
+    return setup.secret, codes

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
 from session_service.config import get_settings
-from session_service.domain.accounts import LoginRequest
-from session_service.domain.errors import InvalidGrant
+from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall, username_key
+from session_service.domain.errors import Conflict, InvalidGrant
 from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
 from session_service.edge.schemas import (
@@ -22,13 +22,18 @@ from session_service.edge.schemas import (
     Jwks,
     LoginBody,
     LogoutRequest,
+    MfaLoginRequest,
     OpenIdConfiguration,
     PasswordChangeRequest,
+    ReauthBody,
+    RecoveryCodesResponse,
     RefreshRequest,
     RegisterResponse,
     SessionResponse,
     SessionsResponse,
     TokenResponse,
+    TotpCodeRequest,
+    TotpSetupResponse,
     responses,
 )
 from session_service.observability import logger, metrics
@@ -36,6 +41,10 @@ from session_service.observability import logger, metrics
 settings = get_settings()
 refresh_transport = transport.RefreshTransport(
     settings.refresh_token_transport, settings.allowed_origins
+)
+rules = authorization.CallerRules(
+    reauth_max_age_seconds=settings.reauth_max_age_seconds,
+    mfa_required=settings.mfa_policy == "required",
 )
 app = http.api_resolver()
 if settings.api_docs:
@@ -89,6 +98,81 @@ def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
     return _tokens(wiring.accounts().login(request))
 
 
+@app.post("/auth/login/mfa", responses=responses(TokenResponse, 400, 401, 409, 429))
+def login_with_code(body: Annotated[MfaLoginRequest, Body()]) -> Response[TokenResponse]:
+    event = app.current_event.raw_event
+    transport.check_browser_origin(event, refresh_transport)
+    replaced = (
+        transport.request_cookie(event, transport.REFRESH_COOKIE)
+        if refresh_transport.uses_cookie
+        else None
+    )
+    request = CodeLoginRequest(
+        mfa_token=body.mfa_token,
+        code=body.code,
+        client=http.client_info(event),
+        replaces=replaced,
+    )
+    return _tokens(wiring.accounts().login_with_code(request))
+
+
+@app.post(
+    "/auth/reauth",
+    security=http.BEARER_SECURITY,
+    responses=responses(TokenResponse, 400, 401, 429),
+)
+def reauthenticate(body: Annotated[ReauthBody, Body()]) -> Response[TokenResponse]:
+    event = app.current_event.raw_event
+    transport.check_browser_origin(event, refresh_transport)
+    caller = rules.caller(event, enrolling=True)
+    call = ReauthCall(
+        user_id=caller.user_id,
+        username=caller.username,
+        session_id=caller.session_id,
+        password=body.password,
+        code=body.code,
+        client=http.client_info(event),
+    )
+    return _tokens(wiring.accounts().reauthenticate(call))
+
+
+@app.post(
+    "/auth/mfa/totp",
+    security=http.BEARER_SECURITY,
+    responses=responses(TotpSetupResponse, 401, 403, 409),
+)
+def begin_totp() -> TotpSetupResponse:
+    caller = rules.caller(app.current_event.raw_event, recent=True, enrolling=True)
+    setup = wiring.second_factors().begin_totp(caller.user_id, username_key(caller.username))
+    return TotpSetupResponse(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
+
+
+@app.post(
+    "/auth/mfa/totp/confirm",
+    security=http.BEARER_SECURITY,
+    responses=responses(RecoveryCodesResponse, 400, 401, 403, 409),
+)
+def confirm_totp(body: Annotated[TotpCodeRequest, Body()]) -> RecoveryCodesResponse:
+    caller = rules.caller(app.current_event.raw_event, enrolling=True)
+    codes = wiring.second_factors().confirm_totp(
+        caller.user_id, username_key(caller.username), caller.session_id, body.code
+    )
+    return RecoveryCodesResponse(recovery_codes=codes)
+
+
+@app.delete(
+    "/auth/mfa/totp",
+    security=http.BEARER_SECURITY,
+    responses=responses(None, 401, 403, 409, status=204, description="TOTP turned off"),
+)
+def disable_totp() -> Response[None]:
+    caller = rules.caller(app.current_event.raw_event, recent=True)
+    if rules.mfa_required:
+        raise Conflict("MFA_POLICY=required: the second factor cannot be turned off.")
+    wiring.second_factors().disable_totp(caller.user_id, username_key(caller.username))
+    return http.json_response(204, None)
+
+
 @app.post("/auth/refresh", responses=responses(TokenResponse, 400, 401, 403))
 def refresh(body: Annotated[RefreshRequest | None, Body()] = None) -> Response[TokenResponse]:
     event = app.current_event.raw_event
@@ -118,20 +202,20 @@ def logout(body: Annotated[LogoutRequest | None, Body()] = None) -> Response[Non
 @app.get(
     "/auth/session",
     security=http.BEARER_SECURITY,
-    responses=responses(CurrentSessionResponse, 401),
+    responses=responses(CurrentSessionResponse, 401, 403),
 )
 def current_session() -> CurrentSessionResponse:
-    return CurrentSessionResponse(**authorization.caller(app.current_event.raw_event).view)
+    return CurrentSessionResponse(**rules.caller(app.current_event.raw_event).view)
 
 
 @app.post(
     "/auth/password",
     security=http.BEARER_SECURITY,
-    responses=responses(TokenResponse, 400, 401, 409, 429),
+    responses=responses(TokenResponse, 400, 401, 403, 409, 429),
 )
 def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
-    caller = authorization.caller(event)
+    caller = rules.caller(event, recent=True)
     issued = wiring.accounts().change_password(
         caller.user_id,
         caller.username,
@@ -143,10 +227,12 @@ def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[
 
 
 @app.get(
-    "/auth/sessions", security=http.BEARER_SECURITY, responses=responses(SessionsResponse, 401)
+    "/auth/sessions",
+    security=http.BEARER_SECURITY,
+    responses=responses(SessionsResponse, 401, 403),
 )
 def list_sessions() -> SessionsResponse:
-    caller = authorization.caller(app.current_event.raw_event)
+    caller = rules.caller(app.current_event.raw_event)
     sessions = wiring.session_service().list_sessions(caller.user_id)
     views = [http.session_view(session, caller.session_id) for session in sessions]
     return SessionsResponse(sessions=[SessionResponse(**view) for view in views])
@@ -155,10 +241,10 @@ def list_sessions() -> SessionsResponse:
 @app.delete(
     "/auth/sessions/<session_id>",
     security=http.BEARER_SECURITY,
-    responses=responses(None, 401, 404, status=204, description="Signed out"),
+    responses=responses(None, 401, 403, 404, status=204, description="Signed out"),
 )
 def revoke_session(session_id: str) -> Response[None]:
-    caller = authorization.caller(app.current_event.raw_event)
+    caller = rules.caller(app.current_event.raw_event)
     wiring.session_ending().revoke_session(caller.user_id, session_id)
     return http.json_response(204, None)
 
@@ -166,10 +252,10 @@ def revoke_session(session_id: str) -> Response[None]:
 @app.delete(
     "/auth/sessions",
     security=http.BEARER_SECURITY,
-    responses=responses(None, 401, status=204, description="Signed out elsewhere"),
+    responses=responses(None, 401, 403, status=204, description="Signed out elsewhere"),
 )
 def revoke_other_sessions() -> Response[None]:
-    caller = authorization.caller(app.current_event.raw_event)
+    caller = rules.caller(app.current_event.raw_event, recent=True)
     wiring.session_ending().revoke_other_sessions(caller.user_id, caller.session_id)
     return http.json_response(204, None)
 

@@ -11,7 +11,7 @@ from session_service.config import get_settings
 from session_service.edge import authorization
 from session_service.observability import logger
 
-get_settings()
+settings = get_settings()
 
 
 def _authorize(access_token: str) -> Any:
@@ -20,4 +20,6 @@ def _authorize(access_token: str) -> Any:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorization.authorizer_answer(event, _authorize)
+    return authorization.authorizer_answer(
+        event, _authorize, mfa_required=settings.mfa_policy == "required"
+    )

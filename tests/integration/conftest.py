@@ -24,7 +24,7 @@ from harness.stack import (
 )
 from local_run import dynamodb_local
 from local_run.expansion import deployed_template
-from local_run.functions import function_environment
+from local_run.functions import shared_environment
 from local_run.provision import provision
 from local_run.template import load_template, parameter_overrides
 from session_service import wiring
@@ -95,7 +95,7 @@ def stack_with(
                 return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
 
             provisioned = provision(template, clients, ISSUER)
-            environment = function_environment(template, "PasswordChangedFunction", {})
+            environment = shared_environment(template)
             environment.update(
                 {"TOKEN_ISSUER": ISSUER, "POWERTOOLS_LOG_LEVEL": "DEBUG", **settings}
             )

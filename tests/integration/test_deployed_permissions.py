@@ -6,6 +6,7 @@ cases make sure the check sees what it must, and can fail."""
 from __future__ import annotations
 
 import copy
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +23,15 @@ from tests.deployed_shape import (
     permissions_for,
     stack_arns,
 )
-from tests.helpers import PASSWORD, authorize, login, password_changed, register, stream_records
+from tests.helpers import (
+    PASSWORD,
+    authorize,
+    login,
+    password_changed,
+    register,
+    stream_records,
+    totp_code,
+)
 
 
 def actions(stack: Stack, function: str) -> set[str]:
@@ -41,6 +50,7 @@ def actions(stack: Stack, function: str) -> set[str]:
 ACTIONS = {
     "ApiFunction": {
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
@@ -81,6 +91,17 @@ def test_each_function_started_cold_calls_exactly_what_its_role_allows(
     tokens, other = login(stack), login(stack)
     refreshed = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
     bearer_of = {"authorization": f"Bearer {refreshed.json()['access_token']}"}
+    # a second factor on, a step-up with a recovery code, a login with a code, and off
+    begun = stack.http("POST", "/auth/mfa/totp", headers=bearer_of).json()
+    code = totp_code(begun["secret"], time.time())
+    confirmed = stack.http("POST", "/auth/mfa/totp/confirm", {"code": code}, headers=bearer_of)
+    recovery = confirmed.json()["recovery_codes"]
+    step_up = {"password": PASSWORD, "code": recovery[0]}
+    assert stack.http("POST", "/auth/reauth", step_up, headers=bearer_of).status == 200
+    challenge = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    second = {"mfa_token": challenge.json()["mfa_token"], "code": recovery[1]}
+    assert stack.http("POST", "/auth/login/mfa", second).status == 200
+    assert stack.http("DELETE", "/auth/mfa/totp", headers=bearer_of).status == 204
     stack.http("GET", "/auth/sessions", headers=bearer_of)
     stack.http("DELETE", f"/auth/sessions/{other['session_id']}", headers=bearer_of)
     stack.http("DELETE", "/auth/sessions", headers=bearer_of)

@@ -29,7 +29,10 @@ def test_sessions_list_shows_devices_newest_first_without_token_material(stack: 
         "ip",
         "user_agent",
         "current",
+        "auth_time",
+        "amr",
     }
+    assert sessions[0]["amr"] == ["pwd"]
     text = answer.raw.body.decode()
     for secret in (first["refresh_token"], first["access_token"], "digest", "rt1."):
         assert secret not in text

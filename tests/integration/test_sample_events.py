@@ -39,7 +39,15 @@ def test_published_samples_have_the_shape_the_publisher_produces() -> None:
     assert (
         set(documented)
         == set(produced)
-        == {"SessionStarted", "SessionRevoked", "RefreshTokenReuseDetected", "PasswordChanged"}
+        == {
+            "SessionStarted",
+            "SessionRevoked",
+            "RefreshTokenReuseDetected",
+            "PasswordChanged",
+            "MfaEnabled",
+            "MfaDisabled",
+            "RecoveryCodeUsed",
+        }
     )
     for detail_type, event in documented.items():
         assert event["detail-type"] == detail_type
@@ -119,6 +127,7 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
         "session-started": {"SessionStarted"},
         "session-revoked-reuse": {"SessionRevoked", "RefreshTokenReuseDetected"},
         "password-changed": {"PasswordChanged"},
+        "second-factor-changes": {"MfaEnabled", "RecoveryCodeUsed", "MfaDisabled"},
     }[name]
     assert kinds == expected
     assert result["published"] == len(messages.get("Messages", []))

@@ -111,7 +111,8 @@ def test_no_function_reserves_concurrency_unless_asked() -> None:
         assert reserved_concurrency(asked, function) == 7, function
 
 
-# Resources whose content a stack cannot recreate: users, sessions, keys, unread failures.
+# Resources whose content a stack cannot recreate: users, sessions, keys (the second
+# factor's key too: the sealed TOTP secrets open with it only).
 STATEFUL = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
 
 
@@ -121,7 +122,7 @@ def test_state_outlives_the_stack_but_not_a_failed_creation() -> None:
         for kind in STATEFUL
         for logical_id, resource in resources_of_type(EXPANDED, kind).items()
     }
-    assert sorted(stateful) == ["SessionTable", "SigningKeySecret"]
+    assert sorted(stateful) == ["SecondFactorKeySecret", "SessionTable", "SigningKeySecret"]
     for logical_id, resource in stateful.items():
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         assert resource["UpdateReplacePolicy"] == "Retain", logical_id

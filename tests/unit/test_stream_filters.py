@@ -12,16 +12,25 @@ import pytest
 from local_run.expansion import deployed_template
 from local_run.filters import parse_filters, passes
 from session_service.adapters.store_items import (
+    challenge_item,
     credential_item,
     decode_stream_record,
     ended_item,
+    factor_event_item,
     n,
     profile_item,
     session_item,
     throttle_key,
 )
 from session_service.domain.events import events_for
-from session_service.domain.models import Credential, EndedSessions, Session, UserProfile
+from session_service.domain.models import (
+    Credential,
+    EndedSessions,
+    FactorEvent,
+    Session,
+    UserProfile,
+)
+from session_service.domain.ports import MfaChallenge
 
 USER = "00000000-0000-4000-8000-000000000000"
 SESSION = Session(USER, "00000000-0000-4000-8000-000000000001", 1, 1, 9, 9, "192.0.2.1", "ua")
@@ -29,6 +38,14 @@ PROFILE = profile_item(UserProfile(USER, "ada", 1))
 CHANGED = {**PROFILE, "password_changed_at": n(5), "not_before": n(5)}
 ENDED = ended_item(EndedSessions("r1", USER, (SESSION.session_id,), "logout", 5))
 COUNTER = {**throttle_key("ip#192.0.2.1", 7), "attempts": n(1), "ttl": n(9)}
+ENABLED = FactorEvent("f1", USER, "MfaEnabled", 5)
+RECOVERY_USED = FactorEvent("f2", USER, "RecoveryCodeUsed", 6, remaining_recovery_codes=9)
+WITH_TOTP = {
+    **credential_item(Credential("ada", "ada", USER, "h")),
+    "totp_secret": {"S": "v1.sealed"},
+    "totp_last_step": n(8),
+}
+CHALLENGE = challenge_item(MfaChallenge("d", USER, "ada", 0, None, 1, 9))
 
 
 def record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -66,6 +83,13 @@ CHANGES = {
         False,
     ),
     "throttle counter": (record("INSERT", None, COUNTER), False),
+    "mfa enabled": (record("INSERT", None, factor_event_item(ENABLED)), True),
+    "recovery code used": (record("INSERT", None, factor_event_item(RECOVERY_USED)), True),
+    "mfa event record expired": (record("REMOVE", factor_event_item(ENABLED), None), False),
+    # A credential's changes (a code's step spent, a hash replaced) never reach the
+    # publisher: its images hold the password hash and the sealed secret.
+    "code step spent": (record("MODIFY", WITH_TOTP, {**WITH_TOTP, "totp_last_step": n(9)}), False),
+    "mfa login challenge": (record("INSERT", None, CHALLENGE), False),
 }
 
 

@@ -17,7 +17,8 @@ from session_service.adapters.store_items import (
     s,
     session_key,
 )
-from session_service.domain.models import Credential, PendingTotp
+from session_service.adapters.store_writes import factor_event_put
+from session_service.domain.models import Credential, FactorEvent, PendingTotp
 from session_service.domain.ports import MfaChallenge, StaleWrite, TotpEnrollment
 
 
@@ -75,16 +76,25 @@ class DynamoSecondFactorStore:
                 "ExpressionAttributeValues": {":amr": {"L": [s("pwd"), s("otp")]}},
             }
         }
-        transact(self._db, "enable_totp", [turn_on, session])
+        events = factor_event_put(self._table, enrollment.event)
+        transact(self._db, "enable_totp", [turn_on, session, events])
 
-    def disable_totp(self, credential: Credential) -> None:
-        self._update_credential(
-            "disable_totp",
-            credential,
-            "REMOVE totp_secret, totp_last_step, totp_enabled_at, recovery_codes",
-            "attribute_exists(totp_secret)",
-            {},
-        )
+    def disable_totp(self, credential: Credential, event: FactorEvent) -> None:
+        turn_off: Item = {
+            "Update": {
+                "TableName": self._table,
+                "Key": login_key(credential.username_key),
+                "UpdateExpression": (
+                    "REMOVE totp_secret, totp_last_step, totp_enabled_at, recovery_codes"
+                ),
+                # TOTP is on, for the password we read.
+                "ConditionExpression": (
+                    "password_version = :version AND attribute_exists(totp_secret)"
+                ),
+                "ExpressionAttributeValues": {":version": n(credential.password_version)},
+            }
+        }
+        transact(self._db, "disable_totp", [turn_off, factor_event_put(self._table, event)])
 
     def put_challenge(self, challenge: MfaChallenge) -> None:
         with aws("put_challenge"):

@@ -45,6 +45,7 @@ from session_service.adapters.store_writes import (
     challenge_spend_item,
     credential_op,
     ending_items,
+    factor_event_put,
     pruning_item,
     reauth_session_item,
 )
@@ -182,13 +183,7 @@ class DynamoSessionStore:
         if start.credential is not None:
             conflicts[len(items)] = CredentialChanged if proof is None else SecondFactorSpent
             items.append(
-                credential_op(
-                    self._table,
-                    start.credential,
-                    session.created_at,
-                    start.new_password_hash,
-                    proof,
-                )
+                credential_op(self._table, start.credential, start.new_password_hash, proof)
             )
         if proof is not None and proof.challenge_digest is not None:
             conflicts[len(items)] = SecondFactorSpent
@@ -197,6 +192,8 @@ class DynamoSessionStore:
                     self._table, proof.challenge_digest, session.user_id, session.created_at
                 )
             )
+        if proof is not None and proof.event is not None:
+            items.append(factor_event_put(self._table, proof.event))
         transact(self._db, "start_session", items, conflicts=conflicts)
 
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
@@ -300,16 +297,15 @@ class DynamoSessionStore:
     def reauthenticate(self, change: Reauthentication) -> None:
         """The session's fresh auth_time, with the credential still the one verified (and
         the second factor's code spent) in the same transaction."""
-        credential = credential_op(
-            self._table, change.credential, change.now, second_factor=change.second_factor
-        )
-        spent = SecondFactorSpent if change.second_factor is not None else CredentialChanged
-        transact(
-            self._db,
-            "reauthenticate",
-            [reauth_session_item(self._table, change), credential],
-            conflicts={1: spent},
-        )
+        proof = change.second_factor
+        items = [
+            reauth_session_item(self._table, change),
+            credential_op(self._table, change.credential, second_factor=proof),
+        ]
+        if proof is not None and proof.event is not None:
+            items.append(factor_event_put(self._table, proof.event))
+        spent = SecondFactorSpent if proof is not None else CredentialChanged
+        transact(self._db, "reauthenticate", items, conflicts={1: spent})
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -11,6 +11,9 @@ Items (pk / sk):
                                        SessionRevoked events by the table's stream
   THROTTLE#<scope>      / W#<window>   attempts reserved in one scope's fixed window
   MFA#<token digest>    / CHALLENGE    a login waiting for its second factor (mfa_token)
+  FACTOR#<record id>    / EVENT        a second factor turned on or off, or a recovery
+                                       code used: written with the change, read by no
+                                       request, turned into its event by the stream
 Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing needs.
 """
 
@@ -24,6 +27,8 @@ from session_service.domain.models import (
     PASSWORD_AMR,
     Credential,
     EndedSessions,
+    FactorEvent,
+    FactorEventType,
     Millis,
     PendingTotp,
     RevocationReason,
@@ -107,6 +112,10 @@ def throttle_key(scope: str, window: int) -> Key:
 
 def challenge_key(digest: str) -> Key:
     return key(f"MFA#{digest}", "CHALLENGE")
+
+
+def factor_event_key(record_id: str) -> Key:
+    return key(f"FACTOR#{record_id}", "EVENT")
 
 
 # -- records -----------------------------------------------------------------------------
@@ -219,6 +228,31 @@ def _pending_totp(item: Item) -> PendingTotp | None:
     )
 
 
+def factor_event_item(event: FactorEvent) -> Item:
+    item: Item = {
+        **factor_event_key(event.record_id),
+        "kind": s("factor_event"),
+        "user_id": s(event.user_id),
+        "event_type": s(event.event_type),
+        "at": n(event.at),
+        "ttl": n(ttl_seconds(event.at) + ENDED_RECORD_SECONDS),
+    }
+    if event.remaining_recovery_codes is not None:
+        item["remaining_recovery_codes"] = n(event.remaining_recovery_codes)
+    return item
+
+
+def factor_event_from_item(item: Item) -> FactorEvent:
+    event_type: FactorEventType = _str(item, "event_type")  # type: ignore[assignment]
+    return FactorEvent(
+        record_id=_str(item, "pk").removeprefix("FACTOR#"),
+        user_id=_str(item, "user_id"),
+        event_type=event_type,
+        at=_int(item, "at"),
+        remaining_recovery_codes=_opt_int(item, "remaining_recovery_codes"),
+    )
+
+
 def challenge_item(challenge: MfaChallenge) -> Item:
     item: Item = {
         **challenge_key(challenge.digest),
@@ -274,8 +308,8 @@ def ended_from_item(item: Item) -> EndedSessions:
 
 
 def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
-    """Sessions, profiles and ended-session records from a DynamoDB stream record; None
-    for other items (credentials, throttle counters)."""
+    """Sessions, profiles, ended-session and second-factor records from a DynamoDB stream
+    record; None for other items (credentials, throttle counters, challenges)."""
     images = record.get("dynamodb", {})
     old, new = images.get("OldImage"), images.get("NewImage")
     kind = str((new or old or {}).get("kind", {}).get("S", ""))
@@ -294,6 +328,8 @@ def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
             old_profile=profile_from_item(old) if old else None,
             new_profile=profile_from_item(new) if new else None,
         )
+    if kind == "factor_event" and new and not old:
+        return StreamChange(event_id=event_id, kind=kind, factor_event=factor_event_from_item(new))
     if kind == "ended" and new and not old:
         return StreamChange(event_id=event_id, kind=kind, ended=ended_from_item(new))
     return None

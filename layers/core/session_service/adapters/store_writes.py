@@ -9,13 +9,20 @@ from session_service.adapters.store_items import (
     Item,
     challenge_key,
     ended_item,
+    factor_event_item,
     login_key,
     n,
     s,
     session_key,
     ttl_seconds,
 )
-from session_service.domain.models import Credential, EndedSessions, Millis, Session
+from session_service.domain.models import (
+    Credential,
+    EndedSessions,
+    FactorEvent,
+    Millis,
+    Session,
+)
 from session_service.domain.ports import Reauthentication, SecondFactorUse
 
 
@@ -63,7 +70,6 @@ def pruning_item(table: str, expired: Session, now: Millis) -> Item:
 def credential_op(
     table: str,
     credential: Credential,
-    now: Millis,
     new_password_hash: str | None = None,
     second_factor: SecondFactorUse | None = None,
 ) -> Item:
@@ -103,7 +109,7 @@ def credential_op(
             "Update": {
                 "TableName": table,
                 "Key": key,
-                "UpdateExpression": "DELETE recovery_codes :spent SET recovery_code_used_at = :now",
+                "UpdateExpression": "DELETE recovery_codes :spent",
                 # A recovery code is spent once: it must still be in the set.
                 "ConditionExpression": (
                     "password_version = :version AND contains(recovery_codes, :code)"
@@ -112,7 +118,6 @@ def credential_op(
                     **seen,
                     ":spent": {"SS": [second_factor.recovery_digest]},
                     ":code": s(second_factor.recovery_digest),
-                    ":now": n(now),
                 },
             }
         }
@@ -123,6 +128,16 @@ def credential_op(
             # The password we verified is still the password.
             "ConditionExpression": "password_version = :version",
             "ExpressionAttributeValues": seen,
+        }
+    }
+
+
+def factor_event_put(table: str, event: FactorEvent) -> Item:
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": factor_event_item(event),
+            "ConditionExpression": "attribute_not_exists(pk)",
         }
     }
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from session_service.domain.models import (
     EndedSessions,
+    FactorEvent,
     Session,
     UserProfile,
     parse_rfc3339,
@@ -25,6 +26,9 @@ PASSWORD_CHANGED = "PasswordChanged"
 SESSION_STARTED = "SessionStarted"
 SESSION_REVOKED = "SessionRevoked"
 REFRESH_TOKEN_REUSE_DETECTED = "RefreshTokenReuseDetected"
+MFA_ENABLED = "MfaEnabled"
+MFA_DISABLED = "MfaDisabled"
+RECOVERY_CODE_USED = "RecoveryCodeUsed"
 
 _MAX_ENTRIES_PER_PUT = 10
 
@@ -40,6 +44,7 @@ class StreamChange:
     old_profile: UserProfile | None = None
     new_profile: UserProfile | None = None
     ended: EndedSessions | None = None
+    factor_event: FactorEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,8 @@ def events_for(change: StreamChange) -> list[ServiceEvent]:
         return _ended_events(change)
     if change.kind == "user":
         return _profile_events(change)
+    if change.kind == "factor_event":
+        return _factor_events(change)
     return []
 
 
@@ -113,6 +120,21 @@ def _profile_events(change: StreamChange) -> list[ServiceEvent]:
         "changed_at": rfc3339(new.password_changed_at),
     }
     return [ServiceEvent(PASSWORD_CHANGED, detail)]
+
+
+def _factor_events(change: StreamChange) -> list[ServiceEvent]:
+    """MFA turned on or off, or a recovery code spent; never a secret, code or digest."""
+    event = change.factor_event
+    if event is None:
+        return []
+    base = {"event_id": change.event_id, "user_id": event.user_id}
+    at = rfc3339(event.at)
+    if event.event_type == "MfaEnabled":
+        return [ServiceEvent(MFA_ENABLED, {**base, "method": "totp", "enabled_at": at})]
+    if event.event_type == "MfaDisabled":
+        return [ServiceEvent(MFA_DISABLED, {**base, "method": "totp", "disabled_at": at})]
+    remaining = event.remaining_recovery_codes or 0
+    return [ServiceEvent(RECOVERY_CODE_USED, {**base, "used_at": at, "remaining": remaining})]
 
 
 @dataclass(frozen=True, slots=True)

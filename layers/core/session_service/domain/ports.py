@@ -10,6 +10,7 @@ from typing import Protocol
 from session_service.domain.models import (
     Credential,
     EndedSessions,
+    FactorEvent,
     Millis,
     PendingTotp,
     Session,
@@ -62,6 +63,8 @@ class SecondFactorUse:
     challenge_digest: str | None = None
     totp_step: int | None = None
     recovery_digest: str | None = None
+    # A recovery code's use is recorded for the RecoveryCodeUsed event.
+    event: FactorEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class TotpEnrollment:
     credential: Credential
     session_id: str
     factor: TotpFactor
+    event: FactorEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +202,7 @@ class SecondFactorStore(Protocol):
 
     def enable_totp(self, enrollment: TotpEnrollment) -> None: ...
 
-    def disable_totp(self, credential: Credential) -> None: ...
+    def disable_totp(self, credential: Credential, event: FactorEvent) -> None: ...
 
     def put_challenge(self, challenge: MfaChallenge) -> None: ...
 

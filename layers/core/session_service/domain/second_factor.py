@@ -8,11 +8,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest
-from session_service.domain.models import Credential, Millis, PendingTotp, TotpFactor, b64url
+from session_service.domain.models import (
+    Credential,
+    FactorEvent,
+    FactorEventType,
+    Millis,
+    PendingTotp,
+    TotpFactor,
+    b64url,
+)
 from session_service.domain.one_time_codes import (
     SecondFactorKeys,
     SecretBox,
@@ -118,7 +127,8 @@ class SecondFactors:
             ),
         )
         try:
-            self._factors.enable_totp(TotpEnrollment(credential, session_id, factor))
+            event = factor_event(user_id, "MfaEnabled", now)
+            self._factors.enable_totp(TotpEnrollment(credential, session_id, factor, event))
         except StoreError:
             raise Conflict("The enrollment changed meanwhile; enroll again.") from None
         return codes
@@ -128,7 +138,8 @@ class SecondFactors:
         if credential.totp is None:
             raise Conflict("TOTP is not on.")
         try:
-            self._factors.disable_totp(credential)
+            event = factor_event(user_id, "MfaDisabled", self._now())
+            self._factors.disable_totp(credential, event)
         except StoreError:
             raise Conflict("The account changed meanwhile; try again.") from None
 
@@ -180,7 +191,24 @@ class SecondFactors:
         digest = recovery_code_digest(self._keys(), normalised) if normalised else None
         if digest is None or digest not in factor.recovery_codes:
             raise InvalidGrant("The code is incorrect or has been used.")
-        return ProvenFactor(SecondFactorUse(recovery_digest=digest), recovery_code=True)
+        event = factor_event(
+            credential.user_id,
+            "RecoveryCodeUsed",
+            now,
+            remaining_recovery_codes=len(factor.recovery_codes) - 1,
+        )
+        return ProvenFactor(
+            SecondFactorUse(recovery_digest=digest, event=event), recovery_code=True
+        )
+
+
+def factor_event(
+    user_id: str,
+    event_type: FactorEventType,
+    now: Millis,
+    remaining_recovery_codes: int | None = None,
+) -> FactorEvent:
+    return FactorEvent(str(uuid.uuid4()), user_id, event_type, now, remaining_recovery_codes)
 
 
 def _token_digest(token: str) -> str:

@@ -5,12 +5,19 @@ start."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from session_service.domain.errors import InvalidToken, ServiceError, Unavailable
-from session_service.domain.models import Millis, Session
+from session_service.domain.errors import (
+    InsufficientUserAuthentication,
+    InvalidToken,
+    MfaEnrollmentRequired,
+    ServiceError,
+    Unavailable,
+)
+from session_service.domain.models import SECOND_FACTOR_METHODS, Millis, Session
 from session_service.edge.http import bearer_token, session_view
 
 if TYPE_CHECKING:
@@ -35,13 +42,16 @@ def authorizer_allow(authorized: AuthorizedSession) -> dict[str, Any]:
         "expiresAt": session.expires_at,
         "ip": session.ip,
         "userAgent": session.user_agent,
+        # The token's own claims: a step-up decision is about what this token asserts.
+        "authTime": authorized.claims.auth_time,
+        "amr": " ".join(authorized.claims.amr),
     }
     return {"isAuthorized": True, "context": context}
 
 
 def authorizer_refusal(error: ServiceError, event: Mapping[str, Any]) -> dict[str, Any]:
     """Deny; or, for our own API, allow with the verdict for the handler to render."""
-    if (event.get("stageVariables") or {}).get(VERDICT_STAGE_VARIABLE) != VERDICT_IN_CONTEXT:
+    if not _for_our_api(event):
         if isinstance(error, Unavailable):
             # A 5xx from API Gateway, not a 403 that would make clients drop the session.
             raise error
@@ -51,17 +61,31 @@ def authorizer_refusal(error: ServiceError, event: Mapping[str, Any]) -> dict[st
 
 
 def authorizer_answer(
-    event: Mapping[str, Any], authorize: Callable[[str], AuthorizedSession]
+    event: Mapping[str, Any],
+    authorize: Callable[[str], AuthorizedSession],
+    mfa_required: bool = False,
 ) -> dict[str, Any]:
-    """The authorizer's simple response for this request."""
+    """The authorizer's simple response for this request. Under MFA_POLICY=required,
+    another API never sees a session without a second factor; our own API lets such a
+    session enroll one (CallerRules decides, route by route)."""
     try:
         token = bearer_token(event.get("headers"))
         if token is None:
             raise InvalidToken("A Bearer access token is required.")
         authorized = authorize(token)
+        if (
+            mfa_required
+            and not _for_our_api(event)
+            and not SECOND_FACTOR_METHODS & set(authorized.claims.amr)
+        ):
+            raise MfaEnrollmentRequired()
     except ServiceError as refusal:
         return authorizer_refusal(refusal, event)
     return authorizer_allow(authorized)
+
+
+def _for_our_api(event: Mapping[str, Any]) -> bool:
+    return (event.get("stageVariables") or {}).get(VERDICT_STAGE_VARIABLE) == VERDICT_IN_CONTEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +96,9 @@ class Caller:
     session_id: str
     username: str
     view: dict[str, Any]
+    # The access token's auth_time (epoch seconds) and amr.
+    auth_time: int = 0
+    amr: tuple[str, ...] = ()
 
 
 def caller(event: Mapping[str, Any]) -> Caller:
@@ -82,6 +109,8 @@ def caller(event: Mapping[str, Any]) -> Caller:
     context = authorizer.get("lambda") or {}
     verdict = context.get("verdict")
     if verdict == "allow":
+        auth_time = int(context.get("authTime", 0))
+        amr = tuple(str(context.get("amr", "")).split())
         session = Session(
             user_id=str(context["sub"]),
             session_id=str(context["sid"]),
@@ -91,6 +120,8 @@ def caller(event: Mapping[str, Any]) -> Caller:
             absolute_expires_at=_millis(context["expiresAt"]),
             ip=str(context.get("ip", "")),
             user_agent=str(context.get("userAgent", "")),
+            auth_time=auth_time * 1000,
+            amr=amr,
         )
         view = {**session_view(session, session.session_id), "user_id": session.user_id}
         return Caller(
@@ -98,6 +129,8 @@ def caller(event: Mapping[str, Any]) -> Caller:
             session_id=session.session_id,
             username=str(context.get("username", "")),
             view=view,
+            auth_time=auth_time,
+            amr=amr,
         )
     if verdict == Unavailable.code:
         raise Unavailable(retry_after=1)
@@ -106,6 +139,27 @@ def caller(event: Mapping[str, Any]) -> Caller:
 
 def _millis(value: Any) -> Millis:
     return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerRules:
+    """What a Bearer route asks of its caller beyond a live session: a recent proof of
+    the credential (RFC 9470 step-up), and, under MFA_POLICY=required, a second factor
+    in the token's amr unless the route is part of enrolling one."""
+
+    reauth_max_age_seconds: int
+    mfa_required: bool
+    clock: Callable[[], float] = time.time
+
+    def caller(
+        self, event: Mapping[str, Any], recent: bool = False, enrolling: bool = False
+    ) -> Caller:
+        found = caller(event)
+        if self.mfa_required and not enrolling and not SECOND_FACTOR_METHODS & set(found.amr):
+            raise MfaEnrollmentRequired()
+        if recent and self.clock() - found.auth_time > self.reauth_max_age_seconds:
+            raise InsufficientUserAuthentication(self.reauth_max_age_seconds)
+        return found
 
 
 # -- responses ----------------------------------------------------------------------------

@@ -77,6 +77,8 @@ def session_view(session: Session, current_session_id: str | None = None) -> dic
         "ip": session.ip,
         "user_agent": session.user_agent,
         "current": session.session_id == current_session_id,
+        "auth_time": rfc3339(session.auth_time or session.created_at),
+        "amr": list(session.amr),
     }
 
 

@@ -47,6 +47,9 @@ Password = Annotated[
 ]
 RefreshTokenValue = Annotated[str, Field(min_length=1, max_length=512)]
 DeviceTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
+MfaTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
+# A TOTP code (6 digits) or a recovery code (abcde-fghij; case, spaces, hyphens free).
+OneTimeCode = Annotated[str, Field(min_length=6, max_length=32, examples=["123456"])]
 
 
 class _Body(BaseModel):
@@ -77,6 +80,33 @@ class LogoutRequest(_Body):
     refresh_token: RefreshTokenValue | None = None
 
 
+class MfaLoginRequest(_Body):
+    mfa_token: MfaTokenValue
+    code: OneTimeCode
+
+
+class ReauthBody(_Body):
+    password: Password
+    # Required when the account has TOTP on.
+    code: OneTimeCode | None = None
+
+
+class TotpCodeRequest(_Body):
+    code: OneTimeCode
+
+
+class TotpSetupResponse(_Body):
+    # Base32, for typing into an authenticator app by hand.
+    secret: str
+    # otpauth://totp/ISSUER:USERNAME?secret=...&issuer=ISSUER, for a QR code.
+    otpauth_uri: str
+
+
+class RecoveryCodesResponse(_Body):
+    # Shown once: each works once instead of a TOTP code.
+    recovery_codes: list[str]
+
+
 class RegisterResponse(_Body):
     user_id: str
 
@@ -101,6 +131,9 @@ class SessionResponse(_Body):
     ip: str
     user_agent: str
     current: bool
+    # When the user last proved a credential in the session, and how (RFC 8176).
+    auth_time: str
+    amr: list[str]
 
 
 class CurrentSessionResponse(SessionResponse):
@@ -135,14 +168,24 @@ class OpenIdConfiguration(_Body):
 class ErrorResponse(_Body):
     error: str
     error_description: str
+    # With mfa_required only: what POST /auth/login/mfa exchanges with a code.
+    mfa_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 _ERROR_MEANINGS = {
     400: "invalid_request: malformed JSON, a missing or invalid field",
-    401: "invalid_grant (credentials, refresh token) or invalid_token (access token)",
-    403: "forbidden: a cookie request without an allowed Origin and X-Requested-With",
+    401: (
+        "invalid_grant (credentials, code, refresh token), invalid_token (access token), "
+        "mfa_required (with mfa_token: the account has a second factor) or "
+        "insufficient_user_authentication (the route needs a recent sign-in: POST "
+        "/auth/reauth; WWW-Authenticate names max_age)"
+    ),
+    403: (
+        "forbidden (a cookie request without an allowed Origin and X-Requested-With) or "
+        "mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first)"
+    ),
     404: "not_found",
-    409: "conflict (username taken) or session_limit (limit policy reject)",
+    409: "conflict (username taken, enrollment state) or session_limit (policy reject)",
     413: "payload_too_large: a body over 16 KiB",
     429: "rate_limited: too many failed logins; see Retry-After",
     503: "unavailable: AWS throttled or failed; see Retry-After",

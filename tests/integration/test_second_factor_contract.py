@@ -1,0 +1,141 @@
+"""The second factor's limits over each store (in memory, moto, DynamoDB Local), held under
+bursts of concurrent requests: an mfa_token buys one session, a TOTP step is accepted once
+per user, a recovery code once, a burst of wrong codes gets no more guesses than the
+throttle allows, and two confirmations of one enrollment cannot both win."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from harness.domain import CLIENT, Services
+from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall
+from session_service.domain.errors import MfaRequired, ServiceError
+from session_service.domain.ports import SessionStore
+from session_service.domain.session_records import IssuedTokens
+from tests.helpers import burst, enroll_totp, totp_code
+from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
+
+pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
+
+PASSWORD = "correct horse"
+BURST = 8
+
+
+@pytest.fixture
+def services(services_with: Callable[..., Services]) -> Services:
+    return services_with(throttle=ROOM_FOR_BURSTS)
+
+
+def _outcome(action: Callable[[], object]) -> str:
+    try:
+        action()
+    except ServiceError as error:
+        return type(error).__name__
+    return "ok"
+
+
+def _signed_in_with_totp(services: Services) -> tuple[IssuedTokens, str, list[str]]:
+    services.accounts.register("ada", PASSWORD)
+    issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    secret, codes = enroll_totp(services, issued)
+    return issued, secret, codes
+
+
+def _mfa_token(services: Services) -> str:
+    try:
+        services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    except MfaRequired as required:
+        return required.mfa_token
+    raise AssertionError("the password step did not ask for a code")
+
+
+def _with_code(services: Services, token: str, code: str) -> Callable[[], object]:
+    return lambda: services.accounts.login_with_code(CodeLoginRequest(token, code, CLIENT))
+
+
+def _sessions(store: SessionStore, user_id: str) -> int:
+    state = store.load_user(user_id)
+    assert state is not None
+    return len(state.sessions)
+
+
+def test_one_mfa_token_with_its_code_sent_at_once_buys_one_session(
+    services: Services, store: SessionStore
+) -> None:
+    issued, secret, _ = _signed_in_with_totp(services)
+    token = _mfa_token(services)
+    code = totp_code(secret, services.clock())
+    outcomes = burst(BURST, lambda _: _outcome(_with_code(services, token, code)))
+    assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
+    assert _sessions(store, issued.session.user_id) == 2
+
+
+def test_one_code_on_many_tokens_at_once_is_accepted_once(
+    services: Services, store: SessionStore
+) -> None:
+    # The same code, on as many logins as there are requests: one step, once per user
+    issued, secret, _ = _signed_in_with_totp(services)
+    tokens = [_mfa_token(services) for _ in range(BURST)]
+    code = totp_code(secret, services.clock())
+    outcomes = burst(BURST, lambda i: _outcome(_with_code(services, tokens[i], code)))
+    assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
+    assert _sessions(store, issued.session.user_id) == 2
+
+
+def test_one_recovery_code_on_many_tokens_at_once_is_accepted_once(
+    services: Services, store: SessionStore
+) -> None:
+    _, _, codes = _signed_in_with_totp(services)
+    tokens = [_mfa_token(services) for _ in range(BURST)]
+    outcomes = burst(BURST, lambda i: _outcome(_with_code(services, tokens[i], codes[0])))
+    assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
+    # and the other nine still work
+    _with_code(services, _mfa_token(services), codes[1])()
+
+
+def test_a_burst_of_wrong_codes_gets_no_more_guesses_than_the_throttle(
+    services_with: Callable[..., Services],
+) -> None:
+    services = services_with()  # five judged failures per username and address
+    _, secret, _ = _signed_in_with_totp(services)
+    token = _mfa_token(services)
+    outcomes = burst(24, lambda _: _outcome(_with_code(services, token, "000000")))
+    assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
+    # and the right code is then refused too, unjudged
+    right = totp_code(secret, services.clock())
+    assert _outcome(_with_code(services, token, right)) == "RateLimited"
+
+
+def test_one_code_sent_with_many_reauthentications_at_once_refreshes_once(
+    services: Services,
+) -> None:
+    issued, secret, _ = _signed_in_with_totp(services)
+    code = totp_code(secret, services.clock())
+    call = ReauthCall(
+        user_id=issued.session.user_id,
+        username="ada",
+        session_id=issued.session.session_id,
+        password=PASSWORD,
+        code=code,
+        client=CLIENT,
+    )
+    outcomes = burst(BURST, lambda _: _outcome(lambda: services.accounts.reauthenticate(call)))
+    assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
+
+
+def test_two_confirmations_of_one_enrollment_at_once_turn_totp_on_once(
+    services: Services,
+) -> None:
+    user_id = services.accounts.register("ada", PASSWORD)
+    issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    setup = services.second_factors.begin_totp(user_id, "ada")
+    code = totp_code(setup.secret, services.clock())
+
+    def confirm() -> object:
+        return services.second_factors.confirm_totp(user_id, "ada", issued.session.session_id, code)
+
+    outcomes = burst(4, lambda _: _outcome(confirm))
+    assert outcomes == Counter({"ok": 1, "Conflict": 3})
