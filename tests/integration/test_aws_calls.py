@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from harness.stack import Stack
-from tests.helpers import bearer, login, register
+from tests.helpers import PASSWORD, bearer, login, register, totp_code
 from tests.integration.aws_call_count import AwsCalls
 
 
@@ -58,5 +59,63 @@ def test_warm_requests_make_the_fewest_aws_calls(stack: Stack, aws_calls: AwsCal
     assert measured["jwks"] == {}
     assert measured["discovery"] == {}
     # No Secrets Manager, SSM or KMS call on any warm request.
+    for calls in measured.values():
+        assert not any(call.startswith(("secretsmanager", "ssm", "kms")) for call in calls)
+
+
+def test_a_login_with_mfa_and_a_step_up_make_the_fewest_aws_calls(
+    stack: Stack, aws_calls: AwsCalls
+) -> None:
+    # Given a user with TOTP, whose containers have run each step once
+    register(stack)
+    tokens = login(stack)
+    access = bearer(tokens["access_token"])
+    secret = stack.http("POST", "/auth/mfa/totp", headers=access).json()["secret"]
+    confirm = {"code": totp_code(secret, time.time())}
+    codes = stack.http("POST", "/auth/mfa/totp/confirm", confirm, headers=access).json()
+    recovery = iter(codes["recovery_codes"])
+    password = {"username": "ada", "password": PASSWORD}
+    first = stack.http("POST", "/auth/login", password).json()
+    stack.http("POST", "/auth/login/mfa", {"mfa_token": first["mfa_token"], "code": next(recovery)})
+    stack.http(
+        "POST", "/auth/reauth", {"password": PASSWORD, "code": next(recovery)}, headers=access
+    )
+    measured: dict[str, dict[str, int]] = {}
+
+    def measure(name: str, status: int, method: str, path: str, **kwargs: Any) -> Any:
+        aws_calls.calls.clear()
+        answer = stack.http(method, path, **kwargs)
+        assert answer.status == status, answer.json()
+        measured[name] = dict(aws_calls.calls)
+        return answer.json()
+
+    step = measure("password step", 401, "POST", "/auth/login", body=password)
+    second = {"mfa_token": step["mfa_token"], "code": next(recovery)}
+    measure("code step", 200, "POST", "/auth/login/mfa", body=second)
+    again = {"password": PASSWORD, "code": next(recovery)}
+    measure("step-up", 200, "POST", "/auth/reauth", body=again, headers=access)
+
+    # The credential, a place in each throttle scope and back, and the challenge written.
+    assert measured["password step"] == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.UpdateItem": 6,
+        "dynamodb.PutItem": 1,
+    }
+    # The challenge and the credential, the places, the user's live sessions, and one
+    # transaction: the session, the challenge spent, the code spent (and its event record).
+    assert measured["code step"] == {
+        "dynamodb.GetItem": 2,
+        "dynamodb.UpdateItem": 6,
+        "dynamodb.Query": 1,
+        "dynamodb.TransactWriteItems": 1,
+    }
+    # The authorizer's read; then the credential, a place in the two scopes a known device
+    # counts in and back, the session and profile in one read, and one transaction.
+    assert measured["step-up"] == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.UpdateItem": 4,
+        "dynamodb.BatchGetItem": 2,
+        "dynamodb.TransactWriteItems": 1,
+    }
     for calls in measured.values():
         assert not any(call.startswith(("secretsmanager", "ssm", "kms")) for call in calls)
