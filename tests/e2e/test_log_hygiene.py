@@ -3,12 +3,13 @@ Authorization value appears anywhere in the local run's output."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
 
 from tests.e2e.service import Service
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, totp_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 NEW_PASSWORD = "another secret passphrase"
@@ -57,16 +58,38 @@ def test_no_secret_reaches_the_logs(configured: Callable[..., Service]) -> None:
     service.post("/auth/logout", headers=bearer(other["access_token"]))
     service.post("/auth/logout", {"refresh_token": changed["refresh_token"]})
     service.get("/.well-known/jwks.json")
-    # and the hashes the table holds
+    # The second factor: enrollment, a login in two steps (a code, a recovery code), a
+    # wrong code, a step-up, and turning it off
+    mfa_user = service.new_user()
+    signed_in = service.login(mfa_user)
+    access = bearer(signed_in["access_token"])
+    setup = service.post("/auth/mfa/totp", headers=access).json()
+    confirm_code = totp_code(setup["secret"], time.time())
+    codes = service.post("/auth/mfa/totp/confirm", {"code": confirm_code}, headers=access).json()
+    secrets |= {setup["secret"], setup["otpauth_uri"], confirm_code, *codes["recovery_codes"]}
+    step = service.post("/auth/login", {"username": mfa_user, "password": PASSWORD}).json()
+    service.post("/auth/login/mfa", {"mfa_token": step["mfa_token"], "code": "000000"})
+    next_code = totp_code(setup["secret"], time.time() + 30)
+    done = service.post("/auth/login/mfa", {"mfa_token": step["mfa_token"], "code": next_code})
+    secrets |= {step["mfa_token"], next_code, done.json()["access_token"]}
+    step_up = {"password": PASSWORD, "code": codes["recovery_codes"][0]}
+    service.post("/auth/reauth", step_up, headers=access)
+    service.delete("/auth/mfa/totp", headers=access)
+    # and the hashes, sealed secrets and digests the table holds
     table = service.aws("dynamodb").list_tables()["TableNames"][0]
     for item in service.aws("dynamodb").scan(TableName=table)["Items"]:
         if "password_hash" in item:
             secrets.add(item["password_hash"]["S"])
+        for sealed in ("totp_secret", "pending_totp"):
+            if sealed in item:
+                secrets.add(item[sealed]["S"])
         secrets.update(item.get("refresh_digests", {}).get("SS", []))
+        secrets.update(item.get("recovery_codes", {}).get("SS", []))
     # Then the logs are busy (whole events were logged)...
     logs = service.logs()
     assert '"rawPath":"/auth/login"' in logs, logs[-3000:]
     assert '"rawPath":"/auth/password"' in logs
+    assert '"rawPath":"/auth/login/mfa"' in logs
     # ...and hold none of the secrets
     leaked = sorted(secret for secret in secrets if secret in logs)
     assert not leaked, f"{len(leaked)} secrets in the logs"

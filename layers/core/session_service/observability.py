@@ -30,9 +30,11 @@ _SECRETS = [
     re.compile(r"(?i)(?<=bearer )[^\s\"'\\,]+"),
     re.compile(r"(?i)(?<=basic )[^\s\"'\\,]+"),
 ]
-# Password fields in JSON, plain or escaped inside a logged request body.
+# Secret fields of request bodies in JSON (passwords, one-time codes, the mfa_token, a
+# TOTP secret and its URI), plain or escaped inside a logged request body.
 _PASSWORD_FIELD = re.compile(
-    r"""(?P<key>(?:\\*["'])(?:current_|new_)?password(?:\\*["'])\s*:\s*(?:\\*["']))"""
+    r"""(?P<key>(?:\\*["'])(?:(?:current_|new_)?password|code|mfa_token|secret|otpauth_uri)"""
+    r"""(?:\\*["'])\s*:\s*(?:\\*["']))"""
     r"""(?P<value>.*?)(?P<end>(?<!\\)\\*["'](?=\s*[,}\]]|\\))""",
     re.IGNORECASE,
 )
@@ -41,7 +43,8 @@ _PASSWORD_FIELD = re.compile(
 # Stored secrets by the name of their attribute (as in a logged DynamoDB item or stream
 # record): the value is a string, a list, or DynamoDB's {"S": ...} / {"SS": [...]}.
 _SECRET_ATTRIBUTE = re.compile(
-    r"""(?P<key>"(?:\w*_digests?|\w*password_hash|private_key|refresh_token_key)"\s*:\s*)"""
+    r"""(?P<key>"(?:\w*_digests?|\w*password_hash|private_key|refresh_token_key|totp_secret"""
+    r"""|pending_totp|recovery_codes)"\s*:\s*)"""
     r"""(?P<value>\{\s*"S{1,2}"\s*:\s*(?:"[^"]*"|\[[^\]]*\])\s*\}|"[^"]*"|\[[^\]]*\])"""
 )
 

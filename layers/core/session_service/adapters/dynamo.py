@@ -39,9 +39,9 @@ def aws(operation: str) -> Iterator[None]:
         # failure of DynamoDB or of our request, never the client's.
         code = error.response.get("Error", {}).get("Code", "")
         if code not in _UNAVAILABLE_CODES:
-            logger.error("unexpected DynamoDB error", operation=operation, code=code)
+            logger.error("unexpected DynamoDB error", operation=operation, error_code=code)
         else:
-            logger.warning("DynamoDB unavailable", operation=operation, code=code)
+            logger.warning("DynamoDB unavailable", operation=operation, error_code=code)
         raise Unavailable(retry_after=1) from None
     except BotoCoreError as error:
         logger.warning("DynamoDB unreachable", operation=operation, error=type(error).__name__)
