@@ -24,6 +24,7 @@ from botocore.config import Config
 
 from local_run import dynamodb_local
 from local_run.api_definition import http_api
+from local_run.demo_qr import qr_svg
 from local_run.expansion import ExpansionError, deployed_template
 from local_run.functions import FunctionPool, start_functions
 from local_run.gateway import Gateway, gateway_config, serve
@@ -223,6 +224,7 @@ def _serve(
     config = gateway_config(template, functions)
     config.domain = f"{HOST}:{port}"
     config.static = {"/demo/": DEMO}
+    config.local_posts = {"/demo/qr": qr_svg}
     server = serve(Gateway(config), HOST, port)
     endpoint, dynamodb = os.environ["AWS_ENDPOINT_URL"], clients("dynamodb").meta.endpoint_url
     print(

@@ -8,7 +8,7 @@ import json
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +51,8 @@ class GatewayConfig:
     # Path prefix ("/demo/") -> directory of static files served there, GET and HEAD only.
     # Local only: API Gateway serves no files; the template never deploys them.
     static: dict[str, Path] = field(default_factory=dict)
+    # Path -> what answers a POST there, for the demo page only (its QR codes).
+    local_posts: dict[str, Callable[[bytes], GatewayResponse]] = field(default_factory=dict)
 
 
 def gateway_config(template: Template, functions: dict[str, FunctionPool]) -> GatewayConfig:
@@ -101,6 +103,8 @@ class Gateway:
             static = self._static(path)
             if static is not None:
                 return static
+        if method == "POST" and path in self.config.local_posts:
+            return self.config.local_posts[path](body)
         origin = next((v for k, v in headers if k.lower() == "origin"), None)
         preflight = method == "OPTIONS" and any(
             k.lower() == "access-control-request-method" for k, _ in headers

@@ -12,6 +12,8 @@
   let accessToken = null;
   let refreshTimer = 0;
   let refreshing = null; // the refresh in flight, shared by every caller that needs one
+  let mfaToken = null; // between a login's password step and its code step
+  let stepUpAnswer = null; // resolves the step-up prompt on screen: true when re-signed-in
 
   const $ = (id) => document.getElementById(id);
   const show = (message) => { $("status").textContent = message; };
@@ -35,6 +37,10 @@
   async function api(method, path, body) {
     const response = await send(method, path, body);
     const refused = response.headers.get("WWW-Authenticate") || "";
+    // A route that needs a recent sign-in (RFC 9470): ask the user, then retry once.
+    if (response.status === 401 && refused.includes("insufficient_user_authentication")) {
+      return (await stepUp()) ? send(method, path, body) : response;
+    }
     if (response.status !== 401 || !refused.includes("invalid_token") || !accessToken) {
       return response;
     }
@@ -84,11 +90,31 @@
     $("signed-in").hidden = false;
   }
 
+  // The step-up prompt: resolves to true once POST /auth/reauth gave this session a fresh
+  // sign-in (and new tokens), false when the user cancels.
+  function stepUp() {
+    $("step-up").hidden = false;
+    $("reauth").password.focus();
+    show("Confirm it's you to continue.");
+    return new Promise((resolve) => { stepUpAnswer = resolve; });
+  }
+
+  function stepUpDone(answer) {
+    $("step-up").hidden = true;
+    $("reauth").reset();
+    stepUpAnswer?.(answer);
+    stepUpAnswer = null;
+  }
+
   function signedOut(message) {
     accessToken = null;
+    mfaToken = null;
     clearTimeout(refreshTimer);
     $("signed-in").hidden = true;
     $("signed-out").hidden = false;
+    $("credentials").hidden = false;
+    $("second-step").hidden = true;
+    stepUpDone(false);
     show(message || "Not signed in.");
   }
 
@@ -134,6 +160,12 @@
     return system ? `${browser.replace("/", "")} on ${system}` : browser;
   }
 
+  // RFC 8176 method references, as a person reads them.
+  function methods(amr) {
+    const names = { pwd: "password", otp: "authenticator code", hwk: "passkey", swk: "passkey" };
+    return (amr || []).map((method) => names[method] || method).join(" + ");
+  }
+
   function cell(row, text, title) {
     const td = row.insertCell();
     td.textContent = text; // textContent, never innerHTML: user agents are anyone's text
@@ -155,6 +187,7 @@
       ["Device", device(current.user_agent)],
       ["IP", current.ip],
       ["Signed in", when(current.created_at)],
+      ["Signed in with", methods(current.amr)],
       ["Ends", when(current.expires_at)],
     ];
     $("current").replaceChildren(...details.flatMap(([term, value]) => {
@@ -207,11 +240,88 @@
       if (!registered.ok) return refused(form, registered);
     }
     const response = await send("POST", "/auth/login", credentials);
+    if (response.status === 401) {
+      const body = await response.clone().json();
+      if (body.error === "mfa_required") {
+        // The password was right; the account has a second factor: ask for its code.
+        mfaToken = body.mfa_token;
+        form.reset();
+        form.hidden = true;
+        $("second-step").hidden = false;
+        $("second-step").code.focus();
+        return show("Enter the code from your authenticator app.");
+      }
+    }
     if (!response.ok) return refused(form, response);
     form.reset();
     signedIn(await response.json());
     if (await render()) show("Signed in.");
   });
+
+  onSubmit("second-step", async (form) => {
+    const response = await send("POST", "/auth/login/mfa", {
+      mfa_token: mfaToken,
+      code: form.code.value.trim(),
+    });
+    if (!response.ok) return refused(form, response); // a wrong code leaves the token good
+    form.reset();
+    form.hidden = true;
+    $("credentials").hidden = false;
+    mfaToken = null;
+    signedIn(await response.json());
+    if (await render()) show("Signed in.");
+  });
+
+  onSubmit("reauth", async (form) => {
+    const body = { password: form.password.value };
+    if (form.code.value.trim()) body.code = form.code.value.trim();
+    const response = await send("POST", "/auth/reauth", body);
+    if (!response.ok) return refused(form, response);
+    signedIn(await response.json());
+    stepUpDone(true);
+  });
+
+  $("step-up-cancel").addEventListener("click", () => {
+    stepUpDone(false);
+    show("Cancelled.");
+  });
+
+  $("totp-on").addEventListener("click", () => act(async () => {
+    const response = await api("POST", "/auth/mfa/totp");
+    if (!response.ok) return show(await problem(response));
+    const setup = await response.json();
+    $("totp-secret").textContent = setup.secret;
+    // The local run draws the URI as a QR code; the URI goes nowhere else.
+    const drawn = await fetch("qr", { method: "POST", body: setup.otpauth_uri });
+    const svg = new DOMParser().parseFromString(await drawn.text(), "image/svg+xml");
+    $("qr").replaceChildren(document.importNode(svg.documentElement, true));
+    $("recovery").hidden = true;
+    $("totp-setup").hidden = false;
+    show("Scan the code, then enter the code the app shows.");
+  }));
+
+  onSubmit("totp-confirm", async (form) => {
+    const response = await api("POST", "/auth/mfa/totp/confirm", { code: form.code.value });
+    if (!response.ok) return refused(form, response);
+    form.reset();
+    const { recovery_codes: codes } = await response.json();
+    $("recovery-codes").replaceChildren(...codes.map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    }));
+    $("totp-setup").hidden = true;
+    $("recovery").hidden = false;
+    // This session now counts the factor: new tokens say so.
+    if ((await refresh()) && (await render())) show("Two-step verification is on.");
+  });
+
+  $("totp-off").addEventListener("click", () => act(async () => {
+    const response = await api("DELETE", "/auth/mfa/totp");
+    if (!response.ok) return show(await problem(response));
+    $("recovery").hidden = true;
+    show("Two-step verification is off.");
+  }));
 
   $("logout").addEventListener("click", () => act(async () => {
     const response = await api("POST", "/auth/logout"); // the answer clears the cookie

@@ -36,6 +36,20 @@ def cookie_service(local_services: Callable[..., Service]) -> Service:
 
 
 @pytest.fixture(scope="module")
+def step_up_service(local_services: Callable[..., Service]) -> Service:
+    """Cookie mode whose sign-ins age fast: a step-up is asked for within seconds."""
+    if DEPLOYED_URL:
+        pytest.skip("needs a local run in cookie mode serving the demo page")
+    port = free_port()
+    return local_services(
+        PORT=str(port),
+        REFRESH_TOKEN_TRANSPORT="cookie",
+        ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
+        REAUTH_MAX_AGE_SECONDS="3",
+    )
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs Debian's chromium at {CHROMIUM}: `make browser` installs it")
