@@ -96,7 +96,7 @@ def test_a_login_with_mfa_takes_two_steps_and_says_so_in_its_claims(stack: Stack
         {"mfa_token": "x", "code": "12345"},
         {"mfa_token": "", "code": "123456"},
         {"mfa_token": "x" * 129, "code": "123456"},
-        {"mfa_token": "x", "code": "1" * 33},
+        {"mfa_token": "x", "code": "1" * 49},
         {"mfa_token": "x"},
         {"code": "123456"},
     ],

@@ -202,3 +202,19 @@ def test_turning_totp_off_makes_the_password_enough_again(domain: Domain) -> Non
     assert login_as(domain).session.amr == ("pwd",)
     with pytest.raises(Conflict):
         domain.second_factors.disable_totp(issued.session.user_id, "ada")
+
+
+def test_recovery_codes_carry_120_bits_and_totp_secrets_160() -> None:
+    from session_service.domain.one_time_codes import (  # noqa: PLC0415
+        new_recovery_codes,
+        new_totp,
+        normalise_recovery_code,
+    )
+
+    codes = new_recovery_codes()
+    for code in codes:
+        normalised = normalise_recovery_code(code)
+        assert normalised is not None
+        assert len(normalised) == 24  # 24 characters of a 32-letter alphabet: 120 bits
+    assert len({normalise_recovery_code(c) for c in codes}) == 10
+    assert len(new_totp("ada", "x").secret) * 5 == 160

@@ -29,8 +29,10 @@ TOTP_STEP_SECONDS = 30
 # Codes of the previous and next step are accepted too (clock drift, a slow typist).
 TOTP_SKEW_STEPS = 1
 RECOVERY_CODE_COUNT = 10
-# Ten characters of base32 (50 bits), shown as two groups of five.
-RECOVERY_CODE_LENGTH = 10
+# 24 characters of base32 (120 bits), shown as four groups of six: at 112 bits or more a
+# lookup secret may be stored with a standard hash (ASVS 5.0 V6.5.2), here an HMAC under
+# a key kept apart from the table.
+RECOVERY_CODE_LENGTH = 24
 _RECOVERY_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _SEALED_PREFIX = "v1."
 _NONCE_BYTES = 12
@@ -123,11 +125,11 @@ def is_totp_code(code: str) -> bool:
 
 
 def new_recovery_codes() -> list[str]:
-    """Ten single-use recovery codes, as the user writes them down: `abcde-fghij`."""
+    """Ten single-use recovery codes, as the user writes them down: `abcdef-ghijkl-...`."""
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
-        codes.append(f"{raw[:5]}-{raw[5:]}")
+        codes.append("-".join(raw[i : i + 6] for i in range(0, RECOVERY_CODE_LENGTH, 6)))
     return codes
 
 

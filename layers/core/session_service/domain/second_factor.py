@@ -46,7 +46,7 @@ from session_service.domain.ports import (
 PENDING_TOTP_SECONDS = 600
 # How long a login may wait for its second factor (the contract's at most 300 s).
 MFA_TOKEN_SECONDS = 300
-MAX_CODE_LENGTH = 32
+MAX_CODE_LENGTH = 48
 MAX_MFA_TOKEN_LENGTH = 128
 
 

@@ -48,8 +48,9 @@ Password = Annotated[
 RefreshTokenValue = Annotated[str, Field(min_length=1, max_length=512)]
 DeviceTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
 MfaTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
-# A TOTP code (6 digits) or a recovery code (abcde-fghij; case, spaces, hyphens free).
-OneTimeCode = Annotated[str, Field(min_length=6, max_length=32, examples=["123456"])]
+# A TOTP code (6 digits) or a recovery code (abcdef-ghijkl-mnopqr-stuvwx; case, spaces
+# and hyphens as the user likes).
+OneTimeCode = Annotated[str, Field(min_length=6, max_length=48, examples=["123456"])]
 
 
 class _Body(BaseModel):
