@@ -14,6 +14,7 @@ from session_service import wiring
 from session_service.config import get_settings
 from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall, username_key
 from session_service.domain.errors import Conflict, InvalidGrant
+from session_service.domain.models import PASSWORD_AMR
 from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
 from session_service.edge.schemas import (
@@ -222,6 +223,7 @@ def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[
         body.current_password,
         body.new_password,
         http.client_info(event),
+        amr=caller.amr or PASSWORD_AMR,
     )
     return _tokens(issued)
 

@@ -229,3 +229,28 @@ def test_under_mfa_required_a_user_without_a_second_factor_may_only_enroll(
     # and the factor cannot be turned off under this policy
     off = stack.http("DELETE", "/auth/mfa/totp", headers=bearer(refreshed.json()["access_token"]))
     assert_error(off, 409, "conflict")
+
+
+def test_a_password_change_keeps_the_second_factor_of_the_session_it_replaces(
+    mfa_required: Stack,
+) -> None:
+    # Given a user signed in with a code, under MFA_POLICY=required
+    stack = mfa_required
+    tokens, _, codes = _enrolled(stack)
+    step = _password_step(stack)
+    signed_in = stack.http(
+        "POST", "/auth/login/mfa", {"mfa_token": step["mfa_token"], "code": codes[0]}
+    ).json()
+    # When they change the password
+    changed = stack.http(
+        "POST",
+        "/auth/password",
+        {"current_password": PASSWORD, "new_password": "new battery staple"},
+        headers=bearer(signed_in["access_token"]),
+    )
+    assert changed.status == 200, changed.json()
+    # Then the fresh session still counts the factor, and every route answers it
+    fresh = bearer(changed.json()["access_token"])
+    session = stack.http("GET", "/auth/session", headers=fresh)
+    assert session.status == 200
+    assert session.json()["amr"] == ["pwd", "otp"]

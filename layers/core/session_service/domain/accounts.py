@@ -258,6 +258,7 @@ class Accounts:
         current_password: str,
         new_password: str,
         client: ClientInfo,
+        amr: tuple[str, ...] = PASSWORD_AMR,
     ) -> IssuedTokens:
         """Replace the password and end every session of the user, this one included, in
         one transaction; answer with a fresh session created after the change. The check
@@ -285,6 +286,9 @@ class Accounts:
                 client,
                 credential=credential,
                 new_password_hash=self._passwords.hash(new_password),
+                # The fresh session keeps how the caller's session proved the user (a
+                # recent step-up with a code included): it replaces that session.
+                amr=amr,
             )
             return self._sessions.start(start)
 
