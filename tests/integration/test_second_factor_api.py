@@ -236,7 +236,7 @@ def test_a_password_change_keeps_the_second_factor_of_the_session_it_replaces(
 ) -> None:
     # Given a user signed in with a code, under MFA_POLICY=required
     stack = mfa_required
-    tokens, _, codes = _enrolled(stack)
+    _, _, codes = _enrolled(stack)
     step = _password_step(stack)
     signed_in = stack.http(
         "POST", "/auth/login/mfa", {"mfa_token": step["mfa_token"], "code": codes[0]}
