@@ -161,6 +161,8 @@ class InMemoryStore:
                 stored = self.credentials.get(start.credential.username_key)
                 if stored is None or stored.password_version != start.credential.password_version:
                     raise CredentialChanged() if proof is None else SecondFactorSpent()
+                if proof is None and start.new_password_hash is None and stored.totp is not None:
+                    raise CredentialChanged()  # a password alone no longer suffices
                 if proof is not None:
                     spent = self._spend(stored, proof, session.user_id, session.created_at)
                     self.credentials[stored.username_key] = spent
@@ -228,6 +230,8 @@ class InMemoryStore:
             proof = change.second_factor
             if stored is None or stored.password_version != change.credential.password_version:
                 raise CredentialChanged() if proof is None else SecondFactorSpent()
+            if proof is None and stored.totp is not None:
+                raise CredentialChanged()  # a password alone no longer suffices
             if proof is not None:
                 stored = self._spend(stored, proof, user_id, change.now)
             self.credentials[stored.username_key] = stored

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from session_service import wiring
 from session_service.config import get_settings
 from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall, username_key
-from session_service.domain.errors import Conflict, InvalidGrant
+from session_service.domain.errors import Conflict, InsufficientUserAuthentication, InvalidGrant
 from session_service.domain.models import PASSWORD_AMR
 from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
@@ -154,9 +154,10 @@ def begin_totp() -> TotpSetupResponse:
     responses=responses(RecoveryCodesResponse, 400, 401, 403, 409),
 )
 def confirm_totp(body: Annotated[TotpCodeRequest, Body()]) -> RecoveryCodesResponse:
-    caller = rules.caller(app.current_event.raw_event, enrolling=True)
-    codes = wiring.second_factors().confirm_totp(
-        caller.user_id, username_key(caller.username), caller.session_id, body.code
+    event = app.current_event.raw_event
+    caller = rules.caller(event, enrolling=True)
+    codes = wiring.accounts().confirm_totp(
+        caller.user_id, caller.username, caller.session_id, body.code, http.client_info(event)
     )
     return RecoveryCodesResponse(recovery_codes=codes)
 
@@ -170,6 +171,13 @@ def disable_totp() -> Response[None]:
     caller = rules.caller(app.current_event.raw_event, recent=True)
     if rules.mfa_required:
         raise Conflict("MFA_POLICY=required: the second factor cannot be turned off.")
+    if "otp" not in caller.amr:
+        # A session that never proved the factor (one from before it was turned on) may
+        # not turn it off: a code must be proved first.
+        raise InsufficientUserAuthentication(
+            rules.reauth_max_age_seconds,
+            "Turning TOTP off needs a sign-in with its code: POST /auth/reauth with the code.",
+        )
     wiring.second_factors().disable_totp(caller.user_id, username_key(caller.username))
     return http.json_response(204, None)
 

@@ -249,3 +249,27 @@ def test_logging_in_again_ends_the_session_the_cookie_held(cookie_stack: Stack) 
         "GET", "/auth/session", headers={"authorization": f"Bearer {first_body['access_token']}"}
     )
     assert_error(old, 401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/reauth", {"password": "not the password"}),
+        ("/auth/password", {"current_password": "not the password", "new_password": "x" * 9}),
+    ],
+)
+def test_a_mistyped_password_elsewhere_leaves_the_refresh_cookie_alone(
+    cookie_stack: Stack, path: str, body: dict[str, str]
+) -> None:
+    # The cookie goes with every request (Path=/): only a refused refresh token clears it
+    tokens, cookie = browser_login(cookie_stack)
+    headers = with_cookie(
+        cookie["value"], **BROWSER, authorization=f"Bearer {tokens['access_token']}"
+    )
+    answer = cookie_stack.http("POST", path, body, headers=headers)
+    assert_error(answer, 401, "invalid_grant")
+    assert "__Host-refresh_token" not in cookies_of(answer)
+    refreshed = cookie_stack.http(
+        "POST", "/auth/refresh", headers=with_cookie(cookie["value"], **BROWSER)
+    )
+    assert refreshed.status == 200

@@ -13,7 +13,16 @@ from harness.stack import Stack
 from tests.helpers import PASSWORD, assert_error, bearer, login, register
 from tests.integration.aws_call_count import AwsCalls
 
-BODY_ROUTES = ["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/password"]
+BODY_ROUTES = [
+    "/auth/register",
+    "/auth/login",
+    "/auth/login/mfa",
+    "/auth/refresh",
+    "/auth/logout",
+    "/auth/password",
+    "/auth/reauth",
+    "/auth/mfa/totp/confirm",
+]
 
 
 @pytest.mark.parametrize("route", BODY_ROUTES)
@@ -37,6 +46,22 @@ def test_deeply_nested_bodies_are_invalid_requests(stack: Stack, route: str, bod
     answer = stack.http("POST", route, body)
     assert_error(answer, 400, "invalid_request")
     assert "nests deeper than 32 levels" in answer.json()["error_description"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "\u0661\u0662\u0663\u0664\u0665\u0666",  # Arabic-Indic digits
+        "\uff11\uff12\uff13\uff14\uff15\uff16",  # full-width digits
+        "12345\u00b2",  # a superscript two
+        "12345\u0000",
+        "\uff43\uff4f\uff44\uff45-\uff43\uff4f\uff44\uff45",  # full-width letters
+    ],
+)
+def test_a_code_of_other_digits_or_letters_than_ascii_is_a_400(stack: Stack, code: str) -> None:
+    answer = stack.http("POST", "/auth/login/mfa", {"mfa_token": "t" * 43, "code": code})
+    assert_error(answer, 400, "invalid_request")
+    assert answer.json()["error_description"].startswith("code")
 
 
 def test_a_body_nested_within_the_bound_is_judged_on_its_fields(stack: Stack) -> None:

@@ -166,6 +166,37 @@ def test_a_sensitive_route_asks_for_a_recent_sign_in_and_reauth_gives_one(
     assert done.status == 204
 
 
+def test_turning_totp_on_or_off_asks_for_a_recent_sign_in(quick_step_up: Stack) -> None:
+    stack = quick_step_up
+    tokens, _, codes = _enrolled(stack)
+    access = bearer(tokens["access_token"])
+    _until_stale(stack, tokens["access_token"])
+    for method in ("POST", "DELETE"):
+        refused = stack.http(method, "/auth/mfa/totp", headers=access)
+        assert_error(refused, 401, "insufficient_user_authentication")
+    # A step-up with a code makes it recent, and proves the factor: TOTP may go off
+    again = stack.http(
+        "POST", "/auth/reauth", {"password": PASSWORD, "code": codes[0]}, headers=access
+    )
+    assert again.status == 200
+    off = stack.http("DELETE", "/auth/mfa/totp", headers=bearer(again.json()["access_token"]))
+    assert off.status == 204
+
+
+def test_a_session_that_never_proved_the_factor_cannot_turn_it_off(stack: Stack) -> None:
+    # A session from before the enrollment (amr pwd), recent as it may be
+    register(stack)
+    older = login(stack)
+    enrolled = login(stack)
+    access = bearer(enrolled["access_token"])
+    secret = stack.http("POST", "/auth/mfa/totp", headers=access).json()["secret"]
+    code = {"code": totp_code(secret, time.time())}
+    assert stack.http("POST", "/auth/mfa/totp/confirm", code, headers=access).status == 200
+    refused = stack.http("DELETE", "/auth/mfa/totp", headers=bearer(older["access_token"]))
+    assert_error(refused, 401, "insufficient_user_authentication")
+    assert "code" in refused.json()["error_description"]
+
+
 def test_reauth_needs_the_code_when_totp_is_on(stack: Stack) -> None:
     tokens, _, codes = _enrolled(stack)
     without = stack.http(
@@ -183,14 +214,18 @@ def test_reauth_needs_the_code_when_totp_is_on(stack: Stack) -> None:
     assert claims["amr"] == ["pwd", "otp"]
 
 
-def test_turning_totp_off_needs_a_recent_sign_in_and_restores_password_login(
+def test_turning_totp_off_from_the_session_that_confirmed_it_restores_password_login(
     stack: Stack,
 ) -> None:
+    # The confirming session proved the factor: its next tokens (a refresh) say so
     tokens, _, _ = _enrolled(stack)
-    off = stack.http("DELETE", "/auth/mfa/totp", headers=bearer(tokens["access_token"]))
+    refreshed = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    access = bearer(refreshed.json()["access_token"])
+    assert stack.http("GET", "/auth/session", headers=access).json()["amr"] == ["pwd", "otp"]
+    off = stack.http("DELETE", "/auth/mfa/totp", headers=access)
     assert off.status == 204
     assert login(stack)["session_id"]
-    again = stack.http("DELETE", "/auth/mfa/totp", headers=bearer(tokens["access_token"]))
+    again = stack.http("DELETE", "/auth/mfa/totp", headers=access)
     assert_error(again, 409, "conflict")
 
 

@@ -14,7 +14,7 @@ from harness.domain import CLIENT, Services
 from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall
 from session_service.domain.errors import MfaRequired, ServiceError
 from session_service.domain.ports import SessionStore
-from session_service.domain.session_records import IssuedTokens
+from session_service.domain.session_records import IssuedTokens, StartRequest
 from tests.helpers import burst, enroll_totp, totp_code
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
@@ -139,3 +139,33 @@ def test_two_confirmations_of_one_enrollment_at_once_turn_totp_on_once(
 
     outcomes = burst(4, lambda _: _outcome(confirm))
     assert outcomes == Counter({"ok": 1, "Conflict": 3})
+
+
+def test_a_burst_of_wrong_codes_on_a_step_up_gets_no_more_guesses_than_the_throttle(
+    services_with: Callable[..., Services],
+) -> None:
+    services = services_with()  # five judged failures per username and address
+    issued, _, _ = _signed_in_with_totp(services)
+    call = ReauthCall(
+        user_id=issued.session.user_id,
+        username="ada",
+        session_id=issued.session.session_id,
+        password=PASSWORD,
+        code="000000",
+        client=CLIENT,
+    )
+    outcomes = burst(24, lambda _: _outcome(lambda: services.accounts.reauthenticate(call)))
+    assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
+
+
+def test_a_password_only_session_cannot_land_once_totp_is_on(
+    services: Services, store: SessionStore
+) -> None:
+    # A login that read the credential before the enrollment, its session landing after
+    services.accounts.register("ada", PASSWORD)
+    issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    before = store.find_credential("ada")
+    enroll_totp(services, issued)
+    start = StartRequest(issued.session.user_id, CLIENT, credential=before)
+    assert _outcome(lambda: services.sessions.start(start)) == "InvalidGrant"
+    assert _sessions(store, issued.session.user_id) == 1

@@ -12,6 +12,7 @@ from harness.domain import CLIENT, SECOND_FACTOR_KEYS, TOTP_ISSUER, Domain
 from session_service.domain.accounts import CodeLoginRequest
 from session_service.domain.errors import Conflict, InvalidGrant, MfaRequired, RateLimited
 from session_service.domain.one_time_codes import SealError, SecretBox, recovery_code_digest
+from session_service.domain.session_records import StartRequest
 from tests.helpers import enroll_totp, login_as, register_and_login, totp_code
 
 
@@ -218,3 +219,37 @@ def test_recovery_codes_carry_120_bits_and_totp_secrets_160() -> None:
         assert len(normalised) == 24  # 24 characters of a 32-letter alphabet: 120 bits
     assert len({normalise_recovery_code(c) for c in codes}) == 10
     assert len(new_totp("ada", "x").secret) * 5 == 160
+
+
+def test_the_confirming_codes_step_cannot_sign_in(domain: Domain) -> None:
+    # The code that confirmed the enrollment is spent like any other (RFC 6238 §5.2)
+    issued = register_and_login(domain)
+    setup = domain.second_factors.begin_totp(issued.session.user_id, "ada")
+    code = totp_code(setup.secret, domain.clock())
+    domain.accounts.confirm_totp(
+        issued.session.user_id, "ada", issued.session.session_id, code, CLIENT
+    )
+    with pytest.raises(InvalidGrant):
+        _with_code(domain, _mfa_token(domain), code)
+
+
+def test_a_wrong_confirming_code_counts_toward_the_throttle(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    setup = domain.second_factors.begin_totp(issued.session.user_id, "ada")
+    user_id, session_id = issued.session.user_id, issued.session.session_id
+    for _ in range(5):
+        with pytest.raises(InvalidGrant):
+            domain.accounts.confirm_totp(user_id, "ada", session_id, "000000", CLIENT)
+    with pytest.raises(RateLimited):
+        domain.accounts.confirm_totp(
+            user_id, "ada", session_id, totp_code(setup.secret, domain.clock()), CLIENT
+        )
+
+
+def test_a_password_only_session_cannot_start_once_totp_is_on(domain: Domain) -> None:
+    # A login that read the credential before TOTP was turned on, landing after it
+    issued = register_and_login(domain)
+    before = domain.store.credentials["ada"]
+    enroll_totp(domain, issued)
+    with pytest.raises(InvalidGrant):
+        domain.sessions.start(StartRequest(issued.session.user_id, CLIENT, credential=before))

@@ -127,3 +127,15 @@ def test_under_mfa_required_a_session_without_a_second_factor_may_only_enroll(
     enroll_totp(domain, issued)
     refreshed = domain.sessions.refresh(issued.refresh_token, CLIENT)
     assert rules.caller(_event(domain, refreshed)).amr == ("pwd", "otp")
+
+
+def test_a_refresh_keeps_the_sign_in_time_and_methods(domain: Domain) -> None:
+    # A refresh proves no credential: it must not make an old sign-in look recent
+    issued = register_and_login(domain)
+    signed_in_at = int(domain.clock())
+    domain.clock.advance(1200)
+    refreshed = domain.sessions.refresh(issued.refresh_token, CLIENT)
+    claims = jwt.decode(refreshed.access_token, options={"verify_signature": False})
+    assert claims["auth_time"] == signed_in_at
+    assert claims["iat"] == signed_in_at + 1200
+    assert claims["amr"] == ["pwd"]

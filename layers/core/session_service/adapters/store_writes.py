@@ -125,8 +125,11 @@ def credential_op(
         "ConditionCheck": {
             "TableName": table,
             "Key": key,
-            # The password we verified is still the password.
-            "ConditionExpression": "password_version = :version",
+            # The password we verified is still the password, and still enough: a second
+            # factor turned on meanwhile refuses a password-only session.
+            "ConditionExpression": (
+                "password_version = :version AND attribute_not_exists(totp_secret)"
+            ),
             "ExpressionAttributeValues": seen,
         }
     }

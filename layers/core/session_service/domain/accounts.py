@@ -232,7 +232,11 @@ class Accounts:
             raise InvalidGrant("The account no longer exists.")
         if credential.totp is not None and not call.code:
             raise InvalidRequest("code is required: the account has TOTP on.")
-        reservation = self._throttle.reserve(key, call.client.ip, known_device=True)
+        # The caller's session makes it a known device for a password; a code is guessed
+        # under the username's ceiling across all addresses, as at login (whoever holds a
+        # session and the password must not guess codes from many addresses).
+        known = credential.totp is None
+        reservation = self._throttle.reserve(key, call.client.ip, known_device=known)
 
         def attempt() -> IssuedTokens:
             if not self._passwords.verify(credential.password_hash, call.password):
@@ -247,6 +251,18 @@ class Accounts:
             )
 
         return self._judged(reservation, attempt)
+
+    def confirm_totp(
+        self, user_id: str, username: str, session_id: str, code: str, client: ClientInfo
+    ) -> list[str]:
+        """Turn TOTP on with a code of the pending secret: a wrong code is a judged failure
+        in the login throttle, like every wrong one-time code."""
+        key = username_key(username)
+        reservation = self._throttle.reserve(key, client.ip, known_device=True)
+        return self._judged(
+            reservation,
+            lambda: self._second_factors.confirm_totp(user_id, key, session_id, code),
+        )
 
     def _now(self) -> int:
         return int(self._clock() * 1000)

@@ -92,7 +92,8 @@ class MfaEnrollmentRequired(ServiceError):
     code = "mfa_enrollment_required"
     status = 403
     default_description = (
-        "This account must use a second factor: enroll one with POST /auth/mfa/totp."
+        "This account must use a second factor: enroll one with POST /auth/mfa/totp, or, "
+        "if it has one, sign in again with its code (POST /auth/reauth with the code)."
     )
 
 

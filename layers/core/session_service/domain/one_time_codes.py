@@ -109,7 +109,7 @@ def new_totp(username: str, issuer: str) -> TotpSetup:
 def matching_step(secret: str, code: str, now_seconds: float) -> int | None:
     """The time step whose code this is, within one step of now; None if none matches.
     The step, not a yes or no: a code is accepted once per step (the caller records it)."""
-    if len(code) != TOTP_DIGITS or not code.isdigit():
+    if not is_totp_code(code):
         return None
     totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
     current = int(now_seconds // TOTP_STEP_SECONDS)
@@ -121,7 +121,8 @@ def matching_step(secret: str, code: str, now_seconds: float) -> int | None:
 
 
 def is_totp_code(code: str) -> bool:
-    return len(code) == TOTP_DIGITS and code.isdigit()
+    # ASCII only: str.isdigit() also accepts "١٢٣٤٥٦" and "²", which no app shows.
+    return len(code) == TOTP_DIGITS and code.isascii() and code.isdigit()
 
 
 def new_recovery_codes() -> list[str]:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest
+from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest, Unavailable
 from session_service.domain.models import (
     Credential,
     FactorEvent,
@@ -40,6 +40,7 @@ from session_service.domain.ports import (
     SessionStore,
     StoreError,
     TotpEnrollment,
+    WriteConflict,
 )
 
 # How long an enrollment may wait for its confirming code.
@@ -97,6 +98,8 @@ class SecondFactors:
         )
         try:
             self._factors.begin_totp(credential, pending)
+        except WriteConflict:
+            raise Unavailable(retry_after=1) from None
         except StoreError:
             raise Conflict("The account changed meanwhile; enroll again.") from None
         return setup
@@ -129,6 +132,8 @@ class SecondFactors:
         try:
             event = factor_event(user_id, "MfaEnabled", now)
             self._factors.enable_totp(TotpEnrollment(credential, session_id, factor, event))
+        except WriteConflict:
+            raise Unavailable(retry_after=1) from None
         except StoreError:
             raise Conflict("The enrollment changed meanwhile; enroll again.") from None
         return codes
@@ -140,6 +145,8 @@ class SecondFactors:
         try:
             event = factor_event(user_id, "MfaDisabled", self._now())
             self._factors.disable_totp(credential, event)
+        except WriteConflict:
+            raise Unavailable(retry_after=1) from None
         except StoreError:
             raise Conflict("The account changed meanwhile; try again.") from None
 

@@ -63,6 +63,7 @@ MAX_USER_AGENT_LENGTH = 512
 # sessions under it; any beyond are refused by not_before and ended by the PasswordChanged
 # consumer (session_ending), expired ones by the next login or TTL.
 MAX_ENDED_AT_ONCE = 60
+CREDENTIALS_CHANGED = "The account's credentials have just changed; log in again."
 MAX_PRUNED_AT_ONCE = 20
 
 
@@ -123,7 +124,9 @@ class SessionService:
                 self.back_off(attempt)
                 continue
             except CredentialChanged:
-                raise InvalidGrant("The password has just changed; log in again.") from None
+                raise InvalidGrant(
+                    "The account's credentials have just changed; log in again."
+                ) from None
             except SecondFactorSpent:
                 raise InvalidGrant("The code or the mfa_token has been used.") from None
             if not changing_password:
@@ -327,7 +330,9 @@ class SessionService:
             try:
                 self._store.reauthenticate(change)
             except CredentialChanged:
-                raise InvalidGrant("The password has just changed; log in again.") from None
+                raise InvalidGrant(
+                    "The account's credentials have just changed; log in again."
+                ) from None
             except SecondFactorSpent:
                 raise InvalidGrant("The code has been used.") from None
             except StaleWrite:
@@ -341,7 +346,8 @@ class SessionService:
                 amr=request.amr,
             )
             return self.issue(updated, sibling, now)
-        raise InvalidGrant("The session changed meanwhile; refresh, then try again.")
+        # Refreshed twice meanwhile: contention, not a wrong credential (no throttle place).
+        raise Unavailable(retry_after=1)
 
     # -- the sessions of a user -----------------------------------------------------------
 

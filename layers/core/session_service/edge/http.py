@@ -235,6 +235,8 @@ def api_resolver() -> APIGatewayHttpResolver:
     return app
 
 
+# The routes that take the refresh token (body or cookie) as their credential.
+REFRESH_TOKEN_ROUTES = frozenset({"/auth/refresh", "/auth/logout"})
 # The OpenAPI name of the Bearer scheme, and the security requirement of Bearer routes.
 BEARER = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
@@ -258,9 +260,12 @@ def _install(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
     def _service_error(error: ServiceError) -> Response[Any]:
         response = error_response(error)
-        # A refused refresh token is of no more use: the browser may drop its cookie.
+        # A refused refresh token is of no more use: the browser may drop its cookie. Only
+        # where the cookie was the credential: a mistyped password or code elsewhere (a
+        # step-up, an enrollment) must not sign the browser out.
         event = app.current_event.raw_event
-        if isinstance(error, InvalidGrant) and request_cookie(event, REFRESH_COOKIE):
+        presented = str(event.get("rawPath", "")) in REFRESH_TOKEN_ROUTES
+        if isinstance(error, InvalidGrant) and presented and request_cookie(event, REFRESH_COOKIE):
             response.cookies.append(cleared_refresh_cookie())
         return response
 

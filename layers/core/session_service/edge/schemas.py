@@ -50,7 +50,10 @@ DeviceTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
 MfaTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
 # A TOTP code (6 digits) or a recovery code (abcdef-ghijkl-mnopqr-stuvwx; case, spaces
 # and hyphens as the user likes).
-OneTimeCode = Annotated[str, Field(min_length=6, max_length=48, examples=["123456"])]
+OneTimeCode = Annotated[
+    str,
+    Field(min_length=6, max_length=48, pattern=r"^[0-9A-Za-z \-]+$", examples=["123456"]),
+]
 
 
 class _Body(BaseModel):
