@@ -17,11 +17,21 @@ put back and the stream records written meanwhile are withdrawn.
 moto also checks the size of a key (2,048 bytes for a partition key, 1,024 for a sort key)
 only when an item is written; DynamoDB refuses an over-long key in every request that
 names one: a read, a delete or a conditional update answers ValidationException, and a
-transaction is cancelled with ValidationError. Here those requests check it too."""
+transaction is cancelled with ValidationError. Here those requests check it too.
+
+moto ignores a transaction's ClientRequestToken. botocore sends one with every
+TransactWriteItems and sends the same one when it retries (after a timeout, say), and
+DynamoDB answers a repeat of a transaction that succeeded, for ten minutes, with success
+and no second write. moto applied the repeat: a registration whose answer came late was
+retried into its own 409 conflict. Here a repeat is answered as DynamoDB answers it."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import threading
+import time
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
@@ -34,6 +44,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.responses import DynamoHandler
 
 _OPERATIONS = frozenset({"ConditionCheck", "Put", "Delete", "Update"})
 _MAX_ITEMS = 100
@@ -42,13 +53,39 @@ _MAX_ITEMS = 100
 _ORIGINAL = {
     name: getattr(DynamoDBBackend, name) for name in ("get_item", "delete_item", "update_item")
 }
+_ORIGINAL_HANDLER = DynamoHandler.transact_write_items
+# DynamoDB's idempotency window for a transaction's ClientRequestToken.
+IDEMPOTENCY_SECONDS = 600
+_done: dict[str, tuple[str, float, Any]] = {}
+_done_lock = threading.Lock()
 
 
 def install() -> None:
     """Replace moto's transact_write_items, and check keys where moto does not (idempotent)."""
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.transact_write_items = _idempotent_transact  # type: ignore[method-assign]
     for name, original in _ORIGINAL.items():
         setattr(DynamoDBBackend, name, _checking_key_sizes(original))
+
+
+def _idempotent_transact(self: DynamoHandler) -> Any:
+    """A repeat of a successful transaction (same token, same items) within the window is
+    answered with its success and writes nothing, as DynamoDB does."""
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _ORIGINAL_HANDLER(self)
+    items = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode())
+    now = time.monotonic()
+    with _done_lock:
+        for stale in [t for t, (_, at, _) in _done.items() if now - at > IDEMPOTENCY_SECONDS]:
+            del _done[stale]
+        seen = _done.get(token)
+    if seen is not None and seen[0] == items.hexdigest():
+        return seen[2]
+    result = _ORIGINAL_HANDLER(self)
+    with _done_lock:
+        _done[token] = (items.hexdigest(), now, result)
+    return result
 
 
 def _checking_key_sizes(operation: Any) -> Any:

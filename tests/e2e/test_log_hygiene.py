@@ -73,8 +73,10 @@ def test_no_secret_reaches_the_logs(configured: Callable[..., Service]) -> None:
     done = service.post("/auth/login/mfa", {"mfa_token": step["mfa_token"], "code": next_code})
     secrets |= {step["mfa_token"], next_code, done.json()["access_token"]}
     step_up = {"password": PASSWORD, "code": codes["recovery_codes"][0]}
-    service.post("/auth/reauth", step_up, headers=access)
-    service.delete("/auth/mfa/totp", headers=access)
+    proved = service.post("/auth/reauth", step_up, headers=access).json()
+    secrets |= {proved["access_token"]}
+    off = service.delete("/auth/mfa/totp", headers=bearer(proved["access_token"]))
+    assert off.status_code == 204
     # and the hashes, sealed secrets and digests the table holds
     table = service.aws("dynamodb").list_tables()["TableNames"][0]
     for item in service.aws("dynamodb").scan(TableName=table)["Items"]:

@@ -97,11 +97,13 @@ def test_each_function_started_cold_calls_exactly_what_its_role_allows(
     confirmed = stack.http("POST", "/auth/mfa/totp/confirm", {"code": code}, headers=bearer_of)
     recovery = confirmed.json()["recovery_codes"]
     step_up = {"password": PASSWORD, "code": recovery[0]}
-    assert stack.http("POST", "/auth/reauth", step_up, headers=bearer_of).status == 200
+    stepped_up = stack.http("POST", "/auth/reauth", step_up, headers=bearer_of)
+    assert stepped_up.status == 200
     challenge = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     second = {"mfa_token": challenge.json()["mfa_token"], "code": recovery[1]}
     assert stack.http("POST", "/auth/login/mfa", second).status == 200
-    assert stack.http("DELETE", "/auth/mfa/totp", headers=bearer_of).status == 204
+    with_code = {"authorization": f"Bearer {stepped_up.json()['access_token']}"}
+    assert stack.http("DELETE", "/auth/mfa/totp", headers=with_code).status == 204
     stack.http("GET", "/auth/sessions", headers=bearer_of)
     stack.http("DELETE", f"/auth/sessions/{other['session_id']}", headers=bearer_of)
     stack.http("DELETE", "/auth/sessions", headers=bearer_of)

@@ -304,3 +304,26 @@ def test_an_idle_pump_slows_to_its_idle_pace_and_work_brings_it_back() -> None:
     assert idle == [0.2, 0.4, 0.5, 0.5, 0.5]
     assert pace.after(worked=True) == pumps.POLL_INTERVAL
     assert pace.after(worked=False) == 0.2
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_a_transaction_repeated_with_its_token_is_answered_without_a_second_write(
+    stack: Stack,
+) -> None:
+    # botocore sends the same ClientRequestToken when it retries a transaction (after a
+    # timeout): DynamoDB answers the repeat with success and writes nothing, and so does
+    # the local emulator (moto on its own applied it again, into a conflict)
+    client = stack.clients("dynamodb")
+    put = {
+        "Put": {
+            "TableName": stack.table,
+            "Item": {"pk": {"S": "ONCE"}, "sk": {"S": "X"}, "n": {"N": "1"}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    client.transact_write_items(TransactItems=[put], ClientRequestToken="retry-1")
+    client.transact_write_items(TransactItems=[put], ClientRequestToken="retry-1")
+    # and another token is another transaction, whose condition fails
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(TransactItems=[put], ClientRequestToken="retry-2")
+    assert [i for i in stack.items() if i["pk"]["S"] == "ONCE"] == [put["Put"]["Item"]]
