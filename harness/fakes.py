@@ -22,9 +22,9 @@ from session_service.domain.keyring import (
     new_refresh_token_key,
 )
 from session_service.domain.models import (
+    AccountEvent,
     Credential,
     EndedSessions,
-    FactorEvent,
     Millis,
     Session,
     ThrottleScope,
@@ -82,7 +82,7 @@ class InMemoryStore:
         # Logins waiting for a second factor, by the mfa_token's digest.
         self.challenges: dict[str, MfaChallenge] = {}
         # Second factors turned on or off, recovery codes used: what the stream carries.
-        self.factor_events: list[FactorEvent] = []
+        self.account_events: list[AccountEvent] = []
         self.attempts: dict[tuple[str, int], int] = {}
         self.calls: list[str] = []
         # The items of each transaction DynamoDB would have been sent, in order.
@@ -266,7 +266,7 @@ class InMemoryStore:
                 factor, recovery_codes=factor.recovery_codes - {proof.recovery_digest}
             )
             if proof.event is not None:
-                self.factor_events.append(proof.event)
+                self.account_events.append(proof.event)
         if proof.challenge_digest is not None:
             del self.challenges[proof.challenge_digest]
         return dataclasses.replace(stored, totp=factor)

@@ -8,8 +8,8 @@ import dataclasses
 from harness.fakes import InMemoryStore
 from session_service.domain.models import (
     PASSWORD_AND_OTP_AMR,
+    AccountEvent,
     Credential,
-    FactorEvent,
     PendingTotp,
 )
 from session_service.domain.ports import MfaChallenge, StaleWrite, TotpEnrollment
@@ -57,16 +57,16 @@ class InMemorySecondFactorStore:
             self._store.sessions[session_key] = dataclasses.replace(
                 session, amr=PASSWORD_AND_OTP_AMR
             )
-            self._store.factor_events.append(enrollment.event)
+            self._store.account_events.append(enrollment.event)
 
-    def disable_totp(self, credential: Credential, event: FactorEvent) -> None:
+    def disable_totp(self, credential: Credential, event: AccountEvent) -> None:
         with self._store._lock:
             self._store.calls.append("disable_totp")
             stored = self._current(credential)
             if stored.totp is None:
                 raise StaleWrite()
             self._store.credentials[stored.username_key] = dataclasses.replace(stored, totp=None)
-            self._store.factor_events.append(event)
+            self._store.account_events.append(event)
 
     def put_challenge(self, challenge: MfaChallenge) -> None:
         with self._store._lock:

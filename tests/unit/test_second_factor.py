@@ -166,7 +166,7 @@ def test_a_recovery_code_works_once_in_any_case_and_spacing(domain: Domain) -> N
     factor = domain.store.credentials["ada"].totp
     assert factor is not None
     assert len(factor.recovery_codes) == 9
-    (used,) = [e for e in domain.store.factor_events if e.event_type == "RecoveryCodeUsed"]
+    (used,) = [e for e in domain.store.account_events if e.event_type == "RecoveryCodeUsed"]
     assert (used.at, used.remaining_recovery_codes) == (int(domain.clock() * 1000), 9)
     with pytest.raises(InvalidGrant):
         _with_code(domain, _mfa_token(domain), codes[3])
@@ -199,7 +199,7 @@ def test_turning_totp_off_makes_the_password_enough_again(domain: Domain) -> Non
     domain.second_factors.disable_totp(issued.session.user_id, "ada")
     credential = domain.store.credentials["ada"]
     assert credential.totp is None
-    assert [e.event_type for e in domain.store.factor_events] == ["MfaEnabled", "MfaDisabled"]
+    assert [e.event_type for e in domain.store.account_events] == ["MfaEnabled", "MfaDisabled"]
     assert login_as(domain).session.amr == ("pwd",)
     with pytest.raises(Conflict):
         domain.second_factors.disable_totp(issued.session.user_id, "ada")

@@ -12,11 +12,11 @@ import pytest
 from local_run.expansion import deployed_template
 from local_run.filters import parse_filters, passes
 from session_service.adapters.store_items import (
+    account_event_item,
     challenge_item,
     credential_item,
     decode_stream_record,
     ended_item,
-    factor_event_item,
     n,
     profile_item,
     session_item,
@@ -24,9 +24,9 @@ from session_service.adapters.store_items import (
 )
 from session_service.domain.events import events_for
 from session_service.domain.models import (
+    AccountEvent,
     Credential,
     EndedSessions,
-    FactorEvent,
     Session,
     UserProfile,
 )
@@ -38,8 +38,8 @@ PROFILE = profile_item(UserProfile(USER, "ada", 1))
 CHANGED = {**PROFILE, "password_changed_at": n(5), "not_before": n(5)}
 ENDED = ended_item(EndedSessions("r1", USER, (SESSION.session_id,), "logout", 5))
 COUNTER = {**throttle_key("ip#192.0.2.1", 7), "attempts": n(1), "ttl": n(9)}
-ENABLED = FactorEvent("f1", USER, "MfaEnabled", 5)
-RECOVERY_USED = FactorEvent("f2", USER, "RecoveryCodeUsed", 6, remaining_recovery_codes=9)
+ENABLED = AccountEvent("f1", USER, "MfaEnabled", 5)
+RECOVERY_USED = AccountEvent("f2", USER, "RecoveryCodeUsed", 6, remaining_recovery_codes=9)
 WITH_TOTP = {
     **credential_item(Credential("ada", "ada", USER, "h")),
     "totp_secret": {"S": "v1.sealed"},
@@ -83,9 +83,9 @@ CHANGES = {
         False,
     ),
     "throttle counter": (record("INSERT", None, COUNTER), False),
-    "mfa enabled": (record("INSERT", None, factor_event_item(ENABLED)), True),
-    "recovery code used": (record("INSERT", None, factor_event_item(RECOVERY_USED)), True),
-    "mfa event record expired": (record("REMOVE", factor_event_item(ENABLED), None), False),
+    "mfa enabled": (record("INSERT", None, account_event_item(ENABLED)), True),
+    "recovery code used": (record("INSERT", None, account_event_item(RECOVERY_USED)), True),
+    "mfa event record expired": (record("REMOVE", account_event_item(ENABLED), None), False),
     # A credential's changes (a code's step spent, a hash replaced) never reach the
     # publisher: its images hold the password hash and the sealed secret.
     "code step spent": (record("MODIFY", WITH_TOTP, {**WITH_TOTP, "totp_last_step": n(9)}), False),

@@ -17,8 +17,8 @@ from session_service.adapters.store_items import (
     s,
     session_key,
 )
-from session_service.adapters.store_writes import factor_event_put
-from session_service.domain.models import Credential, FactorEvent, PendingTotp
+from session_service.adapters.store_writes import account_event_put
+from session_service.domain.models import AccountEvent, Credential, PendingTotp
 from session_service.domain.ports import MfaChallenge, StaleWrite, TotpEnrollment
 
 
@@ -76,10 +76,10 @@ class DynamoSecondFactorStore:
                 "ExpressionAttributeValues": {":amr": {"L": [s("pwd"), s("otp")]}},
             }
         }
-        events = factor_event_put(self._table, enrollment.event)
+        events = account_event_put(self._table, enrollment.event)
         transact(self._db, "enable_totp", [turn_on, session, events])
 
-    def disable_totp(self, credential: Credential, event: FactorEvent) -> None:
+    def disable_totp(self, credential: Credential, event: AccountEvent) -> None:
         turn_off: Item = {
             "Update": {
                 "TableName": self._table,
@@ -94,7 +94,7 @@ class DynamoSecondFactorStore:
                 "ExpressionAttributeValues": {":version": n(credential.password_version)},
             }
         }
-        transact(self._db, "disable_totp", [turn_off, factor_event_put(self._table, event)])
+        transact(self._db, "disable_totp", [turn_off, account_event_put(self._table, event)])
 
     def put_challenge(self, challenge: MfaChallenge) -> None:
         with aws("put_challenge"):

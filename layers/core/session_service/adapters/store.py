@@ -42,10 +42,10 @@ from session_service.adapters.store_items import (
     user_partition,
 )
 from session_service.adapters.store_writes import (
+    account_event_put,
     challenge_spend_item,
     credential_op,
     ending_items,
-    factor_event_put,
     pruning_item,
     reauth_session_item,
 )
@@ -193,7 +193,7 @@ class DynamoSessionStore:
                 )
             )
         if proof is not None and proof.event is not None:
-            items.append(factor_event_put(self._table, proof.event))
+            items.append(account_event_put(self._table, proof.event))
         transact(self._db, "start_session", items, conflicts=conflicts)
 
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
@@ -303,7 +303,7 @@ class DynamoSessionStore:
             credential_op(self._table, change.credential, second_factor=proof),
         ]
         if proof is not None and proof.event is not None:
-            items.append(factor_event_put(self._table, proof.event))
+            items.append(account_event_put(self._table, proof.event))
         spent = SecondFactorSpent if proof is not None else CredentialChanged
         transact(self._db, "reauthenticate", items, conflicts={1: spent})
 

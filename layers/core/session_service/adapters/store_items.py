@@ -11,7 +11,7 @@ Items (pk / sk):
                                        SessionRevoked events by the table's stream
   THROTTLE#<scope>      / W#<window>   attempts reserved in one scope's fixed window
   MFA#<token digest>    / CHALLENGE    a login waiting for its second factor (mfa_token)
-  FACTOR#<record id>    / EVENT        a second factor turned on or off, or a recovery
+  ACCOUNT_EVENT#<record id>    / EVENT        a second factor turned on or off, or a recovery
                                        code used: written with the change, read by no
                                        request, turned into its event by the stream
 Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing needs.
@@ -25,10 +25,10 @@ from typing import Any
 from session_service.domain.events import StreamChange
 from session_service.domain.models import (
     PASSWORD_AMR,
+    AccountEvent,
+    AccountEventType,
     Credential,
     EndedSessions,
-    FactorEvent,
-    FactorEventType,
     Millis,
     PendingTotp,
     RevocationReason,
@@ -114,8 +114,8 @@ def challenge_key(digest: str) -> Key:
     return key(f"MFA#{digest}", "CHALLENGE")
 
 
-def factor_event_key(record_id: str) -> Key:
-    return key(f"FACTOR#{record_id}", "EVENT")
+def account_event_key(record_id: str) -> Key:
+    return key(f"ACCOUNT_EVENT#{record_id}", "EVENT")
 
 
 # -- records -----------------------------------------------------------------------------
@@ -228,10 +228,10 @@ def _pending_totp(item: Item) -> PendingTotp | None:
     )
 
 
-def factor_event_item(event: FactorEvent) -> Item:
+def account_event_item(event: AccountEvent) -> Item:
     item: Item = {
-        **factor_event_key(event.record_id),
-        "kind": s("factor_event"),
+        **account_event_key(event.record_id),
+        "kind": s("account_event"),
         "user_id": s(event.user_id),
         "event_type": s(event.event_type),
         "at": n(event.at),
@@ -242,10 +242,10 @@ def factor_event_item(event: FactorEvent) -> Item:
     return item
 
 
-def factor_event_from_item(item: Item) -> FactorEvent:
-    event_type: FactorEventType = _str(item, "event_type")  # type: ignore[assignment]
-    return FactorEvent(
-        record_id=_str(item, "pk").removeprefix("FACTOR#"),
+def account_event_from_item(item: Item) -> AccountEvent:
+    event_type: AccountEventType = _str(item, "event_type")  # type: ignore[assignment]
+    return AccountEvent(
+        record_id=_str(item, "pk").removeprefix("ACCOUNT_EVENT#"),
         user_id=_str(item, "user_id"),
         event_type=event_type,
         at=_int(item, "at"),
@@ -328,8 +328,10 @@ def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
             old_profile=profile_from_item(old) if old else None,
             new_profile=profile_from_item(new) if new else None,
         )
-    if kind == "factor_event" and new and not old:
-        return StreamChange(event_id=event_id, kind=kind, factor_event=factor_event_from_item(new))
+    if kind == "account_event" and new and not old:
+        return StreamChange(
+            event_id=event_id, kind=kind, account_event=account_event_from_item(new)
+        )
     if kind == "ended" and new and not old:
         return StreamChange(event_id=event_id, kind=kind, ended=ended_from_item(new))
     return None

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from session_service.adapters.store_items import (
     Item,
+    account_event_item,
     challenge_key,
     ended_item,
-    factor_event_item,
     login_key,
     n,
     s,
@@ -17,9 +17,9 @@ from session_service.adapters.store_items import (
     ttl_seconds,
 )
 from session_service.domain.models import (
+    AccountEvent,
     Credential,
     EndedSessions,
-    FactorEvent,
     Millis,
     Session,
 )
@@ -135,11 +135,11 @@ def credential_op(
     }
 
 
-def factor_event_put(table: str, event: FactorEvent) -> Item:
+def account_event_put(table: str, event: AccountEvent) -> Item:
     return {
         "Put": {
             "TableName": table,
-            "Item": factor_event_item(event),
+            "Item": account_event_item(event),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
     }

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from session_service.domain.models import (
+    AccountEvent,
     EndedSessions,
-    FactorEvent,
     Session,
     UserProfile,
     parse_rfc3339,
@@ -44,7 +44,7 @@ class StreamChange:
     old_profile: UserProfile | None = None
     new_profile: UserProfile | None = None
     ended: EndedSessions | None = None
-    factor_event: FactorEvent | None = None
+    account_event: AccountEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +61,8 @@ def events_for(change: StreamChange) -> list[ServiceEvent]:
         return _ended_events(change)
     if change.kind == "user":
         return _profile_events(change)
-    if change.kind == "factor_event":
-        return _factor_events(change)
+    if change.kind == "account_event":
+        return _account_events(change)
     return []
 
 
@@ -122,9 +122,9 @@ def _profile_events(change: StreamChange) -> list[ServiceEvent]:
     return [ServiceEvent(PASSWORD_CHANGED, detail)]
 
 
-def _factor_events(change: StreamChange) -> list[ServiceEvent]:
+def _account_events(change: StreamChange) -> list[ServiceEvent]:
     """MFA turned on or off, or a recovery code spent; never a secret, code or digest."""
-    event = change.factor_event
+    event = change.account_event
     if event is None:
         return []
     base = {"event_id": change.event_id, "user_id": event.user_id}

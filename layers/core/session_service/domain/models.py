@@ -151,18 +151,18 @@ class EndedSessions:
     ended_at: Millis
 
 
-FactorEventType = Literal["MfaEnabled", "MfaDisabled", "RecoveryCodeUsed"]
+AccountEventType = Literal["MfaEnabled", "MfaDisabled", "RecoveryCodeUsed"]
 
 
 @dataclass(frozen=True, slots=True)
-class FactorEvent:
+class AccountEvent:
     """A change of a user's second factor, recorded with it: the record the table's
     stream turns into the event (the credential item itself never reaches the stream's
     consumer: it holds the password hash)."""
 
     record_id: str
     user_id: str
-    event_type: FactorEventType
+    event_type: AccountEventType
     at: Millis
     # After a recovery code is used: how many are left.
     remaining_recovery_codes: int | None = None

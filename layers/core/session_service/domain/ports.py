@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from session_service.domain.models import (
+    AccountEvent,
     Credential,
     EndedSessions,
-    FactorEvent,
     Millis,
     PendingTotp,
     Session,
@@ -64,7 +64,7 @@ class SecondFactorUse:
     totp_step: int | None = None
     recovery_digest: str | None = None
     # A recovery code's use is recorded for the RecoveryCodeUsed event.
-    event: FactorEvent | None = None
+    event: AccountEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ class TotpEnrollment:
     credential: Credential
     session_id: str
     factor: TotpFactor
-    event: FactorEvent
+    event: AccountEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +202,7 @@ class SecondFactorStore(Protocol):
 
     def enable_totp(self, enrollment: TotpEnrollment) -> None: ...
 
-    def disable_totp(self, credential: Credential, event: FactorEvent) -> None: ...
+    def disable_totp(self, credential: Credential, event: AccountEvent) -> None: ...
 
     def put_challenge(self, challenge: MfaChallenge) -> None: ...
 

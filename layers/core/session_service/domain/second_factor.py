@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest, Unavailable
 from session_service.domain.models import (
+    AccountEvent,
+    AccountEventType,
     Credential,
-    FactorEvent,
-    FactorEventType,
     Millis,
     PendingTotp,
     TotpFactor,
@@ -130,7 +130,7 @@ class SecondFactors:
             ),
         )
         try:
-            event = factor_event(user_id, "MfaEnabled", now)
+            event = account_event(user_id, "MfaEnabled", now)
             self._factors.enable_totp(TotpEnrollment(credential, session_id, factor, event))
         except WriteConflict:
             raise Unavailable(retry_after=1) from None
@@ -143,7 +143,7 @@ class SecondFactors:
         if credential.totp is None:
             raise Conflict("TOTP is not on.")
         try:
-            event = factor_event(user_id, "MfaDisabled", self._now())
+            event = account_event(user_id, "MfaDisabled", self._now())
             self._factors.disable_totp(credential, event)
         except WriteConflict:
             raise Unavailable(retry_after=1) from None
@@ -198,7 +198,7 @@ class SecondFactors:
         digest = recovery_code_digest(self._keys(), normalised) if normalised else None
         if digest is None or digest not in factor.recovery_codes:
             raise InvalidGrant("The code is incorrect or has been used.")
-        event = factor_event(
+        event = account_event(
             credential.user_id,
             "RecoveryCodeUsed",
             now,
@@ -209,13 +209,13 @@ class SecondFactors:
         )
 
 
-def factor_event(
+def account_event(
     user_id: str,
-    event_type: FactorEventType,
+    event_type: AccountEventType,
     now: Millis,
     remaining_recovery_codes: int | None = None,
-) -> FactorEvent:
-    return FactorEvent(str(uuid.uuid4()), user_id, event_type, now, remaining_recovery_codes)
+) -> AccountEvent:
+    return AccountEvent(str(uuid.uuid4()), user_id, event_type, now, remaining_recovery_codes)
 
 
 def _token_digest(token: str) -> str:
