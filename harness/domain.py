@@ -7,14 +7,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.fakes import FixedClock, InMemoryStore, key_ring_source
+from harness.memory_admin import InMemoryAdministrationStore
 from harness.memory_factors import InMemorySecondFactorStore
 from session_service.domain.accounts import Accounts
+from session_service.domain.administration import Administration
 from session_service.domain.devices import DeviceTokens
 from session_service.domain.keyring import KeyRingSource
 from session_service.domain.models import ClientInfo
 from session_service.domain.one_time_codes import SecondFactorKeys
 from session_service.domain.passwords import Argon2Parameters, Passwords
-from session_service.domain.ports import SecondFactorStore, SessionStore, ThrottleStore
+from session_service.domain.ports import (
+    AdministrationStore,
+    SecondFactorStore,
+    SessionStore,
+    ThrottleStore,
+)
 from session_service.domain.second_factor import SecondFactors
 from session_service.domain.session_ending import SessionEnding
 from session_service.domain.session_records import SessionPolicy
@@ -65,12 +72,14 @@ class Services:
     passwords: Passwords
     devices: DeviceTokens
     second_factors: SecondFactors
+    administration: Administration
 
 
 def build_services(
     store: SessionStore,
     throttle_store: ThrottleStore,
     factor_store: SecondFactorStore,
+    admin_store: AdministrationStore,
     policy: SessionPolicy = DEFAULT_POLICY,
     algorithm: str = "RS256",
     throttle: ThrottlePolicy = THROTTLE,
@@ -106,6 +115,7 @@ def build_services(
         passwords,
         devices,
         second_factors,
+        Administration(store, admin_store, sessions, clock=clock),
     )
 
 
@@ -118,5 +128,12 @@ class Domain(Services):
 
 def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256") -> Domain:
     store = InMemoryStore()
-    services = build_services(store, store, InMemorySecondFactorStore(store), policy, algorithm)
+    services = build_services(
+        store,
+        store,
+        InMemorySecondFactorStore(store),
+        InMemoryAdministrationStore(store),
+        policy,
+        algorithm,
+    )
     return Domain(**vars(services), store=store)

@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from harness.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
 from harness.fakes import InMemoryStore
+from harness.memory_admin import InMemoryAdministrationStore
 from harness.memory_factors import InMemorySecondFactorStore
 from harness.recording import CallRecorder
 from harness.stack import (
@@ -28,11 +29,17 @@ from local_run.functions import shared_environment
 from local_run.provision import provision
 from local_run.template import load_template, parameter_overrides
 from session_service import wiring
+from session_service.adapters.administration_store import DynamoAdministrationStore
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.second_factor_store import DynamoSecondFactorStore
 from session_service.adapters.store import DynamoSessionStore
 from session_service.adapters.throttle_store import DynamoThrottleStore
-from session_service.domain.ports import SecondFactorStore, SessionStore, ThrottleStore
+from session_service.domain.ports import (
+    AdministrationStore,
+    SecondFactorStore,
+    SessionStore,
+    ThrottleStore,
+)
 from session_service.domain.throttling import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
 from tests.integration.aws_call_count import READS, AwsCalls
@@ -152,14 +159,14 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
 # -- the domain over a backend's stores --------------------------------------------------
 
 
-Stores = tuple[SessionStore, ThrottleStore, SecondFactorStore]
+Stores = tuple[SessionStore, ThrottleStore, SecondFactorStore, AdministrationStore]
 
 
 @pytest.fixture
 def stores(request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.MonkeyPatch) -> Stores:
     if backend == "memory":
         store = InMemoryStore()
-        return store, store, InMemorySecondFactorStore(store)
+        return store, store, InMemorySecondFactorStore(store), InMemoryAdministrationStore(store)
     stack: Stack = request.getfixturevalue("stack")
     if backend == "moto":
         # moto in process is not safe for concurrent requests; its server in the local run
@@ -177,6 +184,7 @@ def stores(request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.Mon
         DynamoSessionStore(client, stack.table),
         DynamoThrottleStore(client, stack.table),
         DynamoSecondFactorStore(client, stack.table),
+        DynamoAdministrationStore(client, stack.table),
     )
 
 

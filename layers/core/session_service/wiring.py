@@ -24,6 +24,7 @@ from session_service.domain.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
     from session_service.domain.accounts import Accounts
+    from session_service.domain.administration import Administration
     from session_service.domain.one_time_codes import SecondFactorKeys
     from session_service.domain.second_factor import SecondFactors
 
@@ -175,6 +176,21 @@ def accounts() -> Accounts:
     )
 
 
+@functools.cache
+def administration() -> Administration:
+    from session_service.adapters.administration_store import (  # noqa: PLC0415
+        DynamoAdministrationStore,
+    )
+    from session_service.domain.administration import Administration  # noqa: PLC0415
+
+    settings = get_settings()
+    return Administration(
+        store=dynamo_store(settings.table_name),
+        admin_store=DynamoAdministrationStore(dynamodb_client(), settings.table_name),
+        sessions=session_service(),
+    )
+
+
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
@@ -187,6 +203,7 @@ def reset() -> None:
         session_ending,
         accounts,
         second_factors,
+        administration,
         _derived_keys,
         event_publisher,
         dead_letter_queue,

@@ -182,6 +182,7 @@ def profile_from_item(item: Item) -> UserProfile:
         session_version=_int(item, "session_version"),
         not_before=_opt_int(item, "not_before"),
         password_changed_at=_opt_int(item, "password_changed_at"),
+        disabled=bool(item.get("disabled", {}).get("BOOL", False)),
     )
 
 
@@ -205,6 +206,8 @@ def credential_from_item(item: Item) -> Credential:
         password_version=_int(item, "password_version"),
         totp=_totp_factor(item),
         pending_totp=_pending_totp(item),
+        disabled=bool(item.get("disabled", {}).get("BOOL", False)),
+        throttle_generation=_opt_int(item, "throttle_generation") or 0,
     )
 
 

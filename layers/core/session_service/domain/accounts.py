@@ -58,6 +58,13 @@ def check_username(username: str) -> None:
         )
 
 
+def throttled_name(key: str, credential: Credential | None) -> str:
+    """The username as the throttle counts it: with the generation an administrator moved
+    on when lifting its login lock, so that its counters start afresh."""
+    generation = credential.throttle_generation if credential else 0
+    return f"{key}~{generation}" if generation else key
+
+
 def check_password(password: str, field: str = "password") -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidRequest(
@@ -147,7 +154,9 @@ class Accounts:
         credential = self._store.find_credential(key)
         device = self._devices.recognise(request.device_token, credential)
         known = device is not None
-        reservation = self._throttle.reserve(key, request.client.ip, known_device=known)
+        reservation = self._throttle.reserve(
+            throttled_name(key, credential), request.client.ip, known_device=known
+        )
         if credential is None:
             self._judged(reservation, lambda: self._unknown_user(request.password))
         device_id = device.device_id if device else None
@@ -175,7 +184,10 @@ class Accounts:
     def _verify_and_start(
         self, request: LoginRequest, credential: Credential, device_id: str | None
     ) -> IssuedTokens:
-        if not self._passwords.verify(credential.password_hash, request.password):
+        # A disabled account answers exactly like a wrong password (and counts like one).
+        if credential.disabled or not self._passwords.verify(
+            credential.password_hash, request.password
+        ):
             raise InvalidGrant("The username or password is incorrect.")
         if self._passwords.needs_rehash(credential.password_hash):
             self._store.replace_password_hash(credential, self._passwords.hash(request.password))
@@ -197,10 +209,13 @@ class Accounts:
             or credential.user_id != challenge.user_id
             or credential.password_version != challenge.password_version
             or credential.totp is None
+            or credential.disabled
         ):
             raise InvalidGrant("The mfa_token is invalid or has expired.")
         reservation = self._throttle.reserve(
-            challenge.username_key, request.client.ip, known_device=challenge.device_id is not None
+            throttled_name(challenge.username_key, credential),
+            request.client.ip,
+            known_device=challenge.device_id is not None,
         )
         issued = self._judged(
             reservation, lambda: self._complete_with_code(challenge, credential, request)
@@ -236,7 +251,9 @@ class Accounts:
         # under the username's ceiling across all addresses, as at login (whoever holds a
         # session and the password must not guess codes from many addresses).
         known = credential.totp is None
-        reservation = self._throttle.reserve(key, call.client.ip, known_device=known)
+        reservation = self._throttle.reserve(
+            throttled_name(key, credential), call.client.ip, known_device=known
+        )
 
         def attempt() -> IssuedTokens:
             if not self._passwords.verify(credential.password_hash, call.password):
@@ -290,7 +307,9 @@ class Accounts:
         credential = self._store.find_credential(key)
         if credential is None or credential.user_id != user_id:
             raise InvalidGrant("The account no longer exists.")
-        reservation = self._throttle.reserve(key, client.ip, known_device=True)
+        reservation = self._throttle.reserve(
+            throttled_name(key, credential), client.ip, known_device=True
+        )
 
         def attempt() -> IssuedTokens:
             if not self._passwords.verify(credential.password_hash, current_password):

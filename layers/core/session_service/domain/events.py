@@ -29,6 +29,8 @@ REFRESH_TOKEN_REUSE_DETECTED = "RefreshTokenReuseDetected"
 MFA_ENABLED = "MfaEnabled"
 MFA_DISABLED = "MfaDisabled"
 RECOVERY_CODE_USED = "RecoveryCodeUsed"
+ACCOUNT_DISABLED = "AccountDisabled"
+ACCOUNT_ENABLED = "AccountEnabled"
 
 _MAX_ENTRIES_PER_PUT = 10
 
@@ -123,7 +125,8 @@ def _profile_events(change: StreamChange) -> list[ServiceEvent]:
 
 
 def _account_events(change: StreamChange) -> list[ServiceEvent]:
-    """MFA turned on or off, or a recovery code spent; never a secret, code or digest."""
+    """MFA turned on or off, a recovery code spent, the account disabled or enabled by an
+    administrator; never a secret, code or digest."""
     event = change.account_event
     if event is None:
         return []
@@ -133,6 +136,10 @@ def _account_events(change: StreamChange) -> list[ServiceEvent]:
         return [ServiceEvent(MFA_ENABLED, {**base, "method": "totp", "enabled_at": at})]
     if event.event_type == "MfaDisabled":
         return [ServiceEvent(MFA_DISABLED, {**base, "method": "totp", "disabled_at": at})]
+    if event.event_type == "AccountDisabled":
+        return [ServiceEvent(ACCOUNT_DISABLED, {**base, "disabled_at": at})]
+    if event.event_type == "AccountEnabled":
+        return [ServiceEvent(ACCOUNT_ENABLED, {**base, "enabled_at": at})]
     remaining = event.remaining_recovery_codes or 0
     return [ServiceEvent(RECOVERY_CODE_USED, {**base, "used_at": at, "remaining": remaining})]
 

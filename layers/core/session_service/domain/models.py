@@ -104,6 +104,8 @@ class UserProfile:
     # Sessions created before this instant are over (the last password change).
     not_before: Millis | None = None
     password_changed_at: Millis | None = None
+    # An administrator disabled the account: no session, no login, until enabled.
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,11 @@ class Credential:
     password_version: int = 0
     totp: TotpFactor | None = None
     pending_totp: PendingTotp | None = None
+    # Read by login, which answers a disabled account like a wrong password.
+    disabled: bool = False
+    # Part of the username's throttle scopes: an administrator lifting the login lock
+    # moves it on, and the username's counters start afresh.
+    throttle_generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +158,9 @@ class EndedSessions:
     ended_at: Millis
 
 
-AccountEventType = Literal["MfaEnabled", "MfaDisabled", "RecoveryCodeUsed"]
+AccountEventType = Literal[
+    "MfaEnabled", "MfaDisabled", "RecoveryCodeUsed", "AccountDisabled", "AccountEnabled"
+]
 
 
 @dataclass(frozen=True, slots=True)

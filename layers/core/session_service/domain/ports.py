@@ -134,6 +134,20 @@ class TotpEnrollment:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountStatusChange:
+    """An administrator disabling or enabling an account: the profile (which the
+    authorizer reads) and the credential (which login reads) change together, with the
+    sessions a disable ends and the record the event comes from."""
+
+    credential: Credential
+    disabled: bool
+    # The profile's version as read: a login racing this reads again and sees the change.
+    expected_version: int
+    event: AccountEvent
+    ended: EndedSessions | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NotBeforeRaise:
     """A password change from elsewhere: not_before rises and, in the same transaction,
     every session created before it ends, so none survives to mint another token."""
@@ -192,6 +206,14 @@ class SessionStore(Protocol):
     ) -> tuple[Session | None, UserProfile | None]: ...
 
     def reauthenticate(self, change: Reauthentication) -> None: ...
+
+
+class AdministrationStore(Protocol):
+    """What an administrator's actions write."""
+
+    def set_disabled(self, change: AccountStatusChange) -> None: ...
+
+    def lift_login_lock(self, credential: Credential) -> None: ...
 
 
 class SecondFactorStore(Protocol):

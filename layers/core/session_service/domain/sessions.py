@@ -101,7 +101,7 @@ class SessionService:
         changing_password = request.new_password_hash is not None
         for attempt in range(MAX_START_ATTEMPTS):
             state = self._store.load_user(request.user_id)
-            if state is None:
+            if state is None or state.profile.disabled:
                 raise InvalidGrant()
             now = max(self.now(), state.profile.not_before or 0)
             live = state.live(now)
@@ -294,6 +294,7 @@ class SessionService:
         if (
             session is None
             or profile is None
+            or profile.disabled
             or not session.is_live(self.now(), profile.not_before)
         ):
             raise InvalidToken("The session has ended.")
