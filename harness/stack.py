@@ -14,8 +14,9 @@ from typing import Any
 
 from harness.recording import RUNNING, CallRecorder
 from local_run import moto_fixes
-from local_run.gateway import Gateway, GatewayResponse, gateway_config
+from local_run.gateway import Gateway, gateway_config
 from local_run.provision import Provisioned
+from local_run.responses import GatewayResponse
 from local_run.template import ROOT, Template
 
 ISSUER = "https://sessions.example.test"
@@ -28,6 +29,7 @@ FUNCTIONS = {
     "PasswordChangedFunction": "password_changed",
     "EventPublisherFunction": "event_publisher",
     "KeyRotationFunction": "key_rotation",
+    "AdminFunction": "admin",
 }
 
 

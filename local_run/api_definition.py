@@ -38,6 +38,8 @@ class Authorizer:
     function: str
     identity_sources: tuple[str, ...]
     simple_responses: bool
+    # "lambda" (a REQUEST authorizer function) or "iam" (SigV4, API Gateway's own).
+    kind: str = "lambda"
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,9 @@ def _authorizers(body: dict[str, Any]) -> dict[str, Authorizer]:
     schemes = body.get("components", {}).get("securitySchemes", {})
     authorizers = {}
     for name, scheme in schemes.items():
+        if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
+            authorizers[name] = Authorizer("", (), simple_responses=False, kind="iam")
+            continue
         spec = scheme["x-amazon-apigateway-authorizer"]
         if spec.get("type") != "request" or not spec.get("enableSimpleResponses"):
             # What the local gateway runs; a JWT authorizer or IAM policy answers is not.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 
-from local_run.gateway import GatewayResponse
+from local_run.responses import GatewayResponse
 
 MAX_URI_BYTES = 1024
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import traceback
 import uuid
@@ -14,29 +15,18 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from local_run.api_definition import Authorizer, HttpRoute, http_api
 from local_run.functions import FunctionPool, InvocationError
+from local_run.responses import GatewayResponse, forbidden, message
+from local_run.sigv4 import SignedRequest, SigningKey, iam_identity
+from local_run.static_files import static_file
 from local_run.template import Template
 
 # API Gateway's own payload limit; our function enforces the contract's 16 KiB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
-# Static pages of the local run only (the demo): no inline script, nothing from elsewhere.
-_STATIC_HEADERS = [
-    ("Content-Security-Policy", "default-src 'self'; base-uri 'none'; frame-ancestors 'none'"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Cache-Control", "no-cache"),
-]
-# Fixed, whatever the machine's /etc/mime.types says (nosniff makes a wrong one fatal).
-_STATIC_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
 
 
 @dataclass
@@ -53,6 +43,8 @@ class GatewayConfig:
     static: dict[str, Path] = field(default_factory=dict)
     # Path -> what answers a POST there, for the demo page only (its QR codes).
     local_posts: dict[str, Callable[[bytes], GatewayResponse]] = field(default_factory=dict)
+    # The credentials whose SigV4 signatures IAM-authorised routes accept (the run's own).
+    signing_key: SigningKey | None = None
 
 
 def gateway_config(template: Template, functions: dict[str, FunctionPool]) -> GatewayConfig:
@@ -63,6 +55,11 @@ def gateway_config(template: Template, functions: dict[str, FunctionPool]) -> Ga
         stage_variables=api.stage_variables,
         cors=api.cors,
         functions=functions,
+        signing_key=SigningKey(
+            os.environ.get("AWS_ACCESS_KEY_ID", ""),
+            os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            template.region,
+        ),
     )
 
 
@@ -78,18 +75,6 @@ class IncomingRequest:
     source_ip: str
 
 
-@dataclass
-class GatewayResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def _message(status: int, message: str) -> GatewayResponse:
-    body = json.dumps({"message": message}).encode()
-    return GatewayResponse(status, [("Content-Type", "application/json")], body)
-
-
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
@@ -100,7 +85,7 @@ class Gateway:
         url = urlsplit(target)
         path = url.path or "/"
         if method in ("GET", "HEAD"):
-            static = self._static(path)
+            static = static_file(self.config.static, path)
             if static is not None:
                 return static
         if method == "POST" and path in self.config.local_posts:
@@ -123,22 +108,6 @@ class Gateway:
             if not name.lower().startswith("access-control-")
         ] + (self._preflight_headers(origin) if preflight else self._cors_headers(origin))
         return response
-
-    def _static(self, path: str) -> GatewayResponse | None:
-        for prefix, directory in self.config.static.items():
-            if path == prefix.rstrip("/"):
-                return GatewayResponse(308, [("Location", prefix)], b"")
-            if not path.startswith(prefix):
-                continue
-            root = directory.resolve()
-            name = unquote(path.removeprefix(prefix)) or "index.html"
-            file = (root / name).resolve() if "\0" not in name else root
-            if not file.is_relative_to(root) or not file.is_file():
-                return _message(404, "Not Found")
-            content_type = _STATIC_TYPES.get(file.suffix, "application/octet-stream")
-            headers = [("Content-Type", content_type), *_STATIC_HEADERS]
-            return GatewayResponse(200, headers, file.read_bytes())
-        return None
 
     def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
         cors = self.config.cors
@@ -167,17 +136,38 @@ class Gateway:
     def _handle(self, request: IncomingRequest) -> GatewayResponse:
         route, path_parameters = self._route(request.method, request.path)
         if route is None:
-            return _message(404, "Not Found")
+            return message(404, "Not Found")
         event = self._event(request, route, path_parameters)
-        if route.authorizer:
-            refusal = self._authorize(self.config.authorizers[route.authorizer], event)
+        authorizer = self.config.authorizers.get(route.authorizer or "")
+        if authorizer is not None and authorizer.kind == "iam":
+            identity = self._iam_identity(request)
+            if identity is None:
+                return forbidden()
+            event["requestContext"]["authorizer"] = {"iam": identity}
+        elif authorizer is not None:
+            refusal = self._authorize(authorizer, event)
             if refusal is not None:
                 return refusal
         try:
             result = self.config.functions[route.function].invoke(event)
         except (InvocationError, OSError):
-            return _message(500, "Internal Server Error")
+            return message(500, "Internal Server Error")
         return self._response(result)
+
+    def _iam_identity(self, request: IncomingRequest) -> dict[str, str] | None:
+        headers = {name.lower(): value for name, value in request.headers}
+        key = self.config.signing_key
+        if key is None or not key.access_key:
+            return None
+        signed = SignedRequest(
+            method=request.method,
+            host=headers.get("host", self.config.domain),
+            path=request.path,
+            query=request.query,
+            headers=headers,
+            body=request.body,
+        )
+        return iam_identity(signed, key)
 
     def _route(self, method: str, path: str) -> tuple[HttpRoute | None, dict[str, str]]:
         default = None
@@ -259,7 +249,7 @@ class Gateway:
             value = _identity_value(source, event)
             if not value:
                 # API Gateway answers for itself when an identity source is missing.
-                return _message(401, "Unauthorized")
+                return message(401, "Unauthorized")
             identity.append(value)
         request = {
             **{k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")},
@@ -271,9 +261,9 @@ class Gateway:
         try:
             answer = self.config.functions[authorizer.function].invoke(request)
         except (InvocationError, OSError):
-            return _message(500, "Internal Server Error")
+            return message(500, "Internal Server Error")
         if not isinstance(answer, dict) or answer.get("isAuthorized") is not True:
-            return _message(403, "Forbidden")
+            return message(403, "Forbidden")
         event["requestContext"]["authorizer"] = {"lambda": answer.get("context") or {}}
         return None
 
@@ -320,7 +310,7 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
                 self._discard(max(length, 0))
                 status = 413 if length > MAX_PAYLOAD_BYTES else 400
                 self._send(
-                    _message(status, "Request Entity Too Large" if status == 413 else "Bad Request")
+                    message(status, "Request Entity Too Large" if status == 413 else "Bad Request")
                 )
                 self.close_connection = True
                 return
@@ -337,7 +327,7 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
                 # A bug of the local run's own: answer as API Gateway would (and say why on
                 # the console), never by dropping the connection.
                 traceback.print_exc()
-                response = _message(500, "Internal Server Error")
+                response = message(500, "Internal Server Error")
             self._send(response)
 
         def _discard(self, length: int) -> None:
@@ -365,7 +355,7 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
                 return self._handle
             raise AttributeError(name)
 
-        def log_message(self, *_: Any) -> None:
+        def logmessage(self, *_: Any) -> None:
             return
 
     server = _Server((host, port), Handler)

@@ -20,7 +20,8 @@ import requests
 from local_run import functions
 from local_run.api_definition import HttpRoute
 from local_run.functions import FunctionPool, InvocationError, Throttled
-from local_run.gateway import Gateway, GatewayConfig, GatewayResponse, serve
+from local_run.gateway import Gateway, GatewayConfig, serve
+from local_run.responses import GatewayResponse
 from local_run.template import ROOT
 
 

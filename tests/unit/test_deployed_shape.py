@@ -101,7 +101,7 @@ def test_no_function_reserves_concurrency_unless_asked() -> None:
     # With every parameter at its default, as a first `sam deploy --guided` proposes
     template = deployed_template()
     functions = list(template.functions())
-    assert len(functions) == 5
+    assert len(functions) == 6
     for function in functions:
         assert reserved_concurrency(template, function) is None, function
     # and each can be asked for (the local run's pools take it from there too)

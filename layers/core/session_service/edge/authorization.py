@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from session_service.domain.errors import (
+    Forbidden,
     InsufficientUserAuthentication,
     InvalidToken,
     MfaEnrollmentRequired,
@@ -163,3 +164,21 @@ class CallerRules:
 
 
 # -- responses ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCaller:
+    """Who signed an admin request, as API Gateway's IAM authorization found them."""
+
+    user_arn: str
+    access_key: str
+
+
+def admin_caller(event: Mapping[str, Any]) -> AdminCaller:
+    """The IAM identity of an admin request; a request without one never passed IAM
+    authorization (the function invoked some other way) and is refused."""
+    iam = ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") or {}
+    user_arn, access_key = iam.get("userArn"), iam.get("accessKey")
+    if not isinstance(user_arn, str) or not user_arn or not isinstance(access_key, str):
+        raise Forbidden("The admin API needs a request signed with AWS credentials (IAM).")
+    return AdminCaller(user_arn=user_arn, access_key=access_key)

@@ -173,7 +173,7 @@ def is_preflight(event: Mapping[str, Any]) -> bool:
     return method == "OPTIONS" and "access-control-request-method" in headers
 
 
-def api_resolver() -> APIGatewayHttpResolver:
+def api_resolver(title: str = "Session service") -> APIGatewayHttpResolver:
     """The API's resolver: validation on, errors in the contract's shape, body limit, and
     security headers on every response, errors and 404s included."""
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: PLC0415
@@ -218,18 +218,31 @@ def api_resolver() -> APIGatewayHttpResolver:
                     schema.components.schemas.pop(name, None)
             return schema
 
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+    from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415
+        APIKey,
+        APIKeyIn,
+        HTTPBearer,
+    )
 
     app = SessionApiResolver(enable_validation=True)
+    # The admin API's scheme: AWS SigV4 in the Authorization header (API Gateway's IAM).
+    sigv4 = APIKey.model_validate(
+        {
+            "name": "Authorization",
+            "in": APIKeyIn.header,
+            "description": "AWS Signature Version 4 (service execute-api), authorised by IAM",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
+    )
     app.configure_openapi(
-        title="Session service",
+        title=title,
         version="1.0.0",
         description=(
             "Short-lived JWT access tokens, rotating single-use refresh tokens, session "
             "limits and immediate revocation. Errors are always "
             '{"error": CODE, "error_description": TEXT}.'
         ),
-        security_schemes={BEARER: HTTPBearer(bearerFormat="JWT")},
+        security_schemes={BEARER: HTTPBearer(bearerFormat="JWT"), SIGV4: sigv4},
     )
     _install(app)
     return app
@@ -240,6 +253,7 @@ REFRESH_TOKEN_ROUTES = frozenset({"/auth/refresh", "/auth/logout"})
 # The OpenAPI name of the Bearer scheme, and the security requirement of Bearer routes.
 BEARER = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
+SIGV4 = "sigv4"
 
 
 def _install(app: APIGatewayHttpResolver) -> None:

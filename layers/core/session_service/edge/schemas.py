@@ -148,6 +148,19 @@ class SessionsResponse(_Body):
     sessions: list[SessionResponse]
 
 
+class AdminUserResponse(_Body):
+    user_id: str
+    username: str
+    created_at: str
+    disabled: bool
+    mfa: bool
+    passkeys: int
+
+
+class AdminSessionsResponse(_Body):
+    sessions: list[SessionResponse]
+
+
 class JsonWebKey(BaseModel):
     # The key's own members (n and e, or crv, x and y) come along as they are.
     model_config = ConfigDict(extra="allow")
