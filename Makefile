@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
 .PHONY: browser dynamodb-local java translator
-.PHONY: bench load smoke
+.PHONY: bench load smoke admin
 
 install: $(STAMP) $(TRANSLATOR_STAMP)
 
@@ -120,6 +120,11 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.py
 smoke: install
 	@test -n "$(API_URL)" || { echo "usage: make smoke API_URL=https://... [ORIGIN=https://app...]"; exit 2; }
 	$(PY) scripts/smoke.py --api-url "$(API_URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")
+
+# The admin API, signed with your AWS credentials: make admin API_URL=... ARGS="disable <id>"
+admin: install
+	@test -n "$(API_URL)" || { echo 'usage: make admin API_URL=https://... ARGS="find-user ada"'; exit 2; }
+	$(PY) scripts/admin.py --api-url "$(API_URL)" $(ARGS)
 
 validate: tools
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint

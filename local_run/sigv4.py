@@ -100,3 +100,18 @@ def _signature(request: SignedRequest, key: SigningKey, signed: list[str]) -> st
     signer = SigV4Auth(credentials, "execute-api", key.region)
     canonical = signer.canonical_request(rebuilt)
     return str(signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt))
+
+
+def signed_headers(
+    method: str,
+    url: str,
+    body: bytes,
+    credentials: Credentials,
+    region: str,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The headers of a request to API Gateway signed with SigV4 for execute-api, as the
+    admin CLI sends it (and the tests, with the local run's credentials)."""
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return {name: str(value) for name, value in request.headers.items()}

@@ -183,3 +183,24 @@ def enroll_totp(
     )
     services.clock.advance(30)
     return setup.secret, codes
+
+
+# -- the admin API (signed with the credentials the local run or stack accepts) -----------
+
+
+def admin_headers(
+    method: str, path: str, secret_key: str | None = None, host: str = "127.0.0.1:3000"
+) -> dict[str, str]:
+    """SigV4 headers for an admin request, signed as the admin CLI signs it, with the
+    environment's credentials (the ones the stack or local run accepts) unless another
+    secret is given."""
+    import os  # noqa: PLC0415
+
+    from botocore.credentials import Credentials  # noqa: PLC0415
+
+    from local_run.sigv4 import signed_headers  # noqa: PLC0415
+
+    secret = secret_key or os.environ["AWS_SECRET_ACCESS_KEY"]
+    credentials = Credentials(os.environ["AWS_ACCESS_KEY_ID"], secret)
+    url = f"http://{host}{path}"
+    return signed_headers(method, url, b"", credentials, "us-east-1", {"host": host})
