@@ -3,6 +3,7 @@ what support staff do for a user, and what the user's sessions feel of it."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 from harness.stack import LambdaContext, Stack, sample_event
+from local_run.api_definition import http_api
+from local_run.expansion import deployed_template
 from session_service.adapters.store_items import decode_stream_record
 from session_service.domain.events import events_for
 from tests.helpers import (
@@ -139,16 +142,46 @@ def test_an_id_that_names_no_user_is_not_found(stack: Stack, path: str) -> None:
     assert_error(admin(stack, method, path), 404, "not_found")
 
 
-def test_the_admin_function_invoked_without_iam_refuses(stack: Stack) -> None:
-    # Invoked some other way than through the IAM-authorised routes: refused, not served
+ADMIN_ROUTES = [
+    (route.method, route.path)
+    for route in http_api(deployed_template()).routes
+    if route.authorizer == "AWS_IAM"
+]
+
+
+def test_the_admin_routes_are_the_contracts() -> None:
+    assert sorted(ADMIN_ROUTES) == sorted(
+        [
+            ("GET", "/admin/users"),
+            ("GET", "/admin/users/{user_id}/sessions"),
+            ("DELETE", "/admin/users/{user_id}/sessions"),
+            ("DELETE", "/admin/users/{user_id}/sessions/{session_id}"),
+            ("POST", "/admin/users/{user_id}/disable"),
+            ("POST", "/admin/users/{user_id}/enable"),
+            ("DELETE", "/admin/users/{user_id}/login-lock"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(("method", "route"), ADMIN_ROUTES)
+def test_every_admin_route_refuses_a_request_without_iam(
+    stack: Stack, method: str, route: str
+) -> None:
+    # The function invoked some other way than through IAM-authorised routes: refused
     user_id = register(stack)
-    event = sample_event("api/current-session.json")
+    session_id = login(stack)["session_id"]
+    parameters = {"user_id": user_id, "session_id": session_id}
+    path = route.format(**parameters)
+    event = sample_event("admin/find-user.json")
     event["requestContext"].pop("authorizer")
-    event["requestContext"]["http"]["method"] = "POST"
-    path = f"/admin/users/{user_id}/disable"
+    event["requestContext"]["http"]["method"] = method
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["routeKey"] = "POST /admin/users/{user_id}/disable"
-    event["pathParameters"] = {"user_id": user_id}
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {route}"
+    event["pathParameters"] = {k: v for k, v in parameters.items() if "{" + k + "}" in route}
     result = stack.function("AdminFunction").lambda_handler(event, LambdaContext())
     assert result["statusCode"] == 403
-    assert login(stack)["session_id"]
+    assert json.loads(result["body"])["error"] == "forbidden"
+    assert (
+        stack.http("GET", "/auth/session", headers=bearer(login(stack)["access_token"])).status
+        == 200
+    )

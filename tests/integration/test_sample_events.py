@@ -141,7 +141,17 @@ def _check_key_rotation(stack: Stack, name: str, result: Any, listener: str) -> 
     assert len(json.loads(pending["SecretString"])["signing_keys"]) == 2
 
 
+def _check_admin(stack: Stack, name: str, result: Any, listener: str) -> None:
+    # The samples carry API Gateway's IAM context: found (the samples' user), and a
+    # user id that names nobody
+    expected = {"find-user": 200, "disable-unknown-user": 404}[name]
+    assert result["statusCode"] == expected, result
+    if name == "find-user":
+        assert json.loads(result["body"])["username"] == "ada"
+
+
 _CHECKS = {
+    "admin": _check_admin,
     "api": _check_api,
     "authorizer": _check_authorizer,
     "password_changed": _check_password_changed,
