@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from bench.timing import Timing, measure
-from harness.fakes import FixedClock, key_ring_source
+from harness.clock import FixedClock, key_ring_source
 from session_service.domain.keyring import PrivateKey
 from session_service.domain.tokens import AccessTokens
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.fakes import FixedClock, InMemoryStore, key_ring_source
+from harness.clock import FixedClock, key_ring_source
+from harness.fakes import InMemoryStore
 from harness.memory_admin import InMemoryAdministrationStore
 from harness.memory_factors import InMemorySecondFactorStore
 from session_service.domain.accounts import Accounts

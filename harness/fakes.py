@@ -1,12 +1,10 @@
-"""In-memory stand-ins for unit tests and benchmarks: a store with the DynamoDB store's
-conditions, a settable clock, and a key ring without Secrets Manager."""
+"""The in-memory store for unit tests and benchmarks, with the DynamoDB stores'
+conditions (the clock and key ring are in harness/clock.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-import time
-from typing import Any
 
 from session_service.adapters.store_items import (
     Key,
@@ -16,15 +14,11 @@ from session_service.adapters.store_items import (
     throttle_key,
 )
 from session_service.domain.errors import Unavailable
-from session_service.domain.keyring import (
-    KeyRingSource,
-    generate_signing_key,
-    new_refresh_token_key,
-)
 from session_service.domain.models import (
     AccountEvent,
     Credential,
     EndedSessions,
+    LoginAttempt,
     Millis,
     Session,
     ThrottleScope,
@@ -46,29 +40,6 @@ from session_service.domain.ports import (
 )
 
 
-class FixedClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def key_ring_source(
-    algorithm: str = "RS256", clock: Any = time.time
-) -> tuple[KeyRingSource, dict[str, Any]]:
-    secret: dict[str, Any] = {
-        "refresh_token_key": new_refresh_token_key(),
-        "signing_keys": [generate_signing_key(algorithm, clock())],  # type: ignore[arg-type]
-    }
-    return KeyRingSource(lambda _force: secret, clock=clock), secret
-
-
 class InMemoryStore:
     """Implements SessionStore and ThrottleStore with the DynamoDB stores' conditions,
     each write applied atomically under one lock (as DynamoDB applies a transaction)."""
@@ -81,6 +52,8 @@ class InMemoryStore:
         self.ended: list[EndedSessions] = []
         # Logins waiting for a second factor, by the mfa_token's digest.
         self.challenges: dict[str, MfaChallenge] = {}
+        # Failed and throttled logins of known users: what the stream carries.
+        self.login_attempts: list[LoginAttempt] = []
         # Second factors turned on or off, recovery codes used: what the stream carries.
         self.account_events: list[AccountEvent] = []
         self.attempts: dict[tuple[str, int], int] = {}
@@ -243,6 +216,11 @@ class InMemoryStore:
                 auth_time=change.now,
                 amr=change.amr,
             )
+
+    def record_login_attempt(self, attempt: LoginAttempt) -> None:
+        with self._lock:
+            self.calls.append("record_login_attempt")
+            self.login_attempts.append(attempt)
 
     def _spend(
         self, stored: Credential, proof: SecondFactorUse, user_id: str, now: Millis

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.fakes import FixedClock
+from harness.clock import FixedClock
 from session_service.domain.errors import InvalidToken, Unavailable
 from session_service.domain.keyring import (
     KeyRingSource,

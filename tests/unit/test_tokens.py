@@ -9,8 +9,8 @@ from typing import Any
 import jwt
 import pytest
 
+from harness.clock import FixedClock, key_ring_source
 from harness.domain import AUDIENCE, ISSUER, Domain
-from harness.fakes import FixedClock, key_ring_source
 from session_service.domain.errors import InvalidGrant, InvalidToken
 from session_service.domain.keyring import KeyRingSource
 from session_service.domain.tokens import AccessTokens

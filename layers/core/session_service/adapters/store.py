@@ -29,6 +29,7 @@ from session_service.adapters.store_items import (
     credential_from_item,
     credential_item,
     key_id,
+    login_attempt_item,
     login_key,
     n,
     profile_from_item,
@@ -53,6 +54,7 @@ from session_service.domain.errors import Unavailable
 from session_service.domain.models import (
     Credential,
     EndedSessions,
+    LoginAttempt,
     Millis,
     Session,
     UserProfile,
@@ -306,6 +308,11 @@ class DynamoSessionStore:
             items.append(account_event_put(self._table, proof.event))
         spent = SecondFactorSpent if proof is not None else CredentialChanged
         transact(self._db, "reauthenticate", items, conflicts={1: spent})
+
+    def record_login_attempt(self, attempt: LoginAttempt) -> None:
+        # A record for the stream to carry into the user's activity (TTL: a day).
+        with aws("record_login_attempt"):
+            self._db.put_item(TableName=self._table, Item=login_attempt_item(attempt))
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from session_service.domain.models import (
     AccountEventType,
     Credential,
     EndedSessions,
+    LoginAttempt,
     Millis,
     PendingTotp,
     RevocationReason,
@@ -231,6 +232,30 @@ def _pending_totp(item: Item) -> PendingTotp | None:
     )
 
 
+def login_attempt_item(attempt: LoginAttempt) -> Item:
+    return {
+        **key(f"ATTEMPT#{attempt.record_id}", "ATTEMPT"),
+        "kind": s("login_attempt"),
+        "user_id": s(attempt.user_id),
+        "at": n(attempt.at),
+        "ip": s(attempt.ip),
+        "user_agent": s(attempt.user_agent),
+        "throttled": {"BOOL": attempt.throttled},
+        "ttl": n(ttl_seconds(attempt.at) + ENDED_RECORD_SECONDS),
+    }
+
+
+def login_attempt_from_item(item: Item) -> LoginAttempt:
+    return LoginAttempt(
+        record_id=_str(item, "pk").removeprefix("ATTEMPT#"),
+        user_id=_str(item, "user_id"),
+        at=_int(item, "at"),
+        ip=_str(item, "ip"),
+        user_agent=_str(item, "user_agent"),
+        throttled=bool(item["throttled"]["BOOL"]),
+    )
+
+
 def account_event_item(event: AccountEvent) -> Item:
     item: Item = {
         **account_event_key(event.record_id),
@@ -335,6 +360,9 @@ def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
         return StreamChange(
             event_id=event_id, kind=kind, account_event=account_event_from_item(new)
         )
+    if kind == "login_attempt" and new and not old:
+        attempt = login_attempt_from_item(new)
+        return StreamChange(event_id=event_id, kind=kind, login_attempt=attempt)
     if kind == "ended" and new and not old:
         return StreamChange(event_id=event_id, kind=kind, ended=ended_from_item(new))
     return None

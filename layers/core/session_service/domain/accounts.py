@@ -16,6 +16,7 @@ from session_service.domain.errors import (
     InvalidGrant,
     InvalidRequest,
     MfaRequired,
+    RateLimited,
     ServiceError,
 )
 from session_service.domain.models import (
@@ -23,6 +24,7 @@ from session_service.domain.models import (
     PASSWORD_AND_OTP_AMR,
     ClientInfo,
     Credential,
+    LoginAttempt,
     Reservation,
     UserProfile,
 )
@@ -154,16 +156,41 @@ class Accounts:
         credential = self._store.find_credential(key)
         device = self._devices.recognise(request.device_token, credential)
         known = device is not None
-        reservation = self._throttle.reserve(
-            throttled_name(key, credential), request.client.ip, known_device=known
-        )
+        try:
+            reservation = self._throttle.reserve(
+                throttled_name(key, credential), request.client.ip, known_device=known
+            )
+        except RateLimited:
+            self._record_attempt(credential, request.client, throttled=True)
+            raise
         if credential is None:
             self._judged(reservation, lambda: self._unknown_user(request.password))
         device_id = device.device_id if device else None
-        issued = self._judged(
-            reservation, lambda: self._verify_and_start(request, credential, device_id)
-        )
+        try:
+            issued = self._judged(
+                reservation, lambda: self._verify_and_start(request, credential, device_id)
+            )
+        except InvalidGrant:
+            self._record_attempt(credential, request.client, throttled=False)
+            raise
         return self._signed_in(issued, credential, request.replaces, device_id)
+
+    def _record_attempt(
+        self, credential: Credential | None, client: ClientInfo, throttled: bool
+    ) -> None:
+        """A known user's failed or throttled login, for their activity. An unknown
+        username's is recorded nowhere a user can read."""
+        if credential is None:
+            return
+        attempt = LoginAttempt(
+            record_id=str(uuid.uuid4()),
+            user_id=credential.user_id,
+            at=self._now(),
+            ip=client.ip,
+            user_agent=client.user_agent[:512],
+            throttled=throttled,
+        )
+        self._store.record_login_attempt(attempt)
 
     def _signed_in(
         self,
@@ -212,14 +239,22 @@ class Accounts:
             or credential.disabled
         ):
             raise InvalidGrant("The mfa_token is invalid or has expired.")
-        reservation = self._throttle.reserve(
-            throttled_name(challenge.username_key, credential),
-            request.client.ip,
-            known_device=challenge.device_id is not None,
-        )
-        issued = self._judged(
-            reservation, lambda: self._complete_with_code(challenge, credential, request)
-        )
+        try:
+            reservation = self._throttle.reserve(
+                throttled_name(challenge.username_key, credential),
+                request.client.ip,
+                known_device=challenge.device_id is not None,
+            )
+        except RateLimited:
+            self._record_attempt(credential, request.client, throttled=True)
+            raise
+        try:
+            issued = self._judged(
+                reservation, lambda: self._complete_with_code(challenge, credential, request)
+            )
+        except InvalidGrant:
+            self._record_attempt(credential, request.client, throttled=False)
+            raise
         return self._signed_in(issued, credential, request.replaces, challenge.device_id)
 
     def _complete_with_code(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from session_service.domain.models import (
     AccountEvent,
     EndedSessions,
+    LoginAttempt,
     Session,
     UserProfile,
     parse_rfc3339,
@@ -47,6 +48,7 @@ class StreamChange:
     new_profile: UserProfile | None = None
     ended: EndedSessions | None = None
     account_event: AccountEvent | None = None
+    login_attempt: LoginAttempt | None = None
 
 
 @dataclass(frozen=True, slots=True)

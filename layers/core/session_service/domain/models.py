@@ -178,6 +178,19 @@ class AccountEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """A known user's login that failed (a wrong password or code) or was throttled: a
+    short-lived record the stream turns into the user's activity."""
+
+    record_id: str
+    user_id: str
+    at: Millis
+    ip: str
+    user_agent: str
+    throttled: bool
+
+
+@dataclass(frozen=True, slots=True)
 class UserSessions:
     profile: UserProfile
     sessions: tuple[Session, ...]

@@ -11,6 +11,7 @@ from session_service.domain.models import (
     AccountEvent,
     Credential,
     EndedSessions,
+    LoginAttempt,
     Millis,
     PendingTotp,
     Session,
@@ -206,6 +207,8 @@ class SessionStore(Protocol):
     ) -> tuple[Session | None, UserProfile | None]: ...
 
     def reauthenticate(self, change: Reauthentication) -> None: ...
+
+    def record_login_attempt(self, attempt: LoginAttempt) -> None: ...
 
 
 class AdministrationStore(Protocol):

@@ -1,0 +1,149 @@
+"""A user's security activity: what happened to their account, newest first, kept for
+ACTIVITY_RETENTION_DAYS. Written off the request path, by the stream's consumer (the
+publisher) from the same changes the events come from; a failure there fails the batch,
+which Lambda retries and then parks in the dead-letter queue, so nothing is lost.
+
+New devices: a sign-in from a device (browser family and platform, and network: IPv4 /24,
+IPv6 /48) the user has not used within the retention period is activity `new_device`
+and publishes NewDeviceSignIn, for a mailer to tell the user."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from session_service.domain.events import StreamChange
+from session_service.domain.models import Millis, b64url
+
+ActivityType = Literal[
+    "login_succeeded",
+    "login_failed",
+    "login_throttled",
+    "new_device",
+    "session_revoked",
+    "refresh_token_reuse_detected",
+    "password_changed",
+    "mfa_enabled",
+    "mfa_disabled",
+    "recovery_code_used",
+    "account_disabled",
+    "account_enabled",
+]
+_ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
+    "MfaEnabled": "mfa_enabled",
+    "MfaDisabled": "mfa_disabled",
+    "RecoveryCodeUsed": "recovery_code_used",
+    "AccountDisabled": "account_disabled",
+    "AccountEnabled": "account_enabled",
+}
+_BROWSERS = ("Edg/", "Firefox", "HeadlessChrome", "Chrome", "Safari", "curl")
+_PLATFORMS = ("Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux")
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEntry:
+    user_id: str
+    # Unique and stable for the change it comes from: a replayed batch rewrites it.
+    entry_id: str
+    type: ActivityType
+    at: Millis
+    ip: str = ""
+    user_agent: str = ""
+    session_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPage:
+    entries: tuple[ActivityEntry, ...]
+    next_cursor: str | None
+
+
+class ActivityStore(Protocol):
+    def record(self, entries: Iterable[ActivityEntry], retention_days: int) -> None: ...
+
+    def page(self, user_id: str, limit: int, cursor: str | None) -> ActivityPage: ...
+
+    def seen_device(self, user_id: str, device: str, at: Millis, retention_days: int) -> bool:
+        """Record the device's sign-in; whether it had been seen within the retention."""
+        ...
+
+
+def device_of(ip: str, user_agent: str) -> str:
+    """A device as the user would recognise it: browser family and platform, and the
+    network it signs in from; stored only as a digest."""
+    browser = next((name for name in _BROWSERS if name in user_agent), "other")
+    platform = next((name for name in _PLATFORMS if name in user_agent), "other")
+    try:
+        address = ipaddress.ip_address(ip)
+        prefix = 24 if address.version == 4 else 48
+        network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    except ValueError:
+        network = "unknown"
+    return b64url(hashlib.sha256(f"{browser}|{platform}|{network}".encode()).digest())[:32]
+
+
+def activity_of(change: StreamChange) -> list[ActivityEntry]:
+    """The activity one change of state is (none for most updates)."""
+    if change.kind == "session" and change.new_session and change.old_session is None:
+        session = change.new_session
+        return [
+            ActivityEntry(
+                user_id=session.user_id,
+                entry_id=change.event_id,
+                type="login_succeeded",
+                at=session.created_at,
+                ip=session.ip,
+                user_agent=session.user_agent,
+                session_id=session.session_id,
+            )
+        ]
+    if change.kind == "ended" and change.ended is not None:
+        ended = change.ended
+        kind: ActivityType = (
+            "refresh_token_reuse_detected"
+            if ended.reason == "reuse_detected"
+            else "session_revoked"
+        )
+        return [
+            ActivityEntry(
+                user_id=ended.user_id,
+                entry_id=f"{change.event_id}:{session_id}",
+                type=kind,
+                at=ended.ended_at,
+                session_id=session_id,
+                reason=ended.reason,
+            )
+            for session_id in ended.session_ids
+        ]
+    if change.kind == "user" and change.new_profile is not None:
+        old, new = change.old_profile, change.new_profile
+        changed_at = new.password_changed_at
+        if changed_at is not None and (old is None or old.password_changed_at != changed_at):
+            return [ActivityEntry(new.user_id, change.event_id, "password_changed", changed_at)]
+    if change.kind == "account_event" and change.account_event is not None:
+        event = change.account_event
+        return [
+            ActivityEntry(
+                event.user_id,
+                change.event_id,
+                _ACCOUNT_EVENT_ACTIVITY[event.event_type],
+                event.at,
+            )
+        ]
+    if change.kind == "login_attempt" and change.login_attempt is not None:
+        attempt = change.login_attempt
+        return [
+            ActivityEntry(
+                user_id=attempt.user_id,
+                entry_id=change.event_id,
+                type="login_throttled" if attempt.throttled else "login_failed",
+                at=attempt.at,
+                ip=attempt.ip,
+                user_agent=attempt.user_agent,
+            )
+        ]
+    return []
