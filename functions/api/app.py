@@ -6,7 +6,7 @@ import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -14,10 +14,12 @@ from session_service import wiring
 from session_service.config import get_settings
 from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall, username_key
 from session_service.domain.errors import Conflict, InsufficientUserAuthentication, InvalidGrant
-from session_service.domain.models import PASSWORD_AMR
+from session_service.domain.models import PASSWORD_AMR, rfc3339
 from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
 from session_service.edge.schemas import (
+    ActivityResponse,
+    ActivityView,
     CredentialsRequest,
     CurrentSessionResponse,
     Jwks,
@@ -268,6 +270,32 @@ def revoke_other_sessions() -> Response[None]:
     caller = rules.caller(app.current_event.raw_event, recent=True)
     wiring.session_ending().revoke_other_sessions(caller.user_id, caller.session_id)
     return http.json_response(204, None)
+
+
+@app.get(
+    "/auth/activity",
+    security=http.BEARER_SECURITY,
+    responses=responses(ActivityResponse, 400, 401, 403),
+)
+def list_activity(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ActivityResponse:
+    """The caller's security events, newest first, a page at a time."""
+    caller = rules.caller(app.current_event.raw_event)
+    page = wiring.activity_store().page(caller.user_id, limit, cursor)
+    views = [
+        ActivityView(
+            type=entry.type,
+            at=rfc3339(entry.at),
+            ip=entry.ip,
+            user_agent=entry.user_agent,
+            session_id=entry.session_id,
+            reason=entry.reason,
+        )
+        for entry in page.entries
+    ]
+    return ActivityResponse(events=views, next_cursor=page.next_cursor)
 
 
 @app.get("/.well-known/jwks.json", responses=responses(Jwks))

@@ -18,5 +18,10 @@ get_settings()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    published = events.publish_stream_batch(event, wiring.event_publisher(), decode_stream_record)
+    published = events.publish_stream_batch(
+        event,
+        wiring.event_publisher(),
+        decode_stream_record,
+        also=wiring.activity_recorder().record,
+    )
     return {"published": len(published)}

@@ -61,6 +61,8 @@ class Settings:
     second_factor_key_secret_id: str = ""
     # The issuer an authenticator app shows next to the account.
     totp_issuer: str = "session-service"
+    # How long a user's security activity (and a device's sign-in) is kept.
+    activity_retention_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
             mfa_policy=reader.choice("MFA_POLICY", get_args(MfaPolicy), "optional"),
             second_factor_key_secret_id=reader.optional("SECOND_FACTOR_KEY_SECRET_ID"),
             totp_issuer=reader.optional("TOTP_ISSUER") or "session-service",
+            activity_retention_days=reader.positive_int("ACTIVITY_RETENTION_DAYS", 90),
         )
 
 

@@ -23,7 +23,9 @@ from session_service.domain.sessions import SessionService
 from session_service.domain.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
+    from session_service.adapters.activity_store import DynamoActivityStore
     from session_service.domain.accounts import Accounts
+    from session_service.domain.activity import ActivityRecorder
     from session_service.domain.administration import Administration
     from session_service.domain.one_time_codes import SecondFactorKeys
     from session_service.domain.second_factor import SecondFactors
@@ -177,6 +179,20 @@ def accounts() -> Accounts:
 
 
 @functools.cache
+def activity_store() -> DynamoActivityStore:
+    from session_service.adapters.activity_store import DynamoActivityStore  # noqa: PLC0415
+
+    return DynamoActivityStore(dynamodb_client(), get_settings().table_name)
+
+
+@functools.cache
+def activity_recorder() -> ActivityRecorder:
+    from session_service.domain.activity import ActivityRecorder  # noqa: PLC0415
+
+    return ActivityRecorder(activity_store(), get_settings().activity_retention_days)
+
+
+@functools.cache
 def administration() -> Administration:
     from session_service.adapters.administration_store import (  # noqa: PLC0415
         DynamoAdministrationStore,
@@ -204,6 +220,8 @@ def reset() -> None:
         accounts,
         second_factors,
         administration,
+        activity_store,
+        activity_recorder,
         _derived_keys,
         event_publisher,
         dead_letter_queue,

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
-from session_service.domain.events import StreamChange
+from session_service.domain.events import ServiceEvent, StreamChange
 from session_service.domain.models import Millis, b64url
 
 ActivityType = Literal[
@@ -67,8 +67,11 @@ class ActivityStore(Protocol):
 
     def page(self, user_id: str, limit: int, cursor: str | None) -> ActivityPage: ...
 
-    def seen_device(self, user_id: str, device: str, at: Millis, retention_days: int) -> bool:
-        """Record the device's sign-in; whether it had been seen within the retention."""
+    def seen_device(
+        self, user_id: str, device: str, at: Millis, retention_days: int, seen_by: str
+    ) -> bool:
+        """Record the device's sign-in (by the change `seen_by`); whether it had been seen
+        within the retention by another change (a replayed batch finds it new again)."""
         ...
 
 
@@ -147,3 +150,37 @@ def activity_of(change: StreamChange) -> list[ActivityEntry]:
             )
         ]
     return []
+
+
+NEW_DEVICE_SIGN_IN = "NewDeviceSignIn"
+
+
+class ActivityRecorder:
+    """Records a stream batch's activity, and finds the sign-ins from new devices: their
+    activity, and the NewDeviceSignIn events to publish with the batch's others."""
+
+    def __init__(self, store: ActivityStore, retention_days: int) -> None:
+        self._store = store
+        self._retention_days = retention_days
+
+    def record(self, changes: Iterable[StreamChange]) -> list[ServiceEvent]:
+        entries = [entry for change in changes for entry in activity_of(change)]
+        events: list[ServiceEvent] = []
+        for entry in list(entries):
+            if entry.type != "login_succeeded":
+                continue
+            device = device_of(entry.ip, entry.user_agent)
+            retention = self._retention_days
+            if self._store.seen_device(entry.user_id, device, entry.at, retention, entry.entry_id):
+                continue
+            entries.append(replace(entry, entry_id=f"{entry.entry_id}:device", type="new_device"))
+            detail = {
+                "event_id": f"{entry.entry_id}:device",
+                "user_id": entry.user_id,
+                "session_id": entry.session_id,
+                "ip": entry.ip,
+                "user_agent": entry.user_agent,
+            }
+            events.append(ServiceEvent(NEW_DEVICE_SIGN_IN, detail))
+        self._store.record(entries, self._retention_days)
+        return events

@@ -186,16 +186,19 @@ class EventSink(Protocol):
 
 
 def publish_stream_batch(
-    stream_event: dict[str, Any], publisher: EventSink, decode: Callable[..., Any]
+    stream_event: dict[str, Any],
+    publisher: EventSink,
+    decode: Callable[..., Any],
+    also: Callable[[list[StreamChange]], list[ServiceEvent]] | None = None,
 ) -> list[ServiceEvent]:
-    """Publish what a batch of table changes means; raise so Lambda retries on failure."""
+    """Publish what a batch of table changes means, with what `also` makes of it (the
+    users' activity, and its new-device events); raise so Lambda retries on failure."""
     from session_service.observability import metrics  # noqa: PLC0415
 
-    events: list[ServiceEvent] = []
-    for record in stream_event.get("Records", []):
-        change = decode(record)
-        if change is not None:
-            events.extend(events_for(change))
+    changes = [change for record in stream_event.get("Records", []) if (change := decode(record))]
+    events = [event for change in changes for event in events_for(change)]
+    if also is not None:
+        events += also(changes)
     publisher.publish(events)
     reuse = sum(1 for event in events if event.detail_type == REFRESH_TOKEN_REUSE_DETECTED)
     if reuse:

@@ -161,6 +161,21 @@ class AdminSessionsResponse(_Body):
     sessions: list[SessionResponse]
 
 
+class ActivityView(_Body):
+    type: str
+    at: str
+    ip: str
+    user_agent: str
+    session_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    reason: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class ActivityResponse(_Body):
+    events: list[ActivityView]
+    # Absent on the last page; pass it back as `cursor` for the next one.
+    next_cursor: str | None = None
+
+
 class JsonWebKey(BaseModel):
     # The key's own members (n and e, or crv, x and y) come along as they are.
     model_config = ConfigDict(extra="allow")

@@ -1,0 +1,104 @@
+"""A user's security activity from the table's changes, and new devices: what the stream's
+consumer records, off the request path."""
+
+from __future__ import annotations
+
+from harness.memory_activity import InMemoryActivityStore
+from session_service.domain.activity import ActivityRecorder, activity_of, device_of
+from session_service.domain.events import StreamChange
+from session_service.domain.models import AccountEvent, EndedSessions, LoginAttempt, Session
+
+USER = "00000000-0000-4000-8000-000000000000"
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Safari/604.1"
+LAPTOP = "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0"
+
+
+def started(event_id: str, ip: str, user_agent: str, at: int = 1_000) -> StreamChange:
+    session = Session(USER, f"s-{event_id}", at, at, at + 9, at + 9, ip, user_agent)
+    return StreamChange(event_id=event_id, kind="session", new_session=session)
+
+
+def test_each_change_is_its_activity() -> None:
+    attempt = LoginAttempt("a1", USER, 5, "198.51.100.9", LAPTOP, throttled=False)
+    throttled = LoginAttempt("a2", USER, 6, "198.51.100.9", LAPTOP, throttled=True)
+    ended = EndedSessions("r1", USER, ("s1", "s2"), "admin", 7)
+    reused = EndedSessions("r2", USER, ("s3",), "reuse_detected", 8)
+    disabled = AccountEvent("e1", USER, "AccountDisabled", 9)
+    changes = [
+        started("c0", "203.0.113.7", PHONE),
+        StreamChange(event_id="c1", kind="login_attempt", login_attempt=attempt),
+        StreamChange(event_id="c2", kind="login_attempt", login_attempt=throttled),
+        StreamChange(event_id="c3", kind="ended", ended=ended),
+        StreamChange(event_id="c4", kind="ended", ended=reused),
+        StreamChange(event_id="c5", kind="account_event", account_event=disabled),
+    ]
+    entries = [entry for change in changes for entry in activity_of(change)]
+    assert [(e.type, e.reason) for e in entries] == [
+        ("login_succeeded", None),
+        ("login_failed", None),
+        ("login_throttled", None),
+        ("session_revoked", "admin"),
+        ("session_revoked", "admin"),
+        ("refresh_token_reuse_detected", "reuse_detected"),
+        ("account_disabled", None),
+    ]
+    assert (entries[0].ip, entries[0].user_agent, entries[0].session_id) == (
+        "203.0.113.7",
+        PHONE,
+        "s-c0",
+    )
+    assert (entries[1].ip, entries[1].user_agent) == ("198.51.100.9", LAPTOP)
+
+
+def test_a_device_is_its_browser_platform_and_network() -> None:
+    assert device_of("203.0.113.7", PHONE) == device_of("203.0.113.200", PHONE)
+    assert device_of("203.0.113.7", PHONE) != device_of("203.0.114.7", PHONE)
+    assert device_of("203.0.113.7", PHONE) != device_of("203.0.113.7", LAPTOP)
+    assert device_of("2001:db8:1:2::1", LAPTOP) == device_of("2001:db8:1:9::5", LAPTOP)
+    assert device_of("2001:db8:1:2::1", LAPTOP) != device_of("2001:db8:2:2::1", LAPTOP)
+    assert device_of("not an address", LAPTOP) == device_of("unknown", LAPTOP)
+
+
+def test_a_sign_in_from_a_device_unseen_within_the_retention_is_a_new_device() -> None:
+    store = InMemoryActivityStore()
+    recorder = ActivityRecorder(store, retention_days=90)
+    first = recorder.record([started("c1", "203.0.113.7", PHONE)])
+    again = recorder.record([started("c2", "203.0.113.99", PHONE, at=2_000)])
+    elsewhere = recorder.record([started("c3", "198.51.100.7", PHONE, at=3_000)])
+    day = 86_400_000
+    much_later = recorder.record([started("c4", "203.0.113.7", PHONE, at=3_000 + 91 * day)])
+    assert [len(first), len(again), len(elsewhere), len(much_later)] == [1, 0, 1, 1]
+    (event,) = first
+    assert event.detail_type == "NewDeviceSignIn"
+    assert event.detail == {
+        "event_id": "c1:device",
+        "user_id": USER,
+        "session_id": "s-c1",
+        "ip": "203.0.113.7",
+        "user_agent": PHONE,
+    }
+    kinds = [e.type for e in store.page(USER, 20, None).entries]
+    assert kinds.count("new_device") == 3
+    assert kinds.count("login_succeeded") == 4
+
+
+def test_a_replayed_batch_finds_its_new_device_again_and_writes_the_same_entries() -> None:
+    store = InMemoryActivityStore()
+    recorder = ActivityRecorder(store, retention_days=90)
+    batch = [started("c1", "203.0.113.7", PHONE)]
+    assert len(recorder.record(batch)) == 1
+    assert len(recorder.record(batch)) == 1  # the first attempt failed after writing
+    assert len(store.entries) == 2  # login_succeeded and new_device, once each
+
+
+def test_activity_is_paged_newest_first() -> None:
+    store = InMemoryActivityStore()
+    recorder = ActivityRecorder(store, retention_days=90)
+    recorder.record([started(f"c{i}", "203.0.113.7", PHONE, at=1_000 + i) for i in range(5)])
+    first = store.page(USER, 3, None)
+    assert [e.at for e in first.entries] == [1_004, 1_003, 1_002]
+    assert first.next_cursor is not None
+    rest = store.page(USER, 10, first.next_cursor)
+    # (the first sign-in was a new device: two entries of one moment)
+    assert [e.at for e in rest.entries] == [1_001, 1_000, 1_000]
+    assert rest.next_cursor is None
