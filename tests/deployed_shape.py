@@ -92,9 +92,9 @@ def _dynamodb_permissions(
         for item in params["TransactItems"]:
             ((kind, request),) = item.items()
             yield Permission(_TRANSACT_ACTIONS[kind], arns[request["TableName"]])
-    elif operation == "BatchGetItem":
+    elif operation in ("BatchGetItem", "BatchWriteItem"):
         for table in params["RequestItems"]:
-            yield Permission("dynamodb:BatchGetItem", arns[table])
+            yield Permission(f"dynamodb:{operation}", arns[table])
     elif operation in _SINGLE_TABLE_OPERATIONS:
         yield Permission(f"dynamodb:{operation}", arns[params["TableName"]])
     else:
