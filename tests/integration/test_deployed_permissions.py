@@ -71,7 +71,7 @@ ACTIONS = {
         "dynamodb:PutItem",
         "sqs:SendMessage",
     },
-    "EventPublisherFunction": {"events:PutEvents"},
+    "EventPublisherFunction": {"events:PutEvents", "dynamodb:BatchWriteItem", "dynamodb:PutItem"},
     "KeyRotationFunction": {
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",

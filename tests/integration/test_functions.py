@@ -115,7 +115,13 @@ def test_publisher_turns_table_changes_into_events(stack: Stack) -> None:
     publisher.lambda_handler({"Records": stream_records(stack)}, LambdaContext())
     # Then other systems hear of the session and of its end, with no token material
     kinds = [entry["DetailType"] for entry in sent]
-    assert kinds == ["SessionStarted", "SessionRevoked", "RefreshTokenReuseDetected"]
+    # (the first sign-in from this device is a new device too)
+    assert kinds == [
+        "SessionStarted",
+        "SessionRevoked",
+        "RefreshTokenReuseDetected",
+        "NewDeviceSignIn",
+    ]
     revoked = json.loads(sent[1]["Detail"])
     assert revoked["reason"] == "reuse_detected"
     assert revoked["session_id"] == tokens["session_id"]

@@ -228,7 +228,7 @@ def test_the_triggers_are_read_from_the_template_as_deployed(stack: Stack) -> No
         True,
     )
     assert trigger.on_failure_queue_url == refs["PublisherDeadLetterQueue"]
-    assert len(trigger.filters) == 4
+    assert len(trigger.filters) == 5
     # The rule SAM made from the consumer's EventBridgeRule event, its target's dead-letter
     # queue, and the function's EventInvokeConfig
     (route,) = stack.provisioned.rule_routes

@@ -124,7 +124,7 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
     messages = stack.clients("sqs").receive_message(QueueUrl=listener, MaxNumberOfMessages=10)
     kinds = {json.loads(m["Body"])["detail-type"] for m in messages.get("Messages", [])}
     expected = {
-        "session-started": {"SessionStarted"},
+        "session-started": {"SessionStarted", "NewDeviceSignIn"},
         "session-revoked-reuse": {"SessionRevoked", "RefreshTokenReuseDetected"},
         "password-changed": {"PasswordChanged"},
         "second-factor-changes": {"MfaEnabled", "RecoveryCodeUsed", "MfaDisabled"},
