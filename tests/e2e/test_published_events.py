@@ -48,11 +48,17 @@ def test_every_change_of_a_burst_reaches_the_bus_and_later_changes_still_do(
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(lambda _: service.post("/auth/login", body), range(12)))
     assert [answer.status_code for answer in answers] == [200] * 12
-    # Then 12 starts and 9 evictions reach the bus
-    expected = Counter({("SessionStarted", ""): 12, ("SessionRevoked", "evicted"): 9})
+    # Then 12 starts and 9 evictions reach the bus, and one new device (the first)
+    expected = Counter(
+        {
+            ("SessionStarted", ""): 12,
+            ("SessionRevoked", "evicted"): 9,
+            ("NewDeviceSignIn", ""): 1,
+        }
+    )
     assert listener.until(expected) == expected
     # And a later change, of the other user, still does
     listener.received.clear()
     service.login(second)
-    later = Counter({("SessionStarted", ""): 1})
+    later = Counter({("SessionStarted", ""): 1, ("NewDeviceSignIn", ""): 1})
     assert listener.until(later) == later
