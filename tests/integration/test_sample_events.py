@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from harness.memory_activity import InMemoryActivityStore
 from harness.stack import EVENTS_DIR, FUNCTIONS, LambdaContext, Stack, sample_event
 from session_service.adapters.store_items import decode_stream_record
+from session_service.domain.activity import ActivityRecorder
 from session_service.domain.events import events_for
 
 FOLDER_TO_FUNCTION = {folder: logical_id for logical_id, folder in FUNCTIONS.items()}
@@ -29,11 +31,12 @@ def test_every_function_has_sample_events() -> None:
 
 def test_published_samples_have_the_shape_the_publisher_produces() -> None:
     produced: dict[str, set[str]] = {}
+    recorder = ActivityRecorder(InMemoryActivityStore(), retention_days=90)
     for sample in (EVENTS_DIR / "event_publisher").glob("*.json"):
         for record in json.loads(sample.read_text())["Records"]:
             change = decode_stream_record(record)
             assert change is not None
-            for event in events_for(change):
+            for event in [*events_for(change), *recorder.record([change])]:
                 produced[event.detail_type] = set(event.detail)
     documented = {path.stem: json.loads(path.read_text()) for path in PUBLISHED}
     assert (
@@ -47,6 +50,9 @@ def test_published_samples_have_the_shape_the_publisher_produces() -> None:
             "MfaEnabled",
             "MfaDisabled",
             "RecoveryCodeUsed",
+            "AccountDisabled",
+            "AccountEnabled",
+            "NewDeviceSignIn",
         }
     )
     for detail_type, event in documented.items():
@@ -128,6 +134,7 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
         "session-revoked-reuse": {"SessionRevoked", "RefreshTokenReuseDetected"},
         "password-changed": {"PasswordChanged"},
         "second-factor-changes": {"MfaEnabled", "RecoveryCodeUsed", "MfaDisabled"},
+        "account-disabled-and-enabled": {"AccountDisabled", "AccountEnabled"},
     }[name]
     assert kinds == expected
     assert result["published"] == len(messages.get("Messages", []))
