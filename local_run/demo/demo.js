@@ -218,7 +218,30 @@
       return row;
     });
     $("sessions").replaceChildren(...rows);
+    await renderActivity();
     return true;
+  }
+
+  // The account's recent security events (written a moment after they happen).
+  const WHAT = {
+    login_succeeded: "Signed in", login_failed: "Failed sign-in", login_throttled: "Sign-in refused (too many tries)",
+    new_device: "New device", session_revoked: "Signed out", refresh_token_reuse_detected: "Stolen token detected",
+    password_changed: "Password changed", mfa_enabled: "Two-step verification on",
+    mfa_disabled: "Two-step verification off", recovery_code_used: "Recovery code used",
+    account_disabled: "Account disabled", account_enabled: "Account enabled",
+  };
+  async function renderActivity() {
+    const response = await api("GET", "/auth/activity?limit=10");
+    if (!response.ok) return;
+    const rows = (await response.json()).events.map((event) => {
+      const row = document.createElement("tr");
+      cell(row, (WHAT[event.type] || event.type) + (event.reason ? ` (${event.reason})` : ""));
+      cell(row, when(event.at));
+      cell(row, event.ip);
+      cell(row, event.user_agent ? device(event.user_agent) : "", event.user_agent);
+      return row;
+    });
+    $("activity").replaceChildren(...rows);
   }
 
   // Every user action: errors end up in the status line, never in the console only.

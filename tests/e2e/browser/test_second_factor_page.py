@@ -77,3 +77,19 @@ def test_enroll_then_log_in_with_a_code_then_answer_a_step_up(
     page.click("#reauth button[type=submit]")
     expect(page.locator("#status")).to_have_text("Every other session has ended.")
     expect(page.locator("#step-up")).to_be_hidden()
+
+
+def test_the_page_shows_the_accounts_recent_activity(
+    step_up_service: Service, context: BrowserContext
+) -> None:
+    service = step_up_service
+    username = service.new_user()
+    page = open_demo(context, service)
+    log_in(page, username)
+    # Activity is written a moment later (the table's stream): render again until it is
+    deadline = time.monotonic() + 15
+    while "Signed in" not in page.locator("#activity").inner_text():
+        assert time.monotonic() < deadline, "no activity appeared"
+        page.evaluate("sessionDemo.render()")
+        time.sleep(0.3)
+    expect(page.locator("#activity")).to_contain_text("New device")
