@@ -36,5 +36,9 @@ class InMemoryActivityStore:
         self, user_id: str, device: str, at: Millis, retention_days: int, seen_by: str
     ) -> bool:
         old = self.devices.get((user_id, device))
-        self.devices[(user_id, device)] = (at + retention_days * _DAY_MS, seen_by)
-        return old is not None and old[1] != seen_by and old[0] > at
+        expires = at + retention_days * _DAY_MS
+        if old is None or old[0] <= at or old[1] == seen_by:
+            self.devices[(user_id, device)] = (expires, seen_by)  # new: found by this change
+            return False
+        self.devices[(user_id, device)] = (max(old[0], expires), old[1])
+        return True

@@ -157,7 +157,7 @@ class Gateway:
     def _iam_identity(self, request: IncomingRequest) -> dict[str, str] | None:
         headers = {name.lower(): value for name, value in request.headers}
         key = self.config.signing_key
-        if key is None or not key.access_key:
+        if key is None or not key.access_key or not key.secret_key:
             return None
         signed = SignedRequest(
             method=request.method,

@@ -5,6 +5,7 @@ botocore's own signer, over the headers the request says it signed."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import time
@@ -54,6 +55,10 @@ def iam_identity(
         return None
     signed = found["signed"].split(";")
     if "host" not in signed or any(name not in request.headers for name in signed):
+        return None
+    # botocore signs the declared payload hash, not the body: hold the body to it.
+    declared = request.headers.get("x-amz-content-sha256")
+    if declared and declared != hashlib.sha256(request.body).hexdigest():
         return None
     if not hmac.compare_digest(_signature(request, key, signed), found["signature"]):
         return None

@@ -71,7 +71,11 @@ ACTIONS = {
         "dynamodb:PutItem",
         "sqs:SendMessage",
     },
-    "EventPublisherFunction": {"events:PutEvents", "dynamodb:BatchWriteItem", "dynamodb:PutItem"},
+    "EventPublisherFunction": {
+        "events:PutEvents",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+    },
     "KeyRotationFunction": {
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",

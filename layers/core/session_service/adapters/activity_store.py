@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from session_service.adapters.dynamo import aws
+from session_service.adapters.dynamo import aws, update_if
 from session_service.adapters.store_items import Item, key, n, s, ttl_seconds
 from session_service.domain.activity import ActivityEntry, ActivityPage, ActivityType
 from session_service.domain.errors import InvalidRequest, Unavailable
@@ -117,19 +117,33 @@ class DynamoActivityStore:
     def seen_device(
         self, user_id: str, device: str, at: Millis, retention_days: int, seen_by: str
     ) -> bool:
-        with aws("seen_device"):
-            answer = self._db.put_item(
-                TableName=self._table,
-                Item={
-                    **key(f"DEVICE#{user_id}", device),
-                    "kind": s("device"),
-                    "last_seen": n(at),
-                    "seen_by": s(seen_by),
-                    "ttl": n(ttl_seconds(at + retention_days * _DAY_MS)),
-                },
-                ReturnValues="ALL_OLD",
-            )
-        old = answer.get("Attributes")
-        if not old or old.get("seen_by", {}).get("S") == seen_by:
-            return False  # never seen, or seen by this very change (a replay)
-        return int(old["ttl"]["N"]) * 1000 > at  # expired but not yet deleted: new again
+        device_key = key(f"DEVICE#{user_id}", device)
+        ttl = n(ttl_seconds(at + retention_days * _DAY_MS))
+        values = {":at": n(at), ":ttl": ttl, ":by": s(seen_by), ":now": n(ttl_seconds(at))}
+        # New: never seen, seen long enough ago that its TTL has passed (DynamoDB deletes
+        # late), or found new by this very change before (a replayed batch): the change
+        # that found it new is kept, so a replay finds it new again whatever came since.
+        found_new = update_if(
+            self._db,
+            self._table,
+            "new_device",
+            Key=device_key,
+            UpdateExpression="SET kind = :kind, last_seen = :at, #ttl = :ttl, new_by = :by",
+            ConditionExpression="attribute_not_exists(pk) OR #ttl < :now OR new_by = :by",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={**values, ":kind": s("device")},
+        )
+        if found_new is not None:
+            return False
+        # Known: its last sign-in moves on (never back), the TTL with it.
+        update_if(
+            self._db,
+            self._table,
+            "seen_device",
+            Key=device_key,
+            UpdateExpression="SET last_seen = :at, #ttl = :ttl",
+            ConditionExpression="last_seen < :at",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":at": n(at), ":ttl": ttl},
+        )
+        return True

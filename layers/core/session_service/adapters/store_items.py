@@ -233,6 +233,13 @@ def _pending_totp(item: Item) -> PendingTotp | None:
 
 
 def login_attempt_item(attempt: LoginAttempt) -> Item:
+    if not attempt.user_id:
+        # An unknown username's: the same write, nothing a user (or the stream) reads.
+        return {
+            **key(f"ATTEMPT#{attempt.record_id}", "ATTEMPT"),
+            "kind": s("unattributed_attempt"),
+            "ttl": n(ttl_seconds(attempt.at) + ENDED_RECORD_SECONDS),
+        }
     return {
         **key(f"ATTEMPT#{attempt.record_id}", "ATTEMPT"),
         "kind": s("login_attempt"),

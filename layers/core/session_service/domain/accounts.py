@@ -18,6 +18,7 @@ from session_service.domain.errors import (
     MfaRequired,
     RateLimited,
     ServiceError,
+    Unavailable,
 )
 from session_service.domain.models import (
     PASSWORD_AMR,
@@ -33,6 +34,7 @@ from session_service.domain.session_ending import SessionEnding
 from session_service.domain.session_records import IssuedTokens, ReauthRequest, StartRequest
 from session_service.domain.sessions import SessionService
 from session_service.domain.throttling import LoginThrottle
+from session_service.observability import logger
 
 if TYPE_CHECKING:
     # argon2 and pyotp load with what the composition root builds, not with this module.
@@ -163,10 +165,10 @@ class Accounts:
         except RateLimited:
             self._record_attempt(credential, request.client, throttled=True)
             raise
-        if credential is None:
-            self._judged(reservation, lambda: self._unknown_user(request.password))
         device_id = device.device_id if device else None
         try:
+            if credential is None:
+                self._judged(reservation, lambda: self._unknown_user(request.password))
             issued = self._judged(
                 reservation, lambda: self._verify_and_start(request, credential, device_id)
             )
@@ -179,18 +181,21 @@ class Accounts:
         self, credential: Credential | None, client: ClientInfo, throttled: bool
     ) -> None:
         """A known user's failed or throttled login, for their activity. An unknown
-        username's is recorded nowhere a user can read."""
-        if credential is None:
-            return
+        username's is written too, unattributed (nothing reads it): both cost one write,
+        so the answer's timing does not tell which usernames exist. A failed write only
+        loses the activity line: the answer stays the 401 or 429."""
         attempt = LoginAttempt(
             record_id=str(uuid.uuid4()),
-            user_id=credential.user_id,
+            user_id=credential.user_id if credential else "",
             at=self._now(),
             ip=client.ip,
             user_agent=client.user_agent[:512],
             throttled=throttled,
         )
-        self._store.record_login_attempt(attempt)
+        try:
+            self._store.record_login_attempt(attempt)
+        except Unavailable:
+            logger.warning("a failed login could not be recorded for the user's activity")
 
     def _signed_in(
         self,
