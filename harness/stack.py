@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.recording import RUNNING, CallRecorder
 from local_run import moto_fixes
+from local_run.expansion import artifact_path, deployed_template
 from local_run.gateway import Gateway, gateway_config
 from local_run.provision import Provisioned
 from local_run.responses import GatewayResponse
@@ -23,13 +24,11 @@ ISSUER = "https://sessions.example.test"
 # moto's cancelled transactions orphan stream readers and copy whole tables; fixed here as
 # in the local run's emulator.
 moto_fixes.install()
+# Each function of the template (logical id) and its folder under functions/, read from
+# the template as deployed, so that a new function needs no edit here.
 FUNCTIONS = {
-    "ApiFunction": "api",
-    "AuthorizerFunction": "authorizer",
-    "PasswordChangedFunction": "password_changed",
-    "EventPublisherFunction": "event_publisher",
-    "KeyRotationFunction": "key_rotation",
-    "AdminFunction": "admin",
+    logical_id: artifact_path(function["Properties"]["Code"]).name
+    for logical_id, function in deployed_template().functions().items()
 }
 
 
