@@ -72,6 +72,14 @@ def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
     )
 
 
+def _replaced_session(event: dict[str, Any]) -> str | None:
+    """A browser that logs in again replaces its session (its refresh cookie's): the old
+    one ends once the new one starts."""
+    if not refresh_transport.uses_cookie:
+        return None
+    return transport.request_cookie(event, transport.REFRESH_COOKIE)
+
+
 @app.post(
     "/auth/register",
     responses=responses(RegisterResponse, 400, 409, status=201, description="Registered"),
@@ -85,12 +93,7 @@ def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterRe
 def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     transport.check_browser_origin(event, refresh_transport)
-    # A browser that logs in again replaces its session: the old one ends.
-    replaced = (
-        transport.request_cookie(event, transport.REFRESH_COOKIE)
-        if refresh_transport.uses_cookie
-        else None
-    )
+    replaced = _replaced_session(event)
     request = LoginRequest(
         username=body.username,
         password=body.password,
@@ -105,11 +108,7 @@ def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
 def login_with_code(body: Annotated[MfaLoginRequest, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     transport.check_browser_origin(event, refresh_transport)
-    replaced = (
-        transport.request_cookie(event, transport.REFRESH_COOKIE)
-        if refresh_transport.uses_cookie
-        else None
-    )
+    replaced = _replaced_session(event)
     request = CodeLoginRequest(
         mfa_token=body.mfa_token,
         code=body.code,

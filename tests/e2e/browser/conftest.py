@@ -21,9 +21,8 @@ from tests.e2e.browser.pages import ATTACKER_PAGE, CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.service import DEPLOYED_URL, Service
 
 
-@pytest.fixture(scope="module")
-def cookie_service(local_services: Callable[..., Service]) -> Service:
-    """A local run in cookie mode whose own origin is the allowed one, with a grace window."""
+def _cookie_mode(local_services: Callable[..., Service], **settings: str) -> Service:
+    """A local run in cookie mode whose own origin (the demo page's) is the allowed one."""
     if DEPLOYED_URL:
         pytest.skip("needs a local run in cookie mode serving the demo page")
     port = free_port()
@@ -31,22 +30,20 @@ def cookie_service(local_services: Callable[..., Service]) -> Service:
         PORT=str(port),
         REFRESH_TOKEN_TRANSPORT="cookie",
         ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
-        REFRESH_REUSE_GRACE_SECONDS="5",
+        **settings,
     )
+
+
+@pytest.fixture(scope="module")
+def cookie_service(local_services: Callable[..., Service]) -> Service:
+    """Cookie mode with a grace window (two tabs may refresh at once)."""
+    return _cookie_mode(local_services, REFRESH_REUSE_GRACE_SECONDS="5")
 
 
 @pytest.fixture(scope="module")
 def step_up_service(local_services: Callable[..., Service]) -> Service:
     """Cookie mode whose sign-ins age fast: a step-up is asked for within seconds."""
-    if DEPLOYED_URL:
-        pytest.skip("needs a local run in cookie mode serving the demo page")
-    port = free_port()
-    return local_services(
-        PORT=str(port),
-        REFRESH_TOKEN_TRANSPORT="cookie",
-        ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
-        REAUTH_MAX_AGE_SECONDS="3",
-    )
+    return _cookie_mode(local_services, REAUTH_MAX_AGE_SECONDS="3")
 
 
 @pytest.fixture(scope="module")
