@@ -135,6 +135,17 @@ def burst[T: Hashable](count: int, action: Callable[[int], T]) -> Counter[T]:
     return Counter(outcomes)
 
 
+def outcome(action: Callable[[], object]) -> str:
+    """What a call to the domain came to: "ok", or the name of the contract error."""
+    from session_service.domain.errors import ServiceError  # noqa: PLC0415
+
+    try:
+        action()
+    except ServiceError as error:
+        return type(error).__name__
+    return "ok"
+
+
 # -- the domain (unit) ------------------------------------------------------------------------
 
 

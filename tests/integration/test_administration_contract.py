@@ -9,22 +9,13 @@ import pytest
 
 from harness.domain import CLIENT, Services
 from session_service.domain.accounts import LoginRequest
-from session_service.domain.errors import ServiceError
 from session_service.domain.ports import SessionStore
-from tests.helpers import burst
+from tests.helpers import burst, outcome
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
 
 PASSWORD = "correct horse"
-
-
-def _outcome(action: Callable[[], object]) -> str:
-    try:
-        action()
-    except ServiceError as error:
-        return type(error).__name__
-    return "ok"
 
 
 def test_a_disable_racing_a_burst_of_logins_leaves_no_session(
@@ -37,7 +28,7 @@ def test_a_disable_racing_a_burst_of_logins_leaves_no_session(
         if index == 0:
             services.administration.disable(user_id)
             return "disabled"
-        return _outcome(lambda: services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT)))
+        return outcome(lambda: services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT)))
 
     outcomes = burst(9, act)
     assert outcomes["disabled"] == 1
@@ -47,6 +38,6 @@ def test_a_disable_racing_a_burst_of_logins_leaves_no_session(
     assert state is not None
     assert state.profile.disabled
     assert state.live(services.sessions.now()) == []
-    assert _outcome(lambda: services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))) == (
+    assert outcome(lambda: services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))) == (
         "InvalidGrant"
     )

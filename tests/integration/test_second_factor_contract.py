@@ -12,10 +12,10 @@ import pytest
 
 from harness.domain import CLIENT, Services
 from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall
-from session_service.domain.errors import MfaRequired, ServiceError
+from session_service.domain.errors import MfaRequired
 from session_service.domain.ports import SessionStore
 from session_service.domain.session_records import IssuedTokens, StartRequest
-from tests.helpers import burst, enroll_totp, totp_code
+from tests.helpers import burst, enroll_totp, outcome, totp_code
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
@@ -27,14 +27,6 @@ BURST = 8
 @pytest.fixture
 def services(services_with: Callable[..., Services]) -> Services:
     return services_with(throttle=ROOM_FOR_BURSTS)
-
-
-def _outcome(action: Callable[[], object]) -> str:
-    try:
-        action()
-    except ServiceError as error:
-        return type(error).__name__
-    return "ok"
 
 
 def _signed_in_with_totp(services: Services) -> tuple[IssuedTokens, str, list[str]]:
@@ -68,7 +60,7 @@ def test_one_mfa_token_with_its_code_sent_at_once_buys_one_session(
     issued, secret, _ = _signed_in_with_totp(services)
     token = _mfa_token(services)
     code = totp_code(secret, services.clock())
-    outcomes = burst(BURST, lambda _: _outcome(_with_code(services, token, code)))
+    outcomes = burst(BURST, lambda _: outcome(_with_code(services, token, code)))
     assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
     assert _sessions(store, issued.session.user_id) == 2
 
@@ -80,7 +72,7 @@ def test_one_code_on_many_tokens_at_once_is_accepted_once(
     issued, secret, _ = _signed_in_with_totp(services)
     tokens = [_mfa_token(services) for _ in range(BURST)]
     code = totp_code(secret, services.clock())
-    outcomes = burst(BURST, lambda i: _outcome(_with_code(services, tokens[i], code)))
+    outcomes = burst(BURST, lambda i: outcome(_with_code(services, tokens[i], code)))
     assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
     assert _sessions(store, issued.session.user_id) == 2
 
@@ -90,7 +82,7 @@ def test_one_recovery_code_on_many_tokens_at_once_is_accepted_once(
 ) -> None:
     _, _, codes = _signed_in_with_totp(services)
     tokens = [_mfa_token(services) for _ in range(BURST)]
-    outcomes = burst(BURST, lambda i: _outcome(_with_code(services, tokens[i], codes[0])))
+    outcomes = burst(BURST, lambda i: outcome(_with_code(services, tokens[i], codes[0])))
     assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
     # and the other nine still work
     _with_code(services, _mfa_token(services), codes[1])()
@@ -102,11 +94,11 @@ def test_a_burst_of_wrong_codes_gets_no_more_guesses_than_the_throttle(
     services = services_with()  # five judged failures per username and address
     _, secret, _ = _signed_in_with_totp(services)
     token = _mfa_token(services)
-    outcomes = burst(24, lambda _: _outcome(_with_code(services, token, "000000")))
+    outcomes = burst(24, lambda _: outcome(_with_code(services, token, "000000")))
     assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
     # and the right code is then refused too, unjudged
     right = totp_code(secret, services.clock())
-    assert _outcome(_with_code(services, token, right)) == "RateLimited"
+    assert outcome(_with_code(services, token, right)) == "RateLimited"
 
 
 def test_one_code_sent_with_many_reauthentications_at_once_refreshes_once(
@@ -122,7 +114,7 @@ def test_one_code_sent_with_many_reauthentications_at_once_refreshes_once(
         code=code,
         client=CLIENT,
     )
-    outcomes = burst(BURST, lambda _: _outcome(lambda: services.accounts.reauthenticate(call)))
+    outcomes = burst(BURST, lambda _: outcome(lambda: services.accounts.reauthenticate(call)))
     assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
 
 
@@ -137,7 +129,7 @@ def test_two_confirmations_of_one_enrollment_at_once_turn_totp_on_once(
     def confirm() -> object:
         return services.second_factors.confirm_totp(user_id, "ada", issued.session.session_id, code)
 
-    outcomes = burst(4, lambda _: _outcome(confirm))
+    outcomes = burst(4, lambda _: outcome(confirm))
     assert outcomes == Counter({"ok": 1, "Conflict": 3})
 
 
@@ -154,7 +146,7 @@ def test_a_burst_of_wrong_codes_on_a_step_up_gets_no_more_guesses_than_the_throt
         code="000000",
         client=CLIENT,
     )
-    outcomes = burst(24, lambda _: _outcome(lambda: services.accounts.reauthenticate(call)))
+    outcomes = burst(24, lambda _: outcome(lambda: services.accounts.reauthenticate(call)))
     assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
 
 
@@ -167,5 +159,5 @@ def test_a_password_only_session_cannot_land_once_totp_is_on(
     before = store.find_credential("ada")
     enroll_totp(services, issued)
     start = StartRequest(issued.session.user_id, CLIENT, credential=before)
-    assert _outcome(lambda: services.sessions.start(start)) == "InvalidGrant"
+    assert outcome(lambda: services.sessions.start(start)) == "InvalidGrant"
     assert _sessions(store, issued.session.user_id) == 1

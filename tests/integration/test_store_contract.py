@@ -23,7 +23,7 @@ from session_service.domain.errors import (
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
 from session_service.domain.session_records import IssuedTokens
-from tests.helpers import burst
+from tests.helpers import burst, outcome
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
@@ -53,14 +53,6 @@ def live_ids(store: SessionStore, user_id: str) -> set[str]:
     state = store.load_user(user_id)
     assert state is not None
     return {session.session_id for session in state.sessions}
-
-
-def outcome(action: Callable[[], object]) -> str:
-    try:
-        action()
-    except ServiceError as error:
-        return type(error).__name__
-    return "ok"
 
 
 # -- the session limit ---------------------------------------------------------------------
