@@ -14,9 +14,12 @@ from session_service import wiring
 from session_service.config import get_settings
 from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall, username_key
 from session_service.domain.errors import Conflict, InsufficientUserAuthentication, InvalidGrant
-from session_service.domain.models import PASSWORD_AMR, rfc3339
+from session_service.domain.models import PASSWORD_AMR, SECOND_FACTOR_METHODS, rfc3339
+from session_service.domain.passkey_sign_in import PasskeyReauthCall
 from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
+from session_service.edge.passkey_routes import PasskeyRoutes, passkey_router
+from session_service.edge.passkey_schemas import browser_json
 from session_service.edge.schemas import (
     ActivityResponse,
     ActivityView,
@@ -50,34 +53,15 @@ rules = authorization.CallerRules(
     mfa_required=settings.mfa_policy == "required",
 )
 app = http.api_resolver()
+app.include_router(
+    passkey_router(PasskeyRoutes(rules, refresh_transport, wiring.passkeys, wiring.passkey_sign_in))
+)
 if settings.api_docs:
     app.enable_swagger(path="/docs")
 
 
 def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
-    body = TokenResponse(
-        access_token=issued.access_token,
-        expires_in=issued.expires_in,
-        refresh_token=issued.refresh_token,
-        refresh_expires_in=issued.refresh_expires_in,
-        session_id=issued.session.session_id,
-    )
-    device = (
-        transport.DeviceCredential(issued.device.value, issued.device.max_age)
-        if issued.device
-        else None
-    )
-    return transport.token_response(
-        body.model_dump(exclude_none=True), issued.refresh_expires_in, refresh_transport, device
-    )
-
-
-def _replaced_session(event: dict[str, Any]) -> str | None:
-    """A browser that logs in again replaces its session (its refresh cookie's): the old
-    one ends once the new one starts."""
-    if not refresh_transport.uses_cookie:
-        return None
-    return transport.request_cookie(event, transport.REFRESH_COOKIE)
+    return transport.issued_response(issued, refresh_transport)
 
 
 @app.post(
@@ -93,7 +77,7 @@ def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterRe
 def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     transport.check_browser_origin(event, refresh_transport)
-    replaced = _replaced_session(event)
+    replaced = transport.replaced_session(event, refresh_transport)
     request = LoginRequest(
         username=body.username,
         password=body.password,
@@ -108,7 +92,7 @@ def login(body: Annotated[LoginBody, Body()]) -> Response[TokenResponse]:
 def login_with_code(body: Annotated[MfaLoginRequest, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     transport.check_browser_origin(event, refresh_transport)
-    replaced = _replaced_session(event)
+    replaced = transport.replaced_session(event, refresh_transport)
     request = CodeLoginRequest(
         mfa_token=body.mfa_token,
         code=body.code,
@@ -127,11 +111,21 @@ def reauthenticate(body: Annotated[ReauthBody, Body()]) -> Response[TokenRespons
     event = app.current_event.raw_event
     transport.check_browser_origin(event, refresh_transport)
     caller = rules.caller(event, enrolling=True)
+    if body.credential is not None and body.ceremony_id is not None:
+        passkey_call = PasskeyReauthCall(
+            user_id=caller.user_id,
+            username=caller.username,
+            session_id=caller.session_id,
+            ceremony_id=body.ceremony_id,
+            credential=browser_json(body.credential),
+            client=http.client_info(event),
+        )
+        return _tokens(wiring.passkey_sign_in().reauthenticate(passkey_call))
     call = ReauthCall(
         user_id=caller.user_id,
         username=caller.username,
         session_id=caller.session_id,
-        password=body.password,
+        password=str(body.password),
         code=body.code,
         client=http.client_info(event),
     )
@@ -172,12 +166,13 @@ def disable_totp() -> Response[None]:
     caller = rules.caller(app.current_event.raw_event, recent=True)
     if rules.mfa_required:
         raise Conflict("MFA_POLICY=required: the second factor cannot be turned off.")
-    if "otp" not in caller.amr:
-        # A session that never proved the factor (one from before it was turned on) may
-        # not turn it off: a code must be proved first.
+    if not SECOND_FACTOR_METHODS & set(caller.amr):
+        # A session that never proved a second factor (one from before TOTP was turned
+        # on) may not turn it off: a code, or a passkey, must be proved first.
         raise InsufficientUserAuthentication(
             rules.reauth_max_age_seconds,
-            "Turning TOTP off needs a sign-in with its code: POST /auth/reauth with the code.",
+            "Turning TOTP off needs a sign-in with a second factor: POST /auth/reauth with "
+            "the code, or with a passkey.",
         )
     wiring.second_factors().disable_totp(caller.user_id, username_key(caller.username))
     return http.json_response(204, None)

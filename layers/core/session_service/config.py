@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from session_service.domain.models import JwtAlgorithm
 
@@ -63,6 +64,10 @@ class Settings:
     totp_issuer: str = "session-service"
     # How long a user's security activity (and a device's sign-in) is kept.
     activity_retention_days: int = 90
+    # The WebAuthn relying party: its id (a registrable domain of the allowed origins;
+    # empty when there are none, and passkeys are then off) and the name authenticators show.
+    webauthn_rp_id: str = ""
+    webauthn_rp_name: str = "session-service"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,7 +130,36 @@ class Settings:
             second_factor_key_secret_id=reader.optional("SECOND_FACTOR_KEY_SECRET_ID"),
             totp_issuer=reader.optional("TOTP_ISSUER") or "session-service",
             activity_retention_days=reader.positive_int("ACTIVITY_RETENTION_DAYS", 90),
+            webauthn_rp_id=_rp_id(reader.optional("WEBAUTHN_RP_ID"), origins),
+            webauthn_rp_name=reader.optional("WEBAUTHN_RP_NAME") or "session-service",
         )
+
+
+def _rp_id(configured: str, origins: tuple[str, ...]) -> str:
+    """WEBAUTHN_RP_ID, by default the host of the first allowed origin. Passkeys work on
+    the allowed origins whose host is it or under it (passkey_origins)."""
+    hosts = [urlsplit(origin).hostname or "" for origin in origins]
+    rp_id = (configured or (hosts[0] if hosts else "")).lower()
+    if configured and not any(_under(host, rp_id) for host in hosts):
+        raise ConfigurationError(
+            f"WEBAUTHN_RP_ID {rp_id!r} must be the host of an allowed origin or a domain "
+            "above it (ALLOWED_ORIGINS)"
+        )
+    return rp_id
+
+
+def _under(host: str, rp_id: str) -> bool:
+    return host == rp_id or host.endswith(f".{rp_id}")
+
+
+def passkey_origins(settings: Settings) -> tuple[str, ...]:
+    """The allowed origins a passkey ceremony may come from: those within the RP id."""
+    rp_id = settings.webauthn_rp_id
+    return tuple(
+        origin
+        for origin in settings.allowed_origins
+        if rp_id and _under(urlsplit(origin).hostname or "", rp_id)
+    )
 
 
 class _EnvReader:

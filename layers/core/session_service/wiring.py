@@ -24,11 +24,15 @@ from session_service.domain.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
     from session_service.adapters.activity_store import DynamoActivityStore
+    from session_service.adapters.passkey_store import DynamoPasskeyStore
     from session_service.domain.accounts import Accounts
     from session_service.domain.activity import ActivityRecorder
     from session_service.domain.administration import Administration
     from session_service.domain.one_time_codes import SecondFactorKeys
+    from session_service.domain.passkey_sign_in import PasskeySignIn
+    from session_service.domain.passkeys import Passkeys
     from session_service.domain.second_factor import SecondFactors
+    from session_service.domain.throttling import LoginThrottle
 
 
 @functools.cache
@@ -151,12 +155,8 @@ def second_factors() -> SecondFactors:
 
 
 @functools.cache
-def accounts() -> Accounts:
-    # argon2 is imported here, not at module level: the authorizer never needs it.
+def login_throttle() -> LoginThrottle:
     from session_service.adapters.throttle_store import DynamoThrottleStore  # noqa: PLC0415
-    from session_service.domain.accounts import Accounts  # noqa: PLC0415
-    from session_service.domain.devices import DeviceTokens  # noqa: PLC0415
-    from session_service.domain.passwords import Passwords  # noqa: PLC0415
     from session_service.domain.throttling import LoginThrottle, ThrottlePolicy  # noqa: PLC0415
 
     settings = get_settings()
@@ -167,14 +167,62 @@ def accounts() -> Accounts:
         window_seconds=settings.login_failure_window_seconds,
     )
     throttle_store = DynamoThrottleStore(dynamodb_client(), settings.table_name)
+    return LoginThrottle(throttle_store, policy, now=lambda: int(time.time() * 1000))
+
+
+@functools.cache
+def accounts() -> Accounts:
+    # argon2 is imported here, not at module level: the authorizer never needs it.
+    from session_service.domain.accounts import Accounts  # noqa: PLC0415
+    from session_service.domain.devices import DeviceTokens  # noqa: PLC0415
+    from session_service.domain.passwords import Passwords  # noqa: PLC0415
+
     return Accounts(
-        store=dynamo_store(settings.table_name),
+        store=dynamo_store(get_settings().table_name),
         sessions=session_service(),
         ending=session_ending(),
         passwords=Passwords(),
-        throttle=LoginThrottle(throttle_store, policy, now=lambda: int(time.time() * 1000)),
+        throttle=login_throttle(),
         devices=DeviceTokens(_refresh_token_key),
         second_factors=second_factors(),
+    )
+
+
+@functools.cache
+def passkey_store() -> DynamoPasskeyStore:
+    from session_service.adapters.passkey_store import DynamoPasskeyStore  # noqa: PLC0415
+
+    return DynamoPasskeyStore(dynamodb_client(), get_settings().table_name)
+
+
+@functools.cache
+def passkeys() -> Passkeys:
+    # py_webauthn (cbor2, pyOpenSSL) loads with the passkey routes' first call only.
+    from session_service.config import passkey_origins  # noqa: PLC0415
+    from session_service.domain.errors import Conflict  # noqa: PLC0415
+    from session_service.domain.passkeys import Passkeys  # noqa: PLC0415
+    from session_service.domain.webauthn_ceremonies import RelyingParty, WebAuthn  # noqa: PLC0415
+
+    settings = get_settings()
+    origins = passkey_origins(settings)
+    if not origins:
+        raise Conflict("Passkeys are off: ALLOWED_ORIGINS names no origin to use them from.")
+    party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, origins)
+    return Passkeys(dynamo_store(settings.table_name), passkey_store(), WebAuthn(party))
+
+
+@functools.cache
+def passkey_sign_in() -> PasskeySignIn:
+    from session_service.domain.devices import DeviceTokens  # noqa: PLC0415
+    from session_service.domain.passkey_sign_in import PasskeySignIn  # noqa: PLC0415
+
+    return PasskeySignIn(
+        accounts=accounts(),
+        passkeys=passkeys(),
+        store=dynamo_store(get_settings().table_name),
+        sessions=session_service(),
+        throttle=login_throttle(),
+        devices=DeviceTokens(_refresh_token_key),
     )
 
 
@@ -218,6 +266,10 @@ def reset() -> None:
         session_service,
         session_ending,
         accounts,
+        login_throttle,
+        passkey_store,
+        passkeys,
+        passkey_sign_in,
         second_factors,
         administration,
         activity_store,

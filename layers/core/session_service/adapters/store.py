@@ -23,6 +23,7 @@ from session_service.adapters.dynamo import (
     transact,
     update_if,
 )
+from session_service.adapters.passkey_items import passkey_use_items
 from session_service.adapters.store_items import (
     Item,
     Key,
@@ -196,6 +197,10 @@ class DynamoSessionStore:
             )
         if proof is not None and proof.event is not None:
             items.append(account_event_put(self._table, proof.event))
+        if proof is not None and proof.passkey is not None:
+            for item in passkey_use_items(self._table, proof.passkey):
+                conflicts[len(items)] = SecondFactorSpent
+                items.append(item)
         transact(self._db, "start_session", items, conflicts=conflicts)
 
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
@@ -307,7 +312,12 @@ class DynamoSessionStore:
         if proof is not None and proof.event is not None:
             items.append(account_event_put(self._table, proof.event))
         spent = SecondFactorSpent if proof is not None else CredentialChanged
-        transact(self._db, "reauthenticate", items, conflicts={1: spent})
+        conflicts: dict[int, type[StoreError]] = {1: spent}
+        if proof is not None and proof.passkey is not None:
+            for item in passkey_use_items(self._table, proof.passkey):
+                conflicts[len(items)] = SecondFactorSpent
+                items.append(item)
+        transact(self._db, "reauthenticate", items, conflicts=conflicts)
 
     def record_login_attempt(self, attempt: LoginAttempt) -> None:
         # A record for the stream to carry into the user's activity (TTL: a day).

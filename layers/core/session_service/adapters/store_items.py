@@ -14,6 +14,8 @@ Items (pk / sk):
   ACCOUNT_EVENT#<record id>    / EVENT        a second factor turned on or off, or a recovery
                                        code used: written with the change, read by no
                                        request, turned into its event by the stream
+  PASSKEYS#<user id>    / PASSKEY#<id> a passkey, and / REGISTRATION its pending creation
+  WEBAUTHN#<digest>     / CEREMONY     a passkey sign-in's challenge (passkey_items)
 Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing needs.
 """
 
@@ -274,6 +276,11 @@ def account_event_item(event: AccountEvent) -> Item:
     }
     if event.remaining_recovery_codes is not None:
         item["remaining_recovery_codes"] = n(event.remaining_recovery_codes)
+    if event.passkey_id is not None:
+        item["passkey_id"] = s(event.passkey_id)
+    if event.ip:
+        item["ip"] = s(event.ip)
+        item["user_agent"] = s(event.user_agent)
     return item
 
 
@@ -285,6 +292,9 @@ def account_event_from_item(item: Item) -> AccountEvent:
         event_type=event_type,
         at=_int(item, "at"),
         remaining_recovery_codes=_opt_int(item, "remaining_recovery_codes"),
+        passkey_id=_opt_str(item, "passkey_id"),
+        ip=_opt_str(item, "ip") or "",
+        user_agent=_opt_str(item, "user_agent") or "",
     )
 
 

@@ -121,6 +121,18 @@ def credential_op(
                 },
             }
         }
+    if second_factor is not None and second_factor.passkey is not None:
+        # A passkey proves the user without the password: the account is only to be
+        # as it was read (an administrator's disable meanwhile bumps the profile's
+        # version, which the start is conditioned on).
+        return {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": key,
+                "ConditionExpression": "password_version = :version",
+                "ExpressionAttributeValues": seen,
+            }
+        }
     return {
         "ConditionCheck": {
             "TableName": table,

@@ -163,21 +163,21 @@ class Accounts:
                 throttled_name(key, credential), request.client.ip, known_device=known
             )
         except RateLimited:
-            self._record_attempt(credential, request.client, throttled=True)
+            self.record_attempt(credential, request.client, throttled=True)
             raise
         device_id = device.device_id if device else None
         try:
             if credential is None:
-                self._judged(reservation, lambda: self._unknown_user(request.password))
-            issued = self._judged(
+                self.judged(reservation, lambda: self._unknown_user(request.password))
+            issued = self.judged(
                 reservation, lambda: self._verify_and_start(request, credential, device_id)
             )
         except InvalidGrant:
-            self._record_attempt(credential, request.client, throttled=False)
+            self.record_attempt(credential, request.client, throttled=False)
             raise
-        return self._signed_in(issued, credential, request.replaces, device_id)
+        return self.signed_in(issued, credential, request.replaces, device_id)
 
-    def _record_attempt(
+    def record_attempt(
         self, credential: Credential | None, client: ClientInfo, throttled: bool
     ) -> None:
         """A known user's failed or throttled login, for their activity. An unknown
@@ -197,7 +197,7 @@ class Accounts:
         except Unavailable:
             logger.warning("a failed login could not be recorded for the user's activity")
 
-    def _signed_in(
+    def signed_in(
         self,
         issued: IssuedTokens,
         credential: Credential,
@@ -251,16 +251,16 @@ class Accounts:
                 known_device=challenge.device_id is not None,
             )
         except RateLimited:
-            self._record_attempt(credential, request.client, throttled=True)
+            self.record_attempt(credential, request.client, throttled=True)
             raise
         try:
-            issued = self._judged(
+            issued = self.judged(
                 reservation, lambda: self._complete_with_code(challenge, credential, request)
             )
         except InvalidGrant:
-            self._record_attempt(credential, request.client, throttled=False)
+            self.record_attempt(credential, request.client, throttled=False)
             raise
-        return self._signed_in(issued, credential, request.replaces, challenge.device_id)
+        return self.signed_in(issued, credential, request.replaces, challenge.device_id)
 
     def _complete_with_code(
         self, challenge: MfaChallenge, credential: Credential, request: CodeLoginRequest
@@ -307,7 +307,7 @@ class Accounts:
                 ReauthRequest(credential, call.session_id, PASSWORD_AND_OTP_AMR, proven.use)
             )
 
-        return self._judged(reservation, attempt)
+        return self.judged(reservation, attempt)
 
     def confirm_totp(
         self, user_id: str, username: str, session_id: str, code: str, client: ClientInfo
@@ -316,7 +316,7 @@ class Accounts:
         in the login throttle, like every wrong one-time code."""
         key = username_key(username)
         reservation = self._throttle.reserve(key, client.ip, known_device=True)
-        return self._judged(
+        return self.judged(
             reservation,
             lambda: self._second_factors.confirm_totp(user_id, key, session_id, code),
         )
@@ -367,11 +367,11 @@ class Accounts:
             )
             return self._sessions.start(start)
 
-        issued = self._judged(reservation, attempt)
+        issued = self.judged(reservation, attempt)
         changed = dataclasses.replace(credential, password_version=credential.password_version + 1)
         return dataclasses.replace(issued, device=self._devices.issue(changed))
 
-    def _judged[T](self, reservation: Reservation, attempt: Callable[[], T]) -> T:
+    def judged[T](self, reservation: Reservation, attempt: Callable[[], T]) -> T:
         """Run an attempt that holds places in the throttle. A wrong credential keeps them
         (a judged failure); any other outcome, a session started, the session limit or an
         AWS failure, gives them back: only a wrong credential is a failure."""

@@ -29,6 +29,8 @@ ActivityType = Literal[
     "mfa_enabled",
     "mfa_disabled",
     "recovery_code_used",
+    "passkey_added",
+    "passkey_removed",
     "account_disabled",
     "account_enabled",
 ]
@@ -38,7 +40,12 @@ _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "RecoveryCodeUsed": "recovery_code_used",
     "AccountDisabled": "account_disabled",
     "AccountEnabled": "account_enabled",
+    "PasskeyAdded": "passkey_added",
+    "PasskeyRemoved": "passkey_removed",
+    # A refused sign-in: a failed login, with the reason.
+    "PasskeySignCountRegressed": "login_failed",
 }
+_ACCOUNT_EVENT_REASON = {"PasskeySignCountRegressed": "passkey_sign_count_regressed"}
 _BROWSERS = ("Edg/", "Firefox", "HeadlessChrome", "Chrome", "Safari", "curl")
 _PLATFORMS = ("Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux")
 
@@ -135,6 +142,9 @@ def activity_of(change: StreamChange) -> list[ActivityEntry]:
                 change.event_id,
                 _ACCOUNT_EVENT_ACTIVITY[event.event_type],
                 event.at,
+                ip=event.ip,
+                user_agent=event.user_agent,
+                reason=_ACCOUNT_EVENT_REASON.get(event.event_type),
             )
         ]
     if change.kind == "login_attempt" and change.login_attempt is not None:

@@ -32,6 +32,9 @@ MFA_DISABLED = "MfaDisabled"
 RECOVERY_CODE_USED = "RecoveryCodeUsed"
 ACCOUNT_DISABLED = "AccountDisabled"
 ACCOUNT_ENABLED = "AccountEnabled"
+PASSKEY_ADDED = "PasskeyAdded"
+PASSKEY_REMOVED = "PasskeyRemoved"
+PASSKEY_SIGN_COUNT_REGRESSED = "PasskeySignCountRegressed"
 
 _MAX_ENTRIES_PER_PUT = 10
 
@@ -126,24 +129,39 @@ def _profile_events(change: StreamChange) -> list[ServiceEvent]:
     return [ServiceEvent(PASSWORD_CHANGED, detail)]
 
 
+# When each account event happened, by the name its detail gives the time.
+_ACCOUNT_EVENT_TIME = {
+    MFA_ENABLED: "enabled_at",
+    MFA_DISABLED: "disabled_at",
+    RECOVERY_CODE_USED: "used_at",
+    ACCOUNT_DISABLED: "disabled_at",
+    ACCOUNT_ENABLED: "enabled_at",
+    PASSKEY_ADDED: "added_at",
+    PASSKEY_REMOVED: "removed_at",
+    PASSKEY_SIGN_COUNT_REGRESSED: "detected_at",
+}
+
+
 def _account_events(change: StreamChange) -> list[ServiceEvent]:
-    """MFA turned on or off, a recovery code spent, the account disabled or enabled by an
-    administrator; never a secret, code or digest."""
+    """MFA turned on or off, a recovery code spent, a passkey added, removed or refused
+    for its sign count (a cloned authenticator, maybe), the account disabled or enabled
+    by an administrator; never a secret, code, key or digest. The record's type is the
+    event's detail-type."""
     event = change.account_event
     if event is None:
         return []
-    base = {"event_id": change.event_id, "user_id": event.user_id}
-    at = rfc3339(event.at)
-    if event.event_type == "MfaEnabled":
-        return [ServiceEvent(MFA_ENABLED, {**base, "method": "totp", "enabled_at": at})]
-    if event.event_type == "MfaDisabled":
-        return [ServiceEvent(MFA_DISABLED, {**base, "method": "totp", "disabled_at": at})]
-    if event.event_type == "AccountDisabled":
-        return [ServiceEvent(ACCOUNT_DISABLED, {**base, "disabled_at": at})]
-    if event.event_type == "AccountEnabled":
-        return [ServiceEvent(ACCOUNT_ENABLED, {**base, "enabled_at": at})]
-    remaining = event.remaining_recovery_codes or 0
-    return [ServiceEvent(RECOVERY_CODE_USED, {**base, "used_at": at, "remaining": remaining})]
+    kind = event.event_type
+    detail: dict[str, Any] = {"event_id": change.event_id, "user_id": event.user_id}
+    if kind in (MFA_ENABLED, MFA_DISABLED):
+        detail["method"] = "totp"
+    if kind == RECOVERY_CODE_USED:
+        detail["remaining"] = event.remaining_recovery_codes or 0
+    if event.passkey_id is not None:
+        detail["passkey_id"] = event.passkey_id
+    if kind == PASSKEY_SIGN_COUNT_REGRESSED:
+        detail |= {"ip": event.ip, "user_agent": event.user_agent}
+    detail[_ACCOUNT_EVENT_TIME[kind]] = rfc3339(event.at)
+    return [ServiceEvent(kind, detail)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,27 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
+class Passkey:
+    """A WebAuthn credential of a user: what verifying its assertions needs. Its id for
+    the API is a digest of the credential id (which may be up to 1023 bytes)."""
+
+    user_id: str
+    # The owner's username key: a sign-in finds the credential (the throttle, disabled).
+    username_key: str
+    passkey_id: str
+    credential_id: bytes
+    # The COSE public key as the authenticator gave it (py_webauthn decodes it).
+    public_key: bytes
+    sign_count: int
+    transports: tuple[str, ...]
+    name: str
+    created_at: Millis
+    last_used_at: Millis | None = None
+    # Backup eligible (a synced passkey): its sign-ins are `swk`, a device-bound one's `hwk`.
+    synced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class EndedSessions:
     """Sessions that ended together, and why: the record of it that the table's stream
     turns into SessionRevoked events (the sessions' own items are deleted)."""
@@ -159,7 +180,14 @@ class EndedSessions:
 
 
 AccountEventType = Literal[
-    "MfaEnabled", "MfaDisabled", "RecoveryCodeUsed", "AccountDisabled", "AccountEnabled"
+    "MfaEnabled",
+    "MfaDisabled",
+    "RecoveryCodeUsed",
+    "AccountDisabled",
+    "AccountEnabled",
+    "PasskeyAdded",
+    "PasskeyRemoved",
+    "PasskeySignCountRegressed",
 ]
 
 
@@ -175,6 +203,10 @@ class AccountEvent:
     at: Millis
     # After a recovery code is used: how many are left.
     remaining_recovery_codes: int | None = None
+    # A passkey's change or refused use: which passkey, and from where (a refused use).
+    passkey_id: str | None = None
+    ip: str = ""
+    user_agent: str = ""
 
 
 @dataclass(frozen=True, slots=True)

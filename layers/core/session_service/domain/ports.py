@@ -13,6 +13,7 @@ from session_service.domain.models import (
     EndedSessions,
     LoginAttempt,
     Millis,
+    Passkey,
     PendingTotp,
     Session,
     ThrottleScope,
@@ -57,15 +58,61 @@ class RotationRefused(StoreError):
 
 
 @dataclass(frozen=True, slots=True)
+class PasskeyUse:
+    """A passkey's verified assertion: its ceremony is spent and its sign count moves on,
+    from the count that was read (of two uses racing, one lands)."""
+
+    user_id: str
+    passkey_id: str
+    ceremony_digest: str
+    seen_sign_count: int
+    new_sign_count: int
+    used_at: Millis
+
+
+@dataclass(frozen=True, slots=True)
 class SecondFactorUse:
     """What a proof of the second factor spends, in the same write as what it buys: the
-    login's mfa_token, and the TOTP step (at most once per user) or one recovery code."""
+    login's mfa_token, and the TOTP step (at most once per user) or one recovery code, or
+    a passkey's ceremony."""
 
     challenge_digest: str | None = None
     totp_step: int | None = None
     recovery_digest: str | None = None
     # A recovery code's use is recorded for the RecoveryCodeUsed event.
     event: AccountEvent | None = None
+    passkey: PasskeyUse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationCeremony:
+    """A passkey registration a user asked options for: its challenge, single use and
+    short-lived. One per user; asking again replaces it."""
+
+    user_id: str
+    challenge: bytes
+    expires_at: Millis
+
+
+@dataclass(frozen=True, slots=True)
+class SignInCeremony:
+    """A passkey sign-in's options: its challenge, found by the digest of its
+    ceremony_id, single use and short-lived; the user it was asked for, if a username was
+    given (an unknown username's ceremony names a user no passkey belongs to)."""
+
+    digest: str
+    challenge: bytes
+    expires_at: Millis
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyAddition:
+    """A verified registration: the passkey, the ceremony it spends, the record of it."""
+
+    passkey: Passkey
+    challenge: bytes
+    event: AccountEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +279,34 @@ class SecondFactorStore(Protocol):
     def put_challenge(self, challenge: MfaChallenge) -> None: ...
 
     def find_challenge(self, digest: str) -> MfaChallenge | None: ...
+
+
+class PasskeyStore(Protocol):
+    """A user's passkeys and the ceremonies that register them or sign in with them. What
+    a sign-in spends is written with the session it buys (SecondFactorUse.passkey)."""
+
+    def put_registration(self, ceremony: RegistrationCeremony) -> None: ...
+
+    def find_registration(self, user_id: str) -> RegistrationCeremony | None: ...
+
+    def add_passkey(self, addition: PasskeyAddition) -> None:
+        """Raises StaleWrite when the ceremony was spent or replaced meanwhile, and
+        AlreadyExists when the credential is registered already."""
+        ...
+
+    def passkeys(self, user_id: str) -> list[Passkey]: ...
+
+    def find_passkey(self, user_id: str, passkey_id: str) -> Passkey | None: ...
+
+    def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
+        """Raises StaleWrite when it is gone already."""
+        ...
+
+    def put_sign_in(self, ceremony: SignInCeremony) -> None: ...
+
+    def find_sign_in(self, digest: str) -> SignInCeremony | None: ...
+
+    def record_account_event(self, event: AccountEvent) -> None: ...
 
 
 class ThrottleStore(Protocol):

@@ -16,6 +16,7 @@ from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest
 from session_service.domain.models import (
     AccountEvent,
     AccountEventType,
+    ClientInfo,
     Credential,
     Millis,
     PendingTotp,
@@ -214,8 +215,19 @@ def account_event(
     event_type: AccountEventType,
     now: Millis,
     remaining_recovery_codes: int | None = None,
+    passkey_id: str | None = None,
+    client: ClientInfo | None = None,
 ) -> AccountEvent:
-    return AccountEvent(str(uuid.uuid4()), user_id, event_type, now, remaining_recovery_codes)
+    return AccountEvent(
+        str(uuid.uuid4()),
+        user_id,
+        event_type,
+        now,
+        remaining_recovery_codes,
+        passkey_id=passkey_id,
+        ip=client.ip if client else "",
+        user_agent=client.user_agent[:512] if client else "",
+    )
 
 
 def _token_digest(token: str) -> str:

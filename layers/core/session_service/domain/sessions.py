@@ -128,7 +128,9 @@ class SessionService:
                     "The account's credentials have just changed; log in again."
                 ) from None
             except SecondFactorSpent:
-                raise InvalidGrant("The code or the mfa_token has been used.") from None
+                raise InvalidGrant(
+                    "The proof (a code, an mfa_token or a passkey sign-in) has been used."
+                ) from None
             if not changing_password:
                 for victim in ending:
                     logger.info("session evicted", session_id=victim.session_id)
@@ -335,7 +337,7 @@ class SessionService:
                     "The account's credentials have just changed; log in again."
                 ) from None
             except SecondFactorSpent:
-                raise InvalidGrant("The code has been used.") from None
+                raise InvalidGrant("The code or the passkey sign-in has been used.") from None
             except StaleWrite:
                 continue  # refreshed or ended meanwhile: read the session once more
             updated = replace(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from session_service.domain.accounts import (
     MAX_PASSWORD_LENGTH,
@@ -13,6 +13,7 @@ from session_service.domain.accounts import (
     MIN_USERNAME_LENGTH,
     USERNAME_CHARACTERS,
 )
+from session_service.edge.passkey_schemas import AuthenticationResponseJson, CeremonyId
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -90,9 +91,25 @@ class MfaLoginRequest(_Body):
 
 
 class ReauthBody(_Body):
-    password: Password
-    # Required when the account has TOTP on.
+    """The password (with a code when the account has TOTP on), or a passkey: the
+    assertion of a ceremony from POST /auth/passkeys/authentication/options."""
+
+    password: Password | None = None
     code: OneTimeCode | None = None
+    ceremony_id: CeremonyId | None = None
+    credential: AuthenticationResponseJson | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> ReauthBody:
+        passkey = (self.ceremony_id, self.credential)
+        with_passkey = all(part is not None for part in passkey)
+        if with_passkey == (self.password is not None) or (
+            not with_passkey and any(part is not None for part in passkey)
+        ):
+            raise ValueError(
+                "give the password (and code), or a passkey's ceremony_id and credential"
+            )
+        return self
 
 
 class TotpCodeRequest(_Body):

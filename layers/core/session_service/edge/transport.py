@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.shared.cookies import Cookie
 
+    from session_service.domain.session_records import IssuedTokens
+
 # Cookie mode: the refresh token lives where scripts cannot read it. __Host- makes the
 # browser insist on Secure, Path=/ and no Domain.
 REFRESH_COOKIE = "__Host-refresh_token"
@@ -73,6 +75,12 @@ def presented_device_token(
     if body_token and transport.uses_body:
         return body_token
     return request_cookie(event, DEVICE_COOKIE) if transport.uses_cookie else None
+
+
+def replaced_session(event: Mapping[str, Any], transport: RefreshTransport) -> str | None:
+    """A browser that signs in again replaces its session (its refresh cookie's): the old
+    one ends once the new one starts."""
+    return request_cookie(event, REFRESH_COOKIE) if transport.uses_cookie else None
 
 
 def check_browser_origin(event: Mapping[str, Any], transport: RefreshTransport) -> None:
@@ -134,6 +142,20 @@ def token_response(
     if not transport.uses_body:
         body = {key: value for key, value in body.items() if key != "refresh_token"}
     return json_response(200, body, cookies=cookies)
+
+
+def issued_response(issued: IssuedTokens, transport: RefreshTransport) -> Response[Any]:
+    """The token response of a sign-in, refresh or step-up."""
+    body = {
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "refresh_token": issued.refresh_token,
+        "refresh_expires_in": issued.refresh_expires_in,
+        "session_id": issued.session.session_id,
+    }
+    device = DeviceCredential(issued.device.value, issued.device.max_age) if issued.device else None
+    return token_response(body, issued.refresh_expires_in, transport, device)
 
 
 def logged_out_response(transport: RefreshTransport) -> Response[Any]:

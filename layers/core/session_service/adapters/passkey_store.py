@@ -1,0 +1,144 @@
+"""Passkeys in DynamoDB: a user's passkeys in a partition of their own, the pending
+registration beside them, and the sign-in ceremonies (passkey_items)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session_service.adapters.dynamo import aws, transact
+from session_service.adapters.passkey_items import (
+    PASSKEY_PREFIX,
+    passkey_from_item,
+    passkey_item,
+    passkey_key,
+    passkeys_partition,
+    registration_from_item,
+    registration_item,
+    registration_key,
+    sign_in_from_item,
+    sign_in_item,
+    sign_in_key,
+)
+from session_service.adapters.store_items import Item, account_event_item, n
+from session_service.adapters.store_writes import account_event_put
+from session_service.domain.models import AccountEvent, Passkey
+from session_service.domain.ports import (
+    AlreadyExists,
+    PasskeyAddition,
+    RegistrationCeremony,
+    SignInCeremony,
+    StaleWrite,
+)
+
+
+class DynamoPasskeyStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    def put_registration(self, ceremony: RegistrationCeremony) -> None:
+        with aws("put_passkey_registration"):
+            self._db.put_item(TableName=self._table, Item=registration_item(ceremony))
+
+    def find_registration(self, user_id: str) -> RegistrationCeremony | None:
+        with aws("find_passkey_registration"):
+            found = self._db.get_item(
+                TableName=self._table, Key=registration_key(user_id), ConsistentRead=True
+            )
+        return registration_from_item(user_id, found["Item"]) if "Item" in found else None
+
+    def add_passkey(self, addition: PasskeyAddition) -> None:
+        passkey = addition.passkey
+        spend: Item = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": registration_key(passkey.user_id),
+                # The challenge the attestation was verified against, not yet expired:
+                # of two posts of it, or a post after the options were asked again, one.
+                "ConditionExpression": "challenge = :challenge AND expires_at > :now",
+                "ExpressionAttributeValues": {
+                    ":challenge": {"B": addition.challenge},
+                    ":now": n(passkey.created_at),
+                },
+            }
+        }
+        put: Item = {
+            "Put": {
+                "TableName": self._table,
+                "Item": passkey_item(passkey),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        items = [spend, put, account_event_put(self._table, addition.event)]
+        transact(self._db, "add_passkey", items, conflicts={1: AlreadyExists})
+
+    def passkeys(self, user_id: str) -> list[Passkey]:
+        """The user's passkeys (at most MAX_PASSKEYS: one page)."""
+        request: Item = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": passkeys_partition(user_id)},
+                ":prefix": {"S": PASSKEY_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        found: list[Passkey] = []
+        while True:
+            with aws("list_passkeys"):
+                page = self._db.query(**request)
+            found += [passkey_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def count(self, user_id: str) -> int:
+        request: Item = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": passkeys_partition(user_id)},
+                ":prefix": {"S": PASSKEY_PREFIX},
+            },
+            "Select": "COUNT",
+        }
+        with aws("count_passkeys"):
+            return int(self._db.query(**request).get("Count", 0))
+
+    def find_passkey(self, user_id: str, passkey_id: str) -> Passkey | None:
+        with aws("find_passkey"):
+            found = self._db.get_item(
+                TableName=self._table, Key=passkey_key(user_id, passkey_id), ConsistentRead=True
+            )
+        return passkey_from_item(found["Item"]) if "Item" in found else None
+
+    def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
+        delete: Item = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": passkey_key(passkey.user_id, passkey.passkey_id),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+        items = [delete, account_event_put(self._table, event)]
+        transact(self._db, "remove_passkey", items, conflicts={0: StaleWrite})
+
+    def put_sign_in(self, ceremony: SignInCeremony) -> None:
+        with aws("put_passkey_sign_in"):
+            self._db.put_item(
+                TableName=self._table,
+                Item=sign_in_item(ceremony),
+                # 256 random bits never collide; a retry of this request must not either.
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+
+    def find_sign_in(self, digest: str) -> SignInCeremony | None:
+        with aws("find_passkey_sign_in"):
+            found = self._db.get_item(
+                TableName=self._table, Key=sign_in_key(digest), ConsistentRead=True
+            )
+        return sign_in_from_item(digest, found["Item"]) if "Item" in found else None
+
+    def record_account_event(self, event: AccountEvent) -> None:
+        with aws("record_account_event"):
+            self._db.put_item(TableName=self._table, Item=account_event_item(event))

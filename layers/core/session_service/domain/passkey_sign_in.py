@@ -1,0 +1,128 @@
+"""Signing in with a passkey, and stepping up with one: the assertion holds a place in
+the login throttle like a password (a failed one is a judged failure), and the session
+it buys, or the session's fresh auth_time, is written with its ceremony spent and its
+sign count moved on, so that of concurrent uses of one ceremony at most one gets in."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from session_service.domain.accounts import Accounts, throttled_name, username_key
+from session_service.domain.devices import DeviceTokens
+from session_service.domain.errors import InvalidGrant, RateLimited
+from session_service.domain.models import ClientInfo, Credential
+from session_service.domain.passkeys import NOT_VERIFIED, Passkeys, PresentedPasskey
+from session_service.domain.ports import SessionStore
+from session_service.domain.session_records import IssuedTokens, ReauthRequest, StartRequest
+from session_service.domain.sessions import SessionService
+from session_service.domain.throttling import LoginThrottle
+
+# The throttle's name for assertions of no known passkey: no username can be this ('#' is
+# not a username character), so they are counted per address and together.
+UNKNOWN_PASSKEY = "#passkey"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PasskeyLoginRequest:
+    ceremony_id: str
+    credential: dict[str, Any]
+    client: ClientInfo
+    device_token: str | None = None
+    replaces: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PasskeyReauthCall:
+    user_id: str
+    username: str
+    session_id: str
+    ceremony_id: str
+    credential: dict[str, Any]
+    client: ClientInfo
+
+
+class PasskeySignIn:
+    def __init__(
+        self,
+        accounts: Accounts,
+        passkeys: Passkeys,
+        store: SessionStore,
+        sessions: SessionService,
+        throttle: LoginThrottle,
+        devices: DeviceTokens,
+    ) -> None:
+        self._accounts = accounts
+        self._passkeys = passkeys
+        self._store = store
+        self._sessions = sessions
+        self._throttle = throttle
+        self._devices = devices
+
+    def login(self, request: PasskeyLoginRequest) -> IssuedTokens:
+        """The token response, amr ["hwk", "user"] (["swk", "user"] for a synced passkey):
+        a passkey is a second factor in itself, for MFA_POLICY=required and step-up."""
+        named = self._passkeys.presented(request.ceremony_id, request.credential)
+        credential = self._owner(named)
+        device = self._devices.recognise(request.device_token, credential)
+        name = throttled_name(credential.username_key, credential) if credential else None
+        try:
+            reservation = self._throttle.reserve(
+                name or UNKNOWN_PASSKEY, request.client.ip, known_device=device is not None
+            )
+        except RateLimited:
+            self._accounts.record_attempt(credential, request.client, throttled=True)
+            raise
+
+        def attempt() -> IssuedTokens:
+            # A disabled account answers like an unknown passkey (and counts like one).
+            if credential is None or credential.disabled:
+                raise InvalidGrant(NOT_VERIFIED)
+            proof = self._passkeys.prove(named, request.credential, request.client)
+            start = StartRequest(
+                credential.user_id,
+                request.client,
+                credential=credential,
+                amr=proof.amr,
+                second_factor=proof.use,
+            )
+            return self._sessions.start(start)
+
+        try:
+            issued = self._accounts.judged(reservation, attempt)
+        except InvalidGrant:
+            self._accounts.record_attempt(credential, request.client, throttled=False)
+            raise
+        assert credential is not None  # (attempt refused every other case)
+        device_id = device.device_id if device else None
+        return self._accounts.signed_in(issued, credential, request.replaces, device_id)
+
+    def reauthenticate(self, call: PasskeyReauthCall) -> IssuedTokens:
+        """A step-up with one of the caller's own passkeys: the same session, a fresh
+        auth_time, amr of the passkey."""
+        named = self._passkeys.presented(call.ceremony_id, call.credential)
+        key = username_key(call.username)
+        credential = self._store.find_credential(key)
+        if credential is None or credential.user_id != call.user_id:
+            raise InvalidGrant("The account no longer exists.")
+        reservation = self._throttle.reserve(
+            throttled_name(key, credential), call.client.ip, known_device=True
+        )
+
+        def attempt() -> IssuedTokens:
+            if named.passkey is None or named.passkey.user_id != call.user_id:
+                raise InvalidGrant(NOT_VERIFIED)
+            proof = self._passkeys.prove(named, call.credential, call.client)
+            request = ReauthRequest(credential, call.session_id, proof.amr, proof.use)
+            return self._sessions.reauthenticate(request)
+
+        return self._accounts.judged(reservation, attempt)
+
+    def _owner(self, named: PresentedPasskey) -> Credential | None:
+        """The credential of the passkey's owner (its username, throttle and status)."""
+        if named.passkey is None:
+            return None
+        credential = self._store.find_credential(named.passkey.username_key)
+        if credential is None or credential.user_id != named.passkey.user_id:
+            return None
+        return credential

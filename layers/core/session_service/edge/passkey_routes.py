@@ -1,0 +1,132 @@
+"""The passkey routes: parse, call one domain function, shape the answer. A router the
+API's resolver includes; the domain objects come from the composition root, passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from session_service.domain.models import rfc3339
+from session_service.edge import http, transport
+from session_service.edge.authorization import CallerRules
+from session_service.edge.passkey_schemas import (
+    CreationOptionsResponse,
+    PasskeyCreatedResponse,
+    PasskeyRegistrationRequest,
+    PasskeySignInOptionsRequest,
+    PasskeySignInRequest,
+    PasskeysResponse,
+    PasskeyView,
+    RequestOptionsResponse,
+    browser_json,
+)
+from session_service.edge.schemas import TokenResponse, responses
+
+if TYPE_CHECKING:
+    from session_service.domain.passkey_sign_in import PasskeySignIn
+    from session_service.domain.passkeys import Passkeys
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyRoutes:
+    rules: CallerRules
+    refresh_transport: transport.RefreshTransport
+    passkeys: Callable[[], Passkeys]
+    sign_in: Callable[[], PasskeySignIn]
+
+
+def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
+    router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+    rules = routes.rules
+
+    @router.post(
+        "/auth/passkeys/registration/options",
+        security=http.BEARER_SECURITY,
+        responses=responses(CreationOptionsResponse, 401, 403, 409),
+    )
+    def registration_options() -> CreationOptionsResponse:
+        # Part of enrolling a second factor (MFA_POLICY=required lets it through).
+        caller = rules.caller(router.current_event.raw_event, recent=True, enrolling=True)
+        options = routes.passkeys().registration_options(caller.user_id, caller.username)
+        return CreationOptionsResponse(options=options)
+
+    @router.post(
+        "/auth/passkeys",
+        security=http.BEARER_SECURITY,
+        responses=responses(PasskeyCreatedResponse, 400, 401, 403, 409, status=201),
+    )
+    def register_passkey(
+        body: Annotated[PasskeyRegistrationRequest, Body()],
+    ) -> Response[PasskeyCreatedResponse]:
+        caller = rules.caller(router.current_event.raw_event, enrolling=True)
+        credential = browser_json(body.credential)
+        passkey = routes.passkeys().register(caller.user_id, caller.username, credential, body.name)
+        created = PasskeyCreatedResponse(passkey_id=passkey.passkey_id)
+        return http.json_response(201, created.model_dump())
+
+    @router.get(
+        "/auth/passkeys",
+        security=http.BEARER_SECURITY,
+        responses=responses(PasskeysResponse, 401, 403),
+    )
+    def list_passkeys() -> PasskeysResponse:
+        caller = rules.caller(router.current_event.raw_event, enrolling=True)
+        views = [
+            PasskeyView(
+                passkey_id=passkey.passkey_id,
+                name=passkey.name,
+                created_at=rfc3339(passkey.created_at),
+                last_used_at=rfc3339(passkey.last_used_at) if passkey.last_used_at else None,
+            )
+            for passkey in routes.passkeys().list(caller.user_id)
+        ]
+        return PasskeysResponse(passkeys=views)
+
+    @router.delete(
+        "/auth/passkeys/<passkey_id>",
+        security=http.BEARER_SECURITY,
+        responses=responses(None, 401, 403, 404, 409, status=204, description="Removed"),
+    )
+    def remove_passkey(passkey_id: str) -> Response[None]:
+        caller = rules.caller(router.current_event.raw_event, recent=True)
+        routes.passkeys().remove(
+            caller.user_id, caller.username, passkey_id, keep_a_factor=rules.mfa_required
+        )
+        return http.json_response(204, None)
+
+    @router.post(
+        "/auth/passkeys/authentication/options",
+        responses=responses(RequestOptionsResponse, 400, 409),
+    )
+    def sign_in_options(
+        body: Annotated[PasskeySignInOptionsRequest | None, Body()] = None,
+    ) -> RequestOptionsResponse:
+        username = body.username if body else None
+        ceremony_id, options = routes.passkeys().sign_in_options(username)
+        return RequestOptionsResponse(options=options, ceremony_id=ceremony_id)
+
+    @router.post(
+        "/auth/passkeys/authentication",
+        responses=responses(TokenResponse, 400, 401, 403, 409, 429),
+    )
+    def sign_in(body: Annotated[PasskeySignInRequest, Body()]) -> Response[TokenResponse]:
+        from session_service.domain.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
+
+        event = router.current_event.raw_event
+        mode = routes.refresh_transport
+        transport.check_browser_origin(event, mode)
+        request = PasskeyLoginRequest(
+            ceremony_id=body.ceremony_id,
+            credential=browser_json(body.credential),
+            client=http.client_info(event),
+            device_token=transport.presented_device_token(event, body.device_token, mode),
+            replaces=transport.replaced_session(event, mode),
+        )
+        return transport.issued_response(routes.sign_in().login(request), mode)
+
+    return router
