@@ -10,15 +10,19 @@ from harness.clock import FixedClock, key_ring_source
 from harness.fakes import InMemoryStore
 from harness.memory_admin import InMemoryAdministrationStore
 from harness.memory_factors import InMemorySecondFactorStore
+from harness.memory_passkeys import InMemoryPasskeyStore
 from session_service.domain.accounts import Accounts
 from session_service.domain.administration import Administration
 from session_service.domain.devices import DeviceTokens
 from session_service.domain.keyring import KeyRingSource
 from session_service.domain.models import ClientInfo
 from session_service.domain.one_time_codes import SecondFactorKeys
+from session_service.domain.passkey_sign_in import PasskeySignIn
+from session_service.domain.passkeys import Passkeys
 from session_service.domain.passwords import Argon2Parameters, Passwords
 from session_service.domain.ports import (
     AdministrationStore,
+    PasskeyStore,
     SecondFactorStore,
     SessionStore,
     ThrottleStore,
@@ -29,12 +33,15 @@ from session_service.domain.session_records import SessionPolicy
 from session_service.domain.sessions import SessionService
 from session_service.domain.throttling import LoginThrottle, ThrottlePolicy
 from session_service.domain.tokens import AccessTokens, RefreshTokens
+from session_service.domain.webauthn_ceremonies import RelyingParty, WebAuthn
 
 ISSUER = "https://sessions.example.test"
 TOTP_ISSUER = "Example Sessions"
 # What the second-factor key secret holds in tests (deployed: 64 random characters).
 SECOND_FACTOR_KEYS = SecondFactorKeys.derive("test-second-factor-key-0123456789abcdefghij")
 AUDIENCE = "example-api"
+# The relying party of the tests' passkeys (harness/soft_authenticator.py signs for it).
+RELYING_PARTY = RelyingParty("example.test", "Example Sessions", ("https://app.example.test",))
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")
 # Unit tests exercise logic, not argon2's cost: the smallest parameters argon2 allows.
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
@@ -74,6 +81,8 @@ class Services:
     devices: DeviceTokens
     second_factors: SecondFactors
     administration: Administration
+    passkeys: Passkeys
+    passkey_sign_in: PasskeySignIn
 
 
 def build_services(
@@ -81,6 +90,7 @@ def build_services(
     throttle_store: ThrottleStore,
     factor_store: SecondFactorStore,
     admin_store: AdministrationStore,
+    passkey_store: PasskeyStore,
     policy: SessionPolicy = DEFAULT_POLICY,
     algorithm: str = "RS256",
     throttle: ThrottlePolicy = THROTTLE,
@@ -104,6 +114,8 @@ def build_services(
     accounts = Accounts(
         store, sessions, ending, passwords, login_throttle, devices, second_factors, clock=clock
     )
+    passkeys = Passkeys(store, passkey_store, WebAuthn(RELYING_PARTY), clock=clock)
+    sign_in = PasskeySignIn(accounts, passkeys, store, sessions, login_throttle, devices)
     return Services(
         clock,
         keys,
@@ -117,6 +129,8 @@ def build_services(
         devices,
         second_factors,
         Administration(store, admin_store, sessions, clock=clock),
+        passkeys,
+        sign_in,
     )
 
 
@@ -134,6 +148,7 @@ def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256
         store,
         InMemorySecondFactorStore(store),
         InMemoryAdministrationStore(store),
+        InMemoryPasskeyStore(store),
         policy,
         algorithm,
     )

@@ -20,6 +20,7 @@ from session_service.domain.models import (
     EndedSessions,
     LoginAttempt,
     Millis,
+    Passkey,
     Session,
     ThrottleScope,
     UserProfile,
@@ -31,11 +32,13 @@ from session_service.domain.ports import (
     MfaChallenge,
     NewSession,
     NotBeforeRaise,
+    PasskeyUse,
     Reauthentication,
     Rotation,
     RotationRefused,
     SecondFactorSpent,
     SecondFactorUse,
+    SignInCeremony,
     StaleWrite,
 )
 
@@ -56,6 +59,10 @@ class InMemoryStore:
         self.login_attempts: list[LoginAttempt] = []
         # Second factors turned on or off, recovery codes used: what the stream carries.
         self.account_events: list[AccountEvent] = []
+        # Passkeys by (user id, passkey id), and the ceremonies of their sign-ins by digest
+        # (harness/memory_passkeys.py keeps them; a session start spends them).
+        self.passkeys: dict[tuple[str, str], Passkey] = {}
+        self.sign_ins: dict[str, SignInCeremony] = {}
         self.attempts: dict[tuple[str, int], int] = {}
         self.calls: list[str] = []
         # The items of each transaction DynamoDB would have been sent, in order.
@@ -117,8 +124,9 @@ class InMemoryStore:
             ended = len(start.ended.session_ids) + 1 if start.ended else 0
             proof = start.second_factor
             challenge = proof is not None and proof.challenge_digest is not None
+            passkey = 2 if proof is not None and proof.passkey is not None else 0
             self._transaction(
-                2 + ended + len(start.pruned) + (start.credential is not None) + challenge
+                2 + ended + len(start.pruned) + (start.credential is not None) + challenge + passkey
             )
             profile = self.profiles.get(session.user_id)
             # A missing profile fails the version condition, as in DynamoDB.
@@ -190,7 +198,8 @@ class InMemoryStore:
             self.calls.append("reauthenticate")
             user_id = change.credential.user_id
             _check_keys(session_key(user_id, change.session_id))
-            self._transaction(2)
+            proof = change.second_factor
+            self._transaction(2 + (2 if proof is not None and proof.passkey is not None else 0))
             current = self.sessions.get((user_id, change.session_id))
             if (
                 current is None
@@ -200,7 +209,6 @@ class InMemoryStore:
             ):
                 raise StaleWrite()
             stored = self.credentials.get(change.credential.username_key)
-            proof = change.second_factor
             if stored is None or stored.password_version != change.credential.password_version:
                 raise CredentialChanged() if proof is None else SecondFactorSpent()
             if proof is None and stored.totp is not None:
@@ -226,6 +234,9 @@ class InMemoryStore:
         self, stored: Credential, proof: SecondFactorUse, user_id: str, now: Millis
     ) -> Credential:
         """What a second factor spends, or SecondFactorSpent (the store's conditions)."""
+        if proof.passkey is not None:
+            self._spend_passkey(proof.passkey)
+            return stored
         factor = stored.totp
         if factor is None:
             raise SecondFactorSpent()
@@ -248,6 +259,21 @@ class InMemoryStore:
         if proof.challenge_digest is not None:
             del self.challenges[proof.challenge_digest]
         return dataclasses.replace(stored, totp=factor)
+
+    def _spend_passkey(self, use: PasskeyUse) -> None:
+        ceremony = self.sign_ins.get(use.ceremony_digest)
+        passkey = self.passkeys.get((use.user_id, use.passkey_id))
+        if (
+            ceremony is None
+            or ceremony.expires_at <= use.used_at
+            or passkey is None
+            or passkey.sign_count != use.seen_sign_count
+        ):
+            raise SecondFactorSpent()
+        del self.sign_ins[use.ceremony_digest]
+        self.passkeys[(use.user_id, use.passkey_id)] = dataclasses.replace(
+            passkey, sign_count=use.new_sign_count, last_used_at=use.used_at
+        )
 
     @staticmethod
     def _exchangeable(current: Session, rotation: Rotation, grace: bool) -> bool:

@@ -17,6 +17,7 @@ from session_service.domain.models import Session
 
 if TYPE_CHECKING:
     from harness.domain import Domain, Services
+    from harness.soft_authenticator import SoftAuthenticator
     from harness.stack import HttpAnswer, Stack
     from session_service.domain.models import ClientInfo
     from session_service.domain.session_records import IssuedTokens
@@ -194,6 +195,47 @@ def enroll_totp(
     )
     services.clock.advance(30)
     return setup.secret, codes
+
+
+# -- passkeys (unit and store contract) ----------------------------------------------------
+
+
+def passkey_authenticator(synced: bool = False) -> SoftAuthenticator:
+    """A software authenticator for the tests' relying party (harness.domain)."""
+    from harness.domain import RELYING_PARTY  # noqa: PLC0415
+    from harness.soft_authenticator import SoftAuthenticator  # noqa: PLC0415
+
+    return SoftAuthenticator(RELYING_PARTY.rp_id, RELYING_PARTY.origins[0], synced=synced)
+
+
+def add_passkey(
+    services: Services,
+    issued: IssuedTokens,
+    authenticator: SoftAuthenticator,
+    username: str = "ada",
+) -> str:
+    """Register a passkey of `authenticator` for the session's user; its passkey_id."""
+    user_id = issued.session.user_id
+    options = services.passkeys.registration_options(user_id, username)
+    passkey = services.passkeys.register(user_id, username, authenticator.create(options), None)
+    return passkey.passkey_id
+
+
+def passkey_sign_in(
+    services: Services,
+    authenticator: SoftAuthenticator,
+    username: str | None = None,
+    client: ClientInfo | None = None,
+    **assertion: Any,
+) -> IssuedTokens:
+    """Options (for `username`, or for any discoverable passkey), then the assertion."""
+    from harness.domain import CLIENT  # noqa: PLC0415
+    from session_service.domain.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
+
+    ceremony_id, options = services.passkeys.sign_in_options(username)
+    credential = authenticator.get(options, **assertion)
+    request = PasskeyLoginRequest(ceremony_id, credential, client or CLIENT)
+    return services.passkey_sign_in.login(request)
 
 
 # -- the admin API (signed with the credentials the local run or stack accepts) -----------

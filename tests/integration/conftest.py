@@ -18,6 +18,7 @@ from harness.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
 from harness.fakes import InMemoryStore
 from harness.memory_admin import InMemoryAdministrationStore
 from harness.memory_factors import InMemorySecondFactorStore
+from harness.memory_passkeys import InMemoryPasskeyStore
 from harness.recording import CallRecorder
 from harness.stack import (
     ISSUER,
@@ -31,11 +32,13 @@ from local_run.template import load_template, parameter_overrides
 from session_service import wiring
 from session_service.adapters.administration_store import DynamoAdministrationStore
 from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.passkey_store import DynamoPasskeyStore
 from session_service.adapters.second_factor_store import DynamoSecondFactorStore
 from session_service.adapters.store import DynamoSessionStore
 from session_service.adapters.throttle_store import DynamoThrottleStore
 from session_service.domain.ports import (
     AdministrationStore,
+    PasskeyStore,
     SecondFactorStore,
     SessionStore,
     ThrottleStore,
@@ -159,14 +162,20 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
 # -- the domain over a backend's stores --------------------------------------------------
 
 
-Stores = tuple[SessionStore, ThrottleStore, SecondFactorStore, AdministrationStore]
+Stores = tuple[SessionStore, ThrottleStore, SecondFactorStore, AdministrationStore, PasskeyStore]
 
 
 @pytest.fixture
 def stores(request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.MonkeyPatch) -> Stores:
     if backend == "memory":
         store = InMemoryStore()
-        return store, store, InMemorySecondFactorStore(store), InMemoryAdministrationStore(store)
+        return (
+            store,
+            store,
+            InMemorySecondFactorStore(store),
+            InMemoryAdministrationStore(store),
+            InMemoryPasskeyStore(store),
+        )
     stack: Stack = request.getfixturevalue("stack")
     if backend == "moto":
         # moto in process is not safe for concurrent requests; its server in the local run
@@ -185,6 +194,7 @@ def stores(request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.Mon
         DynamoThrottleStore(client, stack.table),
         DynamoSecondFactorStore(client, stack.table),
         DynamoAdministrationStore(client, stack.table),
+        DynamoPasskeyStore(client, stack.table),
     )
 
 

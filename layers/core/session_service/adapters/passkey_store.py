@@ -92,19 +92,6 @@ class DynamoPasskeyStore:
                 return found
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def count(self, user_id: str) -> int:
-        request: Item = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": passkeys_partition(user_id)},
-                ":prefix": {"S": PASSKEY_PREFIX},
-            },
-            "Select": "COUNT",
-        }
-        with aws("count_passkeys"):
-            return int(self._db.query(**request).get("Count", 0))
-
     def find_passkey(self, user_id: str, passkey_id: str) -> Passkey | None:
         with aws("find_passkey"):
             found = self._db.get_item(

@@ -79,7 +79,7 @@ class Administration:
             created_at=profile.created_at,
             disabled=profile.disabled,
             mfa=credential.totp is not None,
-            passkeys=0,
+            passkeys=self._admin.count_passkeys(profile.user_id),
         )
 
     def sessions(self, user_id: str) -> list[Session]:

@@ -265,6 +265,8 @@ class AdministrationStore(Protocol):
 
     def lift_login_lock(self, credential: Credential) -> None: ...
 
+    def count_passkeys(self, user_id: str) -> int: ...
+
 
 class SecondFactorStore(Protocol):
     """What the second factor needs from storage: the pending secret, the factor, and

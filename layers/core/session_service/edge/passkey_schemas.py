@@ -9,11 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from session_service.domain.accounts import (
-    MAX_USERNAME_LENGTH,
-    MIN_USERNAME_LENGTH,
-    USERNAME_CHARACTERS,
-)
+from session_service.edge.fields import DeviceTokenValue
 
 # A base64url string (RFC 4648 §5), padding tolerated; bounded by what WebAuthn allows.
 _B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
@@ -25,14 +21,6 @@ PasskeyName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["Laptop"])
 ]
 Transport = Annotated[str, Field(max_length=16)]
-SignInUsername = Annotated[
-    str,
-    Field(
-        min_length=MIN_USERNAME_LENGTH,
-        max_length=MAX_USERNAME_LENGTH,
-        pattern=f"^[{USERNAME_CHARACTERS}]+$",
-    ),
-]
 
 
 class _Json(BaseModel):
@@ -100,7 +88,7 @@ class PasskeySignInRequest(_Body):
     ceremony_id: CeremonyId
     credential: AuthenticationResponseJson
     # From an earlier token response on this device: its failures count on their own.
-    device_token: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    device_token: DeviceTokenValue | None = None
 
 
 class CreationOptionsResponse(_Body):

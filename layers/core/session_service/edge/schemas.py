@@ -6,13 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from session_service.domain.accounts import (
-    MAX_PASSWORD_LENGTH,
-    MAX_USERNAME_LENGTH,
-    MIN_PASSWORD_LENGTH,
-    MIN_USERNAME_LENGTH,
-    USERNAME_CHARACTERS,
-)
+from session_service.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from session_service.edge.fields import DeviceTokenValue, Username
 from session_service.edge.passkey_schemas import AuthenticationResponseJson, CeremonyId
 
 if TYPE_CHECKING:
@@ -28,15 +23,6 @@ def _encodable(value: str) -> str:
     return value
 
 
-Username = Annotated[
-    str,
-    Field(
-        min_length=MIN_USERNAME_LENGTH,
-        max_length=MAX_USERNAME_LENGTH,
-        pattern=f"^[{USERNAME_CHARACTERS}]+$",
-        examples=["ada@example.com"],
-    ),
-]
 Password = Annotated[
     str,
     Field(
@@ -47,7 +33,6 @@ Password = Annotated[
     AfterValidator(_encodable),
 ]
 RefreshTokenValue = Annotated[str, Field(min_length=1, max_length=512)]
-DeviceTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
 MfaTokenValue = Annotated[str, Field(min_length=1, max_length=128)]
 # A TOTP code (6 digits) or a recovery code (abcdef-ghijkl-mnopqr-stuvwx; case, spaces
 # and hyphens as the user likes).

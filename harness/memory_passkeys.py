@@ -1,0 +1,80 @@
+"""Passkeys in memory, over the in-memory store's passkeys and sign-in ceremonies, with
+the DynamoDB store's conditions (adapters/passkey_store.py)."""
+
+from __future__ import annotations
+
+from harness.fakes import InMemoryStore
+from session_service.domain.models import AccountEvent, Passkey
+from session_service.domain.ports import (
+    AlreadyExists,
+    PasskeyAddition,
+    RegistrationCeremony,
+    SignInCeremony,
+    StaleWrite,
+)
+
+
+class InMemoryPasskeyStore:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.registrations: dict[str, RegistrationCeremony] = {}
+
+    def put_registration(self, ceremony: RegistrationCeremony) -> None:
+        with self._store._lock:
+            self._store.calls.append("put_registration")
+            self.registrations[ceremony.user_id] = ceremony
+
+    def find_registration(self, user_id: str) -> RegistrationCeremony | None:
+        with self._store._lock:
+            self._store.calls.append("find_registration")
+            return self.registrations.get(user_id)
+
+    def add_passkey(self, addition: PasskeyAddition) -> None:
+        passkey = addition.passkey
+        with self._store._lock:
+            self._store.calls.append("add_passkey")
+            pending = self.registrations.get(passkey.user_id)
+            if (
+                pending is None
+                or pending.challenge != addition.challenge
+                or pending.expires_at <= passkey.created_at
+            ):
+                raise StaleWrite()
+            key = (passkey.user_id, passkey.passkey_id)
+            if key in self._store.passkeys:
+                raise AlreadyExists()
+            del self.registrations[passkey.user_id]
+            self._store.passkeys[key] = passkey
+            self._store.account_events.append(addition.event)
+
+    def passkeys(self, user_id: str) -> list[Passkey]:
+        with self._store._lock:
+            self._store.calls.append("passkeys")
+            return [p for (owner, _), p in self._store.passkeys.items() if owner == user_id]
+
+    def find_passkey(self, user_id: str, passkey_id: str) -> Passkey | None:
+        with self._store._lock:
+            self._store.calls.append("find_passkey")
+            return self._store.passkeys.get((user_id, passkey_id))
+
+    def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
+        with self._store._lock:
+            self._store.calls.append("remove_passkey")
+            if self._store.passkeys.pop((passkey.user_id, passkey.passkey_id), None) is None:
+                raise StaleWrite()
+            self._store.account_events.append(event)
+
+    def put_sign_in(self, ceremony: SignInCeremony) -> None:
+        with self._store._lock:
+            self._store.calls.append("put_sign_in")
+            self._store.sign_ins[ceremony.digest] = ceremony
+
+    def find_sign_in(self, digest: str) -> SignInCeremony | None:
+        with self._store._lock:
+            self._store.calls.append("find_sign_in")
+            return self._store.sign_ins.get(digest)
+
+    def record_account_event(self, event: AccountEvent) -> None:
+        with self._store._lock:
+            self._store.calls.append("record_account_event")
+            self._store.account_events.append(event)
