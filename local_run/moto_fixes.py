@@ -68,13 +68,21 @@ def install() -> None:
         setattr(DynamoDBBackend, name, _checking_key_sizes(original))
 
 
+def _binary_as_hex(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"{type(value).__name__} in a transaction's items")
+
+
 def _idempotent_transact(self: DynamoHandler) -> Any:
     """A repeat of a successful transaction (same token, same items) within the window is
     answered with its success and writes nothing, as DynamoDB does."""
     token = self.body.get("ClientRequestToken")
     if not token:
         return _ORIGINAL_HANDLER(self)
-    items = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode())
+    # (binary attribute values arrive decoded, as bytes)
+    body = json.dumps(self.body["TransactItems"], sort_keys=True, default=_binary_as_hex)
+    items = hashlib.sha256(body.encode())
     now = time.monotonic()
     with _done_lock:
         for stale in [t for t, (_, at, _) in _done.items() if now - at > IDEMPOTENCY_SECONDS]:
