@@ -46,6 +46,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
+def until_stale(stack: Stack, access_token: str) -> HttpAnswer:
+    """Poll a route needing a recent sign-in until the token's sign-in is no longer
+    recent (REAUTH_MAX_AGE_SECONDS); its 401."""
+    import time  # noqa: PLC0415
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answer = stack.http("DELETE", "/auth/sessions", headers=bearer(access_token))
+        if answer.status == 401:
+            return answer
+        time.sleep(0.2)
+    raise AssertionError("the sign-in stayed recent")
+
+
 def assert_error(answer: HttpAnswer, status: int, code: str) -> None:
     assert answer.status == status, answer.json()
     body = answer.json()
@@ -91,7 +105,17 @@ def stream_records(stack: Stack) -> list[dict[str, Any]]:
                 break
             records.extend(page["Records"])
             iterator = page.get("NextShardIterator")
-    return json.loads(json.dumps(records, default=lambda value: value.timestamp()))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(records, default=_as_lambda_sees_it))  # type: ignore[no-any-return]
+
+
+def _as_lambda_sees_it(value: Any) -> Any:
+    """A stream record's value as its JSON event to Lambda has it: times as epoch
+    seconds, binary as base64."""
+    if isinstance(value, bytes):
+        import base64  # noqa: PLC0415
+
+        return base64.b64encode(value).decode()
+    return value.timestamp()
 
 
 # -- records -------------------------------------------------------------------------------

@@ -11,7 +11,15 @@ import jwt
 import pytest
 
 from harness.stack import Stack
-from tests.helpers import PASSWORD, assert_error, bearer, login, register, totp_code
+from tests.helpers import (
+    PASSWORD,
+    assert_error,
+    bearer,
+    login,
+    register,
+    totp_code,
+    until_stale,
+)
 
 
 def _enrolled(stack: Stack) -> tuple[dict[str, Any], str, list[str]]:
@@ -120,24 +128,13 @@ def quick_step_up(stack_with: Callable[..., Stack]) -> Stack:
     return stack_with(REAUTH_MAX_AGE_SECONDS="1")
 
 
-def _until_stale(stack: Stack, access_token: str) -> Any:
-    """Poll a route needing a recent sign-in until the sign-in is no longer recent."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        answer = stack.http("DELETE", "/auth/sessions", headers=bearer(access_token))
-        if answer.status == 401:
-            return answer
-        time.sleep(0.2)
-    raise AssertionError("the sign-in stayed recent")
-
-
 def test_a_sensitive_route_asks_for_a_recent_sign_in_and_reauth_gives_one(
     quick_step_up: Stack,
 ) -> None:
     stack = quick_step_up
     register(stack)
     tokens = login(stack)
-    refused = _until_stale(stack, tokens["access_token"])
+    refused = until_stale(stack, tokens["access_token"])
     assert_error(refused, 401, "insufficient_user_authentication")
     assert refused.headers["www-authenticate"] == (
         'Bearer error="insufficient_user_authentication", max_age=1'
@@ -170,7 +167,7 @@ def test_turning_totp_on_or_off_asks_for_a_recent_sign_in(quick_step_up: Stack) 
     stack = quick_step_up
     tokens, _, codes = _enrolled(stack)
     access = bearer(tokens["access_token"])
-    _until_stale(stack, tokens["access_token"])
+    until_stale(stack, tokens["access_token"])
     for method in ("POST", "DELETE"):
         refused = stack.http(method, "/auth/mfa/totp", headers=access)
         assert_error(refused, 401, "insufficient_user_authentication")

@@ -1,0 +1,275 @@
+"""Passkeys through the HTTP API (the gateway, our authorizer and the API function, on
+moto): the contract's routes and shapes, the claims of a passkey sign-in, step-up with a
+passkey, MFA_POLICY=required, and malformed credentials answered 4xx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+
+from harness.soft_authenticator import SoftAuthenticator
+from harness.stack import Stack
+from tests.helpers import (
+    PASSWORD,
+    assert_error,
+    bearer,
+    login,
+    register,
+    stream_records,
+    until_stale,
+)
+
+APP = "https://app.example.test"
+
+
+@pytest.fixture
+def passkey_stack(stack_with: Callable[..., Stack]) -> Stack:
+    return stack_with(ALLOWED_ORIGINS=APP)
+
+
+@pytest.fixture
+def authenticator() -> SoftAuthenticator:
+    return SoftAuthenticator("app.example.test", APP)
+
+
+def _add_passkey(
+    stack: Stack, access_token: str, authenticator: SoftAuthenticator, name: str | None = None
+) -> str:
+    options = stack.http(
+        "POST", "/auth/passkeys/registration/options", headers=bearer(access_token)
+    )
+    assert options.status == 200, options.json()
+    body: dict[str, Any] = {"credential": authenticator.create(options.json()["options"])}
+    if name is not None:
+        body["name"] = name
+    created = stack.http("POST", "/auth/passkeys", body, headers=bearer(access_token))
+    assert created.status == 201, created.json()
+    return str(created.json()["passkey_id"])
+
+
+def _sign_in(
+    stack: Stack, authenticator: SoftAuthenticator, username: str | None = None, **assertion: Any
+) -> Any:
+    asked = stack.http(
+        "POST",
+        "/auth/passkeys/authentication/options",
+        {"username": username} if username else None,
+    )
+    assert asked.status == 200, asked.json()
+    credential = authenticator.get(asked.json()["options"], **assertion)
+    return stack.http(
+        "POST",
+        "/auth/passkeys/authentication",
+        {"ceremony_id": asked.json()["ceremony_id"], "credential": credential},
+    )
+
+
+def test_register_list_sign_in_and_remove_a_passkey(
+    passkey_stack: Stack, authenticator: SoftAuthenticator
+) -> None:
+    stack = passkey_stack
+    user_id = register(stack)
+    tokens = login(stack)
+    passkey_id = _add_passkey(stack, tokens["access_token"], authenticator, "Laptop")
+    listed = stack.http("GET", "/auth/passkeys", headers=bearer(tokens["access_token"]))
+    assert listed.status == 200
+    [view] = listed.json()["passkeys"]
+    assert set(view) == {"passkey_id", "name", "created_at", "last_used_at"}
+    assert (view["passkey_id"], view["name"], view["last_used_at"]) == (passkey_id, "Laptop", None)
+    # A sign-in without a username: the token response, amr hwk + user
+    signed_in = _sign_in(stack, authenticator)
+    assert signed_in.status == 200, signed_in.json()
+    body = signed_in.json()
+    assert {"access_token", "refresh_token", "session_id", "expires_in"} <= set(body)
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert (claims["sub"], claims["amr"]) == (user_id, ["hwk", "user"])
+    current = stack.http("GET", "/auth/session", headers=bearer(body["access_token"]))
+    assert current.json()["amr"] == ["hwk", "user"]
+    # and with the username
+    assert _sign_in(stack, authenticator, "ADA").status == 200
+    used = stack.http("GET", "/auth/passkeys", headers=bearer(tokens["access_token"]))
+    assert used.json()["passkeys"][0]["last_used_at"] is not None
+    # Removed, it signs in no more
+    removed = stack.http(
+        "DELETE", f"/auth/passkeys/{passkey_id}", headers=bearer(tokens["access_token"])
+    )
+    assert removed.status == 204
+    assert_error(_sign_in(stack, authenticator), 401, "invalid_grant")
+    again = stack.http(
+        "DELETE", f"/auth/passkeys/{passkey_id}", headers=bearer(tokens["access_token"])
+    )
+    assert_error(again, 404, "not_found")
+    # Added and removed reach the stream as records (the published events' source)
+    kinds = [
+        record["dynamodb"]["NewImage"]["event_type"]["S"]
+        for record in stream_records(stack)
+        if record["dynamodb"].get("NewImage", {}).get("kind", {}).get("S") == "account_event"
+    ]
+    assert kinds == ["PasskeyAdded", "PasskeyRemoved"]
+
+
+def test_the_passkey_routes_need_a_recent_sign_in_and_a_passkey_steps_up(
+    stack_with: Callable[..., Stack], authenticator: SoftAuthenticator
+) -> None:
+    stack = stack_with(ALLOWED_ORIGINS=APP, REAUTH_MAX_AGE_SECONDS="1")
+    register(stack)
+    tokens = login(stack)
+    passkey_id = _add_passkey(stack, tokens["access_token"], authenticator)
+    until_stale(stack, tokens["access_token"])
+    access = bearer(tokens["access_token"])
+    refused = stack.http("POST", "/auth/passkeys/registration/options", headers=access)
+    assert_error(refused, 401, "insufficient_user_authentication")
+    refused = stack.http("DELETE", f"/auth/passkeys/{passkey_id}", headers=access)
+    assert_error(refused, 401, "insufficient_user_authentication")
+    # A step-up with the passkey: the same session, fresh auth_time, amr of the passkey
+    asked = stack.http("POST", "/auth/passkeys/authentication/options", {"username": "ada"})
+    credential = authenticator.get(asked.json()["options"])
+    stepped = stack.http(
+        "POST",
+        "/auth/reauth",
+        {"ceremony_id": asked.json()["ceremony_id"], "credential": credential},
+        headers=access,
+    )
+    assert stepped.status == 200, stepped.json()
+    assert stepped.json()["session_id"] == tokens["session_id"]
+    claims = jwt.decode(stepped.json()["access_token"], options={"verify_signature": False})
+    assert claims["amr"] == ["hwk", "user"]
+    fresh = bearer(stepped.json()["access_token"])
+    assert stack.http("DELETE", f"/auth/passkeys/{passkey_id}", headers=fresh).status == 204
+
+
+def test_under_mfa_required_a_passkey_is_the_second_factor(
+    stack_with: Callable[..., Stack], authenticator: SoftAuthenticator
+) -> None:
+    stack = stack_with(ALLOWED_ORIGINS=APP, MFA_POLICY="required")
+    register(stack)
+    tokens = login(stack)
+    access = bearer(tokens["access_token"])
+    # A password-only session may enroll a passkey, and nothing else
+    assert_error(
+        stack.http("GET", "/auth/sessions", headers=access), 403, "mfa_enrollment_required"
+    )
+    passkey_id = _add_passkey(stack, tokens["access_token"], authenticator)
+    signed_in = _sign_in(stack, authenticator)
+    assert signed_in.status == 200
+    passkey_session = bearer(signed_in.json()["access_token"])
+    assert stack.http("GET", "/auth/sessions", headers=passkey_session).status == 200
+    # The last second factor cannot be removed
+    last = stack.http("DELETE", f"/auth/passkeys/{passkey_id}", headers=passkey_session)
+    assert_error(last, 409, "conflict")
+
+
+def test_passkeys_are_off_without_allowed_origins(stack: Stack) -> None:
+    register(stack)
+    tokens = login(stack)
+    answer = stack.http(
+        "POST", "/auth/passkeys/registration/options", headers=bearer(tokens["access_token"])
+    )
+    assert_error(answer, 409, "conflict")
+    assert_error(stack.http("POST", "/auth/passkeys/authentication/options"), 409, "conflict")
+
+
+def _assertion_body(stack: Stack, authenticator: SoftAuthenticator) -> dict[str, Any]:
+    asked = stack.http("POST", "/auth/passkeys/authentication/options").json()
+    return {"ceremony_id": asked["ceremony_id"], "credential": authenticator.get(asked["options"])}
+
+
+MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    ("no credential", lambda body: body.pop("credential")),
+    ("credential a string", lambda body: body.update(credential="x")),
+    ("type not public-key", lambda body: body["credential"].update(type="password")),
+    ("rawId not base64url", lambda body: body["credential"].update(rawId="***")),
+    ("rawId too long", lambda body: body["credential"].update(rawId="A" * 1401)),
+    ("no signature", lambda body: body["credential"]["response"].pop("signature")),
+    ("signature a number", lambda body: body["credential"]["response"].update(signature=7)),
+    (
+        "userHandle not base64url",
+        lambda body: body["credential"]["response"].update(userHandle="*"),
+    ),
+    ("ceremony_id empty", lambda body: body.update(ceremony_id="")),
+    ("ceremony_id a list", lambda body: body.update(ceremony_id=[1])),
+]
+GARBLED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    (
+        "clientDataJSON not JSON",
+        lambda body: body["credential"]["response"].update(clientDataJSON="AAAA"),
+    ),
+    (
+        "authenticatorData short",
+        lambda body: body["credential"]["response"].update(authenticatorData="AAAA"),
+    ),
+    ("signature garbage", lambda body: body["credential"]["response"].update(signature="AAAA")),
+    ("rawId of no passkey", lambda body: body["credential"].update(rawId="AAAA", id="AAAA")),
+    ("userHandle of nobody", lambda body: body["credential"]["response"].update(userHandle="AAAA")),
+    ("unknown ceremony_id", lambda body: body.update(ceremony_id="nope")),
+]
+
+
+@pytest.mark.parametrize(("name", "spoil"), MALFORMED, ids=[n for n, _ in MALFORMED])
+def test_a_malformed_assertion_is_400(
+    passkey_stack: Stack,
+    authenticator: SoftAuthenticator,
+    name: str,
+    spoil: Callable[[dict[str, Any]], None],
+) -> None:
+    stack = passkey_stack
+    register(stack)
+    _add_passkey(stack, login(stack)["access_token"], authenticator)
+    body = _assertion_body(stack, authenticator)
+    spoil(body)
+    assert_error(stack.http("POST", "/auth/passkeys/authentication", body), 400, "invalid_request")
+
+
+@pytest.mark.parametrize(("name", "spoil"), GARBLED, ids=[n for n, _ in GARBLED])
+def test_a_well_formed_assertion_that_proves_nothing_is_invalid_grant(
+    passkey_stack: Stack,
+    authenticator: SoftAuthenticator,
+    name: str,
+    spoil: Callable[[dict[str, Any]], None],
+) -> None:
+    stack = passkey_stack
+    register(stack)
+    _add_passkey(stack, login(stack)["access_token"], authenticator)
+    body = _assertion_body(stack, authenticator)
+    spoil(body)
+    assert_error(stack.http("POST", "/auth/passkeys/authentication", body), 401, "invalid_grant")
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda c: c["response"].update(attestationObject="AAAA"),
+        lambda c: c["response"].update(clientDataJSON="e30"),
+        lambda c: c.update(rawId="AAAA"),
+    ],
+    ids=["attestationObject garbage", "clientDataJSON empty object", "rawId of another"],
+)
+def test_an_attestation_that_does_not_verify_is_400(
+    passkey_stack: Stack, authenticator: SoftAuthenticator, spoil: Callable[[dict[str, Any]], None]
+) -> None:
+    stack = passkey_stack
+    register(stack)
+    access = bearer(login(stack)["access_token"])
+    options = stack.http("POST", "/auth/passkeys/registration/options", headers=access).json()
+    credential = authenticator.create(options["options"])
+    spoil(credential)
+    answer = stack.http("POST", "/auth/passkeys", {"credential": credential}, headers=access)
+    assert_error(answer, 400, "invalid_request")
+
+
+def test_a_step_up_gives_a_password_or_a_passkey_not_both(
+    passkey_stack: Stack, authenticator: SoftAuthenticator
+) -> None:
+    stack = passkey_stack
+    register(stack)
+    tokens = login(stack)
+    access = bearer(tokens["access_token"])
+    _add_passkey(stack, tokens["access_token"], authenticator)
+    both = {**_assertion_body(stack, authenticator), "password": PASSWORD}
+    assert_error(stack.http("POST", "/auth/reauth", both, headers=access), 400, "invalid_request")
+    half = {"ceremony_id": "x"}
+    assert_error(stack.http("POST", "/auth/reauth", half, headers=access), 400, "invalid_request")
+    assert_error(stack.http("POST", "/auth/reauth", {}, headers=access), 400, "invalid_request")
