@@ -233,15 +233,28 @@ VALID_FOR_EVERY_ROUTE = {
     "password": PASSWORD,
     "code": "123456",
 }
+# A passkey's registration, well formed (it proves nothing): the route's own body.
+WELL_FORMED_REGISTRATION = {
+    "credential": {
+        "id": "AAAA",
+        "rawId": "AAAA",
+        "type": "public-key",
+        "response": {"clientDataJSON": "e30", "attestationObject": "AAAA"},
+    }
+}
+
+
+def _valid_body(method: str, path: str) -> dict[str, object] | None:
+    if method != "POST":
+        return None
+    return WELL_FORMED_REGISTRATION if path == "/auth/passkeys" else VALID_FOR_EVERY_ROUTE
 
 
 @pytest.mark.parametrize(("method", "path"), BEARER_ROUTES)
 def test_every_bearer_route_refuses_a_bad_token(stack: Stack, method: str, path: str) -> None:
     # Our authorizer lets requests through with its verdict for the handler to render;
     # every handler behind it must refuse, the next one added included.
-    answer = stack.http(
-        method, path, VALID_FOR_EVERY_ROUTE if method == "POST" else None, headers=bearer("x.y.z")
-    )
+    answer = stack.http(method, path, _valid_body(method, path), headers=bearer("x.y.z"))
     assert_error(answer, 401, "invalid_token")
 
 
@@ -255,7 +268,7 @@ def test_every_bearer_route_refuses_a_request_that_skipped_the_authorizer(
     event["requestContext"].pop("authorizer")
     event["requestContext"]["http"]["method"] = method
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["body"] = json.dumps(VALID_FOR_EVERY_ROUTE)
+    event["body"] = json.dumps(_valid_body(method, path))
     result = stack.function("ApiFunction").lambda_handler(event, LambdaContext())
     assert result["statusCode"] == 401
     assert json.loads(result["body"])["error"] == "invalid_token"
