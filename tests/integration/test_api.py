@@ -227,14 +227,14 @@ BEARER_ROUTES = [
 
 # A body every Bearer route's schema accepts (each ignores the others' fields), so that
 # what refuses the request is the missing verdict, never the body.
-VALID_FOR_EVERY_ROUTE = {
+VALID_FOR_EVERY_ROUTE: dict[str, object] = {
     "current_password": PASSWORD,
     "new_password": "another passphrase",
     "password": PASSWORD,
     "code": "123456",
 }
 # A passkey's registration, well formed (it proves nothing): the route's own body.
-WELL_FORMED_REGISTRATION = {
+WELL_FORMED_REGISTRATION: dict[str, object] = {
     "credential": {
         "id": "AAAA",
         "rawId": "AAAA",

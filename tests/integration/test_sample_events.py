@@ -53,6 +53,9 @@ def test_published_samples_have_the_shape_the_publisher_produces() -> None:
             "AccountDisabled",
             "AccountEnabled",
             "NewDeviceSignIn",
+            "PasskeyAdded",
+            "PasskeyRemoved",
+            "PasskeySignCountRegressed",
         }
     )
     for detail_type, event in documented.items():
@@ -135,6 +138,7 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
         "password-changed": {"PasswordChanged"},
         "second-factor-changes": {"MfaEnabled", "RecoveryCodeUsed", "MfaDisabled"},
         "account-disabled-and-enabled": {"AccountDisabled", "AccountEnabled"},
+        "passkey-changes": {"PasskeyAdded", "PasskeySignCountRegressed", "PasskeyRemoved"},
     }[name]
     assert kinds == expected
     assert result["published"] == len(messages.get("Messages", []))

@@ -1,5 +1,7 @@
 """The authorizer, the most called function, imports only what verifying a token needs:
-no argon2, no pyotp (the second factor), no pydantic (the API's bodies)."""
+no argon2, no pyotp (the second factor), no pydantic (the API's bodies), no WebAuthn
+(passkeys). The API function loads py_webauthn with the passkey routes' first call, not
+at its cold start."""
 
 from __future__ import annotations
 
@@ -10,7 +12,16 @@ import sys
 
 from local_run.template import ROOT
 
-UNWANTED = ("argon2", "pyotp", "pydantic", "session_service.domain.one_time_codes")
+# py_webauthn and what it brings (CBOR, ASN.1, pyOpenSSL).
+WEBAUTHN = ("webauthn", "cbor2", "pyasn1", "pyasn1_modules", "OpenSSL")
+UNWANTED = (
+    "argon2",
+    "pyotp",
+    "pydantic",
+    "session_service.domain.one_time_codes",
+    "session_service.domain.webauthn_ceremonies",
+    *WEBAUTHN,
+)
 
 PROBE = """
 import json, sys
@@ -20,27 +31,40 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_the_authorizer_loads_no_password_hashing_no_otp_and_no_body_models() -> None:
-    env = {
-        **os.environ,
-        "TABLE_NAME": "t",
-        "SIGNING_KEY_SECRET_ID": "s",
-        "TOKEN_ISSUER": "https://issuer.example",
-        "MFA_POLICY": "required",
-    }
+ENV = {
+    "TABLE_NAME": "t",
+    "SIGNING_KEY_SECRET_ID": "s",
+    "TOKEN_ISSUER": "https://issuer.example",
+    "MFA_POLICY": "required",
+    "ALLOWED_ORIGINS": "https://app.example",
+}
+
+
+def _loaded(function: str) -> set[str]:
+    """The modules a cold start of the function's handler module loads."""
     loaded = subprocess.run(
         [
             sys.executable,
             "-c",
             PROBE,
-            str(ROOT / "functions" / "authorizer"),
+            str(ROOT / "functions" / function),
             str(ROOT / "layers" / "core"),
         ],
         capture_output=True,
         text=True,
         check=True,
-        env=env,
+        env={**os.environ, **ENV},
     )
-    modules = set(json.loads(loaded.stdout.splitlines()[-1]))
+    return set(json.loads(loaded.stdout.splitlines()[-1]))
+
+
+def test_the_authorizer_loads_no_password_hashing_no_otp_no_body_models_no_webauthn() -> None:
+    modules = _loaded("authorizer")
     assert "session_service.edge.authorization" in modules
     assert {m for m in modules if m.split(".")[0] in UNWANTED or m in UNWANTED} == set()
+
+
+def test_the_api_function_loads_webauthn_only_when_a_passkey_route_runs() -> None:
+    modules = _loaded("api")
+    assert "session_service.edge.passkey_routes" in modules
+    assert {m for m in modules if m.split(".")[0] in WEBAUTHN} == set()
