@@ -262,6 +262,43 @@ def passkey_sign_in(
     return services.passkey_sign_in.login(request)
 
 
+# -- passkeys through the HTTP API -------------------------------------------------------
+
+
+def http_add_passkey(
+    stack: Stack, access_token: str, authenticator: SoftAuthenticator, name: str | None = None
+) -> str:
+    """Register a passkey of `authenticator` over HTTP; its passkey_id."""
+    options = stack.http(
+        "POST", "/auth/passkeys/registration/options", headers=bearer(access_token)
+    )
+    assert options.status == 200, options.json()
+    body: dict[str, Any] = {"credential": authenticator.create(options.json()["options"])}
+    if name is not None:
+        body["name"] = name
+    created = stack.http("POST", "/auth/passkeys", body, headers=bearer(access_token))
+    assert created.status == 201, created.json()
+    return str(created.json()["passkey_id"])
+
+
+def http_passkey_sign_in(
+    stack: Stack, authenticator: SoftAuthenticator, username: str | None = None, **assertion: Any
+) -> Any:
+    """Sign in with a passkey over HTTP: options, then the assertion; the answer."""
+    asked = stack.http(
+        "POST",
+        "/auth/passkeys/authentication/options",
+        {"username": username} if username else None,
+    )
+    assert asked.status == 200, asked.json()
+    credential = authenticator.get(asked.json()["options"], **assertion)
+    return stack.http(
+        "POST",
+        "/auth/passkeys/authentication",
+        {"ceremony_id": asked.json()["ceremony_id"], "credential": credential},
+    )
+
+
 # -- the admin API (signed with the credentials the local run or stack accepts) -----------
 
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+from harness.soft_authenticator import SoftAuthenticator
 from harness.stack import Stack
-from tests.helpers import PASSWORD, bearer, login, register, totp_code
+from tests.helpers import (
+    PASSWORD,
+    bearer,
+    http_add_passkey,
+    http_passkey_sign_in,
+    login,
+    register,
+    totp_code,
+)
 from tests.integration.aws_call_count import AwsCalls
 
 
@@ -116,6 +126,52 @@ def test_a_login_with_mfa_and_a_step_up_make_the_fewest_aws_calls(
         "dynamodb.GetItem": 1,
         "dynamodb.UpdateItem": 6,
         "dynamodb.BatchGetItem": 2,
+        "dynamodb.TransactWriteItems": 1,
+    }
+    for calls in measured.values():
+        assert not any(call.startswith(("secretsmanager", "ssm", "kms")) for call in calls)
+
+
+def test_a_passkey_sign_in_makes_the_fewest_aws_calls(
+    stack_with: Callable[..., Stack], aws_calls: AwsCalls
+) -> None:
+    # Given a user with a passkey, whose containers have run each step once
+    app = "https://app.example.test"
+    stack = stack_with(ALLOWED_ORIGINS=app)
+    authenticator = SoftAuthenticator("app.example.test", app)
+    register(stack)
+    http_add_passkey(stack, login(stack)["access_token"], authenticator)
+    assert http_passkey_sign_in(stack, authenticator, "ada").status == 200
+    measured: dict[str, dict[str, int]] = {}
+
+    def measure(name: str, path: str, body: Any) -> Any:
+        aws_calls.calls.clear()
+        answer = stack.http("POST", path, body)
+        assert answer.status == 200, answer.json()
+        measured[name] = dict(aws_calls.calls)
+        return answer.json()
+
+    options = "/auth/passkeys/authentication/options"
+    measure("options by username", options, {"username": "ada"})
+    asked = measure("options", options, None)
+    credential = authenticator.get(asked["options"])
+    body = {"ceremony_id": asked["ceremony_id"], "credential": credential}
+    measure("sign-in", "/auth/passkeys/authentication", body)
+
+    # The ceremony written; with a username, the credential and the user's passkeys first.
+    assert measured["options"] == {"dynamodb.PutItem": 1}
+    assert measured["options by username"] == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.Query": 1,
+        "dynamodb.PutItem": 1,
+    }
+    # The ceremony, the passkey and its owner's credential; a place in each throttle scope
+    # and back; the user's live sessions; one transaction: the session, the ceremony spent,
+    # the sign count moved on.
+    assert measured["sign-in"] == {
+        "dynamodb.GetItem": 3,
+        "dynamodb.UpdateItem": 6,
+        "dynamodb.Query": 1,
         "dynamodb.TransactWriteItems": 1,
     }
     for calls in measured.values():

@@ -14,8 +14,11 @@ from harness.soft_authenticator import SoftAuthenticator
 from harness.stack import Stack
 from tests.helpers import (
     PASSWORD,
+    admin_headers,
     assert_error,
     bearer,
+    http_add_passkey,
+    http_passkey_sign_in,
     login,
     register,
     stream_records,
@@ -35,52 +38,20 @@ def authenticator() -> SoftAuthenticator:
     return SoftAuthenticator("app.example.test", APP)
 
 
-def _add_passkey(
-    stack: Stack, access_token: str, authenticator: SoftAuthenticator, name: str | None = None
-) -> str:
-    options = stack.http(
-        "POST", "/auth/passkeys/registration/options", headers=bearer(access_token)
-    )
-    assert options.status == 200, options.json()
-    body: dict[str, Any] = {"credential": authenticator.create(options.json()["options"])}
-    if name is not None:
-        body["name"] = name
-    created = stack.http("POST", "/auth/passkeys", body, headers=bearer(access_token))
-    assert created.status == 201, created.json()
-    return str(created.json()["passkey_id"])
-
-
-def _sign_in(
-    stack: Stack, authenticator: SoftAuthenticator, username: str | None = None, **assertion: Any
-) -> Any:
-    asked = stack.http(
-        "POST",
-        "/auth/passkeys/authentication/options",
-        {"username": username} if username else None,
-    )
-    assert asked.status == 200, asked.json()
-    credential = authenticator.get(asked.json()["options"], **assertion)
-    return stack.http(
-        "POST",
-        "/auth/passkeys/authentication",
-        {"ceremony_id": asked.json()["ceremony_id"], "credential": credential},
-    )
-
-
 def test_register_list_sign_in_and_remove_a_passkey(
     passkey_stack: Stack, authenticator: SoftAuthenticator
 ) -> None:
     stack = passkey_stack
     user_id = register(stack)
     tokens = login(stack)
-    passkey_id = _add_passkey(stack, tokens["access_token"], authenticator, "Laptop")
+    passkey_id = http_add_passkey(stack, tokens["access_token"], authenticator, "Laptop")
     listed = stack.http("GET", "/auth/passkeys", headers=bearer(tokens["access_token"]))
     assert listed.status == 200
     [view] = listed.json()["passkeys"]
     assert set(view) == {"passkey_id", "name", "created_at", "last_used_at"}
     assert (view["passkey_id"], view["name"], view["last_used_at"]) == (passkey_id, "Laptop", None)
     # A sign-in without a username: the token response, amr hwk + user
-    signed_in = _sign_in(stack, authenticator)
+    signed_in = http_passkey_sign_in(stack, authenticator)
     assert signed_in.status == 200, signed_in.json()
     body = signed_in.json()
     assert {"access_token", "refresh_token", "session_id", "expires_in"} <= set(body)
@@ -89,15 +60,22 @@ def test_register_list_sign_in_and_remove_a_passkey(
     current = stack.http("GET", "/auth/session", headers=bearer(body["access_token"]))
     assert current.json()["amr"] == ["hwk", "user"]
     # and with the username
-    assert _sign_in(stack, authenticator, "ADA").status == 200
+    assert http_passkey_sign_in(stack, authenticator, "ADA").status == 200
     used = stack.http("GET", "/auth/passkeys", headers=bearer(tokens["access_token"]))
     assert used.json()["passkeys"][0]["last_used_at"] is not None
+    # Support staff see how many passkeys the user holds
+    found = stack.http(
+        "GET",
+        "/admin/users?username=ada",
+        headers=admin_headers("GET", "/admin/users?username=ada"),
+    )
+    assert found.json()["passkeys"] == 1
     # Removed, it signs in no more
     removed = stack.http(
         "DELETE", f"/auth/passkeys/{passkey_id}", headers=bearer(tokens["access_token"])
     )
     assert removed.status == 204
-    assert_error(_sign_in(stack, authenticator), 401, "invalid_grant")
+    assert_error(http_passkey_sign_in(stack, authenticator), 401, "invalid_grant")
     again = stack.http(
         "DELETE", f"/auth/passkeys/{passkey_id}", headers=bearer(tokens["access_token"])
     )
@@ -117,7 +95,7 @@ def test_the_passkey_routes_need_a_recent_sign_in_and_a_passkey_steps_up(
     stack = stack_with(ALLOWED_ORIGINS=APP, REAUTH_MAX_AGE_SECONDS="1")
     register(stack)
     tokens = login(stack)
-    passkey_id = _add_passkey(stack, tokens["access_token"], authenticator)
+    passkey_id = http_add_passkey(stack, tokens["access_token"], authenticator)
     until_stale(stack, tokens["access_token"])
     access = bearer(tokens["access_token"])
     refused = stack.http("POST", "/auth/passkeys/registration/options", headers=access)
@@ -152,8 +130,8 @@ def test_under_mfa_required_a_passkey_is_the_second_factor(
     assert_error(
         stack.http("GET", "/auth/sessions", headers=access), 403, "mfa_enrollment_required"
     )
-    passkey_id = _add_passkey(stack, tokens["access_token"], authenticator)
-    signed_in = _sign_in(stack, authenticator)
+    passkey_id = http_add_passkey(stack, tokens["access_token"], authenticator)
+    signed_in = http_passkey_sign_in(stack, authenticator)
     assert signed_in.status == 200
     passkey_session = bearer(signed_in.json()["access_token"])
     assert stack.http("GET", "/auth/sessions", headers=passkey_session).status == 200
@@ -217,7 +195,7 @@ def test_a_malformed_assertion_is_400(
 ) -> None:
     stack = passkey_stack
     register(stack)
-    _add_passkey(stack, login(stack)["access_token"], authenticator)
+    http_add_passkey(stack, login(stack)["access_token"], authenticator)
     body = _assertion_body(stack, authenticator)
     spoil(body)
     assert_error(stack.http("POST", "/auth/passkeys/authentication", body), 400, "invalid_request")
@@ -232,7 +210,7 @@ def test_a_well_formed_assertion_that_proves_nothing_is_invalid_grant(
 ) -> None:
     stack = passkey_stack
     register(stack)
-    _add_passkey(stack, login(stack)["access_token"], authenticator)
+    http_add_passkey(stack, login(stack)["access_token"], authenticator)
     body = _assertion_body(stack, authenticator)
     spoil(body)
     assert_error(stack.http("POST", "/auth/passkeys/authentication", body), 401, "invalid_grant")
@@ -267,7 +245,7 @@ def test_a_step_up_gives_a_password_or_a_passkey_not_both(
     register(stack)
     tokens = login(stack)
     access = bearer(tokens["access_token"])
-    _add_passkey(stack, tokens["access_token"], authenticator)
+    http_add_passkey(stack, tokens["access_token"], authenticator)
     both = {**_assertion_body(stack, authenticator), "password": PASSWORD}
     assert_error(stack.http("POST", "/auth/reauth", both, headers=access), 400, "invalid_request")
     half = {"ceremony_id": "x"}

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from harness.memory_activity import InMemoryActivityStore
 from session_service.domain.activity import ActivityRecorder, activity_of, device_of
-from session_service.domain.events import StreamChange
-from session_service.domain.models import AccountEvent, EndedSessions, LoginAttempt, Session
+from session_service.domain.events import StreamChange, events_for
+from session_service.domain.models import (
+    AccountEvent,
+    EndedSessions,
+    LoginAttempt,
+    Session,
+    rfc3339,
+)
 
 USER = "00000000-0000-4000-8000-000000000000"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Safari/604.1"
@@ -48,6 +54,52 @@ def test_each_change_is_its_activity() -> None:
         "s-c0",
     )
     assert (entries[1].ip, entries[1].user_agent) == ("198.51.100.9", LAPTOP)
+
+
+def test_a_passkeys_changes_and_its_refused_sign_in_are_activity_and_events() -> None:
+    added = AccountEvent("e2", USER, "PasskeyAdded", 10, passkey_id="pk1")
+    removed = AccountEvent("e3", USER, "PasskeyRemoved", 11, passkey_id="pk1")
+    regressed = AccountEvent(
+        "e4",
+        USER,
+        "PasskeySignCountRegressed",
+        12,
+        passkey_id="pk1",
+        ip="198.51.100.9",
+        user_agent=LAPTOP,
+    )
+    changes = [
+        StreamChange(event_id=f"c{i}", kind="account_event", account_event=event)
+        for i, event in enumerate((added, removed, regressed))
+    ]
+    entries = [entry for change in changes for entry in activity_of(change)]
+    assert [(e.type, e.reason, e.ip) for e in entries] == [
+        ("passkey_added", None, ""),
+        ("passkey_removed", None, ""),
+        ("login_failed", "passkey_sign_count_regressed", "198.51.100.9"),
+    ]
+    events = [event for change in changes for event in events_for(change)]
+    assert [(e.detail_type, e.detail) for e in events] == [
+        (
+            "PasskeyAdded",
+            {"event_id": "c0", "user_id": USER, "passkey_id": "pk1", "added_at": rfc3339(10)},
+        ),
+        (
+            "PasskeyRemoved",
+            {"event_id": "c1", "user_id": USER, "passkey_id": "pk1", "removed_at": rfc3339(11)},
+        ),
+        (
+            "PasskeySignCountRegressed",
+            {
+                "event_id": "c2",
+                "user_id": USER,
+                "passkey_id": "pk1",
+                "detected_at": rfc3339(12),
+                "ip": "198.51.100.9",
+                "user_agent": LAPTOP,
+            },
+        ),
+    ]
 
 
 def test_a_device_is_its_browser_platform_and_network() -> None:
