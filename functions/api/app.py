@@ -121,11 +121,13 @@ def reauthenticate(body: Annotated[ReauthBody, Body()]) -> Response[TokenRespons
             client=http.client_info(event),
         )
         return _tokens(wiring.passkey_sign_in().reauthenticate(passkey_call))
+    if body.password is None:
+        raise InvalidGrant("The password (and code), or a passkey's assertion, is required.")
     call = ReauthCall(
         user_id=caller.user_id,
         username=caller.username,
         session_id=caller.session_id,
-        password=str(body.password),
+        password=body.password,
         code=body.code,
         client=http.client_info(event),
     )

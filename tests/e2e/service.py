@@ -26,8 +26,11 @@ DEPLOYED_URL = os.environ.get("API_URL", "").rstrip("/")
 # The DynamoDB behind a local run: moto's, as `make run` has it, unless LOCAL_DYNAMODB says
 # otherwise (`LOCAL_DYNAMODB=dynamodb-local make e2e` runs the whole suite on AWS's own).
 BACKENDS = ("moto", "dynamodb-local")
+PASSKEY_ORIGIN = "https://app.example.test"
 LOCAL_DEFAULTS = {
     "LOGIN_FAILURES_PER_IP": "100000",
+    # Passkeys on (their relying party is this origin's host), for the fuzzing among others.
+    "ALLOWED_ORIGINS": PASSKEY_ORIGIN,
     "LOCAL_DYNAMODB": os.environ.get("LOCAL_DYNAMODB") or "moto",
 }
 # A run for bursts of one user's logins: every right password holds a throttle place

@@ -13,7 +13,6 @@ import pytest
 from harness.soft_authenticator import SoftAuthenticator
 from harness.stack import Stack
 from tests.helpers import (
-    PASSWORD,
     admin_headers,
     assert_error,
     bearer,
@@ -160,6 +159,7 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("credential a string", lambda body: body.update(credential="x")),
     ("type not public-key", lambda body: body["credential"].update(type="password")),
     ("rawId not base64url", lambda body: body["credential"].update(rawId="***")),
+    ("rawId empty", lambda body: body["credential"].update(rawId="")),
     ("rawId too long", lambda body: body["credential"].update(rawId="A" * 1401)),
     ("no signature", lambda body: body["credential"]["response"].pop("signature")),
     ("signature a number", lambda body: body["credential"]["response"].update(signature=7)),
@@ -181,6 +181,7 @@ GARBLED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ),
     ("signature garbage", lambda body: body["credential"]["response"].update(signature="AAAA")),
     ("rawId of no passkey", lambda body: body["credential"].update(rawId="AAAA", id="AAAA")),
+    ("rawId of no length", lambda body: body["credential"].update(rawId="0", id="0")),
     ("userHandle of nobody", lambda body: body["credential"]["response"].update(userHandle="AAAA")),
     ("unknown ceremony_id", lambda body: body.update(ceremony_id="nope")),
 ]
@@ -238,7 +239,7 @@ def test_an_attestation_that_does_not_verify_is_400(
     assert_error(answer, 400, "invalid_request")
 
 
-def test_a_step_up_gives_a_password_or_a_passkey_not_both(
+def test_a_step_up_takes_a_passkey_or_else_the_password(
     passkey_stack: Stack, authenticator: SoftAuthenticator
 ) -> None:
     stack = passkey_stack
@@ -246,8 +247,13 @@ def test_a_step_up_gives_a_password_or_a_passkey_not_both(
     tokens = login(stack)
     access = bearer(tokens["access_token"])
     http_add_passkey(stack, tokens["access_token"], authenticator)
-    both = {**_assertion_body(stack, authenticator), "password": PASSWORD}
-    assert_error(stack.http("POST", "/auth/reauth", both, headers=access), 400, "invalid_request")
+    # Both given: the passkey's assertion is what is proved (amr of the passkey)
+    both = {**_assertion_body(stack, authenticator), "password": "not the password"}
+    stepped = stack.http("POST", "/auth/reauth", both, headers=access)
+    assert stepped.status == 200, stepped.json()
+    claims = jwt.decode(stepped.json()["access_token"], options={"verify_signature": False})
+    assert claims["amr"] == ["hwk", "user"]
+    # Half a passkey and no password, or nothing: nothing proved
     half = {"ceremony_id": "x"}
-    assert_error(stack.http("POST", "/auth/reauth", half, headers=access), 400, "invalid_request")
-    assert_error(stack.http("POST", "/auth/reauth", {}, headers=access), 400, "invalid_request")
+    assert_error(stack.http("POST", "/auth/reauth", half, headers=access), 401, "invalid_grant")
+    assert_error(stack.http("POST", "/auth/reauth", {}, headers=access), 401, "invalid_grant")

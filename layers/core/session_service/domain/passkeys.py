@@ -199,7 +199,8 @@ class Passkeys:
         try:
             named = presented(credential)
         except PasskeyRejected:
-            raise InvalidRequest("credential.rawId must be base64url.") from None
+            # An id or user handle no passkey can have: an unknown passkey (it counts).
+            return PresentedPasskey(ceremony, None)
         user_id = ceremony.user_id or named.user_handle
         if named.user_handle and ceremony.user_id and named.user_handle != ceremony.user_id:
             user_id = None

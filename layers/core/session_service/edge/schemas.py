@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from session_service.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from session_service.edge.fields import DeviceTokenValue, Username
@@ -77,24 +77,13 @@ class MfaLoginRequest(_Body):
 
 class ReauthBody(_Body):
     """The password (with a code when the account has TOTP on), or a passkey: the
-    assertion of a ceremony from POST /auth/passkeys/authentication/options."""
+    assertion of a ceremony from POST /auth/passkeys/authentication/options (which is
+    used when both are given)."""
 
     password: Password | None = None
     code: OneTimeCode | None = None
     ceremony_id: CeremonyId | None = None
     credential: AuthenticationResponseJson | None = None
-
-    @model_validator(mode="after")
-    def _one_proof(self) -> ReauthBody:
-        passkey = (self.ceremony_id, self.credential)
-        with_passkey = all(part is not None for part in passkey)
-        if with_passkey == (self.password is not None) or (
-            not with_passkey and any(part is not None for part in passkey)
-        ):
-            raise ValueError(
-                "give the password (and code), or a passkey's ceremony_id and credential"
-            )
-        return self
 
 
 class TotpCodeRequest(_Body):
