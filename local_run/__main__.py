@@ -118,9 +118,11 @@ def _demo_hint(base_url: str) -> str:
     cookie_mode = os.environ.get("REFRESH_TOKEN_TRANSPORT") in ("cookie", "both")
     if cookie_mode and base_url in os.environ.get("ALLOWED_ORIGINS", "").split(","):
         return f"demo page on {base_url}/demo/"
+    # (passkeys need a domain for their relying party: localhost, not 127.0.0.1)
+    named = base_url.replace("127.0.0.1", "localhost")
     return (
-        f"demo page on {base_url}/demo/ once started with "
-        f"REFRESH_TOKEN_TRANSPORT=cookie ALLOWED_ORIGINS={base_url}"
+        f"demo page on {named}/demo/ once started with "
+        f"REFRESH_TOKEN_TRANSPORT=cookie ALLOWED_ORIGINS={named}"
     )
 
 

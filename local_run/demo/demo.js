@@ -162,7 +162,10 @@
 
   // RFC 8176 method references, as a person reads them.
   function methods(amr) {
-    const names = { pwd: "password", otp: "authenticator code", hwk: "passkey", swk: "passkey" };
+    const names = {
+      pwd: "password", otp: "authenticator code", hwk: "passkey", swk: "synced passkey",
+      user: "user verification",
+    };
     return (amr || []).map((method) => names[method] || method).join(" + ");
   }
 
@@ -219,6 +222,7 @@
     });
     $("sessions").replaceChildren(...rows);
     await renderActivity();
+    await window.sessionPasskeys?.render();
     return true;
   }
 
@@ -228,6 +232,7 @@
     new_device: "New device", session_revoked: "Signed out", refresh_token_reuse_detected: "Stolen token detected",
     password_changed: "Password changed", mfa_enabled: "Two-step verification on",
     mfa_disabled: "Two-step verification off", recovery_code_used: "Recovery code used",
+    passkey_added: "Passkey added", passkey_removed: "Passkey removed",
     account_disabled: "Account disabled", account_enabled: "Account enabled",
   };
   async function renderActivity() {
@@ -370,8 +375,10 @@
     if (await render()) show("Password changed. Every other session has ended.");
   });
 
-  // For the console (and the browser test): the calls, never the token.
-  window.sessionDemo = Object.freeze({ api, refresh, render });
+  // For the console, the browser test and passkeys.js: the calls, never the token.
+  window.sessionDemo = Object.freeze({
+    api, refresh, render, send, signedIn, show, problem, refused, act, onSubmit, when, stepUpDone,
+  });
 
   // On load: the HttpOnly cookie may still hold a session; a silent refresh restores it.
   act(async () => {
