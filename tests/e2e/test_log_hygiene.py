@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.service import Service
+from harness.soft_authenticator import SoftAuthenticator
+from tests.e2e.service import PASSKEY_ORIGIN, Service
 from tests.helpers import PASSWORD, totp_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -77,6 +79,20 @@ def test_no_secret_reaches_the_logs(configured: Callable[..., Service]) -> None:
     secrets |= {proved["access_token"]}
     off = service.delete("/auth/mfa/totp", headers=bearer(proved["access_token"]))
     assert off.status_code == 204
+    # Passkeys: one added, a sign-in with it (its ceremony_id is single use, like a token)
+    authenticator = SoftAuthenticator(urlsplit(PASSKEY_ORIGIN).hostname or "", PASSKEY_ORIGIN)
+    passkey_access = bearer(service.login(service.new_user())["access_token"])
+    created = service.post("/auth/passkeys/registration/options", headers=passkey_access).json()
+    credential = authenticator.create(created["options"])
+    added = service.post("/auth/passkeys", {"credential": credential}, headers=passkey_access)
+    assert added.status_code == 201, added.text
+    asked = service.post("/auth/passkeys/authentication/options").json()
+    assertion = {
+        "ceremony_id": asked["ceremony_id"],
+        "credential": authenticator.get(asked["options"]),
+    }
+    with_passkey = service.post("/auth/passkeys/authentication", assertion).json()
+    secrets |= {asked["ceremony_id"], with_passkey["access_token"], with_passkey["refresh_token"]}
     # and the hashes, sealed secrets and digests the table holds
     table = service.aws("dynamodb").list_tables()["TableNames"][0]
     for item in service.aws("dynamodb").scan(TableName=table)["Items"]:
@@ -92,6 +108,7 @@ def test_no_secret_reaches_the_logs(configured: Callable[..., Service]) -> None:
     assert '"rawPath":"/auth/login"' in logs, logs[-3000:]
     assert '"rawPath":"/auth/password"' in logs
     assert '"rawPath":"/auth/login/mfa"' in logs
+    assert '"rawPath":"/auth/passkeys/authentication"' in logs
     # ...and hold none of the secrets
     leaked = sorted(secret for secret in secrets if secret in logs)
     assert not leaked, f"{len(leaked)} secrets in the logs"

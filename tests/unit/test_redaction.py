@@ -39,6 +39,7 @@ HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIz
         ("abcde-fghij", json.dumps({"body": json.dumps({"code": "abcde-fghij"})})),
         ("tok-9Xy", json.dumps({"body": json.dumps({"mfa_token": "tok-9Xy", "code": "1"})})),
         ("JBSWY3DPEHPK3PXP", json.dumps({"secret": "JBSWY3DPEHPK3PXP"})),
+        ("cer-5kQ", json.dumps({"body": json.dumps({"ceremony_id": "cer-5kQ", "credential": {}})})),
         ("otpauth://totp/x", json.dumps({"otpauth_uri": "otpauth://totp/x?secret=J"})),
         ("v1.sealed", json.dumps({"NewImage": {"totp_secret": {"S": "v1.sealed"}}})),
         ("v1.pending", json.dumps({"Item": {"pending_totp": {"S": "v1.pending"}}})),

@@ -31,9 +31,10 @@ _SECRETS = [
     re.compile(r"(?i)(?<=basic )[^\s\"'\\,]+"),
 ]
 # Secret fields of request bodies in JSON (passwords, one-time codes, the mfa_token, a
-# TOTP secret and its URI), plain or escaped inside a logged request body.
+# TOTP secret and its URI, a passkey ceremony's id), plain or escaped inside a logged
+# request body.
 _PASSWORD_FIELD = re.compile(
-    r"""(?P<key>(?:\\*["'])(?:(?:current_|new_)?password|code|mfa_token|secret|otpauth_uri)"""
+    r"""(?P<key>(?:\\*["'])(?:(?:current_|new_)?password|code|mfa_token|ceremony_id|secret|otpauth_uri)"""
     r"""(?:\\*["'])\s*:\s*(?:\\*["']))"""
     r"""(?P<value>.*?)(?P<end>(?<!\\)\\*["'](?=\s*[,}\]]|\\))""",
     re.IGNORECASE,
