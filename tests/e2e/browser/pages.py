@@ -3,6 +3,7 @@ register, log in, call the API from the page), and a page of another origin."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -82,6 +83,22 @@ def signed_in_tab(context: BrowserContext, service: Service) -> tuple[Page, str]
     page = open_demo(context, service)
     log_in(page, username)
     return page, username
+
+
+def ask_for_a_step_up(page: Page) -> None:
+    """Sign out everywhere else until the page asks to confirm it's you: once the sign-in
+    is older than REAUTH_MAX_AGE_SECONDS (polled: while recent, the click just succeeds)."""
+    deadline = time.monotonic() + 15
+    while not page.locator("#step-up").is_visible():
+        assert time.monotonic() < deadline, "no step-up was asked for"
+        page.click("#sign-out-others")
+        page.wait_for_function(
+            "() => !document.querySelector('#step-up').hidden"
+            " || document.querySelector('#status').textContent.includes('ended')"
+        )
+        if not page.locator("#step-up").is_visible():
+            page.evaluate("document.querySelector('#status').textContent = ''")
+            time.sleep(0.3)
 
 
 def refresh_cookie(context: BrowserContext) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ Also writes docs/passkeys.png, the screenshot in docs/frontend.md."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 
 import pytest
@@ -16,7 +15,7 @@ from playwright.sync_api import BrowserContext, CDPSession, Page, expect
 
 from local_run.launcher import free_port
 from local_run.template import ROOT
-from tests.e2e.browser.pages import log_in, open_demo
+from tests.e2e.browser.pages import ask_for_a_step_up, log_in, open_demo
 from tests.e2e.service import DEPLOYED_URL, Service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -91,17 +90,7 @@ def test_create_a_passkey_sign_in_with_it_and_answer_a_step_up(
     page.screenshot(path=str(SCREENSHOT), full_page=True, animations="disabled", caret="hide")
     # Once the sign-in is older than REAUTH_MAX_AGE_SECONDS, signing out everywhere else
     # asks to confirm it's you; the passkey answers (polled: while recent it just succeeds)
-    deadline = time.monotonic() + 15
-    while not page.locator("#step-up").is_visible():
-        assert time.monotonic() < deadline, "no step-up was asked for"
-        page.click("#sign-out-others")
-        page.wait_for_function(
-            "() => !document.querySelector('#step-up').hidden"
-            " || document.querySelector('#status').textContent.includes('ended')"
-        )
-        if not page.locator("#step-up").is_visible():
-            page.evaluate("document.querySelector('#status').textContent = ''")
-            time.sleep(0.3)
+    ask_for_a_step_up(page)
     page.click("#reauth-passkey")
     expect(page.locator("#status")).to_have_text("Every other session has ended.")
     expect(page.locator("#step-up")).to_be_hidden()
