@@ -296,3 +296,15 @@ def test_another_users_passkey_is_not_found(domain: Domain) -> None:
     other = register_and_login(domain, "bob")
     with pytest.raises(NotFound):
         domain.passkeys.remove(other.session.user_id, "bob", passkey_id, keep_a_factor=False)
+
+
+def test_options_for_an_unknown_username_cost_what_a_known_users_do(domain: Domain) -> None:
+    register_and_login(domain, "bob")  # a user without passkeys
+
+    def calls_for(username: str) -> list[str]:
+        domain.store.calls.clear()
+        domain.passkeys.sign_in_options(username)
+        return list(domain.store.calls)
+
+    expected = ["find_credential", "passkeys", "put_sign_in"]
+    assert calls_for("nobody") == calls_for("bob") == expected

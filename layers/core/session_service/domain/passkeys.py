@@ -55,6 +55,8 @@ from session_service.observability import logger
 MAX_PASSKEYS = 20
 MAX_CEREMONY_ID_LENGTH = 128
 NOT_VERIFIED = "The passkey could not be verified."
+# The user of an unknown username's ceremony: no user id is this (ids are UUIDs).
+NO_USER = "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +182,10 @@ class Passkeys:
         if username is not None:
             credential = self._accounts.find_credential(username_key(username))
             # An unknown username's ceremony names no user: no assertion can complete it.
-            user_id = credential.user_id if credential else "-"
-            allowed = self._store.passkeys(credential.user_id) if credential else []
+            # Its passkeys are looked for all the same, under that name, so that the
+            # answer costs what a known user's does (its timing tells nothing).
+            user_id = credential.user_id if credential else NO_USER
+            allowed = self._store.passkeys(user_id)
         ceremony_id = secrets.token_urlsafe(32)
         challenge = secrets.token_bytes(32)
         expires_at = self._now() + CEREMONY_SECONDS * 1000
