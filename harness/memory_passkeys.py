@@ -3,6 +3,8 @@ the DynamoDB store's conditions (adapters/passkey_store.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from harness.fakes import InMemoryStore
 from session_service.domain.models import AccountEvent, Passkey
 from session_service.domain.ports import (
@@ -56,6 +58,15 @@ class InMemoryPasskeyStore:
         with self._store._lock:
             self._store.calls.append("find_passkey")
             return self._store.passkeys.get((user_id, passkey_id))
+
+    def rename_passkey(self, passkey: Passkey, name: str) -> None:
+        with self._store._lock:
+            self._store.calls.append("rename_passkey")
+            key = (passkey.user_id, passkey.passkey_id)
+            stored = self._store.passkeys.get(key)
+            if stored is None:
+                raise StaleWrite()
+            self._store.passkeys[key] = dataclasses.replace(stored, name=name)
 
     def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
         with self._store._lock:

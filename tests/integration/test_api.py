@@ -245,6 +245,8 @@ WELL_FORMED_REGISTRATION: dict[str, object] = {
 
 
 def _valid_body(method: str, path: str) -> dict[str, object] | None:
+    if method == "PATCH":
+        return {"name": "Laptop"}  # a passkey's new name
     if method != "POST":
         return None
     return WELL_FORMED_REGISTRATION if path == "/auth/passkeys" else VALID_FOR_EVERY_ROUTE

@@ -62,6 +62,21 @@ def test_register_list_sign_in_and_remove_a_passkey(
     assert http_passkey_sign_in(stack, authenticator, "ADA").status == 200
     used = stack.http("GET", "/auth/passkeys", headers=bearer(tokens["access_token"]))
     assert used.json()["passkeys"][0]["last_used_at"] is not None
+    # Renamed (by its owner only)
+    renamed = stack.http(
+        "PATCH",
+        f"/auth/passkeys/{passkey_id}",
+        {"name": "Work laptop"},
+        headers=bearer(tokens["access_token"]),
+    )
+    assert renamed.status == 200, renamed.json()
+    assert (renamed.json()["passkey_id"], renamed.json()["name"]) == (passkey_id, "Work laptop")
+    register(stack, "bob")
+    bobs = bearer(login(stack, "bob")["access_token"])
+    theirs = stack.http("PATCH", f"/auth/passkeys/{passkey_id}", {"name": "Mine"}, headers=bobs)
+    assert_error(theirs, 404, "not_found")
+    blank = stack.http("PATCH", f"/auth/passkeys/{passkey_id}", {"name": ""}, headers=bobs)
+    assert_error(blank, 400, "invalid_request")
     # Support staff see how many passkeys the user holds
     found = stack.http(
         "GET",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_service.adapters.dynamo import aws, transact
+from session_service.adapters.dynamo import aws, transact, update_if
 from session_service.adapters.passkey_items import (
     PASSKEY_PREFIX,
     passkey_from_item,
@@ -98,6 +98,20 @@ class DynamoPasskeyStore:
                 TableName=self._table, Key=passkey_key(user_id, passkey_id), ConsistentRead=True
             )
         return passkey_from_item(found["Item"]) if "Item" in found else None
+
+    def rename_passkey(self, passkey: Passkey, name: str) -> None:
+        renamed = update_if(
+            self._db,
+            self._table,
+            "rename_passkey",
+            Key=passkey_key(passkey.user_id, passkey.passkey_id),
+            UpdateExpression="SET #name = :name",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#name": "name"},
+            ExpressionAttributeValues={":name": {"S": name}},
+        )
+        if renamed is None:
+            raise StaleWrite()
 
     def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
         delete: Item = {

@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from session_service.domain.accounts import username_key
@@ -152,12 +152,25 @@ class Passkeys:
     def list(self, user_id: str) -> list[Passkey]:
         return sorted(self._store.passkeys(user_id), key=lambda p: (p.created_at, p.passkey_id))
 
-    def remove(self, user_id: str, username: str, passkey_id: str, keep_a_factor: bool) -> None:
-        """Remove one of the user's passkeys. With MFA_POLICY=required (`keep_a_factor`)
-        the last second factor stays: a passkey, or TOTP."""
+    def rename(self, user_id: str, passkey_id: str, name: str) -> Passkey:
+        passkey = self._find(user_id, passkey_id)
+        try:
+            self._store.rename_passkey(passkey, name)
+        except StaleWrite:
+            raise NotFound("No such passkey.") from None
+        return replace(passkey, name=name)
+
+    def _find(self, user_id: str, passkey_id: str) -> Passkey:
+        # (a passkey id is a 43-character digest: anything longer names none)
         passkey = self._store.find_passkey(user_id, passkey_id) if len(passkey_id) < 64 else None
         if passkey is None:
             raise NotFound("No such passkey.")
+        return passkey
+
+    def remove(self, user_id: str, username: str, passkey_id: str, keep_a_factor: bool) -> None:
+        """Remove one of the user's passkeys. With MFA_POLICY=required (`keep_a_factor`)
+        the last second factor stays: a passkey, or TOTP."""
+        passkey = self._find(user_id, passkey_id)
         if keep_a_factor:
             credential = self._accounts.find_credential(username_key(username))
             has_totp = credential is not None and credential.totp is not None

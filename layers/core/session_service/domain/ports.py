@@ -300,6 +300,10 @@ class PasskeyStore(Protocol):
 
     def find_passkey(self, user_id: str, passkey_id: str) -> Passkey | None: ...
 
+    def rename_passkey(self, passkey: Passkey, name: str) -> None:
+        """Raises StaleWrite when it is gone."""
+        ...
+
     def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
         """Raises StaleWrite when it is gone already."""
         ...

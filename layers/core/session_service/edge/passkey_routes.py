@@ -11,13 +11,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from session_service.domain.models import rfc3339
+from session_service.domain.models import Passkey, rfc3339
 from session_service.edge import http, transport
 from session_service.edge.authorization import CallerRules
 from session_service.edge.passkey_schemas import (
     CreationOptionsResponse,
     PasskeyCreatedResponse,
     PasskeyRegistrationRequest,
+    PasskeyRenameRequest,
     PasskeySignInOptionsRequest,
     PasskeySignInRequest,
     PasskeysResponse,
@@ -76,16 +77,19 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     )
     def list_passkeys() -> PasskeysResponse:
         caller = rules.caller(router.current_event.raw_event, enrolling=True)
-        views = [
-            PasskeyView(
-                passkey_id=passkey.passkey_id,
-                name=passkey.name,
-                created_at=rfc3339(passkey.created_at),
-                last_used_at=rfc3339(passkey.last_used_at) if passkey.last_used_at else None,
-            )
-            for passkey in routes.passkeys().list(caller.user_id)
-        ]
+        views = [_view(passkey) for passkey in routes.passkeys().list(caller.user_id)]
         return PasskeysResponse(passkeys=views)
+
+    @router.patch(
+        "/auth/passkeys/<passkey_id>",
+        security=http.BEARER_SECURITY,
+        responses=responses(PasskeyView, 400, 401, 403, 404),
+    )
+    def rename_passkey(
+        passkey_id: str, body: Annotated[PasskeyRenameRequest, Body()]
+    ) -> PasskeyView:
+        caller = rules.caller(router.current_event.raw_event, enrolling=True)
+        return _view(routes.passkeys().rename(caller.user_id, passkey_id, body.name))
 
     @router.delete(
         "/auth/passkeys/<passkey_id>",
@@ -130,3 +134,13 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         return transport.issued_response(routes.sign_in().login(request), mode)
 
     return router
+
+
+def _view(passkey: Passkey) -> PasskeyView:
+    last_used = passkey.last_used_at
+    return PasskeyView(
+        passkey_id=passkey.passkey_id,
+        name=passkey.name,
+        created_at=rfc3339(passkey.created_at),
+        last_used_at=rfc3339(last_used) if last_used is not None else None,
+    )

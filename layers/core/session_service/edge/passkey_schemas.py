@@ -77,6 +77,10 @@ class PasskeyRegistrationRequest(_Body):
     name: PasskeyName | None = None
 
 
+class PasskeyRenameRequest(_Body):
+    name: PasskeyName
+
+
 class PasskeySignInOptionsRequest(_Body):
     # Absent: any discoverable passkey may answer (the browser offers the user's own).
     username: (
