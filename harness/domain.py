@@ -114,7 +114,8 @@ def build_services(
     accounts = Accounts(
         store, sessions, ending, passwords, login_throttle, devices, second_factors, clock=clock
     )
-    passkeys = Passkeys(store, passkey_store, WebAuthn(RELYING_PARTY), clock=clock)
+    decoy_key = lambda: keys.current().refresh_token_key  # noqa: E731
+    passkeys = Passkeys(store, passkey_store, WebAuthn(RELYING_PARTY), decoy_key, clock=clock)
     sign_in = PasskeySignIn(accounts, passkeys, store, sessions, login_throttle, devices)
     return Services(
         clock,

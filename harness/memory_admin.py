@@ -47,7 +47,3 @@ class InMemoryAdministrationStore:
             store.credentials[credential.username_key] = dataclasses.replace(
                 stored, throttle_generation=stored.throttle_generation + 1
             )
-
-    def count_passkeys(self, user_id: str) -> int:
-        with self._store._lock:
-            return sum(1 for owner, _ in self._store.passkeys if owner == user_id)

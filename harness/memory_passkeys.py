@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 from harness.fakes import InMemoryStore
-from session_service.domain.models import AccountEvent, Passkey
+from session_service.domain.models import AccountEvent, Credential, Passkey
 from session_service.domain.ports import (
     AlreadyExists,
     PasskeyAddition,
+    PasskeyCountRefused,
     RegistrationCeremony,
     SignInCeremony,
     StaleWrite,
@@ -45,6 +46,12 @@ class InMemoryPasskeyStore:
             key = (passkey.user_id, passkey.passkey_id)
             if key in self._store.passkeys:
                 raise AlreadyExists()
+            credential = self._store.credentials.get(passkey.username_key)
+            if credential is None or credential.user_id != passkey.user_id:
+                raise PasskeyCountRefused()
+            if credential.passkeys >= addition.max_passkeys:
+                raise PasskeyCountRefused()
+            self._count(credential, +1)
             del self.registrations[passkey.user_id]
             self._store.passkeys[key] = passkey
             self._store.account_events.append(addition.event)
@@ -68,12 +75,23 @@ class InMemoryPasskeyStore:
                 raise StaleWrite()
             self._store.passkeys[key] = dataclasses.replace(stored, name=name)
 
-    def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
+    def remove_passkey(self, passkey: Passkey, event: AccountEvent, keep: int) -> None:
         with self._store._lock:
             self._store.calls.append("remove_passkey")
-            if self._store.passkeys.pop((passkey.user_id, passkey.passkey_id), None) is None:
+            key = (passkey.user_id, passkey.passkey_id)
+            if key not in self._store.passkeys:
                 raise StaleWrite()
+            credential = self._store.credentials.get(passkey.username_key)
+            if credential is None or credential.passkeys <= keep:
+                raise PasskeyCountRefused()
+            self._count(credential, -1)
+            del self._store.passkeys[key]
             self._store.account_events.append(event)
+
+    def _count(self, credential: Credential, change: int) -> None:
+        self._store.credentials[credential.username_key] = dataclasses.replace(
+            credential, passkeys=credential.passkeys + change
+        )
 
     def put_sign_in(self, ceremony: SignInCeremony) -> None:
         with self._store._lock:

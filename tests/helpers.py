@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from harness.domain import Domain, Services
     from harness.soft_authenticator import SoftAuthenticator
     from harness.stack import HttpAnswer, Stack
+    from session_service.domain.account_changes import FactorChange
     from session_service.domain.models import ClientInfo
     from session_service.domain.session_records import IssuedTokens
 
@@ -206,14 +207,27 @@ def totp_code(secret: str, at: float) -> str:
     return str(pyotp.TOTP(secret).at(at))
 
 
+def factor_change(
+    issued: IssuedTokens, username: str = "ada", amr: tuple[str, ...] | None = None
+) -> FactorChange:
+    """The session's user changing their second factors, proved as the session was (or as
+    `amr` says: a step-up with a second factor)."""
+    from session_service.domain.account_changes import FactorChange  # noqa: PLC0415
+
+    return FactorChange(issued.session.user_id, username, amr or issued.session.amr, 900)
+
+
 def enroll_totp(
-    services: Services, issued: IssuedTokens, username: str = "ada"
+    services: Services,
+    issued: IssuedTokens,
+    username: str = "ada",
+    amr: tuple[str, ...] | None = None,
 ) -> tuple[str, list[str]]:
     """Turn TOTP on for the session's user; the secret and the recovery codes. The clock
     moves on a step, so that the next code is not the confirming one."""
     user_id, session_id = issued.session.user_id, issued.session.session_id
     credential_key = username.lower()
-    setup = services.second_factors.begin_totp(user_id, credential_key)
+    setup = services.second_factors.begin_totp(factor_change(issued, username, amr))
     codes = services.second_factors.confirm_totp(
         user_id, credential_key, session_id, totp_code(setup.secret, services.clock())
     )
@@ -237,10 +251,12 @@ def add_passkey(
     issued: IssuedTokens,
     authenticator: SoftAuthenticator,
     username: str = "ada",
+    amr: tuple[str, ...] = ("hwk", "user"),
 ) -> str:
-    """Register a passkey of `authenticator` for the session's user; its passkey_id."""
+    """Register a passkey of `authenticator` for the session's user, from a session that
+    proved a second factor (`amr`); its passkey_id."""
     user_id = issued.session.user_id
-    options = services.passkeys.registration_options(user_id, username)
+    options = services.passkeys.registration_options(factor_change(issued, username, amr))
     passkey = services.passkeys.register(user_id, username, authenticator.create(options), None)
     return passkey.passkey_id
 

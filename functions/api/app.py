@@ -12,13 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
 from session_service.config import get_settings
-from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall, username_key
-from session_service.domain.errors import Conflict, InsufficientUserAuthentication, InvalidGrant
-from session_service.domain.models import PASSWORD_AMR, SECOND_FACTOR_METHODS, rfc3339
+from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall
+from session_service.domain.errors import Conflict, InvalidGrant
+from session_service.domain.models import PASSWORD_AMR, rfc3339
 from session_service.domain.passkey_sign_in import PasskeyReauthCall
 from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
-from session_service.edge.passkey_routes import PasskeyRoutes, passkey_router
+from session_service.edge.passkey_routes import PasskeyRoutes, factor_change, passkey_router
 from session_service.edge.passkey_schemas import browser_json
 from session_service.edge.schemas import (
     ActivityResponse,
@@ -141,7 +141,7 @@ def reauthenticate(body: Annotated[ReauthBody, Body()]) -> Response[TokenRespons
 )
 def begin_totp() -> TotpSetupResponse:
     caller = rules.caller(app.current_event.raw_event, recent=True, enrolling=True)
-    setup = wiring.second_factors().begin_totp(caller.user_id, username_key(caller.username))
+    setup = wiring.second_factors().begin_totp(factor_change(rules, caller))
     return TotpSetupResponse(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
 
 
@@ -168,15 +168,7 @@ def disable_totp() -> Response[None]:
     caller = rules.caller(app.current_event.raw_event, recent=True)
     if rules.mfa_required:
         raise Conflict("MFA_POLICY=required: the second factor cannot be turned off.")
-    if not SECOND_FACTOR_METHODS & set(caller.amr):
-        # A session that never proved a second factor (one from before TOTP was turned
-        # on) may not turn it off: a code, or a passkey, must be proved first.
-        raise InsufficientUserAuthentication(
-            rules.reauth_max_age_seconds,
-            "Turning TOTP off needs a sign-in with a second factor: POST /auth/reauth with "
-            "the code, or with a passkey.",
-        )
-    wiring.second_factors().disable_totp(caller.user_id, username_key(caller.username))
+    wiring.second_factors().disable_totp(factor_change(rules, caller))
     return http.json_response(204, None)
 
 

@@ -84,15 +84,16 @@ def test_register_list_sign_in_and_remove_a_passkey(
         headers=admin_headers("GET", "/admin/users?username=ada"),
     )
     assert found.json()["passkeys"] == 1
-    # Removed, it signs in no more
-    removed = stack.http(
+    # Removed (from the passkey's own session: the password's may not), it signs in no more
+    by_password = stack.http(
         "DELETE", f"/auth/passkeys/{passkey_id}", headers=bearer(tokens["access_token"])
     )
+    assert_error(by_password, 401, "insufficient_user_authentication")
+    with_passkey = bearer(body["access_token"])
+    removed = stack.http("DELETE", f"/auth/passkeys/{passkey_id}", headers=with_passkey)
     assert removed.status == 204
     assert_error(http_passkey_sign_in(stack, authenticator), 401, "invalid_grant")
-    again = stack.http(
-        "DELETE", f"/auth/passkeys/{passkey_id}", headers=bearer(tokens["access_token"])
-    )
+    again = stack.http("DELETE", f"/auth/passkeys/{passkey_id}", headers=with_passkey)
     assert_error(again, 404, "not_found")
     # Added and removed reach the stream as records (the published events' source)
     kinds = [
@@ -106,7 +107,7 @@ def test_register_list_sign_in_and_remove_a_passkey(
 def test_the_passkey_routes_need_a_recent_sign_in_and_a_passkey_steps_up(
     stack_with: Callable[..., Stack], authenticator: SoftAuthenticator
 ) -> None:
-    stack = stack_with(ALLOWED_ORIGINS=APP, REAUTH_MAX_AGE_SECONDS="1")
+    stack = stack_with(ALLOWED_ORIGINS=APP, REAUTH_MAX_AGE_SECONDS="2")
     register(stack)
     tokens = login(stack)
     passkey_id = http_add_passkey(stack, tokens["access_token"], authenticator)
@@ -265,3 +266,34 @@ def test_a_step_up_takes_a_passkey_or_else_the_password(
     half = {"ceremony_id": "x"}
     assert_error(stack.http("POST", "/auth/reauth", half, headers=access), 401, "invalid_grant")
     assert_error(stack.http("POST", "/auth/reauth", {}, headers=access), 401, "invalid_grant")
+
+
+def test_the_password_alone_cannot_add_a_factor_to_an_account_that_has_a_passkey(
+    stack_with: Callable[..., Stack], authenticator: SoftAuthenticator
+) -> None:
+    # Under MFA_POLICY=required, a password-only session may enroll a first factor only
+    stack = stack_with(ALLOWED_ORIGINS=APP, MFA_POLICY="required")
+    register(stack)
+    http_add_passkey(stack, login(stack)["access_token"], authenticator)
+    # Whoever knows the password gets a session that can do nothing but step up
+    attacker = bearer(login(stack)["access_token"])
+    for method, path in [
+        ("POST", "/auth/passkeys/registration/options"),
+        ("POST", "/auth/mfa/totp"),
+    ]:
+        refused = stack.http(method, path, headers=attacker)
+        assert_error(refused, 401, "insufficient_user_authentication")
+        assert "max_age=900" in refused.headers["www-authenticate"]
+    assert_error(
+        stack.http("GET", "/auth/sessions", headers=attacker), 403, "mfa_enrollment_required"
+    )
+    # The owner, stepping up with the passkey, may add another
+    asked = stack.http("POST", "/auth/passkeys/authentication/options", {"username": "ada"})
+    body = {
+        "ceremony_id": asked.json()["ceremony_id"],
+        "credential": authenticator.get(asked.json()["options"]),
+    }
+    stepped = stack.http("POST", "/auth/reauth", body, headers=attacker)
+    assert stepped.status == 200, stepped.json()
+    owner = bearer(stepped.json()["access_token"])
+    assert stack.http("POST", "/auth/passkeys/registration/options", headers=owner).status == 200

@@ -15,7 +15,7 @@ from session_service.domain.accounts import LoginRequest
 from session_service.domain.passkey_sign_in import PasskeyLoginRequest, PasskeyReauthCall
 from session_service.domain.ports import SessionStore
 from session_service.domain.session_records import IssuedTokens
-from tests.helpers import add_passkey, burst, outcome, passkey_authenticator
+from tests.helpers import add_passkey, burst, factor_change, outcome, passkey_authenticator
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
@@ -59,7 +59,7 @@ def test_one_ceremony_with_its_assertion_sent_at_once_buys_one_session(
 def test_one_registration_posted_at_once_adds_one_passkey(services: Services) -> None:
     issued = _signed_in(services)
     user_id = issued.session.user_id
-    options = services.passkeys.registration_options(user_id, "ada")
+    options = services.passkeys.registration_options(factor_change(issued))
     attestation = passkey_authenticator().create(options)
 
     def register() -> object:
@@ -106,3 +106,18 @@ def test_a_burst_of_assertions_that_do_not_verify_gets_no_more_than_the_throttle
     ]
     outcomes = burst(24, lambda i: outcome(lambda: services.passkey_sign_in.login(requests[i])))
     assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
+
+
+def test_two_removals_of_the_last_two_passkeys_at_once_leave_one_under_mfa_required(
+    services: Services,
+) -> None:
+    issued = _signed_in(services)
+    ids = [add_passkey(services, issued, passkey_authenticator()) for _ in range(2)]
+    change = factor_change(issued, amr=("hwk", "user"))
+
+    def remove(index: int) -> str:
+        return outcome(lambda: services.passkeys.remove(change, ids[index], keep_a_factor=True))
+
+    outcomes = burst(2, remove)
+    assert outcomes == Counter({"ok": 1, "Conflict": 1})
+    assert len(services.passkeys.list(issued.session.user_id)) == 1

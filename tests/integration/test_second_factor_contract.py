@@ -15,7 +15,7 @@ from session_service.domain.accounts import CodeLoginRequest, LoginRequest, Reau
 from session_service.domain.errors import MfaRequired
 from session_service.domain.ports import SessionStore
 from session_service.domain.session_records import IssuedTokens, StartRequest
-from tests.helpers import burst, enroll_totp, outcome, totp_code
+from tests.helpers import burst, enroll_totp, factor_change, outcome, totp_code
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
@@ -123,7 +123,7 @@ def test_two_confirmations_of_one_enrollment_at_once_turn_totp_on_once(
 ) -> None:
     user_id = services.accounts.register("ada", PASSWORD)
     issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
-    setup = services.second_factors.begin_totp(user_id, "ada")
+    setup = services.second_factors.begin_totp(factor_change(issued))
     code = totp_code(setup.secret, services.clock())
 
     def confirm() -> object:

@@ -12,6 +12,7 @@ from harness.domain import CLIENT, RELYING_PARTY, Domain
 from harness.soft_authenticator import SoftAuthenticator, unb64url
 from session_service.domain.errors import (
     Conflict,
+    InsufficientUserAuthentication,
     InvalidGrant,
     InvalidRequest,
     NotFound,
@@ -23,10 +24,16 @@ from session_service.domain.session_records import IssuedTokens
 from tests.helpers import (
     add_passkey,
     enroll_totp,
+    factor_change,
+    login_as,
     passkey_authenticator,
     passkey_sign_in,
     register_and_login,
 )
+
+# A session that proved a second factor: what changing the second factors of an account
+# that has one asks for.
+PROVED = ("hwk", "user")
 
 
 def test_creation_options_ask_for_a_verified_discoverable_passkey_and_exclude_the_users_own(
@@ -35,7 +42,7 @@ def test_creation_options_ask_for_a_verified_discoverable_passkey_and_exclude_th
     issued = register_and_login(domain)
     user_id = issued.session.user_id
     first = add_passkey(domain, issued, passkey_authenticator())
-    options = domain.passkeys.registration_options(user_id, "ada")
+    options = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     assert options["rp"] == {"id": RELYING_PARTY.rp_id, "name": RELYING_PARTY.rp_name}
     assert unb64url(options["user"]["id"]).decode() == user_id
     assert options["user"]["name"] == "ada"
@@ -55,7 +62,7 @@ def test_a_registration_stores_the_key_its_count_and_transports_and_spends_its_c
     issued = register_and_login(domain)
     user_id = issued.session.user_id
     authenticator = passkey_authenticator()
-    options = domain.passkeys.registration_options(user_id, "ada")
+    options = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     attestation = authenticator.create(options)
     passkey = domain.passkeys.register(user_id, "ada", attestation, "Laptop")
     assert passkey.credential_id == unb64url(attestation["rawId"])
@@ -83,7 +90,7 @@ def test_an_attestation_from_elsewhere_is_refused(
     authenticator = passkey_authenticator()
     if "rp_id" in change:
         authenticator.rp_id = change["rp_id"]
-    options = domain.passkeys.registration_options(user_id, "ada")
+    options = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     attestation = authenticator.create(options, origin=change.get("origin"))
     with pytest.raises(InvalidRequest):
         domain.passkeys.register(user_id, "ada", attestation, None)
@@ -94,9 +101,9 @@ def test_an_attestation_of_another_challenge_is_refused(domain: Domain) -> None:
     issued = register_and_login(domain)
     user_id = issued.session.user_id
     authenticator = passkey_authenticator()
-    old = domain.passkeys.registration_options(user_id, "ada")
+    old = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     # Options asked again replace the pending challenge
-    domain.passkeys.registration_options(user_id, "ada")
+    domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     with pytest.raises(InvalidRequest):
         domain.passkeys.register(user_id, "ada", authenticator.create(old), None)
 
@@ -104,7 +111,7 @@ def test_an_attestation_of_another_challenge_is_refused(domain: Domain) -> None:
 def test_a_registration_after_its_300_seconds_is_refused(domain: Domain) -> None:
     issued = register_and_login(domain)
     user_id = issued.session.user_id
-    options = domain.passkeys.registration_options(user_id, "ada")
+    options = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     domain.clock.advance(300)
     with pytest.raises(Conflict):
         domain.passkeys.register(user_id, "ada", passkey_authenticator().create(options), None)
@@ -115,7 +122,7 @@ def test_a_user_holds_at_most_max_passkeys(domain: Domain) -> None:
     for _ in range(MAX_PASSKEYS):
         add_passkey(domain, issued, passkey_authenticator())
     with pytest.raises(Conflict, match=f"{MAX_PASSKEYS} passkeys"):
-        domain.passkeys.registration_options(issued.session.user_id, "ada")
+        domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
 
 
 @pytest.mark.parametrize("username", [None, "ada", "ADA"])
@@ -148,15 +155,21 @@ def test_the_username_given_must_own_the_passkey(domain: Domain) -> None:
     register_and_login(domain, "bob")
     authenticator = passkey_authenticator()
     add_passkey(domain, issued, authenticator)
-    # Options for bob (who has no passkey) allow none; ada's passkey cannot answer them
+    # Options for bob (who has no passkey) list a made-up one; ada's cannot answer them
     ceremony_id, options = domain.passkeys.sign_in_options("bob")
-    assert options["allowCredentials"] == []
+    [bobs] = options["allowCredentials"]
+    assert unb64url(bobs["id"]) not in authenticator.credentials
     request = PasskeyLoginRequest(ceremony_id, authenticator.get(options), CLIENT)
     with pytest.raises(InvalidGrant):
         domain.passkey_sign_in.login(request)
-    # and an unknown username's options look the same as bob's
+    # An unknown username's options look the same as bob's: one made-up passkey, the same
+    # every time, like a real one's
     _, unknown = domain.passkeys.sign_in_options("nobody")
-    assert unknown["allowCredentials"] == []
+    [made_up] = unknown["allowCredentials"]
+    assert made_up == domain.passkeys.sign_in_options("Nobody")[1]["allowCredentials"][0]
+    assert made_up["id"] != bobs["id"]
+    assert made_up["transports"] == ["internal", "hybrid"]
+    assert len(unb64url(made_up["id"])) == 32
 
 
 def test_a_ceremony_is_good_once_and_for_300_seconds(domain: Domain) -> None:
@@ -211,6 +224,8 @@ def test_a_sign_count_that_goes_backwards_is_refused_and_recorded(domain: Domain
     assert stored.sign_count == 2
     regressed = domain.store.account_events[-1]
     assert regressed.event_type == "PasskeySignCountRegressed"
+    # (its one activity line comes from that record: no failed-login record besides)
+    assert domain.store.login_attempts == []
     assert (regressed.passkey_id, regressed.ip) == (passkey_id, CLIENT.ip)
     # The genuine authenticator, counting on, still signs in
     assert passkey_sign_in(domain, authenticator).session.amr == ("hwk", "user")
@@ -268,26 +283,25 @@ def test_remove_a_passkey_and_it_no_longer_signs_in(domain: Domain) -> None:
     user_id = issued.session.user_id
     authenticator = passkey_authenticator()
     passkey_id = add_passkey(domain, issued, authenticator)
-    domain.passkeys.remove(user_id, "ada", passkey_id, keep_a_factor=False)
+    domain.passkeys.remove(factor_change(issued, amr=PROVED), passkey_id, keep_a_factor=False)
     assert domain.passkeys.list(user_id) == []
     assert domain.store.account_events[-1].event_type == "PasskeyRemoved"
     with pytest.raises(InvalidGrant):
         passkey_sign_in(domain, authenticator)
     with pytest.raises(NotFound):
-        domain.passkeys.remove(user_id, "ada", passkey_id, keep_a_factor=False)
+        domain.passkeys.remove(factor_change(issued, amr=PROVED), passkey_id, keep_a_factor=False)
 
 
 def test_under_mfa_required_the_last_second_factor_stays(domain: Domain) -> None:
     issued = register_and_login(domain)
-    user_id = issued.session.user_id
     first = add_passkey(domain, issued, passkey_authenticator())
     second = add_passkey(domain, issued, passkey_authenticator())
-    domain.passkeys.remove(user_id, "ada", first, keep_a_factor=True)
+    domain.passkeys.remove(factor_change(issued, amr=PROVED), first, keep_a_factor=True)
     with pytest.raises(Conflict, match="last second factor"):
-        domain.passkeys.remove(user_id, "ada", second, keep_a_factor=True)
+        domain.passkeys.remove(factor_change(issued, amr=PROVED), second, keep_a_factor=True)
     # With TOTP on, the last passkey may go
-    enroll_totp(domain, issued)
-    domain.passkeys.remove(user_id, "ada", second, keep_a_factor=True)
+    enroll_totp(domain, issued, amr=PROVED)
+    domain.passkeys.remove(factor_change(issued, amr=PROVED), second, keep_a_factor=True)
 
 
 def test_another_users_passkey_is_not_found(domain: Domain) -> None:
@@ -295,7 +309,7 @@ def test_another_users_passkey_is_not_found(domain: Domain) -> None:
     passkey_id = add_passkey(domain, issued, passkey_authenticator())
     other = register_and_login(domain, "bob")
     with pytest.raises(NotFound):
-        domain.passkeys.remove(other.session.user_id, "bob", passkey_id, keep_a_factor=False)
+        domain.passkeys.remove(factor_change(other, "bob", PROVED), passkey_id, keep_a_factor=False)
 
 
 def test_options_for_an_unknown_username_cost_what_a_known_users_do(domain: Domain) -> None:
@@ -308,3 +322,29 @@ def test_options_for_an_unknown_username_cost_what_a_known_users_do(domain: Doma
 
     expected = ["find_credential", "passkeys", "put_sign_in"]
     assert calls_for("nobody") == calls_for("bob") == expected
+
+
+def test_the_password_alone_cannot_change_the_factors_of_an_account_that_has_one(
+    domain: Domain,
+) -> None:
+    # A user with a passkey, and someone who knows the password (a password-only session)
+    issued = register_and_login(domain)
+    passkey_id = add_passkey(domain, issued, passkey_authenticator())
+    with_password = login_as(domain)
+    # cannot add a passkey or an authenticator app of their own, nor remove the passkey
+    with pytest.raises(InsufficientUserAuthentication) as refused:
+        domain.passkeys.registration_options(factor_change(with_password))
+    assert refused.value.max_age == 900
+    with pytest.raises(InsufficientUserAuthentication):
+        domain.second_factors.begin_totp(factor_change(with_password))
+    with pytest.raises(InsufficientUserAuthentication):
+        domain.passkeys.remove(factor_change(with_password), passkey_id, keep_a_factor=False)
+    # while a session that proved the passkey can
+    assert domain.passkeys.registration_options(factor_change(with_password, amr=PROVED))
+
+
+def test_a_first_factor_is_added_from_a_password_session(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    assert issued.session.amr == ("pwd",)
+    add_passkey(domain, issued, passkey_authenticator(), amr=issued.session.amr)
+    assert domain.store.credentials["ada"].passkeys == 1

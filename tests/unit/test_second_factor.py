@@ -13,7 +13,7 @@ from session_service.domain.accounts import CodeLoginRequest
 from session_service.domain.errors import Conflict, InvalidGrant, MfaRequired, RateLimited
 from session_service.domain.one_time_codes import SealError, SecretBox, recovery_code_digest
 from session_service.domain.session_records import StartRequest
-from tests.helpers import enroll_totp, login_as, register_and_login, totp_code
+from tests.helpers import enroll_totp, factor_change, login_as, register_and_login, totp_code
 
 
 def _mfa_token(domain: Domain, username: str = "ada") -> str:
@@ -32,7 +32,7 @@ def test_enrollment_gives_a_secret_its_uri_and_ten_recovery_codes_once_confirmed
     # Given a signed-in user asking to enroll
     issued = register_and_login(domain)
     user_id = issued.session.user_id
-    setup = domain.second_factors.begin_totp(user_id, "ada")
+    setup = domain.second_factors.begin_totp(factor_change(issued))
     # Then the URI names the issuer in its label and as issuer=, and carries the secret
     uri = urlsplit(setup.otpauth_uri)
     assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
@@ -55,7 +55,7 @@ def test_enrollment_gives_a_secret_its_uri_and_ten_recovery_codes_once_confirmed
     assert domain.store.sessions[(user_id, issued.session.session_id)].amr == ("pwd", "otp")
     # and enrolling again, or confirming again, is a conflict
     with pytest.raises(Conflict):
-        domain.second_factors.begin_totp(user_id, "ada")
+        domain.second_factors.begin_totp(factor_change(issued))
 
 
 def test_the_table_holds_neither_the_secret_nor_the_recovery_codes(domain: Domain) -> None:
@@ -196,13 +196,13 @@ def test_a_password_change_voids_a_pending_mfa_token(domain: Domain) -> None:
 def test_turning_totp_off_makes_the_password_enough_again(domain: Domain) -> None:
     issued = register_and_login(domain)
     enroll_totp(domain, issued)
-    domain.second_factors.disable_totp(issued.session.user_id, "ada")
+    domain.second_factors.disable_totp(factor_change(issued, amr=("pwd", "otp")))
     credential = domain.store.credentials["ada"]
     assert credential.totp is None
     assert [e.event_type for e in domain.store.account_events] == ["MfaEnabled", "MfaDisabled"]
     assert login_as(domain).session.amr == ("pwd",)
     with pytest.raises(Conflict):
-        domain.second_factors.disable_totp(issued.session.user_id, "ada")
+        domain.second_factors.disable_totp(factor_change(issued, amr=("pwd", "otp")))
 
 
 def test_recovery_codes_carry_120_bits_and_totp_secrets_160() -> None:
@@ -224,7 +224,7 @@ def test_recovery_codes_carry_120_bits_and_totp_secrets_160() -> None:
 def test_the_confirming_codes_step_cannot_sign_in(domain: Domain) -> None:
     # The code that confirmed the enrollment is spent like any other (RFC 6238 §5.2)
     issued = register_and_login(domain)
-    setup = domain.second_factors.begin_totp(issued.session.user_id, "ada")
+    setup = domain.second_factors.begin_totp(factor_change(issued))
     code = totp_code(setup.secret, domain.clock())
     domain.accounts.confirm_totp(
         issued.session.user_id, "ada", issued.session.session_id, code, CLIENT
@@ -235,7 +235,7 @@ def test_the_confirming_codes_step_cannot_sign_in(domain: Domain) -> None:
 
 def test_a_wrong_confirming_code_counts_toward_the_throttle(domain: Domain) -> None:
     issued = register_and_login(domain)
-    setup = domain.second_factors.begin_totp(issued.session.user_id, "ada")
+    setup = domain.second_factors.begin_totp(factor_change(issued))
     user_id, session_id = issued.session.user_id, issued.session.session_id
     for _ in range(5):
         with pytest.raises(InvalidGrant):

@@ -208,7 +208,8 @@ def passkeys() -> Passkeys:
     if not origins:
         raise Conflict("Passkeys are off: ALLOWED_ORIGINS names no origin to use them from.")
     party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, origins)
-    return Passkeys(dynamo_store(settings.table_name), passkey_store(), WebAuthn(party))
+    store = dynamo_store(settings.table_name)
+    return Passkeys(store, passkey_store(), WebAuthn(party), decoy_key=_refresh_token_key)
 
 
 @functools.cache

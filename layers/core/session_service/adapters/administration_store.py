@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_service.adapters.dynamo import aws, transact, update_if
-from session_service.adapters.passkey_items import PASSKEY_PREFIX, passkeys_partition
+from session_service.adapters.dynamo import transact, update_if
 from session_service.adapters.store_items import Item, login_key, n, profile_key
 from session_service.adapters.store_writes import account_event_put, ending_items
 from session_service.domain.models import Credential
@@ -69,16 +68,3 @@ class DynamoAdministrationStore:
         )
         if lifted is None:
             raise StaleWrite()
-
-    def count_passkeys(self, user_id: str) -> int:
-        with aws("count_passkeys"):
-            found = self._db.query(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues={
-                    ":pk": {"S": passkeys_partition(user_id)},
-                    ":prefix": {"S": PASSKEY_PREFIX},
-                },
-                Select="COUNT",
-            )
-        return int(found.get("Count", 0))

@@ -19,12 +19,13 @@ from session_service.adapters.passkey_items import (
     sign_in_item,
     sign_in_key,
 )
-from session_service.adapters.store_items import Item, account_event_item, n
+from session_service.adapters.store_items import Item, account_event_item, login_key, n
 from session_service.adapters.store_writes import account_event_put
 from session_service.domain.models import AccountEvent, Passkey
 from session_service.domain.ports import (
     AlreadyExists,
     PasskeyAddition,
+    PasskeyCountRefused,
     RegistrationCeremony,
     SignInCeremony,
     StaleWrite,
@@ -69,8 +70,26 @@ class DynamoPasskeyStore:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        items = [spend, put, account_event_put(self._table, addition.event)]
-        transact(self._db, "add_passkey", items, conflicts={1: AlreadyExists})
+        count: Item = {
+            "Update": {
+                "TableName": self._table,
+                "Key": login_key(passkey.username_key),
+                "UpdateExpression": "ADD passkey_count :one",
+                # The cap holds however many registrations race: they serialise here.
+                "ConditionExpression": (
+                    "user_id = :user AND (attribute_not_exists(passkey_count)"
+                    " OR passkey_count < :max)"
+                ),
+                "ExpressionAttributeValues": {
+                    ":one": n(1),
+                    ":user": {"S": passkey.user_id},
+                    ":max": n(addition.max_passkeys),
+                },
+            }
+        }
+        items = [spend, put, count, account_event_put(self._table, addition.event)]
+        conflicts = {1: AlreadyExists, 2: PasskeyCountRefused}
+        transact(self._db, "add_passkey", items, conflicts=conflicts)
 
     def passkeys(self, user_id: str) -> list[Passkey]:
         """The user's passkeys (at most MAX_PASSKEYS: one page)."""
@@ -113,7 +132,7 @@ class DynamoPasskeyStore:
         if renamed is None:
             raise StaleWrite()
 
-    def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
+    def remove_passkey(self, passkey: Passkey, event: AccountEvent, keep: int) -> None:
         delete: Item = {
             "Delete": {
                 "TableName": self._table,
@@ -121,8 +140,20 @@ class DynamoPasskeyStore:
                 "ConditionExpression": "attribute_exists(pk)",
             }
         }
-        items = [delete, account_event_put(self._table, event)]
-        transact(self._db, "remove_passkey", items, conflicts={0: StaleWrite})
+        count: Item = {
+            "Update": {
+                "TableName": self._table,
+                "Key": login_key(passkey.username_key),
+                "UpdateExpression": "ADD passkey_count :minus_one",
+                # Of two removals racing for the last passkeys, the one that would leave
+                # fewer than `keep` fails.
+                "ConditionExpression": "passkey_count > :keep",
+                "ExpressionAttributeValues": {":minus_one": n(-1), ":keep": n(keep)},
+            }
+        }
+        items = [delete, count, account_event_put(self._table, event)]
+        conflicts = {0: StaleWrite, 1: PasskeyCountRefused}
+        transact(self._db, "remove_passkey", items, conflicts=conflicts)
 
     def put_sign_in(self, ceremony: SignInCeremony) -> None:
         with aws("put_passkey_sign_in"):

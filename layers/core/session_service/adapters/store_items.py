@@ -211,6 +211,7 @@ def credential_from_item(item: Item) -> Credential:
         pending_totp=_pending_totp(item),
         disabled=bool(item.get("disabled", {}).get("BOOL", False)),
         throttle_generation=_opt_int(item, "throttle_generation") or 0,
+        passkeys=_opt_int(item, "passkey_count") or 0,
     )
 
 

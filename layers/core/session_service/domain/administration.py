@@ -6,14 +6,13 @@ AccountEnabled); none of them can read or set a credential."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from session_service.domain.account_changes import account_event
 from session_service.domain.accounts import check_username, username_key
 from session_service.domain.errors import NotFound, Unavailable
 from session_service.domain.models import (
-    AccountEvent,
     AccountEventType,
     Credential,
     Millis,
@@ -79,7 +78,7 @@ class Administration:
             created_at=profile.created_at,
             disabled=profile.disabled,
             mfa=credential.totp is not None,
-            passkeys=self._admin.count_passkeys(profile.user_id),
+            passkeys=credential.passkeys,
         )
 
     def sessions(self, user_id: str) -> list[Session]:
@@ -125,7 +124,7 @@ class Administration:
                 credential=credential,
                 disabled=disabled,
                 expected_version=(state.profile if state else profile).session_version,
-                event=AccountEvent(str(uuid.uuid4()), user_id, event_type, now),
+                event=account_event(user_id, event_type, now),
                 ended=ended_record(user_id, live, "admin", now),
             )
             try:

@@ -144,6 +144,9 @@ class Credential:
     # Part of the username's throttle scopes: an administrator lifting the login lock
     # moves it on, and the username's counters start afresh.
     throttle_generation: int = 0
+    # How many passkeys the user holds: kept here, so that adding and removing passkeys
+    # serialise on this item (the cap, and the last second factor, hold under bursts).
+    passkeys: int = 0
 
 
 @dataclass(frozen=True, slots=True)

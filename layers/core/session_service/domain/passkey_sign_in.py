@@ -12,7 +12,12 @@ from session_service.domain.accounts import Accounts, throttled_name, username_k
 from session_service.domain.devices import DeviceTokens
 from session_service.domain.errors import InvalidGrant, RateLimited
 from session_service.domain.models import ClientInfo, Credential
-from session_service.domain.passkeys import NOT_VERIFIED, Passkeys, PresentedPasskey
+from session_service.domain.passkeys import (
+    NOT_VERIFIED,
+    Passkeys,
+    PresentedPasskey,
+    SignCountRegressed,
+)
 from session_service.domain.ports import SessionStore
 from session_service.domain.session_records import IssuedTokens, ReauthRequest, StartRequest
 from session_service.domain.sessions import SessionService
@@ -90,6 +95,8 @@ class PasskeySignIn:
 
         try:
             issued = self._accounts.judged(reservation, attempt)
+        except SignCountRegressed:
+            raise  # (recorded already, with its reason)
         except InvalidGrant:
             self._accounts.record_attempt(credential, request.client, throttled=False)
             raise

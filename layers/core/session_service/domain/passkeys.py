@@ -6,12 +6,18 @@ signing in with the proof is passkey_sign_in."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from session_service.domain.account_changes import (
+    FactorChange,
+    account_event,
+    require_factor_proof,
+)
 from session_service.domain.accounts import username_key
 from session_service.domain.errors import (
     Conflict,
@@ -22,6 +28,7 @@ from session_service.domain.errors import (
 )
 from session_service.domain.models import (
     ClientInfo,
+    Credential,
     Millis,
     Passkey,
     b64url,
@@ -31,6 +38,7 @@ from session_service.domain.models import (
 from session_service.domain.ports import (
     AlreadyExists,
     PasskeyAddition,
+    PasskeyCountRefused,
     PasskeyStore,
     PasskeyUse,
     RegistrationCeremony,
@@ -40,7 +48,6 @@ from session_service.domain.ports import (
     StaleWrite,
     WriteConflict,
 )
-from session_service.domain.second_factor import account_event
 from session_service.domain.webauthn_ceremonies import (
     CEREMONY_SECONDS,
     PasskeyRejected,
@@ -54,9 +61,15 @@ from session_service.observability import logger
 # Passkeys a user may hold: the options list them all (excluded or allowed credentials).
 MAX_PASSKEYS = 20
 MAX_CEREMONY_ID_LENGTH = 128
+WRITE_ATTEMPTS = 4
 NOT_VERIFIED = "The passkey could not be verified."
+LAST_FACTOR = "MFA_POLICY=required: the last second factor cannot be removed."
 # The user of an unknown username's ceremony: no user id is this (ids are UUIDs).
 NO_USER = "-"
+
+
+class SignCountRegressed(InvalidGrant):
+    """A refused assertion already recorded, with its reason, as the user's activity."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +96,12 @@ class Passkeys:
         store: SessionStore,
         passkey_store: PasskeyStore,
         web: WebAuthn,
+        decoy_key: Callable[[], bytes],
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
+        self._decoy_key = decoy_key
         self._accounts = store
         self._store = passkey_store
         self._web = web
@@ -95,16 +112,20 @@ class Passkeys:
 
     # -- registration ---------------------------------------------------------------------
 
-    def registration_options(self, user_id: str, username: str) -> dict[str, Any]:
+    def registration_options(self, change: FactorChange) -> dict[str, Any]:
         """Creation options for the user, their passkeys excluded; the challenge waits
-        CEREMONY_SECONDS for its attestation (asking again replaces it)."""
-        existing = self._store.passkeys(user_id)
-        if len(existing) >= MAX_PASSKEYS:
+        CEREMONY_SECONDS for its attestation (asking again replaces it). An account with
+        a second factor adds one only from a session that proved one."""
+        user_id = change.user_id
+        credential = self._owned_credential(user_id, change.username)
+        require_factor_proof(credential, change)
+        if credential.passkeys >= MAX_PASSKEYS:
             raise Conflict(f"A user may hold {MAX_PASSKEYS} passkeys; remove one first.")
+        existing = self._store.passkeys(user_id)
         challenge = secrets.token_bytes(32)
         expires_at = self._now() + CEREMONY_SECONDS * 1000
         self._store.put_registration(RegistrationCeremony(user_id, challenge, expires_at))
-        return self._web.creation_options(user_id, username, challenge, existing)
+        return self._web.creation_options(user_id, change.username, challenge, existing)
 
     def register(
         self, user_id: str, username: str, credential: dict[str, Any], name: str | None
@@ -138,11 +159,12 @@ class Passkeys:
         )
         event = account_event(user_id, "PasskeyAdded", now, passkey_id=passkey_id)
         try:
-            self._store.add_passkey(PasskeyAddition(passkey, ceremony.challenge, event))
+            addition = PasskeyAddition(passkey, ceremony.challenge, event, MAX_PASSKEYS)
+            self._write(lambda: self._store.add_passkey(addition))
         except AlreadyExists:
             raise Conflict("This passkey is registered already.") from None
-        except WriteConflict:
-            raise Unavailable(retry_after=1) from None
+        except PasskeyCountRefused:
+            raise Conflict(f"A user may hold {MAX_PASSKEYS} passkeys; remove one first.") from None
         except StaleWrite:
             raise Conflict(
                 "The registration was used or replaced meanwhile; ask for options again."
@@ -167,29 +189,49 @@ class Passkeys:
             raise NotFound("No such passkey.")
         return passkey
 
-    def remove(self, user_id: str, username: str, passkey_id: str, keep_a_factor: bool) -> None:
-        """Remove one of the user's passkeys. With MFA_POLICY=required (`keep_a_factor`)
-        the last second factor stays: a passkey, or TOTP."""
-        passkey = self._find(user_id, passkey_id)
-        if keep_a_factor:
-            credential = self._accounts.find_credential(username_key(username))
-            has_totp = credential is not None and credential.totp is not None
-            if not has_totp and len(self._store.passkeys(user_id)) <= 1:
-                raise Conflict("MFA_POLICY=required: the last second factor cannot be removed.")
-        event = account_event(user_id, "PasskeyRemoved", self._now(), passkey_id=passkey_id)
+    def remove(self, change: FactorChange, passkey_id: str, keep_a_factor: bool) -> None:
+        """Remove one of the user's passkeys, from a session that proved a second factor.
+        With MFA_POLICY=required (`keep_a_factor`) the last second factor stays: a
+        passkey, or TOTP (which that policy never lets go)."""
+        passkey = self._find(change.user_id, passkey_id)
+        credential = self._owned_credential(change.user_id, change.username)
+        require_factor_proof(credential, change)
+        keep = 1 if keep_a_factor and credential.totp is None else 0
+        now = self._now()
+        event = account_event(change.user_id, "PasskeyRemoved", now, passkey_id=passkey_id)
         try:
-            self._store.remove_passkey(passkey, event)
-        except WriteConflict:
-            raise Unavailable(retry_after=1) from None
+            self._write(lambda: self._store.remove_passkey(passkey, event, keep))
+        except PasskeyCountRefused:
+            raise Conflict(LAST_FACTOR) from None
         except StaleWrite:
             raise NotFound("No such passkey.") from None
+
+    def _write(self, write: Callable[[], None]) -> None:
+        """A write of the user's passkeys, whose transaction DynamoDB cancels when another
+        is in flight on one of its items (TransactionConflict): tried again a moment later,
+        then 503."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                write()
+            except WriteConflict:
+                self._sleep(0.01 * (attempt + 1))
+            else:
+                return
+        raise Unavailable(retry_after=1)
+
+    def _owned_credential(self, user_id: str, username: str) -> Credential:
+        credential = self._accounts.find_credential(username_key(username))
+        if credential is None or credential.user_id != user_id:
+            raise InvalidGrant("The account no longer exists.")
+        return credential
 
     # -- sign-in --------------------------------------------------------------------------
 
     def sign_in_options(self, username: str | None) -> tuple[str, dict[str, Any]]:
         """A ceremony_id and request options. With a username, its passkeys are allowed
-        (an unknown username and one without passkeys look alike: none); without, any
-        discoverable passkey of this relying party may answer."""
+        (an unknown username and one without passkeys look alike: one made-up passkey
+        each, the same every time); without, any discoverable passkey of this relying
+        party may answer."""
         user_id: str | None = None
         allowed: list[Passkey] = []
         if username is not None:
@@ -198,13 +240,31 @@ class Passkeys:
             # Its passkeys are looked for all the same, under that name, so that the
             # answer costs what a known user's does (its timing tells nothing).
             user_id = credential.user_id if credential else NO_USER
-            allowed = self._store.passkeys(user_id)
+            allowed = self._store.passkeys(user_id) or [self._decoy(username)]
         ceremony_id = secrets.token_urlsafe(32)
         challenge = secrets.token_bytes(32)
         expires_at = self._now() + CEREMONY_SECONDS * 1000
         ceremony = SignInCeremony(_digest(ceremony_id), challenge, expires_at, user_id)
         self._store.put_sign_in(ceremony)
         return ceremony_id, self._web.request_options(challenge, allowed)
+
+    def _decoy(self, username: str) -> Passkey:
+        """WebAuthn §14.6.2: a username without passkeys, known or not, is answered with a
+        credential that looks real and stays the same (keyed, so it cannot be computed),
+        so that the options do not tell which usernames exist or have passkeys."""
+        seed = f"passkey-decoy|{username_key(username)}".encode()
+        made_up = hmac.new(self._decoy_key(), seed, hashlib.sha256).digest()
+        return Passkey(
+            user_id=NO_USER,
+            username_key="",
+            passkey_id="",
+            credential_id=made_up,
+            public_key=b"",
+            sign_count=0,
+            transports=("internal", "hybrid"),
+            name="",
+            created_at=0,
+        )
 
     def presented(self, ceremony_id: str, credential: dict[str, Any]) -> PresentedPasskey:
         """The live ceremony (else InvalidGrant) and the passkey the assertion names."""
@@ -242,7 +302,7 @@ class Passkeys:
         now = self._now()
         if sign_count_regressed(passkey.sign_count, verified.new_sign_count):
             self._record_regression(passkey, client, now)
-            raise InvalidGrant(NOT_VERIFIED)
+            raise SignCountRegressed(NOT_VERIFIED)
         use = PasskeyUse(
             user_id=passkey.user_id,
             passkey_id=passkey.passkey_id,

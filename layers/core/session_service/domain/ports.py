@@ -49,6 +49,10 @@ class SecondFactorSpent(StoreError):
     the password changed): the proof cannot be used again."""
 
 
+class PasskeyCountRefused(StoreError):
+    """Adding would exceed the cap, or removing would leave fewer passkeys than asked."""
+
+
 class RotationRefused(StoreError):
     """The refresh token is not exchangeable; `current` is the session as it stands."""
 
@@ -113,6 +117,7 @@ class PasskeyAddition:
     passkey: Passkey
     challenge: bytes
     event: AccountEvent
+    max_passkeys: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,8 +270,6 @@ class AdministrationStore(Protocol):
 
     def lift_login_lock(self, credential: Credential) -> None: ...
 
-    def count_passkeys(self, user_id: str) -> int: ...
-
 
 class SecondFactorStore(Protocol):
     """What the second factor needs from storage: the pending secret, the factor, and
@@ -292,8 +295,9 @@ class PasskeyStore(Protocol):
     def find_registration(self, user_id: str) -> RegistrationCeremony | None: ...
 
     def add_passkey(self, addition: PasskeyAddition) -> None:
-        """Raises StaleWrite when the ceremony was spent or replaced meanwhile, and
-        AlreadyExists when the credential is registered already."""
+        """Raises StaleWrite when the ceremony was spent or replaced meanwhile,
+        AlreadyExists when the credential is registered already, and PasskeyCountRefused
+        when the user holds `max_passkeys` already."""
         ...
 
     def passkeys(self, user_id: str) -> list[Passkey]: ...
@@ -304,8 +308,9 @@ class PasskeyStore(Protocol):
         """Raises StaleWrite when it is gone."""
         ...
 
-    def remove_passkey(self, passkey: Passkey, event: AccountEvent) -> None:
-        """Raises StaleWrite when it is gone already."""
+    def remove_passkey(self, passkey: Passkey, event: AccountEvent, keep: int) -> None:
+        """Raises StaleWrite when it is gone already, and PasskeyCountRefused when the
+        user would be left with fewer than `keep` passkeys."""
         ...
 
     def put_sign_in(self, ceremony: SignInCeremony) -> None: ...

@@ -8,15 +8,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest, Unavailable
+from session_service.domain.account_changes import (
+    FactorChange,
+    account_event,
+    require_factor_proof,
+)
+from session_service.domain.accounts import username_key
+from session_service.domain.errors import (
+    Conflict,
+    InvalidGrant,
+    InvalidRequest,
+    Unavailable,
+)
 from session_service.domain.models import (
-    AccountEvent,
-    AccountEventType,
-    ClientInfo,
     Credential,
     Millis,
     PendingTotp,
@@ -87,11 +94,14 @@ class SecondFactors:
 
     # -- enrollment -----------------------------------------------------------------------
 
-    def begin_totp(self, user_id: str, username_key: str) -> TotpSetup:
-        """A fresh secret for the user's authenticator app, pending until confirmed."""
-        credential = self._credential(user_id, username_key)
+    def begin_totp(self, change: FactorChange) -> TotpSetup:
+        """A fresh secret for the user's authenticator app, pending until confirmed. An
+        account with a passkey adds TOTP only from a session that proved a factor."""
+        user_id = change.user_id
+        credential = self._credential(user_id, username_key(change.username))
         if credential.totp is not None:
             raise Conflict("TOTP is already on; turn it off before enrolling again.")
+        require_factor_proof(credential, change)
         setup = new_totp(credential.username, self._issuer)
         pending = PendingTotp(
             sealed_secret=self._box.seal(setup.secret, user_id),
@@ -139,10 +149,14 @@ class SecondFactors:
             raise Conflict("The enrollment changed meanwhile; enroll again.") from None
         return codes
 
-    def disable_totp(self, user_id: str, username_key: str) -> None:
-        credential = self._credential(user_id, username_key)
+    def disable_totp(self, change: FactorChange) -> None:
+        """Turn TOTP off, from a session that proved a second factor (a session from
+        before TOTP was turned on, or a password-only one, may not)."""
+        user_id = change.user_id
+        credential = self._credential(user_id, username_key(change.username))
         if credential.totp is None:
             raise Conflict("TOTP is not on.")
+        require_factor_proof(credential, change)
         try:
             event = account_event(user_id, "MfaDisabled", self._now())
             self._factors.disable_totp(credential, event)
@@ -208,26 +222,6 @@ class SecondFactors:
         return ProvenFactor(
             SecondFactorUse(recovery_digest=digest, event=event), recovery_code=True
         )
-
-
-def account_event(
-    user_id: str,
-    event_type: AccountEventType,
-    now: Millis,
-    remaining_recovery_codes: int | None = None,
-    passkey_id: str | None = None,
-    client: ClientInfo | None = None,
-) -> AccountEvent:
-    return AccountEvent(
-        str(uuid.uuid4()),
-        user_id,
-        event_type,
-        now,
-        remaining_recovery_codes,
-        passkey_id=passkey_id,
-        ip=client.ip if client else "",
-        user_agent=client.user_agent[:512] if client else "",
-    )
 
 
 def _token_digest(token: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from session_service.edge.fields import DeviceTokenValue
+from session_service.edge.fields import DeviceTokenValue, Username
 
 # A base64url string (RFC 4648 §5), padding tolerated; bounded by what WebAuthn allows.
 _B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
@@ -83,9 +83,7 @@ class PasskeyRenameRequest(_Body):
 
 class PasskeySignInOptionsRequest(_Body):
     # Absent: any discoverable passkey may answer (the browser offers the user's own).
-    username: (
-        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")] | None
-    ) = None
+    username: Username | None = None
 
 
 class PasskeySignInRequest(_Body):
