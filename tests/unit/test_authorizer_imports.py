@@ -64,7 +64,8 @@ def test_the_authorizer_loads_no_password_hashing_no_otp_no_body_models_no_webau
     assert {m for m in modules if m.split(".")[0] in UNWANTED or m in UNWANTED} == set()
 
 
-def test_the_api_function_loads_webauthn_only_when_a_passkey_route_runs() -> None:
+def test_the_api_function_loads_webauthn_otp_and_argon2_only_when_a_route_needs_them() -> None:
     modules = _loaded("api")
     assert "session_service.edge.passkey_routes" in modules
-    assert {m for m in modules if m.split(".")[0] in WEBAUTHN} == set()
+    heavy = (*WEBAUTHN, "pyotp", "argon2")
+    assert {m for m in modules if m.split(".")[0] in heavy} == set()
