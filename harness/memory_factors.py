@@ -49,6 +49,8 @@ class InMemorySecondFactorStore:
                 or pending.sealed_secret != factor.sealed_secret
                 or pending.expires_at <= factor.enabled_at
                 or session is None
+                # (a first factor: no passkey was added meanwhile)
+                or (enrollment.first_factor and stored.passkeys > 0)
             ):
                 raise StaleWrite()
             self._store.credentials[stored.username_key] = dataclasses.replace(

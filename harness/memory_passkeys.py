@@ -51,6 +51,8 @@ class InMemoryPasskeyStore:
                 raise PasskeyCountRefused()
             if credential.passkeys >= addition.max_passkeys:
                 raise PasskeyCountRefused()
+            if addition.first_factor and (credential.passkeys or credential.totp is not None):
+                raise PasskeyCountRefused()  # (a factor was added meanwhile)
             self._count(credential, +1)
             del self.registrations[passkey.user_id]
             self._store.passkeys[key] = passkey

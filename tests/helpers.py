@@ -225,11 +225,11 @@ def enroll_totp(
 ) -> tuple[str, list[str]]:
     """Turn TOTP on for the session's user; the secret and the recovery codes. The clock
     moves on a step, so that the next code is not the confirming one."""
-    user_id, session_id = issued.session.user_id, issued.session.session_id
-    credential_key = username.lower()
-    setup = services.second_factors.begin_totp(factor_change(issued, username, amr))
+    session_id = issued.session.session_id
+    change = factor_change(issued, username, amr)
+    setup = services.second_factors.begin_totp(change)
     codes = services.second_factors.confirm_totp(
-        user_id, credential_key, session_id, totp_code(setup.secret, services.clock())
+        change, session_id, totp_code(setup.secret, services.clock())
     )
     services.clock.advance(30)
     return setup.secret, codes
@@ -255,9 +255,9 @@ def add_passkey(
 ) -> str:
     """Register a passkey of `authenticator` for the session's user, from a session that
     proved a second factor (`amr`); its passkey_id."""
-    user_id = issued.session.user_id
-    options = services.passkeys.registration_options(factor_change(issued, username, amr))
-    passkey = services.passkeys.register(user_id, username, authenticator.create(options), None)
+    change = factor_change(issued, username, amr)
+    options = services.passkeys.registration_options(change)
+    passkey = services.passkeys.register(change, authenticator.create(options), None)
     return passkey.passkey_id
 
 

@@ -154,7 +154,7 @@ def confirm_totp(body: Annotated[TotpCodeRequest, Body()]) -> RecoveryCodesRespo
     event = app.current_event.raw_event
     caller = rules.caller(event, enrolling=True)
     codes = wiring.accounts().confirm_totp(
-        caller.user_id, caller.username, caller.session_id, body.code, http.client_info(event)
+        factor_change(rules, caller), caller.session_id, body.code, http.client_info(event)
     )
     return RecoveryCodesResponse(recovery_codes=codes)
 

@@ -212,3 +212,13 @@ def services_with(stores: Stores) -> Callable[..., Services]:
 @pytest.fixture
 def store(stores: Stores) -> SessionStore:
     return stores[0]
+
+
+@pytest.fixture
+def passkey_store(stores: Stores) -> PasskeyStore:
+    return stores[4]
+
+
+@pytest.fixture
+def factor_store(stores: Stores) -> SecondFactorStore:
+    return stores[2]

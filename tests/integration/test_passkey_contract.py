@@ -5,17 +5,36 @@ verify gets no more judgements than the login throttle allows."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
-from harness.domain import CLIENT, Services
+from harness.domain import CLIENT, RELYING_PARTY, Services
+from session_service.domain.account_changes import account_event
 from session_service.domain.accounts import LoginRequest
+from session_service.domain.models import Passkey, TotpFactor
 from session_service.domain.passkey_sign_in import PasskeyLoginRequest, PasskeyReauthCall
-from session_service.domain.ports import SessionStore
+from session_service.domain.ports import (
+    PasskeyAddition,
+    PasskeyCountRefused,
+    PasskeyStore,
+    SecondFactorStore,
+    SessionStore,
+    StaleWrite,
+    TotpEnrollment,
+)
 from session_service.domain.session_records import IssuedTokens
-from tests.helpers import add_passkey, burst, factor_change, outcome, passkey_authenticator
+from session_service.domain.webauthn_ceremonies import WebAuthn, passkey_id_of
+from tests.helpers import (
+    add_passkey,
+    burst,
+    enroll_totp,
+    factor_change,
+    outcome,
+    passkey_authenticator,
+)
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
@@ -59,11 +78,14 @@ def test_one_ceremony_with_its_assertion_sent_at_once_buys_one_session(
 def test_one_registration_posted_at_once_adds_one_passkey(services: Services) -> None:
     issued = _signed_in(services)
     user_id = issued.session.user_id
-    options = services.passkeys.registration_options(factor_change(issued))
+    # (from a session that proved a factor: each post after the first finds its challenge
+    # spent; a password-only session's would find that the account now has a factor)
+    change = factor_change(issued, amr=("hwk", "user"))
+    options = services.passkeys.registration_options(change)
     attestation = passkey_authenticator().create(options)
 
     def register() -> object:
-        return services.passkeys.register(user_id, "ada", attestation, None)
+        return services.passkeys.register(change, attestation, None)
 
     outcomes = burst(4, lambda _: outcome(register))
     assert outcomes == Counter({"ok": 1, "Conflict": 3})
@@ -121,3 +143,60 @@ def test_two_removals_of_the_last_two_passkeys_at_once_leave_one_under_mfa_requi
     outcomes = burst(2, remove)
     assert outcomes == Counter({"ok": 1, "Conflict": 1})
     assert len(services.passkeys.list(issued.session.user_id)) == 1
+
+
+def test_a_first_factor_lands_only_on_an_account_still_without_one(
+    services: Services, passkey_store: PasskeyStore
+) -> None:
+    # The check before the write passed; TOTP was turned on between it and the write
+    issued = _signed_in(services)
+    first = factor_change(issued)  # a password-only session: this must be the first factor
+    options = services.passkeys.registration_options(first)
+    attestation = passkey_authenticator().create(options)
+    enroll_totp(services, issued)
+    ceremony = passkey_store.find_registration(issued.session.user_id)
+    assert ceremony is not None
+    verified = WebAuthn(RELYING_PARTY).verify_registration(attestation, ceremony.challenge)
+    passkey = Passkey(
+        user_id=issued.session.user_id,
+        username_key="ada",
+        passkey_id=passkey_id_of(verified.credential_id),
+        credential_id=verified.credential_id,
+        public_key=verified.public_key,
+        sign_count=0,
+        transports=(),
+        name="late",
+        created_at=int(services.clock() * 1000),
+    )
+    event = account_event(issued.session.user_id, "PasskeyAdded", passkey.created_at)
+    addition = PasskeyAddition(passkey, ceremony.challenge, event, 20, first_factor=True)
+    with pytest.raises(PasskeyCountRefused):
+        passkey_store.add_passkey(addition)
+    # while from a session that proved a factor it lands
+    proved = dataclasses.replace(addition, first_factor=False)
+    passkey_store.add_passkey(proved)
+    assert [p.name for p in services.passkeys.list(issued.session.user_id)] == ["late"]
+
+
+def test_totp_as_a_first_factor_lands_only_on_an_account_still_without_one(
+    services: Services, factor_store: SecondFactorStore, store: SessionStore
+) -> None:
+    # TOTP begun by a password-only session; a passkey added before the confirmation lands
+    issued = _signed_in(services)
+    services.second_factors.begin_totp(factor_change(issued))
+    pending = store.find_credential("ada")
+    assert pending is not None
+    assert pending.pending_totp is not None
+    add_passkey(services, issued, passkey_authenticator(), amr=issued.session.amr)
+    factor = TotpFactor(
+        pending.pending_totp.sealed_secret, 1, pending.pending_totp.expires_at - 1, frozenset({"d"})
+    )
+    event = account_event(issued.session.user_id, "MfaEnabled", factor.enabled_at)
+    enrollment = TotpEnrollment(
+        pending, issued.session.session_id, factor, event, first_factor=True
+    )
+    with pytest.raises(StaleWrite):
+        factor_store.enable_totp(enrollment)
+    current = store.find_credential("ada")
+    assert current is not None
+    assert current.totp is None

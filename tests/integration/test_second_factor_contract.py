@@ -121,13 +121,14 @@ def test_one_code_sent_with_many_reauthentications_at_once_refreshes_once(
 def test_two_confirmations_of_one_enrollment_at_once_turn_totp_on_once(
     services: Services,
 ) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD)
     issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
     setup = services.second_factors.begin_totp(factor_change(issued))
     code = totp_code(setup.secret, services.clock())
 
     def confirm() -> object:
-        return services.second_factors.confirm_totp(user_id, "ada", issued.session.session_id, code)
+        change = factor_change(issued)
+        return services.second_factors.confirm_totp(change, issued.session.session_id, code)
 
     outcomes = burst(4, lambda _: outcome(confirm))
     assert outcomes == Counter({"ok": 1, "Conflict": 3})

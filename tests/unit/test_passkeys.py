@@ -29,6 +29,7 @@ from tests.helpers import (
     passkey_authenticator,
     passkey_sign_in,
     register_and_login,
+    totp_code,
 )
 
 # A session that proved a second factor: what changing the second factors of an account
@@ -64,7 +65,7 @@ def test_a_registration_stores_the_key_its_count_and_transports_and_spends_its_c
     authenticator = passkey_authenticator()
     options = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     attestation = authenticator.create(options)
-    passkey = domain.passkeys.register(user_id, "ada", attestation, "Laptop")
+    passkey = domain.passkeys.register(factor_change(issued, amr=PROVED), attestation, "Laptop")
     assert passkey.credential_id == unb64url(attestation["rawId"])
     assert (passkey.sign_count, passkey.transports, passkey.name) == (0, ("internal",), "Laptop")
     assert domain.store.passkeys[(user_id, passkey.passkey_id)] == passkey
@@ -72,7 +73,7 @@ def test_a_registration_stores_the_key_its_count_and_transports_and_spends_its_c
     assert domain.store.account_events[0].passkey_id == passkey.passkey_id
     # The challenge is spent: the same attestation again finds nothing pending
     with pytest.raises(Conflict, match="No passkey registration is pending"):
-        domain.passkeys.register(user_id, "ada", attestation, None)
+        domain.passkeys.register(factor_change(issued, amr=PROVED), attestation, None)
 
 
 @pytest.mark.parametrize(
@@ -86,35 +87,34 @@ def test_an_attestation_from_elsewhere_is_refused(
     domain: Domain, change: dict[str, str], why: str
 ) -> None:
     issued = register_and_login(domain)
-    user_id = issued.session.user_id
     authenticator = passkey_authenticator()
     if "rp_id" in change:
         authenticator.rp_id = change["rp_id"]
     options = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     attestation = authenticator.create(options, origin=change.get("origin"))
     with pytest.raises(InvalidRequest):
-        domain.passkeys.register(user_id, "ada", attestation, None)
+        domain.passkeys.register(factor_change(issued, amr=PROVED), attestation, None)
     assert domain.store.passkeys == {}, why
 
 
 def test_an_attestation_of_another_challenge_is_refused(domain: Domain) -> None:
     issued = register_and_login(domain)
-    user_id = issued.session.user_id
     authenticator = passkey_authenticator()
     old = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     # Options asked again replace the pending challenge
     domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     with pytest.raises(InvalidRequest):
-        domain.passkeys.register(user_id, "ada", authenticator.create(old), None)
+        domain.passkeys.register(factor_change(issued, amr=PROVED), authenticator.create(old), None)
 
 
 def test_a_registration_after_its_300_seconds_is_refused(domain: Domain) -> None:
     issued = register_and_login(domain)
-    user_id = issued.session.user_id
     options = domain.passkeys.registration_options(factor_change(issued, amr=PROVED))
     domain.clock.advance(300)
     with pytest.raises(Conflict):
-        domain.passkeys.register(user_id, "ada", passkey_authenticator().create(options), None)
+        domain.passkeys.register(
+            factor_change(issued, amr=PROVED), passkey_authenticator().create(options), None
+        )
 
 
 def test_a_user_holds_at_most_max_passkeys(domain: Domain) -> None:
@@ -347,4 +347,27 @@ def test_a_first_factor_is_added_from_a_password_session(domain: Domain) -> None
     issued = register_and_login(domain)
     assert issued.session.amr == ("pwd",)
     add_passkey(domain, issued, passkey_authenticator(), amr=issued.session.amr)
+    assert domain.store.credentials["ada"].passkeys == 1
+
+
+def test_an_enrollment_begun_without_a_factor_is_not_finished_once_the_account_has_one(
+    domain: Domain,
+) -> None:
+    # Someone with the password begins TOTP and asks for passkey options while the
+    # account has no factor; the owner then adds a passkey
+    issued = register_and_login(domain)
+    attacker = login_as(domain)
+    setup = domain.second_factors.begin_totp(factor_change(attacker))
+    options = domain.passkeys.registration_options(factor_change(attacker))
+    attestation = passkey_authenticator().create(options)
+    add_passkey(domain, issued, passkey_authenticator(), amr=issued.session.amr)
+    # Neither enrollment is finished by the password-only session
+    code = totp_code(setup.secret, domain.clock())
+    with pytest.raises(InsufficientUserAuthentication):
+        domain.second_factors.confirm_totp(
+            factor_change(attacker), attacker.session.session_id, code
+        )
+    with pytest.raises(InsufficientUserAuthentication):
+        domain.passkeys.register(factor_change(attacker), attestation, None)
+    assert domain.store.credentials["ada"].totp is None
     assert domain.store.credentials["ada"].passkeys == 1

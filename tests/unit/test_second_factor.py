@@ -44,9 +44,11 @@ def test_enrollment_gives_a_secret_its_uri_and_ten_recovery_codes_once_confirmed
     # and nothing is on until a code confirms it
     assert domain.store.credentials["ada"].totp is None
     with pytest.raises(InvalidGrant):
-        domain.second_factors.confirm_totp(user_id, "ada", issued.session.session_id, "000000")
+        domain.second_factors.confirm_totp(
+            factor_change(issued), issued.session.session_id, "000000"
+        )
     codes = domain.second_factors.confirm_totp(
-        user_id, "ada", issued.session.session_id, totp_code(setup.secret, domain.clock())
+        factor_change(issued), issued.session.session_id, totp_code(setup.secret, domain.clock())
     )
     assert len(codes) == len(set(codes)) == 10
     factor = domain.store.credentials["ada"].totp
@@ -226,9 +228,7 @@ def test_the_confirming_codes_step_cannot_sign_in(domain: Domain) -> None:
     issued = register_and_login(domain)
     setup = domain.second_factors.begin_totp(factor_change(issued))
     code = totp_code(setup.secret, domain.clock())
-    domain.accounts.confirm_totp(
-        issued.session.user_id, "ada", issued.session.session_id, code, CLIENT
-    )
+    domain.accounts.confirm_totp(factor_change(issued), issued.session.session_id, code, CLIENT)
     with pytest.raises(InvalidGrant):
         _with_code(domain, _mfa_token(domain), code)
 
@@ -236,13 +236,13 @@ def test_the_confirming_codes_step_cannot_sign_in(domain: Domain) -> None:
 def test_a_wrong_confirming_code_counts_toward_the_throttle(domain: Domain) -> None:
     issued = register_and_login(domain)
     setup = domain.second_factors.begin_totp(factor_change(issued))
-    user_id, session_id = issued.session.user_id, issued.session.session_id
+    session_id = issued.session.session_id
     for _ in range(5):
         with pytest.raises(InvalidGrant):
-            domain.accounts.confirm_totp(user_id, "ada", session_id, "000000", CLIENT)
+            domain.accounts.confirm_totp(factor_change(issued), session_id, "000000", CLIENT)
     with pytest.raises(RateLimited):
         domain.accounts.confirm_totp(
-            user_id, "ada", session_id, totp_code(setup.secret, domain.clock()), CLIENT
+            factor_change(issued), session_id, totp_code(setup.secret, domain.clock()), CLIENT
         )
 
 

@@ -31,6 +31,12 @@ from session_service.domain.ports import (
     StaleWrite,
 )
 
+# The account has no second factor yet: no TOTP, and no passkey (its count 0 or unset).
+NO_FACTOR_YET = (
+    "attribute_not_exists(totp_secret)"
+    " AND (attribute_not_exists(passkey_count) OR passkey_count = :zero)"
+)
+
 
 class DynamoPasskeyStore:
     def __init__(self, client: Any, table_name: str) -> None:
@@ -70,20 +76,23 @@ class DynamoPasskeyStore:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
+        # The cap holds however many registrations race: they serialise here. A first
+        # factor (the caller proved none) finds the account still without one.
+        if addition.first_factor:
+            room, values = NO_FACTOR_YET, {":zero": n(0)}
+        else:
+            room = "(attribute_not_exists(passkey_count) OR passkey_count < :max)"
+            values = {":max": n(addition.max_passkeys)}
         count: Item = {
             "Update": {
                 "TableName": self._table,
                 "Key": login_key(passkey.username_key),
                 "UpdateExpression": "ADD passkey_count :one",
-                # The cap holds however many registrations race: they serialise here.
-                "ConditionExpression": (
-                    "user_id = :user AND (attribute_not_exists(passkey_count)"
-                    " OR passkey_count < :max)"
-                ),
+                "ConditionExpression": f"user_id = :user AND {room}",
                 "ExpressionAttributeValues": {
                     ":one": n(1),
                     ":user": {"S": passkey.user_id},
-                    ":max": n(addition.max_passkeys),
+                    **values,
                 },
             }
         }

@@ -39,6 +39,11 @@ class DynamoSecondFactorStore:
 
     def enable_totp(self, enrollment: TotpEnrollment) -> None:
         credential, factor = enrollment.credential, enrollment.factor
+        # A first factor (the caller proved none): no passkey was added meanwhile either.
+        first_factor, zero = "", {}
+        if enrollment.first_factor:
+            first_factor = " AND (attribute_not_exists(passkey_count) OR passkey_count = :zero)"
+            zero = {":zero": n(0)}
         pending = credential.pending_totp
         if pending is None:
             raise StaleWrite()
@@ -56,6 +61,7 @@ class DynamoSecondFactorStore:
                 "ConditionExpression": (
                     "password_version = :version AND pending_totp = :sealed"
                     " AND pending_totp_expires_at > :now AND attribute_not_exists(totp_secret)"
+                    + first_factor
                 ),
                 "ExpressionAttributeValues": {
                     ":version": n(credential.password_version),
@@ -63,6 +69,7 @@ class DynamoSecondFactorStore:
                     ":step": n(factor.last_step),
                     ":now": n(factor.enabled_at),
                     ":codes": {"SS": sorted(factor.recovery_codes)},
+                    **zero,
                 },
             }
         }

@@ -29,20 +29,30 @@ class FactorChange:
     # REAUTH_MAX_AGE_SECONDS, for the step-up that a missing proof asks for.
     max_age: int
 
+    @property
+    def proves_a_factor(self) -> bool:
+        """Whether the session proved a second factor. If not, what it adds must be the
+        account's first factor when the write lands (the store checks it again)."""
+        return bool(SECOND_FACTOR_METHODS & set(self.amr))
+
 
 def require_factor_proof(credential: Credential, change: FactorChange) -> None:
     """Adding or removing a second factor of an account that has one needs a session that
     proved one (its amr): else whoever knows the password alone could add a passkey or an
     authenticator app of their own, and walk past the factor the user set up. 401
     insufficient_user_authentication: a step-up with the code or a passkey gives one."""
-    if SECOND_FACTOR_METHODS & set(change.amr):
+    if change.proves_a_factor:
         return
     if credential.totp is not None or credential.passkeys > 0:
-        raise InsufficientUserAuthentication(
-            change.max_age,
-            "Changing the account's second factors needs a sign-in with one of them: "
-            "POST /auth/reauth with the code, or with a passkey.",
-        )
+        raise factor_proof_needed(change)
+
+
+def factor_proof_needed(change: FactorChange) -> InsufficientUserAuthentication:
+    return InsufficientUserAuthentication(
+        change.max_age,
+        "Changing the account's second factors needs a sign-in with one of them: "
+        "POST /auth/reauth with the code, or with a passkey.",
+    )
 
 
 def account_event(

@@ -38,6 +38,7 @@ from session_service.observability import logger
 
 if TYPE_CHECKING:
     # argon2 and pyotp load with what the composition root builds, not with this module.
+    from session_service.domain.account_changes import FactorChange
     from session_service.domain.passwords import Passwords
     from session_service.domain.second_factor import SecondFactors
 
@@ -310,15 +311,15 @@ class Accounts:
         return self.judged(reservation, attempt)
 
     def confirm_totp(
-        self, user_id: str, username: str, session_id: str, code: str, client: ClientInfo
+        self, change: FactorChange, session_id: str, code: str, client: ClientInfo
     ) -> list[str]:
         """Turn TOTP on with a code of the pending secret: a wrong code is a judged failure
         in the login throttle, like every wrong one-time code."""
-        key = username_key(username)
+        key = username_key(change.username)
         reservation = self._throttle.reserve(key, client.ip, known_device=True)
         return self.judged(
             reservation,
-            lambda: self._second_factors.confirm_totp(user_id, key, session_id, code),
+            lambda: self._second_factors.confirm_totp(change, session_id, code),
         )
 
     def _now(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from session_service.domain.account_changes import (
     FactorChange,
     account_event,
+    factor_proof_needed,
     require_factor_proof,
 )
 from session_service.domain.accounts import username_key
@@ -128,10 +129,14 @@ class Passkeys:
         return self._web.creation_options(user_id, change.username, challenge, existing)
 
     def register(
-        self, user_id: str, username: str, credential: dict[str, Any], name: str | None
+        self, change: FactorChange, credential: dict[str, Any], name: str | None
     ) -> Passkey:
         """Verify the attestation against the user's pending challenge and store the
-        passkey, spending the challenge in the same write (of two posts, one lands)."""
+        passkey, spending the challenge in the same write (of two posts, one lands). Options
+        asked while the account had no factor are not used by a session without one once
+        the account has one (TOTP or a passkey added meanwhile)."""
+        user_id, username = change.user_id, change.username
+        require_factor_proof(self._owned_credential(user_id, username), change)
         ceremony = self._store.find_registration(user_id)
         now = self._now()
         if ceremony is None or now >= ceremony.expires_at:
@@ -159,11 +164,14 @@ class Passkeys:
         )
         event = account_event(user_id, "PasskeyAdded", now, passkey_id=passkey_id)
         try:
-            addition = PasskeyAddition(passkey, ceremony.challenge, event, MAX_PASSKEYS)
+            first = not change.proves_a_factor
+            addition = PasskeyAddition(passkey, ceremony.challenge, event, MAX_PASSKEYS, first)
             self._write(lambda: self._store.add_passkey(addition))
         except AlreadyExists:
             raise Conflict("This passkey is registered already.") from None
         except PasskeyCountRefused:
+            if first:  # (a factor was added meanwhile: this session proved none)
+                raise factor_proof_needed(change) from None
             raise Conflict(f"A user may hold {MAX_PASSKEYS} passkeys; remove one first.") from None
         except StaleWrite:
             raise Conflict(
@@ -251,9 +259,11 @@ class Passkeys:
     def _decoy(self, username: str) -> Passkey:
         """WebAuthn §14.6.2: a username without passkeys, known or not, is answered with a
         credential that looks real and stays the same (keyed, so it cannot be computed),
-        so that the options do not tell which usernames exist or have passkeys."""
-        seed = f"passkey-decoy|{username_key(username)}".encode()
-        made_up = hmac.new(self._decoy_key(), seed, hashlib.sha256).digest()
+        so that the options do not tell which usernames exist. (A user with passkeys has
+        theirs listed, which may look different: that such a user exists, they tell.)"""
+        # A key of its own, derived: a made-up id is never a MAC of anything else.
+        key = hmac.new(self._decoy_key(), b"passkey-decoy", hashlib.sha256).digest()
+        made_up = hmac.new(key, username_key(username).encode(), hashlib.sha256).digest()
         return Passkey(
             user_id=NO_USER,
             username_key="",
@@ -301,6 +311,9 @@ class Passkeys:
             raise InvalidGrant(NOT_VERIFIED) from None
         now = self._now()
         if sign_count_regressed(passkey.sign_count, verified.new_sign_count):
+            if self._store.find_sign_in(ceremony.digest) is None:
+                # This very assertion landed meanwhile (a request sent twice): not a clone.
+                raise InvalidGrant("The passkey sign-in has been used.")
             self._record_regression(passkey, client, now)
             raise SignCountRegressed(NOT_VERIFIED)
         use = PasskeyUse(

@@ -118,6 +118,9 @@ class PasskeyAddition:
     challenge: bytes
     event: AccountEvent
     max_passkeys: int
+    # The caller proved no factor: the account must still have none (no TOTP, no other
+    # passkey added meanwhile) when this lands.
+    first_factor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +187,9 @@ class TotpEnrollment:
     session_id: str
     factor: TotpFactor
     event: AccountEvent
+    # The caller proved no factor: the account must still have none (no passkey added
+    # meanwhile) when this lands.
+    first_factor: bool = False
 
 
 @dataclass(frozen=True, slots=True)

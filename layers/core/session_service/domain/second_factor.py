@@ -115,14 +115,16 @@ class SecondFactors:
             raise Conflict("The account changed meanwhile; enroll again.") from None
         return setup
 
-    def confirm_totp(
-        self, user_id: str, username_key: str, session_id: str, code: str
-    ) -> list[str]:
+    def confirm_totp(self, change: FactorChange, session_id: str, code: str) -> list[str]:
         """Turn TOTP on with a code of the pending secret; answer the recovery codes, the
-        only time they are shown. The confirming code's step is spent like any other."""
-        credential = self._credential(user_id, username_key)
+        only time they are shown. The confirming code's step is spent like any other. An
+        enrollment begun while the account had no factor is not finished by a session
+        without one once the account has one (a passkey added meanwhile)."""
+        user_id = change.user_id
+        credential = self._credential(user_id, username_key(change.username))
         if credential.totp is not None:
             raise Conflict("TOTP is already on.")
+        require_factor_proof(credential, change)
         pending = credential.pending_totp
         now = self._now()
         if pending is None or now >= pending.expires_at:
@@ -142,7 +144,10 @@ class SecondFactors:
         )
         try:
             event = account_event(user_id, "MfaEnabled", now)
-            self._factors.enable_totp(TotpEnrollment(credential, session_id, factor, event))
+            enrollment = TotpEnrollment(
+                credential, session_id, factor, event, first_factor=not change.proves_a_factor
+            )
+            self._factors.enable_totp(enrollment)
         except WriteConflict:
             raise Unavailable(retry_after=1) from None
         except StoreError:

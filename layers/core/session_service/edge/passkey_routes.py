@@ -67,7 +67,8 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     ) -> Response[PasskeyCreatedResponse]:
         caller = rules.caller(router.current_event.raw_event, enrolling=True)
         credential = browser_json(body.credential)
-        passkey = routes.passkeys().register(caller.user_id, caller.username, credential, body.name)
+        change = factor_change(rules, caller)
+        passkey = routes.passkeys().register(change, credential, body.name)
         created = PasskeyCreatedResponse(passkey_id=passkey.passkey_id)
         return http.json_response(201, created.model_dump())
 
