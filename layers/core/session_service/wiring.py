@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from session_service.adapters.aws import aws_client
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.eventbridge import EventPublisher
-from session_service.adapters.secrets import secrets_manager_fetcher
+from session_service.adapters.secrets import secrets_manager_fetcher, secrets_provider
 from session_service.adapters.sqs import dead_letter_sender
-from session_service.adapters.ssm import read_parameter
+from session_service.adapters.ssm import read_parameter, ssm_provider
 from session_service.adapters.store import dynamo_store
 from session_service.config import Settings, get_settings
 from session_service.domain.keyring import KeyRingError, KeyRingSource
@@ -283,5 +283,7 @@ def reset() -> None:
     for factory in factories:
         factory.cache_clear()
     dynamodb_client.cache_clear()
+    secrets_provider.cache_clear()
+    ssm_provider.cache_clear()
     get_settings.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -1,5 +1,7 @@
-"""One AWS-client factory and one client configuration for every adapter: bounded
-retries and timeouts, so a degraded dependency becomes the documented 503."""
+"""One AWS-client factory and one client configuration for every adapter, Powertools'
+parameters included: bounded retries and timeouts, so that a degraded dependency becomes
+the documented 503 well within the function's Timeout, never a Lambda timeout
+(tests/unit/test_time_budgets.py checks the arithmetic against the template)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,24 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+# Two attempts of at most 1 s to connect and 2 s to read, and one back-off between them
+# (at most 1 s, a throttling one): 7 s at worst for a call, under the API's 10 s Timeout.
+MAX_ATTEMPTS = 2
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=3,
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=1,
+    read_timeout=2,
     tcp_keepalive=True,
 )
+
+
+def worst_case_seconds(config: Config = CLIENT_CONFIG) -> float:
+    """The longest one call can take: every attempt timing out, with botocore's standard
+    back-off between attempts at its throttling scale (1 s, doubling)."""
+    attempts = int(config.retries["max_attempts"])
+    per_attempt = float(config.connect_timeout) + float(config.read_timeout)
+    back_off = sum(min(2**retry, 20) for retry in range(attempts - 1))
+    return float(attempts * per_attempt + back_off)
 
 
 def aws_client(service: str) -> Any:

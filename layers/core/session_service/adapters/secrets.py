@@ -3,12 +3,26 @@ parameters cache."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from session_service.adapters.aws import aws_client
 from session_service.domain.errors import Unavailable
 from session_service.domain.keyring import KeyRingError, SecretFetcher
 from session_service.observability import logger
+
+
+@functools.cache
+def secrets_provider() -> SecretsProvider:
+    """Powertools' Secrets Manager provider (and its cache), on our client: its own would
+    keep botocore's 60 s timeouts."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+
+    return SecretsProvider(boto3_client=aws_client("secretsmanager"))
 
 
 def secrets_manager_fetcher(
@@ -21,7 +35,7 @@ def secrets_manager_fetcher(
         try:
             # The stage is Secrets Manager's default; naming it also makes moto follow
             # a rotation (its default version does not move with the stage).
-            value = parameters.get_secret(
+            value = secrets_provider().get(
                 secret_id,
                 transform="json",
                 max_age=max_age,
