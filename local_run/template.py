@@ -151,6 +151,9 @@ class Template:
             "Fn::Split": lambda a: str(self.resolve(a[1])).split(a[0]),
             "Fn::Join": lambda a: a[0].join(str(x) for x in self.resolve(a[1])),
             "Fn::Select": lambda a: self.resolve(a[1])[int(a[0])],
+            "Fn::FindInMap": lambda a: self.document["Mappings"][str(self.resolve(a[0]))][
+                str(self.resolve(a[1]))
+            ][str(self.resolve(a[2]))],
         }
 
     def _pseudo(self, name: str) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 
 from local_run.api_definition import http_api
 from local_run.expansion import artifact_path, deployed_template
-from local_run.template import ROOT, Template, load_template
+from local_run.template import ROOT, Template, load_template, parameter_overrides
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -132,3 +132,16 @@ def test_the_local_runs_translator_is_the_one_sam_cli_uses() -> None:
     if not installed:
         pytest.skip("the tools venv is not installed: `make tools`")
     assert installed[0].name == f"aws_sam_translator-{version}.dist-info"
+
+
+@pytest.mark.parametrize(("level", "lambda_level"), [("DEBUG", "DEBUG"), ("WARNING", "WARN")])
+def test_lambdas_log_filter_follows_log_level(level: str, lambda_level: str) -> None:
+    # With LogFormat JSON, Lambda drops application lines below ApplicationLogLevel:
+    # LogLevel=DEBUG must reach both Powertools and that filter.
+    template = deployed_template(parameter_overrides(TEMPLATE, {}) | {"LogLevel": level})
+    for name, function in template.functions().items():
+        properties = template.resolve(function["Properties"])
+        logging_config = properties["LoggingConfig"]
+        assert logging_config["LogFormat"] == "JSON", name
+        assert logging_config["ApplicationLogLevel"] == lambda_level, name
+        assert properties["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == level, name
