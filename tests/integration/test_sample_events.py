@@ -183,3 +183,16 @@ def _listen_to_bus(stack: Stack) -> str:
         Rule="everything", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn["QueueArn"]}]
     )
     return str(url)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((EVENTS_DIR / "authorizer").glob("*.json")), ids=lambda p: p.stem
+)
+def test_an_authorizer_sample_names_one_route_throughout(path: Path) -> None:
+    event = json.loads(path.read_text())
+    http = event["requestContext"]["http"]
+    route = f"{http['method']} {http['path']}"
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == route
+    assert event["rawPath"] == http["path"]
+    assert event["routeArn"].endswith(f"/{http['method']}{http['path']}")
+    assert f":{event['requestContext']['apiId']}/" in event["routeArn"]
