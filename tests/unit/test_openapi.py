@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from typing import Any
 
 from local_run.api_definition import http_api
 from local_run.expansion import deployed_template
@@ -46,3 +48,63 @@ def test_every_route_of_the_template_is_documented_with_its_errors() -> None:
         elif route.authorizer:
             assert operation["security"] == [{"bearerAuth": []}]
             assert "401" in responses
+
+
+# The contract's error codes (v1 and the v2 additions).
+CONTRACT_ERROR_CODES = {
+    "invalid_request",
+    "invalid_grant",
+    "invalid_token",
+    "not_found",
+    "conflict",
+    "payload_too_large",
+    "rate_limited",
+    "session_limit",
+    "unavailable",
+    "forbidden",
+    "mfa_required",
+    "insufficient_user_authentication",
+    "mfa_enrollment_required",
+}
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    document = json.loads(DOCUMENT.read_text())
+    return [
+        (method, path, operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def test_every_operation_has_a_readable_unique_id_and_one_tag() -> None:
+    ids = [operation["operationId"] for _, _, operation in _operations()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z]*(?:[A-Z][a-z]+)*", found) for found in ids), ids
+    assert {"login", "refresh", "signInWithPasskey", "findUser"} <= set(ids)
+    tags = {tag for _, _, operation in _operations() for tag in operation["tags"]}
+    assert tags == {
+        "Sign-in",
+        "Sessions",
+        "Two-step verification",
+        "Passkeys",
+        "Activity",
+        "Discovery",
+        "Admin",
+    }
+    assert all(len(operation["tags"]) == 1 for _, _, operation in _operations())
+
+
+def test_error_codes_are_an_enum_and_meaningful_headers_are_declared() -> None:
+    document = json.loads(DOCUMENT.read_text())
+    error = document["components"]["schemas"]["ErrorResponse"]["properties"]["error"]
+    assert set(error["enum"]) == CONTRACT_ERROR_CODES
+    for method, path, operation in _operations():
+        for status, response in operation["responses"].items():
+            headers = set(response.get("headers", {}))
+            if status in ("429", "503"):
+                assert "Retry-After" in headers, (method, path, status)
+            if status == "401":
+                assert "WWW-Authenticate" in headers, (method, path)
+    login = document["paths"]["/auth/login"]["post"]["responses"]["200"]
+    assert "Set-Cookie" in login["headers"]

@@ -51,7 +51,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         security=http.BEARER_SECURITY,
         responses=responses(CreationOptionsResponse, 401, 403, 409),
     )
-    def registration_options() -> CreationOptionsResponse:
+    def passkey_registration_options() -> CreationOptionsResponse:
         # Part of enrolling a second factor (MFA_POLICY=required lets it through).
         caller = rules.caller(router.current_event.raw_event, recent=True, enrolling=True)
         options = routes.passkeys().registration_options(factor_change(rules, caller))
@@ -108,7 +108,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         "/auth/passkeys/authentication/options",
         responses=responses(RequestOptionsResponse, 400, 409),
     )
-    def sign_in_options(
+    def passkey_sign_in_options(
         body: Annotated[PasskeySignInOptionsRequest | None, Body()] = None,
     ) -> RequestOptionsResponse:
         username = body.username if body else None
@@ -119,7 +119,9 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         "/auth/passkeys/authentication",
         responses=responses(TokenResponse, 400, 401, 403, 409, 429),
     )
-    def sign_in(body: Annotated[PasskeySignInRequest, Body()]) -> Response[TokenResponse]:
+    def sign_in_with_passkey(
+        body: Annotated[PasskeySignInRequest, Body()],
+    ) -> Response[TokenResponse]:
         from session_service.domain.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
 
         event = router.current_event.raw_event
