@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
-.PHONY: browser dynamodb-local java translator
+.PHONY: browser dynamodb-local java translator typescript
 .PHONY: bench load smoke admin
 
 install: $(STAMP) $(TRANSLATOR_STAMP)
@@ -38,8 +38,22 @@ $(TRANSLATOR_STAMP): scripts/translator-requirements.txt
 layer-requirements: install
 	$(PY) scripts/requirements.py runtime > layers/core/requirements.txt
 
-openapi: install
+openapi: install typescript
 	$(PY) scripts/openapi.py --write
+	$(TYPESCRIPT)/node_modules/.bin/openapi-typescript docs/openapi.json -o clients/typescript/session-service.ts
+
+# TypeScript types for integrators, generated from docs/openapi.json by openapi-typescript
+# (locked in scripts/typescript); tests/unit/test_typescript.py checks they are current and
+# that they and the example compile.
+TYPESCRIPT := .typescript
+TYPESCRIPT_STAMP := $(TYPESCRIPT)/.installed-$(shell cat scripts/typescript/package-lock.json | cksum | cut -d' ' -f1)
+typescript: $(TYPESCRIPT_STAMP)
+
+$(TYPESCRIPT_STAMP): scripts/typescript/package.json scripts/typescript/package-lock.json
+	@command -v npm >/dev/null || { $(APT_INSTALL) npm; }
+	@mkdir -p $(TYPESCRIPT) && cp scripts/typescript/package*.json $(TYPESCRIPT)/
+	cd $(TYPESCRIPT) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(TYPESCRIPT)/.installed-* && touch $@
 
 # LOCAL_DYNAMODB=dynamodb-local serves DynamoDB from AWS's DynamoDB Local instead of moto.
 run: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)
@@ -50,10 +64,10 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: lint check-template browser dynamodb-local
+test: lint check-template browser dynamodb-local typescript
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-unit: install
+unit: install typescript
 	$(PY) -m pytest tests/unit
 
 integration: install dynamodb-local
@@ -140,4 +154,4 @@ build: tools install
 	$(TOOLS)/bin/sam build --parallel
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) $(TYPESCRIPT) .aws-sam .mypy_cache .ruff_cache .pytest_cache
