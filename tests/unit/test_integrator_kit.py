@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 from local_run.api_definition import http_api
 from local_run.expansion import deployed_template
@@ -43,3 +46,22 @@ def test_the_http_collection_calls_every_route_and_only_routes() -> None:
         assert matches, f"{method} {path} is no route of the template"
         called.update(matches)
     assert called == routes
+
+
+def test_env_json_gives_every_function_the_resources_it_names() -> None:
+    generated = subprocess.run(
+        [sys.executable, "scripts/env_json.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    committed = json.loads((ROOT / "env.json").read_text())
+    assert json.loads(generated) == committed, "env.json is stale: scripts/env_json.py > env.json"
+    functions = deployed_template().functions()
+    assert set(committed) == set(functions)
+    for name, variables in committed.items():
+        declared = functions[name]["Properties"]["Environment"]["Variables"]
+        assert set(variables) <= set(declared), name
+        assert {"TABLE_NAME", "SIGNING_KEY_SECRET_ID"} <= set(variables), name
+    assert committed["ApiFunction"]["SECOND_FACTOR_KEY_SECRET_ID"]
