@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
+import time
+from typing import Any
 
 from local_run.api_definition import http_api
 from local_run.expansion import deployed_template
@@ -65,3 +68,32 @@ def test_env_json_gives_every_function_the_resources_it_names() -> None:
         assert set(variables) <= set(declared), name
         assert {"TABLE_NAME", "SIGNING_KEY_SECRET_ID"} <= set(variables), name
     assert committed["ApiFunction"]["SECOND_FACTOR_KEY_SECRET_ID"]
+
+
+def _downstream(event: dict[str, Any]) -> dict[str, Any]:
+    spec = importlib.util.spec_from_file_location(
+        "downstream_app", ROOT / "examples" / "downstream_lambda" / "app.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    answer: dict[str, Any] = module.lambda_handler(event, None)
+    return answer
+
+
+def test_a_downstream_function_reads_the_caller_from_the_authorizers_context() -> None:
+    now = int(time.time())
+    context = {"sub": "u-1", "sid": "s-1", "amr": "pwd", "authTime": now}
+    event = json.loads((ROOT / "events" / "authorizer" / "other-api-request.json").read_text())
+    event["requestContext"]["authorizer"] = {"lambda": context}
+    answer = _downstream(event)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"user_id": "u-1", "session_id": "s-1", "amr": ["pwd"]}
+    # Its own rule for a sensitive route: a second factor, recently
+    event["routeKey"] = "POST /transfers"
+    assert _downstream(event)["statusCode"] == 403
+    context.update(amr="hwk user", authTime=now - 3600)
+    assert _downstream(event)["statusCode"] == 401
+    context.update(authTime=now)
+    assert _downstream(event)["statusCode"] == 200
