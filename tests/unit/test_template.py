@@ -145,3 +145,24 @@ def test_lambdas_log_filter_follows_log_level(level: str, lambda_level: str) -> 
         assert logging_config["LogFormat"] == "JSON", name
         assert logging_config["ApplicationLogLevel"] == lambda_level, name
         assert properties["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == level, name
+
+
+def test_a_custom_domain_serves_the_api_and_names_the_issuer() -> None:
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    with_domain = deployed_template(
+        parameter_overrides(TEMPLATE, {})
+        | {"DomainName": "api.example.com", "CertificateArn": certificate}
+    )
+    without = deployed_template()
+    assert with_domain.condition("HasDomainName")
+    assert not without.condition("HasDomainName")
+    issuer = RESOURCES["TokenIssuerParameter"]["Properties"]["Value"]
+    assert with_domain.resolve(issuer) == "https://api.example.com"
+    assert without.resolve(issuer).endswith(".execute-api.us-east-1.amazonaws.com")
+    domain = with_domain.resolve(RESOURCES["ApiDomain"]["Properties"])
+    assert domain["DomainNameConfigurations"] == [
+        {"CertificateArn": certificate, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}
+    ]
+    mapping = RESOURCES["ApiDomainMapping"]
+    assert mapping["Condition"] == "HasDomainName"
+    assert mapping["Properties"]["Stage"] == "$default"
