@@ -47,6 +47,9 @@ class StreamTrigger:
     on_failure_queue_url: str | None = None
     maximum_retry_attempts: int = -1
     bisect_on_error: bool = False
+    # FunctionResponseTypes: [ReportBatchItemFailures]: the function names the records
+    # that failed, and the batch is retried from the first of them only.
+    reports_item_failures: bool = False
     # The mapping's FilterCriteria patterns: only matching records reach the function.
     filters: tuple[dict[str, Any], ...] = ()
     # Where a new shard is read from: TRIM_HORIZON (the oldest record) or LATEST.
@@ -329,6 +332,8 @@ def _stream_triggers(template: Template) -> list[StreamTrigger]:
                 on_failure_queue_url=_queue_url(template, _on_failure(properties)),
                 maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
                 bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+                reports_item_failures="ReportBatchItemFailures"
+                in properties.get("FunctionResponseTypes", []),
                 filters=tuple(parse_filters(properties.get("FilterCriteria"))),
                 starting_position=str(properties.get("StartingPosition", "TRIM_HORIZON")),
             )

@@ -42,12 +42,31 @@ def log(level: str, message: str, **fields: Any) -> None:
     print(json.dumps(line, default=str), file=sys.stderr, flush=True)
 
 
-def _invoke(function: FunctionPool, event: dict[str, Any], attempts: int, what: str) -> bool:
+def _invoke(
+    function: FunctionPool,
+    event: dict[str, Any],
+    attempts: int,
+    what: str,
+    unfinished: Callable[[Any], dict[str, Any] | None] = lambda _: None,
+) -> bool:
+    """Invoke until it works, `attempts` times at most. With `unfinished`, an answer that
+    names failed records (ReportBatchItemFailures) leaves the event `unfinished` gives
+    to try again."""
     for attempt in range(attempts):
         try:
             # Lambda queues an event or a stream batch beyond reserved concurrency.
-            function.invoke(event, queued=True)
-            return True
+            result = function.invoke(event, queued=True)
+            rest = unfinished(result)
+            if rest is None:
+                return True
+            log(
+                "WARNING",
+                f"{function.name} reported failed records of {what}",
+                attempt=attempt + 1,
+                retrying=len(rest["Records"]),
+            )
+            event = rest
+            time.sleep(RETRY_DELAY * 2**attempt)
         except (InvocationError, OSError) as error:
             log(
                 "WARNING",
@@ -195,8 +214,24 @@ class StreamPump(threading.Thread):
         one's coordinates to the OnFailure queue."""
         event = {"Records": records}
         what = f"{len(records)} stream records"
-        if _invoke(self.function, event, self._attempts, what):
+        left: list[dict[str, Any]] = records
+
+        def unfinished(result: Any) -> dict[str, Any] | None:
+            """As Lambda: from the first record the function says failed, on."""
+            nonlocal left
+            failures = (result or {}).get("batchItemFailures") if isinstance(result, dict) else None
+            if not self.trigger.reports_item_failures or not failures:
+                return None
+            failed = {str(item.get("itemIdentifier")) for item in failures}
+            first = next(
+                (i for i, r in enumerate(left) if r["dynamodb"]["SequenceNumber"] in failed), 0
+            )
+            left = left[first:]
+            return {"Records": left}
+
+        if _invoke(self.function, event, self._attempts, what, unfinished):
             return
+        records = left
         if self.trigger.bisect_on_error and len(records) > 1:
             middle = len(records) // 2
             self._deliver(shard_id, records[:middle])

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from harness.stack import LambdaContext, Stack, sample_event
@@ -95,6 +96,40 @@ def test_malformed_password_changed_goes_to_the_dead_letter_queue(stack: Stack) 
 # -- stream publisher ----------------------------------------------------------------------
 
 
+def _kind(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"].get("NewImage", {}).get("kind", {}).get("S", ""))
+
+
+def test_a_record_the_publisher_fails_on_is_reported_and_the_others_published(
+    stack: Stack,
+) -> None:
+    # Given a login and a reuse on the stream, and EventBridge refusing SessionRevoked
+    register(stack)
+    tokens = login(stack)
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    publisher = stack.function("EventPublisherFunction")
+    sent: list[str] = []
+    client = wiring.event_publisher()._client
+
+    def refusing(**kwargs: Any) -> Any:
+        entries = kwargs["Entries"]
+        if any(entry["DetailType"] == "SessionRevoked" for entry in entries):
+            raise ClientError({"Error": {"Code": "InternalException"}}, "PutEvents")
+        sent.extend(entry["DetailType"] for entry in entries)
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"} for _ in entries]}
+
+    client.put_events = refusing
+    records = stream_records(stack)
+    answer = publisher.lambda_handler({"Records": records}, LambdaContext())
+    # Then only the ended-sessions record is reported, by its sequence number
+    (ended,) = [r for r in records if _kind(r) == "ended"]
+    assert answer == {
+        "batchItemFailures": [{"itemIdentifier": ended["dynamodb"]["SequenceNumber"]}]
+    }
+    assert sent == ["SessionStarted", "NewDeviceSignIn"]
+
+
 def test_publisher_turns_table_changes_into_events(stack: Stack) -> None:
     # Given a login and a reuse, as recorded on the table's stream
     register(stack)
@@ -112,17 +147,18 @@ def test_publisher_turns_table_changes_into_events(stack: Stack) -> None:
 
     client.put_events = spy
     # When the publisher gets the batch
-    publisher.lambda_handler({"Records": stream_records(stack)}, LambdaContext())
-    # Then other systems hear of the session and of its end, with no token material
+    answer = publisher.lambda_handler({"Records": stream_records(stack)}, LambdaContext())
+    assert answer == {"batchItemFailures": []}
+    # Then other systems hear of the session and of its end, record by record, with no
+    # token material (the first sign-in from this device is a new device too)
     kinds = [entry["DetailType"] for entry in sent]
-    # (the first sign-in from this device is a new device too)
     assert kinds == [
         "SessionStarted",
+        "NewDeviceSignIn",
         "SessionRevoked",
         "RefreshTokenReuseDetected",
-        "NewDeviceSignIn",
     ]
-    revoked = json.loads(sent[1]["Detail"])
+    revoked = json.loads(sent[2]["Detail"])
     assert revoked["reason"] == "reuse_detected"
     assert revoked["session_id"] == tokens["session_id"]
     assert all(entry["Source"] == "session-service" for entry in sent)

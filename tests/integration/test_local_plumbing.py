@@ -159,6 +159,43 @@ def test_a_failing_record_is_bisected_out_and_its_coordinates_parked(stack: Stac
     assert parked["requestContext"]["condition"] == "RetryAttemptsExhausted"
 
 
+class ReportingFunction(RecordingFunction):
+    """Names the records holding `poison` as failed (ReportBatchItemFailures)."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__()
+        self.poison = poison
+
+    def invoke(self, event: dict[str, Any], queued: bool = False) -> Any:
+        super().invoke(event, queued)
+        failed = [
+            {"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
+            for r in event["Records"]
+            if self.poison in json.dumps(r)
+        ]
+        return {"batchItemFailures": failed}
+
+
+def test_a_batch_whose_function_names_a_failed_record_is_retried_from_it_only(
+    stack: Stack,
+) -> None:
+    # Given a publisher that reports (not raises) the record of the second login as failed
+    register(stack)
+    first = login(stack)
+    poison = login(stack)["session_id"]
+    third = login(stack)
+    function = ReportingFunction(poison)
+    # When the pump delivers the stream with the mapping's ReportBatchItemFailures
+    drain(stream_pump(stack, function, reports_item_failures=True))
+    # Then the first record went once (retries start at the failed one), the third got
+    # through once the failed one was bisected out, and only its coordinates were parked
+    deliveries = [json.dumps(event) for event in function.events]
+    assert sum(first["session_id"] in d for d in deliveries) == 1
+    assert any(third["session_id"] in d and poison not in d for d in deliveries)
+    (parked,) = dead_letters(stack, "PublisherDeadLetterQueue")
+    assert parked["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
 @pytest.mark.parametrize(("retries", "attempts"), [(0, 1), (1, 2), (10, 3), (-1, 3)])
 def test_a_failing_batch_is_tried_as_often_as_the_mapping_says_within_the_local_cap(
     stack: Stack, retries: int, attempts: int

@@ -25,7 +25,7 @@ ROOM_SECONDS = 1
 
 def test_the_worst_call_is_counted_from_attempts_timeouts_and_back_off() -> None:
     config = Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=2
+        retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=2
     )
     # three attempts of 3 s, and back-offs of at most 1 s and 2 s between them
     assert worst_case_seconds(config) == 12

@@ -10,11 +10,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# Two attempts of at most 1 s to connect and 2 s to read, and one back-off between them
-# (at most 1 s, a throttling one): 7 s at worst for a call, under the API's 10 s Timeout.
-MAX_ATTEMPTS = 2
+# Two attempts in all (botocore's "max_attempts" counts retries only) of at most 1 s to
+# connect and 2 s to read, and one back-off between them (at most 1 s, a throttling one):
+# 7 s at worst for a call, under the API's 10 s Timeout.
+TOTAL_ATTEMPTS = 2
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
     connect_timeout=1,
     read_timeout=2,
     tcp_keepalive=True,
@@ -24,7 +25,7 @@ CLIENT_CONFIG = Config(
 def worst_case_seconds(config: Config = CLIENT_CONFIG) -> float:
     """The longest one call can take: every attempt timing out, with botocore's standard
     back-off between attempts at its throttling scale (1 s, doubling)."""
-    attempts = int(config.retries["max_attempts"])
+    attempts = int(config.retries["total_max_attempts"])
     per_attempt = float(config.connect_timeout) + float(config.read_timeout)
     back_off = sum(min(2**retry, 20) for retry in range(attempts - 1))
     return float(attempts * per_attempt + back_off)
