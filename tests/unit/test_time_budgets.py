@@ -1,7 +1,7 @@
 """Time budgets: the longest an AWS call can take (every attempt timing out, with the
 back-off between them) stays under each function's Timeout as deployed, so a degraded
-dependency gives the documented 503, never a Lambda timeout. Powertools' parameters use
-the same client configuration, not botocore's 60 s defaults."""
+dependency gives the documented 503, never a Lambda timeout. Secrets and parameters are
+read through the same client configuration, not botocore's 60 s defaults."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from local_run.expansion import deployed_template
 from local_run.template import ROOT
 from session_service import wiring
 from session_service.adapters.aws import CLIENT_CONFIG, worst_case_seconds
-from session_service.adapters.secrets import secrets_provider
-from session_service.adapters.ssm import ssm_provider
+from session_service.adapters.secrets import secrets_client
+from session_service.adapters.ssm import ssm_client
 
 # What a function needs besides its slowest call: its own work (argon2, signing) and the
 # answer. A second of room.
@@ -39,13 +39,13 @@ def test_every_function_outlasts_its_slowest_aws_call() -> None:
         assert worst_case_seconds() + ROOM_SECONDS <= timeout, name
 
 
-def test_parameters_read_through_clients_with_our_timeouts(
+def test_secrets_and_parameters_read_through_clients_with_our_timeouts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     wiring.reset()
-    for provider in (secrets_provider(), ssm_provider()):
-        config = provider.client.meta.config
+    for client in (secrets_client(), ssm_client()):
+        config = client.meta.config
         assert (config.connect_timeout, config.read_timeout) == (
             CLIENT_CONFIG.connect_timeout,
             CLIENT_CONFIG.read_timeout,

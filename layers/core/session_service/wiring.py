@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from session_service.adapters import secrets as secret_store
 from session_service.adapters.aws import aws_client
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.eventbridge import EventPublisher
-from session_service.adapters.secrets import secrets_manager_fetcher, secrets_provider
+from session_service.adapters.secrets import secrets_manager_fetcher
 from session_service.adapters.sqs import dead_letter_sender
-from session_service.adapters.ssm import read_parameter, ssm_provider
+from session_service.adapters.ssm import read_parameter, ssm_client
 from session_service.adapters.store import dynamo_store
 from session_service.config import Settings, get_settings
 from session_service.domain.keyring import KeyRingError, KeyRingSource
@@ -101,9 +102,9 @@ def session_ending() -> SessionEnding:
     )
 
 
-@functools.cache
 def secrets_client() -> Any:
-    return aws_client("secretsmanager")
+    """Secrets Manager, for the key rotation that writes the signing-key ring."""
+    return secret_store.secrets_client()
 
 
 @functools.cache
@@ -258,8 +259,6 @@ def administration() -> Administration:
 
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
-
     factories = (
         key_ring_source,
         token_issuer,
@@ -278,12 +277,10 @@ def reset() -> None:
         _derived_keys,
         event_publisher,
         dead_letter_queue,
-        secrets_client,
     )
     for factory in factories:
         factory.cache_clear()
     dynamodb_client.cache_clear()
-    secrets_provider.cache_clear()
-    ssm_provider.cache_clear()
+    secret_store.secrets_client.cache_clear()
+    ssm_client.cache_clear()
     get_settings.cache_clear()
-    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 # Two attempts in all (botocore's "max_attempts" counts retries only) of at most 1 s to
@@ -33,5 +33,6 @@ def worst_case_seconds(config: Config = CLIENT_CONFIG) -> float:
 
 def aws_client(service: str) -> Any:
     """A client of the service, its endpoint as botocore resolves it (AWS, or the local
-    run's per-service endpoints)."""
-    return boto3.client(service, config=CLIENT_CONFIG)
+    run's per-service endpoints). From botocore directly: boto3 and s3transfer would add
+    a third to the authorizer's cold start and give it nothing it uses."""
+    return botocore.session.get_session().create_client(service, config=CLIENT_CONFIG)

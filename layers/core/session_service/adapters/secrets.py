@@ -1,14 +1,18 @@
-"""Secrets Manager: the signing-key and second-factor secrets, read through Powertools'
-parameters cache."""
+"""Secrets Manager: the signing-key and second-factor secrets, cached per container.
+
+A small cache of its own rather than Powertools' parameters, which imports boto3 (and
+s3transfer) on first use: the authorizer, which reads the signing keys on its first
+request, would pay for that on every cold start. The client is the one factory's."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.exceptions import BotoCoreError, ClientError
 
 from session_service.adapters.aws import aws_client
 from session_service.domain.errors import Unavailable
@@ -17,36 +21,39 @@ from session_service.observability import logger
 
 
 @functools.cache
-def secrets_provider() -> SecretsProvider:
-    """Powertools' Secrets Manager provider (and its cache), on our client: its own would
-    keep botocore's 60 s timeouts."""
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
-
-    return SecretsProvider(boto3_client=aws_client("secretsmanager"))
+def secrets_client() -> Any:
+    return aws_client("secretsmanager")
 
 
 def secrets_manager_fetcher(
-    secret_id: str, max_age: int, what: str = "the signing-key secret"
+    secret_id: str,
+    max_age: int,
+    what: str = "the signing-key secret",
+    clock: Callable[[], float] = time.monotonic,
 ) -> SecretFetcher:
-    """Fetch a JSON secret through Powertools parameters, which caches it."""
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+    """Fetch a JSON secret, at most once per `max_age` seconds unless forced."""
+    cached: dict[str, Any] = {}
 
     def fetch(force: bool) -> Mapping[str, Any]:
+        now = clock()
+        if not force and "value" in cached and now - cached["at"] < max_age:
+            return dict(cached["value"])
         try:
             # The stage is Secrets Manager's default; naming it also makes moto follow
             # a rotation (its default version does not move with the stage).
-            value = secrets_provider().get(
-                secret_id,
-                transform="json",
-                max_age=max_age,
-                force_fetch=force,
-                VersionStage="AWSCURRENT",
+            answer = secrets_client().get_secret_value(
+                SecretId=secret_id, VersionStage="AWSCURRENT"
             )
-        except parameters.exceptions.GetParameterError:
+        except (ClientError, BotoCoreError):
             logger.exception(f"could not read {what}")
             raise Unavailable(retry_after=2) from None
+        try:
+            value = json.loads(answer["SecretString"])
+        except (KeyError, ValueError):
+            raise KeyRingError(f"{what} is not JSON") from None
         if not isinstance(value, Mapping):
             raise KeyRingError(f"{what} is not a JSON object")
-        return value
+        cached.update(value=value, at=now)
+        return dict(value)
 
     return fetch
