@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,85 +32,7 @@ def openapi_document() -> dict[str, Any]:
     admin = _document_of("admin")
     document["paths"].update(admin["paths"])
     document["components"]["schemas"].update(admin["components"]["schemas"])
-    return for_integrators(document)
-
-
-# Each route's tag, by the first prefix its path starts with.
-TAGS = (
-    ("/auth/passkeys", "Passkeys"),
-    ("/auth/mfa", "Two-step verification"),
-    ("/auth/activity", "Activity"),
-    ("/auth/session", "Sessions"),
-    ("/auth/password", "Sessions"),
-    ("/auth/", "Sign-in"),
-    ("/.well-known/", "Discovery"),
-    ("/admin/", "Admin"),
-)
-HEADERS: dict[str, dict[str, Any]] = {
-    "Retry-After": {
-        "description": "Seconds to wait before trying again",
-        "schema": {"type": "integer"},
-    },
-    "WWW-Authenticate": {
-        "description": (
-            'With insufficient_user_authentication: Bearer error="insufficient_user_'
-            'authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470)'
-        ),
-        "schema": {"type": "string"},
-    },
-    "Set-Cookie": {
-        "description": (
-            "In cookie mode (REFRESH_TOKEN_TRANSPORT=cookie or both): the refresh token as "
-            "__Host-refresh_token (HttpOnly, Secure, SameSite=Strict), and the device token"
-        ),
-        "schema": {"type": "string"},
-    },
-}
-
-
-def for_integrators(document: dict[str, Any]) -> dict[str, Any]:
-    """What Powertools leaves out: readable operationIds (the handler's name, in
-    lowerCamelCase), a tag per area, the error codes as an enum, and the headers that
-    carry meaning (Retry-After, WWW-Authenticate, Set-Cookie)."""
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            suffix = re.sub(r"\W", "_", path) + f"_{method}"
-            handler = operation["operationId"].removesuffix(suffix)
-            first, *rest = handler.split("_")
-            operation["operationId"] = first + "".join(word.title() for word in rest)
-            operation["tags"] = [next(tag for prefix, tag in TAGS if path.startswith(prefix))]
-            for status, response in operation["responses"].items():
-                headers = response.setdefault("headers", {})
-                if status in ("429", "503"):
-                    headers["Retry-After"] = HEADERS["Retry-After"]
-                if status == "401":
-                    headers["WWW-Authenticate"] = HEADERS["WWW-Authenticate"]
-                if status == "200" and _is_token_response(response):
-                    headers["Set-Cookie"] = HEADERS["Set-Cookie"]
-                if not headers:
-                    del response["headers"]
-    error = document["components"]["schemas"]["ErrorResponse"]["properties"]["error"]
-    error["enum"] = error_codes()
     return document
-
-
-def _is_token_response(response: dict[str, Any]) -> bool:
-    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-    return bool(schema.get("$ref", "").endswith("/TokenResponse"))
-
-
-def error_codes() -> list[str]:
-    """Every code of the contract's error family (domain.errors), the one home of them."""
-    from session_service.domain.errors import ServiceError  # noqa: PLC0415
-
-    found: set[str] = set()
-    pending = list(ServiceError.__subclasses__())
-    while pending:
-        error = pending.pop()
-        pending += error.__subclasses__()
-        if isinstance(getattr(error, "code", None), str):
-            found.add(error.code)
-    return sorted(found)
 
 
 def _document_of(folder: str) -> dict[str, Any]:

@@ -178,6 +178,8 @@ def api_resolver(title: str = "Session service") -> APIGatewayHttpResolver:
     security headers on every response, errors and 404s included."""
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: PLC0415
 
+    from session_service.edge.openapi_document import for_integrators  # noqa: PLC0415
+
     class SessionApiResolver(APIGatewayHttpResolver):
         def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             # The API speaks JSON whatever Content-Type a client sends (curl -d says
@@ -216,6 +218,7 @@ def api_resolver(title: str = "Session service") -> APIGatewayHttpResolver:
             if schema.components is not None and schema.components.schemas:
                 for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
                     schema.components.schemas.pop(name, None)
+            for_integrators(schema)
             return schema
 
     from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415
