@@ -8,7 +8,17 @@ Lambda cold start does it and print the result as JSON. Standard library only.
 import sys
 import time
 
-WATCHED = ("argon2", "pydantic", "aws_xray_sdk", "boto3", "botocore", "jwt", "cryptography")
+WATCHED = (
+    "argon2",
+    "pyotp",
+    "pydantic",
+    "aws_xray_sdk",
+    "boto3",
+    "webauthn",
+    "botocore",
+    "jwt",
+    "cryptography",
+)
 
 
 def main() -> None:
