@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
@@ -180,7 +181,9 @@ def refresh(body: Annotated[RefreshRequest | None, Body()] = None) -> Response[T
     )
     if token is None:
         raise InvalidGrant("No refresh token was presented.")
-    return _tokens(wiring.session_service().refresh(token, http.client_info(event)))
+    issued = wiring.session_service().refresh(token, http.client_info(event))
+    metrics.add_metric(name="Refreshes", unit=MetricUnit.Count, value=1)
+    return _tokens(issued)
 
 
 @app.post(
@@ -306,6 +309,6 @@ def openid_configuration() -> Response[OpenIdConfiguration]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

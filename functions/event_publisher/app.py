@@ -36,7 +36,7 @@ def publish_record(record: DynamoDBRecord) -> int:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # {"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}
     answer = process_partial_response(

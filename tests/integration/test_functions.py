@@ -18,6 +18,7 @@ from session_service.adapters import dynamo
 from session_service.domain.keyring import generate_signing_key
 from tests.helpers import (
     authorize,
+    authorizer_event,
     bearer,
     login,
     password_changed,
@@ -229,3 +230,41 @@ def test_before_the_first_rotation_the_api_answers_503(stack: Stack) -> None:
         headers={"kid": stranger["kid"], "typ": "at+jwt"},
     )
     assert authorize(stack, token, own_api=True)["context"]["verdict"] == "unavailable"
+
+
+def _metrics(printed: str) -> dict[str, float]:
+    """The metric values of the EMF lines a function printed."""
+    found: dict[str, float] = {}
+    for line in printed.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                name = metric["Name"]
+                value = document[name]  # (a list when the metric was added more than once)
+                values = value if isinstance(value, list) else [value]
+                found[name] = found.get(name, 0) + sum(float(v) for v in values)
+    return found
+
+
+def test_the_functions_count_what_an_operator_watches(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register(stack)
+    tokens = login(stack)
+    stack.http("POST", "/auth/login", {"username": "ada", "password": "wrong password"})
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})  # reuse
+    stack.http("GET", "/auth/session", headers=bearer(tokens["access_token"]))
+    capsys.readouterr()
+    publisher = stack.function("EventPublisherFunction")
+    publisher.lambda_handler({"Records": stream_records(stack)}, LambdaContext())
+    published = _metrics(capsys.readouterr().out)
+    assert published["LoginsSucceeded"] == 1
+    assert published["LoginsFailed"] == 1
+    assert published["RefreshTokenReuseDetected"] == 1
+    assert published["SessionsRevoked"] == 1
+    authorizer = stack.function("AuthorizerFunction")
+    authorizer.lambda_handler(authorizer_event(tokens["access_token"]), LambdaContext())
+    assert _metrics(capsys.readouterr().out)["AuthorizerDenies"] == 1  # (its session ended)

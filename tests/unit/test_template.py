@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -166,3 +167,36 @@ def test_a_custom_domain_serves_the_api_and_names_the_issuer() -> None:
     mapping = RESOURCES["ApiDomainMapping"]
     assert mapping["Condition"] == "HasDomainName"
     assert mapping["Properties"]["Stage"] == "$default"
+
+
+def test_the_dashboard_shows_every_metric_the_functions_write_and_attacks_alarm() -> None:
+    from session_service.domain import signals  # noqa: PLC0415
+
+    template = deployed_template()
+    body = template.resolve(RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"])
+    widgets = json.loads(body)["widgets"]
+    shown: set[str] = set()
+    for widget in widgets:
+        for metric in widget["properties"]["metrics"]:
+            names = [part for part in metric if isinstance(part, str)]
+            if names and names[0] == "SessionService":
+                shown.add(names[1])
+            for part in metric:
+                if isinstance(part, dict) and "expression" in part:
+                    shown.update(re.findall(r'MetricName=\\?"(\w+)\\?"', part["expression"]))
+    written = {
+        *signals.ACTIVITY_METRICS.values(),
+        *signals.EVENT_METRICS.values(),
+        signals.REVOKED,
+        "Refreshes",
+        "AuthorizerAllows",
+        "AuthorizerDenies",
+        "ColdStart",
+    }
+    assert written <= shown
+    alarmed = {
+        resource["Properties"].get("MetricName")
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert {"LoginsThrottled", "RefreshTokenReuseDetected"} <= alarmed

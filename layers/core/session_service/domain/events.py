@@ -211,18 +211,14 @@ def publish_stream_batch(
 ) -> list[ServiceEvent]:
     """Publish what a batch of table changes means, with what `also` makes of it (the
     users' activity, and its new-device events); raise so Lambda retries on failure."""
-    from session_service.observability import metrics  # noqa: PLC0415
-
     changes = [change for record in stream_event.get("Records", []) if (change := decode(record))]
     events = [event for change in changes for event in events_for(change)]
     if also is not None:
         events += also(changes)
     publisher.publish(events)
-    reuse = sum(1 for event in events if event.detail_type == REFRESH_TOKEN_REUSE_DETECTED)
-    if reuse:
-        from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+    from session_service.domain import activity, signals  # noqa: PLC0415
 
-        metrics.add_metric(name="RefreshTokenReuseDetected", unit=MetricUnit.Count, value=reuse)
+    signals.emit([entry for change in changes for entry in activity.activity_of(change)], events)
     return events
 
 
