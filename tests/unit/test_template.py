@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -16,16 +14,6 @@ from local_run.template import ROOT, Template, load_template, parameter_override
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
-
-
-def test_layer_requirements_are_derived_from_pyproject() -> None:
-    derived = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "requirements.py"), "runtime"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert (ROOT / "layers" / "core" / "requirements.txt").read_text() == derived
 
 
 def test_every_function_runs_python_313_on_one_architecture_with_the_layer() -> None:
