@@ -133,8 +133,11 @@ class BusListener:
         return self.counts()
 
     def counts(self) -> Counter[tuple[str, str]]:
+        """Distinct events by (detail-type, reason): delivery is at least once, and a
+        consumer drops a repeat by its event_id (a retried stream record sends it again)."""
+        distinct = {event["detail"]["event_id"]: event for event in self.received}
         return Counter(
-            (event["detail-type"], event["detail"].get("reason", "")) for event in self.received
+            (event["detail-type"], event["detail"].get("reason", "")) for event in distinct.values()
         )
 
     def close(self) -> None:
