@@ -19,7 +19,7 @@ from session_service.domain.models import PASSWORD_AMR, rfc3339
 from session_service.domain.passkey_sign_in import PasskeyReauthCall
 from session_service.domain.session_records import IssuedTokens
 from session_service.edge import authorization, http, transport
-from session_service.edge.passkey_routes import PasskeyRoutes, factor_change, passkey_router
+from session_service.edge.passkey_routes import PasskeyRoutes, passkey_router
 from session_service.edge.passkey_schemas import browser_json
 from session_service.edge.schemas import (
     ActivityResponse,
@@ -142,7 +142,7 @@ def reauthenticate(body: Annotated[ReauthBody, Body()]) -> Response[TokenRespons
 )
 def begin_totp() -> TotpSetupResponse:
     caller = rules.caller(app.current_event.raw_event, recent=True, enrolling=True)
-    setup = wiring.second_factors().begin_totp(factor_change(rules, caller))
+    setup = wiring.second_factors().begin_totp(rules.factor_change(caller))
     return TotpSetupResponse(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
 
 
@@ -155,7 +155,7 @@ def confirm_totp(body: Annotated[TotpCodeRequest, Body()]) -> RecoveryCodesRespo
     event = app.current_event.raw_event
     caller = rules.caller(event, enrolling=True)
     codes = wiring.accounts().confirm_totp(
-        factor_change(rules, caller), caller.session_id, body.code, http.client_info(event)
+        rules.factor_change(caller), caller.session_id, body.code, http.client_info(event)
     )
     return RecoveryCodesResponse(recovery_codes=codes)
 
@@ -169,7 +169,7 @@ def disable_totp() -> Response[None]:
     caller = rules.caller(app.current_event.raw_event, recent=True)
     if rules.mfa_required:
         raise Conflict("MFA_POLICY=required: the second factor cannot be turned off.")
-    wiring.second_factors().disable_totp(factor_change(rules, caller))
+    wiring.second_factors().disable_totp(rules.factor_change(caller))
     return http.json_response(204, None)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from session_service.domain.account_changes import FactorChange
 from session_service.domain.errors import (
     Forbidden,
     InsufficientUserAuthentication,
@@ -161,6 +162,13 @@ class CallerRules:
         if recent and self.clock() - found.auth_time > self.reauth_max_age_seconds:
             raise InsufficientUserAuthentication(self.reauth_max_age_seconds)
         return found
+
+    def factor_change(self, caller: Caller) -> FactorChange:
+        """The caller asking to change their second factors, and how their session proved
+        itself (a missing proof is asked for with REAUTH_MAX_AGE_SECONDS)."""
+        return FactorChange(
+            caller.user_id, caller.username, caller.amr, self.reauth_max_age_seconds
+        )
 
 
 # -- responses ----------------------------------------------------------------------------

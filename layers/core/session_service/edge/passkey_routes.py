@@ -11,10 +11,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from session_service.domain.account_changes import FactorChange
 from session_service.domain.models import Passkey, rfc3339
 from session_service.edge import http, transport
-from session_service.edge.authorization import Caller, CallerRules
+from session_service.edge.authorization import CallerRules
 from session_service.edge.passkey_schemas import (
     CreationOptionsResponse,
     PasskeyCreatedResponse,
@@ -54,7 +53,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     def passkey_registration_options() -> CreationOptionsResponse:
         # Part of enrolling a second factor (MFA_POLICY=required lets it through).
         caller = rules.caller(router.current_event.raw_event, recent=True, enrolling=True)
-        options = routes.passkeys().registration_options(factor_change(rules, caller))
+        options = routes.passkeys().registration_options(rules.factor_change(caller))
         return CreationOptionsResponse(options=options)
 
     @router.post(
@@ -67,7 +66,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     ) -> Response[PasskeyCreatedResponse]:
         caller = rules.caller(router.current_event.raw_event, enrolling=True)
         credential = browser_json(body.credential)
-        change = factor_change(rules, caller)
+        change = rules.factor_change(caller)
         passkey = routes.passkeys().register(change, credential, body.name)
         created = PasskeyCreatedResponse(passkey_id=passkey.passkey_id)
         return http.json_response(201, created.model_dump())
@@ -100,7 +99,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     )
     def remove_passkey(passkey_id: str) -> Response[None]:
         caller = rules.caller(router.current_event.raw_event, recent=True)
-        change = factor_change(rules, caller)
+        change = rules.factor_change(caller)
         routes.passkeys().remove(change, passkey_id, keep_a_factor=rules.mfa_required)
         return http.json_response(204, None)
 
@@ -137,12 +136,6 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         return transport.issued_response(routes.sign_in().login(request), mode)
 
     return router
-
-
-def factor_change(rules: CallerRules, caller: Caller) -> FactorChange:
-    """The caller asking to change their second factors, and how their session proved
-    itself (a missing proof is asked for with REAUTH_MAX_AGE_SECONDS)."""
-    return FactorChange(caller.user_id, caller.username, caller.amr, rules.reauth_max_age_seconds)
 
 
 def _view(passkey: Passkey) -> PasskeyView:
