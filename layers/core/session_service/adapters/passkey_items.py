@@ -13,13 +13,13 @@ from __future__ import annotations
 from session_service.adapters.store_items import (
     Item,
     Key,
-    _int,
-    _opt_int,
-    _opt_str,
-    _str,
+    int_of,
     key,
     n,
+    opt_int_of,
+    opt_str_of,
     s,
+    str_of,
     ttl_seconds,
 )
 from session_service.domain.models import Passkey
@@ -65,16 +65,16 @@ def passkey_item(passkey: Passkey) -> Item:
 
 def passkey_from_item(item: Item) -> Passkey:
     return Passkey(
-        user_id=_str(item, "user_id"),
-        username_key=_str(item, "username_key"),
-        passkey_id=_str(item, "sk").removeprefix(PASSKEY_PREFIX),
+        user_id=str_of(item, "user_id"),
+        username_key=str_of(item, "username_key"),
+        passkey_id=str_of(item, "sk").removeprefix(PASSKEY_PREFIX),
         credential_id=bytes(item["credential_id"]["B"]),
         public_key=bytes(item["public_key"]["B"]),
-        sign_count=_int(item, "sign_count"),
+        sign_count=int_of(item, "sign_count"),
         transports=tuple(str(t["S"]) for t in item["transports"]["L"]),
-        name=_str(item, "name"),
-        created_at=_int(item, "created_at"),
-        last_used_at=_opt_int(item, "last_used_at"),
+        name=str_of(item, "name"),
+        created_at=int_of(item, "created_at"),
+        last_used_at=opt_int_of(item, "last_used_at"),
         synced=bool(item["synced"]["BOOL"]),
     )
 
@@ -90,7 +90,7 @@ def registration_item(ceremony: RegistrationCeremony) -> Item:
 
 
 def registration_from_item(user_id: str, item: Item) -> RegistrationCeremony:
-    return RegistrationCeremony(user_id, bytes(item["challenge"]["B"]), _int(item, "expires_at"))
+    return RegistrationCeremony(user_id, bytes(item["challenge"]["B"]), int_of(item, "expires_at"))
 
 
 def sign_in_item(ceremony: SignInCeremony) -> Item:
@@ -110,8 +110,8 @@ def sign_in_from_item(digest: str, item: Item) -> SignInCeremony:
     return SignInCeremony(
         digest=digest,
         challenge=bytes(item["challenge"]["B"]),
-        expires_at=_int(item, "expires_at"),
-        user_id=_opt_str(item, "user_id"),
+        expires_at=int_of(item, "expires_at"),
+        user_id=opt_str_of(item, "user_id"),
     )
 
 

@@ -57,19 +57,19 @@ def n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-def _str(item: Item, name: str) -> str:
+def str_of(item: Item, name: str) -> str:
     return str(item[name]["S"])
 
 
-def _int(item: Item, name: str) -> int:
+def int_of(item: Item, name: str) -> int:
     return int(item[name]["N"])
 
 
-def _opt_int(item: Item, name: str) -> int | None:
+def opt_int_of(item: Item, name: str) -> int | None:
     return int(item[name]["N"]) if name in item else None
 
 
-def _opt_str(item: Item, name: str) -> str | None:
+def opt_str_of(item: Item, name: str) -> str | None:
     return str(item[name]["S"]) if name in item else None
 
 
@@ -148,20 +148,20 @@ def session_item(session: Session) -> Item:
 
 def session_from_item(item: Item) -> Session:
     return Session(
-        user_id=_str(item, "user_id"),
-        session_id=_str(item, "session_id"),
-        created_at=_int(item, "created_at"),
-        last_used_at=_int(item, "last_used_at"),
-        idle_expires_at=_int(item, "idle_expires_at"),
-        absolute_expires_at=_int(item, "absolute_expires_at"),
-        ip=_str(item, "ip"),
-        user_agent=_str(item, "user_agent"),
+        user_id=str_of(item, "user_id"),
+        session_id=str_of(item, "session_id"),
+        created_at=int_of(item, "created_at"),
+        last_used_at=int_of(item, "last_used_at"),
+        idle_expires_at=int_of(item, "idle_expires_at"),
+        absolute_expires_at=int_of(item, "absolute_expires_at"),
+        ip=str_of(item, "ip"),
+        user_agent=str_of(item, "user_agent"),
         refresh_digests=frozenset(item.get("refresh_digests", {}).get("SS", ())),
-        generation=_int(item, "generation"),
-        previous_digest=_opt_str(item, "previous_digest"),
-        rotated_at=_opt_int(item, "rotated_at"),
+        generation=int_of(item, "generation"),
+        previous_digest=opt_str_of(item, "previous_digest"),
+        rotated_at=opt_int_of(item, "rotated_at"),
         # Sessions from before these attributes: proved by password at creation.
-        auth_time=_opt_int(item, "auth_time") or _int(item, "created_at"),
+        auth_time=opt_int_of(item, "auth_time") or int_of(item, "created_at"),
         amr=tuple(str(m["S"]) for m in item["amr"]["L"]) if "amr" in item else PASSWORD_AMR,
     )
 
@@ -179,12 +179,12 @@ def profile_item(profile: UserProfile) -> Item:
 
 def profile_from_item(item: Item) -> UserProfile:
     return UserProfile(
-        user_id=_str(item, "user_id"),
-        username=_str(item, "username"),
-        created_at=_int(item, "created_at"),
-        session_version=_int(item, "session_version"),
-        not_before=_opt_int(item, "not_before"),
-        password_changed_at=_opt_int(item, "password_changed_at"),
+        user_id=str_of(item, "user_id"),
+        username=str_of(item, "username"),
+        created_at=int_of(item, "created_at"),
+        session_version=int_of(item, "session_version"),
+        not_before=opt_int_of(item, "not_before"),
+        password_changed_at=opt_int_of(item, "password_changed_at"),
         disabled=bool(item.get("disabled", {}).get("BOOL", False)),
     )
 
@@ -202,16 +202,16 @@ def credential_item(credential: Credential) -> Item:
 
 def credential_from_item(item: Item) -> Credential:
     return Credential(
-        username_key=_str(item, "pk").removeprefix("LOGIN#"),
-        username=_str(item, "username"),
-        user_id=_str(item, "user_id"),
-        password_hash=_str(item, "password_hash"),
-        password_version=_int(item, "password_version"),
+        username_key=str_of(item, "pk").removeprefix("LOGIN#"),
+        username=str_of(item, "username"),
+        user_id=str_of(item, "user_id"),
+        password_hash=str_of(item, "password_hash"),
+        password_version=int_of(item, "password_version"),
         totp=_totp_factor(item),
         pending_totp=_pending_totp(item),
         disabled=bool(item.get("disabled", {}).get("BOOL", False)),
-        throttle_generation=_opt_int(item, "throttle_generation") or 0,
-        passkeys=_opt_int(item, "passkey_count") or 0,
+        throttle_generation=opt_int_of(item, "throttle_generation") or 0,
+        passkeys=opt_int_of(item, "passkey_count") or 0,
     )
 
 
@@ -219,9 +219,9 @@ def _totp_factor(item: Item) -> TotpFactor | None:
     if "totp_secret" not in item:
         return None
     return TotpFactor(
-        sealed_secret=_str(item, "totp_secret"),
-        last_step=_int(item, "totp_last_step"),
-        enabled_at=_int(item, "totp_enabled_at"),
+        sealed_secret=str_of(item, "totp_secret"),
+        last_step=int_of(item, "totp_last_step"),
+        enabled_at=int_of(item, "totp_enabled_at"),
         recovery_codes=frozenset(item.get("recovery_codes", {}).get("SS", ())),
     )
 
@@ -230,8 +230,8 @@ def _pending_totp(item: Item) -> PendingTotp | None:
     if "pending_totp" not in item:
         return None
     return PendingTotp(
-        sealed_secret=_str(item, "pending_totp"),
-        expires_at=_int(item, "pending_totp_expires_at"),
+        sealed_secret=str_of(item, "pending_totp"),
+        expires_at=int_of(item, "pending_totp_expires_at"),
     )
 
 
@@ -257,11 +257,11 @@ def login_attempt_item(attempt: LoginAttempt) -> Item:
 
 def login_attempt_from_item(item: Item) -> LoginAttempt:
     return LoginAttempt(
-        record_id=_str(item, "pk").removeprefix("ATTEMPT#"),
-        user_id=_str(item, "user_id"),
-        at=_int(item, "at"),
-        ip=_str(item, "ip"),
-        user_agent=_str(item, "user_agent"),
+        record_id=str_of(item, "pk").removeprefix("ATTEMPT#"),
+        user_id=str_of(item, "user_id"),
+        at=int_of(item, "at"),
+        ip=str_of(item, "ip"),
+        user_agent=str_of(item, "user_agent"),
         throttled=bool(item["throttled"]["BOOL"]),
     )
 
@@ -286,16 +286,16 @@ def account_event_item(event: AccountEvent) -> Item:
 
 
 def account_event_from_item(item: Item) -> AccountEvent:
-    event_type: AccountEventType = _str(item, "event_type")  # type: ignore[assignment]
+    event_type: AccountEventType = str_of(item, "event_type")  # type: ignore[assignment]
     return AccountEvent(
-        record_id=_str(item, "pk").removeprefix("ACCOUNT_EVENT#"),
-        user_id=_str(item, "user_id"),
+        record_id=str_of(item, "pk").removeprefix("ACCOUNT_EVENT#"),
+        user_id=str_of(item, "user_id"),
         event_type=event_type,
-        at=_int(item, "at"),
-        remaining_recovery_codes=_opt_int(item, "remaining_recovery_codes"),
-        passkey_id=_opt_str(item, "passkey_id"),
-        ip=_opt_str(item, "ip") or "",
-        user_agent=_opt_str(item, "user_agent") or "",
+        at=int_of(item, "at"),
+        remaining_recovery_codes=opt_int_of(item, "remaining_recovery_codes"),
+        passkey_id=opt_str_of(item, "passkey_id"),
+        ip=opt_str_of(item, "ip") or "",
+        user_agent=opt_str_of(item, "user_agent") or "",
     )
 
 
@@ -317,13 +317,13 @@ def challenge_item(challenge: MfaChallenge) -> Item:
 
 def challenge_from_item(item: Item) -> MfaChallenge:
     return MfaChallenge(
-        digest=_str(item, "pk").removeprefix("MFA#"),
-        user_id=_str(item, "user_id"),
-        username_key=_str(item, "username_key"),
-        password_version=_int(item, "password_version"),
-        device_id=_opt_str(item, "device_id"),
-        created_at=_int(item, "created_at"),
-        expires_at=_int(item, "expires_at"),
+        digest=str_of(item, "pk").removeprefix("MFA#"),
+        user_id=str_of(item, "user_id"),
+        username_key=str_of(item, "username_key"),
+        password_version=int_of(item, "password_version"),
+        device_id=opt_str_of(item, "device_id"),
+        created_at=int_of(item, "created_at"),
+        expires_at=int_of(item, "expires_at"),
     )
 
 
@@ -340,13 +340,13 @@ def ended_item(ended: EndedSessions) -> Item:
 
 
 def ended_from_item(item: Item) -> EndedSessions:
-    reason: RevocationReason = _str(item, "reason")  # type: ignore[assignment]
+    reason: RevocationReason = str_of(item, "reason")  # type: ignore[assignment]
     return EndedSessions(
-        record_id=_str(item, "pk").removeprefix("ENDED#"),
-        user_id=_str(item, "user_id"),
+        record_id=str_of(item, "pk").removeprefix("ENDED#"),
+        user_id=str_of(item, "user_id"),
         session_ids=tuple(str(entry["S"]) for entry in item["session_ids"]["L"]),
         reason=reason,
-        ended_at=_int(item, "ended_at"),
+        ended_at=int_of(item, "ended_at"),
     )
 
 
