@@ -6,11 +6,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from session_service.domain.keyring import (
-    KeyRingSource,
-    generate_signing_key,
+from session_service.domain.key_rotation import (
     new_refresh_token_key,
+    rotated_secret,
+    rotation_times,
 )
+from session_service.domain.keyring import KeyRingSource
+
+# The template's defaults: 600 s access tokens, a 300 s key cache, 30-day sessions.
+ROTATION_TIMES = rotation_times(600, 300, 2_592_000)
 
 
 class FixedClock:
@@ -29,8 +33,7 @@ class FixedClock:
 def key_ring_source(
     algorithm: str = "RS256", clock: Any = time.time
 ) -> tuple[KeyRingSource, dict[str, Any]]:
-    secret: dict[str, Any] = {
-        "refresh_token_key": new_refresh_token_key(),
-        "signing_keys": [generate_signing_key(algorithm, clock())],  # type: ignore[arg-type]
-    }
+    """A new stack's ring after its first rotation, fixed (no Secrets Manager)."""
+    fresh = {"refresh_token_key": new_refresh_token_key(), "signing_keys": []}
+    secret = rotated_secret(fresh, algorithm, clock(), ROTATION_TIMES)  # type: ignore[arg-type]
     return KeyRingSource(lambda _force: secret, clock=clock), secret

@@ -14,7 +14,7 @@ from harness.memory_passkeys import InMemoryPasskeyStore
 from session_service.domain.accounts import Accounts
 from session_service.domain.administration import Administration
 from session_service.domain.devices import DeviceTokens
-from session_service.domain.keyring import KeyRingSource
+from session_service.domain.keyring import KeyRingSource, MacKeys
 from session_service.domain.models import ClientInfo
 from session_service.domain.one_time_codes import SecondFactorKeys
 from session_service.domain.passkey_sign_in import PasskeySignIn
@@ -100,21 +100,21 @@ def build_services(
     access_tokens = AccessTokens(
         keys, lambda: ISSUER, AUDIENCE, policy.access_token_ttl_seconds, clock
     )
-    refresh_tokens = RefreshTokens(lambda: keys.current().refresh_token_key)
+    refresh_tokens = RefreshTokens(MacKeys(keys, clock))
     sessions = SessionService(
         store, access_tokens, refresh_tokens, policy, clock=clock, sleep=lambda _: None
     )
     ending = SessionEnding(store, sessions, access_tokens, refresh_tokens)
     passwords = Passwords(CHEAP_ARGON2)
     login_throttle = LoginThrottle(throttle_store, throttle, now=lambda: int(clock() * 1000))
-    devices = DeviceTokens(lambda: keys.current().refresh_token_key, clock)
+    devices = DeviceTokens(MacKeys(keys, clock), clock)
     second_factors = SecondFactors(
         store, factor_store, lambda: SECOND_FACTOR_KEYS, TOTP_ISSUER, clock=clock
     )
     accounts = Accounts(
         store, sessions, ending, passwords, login_throttle, devices, second_factors, clock=clock
     )
-    decoy_key = lambda: keys.current().refresh_token_key  # noqa: E731
+    decoy_key = MacKeys(keys, clock).decoy_key
     passkeys = Passkeys(store, passkey_store, WebAuthn(RELYING_PARTY), decoy_key, clock=clock)
     sign_in = PasskeySignIn(accounts, passkeys, store, sessions, login_throttle, devices)
     return Services(

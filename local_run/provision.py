@@ -78,9 +78,9 @@ def provision(template: Template, clients: Any, base_url: str = "") -> Provision
     ttl_tables = _tables(template, clients("dynamodb"))
     _queues(template, clients("sqs"))
     _event_buses(template, clients("events"))
-    _secrets(template, clients("secretsmanager"))
+    ring = _secrets(template, clients("secretsmanager"))
     template.names.refs.setdefault("HttpApi", "local-api")
-    _parameters(template, clients("ssm"), base_url)
+    _parameters(template, clients("ssm"), base_url, ring)
     provisioned = Provisioned(ttl_tables=ttl_tables)
     provisioned.rule_routes = _rules(template, clients("events"), clients("sqs"))
     provisioned.stream_triggers = _stream_triggers(template)
@@ -160,13 +160,17 @@ def _event_buses(template: Template, client: Any) -> None:
         template.names.attributes[(logical_id, "Arn")] = arn
 
 
-def _secrets(template: Template, client: Any) -> None:
-    from session_service.domain.keyring import (  # noqa: PLC0415
-        generate_signing_key,
-        rotated_secret,
-    )
+def _secrets(template: Template, client: Any) -> dict[str, Any] | None:
+    """Creates the secrets; the key ring's value, rotated as the rotation would."""
+    from session_service.domain.key_rotation import RotationTimes, rotated_secret  # noqa: PLC0415
 
+    # At start, or when JWT_ALGORITHM changed: the new key signs at once, as nothing
+    # outside caches this run's JWKS; the old one verifies for an hour more.
+    local_rotation = RotationTimes(
+        publication_lead=0, signing_key_overlap=3600, mac_key_overlap=2_592_060
+    )
     algorithm = template.parameters.get("JwtAlgorithm", "RS256")
+    ring: dict[str, Any] | None = None
     for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
         properties = template.resolve(resource.get("Properties", {}))
         name = properties.get("Name") or template.physical_name(logical_id)
@@ -175,9 +179,6 @@ def _secrets(template: Template, client: Any) -> None:
             arn = client.describe_secret(SecretId=name)["ARN"]
         except client.exceptions.ResourceNotFoundException:
             value = _generated_secret(properties.get("GenerateSecretString", {}))
-            if "signing_keys" in value:
-                value["signing_keys"] = [generate_signing_key(algorithm, time.time())]  # type: ignore[arg-type]
-                print(f"generated a {algorithm} signing key in secret {name}", file=sys.stderr)
             arn = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
         template.names.refs[logical_id] = arn
         if "signing_keys" not in value:
@@ -185,8 +186,11 @@ def _secrets(template: Template, client: Any) -> None:
         keys = value.get("signing_keys") or []
         if not keys or keys[0].get("alg") != algorithm:
             # No key yet, or JWT_ALGORITHM changed: rotate, keeping the old key verifiable.
-            value = rotated_secret(value, algorithm, time.time(), 3600)  # type: ignore[arg-type]
+            value = rotated_secret(value, algorithm, time.time(), local_rotation)  # type: ignore[arg-type]
             client.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+            print(f"generated a {algorithm} signing key in secret {name}", file=sys.stderr)
+        ring = value
+    return ring
 
 
 def _generated_secret(generate: dict[str, Any]) -> dict[str, Any]:
@@ -201,13 +205,22 @@ def _generated_secret(generate: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _parameters(template: Template, client: Any, base_url: str) -> None:
+def _parameters(
+    template: Template, client: Any, base_url: str, ring: dict[str, Any] | None
+) -> None:
+    """Creates the parameters; the verification keys' holds the ring's public keys, as the
+    rotation's setSecret step would have published them."""
+    from session_service.domain.keyring import key_ring_from_secret  # noqa: PLC0415
+    from session_service.domain.published_keys import published_document  # noqa: PLC0415
+
     api_url = template.resolve(
         {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
     )
     for logical_id, resource in template.of_type("AWS::SSM::Parameter").items():
         properties = template.resolve(resource["Properties"])
         value = str(properties["Value"])
+        if logical_id == "VerificationKeysParameter" and ring is not None:
+            value = json.dumps(published_document(key_ring_from_secret(ring)))
         if base_url:
             value = value.replace(api_url, base_url)
         client.put_parameter(

@@ -1,5 +1,6 @@
-"""Secrets Manager rotation of the signing-key ring: a new signer, the old one kept for
-verification until every token it signed has expired."""
+"""Secrets Manager rotation of the key ring: a new signing key and refresh-token MAC key,
+published (the public keys, in their parameter) before they are used, the old ones kept
+until nothing they made is still valid."""
 
 from __future__ import annotations
 
@@ -9,24 +10,33 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
+from session_service.adapters.key_rotation import rotation_step
+from session_service.adapters.ssm import write_parameter
 from session_service.config import get_settings
-from session_service.domain import keyring
+from session_service.domain.key_rotation import rotation_times
 from session_service.observability import logger
 
 settings = get_settings()
 
 
+def publish(document: str) -> None:
+    write_parameter(settings.verification_keys_parameter, document)
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.info("rotation step", step=event["Step"])
-    keyring.rotation_step(
+    rotation_step(
         wiring.secrets_client(),
         step=event["Step"],
         secret_id=event["SecretId"],
         token=event["ClientRequestToken"],
         algorithm=settings.jwt_algorithm,
-        previous_valid_for=keyring.retirement_delay(
-            settings.access_token_ttl_seconds, settings.signing_key_cache_seconds
+        times=rotation_times(
+            settings.access_token_ttl_seconds,
+            settings.signing_key_cache_seconds,
+            settings.session_absolute_timeout_seconds,
         ),
+        publish=publish,
         now=time.time(),
     )

@@ -37,7 +37,7 @@ def claims(domain: Domain, **changes: Any) -> dict[str, Any]:
 
 def signed(domain: Domain, header: dict[str, Any] | None = None, **changes: Any) -> str:
     """A token signed with our real key: only what the test changes is wrong with it."""
-    key = domain.keys.current().signing_key
+    key = domain.keys.current().signer(domain.clock())
     headers = {"kid": key.kid, "typ": "at+jwt", **(header or {})}
     return jwt.encode(
         claims(domain, **changes), key.private_key, algorithm=key.algorithm, headers=headers
@@ -56,14 +56,14 @@ def test_control_a_token_signed_with_our_key_verifies(domain: Domain) -> None:
 
 
 def test_alg_none_is_refused(domain: Domain) -> None:
-    kid = domain.keys.current().signing_key.kid
+    kid = domain.keys.current().signer(domain.clock()).kid
     for alg in ("none", "None", "NONE"):
         refused(domain, unsigned({"alg": alg, "kid": kid, "typ": "at+jwt"}, claims(domain)))
 
 
 def test_hs256_signed_with_the_public_key_is_refused(domain: Domain) -> None:
     # The classic key-confusion attack: HMAC keyed with the RSA public key the JWKS publishes.
-    key = domain.keys.current().signing_key
+    key = domain.keys.current().signer(domain.clock())
     for encoding in (serialization.Encoding.PEM, serialization.Encoding.DER):
         public = key.public_key.public_bytes(
             encoding, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -77,7 +77,7 @@ def test_hs256_signed_with_the_public_key_is_refused(domain: Domain) -> None:
 
 def test_algorithm_outside_the_allow_list_is_refused(domain: Domain) -> None:
     # PS256 with our own RSA key: a valid signature, but not the key's algorithm.
-    key = domain.keys.current().signing_key
+    key = domain.keys.current().signer(domain.clock())
     token = jwt.encode(
         claims(domain),
         key.private_key,

@@ -66,7 +66,9 @@ def test_env_json_gives_every_function_the_resources_it_names() -> None:
     for name, variables in committed.items():
         declared = functions[name]["Properties"]["Environment"]["Variables"]
         assert set(variables) <= set(declared), name
-        assert {"TABLE_NAME", "SIGNING_KEY_SECRET_ID"} <= set(variables), name
+        assert {"TABLE_NAME", "VERIFICATION_KEYS_PARAMETER"} <= set(variables), name
+        # the authorizer holds no private key; every other function the key ring
+        assert ("SIGNING_KEY_SECRET_ID" in variables) is (name != "AuthorizerFunction"), name
     assert committed["ApiFunction"]["SECOND_FACTOR_KEY_SECRET_ID"]
 
 

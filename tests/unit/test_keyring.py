@@ -1,26 +1,45 @@
-"""The signing-key ring over time: a rotation signs with the new key at once and keeps the
-old one in the JWKS until every token it signed has expired (plus a cache margin)."""
+"""The key ring over time: a rotation publishes the new signing key (in the JWKS and in
+the verification keys the authorizer reads) before it signs, keeps the old one until every
+token it signed has expired, and rotates the refresh-token MAC key with an overlap that logs
+nobody out."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import pytest
 
-from harness.clock import FixedClock
-from session_service.domain.errors import InvalidToken, Unavailable
-from session_service.domain.keyring import (
-    KeyRingSource,
+from harness.clock import ROTATION_TIMES, FixedClock
+from session_service.domain.devices import DeviceTokens
+from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
+from session_service.domain.key_rotation import (
+    RotationTimes,
     generate_signing_key,
-    key_ring_from_secret,
     new_refresh_token_key,
-    retirement_delay,
     rotated_secret,
+)
+from session_service.domain.keyring import (
+    JWKS_MAX_AGE_SECONDS,
+    KeyRingError,
+    KeyRingSource,
+    MacKeys,
+    key_ring_from_secret,
     thumbprint,
 )
-from session_service.domain.tokens import AccessTokens
+from session_service.domain.models import Credential, b64url
+from session_service.domain.published_keys import (
+    PublishedKeySource,
+    published_document,
+    published_keys,
+)
+from session_service.domain.tokens import AccessTokens, RefreshTokens
 
 ISSUER, AUDIENCE, TTL, CACHE = "https://issuer.example", "api", 600, 300
+TIMES = ROTATION_TIMES  # for TTL 600, CACHE 300, 30-day sessions
+START = 1_800_000_000.0
+USER, SESSION = "00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-000000000001"
 
 
 def tokens_over(secret: dict[str, Any], clock: FixedClock) -> AccessTokens:
@@ -28,74 +47,231 @@ def tokens_over(secret: dict[str, Any], clock: FixedClock) -> AccessTokens:
     return AccessTokens(source, lambda: ISSUER, AUDIENCE, TTL, clock)
 
 
-def test_before_during_and_after_a_rotation_every_unexpired_token_verifies() -> None:
-    clock = FixedClock(1_800_000_000.0)
-    secret: dict[str, Any] = {
-        "refresh_token_key": new_refresh_token_key(),
-        "signing_keys": [generate_signing_key("RS256", clock())],
-    }
+def authorizer_over(secret: dict[str, Any], clock: FixedClock) -> AccessTokens:
+    """What the authorizer verifies with: the published public keys only."""
+    document = published_document(key_ring_from_secret(secret))
+    source = PublishedKeySource(lambda _force: document, clock=clock)
+    return AccessTokens(None, lambda: ISSUER, AUDIENCE, TTL, clock, verification_keys=source)
+
+
+def new_stack_ring(clock: FixedClock, algorithm: str = "RS256") -> dict[str, Any]:
+    fresh = {"refresh_token_key": new_refresh_token_key(), "signing_keys": []}
+    return rotated_secret(fresh, algorithm, clock(), TIMES)  # type: ignore[arg-type]
+
+
+def kid_of(token: str) -> str:
+    import jwt  # noqa: PLC0415
+
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+def test_the_lead_covers_a_jwks_cache_and_our_own() -> None:
+    assert TIMES.publication_lead == JWKS_MAX_AGE_SECONDS + CACHE
+    assert TIMES.signing_key_overlap == CACHE + TTL + 1 + 60
+
+
+def test_a_new_stack_signs_at_once_with_its_first_key() -> None:
+    clock = FixedClock(START)
+    secret = new_stack_ring(clock)
+    token = tokens_over(secret, clock).mint("u", "s", not_after=2**40)
+    assert kid_of(token.token) == secret["signing_keys"][0]["kid"]
+    assert authorizer_over(secret, clock).verify(token.token)
+
+
+def test_a_new_key_is_published_a_jwks_cache_lifetime_before_it_signs() -> None:
+    # Given a ring in use, and a token it signed
+    clock = FixedClock(START)
+    secret = new_stack_ring(clock, "ES256")
     old_kid = secret["signing_keys"][0]["kid"]
     before = tokens_over(secret, clock).mint("u", "s", not_after=2**40)
-    # During: the rotation has written its pending version; verifiers still read the old one
-    delay = retirement_delay(TTL, CACHE)
-    pending = rotated_secret(secret, "RS256", clock(), delay)
-    assert tokens_over(secret, clock).verify(before.token)
-    # After: the new key signs at once, the old key still verifies what it signed
-    clock.advance(CACHE)
-    after_tokens = tokens_over(pending, clock)
-    signed_late_by_a_stale_container = tokens_over(secret, clock).mint("u", "s", not_after=2**40)
-    after = after_tokens.mint("u", "s", not_after=2**40)
-    assert key_ring_from_secret(pending).signing_key.kid != old_kid
-    for token in (before.token, signed_late_by_a_stale_container.token, after.token):
-        assert after_tokens.verify(token)
-    kids = {key["kid"] for key in key_ring_from_secret(pending).jwks(clock())["keys"]}
-    assert kids == {old_kid, key_ring_from_secret(pending).signing_key.kid}
+    # When it rotates, the new key is in the JWKS and in the published keys at once
+    rotated = rotated_secret(secret, "ES256", clock(), TIMES)
+    new_kid = rotated["signing_keys"][0]["kid"]
+    jwks_fetched_now = {key["kid"] for key in key_ring_from_secret(rotated).jwks(clock())["keys"]}
+    assert jwks_fetched_now == {old_kid, new_kid}
+    published = {key["kid"] for key in published_document(key_ring_from_secret(rotated))["keys"]}
+    assert published == {old_kid, new_kid}
+    # Then the old key signs until the lead is over: a container that read the ring
+    # before the rotation and one that read it after agree
+    clock.advance(TIMES.publication_lead - 1)
+    for secret_read in (secret, rotated):
+        assert kid_of(tokens_over(secret_read, clock).mint("u", "s", 2**40).token) == old_kid
+    # and from then on the new key signs, and every unexpired token verifies, at the API
+    # and at the authorizer
+    clock.advance(1)
+    after = tokens_over(rotated, clock).mint("u", "s", not_after=2**40)
+    assert kid_of(after.token) == new_kid
+    last_old = tokens_over(secret, clock).mint("u", "s", not_after=2**40)  # a stale container
+    for verifier in (tokens_over(rotated, clock), authorizer_over(rotated, clock)):
+        for token in (before.token, last_old.token, after.token):
+            assert verifier.verify(token)
 
 
 def test_the_old_key_leaves_the_jwks_once_its_last_token_has_expired() -> None:
-    clock = FixedClock(1_800_000_000.0)
-    secret: dict[str, Any] = {
-        "refresh_token_key": new_refresh_token_key(),
-        "signing_keys": [generate_signing_key("ES256", clock())],
-    }
+    clock = FixedClock(START)
+    secret = new_stack_ring(clock, "EdDSA")
     old_kid = secret["signing_keys"][0]["kid"]
-    delay = retirement_delay(TTL, CACHE)
-    # the last token the old key can sign: by a container whose cache is about to expire
-    last_old = tokens_over(secret, clock)
-    clock.advance(CACHE - 1)
-    last_token = last_old.mint("u", "s", not_after=2**40)
-    clock.advance(1 - CACHE)
-    rotated = rotated_secret(secret, "ES256", clock(), delay)
+    rotated = rotated_secret(secret, "EdDSA", clock(), TIMES)
     ring = key_ring_from_secret(rotated)
+    # the last token the old key signs: at the instant the new key takes over
+    clock.advance(TIMES.publication_lead - 1)
+    last_token = tokens_over(rotated, clock).mint("u", "s", not_after=2**40)
+    assert kid_of(last_token.token) == old_kid
     # it stays valid until its own expiry, and the key stays published past that
-    clock.advance(CACHE - 1 + TTL)
+    clock.advance(TTL)
     assert tokens_over(rotated, clock).verify(last_token.token)
+    assert authorizer_over(rotated, clock).verify(last_token.token)
     assert old_kid in {key["kid"] for key in ring.jwks(clock())["keys"]}
-    # once the margin is over, the key is gone from the JWKS and refused
-    clock.now = 1_800_000_000.0 + delay
+    # once the overlap is over, the key is gone from the JWKS and refused everywhere
+    clock.now = START + TIMES.publication_lead + TIMES.signing_key_overlap
     assert old_kid not in {key["kid"] for key in ring.jwks(clock())["keys"]}
-    with pytest.raises(InvalidToken):
-        tokens_over(rotated, clock).verify(last_token.token)
+    for verifier in (tokens_over(rotated, clock), authorizer_over(rotated, clock)):
+        with pytest.raises(InvalidToken):
+            verifier.verify(last_token.token)
 
 
 def test_a_second_rotation_drops_keys_past_their_retirement() -> None:
-    clock = FixedClock(1_800_000_000.0)
-    secret = {
-        "refresh_token_key": "k" * 64,
-        "signing_keys": [generate_signing_key("EdDSA", clock())],
+    clock = FixedClock(START)
+    times = RotationTimes(publication_lead=10, signing_key_overlap=100, mac_key_overlap=1000)
+    secret = new_stack_ring(clock, "EdDSA")
+    first = rotated_secret(secret, "EdDSA", clock(), times)
+    clock.advance(111)
+    second = rotated_secret(first, "EdDSA", clock(), times)
+    assert [k["kid"] for k in second["signing_keys"][1:]] == [first["signing_keys"][0]["kid"]]
+    # MAC keys overlap for longer: all are kept, the oldest (the legacy key "0") last
+    mac_kids = [key["kid"] for key in second["refresh_token_keys"]]
+    assert mac_kids[1:] == [key["kid"] for key in first["refresh_token_keys"]]
+    assert mac_kids[-1] == "0"
+    assert second["refresh_token_key"] == secret["refresh_token_key"]
+
+
+def test_the_authorizer_cannot_sign() -> None:
+    clock = FixedClock(START)
+    with pytest.raises(RuntimeError, match="verifies tokens only"):
+        authorizer_over(new_stack_ring(clock), clock).mint("u", "s", not_after=2**40)
+
+
+def test_published_keys_hold_no_private_part_and_a_private_key_is_refused() -> None:
+    clock = FixedClock(START)
+    ring = key_ring_from_secret(new_stack_ring(clock))
+    document = published_document(ring)
+    assert all("d" not in key and "private_key" not in key for key in document["keys"])
+    leaked = {"keys": [{**document["keys"][0], **_private_parts(new_stack_ring(clock))}]}
+    with pytest.raises(KeyRingError):
+        published_keys(leaked)
+    with pytest.raises(KeyRingError):
+        published_keys({"keys": []})
+
+
+def _private_parts(secret: dict[str, Any]) -> dict[str, Any]:
+    from jwt.algorithms import RSAAlgorithm  # noqa: PLC0415
+
+    ring = key_ring_from_secret(secret)
+    jwk = RSAAlgorithm.to_jwk(ring.signing_keys[0].private_key, as_dict=True)
+    return {name: jwk[name] for name in ("n", "e", "d", "p", "q", "dp", "dq", "qi")}
+
+
+# -- the refresh-token MAC key ------------------------------------------------------------
+
+
+def refresh_tokens_over(secret: dict[str, Any], clock: FixedClock) -> RefreshTokens:
+    return RefreshTokens(MacKeys(KeyRingSource(lambda _force: secret, clock=clock), clock))
+
+
+def test_refresh_tokens_name_their_mac_key_and_outlive_a_rotation() -> None:
+    # Given a refresh token made before a rotation
+    clock = FixedClock(START)
+    secret = new_stack_ring(clock)
+    old_mac_kid = secret["refresh_token_keys"][0]["kid"]
+    before = refresh_tokens_over(secret, clock).issue(USER, SESSION, 0, 2**40)
+    assert before.value.startswith(f"rt2.{old_mac_kid}.")
+    # When the ring rotates and its new MAC key takes over
+    rotated = rotated_secret(secret, "RS256", clock(), TIMES)
+    new_mac_kid = rotated["refresh_token_keys"][0]["kid"]
+    assert new_mac_kid != old_mac_kid
+    clock.advance(TIMES.publication_lead)
+    after = refresh_tokens_over(rotated, clock).issue(USER, SESSION, 1, 2**40)
+    assert after.value.startswith(f"rt2.{new_mac_kid}.")
+    # Then both parse, until the old key's overlap (a session's whole life) is over
+    clock.advance(TIMES.mac_key_overlap - 1)
+    for token in (before, after):
+        assert refresh_tokens_over(rotated, clock).parse(token.value) == token
+    clock.advance(1)
+    with pytest.raises(InvalidGrant):
+        refresh_tokens_over(rotated, clock).parse(before.value)
+    assert TIMES.mac_key_overlap >= 2_592_000  # the default absolute session lifetime
+
+
+def test_a_token_under_a_mac_key_a_container_has_not_seen_yet_is_looked_up_once() -> None:
+    clock = FixedClock(START)
+    secret = new_stack_ring(clock)
+    rotated = rotated_secret(secret, "RS256", clock(), TIMES)
+    clock.advance(TIMES.publication_lead)
+    token = refresh_tokens_over(rotated, clock).issue(USER, SESSION, 1, 2**40)
+    # a container that cached the ring before the rotation looks past its cache once
+    stored = {"value": secret}
+    source = KeyRingSource(lambda force: rotated if force else stored["value"], clock=clock)
+    assert RefreshTokens(MacKeys(source, clock)).parse(token.value) == token
+
+
+def test_a_forged_key_id_or_mac_is_refused() -> None:
+    clock = FixedClock(START)
+    secret = new_stack_ring(clock)
+    tokens = refresh_tokens_over(secret, clock)
+    token = tokens.issue(USER, SESSION, 0, 2**40).value
+    kid = secret["refresh_token_keys"][0]["kid"]
+    for forged in (token.replace(f"rt2.{kid}.", "rt2.nokey."), token.replace("rt2.", "rt1.", 1)):
+        with pytest.raises(InvalidGrant):
+            tokens.parse(forged)
+
+
+def test_tokens_from_before_mac_key_ids_keep_working_through_rotations() -> None:
+    # Given a ring from before MAC key ids, and the rt1 and dt1 tokens it made
+    clock = FixedClock(START)
+    legacy = {
+        "refresh_token_key": new_refresh_token_key(),
+        "signing_keys": [generate_signing_key("RS256", clock())],
     }
-    first = rotated_secret(secret, "EdDSA", clock(), 100)
-    clock.advance(101)
-    second = rotated_secret(first, "EdDSA", clock(), 100)
-    assert len(second["signing_keys"]) == 2
-    assert second["refresh_token_key"] == "k" * 64
-    assert second["signing_keys"][1]["kid"] == first["signing_keys"][0]["kid"]
+    key = legacy["refresh_token_key"].encode()
+    body = f"rt1.{USER}.{SESSION}.0.{2**40}.{'A' * 43}"
+    rt1 = f"{body}.{_mac(key, body)}"
+    credential = Credential("ada", "ada", USER, "$argon2id$x", password_version=1)
+    device_key = hmac.new(key, b"device-token", hashlib.sha256).digest()
+    body = f"dt1.{SESSION}.{USER}.{int(clock())}"
+    dt1 = f"{body}.{_mac(device_key, f'ada|1|{body}')}"
+    # When it rotates twice
+    once = rotated_secret(legacy, "RS256", clock(), TIMES)
+    clock.advance(TIMES.publication_lead + 1)
+    twice = rotated_secret(once, "RS256", clock(), TIMES)
+    clock.advance(TIMES.publication_lead + 1)
+    # Then they are still ours, under the legacy key's id
+    assert refresh_tokens_over(twice, clock).parse(rt1).session_id == SESSION
+    device_now = DeviceTokens(MacKeys(KeyRingSource(lambda _f: twice, clock), clock), clock)
+    assert device_now.recognise(dt1, credential) is not None
+    assert device_now.issue(credential).value.startswith(
+        f"dt2.{twice['refresh_token_keys'][0]['kid']}."
+    )
+
+
+def _mac(key: bytes, body: str) -> str:
+    """The MAC of the tokens from before key ids, as that version made it."""
+    return b64url(hmac.new(key, body.encode(), hashlib.sha256).digest()[:16])
+
+
+def test_the_decoy_key_never_rotates() -> None:
+    clock = FixedClock(START)
+    secret = new_stack_ring(clock)
+    rotated = rotated_secret(secret, "RS256", clock(), TIMES)
+    clock.advance(TIMES.mac_key_overlap * 2)
+    again = rotated_secret(rotated, "RS256", clock(), TIMES)
+    decoys = {key_ring_from_secret(s).decoy_key for s in (secret, rotated, again)}
+    assert decoys == {secret["refresh_token_key"].encode()}
 
 
 def test_kid_is_the_rfc_7638_thumbprint() -> None:
     entry = generate_signing_key("RS256", 0)
     ring = key_ring_from_secret({"refresh_token_key": "k" * 64, "signing_keys": [entry]})
-    assert entry["kid"] == thumbprint(ring.signing_key.public_key)
+    assert entry["kid"] == thumbprint(ring.signer(0).public_key)
     jwk = ring.jwks(0)["keys"][0]
     assert (jwk["kid"], jwk["alg"], jwk["use"]) == (entry["kid"], "RS256", "sig")
     assert "d" not in jwk  # never the private part
@@ -108,11 +284,19 @@ def test_kid_is_the_rfc_7638_thumbprint() -> None:
         {"signing_keys": []},
         {"refresh_token_key": "short", "signing_keys": []},
         {"refresh_token_key": "k" * 64, "signing_keys": [{"kid": "x"}]},
+        {
+            "refresh_token_key": "k" * 64,
+            "signing_keys": [generate_signing_key("ES256", 0)],
+            "refresh_token_keys": [{"kid": "a", "key": "short"}],
+        },
+        {
+            "refresh_token_key": "k" * 64,
+            "signing_keys": [generate_signing_key("ES256", 0)],
+            "refresh_token_keys": [],
+        },
     ],
 )
 def test_a_malformed_secret_is_refused(secret: dict[str, Any]) -> None:
-    from session_service.domain.keyring import KeyRingError  # noqa: PLC0415
-
     with pytest.raises(KeyRingError):
         key_ring_from_secret(secret)
 
@@ -151,5 +335,5 @@ def test_a_container_that_read_the_secret_before_its_first_key_serves_once_it_ex
     secret.stored = {**secret.stored, "signing_keys": [first]}
     clock.advance(5)
     # Then the container reads past the cache and serves, long before the cache expires
-    assert source.current().signing_key.kid == first["kid"]
+    assert source.current().signer(clock()).kid == first["kid"]
     assert secret.forced == 2

@@ -241,7 +241,7 @@ def test_a_device_token_of_another_account_is_an_unknown_device(domain: Domain) 
     "tamper",
     [
         lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
-        lambda t: t.replace("dt1.", "dt2."),
+        lambda t: t.replace("dt2.", "dt1.", 1),
         lambda t: t + "x",
         lambda t: "",
         lambda t: "dt1." + "a" * 200,

@@ -26,7 +26,7 @@ def test_minted_token_verifies_with_each_algorithm(
     header = jwt.get_unverified_header(minted.token)
     assert header["alg"] == algorithm
     assert header["typ"] == "at+jwt"
-    assert header["kid"] == domain.keys.current().signing_key.kid
+    assert header["kid"] == domain.keys.current().signer(domain.clock()).kid
     claims = domain.access_tokens.verify(minted.token)
     assert (claims.user_id, claims.session_id) == ("user", "session")
     assert claims.expires_at - claims.issued_at == 600
@@ -66,14 +66,14 @@ def test_refresh_token_carries_256_bits_of_randomness(domain: Domain) -> None:
     token = domain.refresh_tokens.issue(
         "00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-000000000001", 0, 10**12
     )
-    secret = token.value.split(".")[5]
+    secret = token.value.split(".")[6]
     assert len(base64.urlsafe_b64decode(secret + "=")) == 32
     assert domain.refresh_tokens.parse(token.value) == token
 
 
 def test_refresh_tokens_are_unrelated_to_each_other(domain: Domain) -> None:
     ids = ("00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-000000000001")
-    secrets = {domain.refresh_tokens.issue(*ids, 0, 10**12).value.split(".")[5] for _ in range(200)}
+    secrets = {domain.refresh_tokens.issue(*ids, 0, 10**12).value.split(".")[6] for _ in range(200)}
     assert len(secrets) == 200
 
 

@@ -34,6 +34,9 @@ class Settings:
     # functions without a CloudFormation dependency cycle).
     token_issuer: str | None = None
     token_issuer_parameter: str | None = None
+    # The SSM parameter the rotation publishes the public keys in (key_rotation); the
+    # authorizer verifies with it alone, with SIGNING_KEY_SECRET_ID empty.
+    verification_keys_parameter: str = ""
     event_bus_name: str = ""
     event_source: str = "session-service"
     jwt_algorithm: JwtAlgorithm = "RS256"
@@ -76,6 +79,13 @@ class Settings:
         issuer_parameter = reader.optional("TOKEN_ISSUER_PARAMETER")
         if not issuer and not issuer_parameter:
             raise ConfigurationError("TOKEN_ISSUER or TOKEN_ISSUER_PARAMETER must be set")
+        # The authorizer gets only the published public keys; every other function the ring.
+        signing_key_secret_id = reader.optional("SIGNING_KEY_SECRET_ID")
+        verification_keys_parameter = reader.optional("VERIFICATION_KEYS_PARAMETER")
+        if not signing_key_secret_id and not verification_keys_parameter:
+            raise ConfigurationError(
+                "SIGNING_KEY_SECRET_ID or VERIFICATION_KEYS_PARAMETER must be set"
+            )
         max_sessions = reader.positive_int("MAX_SESSIONS_PER_USER", 5)
         if max_sessions > MAX_SESSION_LIMIT:
             raise ConfigurationError(f"MAX_SESSIONS_PER_USER must be at most {MAX_SESSION_LIMIT}")
@@ -93,7 +103,8 @@ class Settings:
             )
         return cls(
             table_name=reader.required("TABLE_NAME"),
-            signing_key_secret_id=reader.required("SIGNING_KEY_SECRET_ID"),
+            signing_key_secret_id=signing_key_secret_id,
+            verification_keys_parameter=verification_keys_parameter,
             token_audience=reader.optional("TOKEN_AUDIENCE") or "session-service",
             token_issuer=issuer or None,
             token_issuer_parameter=None if issuer else issuer_parameter,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from session_service.adapters import secrets as secret_store
 from session_service.adapters.aws import aws_client
@@ -14,10 +14,17 @@ from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.eventbridge import EventPublisher
 from session_service.adapters.secrets import secrets_manager_fetcher
 from session_service.adapters.sqs import dead_letter_sender
-from session_service.adapters.ssm import read_parameter, ssm_client
+from session_service.adapters.ssm import parameter_fetcher, read_parameter, ssm_client
 from session_service.adapters.store import dynamo_store
 from session_service.config import Settings, get_settings
-from session_service.domain.keyring import KeyRingError, KeyRingSource
+from session_service.domain.keyring import (
+    KeyRingError,
+    KeyRingSource,
+    KeySource,
+    MacKeys,
+    VerificationKeys,
+)
+from session_service.domain.published_keys import PublishedKeySource
 from session_service.domain.session_ending import SessionEnding
 from session_service.domain.session_records import SessionPolicy
 from session_service.domain.sessions import SessionService
@@ -38,10 +45,31 @@ if TYPE_CHECKING:
 
 @functools.cache
 def key_ring_source() -> KeyRingSource:
+    """The private key ring (the functions that sign and MAC; not the authorizer)."""
     settings = get_settings()
     return KeyRingSource(
         secrets_manager_fetcher(settings.signing_key_secret_id, settings.signing_key_cache_seconds)
     )
+
+
+@functools.cache
+def verification_key_source() -> KeySource[VerificationKeys]:
+    """The keys tokens are verified with: the ring's own where the function holds it, else
+    (the authorizer) the published public keys."""
+    settings = get_settings()
+    if settings.signing_key_secret_id:
+        return cast(KeySource[VerificationKeys], key_ring_source())
+    fetch = parameter_fetcher(
+        settings.verification_keys_parameter,
+        settings.signing_key_cache_seconds,
+        what="the published verification keys",
+    )
+    return cast(KeySource[VerificationKeys], PublishedKeySource(fetch))
+
+
+@functools.cache
+def mac_keys() -> MacKeys:
+    return MacKeys(key_ring_source())
 
 
 @functools.cache
@@ -57,15 +85,12 @@ def token_issuer() -> str:
 def access_tokens() -> AccessTokens:
     settings = get_settings()
     return AccessTokens(
-        keys=key_ring_source(),
+        keys=key_ring_source() if settings.signing_key_secret_id else None,
         issuer=token_issuer,
         audience=settings.token_audience,
         ttl_seconds=settings.access_token_ttl_seconds,
+        verification_keys=verification_key_source(),
     )
-
-
-def _refresh_token_key() -> bytes:
-    return key_ring_source().current().refresh_token_key
 
 
 def session_policy(settings: Settings) -> SessionPolicy:
@@ -87,7 +112,7 @@ def session_service() -> SessionService:
     return SessionService(
         store=dynamo_store(settings.table_name),
         access_tokens=access_tokens(),
-        refresh_tokens=RefreshTokens(_refresh_token_key),
+        refresh_tokens=RefreshTokens(mac_keys()),
         policy=session_policy(settings),
     )
 
@@ -98,7 +123,7 @@ def session_ending() -> SessionEnding:
         store=dynamo_store(get_settings().table_name),
         sessions=session_service(),
         access_tokens=access_tokens(),
-        refresh_tokens=RefreshTokens(_refresh_token_key),
+        refresh_tokens=RefreshTokens(mac_keys()),
     )
 
 
@@ -184,7 +209,7 @@ def accounts() -> Accounts:
         ending=session_ending(),
         passwords=Passwords(),
         throttle=login_throttle(),
-        devices=DeviceTokens(_refresh_token_key),
+        devices=DeviceTokens(mac_keys()),
         second_factors=second_factors(),
     )
 
@@ -210,7 +235,7 @@ def passkeys() -> Passkeys:
         raise Conflict("Passkeys are off: ALLOWED_ORIGINS names no origin to use them from.")
     party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, origins)
     store = dynamo_store(settings.table_name)
-    return Passkeys(store, passkey_store(), WebAuthn(party), decoy_key=_refresh_token_key)
+    return Passkeys(store, passkey_store(), WebAuthn(party), decoy_key=mac_keys().decoy_key)
 
 
 @functools.cache
@@ -224,7 +249,7 @@ def passkey_sign_in() -> PasskeySignIn:
         store=dynamo_store(get_settings().table_name),
         sessions=session_service(),
         throttle=login_throttle(),
-        devices=DeviceTokens(_refresh_token_key),
+        devices=DeviceTokens(mac_keys()),
     )
 
 
@@ -261,6 +286,8 @@ def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     factories = (
         key_ring_source,
+        verification_key_source,
+        mac_keys,
         token_issuer,
         access_tokens,
         session_service,

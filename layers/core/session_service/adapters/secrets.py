@@ -10,7 +10,8 @@ import functools
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,28 +33,40 @@ def secrets_manager_fetcher(
     clock: Callable[[], float] = time.monotonic,
 ) -> SecretFetcher:
     """Fetch a JSON secret, at most once per `max_age` seconds unless forced."""
+
+    def read() -> str:
+        # The stage is Secrets Manager's default; naming it also makes moto follow a
+        # rotation (its default version does not move with the stage).
+        answer = secrets_client().get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+        return str(answer["SecretString"])
+
+    return cached_json_fetcher(read, max_age, what, clock)
+
+
+def cached_json_fetcher(
+    read: Callable[[], str], max_age: int, what: str, clock: Callable[[], float] = time.monotonic
+) -> SecretFetcher:
+    """A JSON object `read` returns, read at most once per `max_age` seconds unless forced.
+    The same read-only mapping is returned until it is read again, so that what parses it
+    (keyring.KeySource) parses it once."""
     cached: dict[str, Any] = {}
 
     def fetch(force: bool) -> Mapping[str, Any]:
         now = clock()
         if not force and "value" in cached and now - cached["at"] < max_age:
-            return dict(cached["value"])
+            return cast(Mapping[str, Any], cached["value"])
         try:
-            # The stage is Secrets Manager's default; naming it also makes moto follow
-            # a rotation (its default version does not move with the stage).
-            answer = secrets_client().get_secret_value(
-                SecretId=secret_id, VersionStage="AWSCURRENT"
-            )
+            text = read()
         except (ClientError, BotoCoreError):
             logger.exception(f"could not read {what}")
             raise Unavailable(retry_after=2) from None
         try:
-            value = json.loads(answer["SecretString"])
-        except (KeyError, ValueError):
+            value = json.loads(text)
+        except ValueError:
             raise KeyRingError(f"{what} is not JSON") from None
         if not isinstance(value, Mapping):
             raise KeyRingError(f"{what} is not a JSON object")
-        cached.update(value=value, at=now)
-        return dict(value)
+        cached.update(value=MappingProxyType(value), at=now)
+        return cast(Mapping[str, Any], cached["value"])
 
     return fetch

@@ -1,15 +1,19 @@
-"""SSM Parameter Store: a plain parameter (the token issuer), read once per container by
-the composition root (wiring caches it), through the one client factory."""
+"""SSM Parameter Store: the token issuer (read once per container; wiring caches it) and
+the published verification keys (cached like a secret), through the one client factory."""
 
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from session_service.adapters.aws import aws_client
+from session_service.adapters.secrets import cached_json_fetcher
 from session_service.domain.errors import Unavailable
+from session_service.domain.keyring import SecretFetcher
 from session_service.observability import logger
 
 
@@ -26,3 +30,18 @@ def read_parameter(name: str) -> str:
         logger.exception("could not read a parameter", parameter=name)
         raise Unavailable(retry_after=2) from None
     return str(answer["Parameter"]["Value"])
+
+
+def parameter_fetcher(
+    name: str, max_age: int, what: str, clock: Callable[[], float] = time.monotonic
+) -> SecretFetcher:
+    """A JSON parameter, read at most once per `max_age` seconds unless forced."""
+
+    def read() -> str:
+        return str(ssm_client().get_parameter(Name=name)["Parameter"]["Value"])
+
+    return cached_json_fetcher(read, max_age, what, clock)
+
+
+def write_parameter(name: str, value: str) -> None:
+    ssm_client().put_parameter(Name=name, Value=value, Type="String", Overwrite=True)

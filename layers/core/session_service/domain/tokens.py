@@ -10,13 +10,25 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jwt
 
-from session_service.domain.errors import InvalidGrant, InvalidToken
-from session_service.domain.keyring import KeyRing, KeyRingSource
+from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
+from session_service.domain.keyring import (
+    LEGACY_MAC_KEY_ID,
+    MAC_KEY_ID_PATTERN,
+    KeyRingError,
+    KeyRingSource,
+    KeySource,
+    MacKey,
+    MacKeys,
+    SigningKey,
+    VerificationKey,
+    VerificationKeys,
+)
 from session_service.domain.models import PASSWORD_AMR, UUID_PATTERN, b64url
+from session_service.observability import logger
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 # RFC 8725 §3.1: the service verifies with the algorithm bound to each key, never the
@@ -52,13 +64,20 @@ class AccessTokens:
 
     def __init__(
         self,
-        keys: KeyRingSource,
+        keys: KeyRingSource | None,
         issuer: Callable[[], str],
         audience: str,
         ttl_seconds: int,
         clock: Callable[[], float] = time.time,
+        verification_keys: KeySource[VerificationKeys] | None = None,
     ) -> None:
+        """`keys` signs (None where tokens are only verified: the authorizer holds no
+        private key); `verification_keys` verifies, by default the ring's own."""
         self._keys = keys
+        verifier = verification_keys or keys
+        if verifier is None:
+            raise ValueError("AccessTokens needs keys to sign or to verify with")
+        self._verification_keys: KeySource[VerificationKeys] = cast(Any, verifier)
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
@@ -75,7 +94,9 @@ class AccessTokens:
         """A token for the session, expiring after the configured lifetime or when the
         session itself ends (`not_after`, epoch seconds), whichever comes first; with
         `auth_time` and `amr` (RFC 9470, RFC 8176) for step-up decisions."""
-        key = self._keys.current().signing_key
+        if self._keys is None:
+            raise RuntimeError("this function verifies tokens only; it holds no signing key")
+        key = self._signer()
         issued_at = int(self._clock())
         expires_at = max(issued_at + 1, min(issued_at + self._ttl, not_after))
         claims = {
@@ -105,8 +126,7 @@ class AccessTokens:
         except jwt.PyJWTError:
             raise InvalidToken("The access token is malformed.") from None
         self._check_header(header)
-        ring = self._keys.current()
-        key = self._verification_key(ring, header["kid"])
+        key = self._verification_key(self._verification_keys.current(), header["kid"])
         if header.get("alg") != key.algorithm:
             raise InvalidToken("The access token's algorithm does not match its key.")
         try:
@@ -157,11 +177,19 @@ class AccessTokens:
         if not isinstance(kid, str) or not 0 < len(kid) <= 128:
             raise InvalidToken("The access token names no valid key.")
 
-    def _verification_key(self, ring: KeyRing, kid: str) -> Any:
+    def _signer(self) -> SigningKey:
+        assert self._keys is not None
+        try:
+            return self._keys.current().signer(self._clock())
+        except KeyRingError:
+            logger.exception("no signing key is in use")
+            raise Unavailable(retry_after=5) from None
+
+    def _verification_key(self, keys: VerificationKeys, kid: str) -> VerificationKey:
         now = self._clock()
-        key = ring.verification_key(kid, now)
+        key = keys.verification_key(kid, now)
         if key is None:
-            fresher = self._keys.refreshed()
+            fresher = self._verification_keys.refreshed()
             key = fresher.verification_key(kid, now) if fresher else None
         if key is None:
             raise InvalidToken("The access token was signed by an unknown key.")
@@ -189,10 +217,11 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
     )
 
 
-# rt1.<user id>.<session id>.<generation>.<absolute expiry, ms>.<256-bit secret>.<MAC>
+# rt2.<MAC key id>.<user id>.<session id>.<generation>.<absolute expiry, ms>
+#    .<256-bit secret>.<MAC>; `rt1` tokens, from before MAC key ids, name no key.
 _UUID = UUID_PATTERN
 _REFRESH_TOKEN = re.compile(
-    rf"rt1\.(?P<user>{_UUID})\.(?P<session>{_UUID})\.(?P<generation>0|[1-9][0-9]{{0,8}})"
+    rf"rt(?:1|2\.(?P<kid>{MAC_KEY_ID_PATTERN}))\.(?P<user>{_UUID})\.(?P<session>{_UUID})\.(?P<generation>0|[1-9][0-9]{{0,8}})"
     r"\.(?P<expires>[1-9][0-9]{0,14})\.(?P<secret>[A-Za-z0-9_-]{43})\.(?P<mac>[A-Za-z0-9_-]{22})"
 )
 
@@ -216,20 +245,22 @@ class RefreshToken:
 class RefreshTokens:
     """Issues and parses refresh tokens.
 
-    The MAC (keyed by the key ring's refresh-token key) proves that we issued a token, so a
-    genuine older token can be told apart from a forgery: the former is reuse and revokes
-    its session, the latter is merely refused and cannot be used to end someone's session.
+    The MAC (keyed by one of the key ring's refresh-token keys, which the token names)
+    proves that we issued a token, so a genuine older token can be told apart from a
+    forgery: the former is reuse and revokes its session, the latter is merely refused and
+    cannot be used to end someone's session.
     """
 
-    def __init__(self, key: Callable[[], bytes]) -> None:
-        self._key = key
+    def __init__(self, keys: MacKeys) -> None:
+        self._keys = keys
 
     def issue(
         self, user_id: str, session_id: str, generation: int, absolute_expires_at: int
     ) -> RefreshToken:
         secret = secrets.token_urlsafe(32)
-        body = f"rt1.{user_id}.{session_id}.{generation}.{absolute_expires_at}.{secret}"
-        value = f"{body}.{self._mac(body)}"
+        key = self._keys.current()
+        body = f"rt2.{key.kid}.{user_id}.{session_id}.{generation}.{absolute_expires_at}.{secret}"
+        value = f"{body}.{_mac(key, body)}"
         return RefreshToken(user_id, session_id, generation, absolute_expires_at, value)
 
     def parse(self, value: str) -> RefreshToken:
@@ -237,7 +268,8 @@ class RefreshTokens:
         if match is None:
             raise InvalidGrant("The refresh token is malformed.")
         body = value.rsplit(".", 1)[0]
-        if not hmac.compare_digest(self._mac(body), match["mac"]):
+        key = self._keys.named(match["kid"] or LEGACY_MAC_KEY_ID)
+        if key is None or not hmac.compare_digest(_mac(key, body), match["mac"]):
             raise InvalidGrant("The refresh token is invalid.")
         return RefreshToken(
             match["user"],
@@ -247,5 +279,6 @@ class RefreshTokens:
             value,
         )
 
-    def _mac(self, body: str) -> str:
-        return b64url(hmac.new(self._key(), body.encode(), hashlib.sha256).digest()[:16])
+
+def _mac(key: MacKey, body: str) -> str:
+    return b64url(hmac.new(key.key, body.encode(), hashlib.sha256).digest()[:16])
