@@ -183,7 +183,11 @@ def shared_environment(template: Template) -> dict[str, str]:
     process (the tests' in-process stack, the AWS-call benchmark)."""
     merged: dict[str, str] = {}
     for logical_id in template.functions():
-        merged.update(function_environment(template, logical_id, {}))
+        for key, value in function_environment(template, logical_id, {}).items():
+            # A variable one function clears (the authorizer's SIGNING_KEY_SECRET_ID)
+            # keeps the value the others give it.
+            if value or key not in merged:
+                merged[key] = value
     return merged
 
 

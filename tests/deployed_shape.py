@@ -112,9 +112,9 @@ def permissions_for(
     elif service == "secretsmanager":
         secret = str(params["SecretId"])  # a name or an ARN: IAM sees the ARN
         yield Permission(f"secretsmanager:{operation}", arns.get(secret, secret))
-    elif service == "ssm" and operation == "GetParameter":
+    elif service == "ssm" and operation in ("GetParameter", "PutParameter"):
         name = str(params["Name"])
-        yield Permission("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}")
+        yield Permission(f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}")
     elif service == "events" and operation == "PutEvents":
         for entry in params["Entries"]:
             bus = str(entry.get("EventBusName", "default"))

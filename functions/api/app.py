@@ -15,6 +15,7 @@ from session_service import wiring
 from session_service.config import get_settings
 from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall
 from session_service.domain.errors import Conflict, InvalidGrant
+from session_service.domain.keyring import JWKS_MAX_AGE_SECONDS
 from session_service.domain.models import PASSWORD_AMR, rfc3339
 from session_service.domain.passkey_sign_in import PasskeyReauthCall
 from session_service.domain.session_records import IssuedTokens
@@ -292,7 +293,9 @@ def list_activity(
 @app.get("/.well-known/jwks.json", responses=responses(Jwks))
 def jwks() -> Response[Jwks]:
     keys = wiring.key_ring_source().current().jwks(time.time())
-    return http.json_response(200, keys, headers={"Cache-Control": "public, max-age=300"})
+    # A new key is published at least this long (plus our own cache) before it signs.
+    cache = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
+    return http.json_response(200, keys, headers={"Cache-Control": cache})
 
 
 @app.get("/.well-known/openid-configuration", responses=responses(OpenIdConfiguration))

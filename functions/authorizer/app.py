@@ -16,7 +16,7 @@ settings = get_settings()
 
 
 def _authorize(access_token: str) -> Any:
-    return wiring.session_service().authorize(access_token)
+    return wiring.authorizer_sessions().authorize(access_token)
 
 
 @logger.inject_lambda_context

@@ -59,7 +59,7 @@ def test_login_sets_the_refresh_token_only_in_a_host_cookie(cookie_stack: Stack)
     body, cookie = browser_login(cookie_stack)
     assert "refresh_token" not in body
     assert cookie["name"] == "__Host-refresh_token"
-    assert cookie["value"].startswith("rt1.")
+    assert cookie["value"].startswith("rt2.")
     assert {"secure", "httponly"} <= set(cookie)
     assert cookie["samesite"] == "Strict"
     assert cookie["path"] == "/"
@@ -73,7 +73,7 @@ def test_login_sets_the_device_token_only_in_a_host_cookie(cookie_stack: Stack) 
     )
     device = cookie_of(answer, "__Host-device_token")
     assert "device_token" not in answer.json()
-    assert device["value"].startswith("dt1.")
+    assert device["value"].startswith("dt2.")
     assert {"secure", "httponly"} <= set(device)
     assert (device["samesite"], device["path"]) == ("Strict", "/")
     assert int(device["max-age"]) == 180 * 86_400

@@ -59,9 +59,9 @@ ACTIONS = {
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
     },
+    # It holds no private key: the public keys come from their parameter.
     "AuthorizerFunction": {
         "dynamodb:BatchGetItem",
-        "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
     },
     "PasswordChangedFunction": {
@@ -81,6 +81,7 @@ ACTIONS = {
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
+        "ssm:PutParameter",
     },
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,10 @@ from botocore.stub import Stubber
 from harness.stack import LambdaContext, Stack, sample_event
 from session_service import wiring
 from session_service.adapters import dynamo
-from session_service.domain.keyring import generate_signing_key
+from session_service.config import get_settings
+from session_service.domain.key_rotation import generate_signing_key
+from session_service.domain.keyring import JWKS_MAX_AGE_SECONDS, KeyRingSource
+from session_service.domain.tokens import AccessTokens
 from tests.helpers import (
     authorize,
     authorizer_event,
@@ -169,9 +173,11 @@ def test_publisher_turns_table_changes_into_events(stack: Stack) -> None:
 # -- signing-key rotation ------------------------------------------------------------------
 
 
-def test_key_rotation_keeps_earlier_tokens_valid_and_signs_with_the_new_key(stack: Stack) -> None:
+def test_key_rotation_publishes_the_new_key_before_it_signs_and_keeps_old_tokens_valid(
+    stack: Stack,
+) -> None:
     # Given a token signed before the rotation
-    register(stack)
+    user_id = register(stack)
     before = login(stack)
     old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
     rotation = stack.function("KeyRotationFunction").lambda_handler
@@ -181,39 +187,73 @@ def test_key_rotation_keeps_earlier_tokens_valid_and_signs_with_the_new_key(stac
         event = {**sample_event("key_rotation/create-secret.json"), "Step": name}
         rotation({**event, "ClientRequestToken": token}, LambdaContext())
 
-    # During the rotation (a pending version exists), nothing changes for anybody
+    def published() -> dict[str, Any]:
+        name = stack.template.names.refs["VerificationKeysParameter"]
+        value = stack.clients("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        return {key["kid"]: key for key in json.loads(value)["keys"]}
+
+    # During the rotation (a pending version exists), nothing changes for anybody; the
+    # new public key is published by setSecret, before the new ring becomes current
     step("createSecret")
+    assert set(published()) == {old_kid}
+    rotated_at = time.time()
     step("setSecret")
     step("testSecret")
+    new_kid = next(kid for kid in published() if kid != old_kid)
     wiring.reset()
     during = login(stack)
     assert jwt.get_unverified_header(during["access_token"])["kid"] == old_kid
     assert authorize(stack, before["access_token"])["isAuthorized"] is True
-    # After it, new tokens use the new key, and every unexpired token still verifies
-    stale = wiring.key_ring_source()
-    stale.current()  # a container that read the ring before the rotation finished
     step("finishSecret")
-    assert stale.current().signing_key.kid == old_kid  # still cached
-    # meeting an unknown kid, it looks again (at most every 30 s) and finds the new key
-    refreshed = stale.refreshed()
-    assert refreshed is not None
-    assert refreshed.signing_key.kid != old_kid
     wiring.reset()
+    # After it, the new key is in the JWKS and in the published keys, with no private part,
+    # and signs only once a JWKS cache lifetime and our own cache have passed
+    new_key = published()[new_kid]
+    assert "d" not in new_key
+    lead = JWKS_MAX_AGE_SECONDS + get_settings().signing_key_cache_seconds
+    activates = datetime.fromisoformat(new_key["activate_at"]).timestamp()
+    assert rotated_at + lead - 1 <= activates <= time.time() + lead
+    assert published()[old_kid]["retire_at"] is not None
     after = login(stack)
-    new_kid = jwt.get_unverified_header(after["access_token"])["kid"]
-    assert new_kid != old_kid
+    assert jwt.get_unverified_header(after["access_token"])["kid"] == old_kid
     kids = {key["kid"] for key in stack.http("GET", "/.well-known/jwks.json").json()["keys"]}
     assert kids == {old_kid, new_kid}
+    # The authorizer, which reads only the published keys, already accepts what the new key
+    # will sign (here, signed by it now, as if the lead were over)
+    assert wiring.key_ring_source().current().signer(activates).kid == new_kid
+    secret = json.loads(
+        stack.clients("secretsmanager").get_secret_value(
+            SecretId=stack.template.names.refs["SigningKeySecret"], VersionStage="AWSCURRENT"
+        )["SecretString"]
+    )
+    new_entry = {**secret["signing_keys"][0], "activate_at": None}
+    new_key_only = KeyRingSource(lambda _force: {**secret, "signing_keys": [new_entry]})
+    signed_by_new_key = AccessTokens(
+        new_key_only, wiring.token_issuer, get_settings().token_audience, 600
+    ).mint(user_id, after["session_id"], not_after=2**40)
+    assert jwt.get_unverified_header(signed_by_new_key.token)["kid"] == new_kid
+    assert authorize(stack, signed_by_new_key.token)["isAuthorized"] is True
+    # and so is every unexpired token from before
     for tokens in (before, during, after):
         assert authorize(stack, tokens["access_token"])["isAuthorized"] is True
-    assert refreshed.signing_key.kid == new_kid
+    # and a container that read the ring before the rotation finds the new key when it
+    # meets its kid (looking past its cache at most every 30 s)
+    assert wiring.key_ring_source().refreshed() is not None
 
 
 def test_before_the_first_rotation_the_api_answers_503(stack: Stack) -> None:
-    # As deployed, the secret starts with no signing key until the rotation adds one.
+    # As deployed, the secret starts with no signing key, and the parameter with no public
+    # key, until the rotation adds them.
     name = stack.template.names.refs["SigningKeySecret"]
     stack.clients("secretsmanager").put_secret_value(
         SecretId=name, SecretString=json.dumps({"refresh_token_key": "k" * 64, "signing_keys": []})
+    )
+    parameter = stack.template.resources["VerificationKeysParameter"]["Properties"]
+    assert json.loads(parameter["Value"]) == {"keys": []}
+    stack.clients("ssm").put_parameter(
+        Name=stack.template.names.refs["VerificationKeysParameter"],
+        Value=parameter["Value"],
+        Overwrite=True,
     )
     wiring.reset()
     register(stack)

@@ -44,7 +44,7 @@ class RacedStore(DynamoSessionStore):
 
 
 def services(store: DynamoSessionStore) -> tuple[SessionService, SessionEnding]:
-    refresh_tokens = RefreshTokens(lambda: wiring.key_ring_source().current().refresh_token_key)
+    refresh_tokens = RefreshTokens(wiring.mac_keys())
     sessions = SessionService(
         store,
         wiring.access_tokens(),

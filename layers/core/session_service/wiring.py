@@ -53,18 +53,15 @@ def key_ring_source() -> KeyRingSource:
 
 
 @functools.cache
-def verification_key_source() -> KeySource[VerificationKeys]:
-    """The keys tokens are verified with: the ring's own where the function holds it, else
-    (the authorizer) the published public keys."""
+def published_key_source() -> PublishedKeySource:
+    """The published public keys: all the authorizer verifies with."""
     settings = get_settings()
-    if settings.signing_key_secret_id:
-        return cast(KeySource[VerificationKeys], key_ring_source())
     fetch = parameter_fetcher(
         settings.verification_keys_parameter,
         settings.signing_key_cache_seconds,
         what="the published verification keys",
     )
-    return cast(KeySource[VerificationKeys], PublishedKeySource(fetch))
+    return PublishedKeySource(fetch)
 
 
 @functools.cache
@@ -85,11 +82,30 @@ def token_issuer() -> str:
 def access_tokens() -> AccessTokens:
     settings = get_settings()
     return AccessTokens(
-        keys=key_ring_source() if settings.signing_key_secret_id else None,
+        keys=key_ring_source(),
         issuer=token_issuer,
         audience=settings.token_audience,
         ttl_seconds=settings.access_token_ttl_seconds,
-        verification_keys=verification_key_source(),
+    )
+
+
+@functools.cache
+def authorizer_sessions() -> SessionService:
+    """The sessions as the authorizer sees them: its tokens verified with the published
+    keys, as it holds no private key (its role cannot read the key ring)."""
+    settings = get_settings()
+    verifying = AccessTokens(
+        keys=None,
+        issuer=token_issuer,
+        audience=settings.token_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        verification_keys=cast(KeySource[VerificationKeys], published_key_source()),
+    )
+    return SessionService(
+        store=dynamo_store(settings.table_name),
+        access_tokens=verifying,
+        refresh_tokens=RefreshTokens(mac_keys()),  # never used: it issues nothing
+        policy=session_policy(settings),
     )
 
 
@@ -286,7 +302,8 @@ def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     factories = (
         key_ring_source,
-        verification_key_source,
+        published_key_source,
+        authorizer_sessions,
         mac_keys,
         token_issuer,
         access_tokens,

@@ -111,7 +111,7 @@ def test_the_refresh_cookie_is_httponly_secure_strict_and_invisible_to_scripts(
     # The browser holds it ...
     cookie = refresh_cookie(context)
     assert cookie is not None
-    assert cookie["value"].startswith("rt1.")
+    assert cookie["value"].startswith("rt2.")
     assert (cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (True, True, "Strict")
     assert (cookie["domain"], cookie["path"]) == ("127.0.0.1", "/")
     # ... but no script of the page sees it, and nothing is left in web storage
