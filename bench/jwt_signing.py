@@ -64,7 +64,7 @@ def measure_algorithm(algorithm: str) -> JwtFigures:
     not_after = int(clock()) + 3600
     token = tokens.mint(USER_ID, SESSION_ID, not_after).token
     signing_input = token.rsplit(".", 1)[0].encode()
-    private_key = keys.current().signing_key.private_key
+    private_key = keys.current().signer(clock()).private_key
     sign = _bare_sign(private_key)
     verify = _bare_verify(private_key)
     signature = sign(signing_input)

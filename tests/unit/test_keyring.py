@@ -10,6 +10,7 @@ import hmac
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.clock import ROTATION_TIMES, FixedClock
 from session_service.domain.devices import DeviceTokens
@@ -166,8 +167,9 @@ def test_published_keys_hold_no_private_part_and_a_private_key_is_refused() -> N
 def _private_parts(secret: dict[str, Any]) -> dict[str, Any]:
     from jwt.algorithms import RSAAlgorithm  # noqa: PLC0415
 
-    ring = key_ring_from_secret(secret)
-    jwk = RSAAlgorithm.to_jwk(ring.signing_keys[0].private_key, as_dict=True)
+    private_key = key_ring_from_secret(secret).signing_keys[0].private_key
+    assert isinstance(private_key, rsa.RSAPrivateKey)
+    jwk = RSAAlgorithm.to_jwk(private_key, as_dict=True)
     return {name: jwk[name] for name in ("n", "e", "d", "p", "q", "dp", "dq", "qi")}
 
 
@@ -228,7 +230,7 @@ def test_a_forged_key_id_or_mac_is_refused() -> None:
 def test_tokens_from_before_mac_key_ids_keep_working_through_rotations() -> None:
     # Given a ring from before MAC key ids, and the rt1 and dt1 tokens it made
     clock = FixedClock(START)
-    legacy = {
+    legacy: dict[str, Any] = {
         "refresh_token_key": new_refresh_token_key(),
         "signing_keys": [generate_signing_key("RS256", clock())],
     }
