@@ -331,10 +331,10 @@ class InMemoryStore:
                 self._end(change.ended)
 
     def authorization_lookup(
-        self, user_id: str, session_id: str
+        self, user_id: str, session_id: str, consistent: bool = True
     ) -> tuple[Session | None, UserProfile | None]:
         with self._lock:
-            self.calls.append("authorization_lookup")
+            self.calls.append("authorization_lookup" if consistent else "eventual_lookup")
             _check_keys(profile_key(user_id), session_key(user_id, session_id))
             return self.sessions.get((user_id, session_id)), self.profiles.get(user_id)
 

@@ -174,7 +174,9 @@ def function_environment(
     for key, value in template.resolve(variables).items():
         env[key] = str(os.environ.get(key, value)) if key in OVERRIDABLE else str(value)
     env["AWS_LAMBDA_FUNCTION_NAME"] = template.physical_name(logical_id)
-    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(properties.get("MemorySize", 128))
+    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(
+        template.resolve(properties.get("MemorySize", 128))
+    )
     return env
 
 
@@ -206,7 +208,7 @@ def function_command(template: Template, logical_id: str) -> list[str]:
         *("--code-dir", str(artifact_path(properties["Code"]))),
         *(arg for layer_dir in layer_dirs for arg in ("--layer-dir", layer_dir)),
         *("--handler", properties["Handler"]),
-        *("--memory", str(properties.get("MemorySize", 128))),
+        *("--memory", str(template.resolve(properties.get("MemorySize", 128)))),
         *("--timeout", str(properties.get("Timeout", 3))),
     ]
 

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
-from session_service.adapters.key_rotation import rotation_step
+from session_service.adapters.secret_rotation import rotation_step
 from session_service.adapters.ssm import write_parameter
 from session_service.config import get_settings
 from session_service.domain.key_rotation import rotation_times

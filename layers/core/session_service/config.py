@@ -71,6 +71,10 @@ class Settings:
     # empty when there are none, and passkeys are then off) and the name authenticators show.
     webauthn_rp_id: str = ""
     webauthn_rp_name: str = "session-service"
+    # The authorizer's bill (docs/capacity.md): whether it reads sessions strongly
+    # consistently, and the percentage of allows it writes a metric line for.
+    authorizer_consistent_read: bool = True
+    authorizer_allow_log_percent: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -143,7 +147,17 @@ class Settings:
             activity_retention_days=reader.positive_int("ACTIVITY_RETENTION_DAYS", 90),
             webauthn_rp_id=_rp_id(reader.optional("WEBAUTHN_RP_ID"), origins),
             webauthn_rp_name=reader.optional("WEBAUTHN_RP_NAME") or "session-service",
+            authorizer_consistent_read=reader.flag("AUTHORIZER_CONSISTENT_READ", default=True),
+            authorizer_allow_log_percent=_percent(
+                reader.non_negative_int("AUTHORIZER_ALLOW_LOG_PERCENT", 100)
+            ),
         )
+
+
+def _percent(value: int) -> int:
+    if value > 100:
+        raise ConfigurationError("AUTHORIZER_ALLOW_LOG_PERCENT must be between 0 and 100")
+    return value
 
 
 def _rp_id(configured: str, origins: tuple[str, ...]) -> str:
@@ -213,8 +227,10 @@ class _EnvReader:
             return None
         return self.positive_int(name, 0)
 
-    def flag(self, name: str) -> bool:
+    def flag(self, name: str, default: bool = False) -> bool:
         raw = self.optional(name).lower()
+        if not raw:
+            return default
         if raw in self._OFF:
             return False
         if raw in self._ON:

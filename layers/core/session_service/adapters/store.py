@@ -291,10 +291,10 @@ class DynamoSessionStore:
         return self._update_session(rotation, update, " AND ".join(condition), values)
 
     def authorization_lookup(
-        self, user_id: str, session_id: str
+        self, user_id: str, session_id: str, consistent: bool = True
     ) -> tuple[Session | None, UserProfile | None]:
         keys = [session_key(user_id, session_id), profile_key(user_id)]
-        found = self._batch_get(keys)
+        found = self._batch_get(keys, consistent)
         session, profile = (found.get(key_id(k)) for k in keys)
         return (
             session_from_item(session) if session else None,
@@ -363,9 +363,9 @@ class DynamoSessionStore:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _batch_get(self, keys: Sequence[Key]) -> dict[tuple[str, str], Item]:
+    def _batch_get(self, keys: Sequence[Key], consistent: bool) -> dict[tuple[str, str], Item]:
         found: dict[tuple[str, str], Item] = {}
-        request: Item = {self._table: {"Keys": list(keys), "ConsistentRead": True}}
+        request: Item = {self._table: {"Keys": list(keys), "ConsistentRead": consistent}}
         for attempt in range(4):
             with aws("batch_get"):
                 response = self._db.batch_get_item(RequestItems=request)

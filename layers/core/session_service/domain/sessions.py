@@ -289,10 +289,13 @@ class SessionService:
 
     # -- authorize ------------------------------------------------------------------------
 
-    def authorize(self, access_token: str) -> AuthorizedSession:
-        """A valid access token of a live session, in one DynamoDB round trip."""
+    def authorize(self, access_token: str, consistent: bool = True) -> AuthorizedSession:
+        """A valid access token of a live session, in one DynamoDB round trip; with
+        `consistent=False` (AuthorizerConsistentRead), a read that may lag by about a second."""
         claims = self._access_tokens.verify(access_token)
-        session, profile = self._store.authorization_lookup(claims.user_id, claims.session_id)
+        session, profile = self._store.authorization_lookup(
+            claims.user_id, claims.session_id, consistent
+        )
         if (
             session is None
             or profile is None
