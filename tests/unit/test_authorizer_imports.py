@@ -21,7 +21,22 @@ UNWANTED = (
     "session_service.domain.one_time_codes",
     "session_service.domain.webauthn_ceremonies",
     *WEBAUTHN,
+    # the X-Ray SDK: only with TracingMode=Active
+    "aws_xray_sdk",
+    "wrapt",
 )
+
+TRACING_PROBE = """
+import json, sys
+sys.path[:0] = [sys.argv[1]]
+from session_service.adapters.aws import aws_client
+client = aws_client("dynamodb")
+print(json.dumps({
+    "sdk": "aws_xray_sdk" in sys.modules,
+    # wrapt's wrapper around botocore's one call path, when the SDK patched it
+    "patched": type(sys.modules["botocore.client"].BaseClient.__dict__["_make_api_call"]).__name__,
+}))
+"""
 
 PROBE = """
 import json, sys
@@ -69,3 +84,21 @@ def test_the_api_function_loads_webauthn_otp_and_argon2_only_when_a_route_needs_
     assert "session_service.edge.passkey_routes" in modules
     heavy = (*WEBAUTHN, "pyotp", "argon2")
     assert {m for m in modules if m.split(".")[0] in heavy} == set()
+
+
+def _client_made_with(tracing_mode: str) -> dict[str, object]:
+    made = subprocess.run(
+        [sys.executable, "-c", TRACING_PROBE, str(ROOT / "layers" / "core")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TRACING_MODE": tracing_mode, "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    return dict(json.loads(made.stdout.splitlines()[-1]))
+
+
+def test_aws_calls_are_traced_only_with_tracing_on() -> None:
+    # TracingMode=Active: the X-Ray SDK wraps botocore's calls, so they show in the trace
+    assert _client_made_with("Active") == {"sdk": True, "patched": "FunctionWrapper"}
+    # PassThrough, the default: the SDK is never loaded
+    assert _client_made_with("PassThrough") == {"sdk": False, "patched": "function"}

@@ -5,6 +5,8 @@ the documented 503 well within the function's Timeout, never a Lambda timeout
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import Any
 
 import botocore.session
@@ -35,4 +37,16 @@ def aws_client(service: str) -> Any:
     """A client of the service, its endpoint as botocore resolves it (AWS, or the local
     run's per-service endpoints). From botocore directly: boto3 and s3transfer would add
     a third to the authorizer's cold start and give it nothing it uses."""
+    if os.environ.get("TRACING_MODE") == "Active":
+        trace_aws_calls()
     return botocore.session.get_session().create_client(service, config=CLIENT_CONFIG)
+
+
+@functools.cache
+def trace_aws_calls() -> None:
+    """With TracingMode=Active, every AWS call shows in the function's trace as a
+    subsegment (the X-Ray SDK patches botocore). Imported only then: a cold start with
+    tracing off, the default, never loads the SDK."""
+    from aws_xray_sdk.core import patch  # noqa: PLC0415
+
+    patch(("botocore",))
