@@ -61,7 +61,13 @@ def http_api(template: Template) -> HttpApi:
             variables = template.resolve(stage["Properties"].get("StageVariables", {}))
             stage_variables = {key: str(value) for key, value in variables.items()}
     cors = template.resolve({"cors": body.get("x-amazon-apigateway-cors")}).get("cors")
-    routes, authorizers = _routes(body), _authorizers(body)
+    # An integration may name a function's alias (AutoPublishAlias): locally, the alias
+    # runs the function's own code, which is what its version was published from.
+    aliases = {
+        logical_id: str(alias["Properties"]["FunctionName"]["Ref"])
+        for logical_id, alias in template.of_type("AWS::Lambda::Alias").items()
+    }
+    routes, authorizers = _routes(body, aliases), _authorizers(body, aliases)
     for route in routes:
         if route.authorizer is not None and route.authorizer not in authorizers:
             raise UnsupportedTemplate(
@@ -75,7 +81,7 @@ def http_api(template: Template) -> HttpApi:
     )
 
 
-def _routes(body: dict[str, Any]) -> list[HttpRoute]:
+def _routes(body: dict[str, Any], aliases: dict[str, str]) -> list[HttpRoute]:
     routes = []
     for path, operations in body.get("paths", {}).items():
         for method, operation in operations.items():
@@ -88,7 +94,7 @@ def _routes(body: dict[str, Any]) -> list[HttpRoute]:
                 HttpRoute(
                     method="ANY" if method == _ANY else method.upper(),
                     path=path,
-                    function=_integrated_function(operation[_INTEGRATION]["uri"]),
+                    function=_integrated_function(operation[_INTEGRATION]["uri"], aliases),
                     authorizer=authorizers[0] if authorizers else None,
                 )
             )
@@ -96,7 +102,7 @@ def _routes(body: dict[str, Any]) -> list[HttpRoute]:
     return sorted(routes, key=lambda r: (r.path == "$default", "{" in r.path, -len(r.path)))
 
 
-def _integrated_function(uri: Any) -> str:
+def _integrated_function(uri: Any, aliases: dict[str, str]) -> str:
     text, variables = uri["Fn::Sub"] if isinstance(uri["Fn::Sub"], list) else (uri["Fn::Sub"], {})
     match = _FUNCTION_ARN.search(text)
     if match:
@@ -104,10 +110,12 @@ def _integrated_function(uri: Any) -> str:
     for value in variables.values():
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             return str(value["Fn::GetAtt"][0])
+        if isinstance(value, dict) and value.get("Ref") in aliases:
+            return aliases[value["Ref"]]
     raise UnsupportedTemplate(f"not a Lambda integration: {uri}")
 
 
-def _authorizers(body: dict[str, Any]) -> dict[str, Authorizer]:
+def _authorizers(body: dict[str, Any], aliases: dict[str, str]) -> dict[str, Authorizer]:
     schemes = body.get("components", {}).get("securitySchemes", {})
     authorizers = {}
     for name, scheme in schemes.items():
@@ -122,7 +130,7 @@ def _authorizers(body: dict[str, Any]) -> dict[str, Authorizer]:
                 "simple responses only"
             )
         authorizers[name] = Authorizer(
-            function=_integrated_function(spec["authorizerUri"]),
+            function=_integrated_function(spec["authorizerUri"], aliases),
             identity_sources=tuple(spec.get("identitySource", [])),
             simple_responses=bool(spec.get("enableSimpleResponses")),
         )

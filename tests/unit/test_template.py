@@ -188,3 +188,49 @@ def test_the_dashboard_shows_every_metric_the_functions_write_and_attacks_alarm(
         if resource["Type"] == "AWS::CloudWatch::Alarm"
     }
     assert {"LoginsThrottled", "RefreshTokenReuseDetected"} <= alarmed
+
+
+def test_the_authorizers_bill_levers_are_parameters_that_default_to_todays_behaviour() -> None:
+    defaults = deployed_template()
+    authorizer = defaults.functions()["AuthorizerFunction"]["Properties"]
+    variables = defaults.resolve(authorizer["Environment"]["Variables"])
+    assert str(defaults.resolve(authorizer["MemorySize"])) == "512"
+    assert variables["AUTHORIZER_CONSISTENT_READ"] == "true"
+    assert str(variables["AUTHORIZER_ALLOW_LOG_PERCENT"]) == "100"
+    assert defaults.resolve(authorizer["SnapStart"]) == {"ApplyOn": "None"}
+    # the cache is the protected APIs', through the export; this API's own stays off
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["AuthorizerCacheSeconds"]["Value"] == {"Ref": "AuthorizerCacheSeconds"}
+    assert TEMPLATE["Parameters"]["AuthorizerCacheSeconds"]["Default"] == 0
+    assert TEMPLATE["Parameters"]["AuthorizerCacheSeconds"]["MaxValue"] == 3600
+    # each lever, set
+    levers = deployed_template(
+        {
+            "AuthorizerMemorySize": "256",
+            "AuthorizerConsistentRead": "false",
+            "AuthorizerAllowLogPercent": "1",
+            "AuthorizerSnapStart": "true",
+        }
+    )
+    authorizer = levers.functions()["AuthorizerFunction"]["Properties"]
+    variables = levers.resolve(authorizer["Environment"]["Variables"])
+    assert str(levers.resolve(authorizer["MemorySize"])) == "256"
+    assert variables["AUTHORIZER_CONSISTENT_READ"] == "false"
+    assert str(variables["AUTHORIZER_ALLOW_LOG_PERCENT"]) == "1"
+    assert levers.resolve(authorizer["SnapStart"]) == {"ApplyOn": "PublishedVersions"}
+
+
+def test_the_authorizer_is_invoked_through_its_alias() -> None:
+    template = deployed_template()
+    (alias_id,) = template.of_type("AWS::Lambda::Alias")
+    assert template.resources[alias_id]["Properties"]["FunctionName"] == {
+        "Ref": "AuthorizerFunction"
+    }
+    assert TEMPLATE["Outputs"]["AuthorizerArn"]["Value"] == {"Ref": "AuthorizerFunction.Alias"}
+    permissions = [
+        p["Properties"]
+        for p in template.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        and "authorizers" in json.dumps(p["Properties"]["SourceArn"])
+    ]
+    assert [p["FunctionName"] for p in permissions] == [{"Ref": alias_id}]
