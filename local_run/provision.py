@@ -208,8 +208,8 @@ def _generated_secret(generate: dict[str, Any]) -> dict[str, Any]:
 def _parameters(
     template: Template, client: Any, base_url: str, ring: dict[str, Any] | None
 ) -> None:
-    """Creates the parameters; the verification keys' holds the ring's public keys, as the
-    rotation's setSecret step would have published them."""
+    """Creates the parameters, and the one the rotation creates in AWS: the verification
+    keys, the ring's public keys as the rotation would have published them."""
     from session_service.domain.keyring import key_ring_from_secret  # noqa: PLC0415
     from session_service.domain.published_keys import published_document  # noqa: PLC0415
 
@@ -219,8 +219,6 @@ def _parameters(
     for logical_id, resource in template.of_type("AWS::SSM::Parameter").items():
         properties = template.resolve(resource["Properties"])
         value = str(properties["Value"])
-        if logical_id == "VerificationKeysParameter" and ring is not None:
-            value = json.dumps(published_document(key_ring_from_secret(ring)))
         if base_url:
             value = value.replace(api_url, base_url)
         client.put_parameter(
@@ -231,6 +229,14 @@ def _parameters(
         )
         template.names.refs[logical_id] = properties["Name"]
         template.names.attributes[(logical_id, "Value")] = value
+    if ring is not None:
+        for function in template.functions().values():
+            variables = template.resolve(function["Properties"]["Environment"]["Variables"])
+            if variables.get("VERIFICATION_KEYS_PARAMETER"):
+                document = json.dumps(published_document(key_ring_from_secret(ring)))
+                name = variables["VERIFICATION_KEYS_PARAMETER"]
+                client.put_parameter(Name=name, Value=document, Type="String", Overwrite=True)
+                return
 
 
 def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:

@@ -334,3 +334,19 @@ def admin_headers(
     credentials = Credentials(os.environ["AWS_ACCESS_KEY_ID"], secret)
     url = f"http://{host}{path}"
     return signed_headers(method, url, b"", credentials, "us-east-1", {"host": host})
+
+
+def emf_metrics(printed: str) -> dict[str, float]:
+    """The metric values of the EMF lines a function printed."""
+    found: dict[str, float] = {}
+    for line in printed.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                name = metric["Name"]
+                value = document[name]  # (a list when the metric was added more than once)
+                values = value if isinstance(value, list) else [value]
+                found[name] = found.get(name, 0) + sum(float(v) for v in values)
+    return found

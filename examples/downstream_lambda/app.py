@@ -2,12 +2,12 @@
 responses, payload 2.0): the caller is in the authorizer's context, already verified, so
 the function reads it and never sees the token.
 
-Attach the authorizer to your API with the stack's exported AuthorizerArn, e.g.
+Attach the authorizer to your API with the stack's exported AuthorizerAliasArn, e.g.
 
   Auth:
     Authorizers:
       Sessions:
-        FunctionArn: !ImportValue session-service-AuthorizerArn
+        FunctionArn: !ImportValue session-service-AuthorizerAliasArn
         AuthorizerPayloadFormatVersion: "2.0"
         EnableSimpleResponses: true
         Identity: {Headers: [Authorization]}

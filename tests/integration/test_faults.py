@@ -229,16 +229,22 @@ def test_a_release_that_fails_after_the_session_started_still_answers_the_login(
     assert counters == {scope: int(index == release - 1) for index, scope in enumerate(scopes)}
 
 
-@pytest.mark.parametrize("path", ["/auth/login", "/.well-known/jwks.json"])
-def test_secrets_manager_down_at_cold_start_gives_503(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, path: str
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/auth/login", "secretsmanager"),  # the key ring
+        ("/.well-known/jwks.json", "ssm"),  # the published keys
+    ],
+)
+def test_a_key_store_down_at_cold_start_gives_503(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, path: str, service: str
 ) -> None:
     register(stack)
     wiring.reset()
     original = BaseClient._make_api_call
 
     def secrets_down(client: BaseClient, operation: str, params: Any) -> Any:
-        if client.meta.service_model.service_name == "secretsmanager":
+        if client.meta.service_model.service_name == service:
             raise _client_error("InternalServiceError", operation)
         return original(client, operation, params)
 

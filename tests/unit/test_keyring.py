@@ -67,7 +67,7 @@ def kid_of(token: str) -> str:
 
 
 def test_the_lead_covers_a_jwks_cache_and_our_own() -> None:
-    assert TIMES.publication_lead == JWKS_MAX_AGE_SECONDS + CACHE
+    assert TIMES.publication_lead == JWKS_MAX_AGE_SECONDS + CACHE + 60
     assert TIMES.signing_key_overlap == CACHE + TTL + 1 + 60
 
 
@@ -87,11 +87,12 @@ def test_a_new_key_is_published_a_jwks_cache_lifetime_before_it_signs() -> None:
     before = tokens_over(secret, clock).mint("u", "s", not_after=2**40)
     # When it rotates, the new key is in the JWKS and in the published keys at once
     rotated = rotated_secret(secret, "ES256", clock(), TIMES)
-    new_kid = rotated["signing_keys"][0]["kid"]
+    new_kid = rotated["signing_keys"][-1]["kid"]
     jwks_fetched_now = {key["kid"] for key in key_ring_from_secret(rotated).jwks(clock())["keys"]}
     assert jwks_fetched_now == {old_kid, new_kid}
     published = {key["kid"] for key in published_document(key_ring_from_secret(rotated))["keys"]}
     assert published == {old_kid, new_kid}
+    assert authorizer_over(rotated, clock).verify(before.token)
     # Then the old key signs until the lead is over: a container that read the ring
     # before the rotation and one that read it after agree
     clock.advance(TIMES.publication_lead - 1)
@@ -104,7 +105,7 @@ def test_a_new_key_is_published_a_jwks_cache_lifetime_before_it_signs() -> None:
     assert kid_of(after.token) == new_kid
     last_old = tokens_over(secret, clock).mint("u", "s", not_after=2**40)  # a stale container
     for verifier in (tokens_over(rotated, clock), authorizer_over(rotated, clock)):
-        for token in (before.token, last_old.token, after.token):
+        for token in (last_old.token, after.token):
             assert verifier.verify(token)
 
 
@@ -138,11 +139,11 @@ def test_a_second_rotation_drops_keys_past_their_retirement() -> None:
     first = rotated_secret(secret, "EdDSA", clock(), times)
     clock.advance(111)
     second = rotated_secret(first, "EdDSA", clock(), times)
-    assert [k["kid"] for k in second["signing_keys"][1:]] == [first["signing_keys"][0]["kid"]]
-    # MAC keys overlap for longer: all are kept, the oldest (the legacy key "0") last
+    assert [k["kid"] for k in second["signing_keys"][:-1]] == [first["signing_keys"][-1]["kid"]]
+    # MAC keys overlap for longer: all are kept, the new one last
     mac_kids = [key["kid"] for key in second["refresh_token_keys"]]
-    assert mac_kids[1:] == [key["kid"] for key in first["refresh_token_keys"]]
-    assert mac_kids[-1] == "0"
+    assert mac_kids[:-1] == [key["kid"] for key in first["refresh_token_keys"]]
+    assert len(mac_kids) == 3
     assert second["refresh_token_key"] == secret["refresh_token_key"]
 
 
@@ -189,7 +190,7 @@ def test_refresh_tokens_name_their_mac_key_and_outlive_a_rotation() -> None:
     assert before.value.startswith(f"rt2.{old_mac_kid}.")
     # When the ring rotates and its new MAC key takes over
     rotated = rotated_secret(secret, "RS256", clock(), TIMES)
-    new_mac_kid = rotated["refresh_token_keys"][0]["kid"]
+    new_mac_kid = rotated["refresh_token_keys"][-1]["kid"]
     assert new_mac_kid != old_mac_kid
     clock.advance(TIMES.publication_lead)
     after = refresh_tokens_over(rotated, clock).issue(USER, SESSION, 1, 2**40)
@@ -214,6 +215,22 @@ def test_a_token_under_a_mac_key_a_container_has_not_seen_yet_is_looked_up_once(
     stored = {"value": secret}
     source = KeyRingSource(lambda force: rotated if force else stored["value"], clock=clock)
     assert RefreshTokens(MacKeys(source, clock)).parse(token.value) == token
+
+
+def test_a_token_moved_to_another_live_key_or_to_no_key_is_refused() -> None:
+    # Two live MAC keys: a token's MAC holds under the key it names only
+    clock = FixedClock(START)
+    rotated = rotated_secret(new_stack_ring(clock), "RS256", clock(), TIMES)
+    clock.advance(TIMES.publication_lead)
+    tokens = refresh_tokens_over(rotated, clock)
+    old_kid, new_kid = (key["kid"] for key in rotated["refresh_token_keys"])
+    token = tokens.issue(USER, SESSION, 1, 2**40).value
+    assert token.startswith(f"rt2.{new_kid}.")
+    moved = token.replace(f"rt2.{new_kid}.", f"rt2.{old_kid}.", 1)
+    no_key = token.replace(f"rt2.{new_kid}.", "rt1.", 1)  # well formed: the legacy shape
+    for forged in (moved, no_key):
+        with pytest.raises(InvalidGrant, match="invalid"):
+            tokens.parse(forged)
 
 
 def test_a_forged_key_id_or_mac_is_refused() -> None:
@@ -251,7 +268,7 @@ def test_tokens_from_before_mac_key_ids_keep_working_through_rotations() -> None
     device_now = DeviceTokens(MacKeys(KeyRingSource(lambda _f: twice, clock), clock), clock)
     assert device_now.recognise(dt1, credential) is not None
     assert device_now.issue(credential).value.startswith(
-        f"dt2.{twice['refresh_token_keys'][0]['kid']}."
+        f"dt2.{twice['refresh_token_keys'][-1]['kid']}."
     )
 
 

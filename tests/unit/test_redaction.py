@@ -17,6 +17,8 @@ DEVICE = (
     "dt1.00000000-0000-4000-8000-000000000002.00000000-0000-4000-8000-000000000000."
     "1798500000.AbCdEfGhIjKlMnOpQrStUv"
 )
+REFRESH_V2 = REFRESH.replace("rt1.", "rt2.Ab9_-xYz.", 1)
+DEVICE_V2 = DEVICE.replace("dt1.", "dt2.Ab9_-xYz.", 1)
 HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIzsW/orl/kk6R8y5J"
 
 
@@ -30,6 +32,9 @@ HASH = "$argon2id$v=19$m=19456,t=3,p=1$U2HbkUSEMFWbpSSChjaqTA$JomIWpJUIgW6i7CDIz
         (REFRESH, json.dumps({"body": json.dumps({"refresh_token": REFRESH})})),
         (DEVICE, json.dumps({"body": json.dumps({"device_token": DEVICE})})),
         (DEVICE, json.dumps({"cookies": [f"__Host-device_token={DEVICE}"]})),
+        (REFRESH_V2, json.dumps({"body": json.dumps({"refresh_token": REFRESH_V2})})),
+        (DEVICE_V2, json.dumps({"cookies": [f"__Host-device_token={DEVICE_V2}"]})),
+        ("mac-key-1", json.dumps({"refresh_token_keys": [{"kid": "a", "key": "mac-key-1"}]})),
         (HASH, json.dumps({"item": {"password_hash": {"S": HASH}}})),
         ("digest-one", json.dumps({"NewImage": {"refresh_digests": {"SS": ["digest-one", "x"]}}})),
         ("digest-two", json.dumps({"OldImage": {"previous_digest": {"S": "digest-two"}}})),

@@ -102,6 +102,22 @@ def test_logout_ends_the_session_and_its_access_tokens(domain: Domain) -> None:
         domain.sessions.refresh(issued.refresh_token, CLIENT)
 
 
+def test_an_eventual_read_that_finds_no_live_session_is_checked_consistently(
+    domain: Domain,
+) -> None:
+    # A live session: one eventually consistent read, half the cost
+    issued = register_and_login(domain)
+    domain.store.calls.clear()
+    domain.sessions.authorize(issued.access_token, consistent=False)
+    assert domain.store.calls == ["eventual_lookup"]
+    # An ended one: before a refusal (which another API may cache), a consistent read
+    domain.ending.logout_with(issued.access_token, None)
+    domain.store.calls.clear()
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(issued.access_token, consistent=False)
+    assert domain.store.calls == ["eventual_lookup", "authorization_lookup"]
+
+
 def test_logout_with_refresh_token_twice_changes_nothing_more(domain: Domain) -> None:
     issued = register_and_login(domain)
     domain.ending.logout_with(None, issued.refresh_token)

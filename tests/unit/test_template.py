@@ -198,9 +198,13 @@ def test_the_authorizers_bill_levers_are_parameters_that_default_to_todays_behav
     assert variables["AUTHORIZER_CONSISTENT_READ"] == "true"
     assert str(variables["AUTHORIZER_ALLOW_LOG_PERCENT"]) == "100"
     assert defaults.resolve(authorizer["SnapStart"]) == {"ApplyOn": "None"}
-    # the cache is the protected APIs', through the export; this API's own stays off
-    outputs = TEMPLATE["Outputs"]
-    assert outputs["AuthorizerCacheSeconds"]["Value"] == {"Ref": "AuthorizerCacheSeconds"}
+    # the cache is the protected APIs', through a parameter they read (an export could
+    # never change once imported); this API's own stays off
+    cache = RESOURCES["AuthorizerCacheSecondsParameter"]["Properties"]
+    assert cache["Value"] == {"Ref": "AuthorizerCacheSeconds"}
+    assert TEMPLATE["Outputs"]["AuthorizerCacheSecondsParameter"]["Value"] == {
+        "Ref": "AuthorizerCacheSecondsParameter"
+    }
     assert TEMPLATE["Parameters"]["AuthorizerCacheSeconds"]["Default"] == 0
     assert TEMPLATE["Parameters"]["AuthorizerCacheSeconds"]["MaxValue"] == 3600
     # each lever, set
@@ -226,7 +230,11 @@ def test_the_authorizer_is_invoked_through_its_alias() -> None:
     assert template.resources[alias_id]["Properties"]["FunctionName"] == {
         "Ref": "AuthorizerFunction"
     }
-    assert TEMPLATE["Outputs"]["AuthorizerArn"]["Value"] == {"Ref": "AuthorizerFunction.Alias"}
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["AuthorizerAliasArn"]["Value"] == {"Ref": "AuthorizerFunction.Alias"}
+    # the export other stacks already import keeps its value: CloudFormation refuses to
+    # change an imported export, which would fail every upgrade
+    assert outputs["AuthorizerArn"]["Value"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
     permissions = [
         p["Properties"]
         for p in template.of_type("AWS::Lambda::Permission").values()

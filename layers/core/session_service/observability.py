@@ -44,7 +44,7 @@ _PASSWORD_FIELD = re.compile(
 # Stored secrets by the name of their attribute (as in a logged DynamoDB item or stream
 # record): the value is a string, a list, or DynamoDB's {"S": ...} / {"SS": [...]}.
 _SECRET_ATTRIBUTE = re.compile(
-    r"""(?P<key>"(?:\w*_digests?|\w*password_hash|private_key|refresh_token_key|totp_secret"""
+    r"""(?P<key>"(?:\w*_digests?|\w*password_hash|private_key|refresh_token_keys?|totp_secret"""
     r"""|pending_totp|recovery_codes)"\s*:\s*)"""
     r"""(?P<value>\{\s*"S{1,2}"\s*:\s*(?:"[^"]*"|\[[^\]]*\])\s*\}|"[^"]*"|\[[^\]]*\])"""
 )

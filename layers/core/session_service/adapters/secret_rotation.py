@@ -1,5 +1,5 @@
 """Secrets Manager's four-step rotation of the key-ring secret, with the verification keys
-published (setSecret) before the new version becomes current."""
+published before the new ring becomes current (setSecret) and again once it is (finishSecret)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ from collections.abc import Callable
 from typing import Any
 
 from session_service.domain.key_rotation import RotationTimes, rotated_secret
-from session_service.domain.keyring import KeyRing, key_ring_from_secret
+from session_service.domain.keyring import KeyRing, KeyRingError, key_ring_from_secret
 from session_service.domain.models import JwtAlgorithm
 from session_service.domain.published_keys import published_document
+
+# How much of the publication lead setSecret may find already spent (a retried step).
+LATE_MARGIN_SECONDS = 60
+
+
+class RotationTooLate(RuntimeError):
+    """The pending version was made so long ago that its new key would sign before
+    verifiers could have fetched it; the next rotation (a new token) starts afresh."""
 
 
 def rotation_step(
@@ -31,34 +39,67 @@ def rotation_step(
             return  # this rotation already created its version
         except client.exceptions.ResourceNotFoundException:
             pass
-        current = json.loads(
-            client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
-        )
         client.put_secret_value(
             SecretId=secret_id,
             ClientRequestToken=token,
-            SecretString=json.dumps(rotated_secret(current, algorithm, now, times)),
+            SecretString=json.dumps(
+                rotated_secret(_current(client, secret_id), algorithm, now, times)
+            ),
             VersionStages=["AWSPENDING"],
         )
     elif step == "setSecret":
-        # The pending ring's public keys, the new one among them, go out before the ring
-        # becomes current; its key signs only after the publication lead.
-        publish(json.dumps(published_document(_pending_ring(client, secret_id, token))))
+        # The new public keys go out before the ring that uses them becomes current; the
+        # keys in use keep their lifetimes until then, so a rotation that stops here
+        # retires nothing.
+        pending = _pending_ring(client, secret_id, token)
+        current = _ring_or_none(_current(client, secret_id))
+        if current is not None:
+            _check_lead(pending, current, times, now)
+        publish(json.dumps(published_document(pending, current)))
     elif step == "testSecret":
         _pending_ring(client, secret_id, token)
     elif step == "finishSecret":
         versions = client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
-        current = next((v for v, stages in versions.items() if "AWSCURRENT" in stages), None)
-        if current == token:
-            return
-        client.update_secret_version_stage(
-            SecretId=secret_id,
-            VersionStage="AWSCURRENT",
-            MoveToVersionId=token,
-            RemoveFromVersionId=current,
+        current_version = next(
+            (v for v, stages in versions.items() if "AWSCURRENT" in stages), None
         )
+        if current_version != token:
+            client.update_secret_version_stage(
+                SecretId=secret_id,
+                VersionStage="AWSCURRENT",
+                MoveToVersionId=token,
+                RemoveFromVersionId=current_version,
+            )
+        # Now with the replaced keys' retirement: what the ring in use says.
+        publish(json.dumps(published_document(key_ring_from_secret(_current(client, secret_id)))))
     else:
         raise ValueError(f"unknown rotation step {step!r}")
+
+
+def _check_lead(pending: KeyRing, current: KeyRing, times: RotationTimes, now: float) -> None:
+    known = {key.kid for key in current.signing_keys}
+    for key in pending.signing_keys:
+        activate_at = key.lifetime.activate_at
+        if key.kid in known or activate_at is None:
+            continue
+        if activate_at - now < times.publication_lead - LATE_MARGIN_SECONDS:
+            raise RotationTooLate(
+                f"the pending key {key.kid} activates in {activate_at - now:.0f} s, "
+                f"less than the {times.publication_lead} s lead allows"
+            )
+
+
+def _current(client: Any, secret_id: str) -> dict[str, Any]:
+    answer = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    return dict(json.loads(answer["SecretString"]))
+
+
+def _ring_or_none(secret: dict[str, Any]) -> KeyRing | None:
+    """The current ring, or None for a new stack's secret, which holds no key yet."""
+    try:
+        return key_ring_from_secret(secret)
+    except KeyRingError:
+        return None
 
 
 def _pending_ring(client: Any, secret_id: str, token: str) -> KeyRing:

@@ -20,6 +20,9 @@ from session_service.domain.errors import Unavailable
 from session_service.domain.keyring import KeyRingError, SecretFetcher
 from session_service.observability import logger
 
+# After a failed read, how long the value read before serves until the next attempt.
+STALE_RETRY_SECONDS = 5
+
 
 @functools.cache
 def secrets_client() -> Any:
@@ -48,7 +51,9 @@ def cached_json_fetcher(
 ) -> SecretFetcher:
     """A JSON object `read` returns, read at most once per `max_age` seconds unless forced.
     The same read-only mapping is returned until it is read again, so that what parses it
-    (keyring.KeySource) parses it once."""
+    (keyring.KeySource) parses it once. When a read fails, the value read before is kept
+    (its keys carry their own lifetimes) and read again after STALE_RETRY_SECONDS: a
+    throttled Parameter Store or Secrets Manager does not fail the requests in between."""
     cached: dict[str, Any] = {}
 
     def fetch(force: bool) -> Mapping[str, Any]:
@@ -58,6 +63,10 @@ def cached_json_fetcher(
         try:
             text = read()
         except (ClientError, BotoCoreError):
+            if "value" in cached:
+                logger.warning(f"could not read {what}; using the value read before")
+                cached["at"] = now - max_age + STALE_RETRY_SECONDS
+                return cast(Mapping[str, Any], cached["value"])
             logger.exception(f"could not read {what}")
             raise Unavailable(retry_after=2) from None
         try:

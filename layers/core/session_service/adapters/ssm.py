@@ -44,4 +44,8 @@ def parameter_fetcher(
 
 
 def write_parameter(name: str, value: str) -> None:
-    ssm_client().put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    # Intelligent-Tiering: standard (free) while the document fits in 4 KB, advanced past
+    # that instead of failing (many rotations within one overlap).
+    ssm_client().put_parameter(
+        Name=name, Value=value, Type="String", Overwrite=True, Tier="Intelligent-Tiering"
+    )

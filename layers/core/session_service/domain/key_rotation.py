@@ -8,6 +8,7 @@ new ring activates at once: no token exists that it could surprise."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ def rotation_times(
     access_token_ttl: int, cache_seconds: int, session_absolute_timeout: int
 ) -> RotationTimes:
     return RotationTimes(
-        publication_lead=cache_seconds + JWKS_MAX_AGE_SECONDS,
+        # A verifier's JWKS cache and ours, and a minute for the rotation's own steps
+        # (the keys are published at setSecret, moments after createSecret sets this).
+        publication_lead=cache_seconds + JWKS_MAX_AGE_SECONDS + 60,
         # Its tokens live `access_token_ttl` past the switch, verifiers allow the leeway,
         # and a minute covers clocks; the cache term is a margin for stale containers.
         signing_key_overlap=cache_seconds + access_token_ttl + 1 + 60,
@@ -116,23 +119,29 @@ def _succeeded(
 def rotated_secret(
     secret: Mapping[str, Any], algorithm: JwtAlgorithm, now: float, times: RotationTimes
 ) -> dict[str, Any]:
-    """The secret after a rotation: a new signing key and a new MAC key first, each
-    published `times.publication_lead` before it is used (at once in a ring with no key in
-    use), the keys they replace kept for their overlaps, retired ones dropped."""
+    """The secret after a rotation: a new signing key and a new MAC key, each published
+    `times.publication_lead` before it is used (at once in a ring with no key in use), the
+    keys they replace kept for their overlaps, retired ones dropped."""
     signing = list(secret.get("signing_keys", []))
     in_use = any(lifetime_of(entry).active(now) for entry in signing)
-    switch_at = now + times.publication_lead if in_use else now
+    # Whole seconds, rounded up: the stored instant is never earlier than the lead allows.
+    switch_at = float(math.ceil(now + times.publication_lead)) if in_use else now
     legacy = secret.get("refresh_token_key") or new_refresh_token_key()
-    mac = list(secret.get("refresh_token_keys") or [{"kid": LEGACY_MAC_KEY_ID, "key": legacy}])
+    mac = list(secret.get("refresh_token_keys", []))
+    if "refresh_token_keys" not in secret and in_use:
+        # A ring from before MAC key ids: its one key MACed every token out there.
+        mac = [{"kid": LEGACY_MAC_KEY_ID, "key": legacy}]
+    # New keys go last: a reader that knows no activation times (the version before them,
+    # during an upgrade) signs with the first key, which stays the one in use.
     return {
         **secret,
         "refresh_token_key": legacy,
         "signing_keys": [
-            generate_signing_key(algorithm, now, activate_at=switch_at),
             *_succeeded(signing, now, switch_at, times.signing_key_overlap),
+            generate_signing_key(algorithm, now, activate_at=switch_at),
         ],
         "refresh_token_keys": [
-            _new_mac_key(now, switch_at, {str(entry["kid"]) for entry in mac}),
             *_succeeded(mac, now, switch_at, times.mac_key_overlap),
+            _new_mac_key(now, switch_at, {str(entry["kid"]) for entry in mac}),
         ],
     }

@@ -3,8 +3,8 @@ which key signs or MACs now, which still verify, and the JWKS.
 
 Every key carries an id and may carry two instants: `activate_at`, before which it is
 published but not used (a rotation publishes the next key ahead of its use, see
-key_rotation), and `retire_at`, after which nothing it signed can still be valid. Entries
-are newest first; the newest active one is in use."""
+key_rotation), and `retire_at`, after which nothing it signed can still be valid. Of the
+active keys, the one activated last is in use."""
 
 from __future__ import annotations
 
@@ -112,11 +112,8 @@ class KeyRing:
     decoy_key: bytes
 
     def signer(self, now: float) -> SigningKey:
-        """The key that signs now: the newest active one."""
-        for key in self.signing_keys:
-            if key.lifetime.active(now):
-                return key
-        raise KeyRingError("no signing key is active")
+        """The key that signs now: of the active ones, the one activated last."""
+        return _in_use([key for key in self.signing_keys if key.lifetime.active(now)], "signing")
 
     def verification_key(self, kid: str, now: float) -> SigningKey | None:
         for key in self.signing_keys:
@@ -129,17 +126,24 @@ class KeyRing:
         return {"keys": [k.public_jwk() for k in self.signing_keys if k.lifetime.live(now)]}
 
     def mac_key(self, now: float) -> MacKey:
-        """The key that MACs new tokens now: the newest active one."""
-        for key in self.mac_keys:
-            if key.lifetime.active(now):
-                return key
-        raise KeyRingError("no refresh-token key is active")
+        """The key that MACs new tokens now: of the active ones, the one activated last."""
+        return _in_use([key for key in self.mac_keys if key.lifetime.active(now)], "MAC")
 
     def mac_key_named(self, kid: str, now: float) -> MacKey | None:
         for key in self.mac_keys:
             if key.kid == kid and key.lifetime.live(now):
                 return key
         return None
+
+
+def _in_use[K: (SigningKey, MacKey)](active: list[K], kind: str) -> K:
+    if not active:
+        raise KeyRingError(f"no {kind} key is active")
+    # Activated last wins; a key with no activation time always was, so it loses to any.
+    return max(
+        enumerate(active),
+        key=lambda pair: (pair[1].lifetime.activate_at or float("-inf"), pair[0]),
+    )[1]
 
 
 def public_jwk(public_key: PublicKey) -> dict[str, Any]:

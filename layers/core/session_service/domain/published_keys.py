@@ -41,6 +41,7 @@ class PublishedKey:
     algorithm: JwtAlgorithm
     public_key: PublicKey
     lifetime: Lifetime
+    jwk: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +54,17 @@ class PublishedKeys:
                 return key
         return None
 
+    def jwks(self, now: float) -> dict[str, list[dict[str, Any]]]:
+        """The JWKS: every key that verifies now or will sign, as published."""
+        return {"keys": [dict(key.jwk) for key in self.keys if key.lifetime.live(now)]}
 
-def published_document(ring: KeyRing) -> dict[str, Any]:
+
+def published_document(ring: KeyRing, current: KeyRing | None = None) -> dict[str, Any]:
     """Every public key of the ring, with its lifetime, retired ones included until a
-    rotation drops them (readers compare `retire_at` with their clock)."""
+    rotation drops them (readers compare `retire_at` with their clock). With `current`
+    (the ring in use while `ring` is pending), a key both hold keeps the lifetime it has
+    now: a rotation that never finishes retires nothing."""
+    in_use = {key.kid: key for key in current.signing_keys} if current else {}
     return {
         "keys": [
             {
@@ -68,7 +76,7 @@ def published_document(ring: KeyRing) -> dict[str, Any]:
                     )
                 },
             }
-            for key in ring.signing_keys
+            for key in (in_use.get(pending.kid, pending) for pending in ring.signing_keys)
         ]
     }
 
@@ -89,6 +97,7 @@ def published_keys(document: Mapping[str, Any]) -> PublishedKeys:
                 algorithm=jwk["alg"],
                 public_key=_public_key(jwk),
                 lifetime=lifetime_of(jwk),
+                jwk={name: value for name, value in jwk.items() if name not in _TIMES},
             )
             for jwk in document["keys"]
         )

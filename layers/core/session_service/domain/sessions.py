@@ -40,6 +40,7 @@ from session_service.domain.session_records import (
     ended_record,
 )
 from session_service.domain.tokens import (
+    AccessTokenClaims,
     AccessTokens,
     RefreshToken,
     RefreshTokens,
@@ -291,8 +292,19 @@ class SessionService:
 
     def authorize(self, access_token: str, consistent: bool = True) -> AuthorizedSession:
         """A valid access token of a live session, in one DynamoDB round trip; with
-        `consistent=False` (AuthorizerConsistentRead), a read that may lag by about a second."""
+        `consistent=False` (AuthorizerConsistentRead), a read that may lag by about a second,
+        and a second, consistent one before refusing: a refusal may be cached, and a session
+        started moments ago must not be refused for a lagging read."""
         claims = self._access_tokens.verify(access_token)
+        found = self._live(claims, consistent)
+        if found is None and not consistent:
+            found = self._live(claims, consistent=True)
+        if found is None:
+            raise InvalidToken("The session has ended.")
+        session, username = found
+        return AuthorizedSession(claims=claims, session=session, username=username)
+
+    def _live(self, claims: AccessTokenClaims, consistent: bool) -> tuple[Session, str] | None:
         session, profile = self._store.authorization_lookup(
             claims.user_id, claims.session_id, consistent
         )
@@ -302,8 +314,8 @@ class SessionService:
             or profile.disabled
             or not session.is_live(self.now(), profile.not_before)
         ):
-            raise InvalidToken("The session has ended.")
-        return AuthorizedSession(claims=claims, session=session, username=profile.username)
+            return None
+        return session, profile.username
 
     # -- re-authentication ----------------------------------------------------------------
 
