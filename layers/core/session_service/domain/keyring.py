@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -116,10 +116,7 @@ class KeyRing:
         return _in_use([key for key in self.signing_keys if key.lifetime.active(now)], "signing")
 
     def verification_key(self, kid: str, now: float) -> SigningKey | None:
-        for key in self.signing_keys:
-            if key.kid == kid and key.lifetime.live(now):
-                return key
-        return None
+        return live_named(self.signing_keys, kid, now)
 
     def jwks(self, now: float) -> dict[str, list[dict[str, Any]]]:
         """Every key that verifies now or will sign: a key to come is published early."""
@@ -130,10 +127,20 @@ class KeyRing:
         return _in_use([key for key in self.mac_keys if key.lifetime.active(now)], "MAC")
 
     def mac_key_named(self, kid: str, now: float) -> MacKey | None:
-        for key in self.mac_keys:
-            if key.kid == kid and key.lifetime.live(now):
-                return key
-        return None
+        return live_named(self.mac_keys, kid, now)
+
+
+class NamedKey(Protocol):
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def lifetime(self) -> Lifetime: ...
+
+
+def live_named[K: NamedKey](keys: Iterable[K], kid: str, now: float) -> K | None:
+    """The key of that id, unless it is retired (or unknown)."""
+    return next((key for key in keys if key.kid == kid and key.lifetime.live(now)), None)
 
 
 def _in_use[K: (SigningKey, MacKey)](active: list[K], kind: str) -> K:

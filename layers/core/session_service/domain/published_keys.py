@@ -24,6 +24,7 @@ from session_service.domain.keyring import (
     SecretFetcher,
     as_rfc3339,
     lifetime_of,
+    live_named,
 )
 from session_service.domain.models import JwtAlgorithm
 
@@ -49,10 +50,7 @@ class PublishedKeys:
     keys: tuple[PublishedKey, ...]
 
     def verification_key(self, kid: str, now: float) -> PublishedKey | None:
-        for key in self.keys:
-            if key.kid == kid and key.lifetime.live(now):
-                return key
-        return None
+        return live_named(self.keys, kid, now)
 
     def jwks(self, now: float) -> dict[str, list[dict[str, Any]]]:
         """The JWKS: every key that verifies now or will sign, as published."""
