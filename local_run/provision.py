@@ -183,14 +183,23 @@ def _secrets(template: Template, client: Any) -> dict[str, Any] | None:
         template.names.refs[logical_id] = arn
         if "signing_keys" not in value:
             continue
-        keys = value.get("signing_keys") or []
-        if not keys or keys[0].get("alg") != algorithm:
+        if _signing_algorithm(value) != algorithm:
             # No key yet, or JWT_ALGORITHM changed: rotate, keeping the old key verifiable.
             value = rotated_secret(value, algorithm, time.time(), local_rotation)  # type: ignore[arg-type]
             client.put_secret_value(SecretId=name, SecretString=json.dumps(value))
             print(f"generated a {algorithm} signing key in secret {name}", file=sys.stderr)
         ring = value
     return ring
+
+
+def _signing_algorithm(secret: dict[str, Any]) -> str | None:
+    """The algorithm of the key that signs now, or None when none does."""
+    from session_service.domain.keyring import KeyRingError, key_ring_from_secret  # noqa: PLC0415
+
+    try:
+        return key_ring_from_secret(secret).signer(time.time()).algorithm
+    except KeyRingError:
+        return None
 
 
 def _generated_secret(generate: dict[str, Any]) -> dict[str, Any]:

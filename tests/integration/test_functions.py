@@ -254,10 +254,10 @@ def test_key_rotation_publishes_the_new_key_before_it_signs_and_keeps_old_tokens
     assert refreshed.verification_key(new_kid, time.time()) is not None
 
 
-def test_a_rotation_resumed_too_late_to_publish_ahead_stops_and_unpublishes_nothing(
+def test_a_rotation_resumed_too_late_to_publish_ahead_is_abandoned_and_the_next_runs(
     stack: Stack,
 ) -> None:
-    # Given a rotation whose pending version was made long ago (a step retried late)
+    # Given a rotation's pending version, made at `made_at`
     settings = get_settings()
     client = stack.clients("secretsmanager")
     secret_id = stack.template.names.refs["SigningKeySecret"]
@@ -269,27 +269,38 @@ def test_a_rotation_resumed_too_late_to_publish_ahead_stops_and_unpublishes_noth
     written: list[str] = []
     made_at = time.time()
 
-    def step(name: str, now: float) -> None:
+    def step(name: str, now: float, version: str = "late-rotation-00000000000000000000") -> None:
         rotation_step(
             client,
             step=name,
             secret_id=secret_id,
-            token="late-rotation-token-0000000000000000",
+            token=version,
             algorithm="RS256",
             times=times,
             publish=written.append,
             now=now,
         )
 
+    def pending_versions() -> list[str]:
+        versions = client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+        return [version for version, stages in versions.items() if "AWSPENDING" in stages]
+
     step("createSecret", made_at)
-    # When setSecret runs after the new key's lead has mostly passed
+    # setSecret within the margin publishes (the new key beside the one in use)
+    step("setSecret", made_at + LATE_MARGIN_SECONDS - 1)
+    assert len(json.loads(written.pop())["keys"]) == 2
+    # When it is retried past the margin, its key could sign before verifiers fetch it:
+    # it refuses, publishes nothing, and abandons the version
     with pytest.raises(RotationTooLate):
-        step("setSecret", made_at + times.publication_lead - LATE_MARGIN_SECONDS + 1)
-    # Then nothing is published, so the key would not sign unannounced (the rotation is
-    # left unfinished, and the next one starts afresh); on time, it publishes
+        step("setSecret", made_at + LATE_MARGIN_SECONDS + 1)
     assert written == []
-    step("setSecret", made_at + 1)
-    assert len(json.loads(written[0])["keys"]) == 2
+    assert pending_versions() == []
+    # Then the next rotation, with a new token, runs through
+    for name in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        step(name, made_at + 120, "next-rotation-000000000000000000000")
+    versions = client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+    assert "AWSCURRENT" in versions["next-rotation-000000000000000000000"]
+    assert len(json.loads(written[-1])["keys"]) == 2
 
 
 def test_before_the_first_rotation_the_api_answers_503(stack: Stack) -> None:

@@ -287,6 +287,20 @@ def test_the_decoy_key_never_rotates() -> None:
     assert decoys == {secret["refresh_token_key"].encode()}
 
 
+def test_a_ring_from_before_activation_times_signs_with_its_key_not_retiring() -> None:
+    # The previous version put the new key first and gave the old one a retire_at
+    clock = FixedClock(START)
+    newest, older = (generate_signing_key("ES256", clock()) for _ in range(2))
+    for entry in (newest, older):
+        del entry["activate_at"]
+    older["retire_at"] = "2027-01-15T09:00:00Z"  # an hour after START: still live
+    ring = key_ring_from_secret({"refresh_token_key": "k" * 64, "signing_keys": [newest, older]})
+    assert ring.signer(clock()).kid == newest["kid"]
+    # and listed the other way round, the same
+    ring = key_ring_from_secret({"refresh_token_key": "k" * 64, "signing_keys": [older, newest]})
+    assert ring.signer(clock()).kid == newest["kid"]
+
+
 def test_kid_is_the_rfc_7638_thumbprint() -> None:
     entry = generate_signing_key("RS256", 0)
     ring = key_ring_from_secret({"refresh_token_key": "k" * 64, "signing_keys": [entry]})

@@ -4,6 +4,7 @@ published before the new ring becomes current (setSecret) and again once it is (
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,13 @@ LATE_MARGIN_SECONDS = 60
 
 class RotationTooLate(RuntimeError):
     """The pending version was made so long ago that its new key would sign before
-    verifiers could have fetched it; the next rotation (a new token) starts afresh."""
+    verifiers could have fetched it. It is abandoned (no longer AWSPENDING), so that the
+    next rotation, with a new token, starts afresh instead of meeting it again."""
+
+
+# Attempts at publishing the keys once the new ring is current: a failure there is not
+# retried by Secrets Manager (the rotation looks complete).
+PUBLISH_ATTEMPTS = 3
 
 
 def rotation_step(
@@ -53,8 +60,15 @@ def rotation_step(
         # retires nothing.
         pending = _pending_ring(client, secret_id, token)
         current = _ring_or_none(_current(client, secret_id))
-        if current is not None:
-            _check_lead(pending, current, times, now)
+        # Only a ring with a key in use gives its new key a lead (rotated_secret).
+        if current is not None and any(k.lifetime.active(now) for k in current.signing_keys):
+            try:
+                _check_lead(pending, current, times, now)
+            except RotationTooLate:
+                client.update_secret_version_stage(
+                    SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+                )
+                raise
         publish(json.dumps(published_document(pending, current)))
     elif step == "testSecret":
         _pending_ring(client, secret_id, token)
@@ -70,8 +84,17 @@ def rotation_step(
                 MoveToVersionId=token,
                 RemoveFromVersionId=current_version,
             )
-        # Now with the replaced keys' retirement: what the ring in use says.
-        publish(json.dumps(published_document(key_ring_from_secret(_current(client, secret_id)))))
+        # Now with the replaced keys' retirement: what the ring made current says (read by
+        # its version, which cannot lag the label's move).
+        document = json.dumps(published_document(_version_ring(client, secret_id, token)))
+        for attempt in range(PUBLISH_ATTEMPTS):
+            try:
+                publish(document)
+                break
+            except Exception:
+                if attempt == PUBLISH_ATTEMPTS - 1:
+                    raise  # the errors alarm; rotating again publishes
+                time.sleep(0.5 * 2**attempt)
     else:
         raise ValueError(f"unknown rotation step {step!r}")
 
@@ -100,6 +123,11 @@ def _ring_or_none(secret: dict[str, Any]) -> KeyRing | None:
         return key_ring_from_secret(secret)
     except KeyRingError:
         return None
+
+
+def _version_ring(client: Any, secret_id: str, token: str) -> KeyRing:
+    answer = client.get_secret_value(SecretId=secret_id, VersionId=token)
+    return key_ring_from_secret(json.loads(answer["SecretString"]))
 
 
 def _pending_ring(client: Any, secret_id: str, token: str) -> KeyRing:

@@ -147,9 +147,14 @@ def _in_use[K: (SigningKey, MacKey)](active: list[K], kind: str) -> K:
     if not active:
         raise KeyRingError(f"no {kind} key is active")
     # Activated last wins; a key with no activation time always was, so it loses to any.
+    # Among those (a ring from before activation times), one not retiring wins.
     return max(
         enumerate(active),
-        key=lambda pair: (pair[1].lifetime.activate_at or float("-inf"), pair[0]),
+        key=lambda pair: (
+            pair[1].lifetime.activate_at or float("-inf"),
+            pair[1].lifetime.retire_at or float("inf"),
+            pair[0],
+        ),
     )[1]
 
 
