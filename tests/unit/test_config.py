@@ -58,6 +58,8 @@ def test_values_are_read_and_typed() -> None:
         ("ALLOWED_ORIGINS", "app.example.com", "origins like"),
         ("JWT_ALGORITHM", "HS256", "RS256, ES256, EdDSA"),
         ("TABLE_NAME", "", "TABLE_NAME must be set"),
+        ("AUTHORIZER_ALLOW_LOG_PERCENT", "101", "between 0 and 100"),
+        ("AUTHORIZER_CONSISTENT_READ", "maybe", "on or off"),
     ],
 )
 def test_invalid_values_stop_with_a_clear_message(name: str, value: str, message: str) -> None:

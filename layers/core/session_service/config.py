@@ -148,16 +148,8 @@ class Settings:
             webauthn_rp_id=_rp_id(reader.optional("WEBAUTHN_RP_ID"), origins),
             webauthn_rp_name=reader.optional("WEBAUTHN_RP_NAME") or "session-service",
             authorizer_consistent_read=reader.flag("AUTHORIZER_CONSISTENT_READ", default=True),
-            authorizer_allow_log_percent=_percent(
-                reader.non_negative_int("AUTHORIZER_ALLOW_LOG_PERCENT", 100)
-            ),
+            authorizer_allow_log_percent=reader.percent("AUTHORIZER_ALLOW_LOG_PERCENT", 100),
         )
-
-
-def _percent(value: int) -> int:
-    if value > 100:
-        raise ConfigurationError("AUTHORIZER_ALLOW_LOG_PERCENT must be between 0 and 100")
-    return value
 
 
 def _rp_id(configured: str, origins: tuple[str, ...]) -> str:
@@ -221,6 +213,12 @@ class _EnvReader:
 
     def non_negative_int(self, name: str, default: int) -> int:
         return self._int(name, default)
+
+    def percent(self, name: str, default: int) -> int:
+        value = self._int(name, default)
+        if value > 100:
+            raise ConfigurationError(f"{name} must be between 0 and 100")
+        return value
 
     def optional_positive_int(self, name: str) -> int | None:
         if self.optional(name).lower() in self._OFF:
