@@ -23,7 +23,7 @@ class OperationFigures:
 
 def run() -> list[OperationFigures]:
     domain = build_domain()  # RS256, cheap argon2, a clock that does not move
-    domain.accounts.register("ada", PASSWORD)
+    domain.accounts.register("ada", PASSWORD, CLIENT.ip)
     ada = LoginRequest("ada", PASSWORD, CLIENT)
     issued = domain.accounts.login(ada)
 
@@ -36,10 +36,11 @@ def run() -> list[OperationFigures]:
         LoginThrottle(domain.store, THROTTLE, now=lambda: int(domain.clock() * 1000)),
         domain.devices,
         domain.second_factors,
+        domain.proofs,
         clock=domain.clock,
     )
     grace = LoginRequest("grace", PASSWORD, CLIENT)
-    real_accounts.register("grace", PASSWORD)
+    real_accounts.register("grace", PASSWORD, CLIENT.ip)
 
     access_token = issued.access_token
     refresh_token = [issued.refresh_token]

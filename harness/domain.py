@@ -27,10 +27,13 @@ from session_service.domain.ports import (
     SessionStore,
     ThrottleStore,
 )
+from session_service.domain.proof_throttling import ProofThrottle
 from session_service.domain.second_factor import SecondFactors
+from session_service.domain.second_step import SecondStep
 from session_service.domain.session_ending import SessionEnding
 from session_service.domain.session_records import SessionPolicy
 from session_service.domain.sessions import SessionService
+from session_service.domain.step_up import StepUp
 from session_service.domain.throttling import LoginThrottle, ThrottlePolicy
 from session_service.domain.tokens import AccessTokens, RefreshTokens
 from session_service.domain.webauthn_ceremonies import RelyingParty, WebAuthn
@@ -83,6 +86,10 @@ class Services:
     administration: Administration
     passkeys: Passkeys
     passkey_sign_in: PasskeySignIn
+    proofs: ProofThrottle
+    second_step: SecondStep
+    step_up: StepUp
+    throttle: LoginThrottle
 
 
 def build_services(
@@ -111,12 +118,30 @@ def build_services(
     second_factors = SecondFactors(
         store, factor_store, lambda: SECOND_FACTOR_KEYS, TOTP_ISSUER, clock=clock
     )
+    proofs = ProofThrottle(
+        login_throttle,
+        store,
+        ending.end_after_failed_step_ups,
+        policy.absolute_timeout_seconds,
+    )
     accounts = Accounts(
-        store, sessions, ending, passwords, login_throttle, devices, second_factors, clock=clock
+        store,
+        sessions,
+        ending,
+        passwords,
+        login_throttle,
+        devices,
+        second_factors,
+        proofs,
+        clock=clock,
     )
     decoy_key = MacKeys(keys, clock).decoy_key
     passkeys = Passkeys(store, passkey_store, WebAuthn(RELYING_PARTY), decoy_key, clock=clock)
-    sign_in = PasskeySignIn(accounts, passkeys, store, sessions, login_throttle, devices)
+    sign_in = PasskeySignIn(accounts, passkeys, store, sessions, login_throttle, devices, proofs)
+    second_step = SecondStep(accounts, second_factors, proofs, store, sessions, lambda: passkeys)
+    step_up = StepUp(
+        store, sessions, passwords, proofs, second_factors, lambda: passkeys, refresh_tokens
+    )
     return Services(
         clock,
         keys,
@@ -132,6 +157,10 @@ def build_services(
         Administration(store, admin_store, sessions, clock=clock),
         passkeys,
         sign_in,
+        proofs,
+        second_step,
+        step_up,
+        login_throttle,
     )
 
 
@@ -142,7 +171,11 @@ class Domain(Services):
     store: InMemoryStore
 
 
-def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256") -> Domain:
+def build_domain(
+    policy: SessionPolicy = DEFAULT_POLICY,
+    algorithm: str = "RS256",
+    throttle: ThrottlePolicy = THROTTLE,
+) -> Domain:
     store = InMemoryStore()
     services = build_services(
         store,
@@ -152,5 +185,6 @@ def build_domain(policy: SessionPolicy = DEFAULT_POLICY, algorithm: str = "RS256
         InMemoryPasskeyStore(store),
         policy,
         algorithm,
+        throttle,
     )
     return Domain(**vars(services), store=store)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from harness.key_limits import check_keys
+from harness.memory_throttle import InMemoryCounters
 from session_service.adapters.store_items import (
-    Key,
     login_key,
     profile_key,
     session_key,
-    throttle_key,
 )
-from session_service.domain.errors import Unavailable
 from session_service.domain.models import (
     AccountEvent,
     Credential,
@@ -22,7 +21,6 @@ from session_service.domain.models import (
     Millis,
     Passkey,
     Session,
-    ThrottleScope,
     UserProfile,
     UserSessions,
 )
@@ -43,7 +41,7 @@ from session_service.domain.ports import (
 )
 
 
-class InMemoryStore:
+class InMemoryStore(InMemoryCounters):
     """Implements SessionStore and ThrottleStore with the DynamoDB stores' conditions,
     each write applied atomically under one lock (as DynamoDB applies a transaction)."""
 
@@ -77,7 +75,7 @@ class InMemoryStore:
     def create_user(self, credential: Credential, profile: UserProfile) -> None:
         with self._lock:
             self.calls.append("create_user")
-            _check_keys(login_key(credential.username_key), profile_key(profile.user_id))
+            check_keys(login_key(credential.username_key), profile_key(profile.user_id))
             if credential.username_key in self.credentials or profile.user_id in self.profiles:
                 raise AlreadyExists()
             self.credentials[credential.username_key] = credential
@@ -86,19 +84,19 @@ class InMemoryStore:
     def find_credential(self, username_key: str) -> Credential | None:
         with self._lock:
             self.calls.append("find_credential")
-            _check_keys(login_key(username_key))
+            check_keys(login_key(username_key))
             return self.credentials.get(username_key)
 
     def find_profile(self, user_id: str) -> UserProfile | None:
         with self._lock:
             self.calls.append("find_profile")
-            _check_keys(profile_key(user_id))
+            check_keys(profile_key(user_id))
             return self.profiles.get(user_id)
 
     def replace_password_hash(self, credential: Credential, new_hash: str) -> None:
         with self._lock:
             self.calls.append("replace_password_hash")
-            _check_keys(login_key(credential.username_key))
+            check_keys(login_key(credential.username_key))
             stored = self.credentials.get(credential.username_key)
             if stored and stored.password_version == credential.password_version:
                 self.credentials[credential.username_key] = dataclasses.replace(
@@ -118,7 +116,7 @@ class InMemoryStore:
         with self._lock:
             self.calls.append("start_session")
             session = start.session
-            _check_keys(
+            check_keys(
                 profile_key(session.user_id), session_key(session.user_id, session.session_id)
             )
             ended = len(start.ended.session_ids) + 1 if start.ended else 0
@@ -142,7 +140,7 @@ class InMemoryStore:
                 stored = self.credentials.get(start.credential.username_key)
                 if stored is None or stored.password_version != start.credential.password_version:
                     raise CredentialChanged() if proof is None else SecondFactorSpent()
-                if proof is None and start.new_password_hash is None and stored.totp is not None:
+                if proof is None and start.new_password_hash is None and stored.has_second_factor:
                     raise CredentialChanged()  # a password alone no longer suffices
                 if proof is not None:
                     spent = self._spend(stored, proof, session.user_id, session.created_at)
@@ -168,7 +166,7 @@ class InMemoryStore:
     def rotate(self, rotation: Rotation) -> Session:
         with self._lock:
             self.calls.append("rotate")
-            _check_keys(session_key(rotation.user_id, rotation.session_id))
+            check_keys(session_key(rotation.user_id, rotation.session_id))
             current = self.sessions.get((rotation.user_id, rotation.session_id))
             grace = rotation.new_generation is None
             if current is None or not self._exchangeable(current, rotation, grace):
@@ -197,7 +195,7 @@ class InMemoryStore:
         with self._lock:
             self.calls.append("reauthenticate")
             user_id = change.credential.user_id
-            _check_keys(session_key(user_id, change.session_id))
+            check_keys(session_key(user_id, change.session_id))
             proof = change.second_factor
             self._transaction(2 + (2 if proof is not None and proof.passkey is not None else 0))
             current = self.sessions.get((user_id, change.session_id))
@@ -206,6 +204,7 @@ class InMemoryStore:
                 or not current.is_live(change.now, change.not_before)
                 or current.generation != change.generation
                 or len(current.refresh_digests) >= change.max_digests
+                or (change.replaced_step_ups and current.step_ups is not None)
             ):
                 raise StaleWrite()
             stored = self.credentials.get(change.credential.username_key)
@@ -221,29 +220,48 @@ class InMemoryStore:
                 refresh_digests=current.refresh_digests | {change.new_digest},
                 last_used_at=change.now,
                 idle_expires_at=change.idle_expires_at,
-                auth_time=change.now,
-                amr=change.amr,
+                step_ups=(
+                    *(
+                        p
+                        for p in current.step_ups or ()
+                        if p.proof_id not in change.dropped_step_ups
+                    ),
+                    change.step_up,
+                ),
             )
 
-    def record_login_attempt(self, attempt: LoginAttempt) -> None:
+    def record_login_attempt(self, attempt: LoginAttempt) -> bool:
         with self._lock:
             self.calls.append("record_login_attempt")
+            if any(a.record_id == attempt.record_id for a in self.login_attempts):
+                return False
             self.login_attempts.append(attempt)
+            return True
+
+    def record_account_event_once(self, event: AccountEvent) -> bool:
+        with self._lock:
+            self.calls.append("record_account_event")
+            if any(e.record_id == event.record_id for e in self.account_events):
+                return False
+            self.account_events.append(event)
+            return True
 
     def _spend(
         self, stored: Credential, proof: SecondFactorUse, user_id: str, now: Millis
     ) -> Credential:
         """What a second factor spends, or SecondFactorSpent (the store's conditions)."""
-        if proof.passkey is not None:
-            self._spend_passkey(proof.passkey)
-            return stored
-        factor = stored.totp
-        if factor is None:
-            raise SecondFactorSpent()
         if proof.challenge_digest is not None:
             challenge = self.challenges.get(proof.challenge_digest)
             if challenge is None or challenge.expires_at <= now or challenge.user_id != user_id:
                 raise SecondFactorSpent()
+        if proof.passkey is not None:
+            self._spend_passkey(proof.passkey)
+            if proof.challenge_digest is not None:
+                del self.challenges[proof.challenge_digest]
+            return stored
+        factor = stored.totp
+        if factor is None:
+            raise SecondFactorSpent()
         if proof.totp_step is not None:
             if factor.last_step >= proof.totp_step:
                 raise SecondFactorSpent()
@@ -301,7 +319,7 @@ class InMemoryStore:
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:
         with self._lock:
             self.calls.append("end_sessions")
-            _check_keys(*(session_key(ended.user_id, i) for i in ended.session_ids))
+            check_keys(*(session_key(ended.user_id, i) for i in ended.session_ids))
             self._transaction(len(ended.session_ids) + 1)
             try:
                 self._check_live(ended, now)
@@ -313,7 +331,7 @@ class InMemoryStore:
     def raise_not_before(self, change: NotBeforeRaise) -> None:
         with self._lock:
             self.calls.append("raise_not_before")
-            _check_keys(profile_key(change.user_id))
+            check_keys(profile_key(change.user_id))
             self._transaction(1 + (len(change.ended.session_ids) + 1 if change.ended else 0))
             profile = self.profiles.get(change.user_id)
             if (
@@ -335,7 +353,7 @@ class InMemoryStore:
     ) -> tuple[Session | None, UserProfile | None]:
         with self._lock:
             self.calls.append("authorization_lookup" if consistent else "eventual_lookup")
-            _check_keys(profile_key(user_id), session_key(user_id, session_id))
+            check_keys(profile_key(user_id), session_key(user_id, session_id))
             return self.sessions.get((user_id, session_id)), self.profiles.get(user_id)
 
     def _check_live(self, ended: EndedSessions, now: Millis) -> None:
@@ -348,47 +366,6 @@ class InMemoryStore:
         for session_id in ended.session_ids:
             del self.sessions[(ended.user_id, session_id)]
         self.ended.append(ended)
-
-    # -- throttle -----------------------------------------------------------------------------
-
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> bool:
-        del window_ends_at  # TTL does not apply in memory
-        with self._lock:
-            self.calls.append("reserve")
-            _check_keys(throttle_key(scope.key, window))
-            if self.attempts.get((scope.key, window), 0) >= scope.limit:
-                return False
-            self._add(scope, window, 1)
-            return True
-
-    def release(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
-        del window_ends_at
-        with self._lock:
-            self.calls.append("release")
-            _check_keys(throttle_key(scope.key, window))
-            self._add(scope, window, -1)
-
-    def _add(self, scope: ThrottleScope, window: int, count: int) -> None:
-        key = (scope.key, window)
-        self.attempts[key] = self.attempts.get(key, 0) + count
-
-    def held(self, scope_key: str) -> int:
-        """Places held in a scope, over every window."""
-        return sum(count for (key, _), count in self.attempts.items() if key == scope_key)
-
-
-# DynamoDB's limits on a key, in UTF-8 bytes: a request naming a longer one is refused
-# (ValidationException), reads included; a Query by partition is not.
-MAX_PARTITION_KEY_BYTES = 2048
-MAX_SORT_KEY_BYTES = 1024
-
-
-def _check_keys(*keys: Key) -> None:
-    """As the DynamoDB stores answer DynamoDB's refusal of an over-long key: a 503."""
-    for item_key in keys:
-        pk, sk = item_key["pk"]["S"].encode(), item_key["sk"]["S"].encode()
-        if len(pk) > MAX_PARTITION_KEY_BYTES or len(sk) > MAX_SORT_KEY_BYTES:
-            raise Unavailable(retry_after=1)
 
 
 def _fits_one_transaction(items: int) -> None:

@@ -192,9 +192,29 @@ def login_as(
 def register_and_login(
     domain: Domain, username: str = "ada", client: ClientInfo | None = None
 ) -> IssuedTokens:
+    from harness.domain import CLIENT  # noqa: PLC0415
+
     if username.lower() not in domain.store.credentials:
-        domain.accounts.register(username, "correct horse")
+        domain.accounts.register(username, "correct horse", (client or CLIENT).ip)
     return login_as(domain, username, client=client)
+
+
+def change_password(
+    services: Services,
+    issued: IssuedTokens,
+    current: str,
+    new: str,
+    client: ClientInfo | None = None,
+    amr: tuple[str, ...] | None = None,
+) -> IssuedTokens:
+    """The password change asked from the session `issued` (proved as it was, or as `amr`
+    says)."""
+    from harness.domain import CLIENT  # noqa: PLC0415
+    from session_service.domain.accounts import PasswordChange  # noqa: PLC0415
+
+    caller = factor_change(issued, amr=amr)
+    change = PasswordChange(caller, issued.session.session_id, current, new, client or CLIENT)
+    return services.accounts.change_password(change)
 
 
 # -- the second factor (unit and store contract) -------------------------------------------

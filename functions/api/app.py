@@ -13,12 +13,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
 from session_service.config import get_settings
-from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall
+from session_service.domain.accounts import LoginRequest, PasswordChange
 from session_service.domain.errors import Conflict, InvalidGrant
 from session_service.domain.keyring import JWKS_MAX_AGE_SECONDS
-from session_service.domain.models import PASSWORD_AMR, rfc3339
-from session_service.domain.passkey_sign_in import PasskeyReauthCall
+from session_service.domain.models import rfc3339
+from session_service.domain.second_step import SecondStepRequest
 from session_service.domain.session_records import IssuedTokens
+from session_service.domain.step_up import PasskeyReauthCall, ReauthCall
 from session_service.edge import authorization, http, transport
 from session_service.edge.passkey_routes import PasskeyRoutes, passkey_router
 from session_service.edge.passkey_schemas import browser_json
@@ -71,7 +72,8 @@ def _tokens(issued: IssuedTokens) -> Response[TokenResponse]:
     responses=responses(RegisterResponse, 400, 409, status=201, description="Registered"),
 )
 def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterResponse]:
-    user_id = wiring.accounts().register(body.username, body.password)
+    client = http.client_info(app.current_event.raw_event)
+    user_id = wiring.accounts().register(body.username, body.password, client.ip)
     return http.json_response(201, RegisterResponse(user_id=user_id).model_dump())
 
 
@@ -95,13 +97,15 @@ def login_with_code(body: Annotated[MfaLoginRequest, Body()]) -> Response[TokenR
     event = app.current_event.raw_event
     transport.check_browser_origin(event, refresh_transport)
     replaced = transport.replaced_session(event, refresh_transport)
-    request = CodeLoginRequest(
+    request = SecondStepRequest(
         mfa_token=body.mfa_token,
-        code=body.code,
         client=http.client_info(event),
+        code=body.code,
+        ceremony_id=body.ceremony_id,
+        credential=browser_json(body.credential) if body.credential is not None else None,
         replaces=replaced,
     )
-    return _tokens(wiring.accounts().login_with_code(request))
+    return _tokens(wiring.second_step().complete(request))
 
 
 @app.post(
@@ -122,7 +126,7 @@ def reauthenticate(body: Annotated[ReauthBody, Body()]) -> Response[TokenRespons
             credential=browser_json(body.credential),
             client=http.client_info(event),
         )
-        return _tokens(wiring.passkey_sign_in().reauthenticate(passkey_call))
+        return _tokens(wiring.step_up().with_passkey(passkey_call))
     if body.password is None:
         raise InvalidGrant("The password (and code), or a passkey's assertion, is required.")
     call = ReauthCall(
@@ -133,7 +137,7 @@ def reauthenticate(body: Annotated[ReauthBody, Body()]) -> Response[TokenRespons
         code=body.code,
         client=http.client_info(event),
     )
-    return _tokens(wiring.accounts().reauthenticate(call))
+    return _tokens(wiring.step_up().with_password(call))
 
 
 @app.post(
@@ -219,15 +223,14 @@ def current_session() -> CurrentSessionResponse:
 def change_password(body: Annotated[PasswordChangeRequest, Body()]) -> Response[TokenResponse]:
     event = app.current_event.raw_event
     caller = rules.caller(event, recent=True)
-    issued = wiring.accounts().change_password(
-        caller.user_id,
-        caller.username,
-        body.current_password,
-        body.new_password,
-        http.client_info(event),
-        amr=caller.amr or PASSWORD_AMR,
+    change = PasswordChange(
+        caller=rules.factor_change(caller),
+        session_id=caller.session_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client=http.client_info(event),
     )
-    return _tokens(issued)
+    return _tokens(wiring.accounts().change_password(change))
 
 
 @app.get(

@@ -15,7 +15,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
-from session_service.adapters.store_items import decode_stream_record
+from session_service.adapters.stream_records import (
+    decode_stream_record,
+)
 from session_service.config import get_settings
 from session_service.domain import events
 from session_service.observability import logger, metrics

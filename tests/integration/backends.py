@@ -10,5 +10,8 @@ from harness.domain import THROTTLE
 BACKENDS = ("moto", "dynamodb-local")
 
 # Every right password holds a throttle place while it is checked: a burst of one user's
-# logins from one address needs as many places as it has logins.
-ROOM_FOR_BURSTS = dataclasses.replace(THROTTLE, failures_per_username_and_ip=12)
+# logins from one address needs as many places as it has logins (and a burst of one
+# session's step-ups as many of the session's).
+ROOM_FOR_BURSTS = dataclasses.replace(
+    THROTTLE, failures_per_username_and_ip=12, step_up_failures_per_session=12
+)

@@ -22,7 +22,7 @@ def test_a_disable_racing_a_burst_of_logins_leaves_no_session(
     services_with: Callable[..., Services], store: SessionStore
 ) -> None:
     services = services_with(throttle=ROOM_FOR_BURSTS, max_sessions_per_user=50)
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
 
     def act(index: int) -> str:
         if index == 0:

@@ -93,7 +93,7 @@ def test_a_burst_under_conflicts_never_overshoots_and_fails_only_as_503(
     rate: float,
 ) -> None:
     services = services_with(ROOM_FOR_BURSTS, max_sessions_per_user=3)
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     injected = conflicts(rate)
     # Every thread finishes with an outcome: an exception other than the service's own
     # (a 500) would leave one missing
@@ -115,7 +115,7 @@ def test_a_login_that_meets_only_conflicts_gives_up_within_the_function_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     services = services_with()
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     # The back-off the service really waits (the suite's domain does not sleep)
     slept: list[float] = []
 

@@ -15,7 +15,7 @@ from harness.domain import CLIENT, RELYING_PARTY, Services
 from session_service.domain.account_changes import account_event
 from session_service.domain.accounts import LoginRequest
 from session_service.domain.models import Passkey, TotpFactor
-from session_service.domain.passkey_sign_in import PasskeyLoginRequest, PasskeyReauthCall
+from session_service.domain.passkey_sign_in import PasskeyLoginRequest
 from session_service.domain.ports import (
     PasskeyAddition,
     PasskeyCountRefused,
@@ -26,6 +26,7 @@ from session_service.domain.ports import (
     TotpEnrollment,
 )
 from session_service.domain.session_records import IssuedTokens
+from session_service.domain.step_up import PasskeyReauthCall
 from session_service.domain.webauthn_ceremonies import WebAuthn, passkey_id_of
 from tests.helpers import (
     add_passkey,
@@ -49,7 +50,7 @@ def services(services_with: Callable[..., Services]) -> Services:
 
 
 def _signed_in(services: Services) -> IssuedTokens:
-    services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
     return services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
 
 
@@ -105,9 +106,7 @@ def test_one_step_up_ceremony_sent_at_once_steps_up_once(services: Services) -> 
         authenticator.get(options),
         CLIENT,
     )
-    outcomes = burst(
-        BURST, lambda _: outcome(lambda: services.passkey_sign_in.reauthenticate(call))
-    )
+    outcomes = burst(BURST, lambda _: outcome(lambda: services.step_up.with_passkey(call)))
     assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
 
 

@@ -11,7 +11,9 @@ import pytest
 
 from harness.memory_activity import InMemoryActivityStore
 from harness.stack import EVENTS_DIR, FUNCTIONS, LambdaContext, Stack, sample_event
-from session_service.adapters.store_items import decode_stream_record
+from session_service.adapters.stream_records import (
+    decode_stream_record,
+)
 from session_service.domain.activity import ActivityRecorder
 from session_service.domain.events import events_for
 

@@ -11,10 +11,13 @@ from collections.abc import Callable
 import pytest
 
 from harness.domain import CLIENT, Services
-from session_service.domain.accounts import CodeLoginRequest, LoginRequest, ReauthCall
-from session_service.domain.errors import MfaRequired
+from session_service.domain.accounts import LoginRequest
+from session_service.domain.errors import InvalidGrant, MfaRequired
+from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
+from session_service.domain.second_step import SecondStepRequest
 from session_service.domain.session_records import IssuedTokens, StartRequest
+from session_service.domain.step_up import ReauthCall
 from tests.helpers import burst, enroll_totp, factor_change, outcome, totp_code
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
@@ -30,22 +33,33 @@ def services(services_with: Callable[..., Services]) -> Services:
 
 
 def _signed_in_with_totp(services: Services) -> tuple[IssuedTokens, str, list[str]]:
-    services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
     secret, codes = enroll_totp(services, issued)
     return issued, secret, codes
 
 
-def _mfa_token(services: Services) -> str:
+def _mfa_token(
+    services: Services, client: ClientInfo = CLIENT, device_token: str | None = None
+) -> str:
     try:
-        services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+        services.accounts.login(LoginRequest("ada", PASSWORD, client, device_token=device_token))
     except MfaRequired as required:
         return required.mfa_token
     raise AssertionError("the password step did not ask for a code")
 
 
+def _refusal(action: Callable[[], object]) -> str:
+    """Whether a code was judged (and wrong), or refused with its token spent."""
+    try:
+        action()
+    except InvalidGrant as refused:
+        return "token spent" if "mfa_token" in refused.description else "judged"
+    return "ok"
+
+
 def _with_code(services: Services, token: str, code: str) -> Callable[[], object]:
-    return lambda: services.accounts.login_with_code(CodeLoginRequest(token, code, CLIENT))
+    return lambda: services.second_step.complete(SecondStepRequest(token, CLIENT, code=code))
 
 
 def _sessions(store: SessionStore, user_id: str) -> int:
@@ -88,17 +102,47 @@ def test_one_recovery_code_on_many_tokens_at_once_is_accepted_once(
     _with_code(services, _mfa_token(services), codes[1])()
 
 
-def test_a_burst_of_wrong_codes_gets_no_more_guesses_than_the_throttle(
+def test_a_burst_of_wrong_codes_on_one_mfa_token_has_exactly_three_judged(
+    services: Services,
+) -> None:
+    _, secret, _ = _signed_in_with_totp(services)
+    token = _mfa_token(services)
+    outcomes = burst(24, lambda _: _refusal(_with_code(services, token, "000000")))
+    assert outcomes == Counter({"judged": 3, "token spent": 21})
+    # and the right code is then refused too: the token is spent
+    right = totp_code(secret, services.clock())
+    assert _refusal(_with_code(services, token, right)) == "token spent"
+
+
+def test_a_burst_of_wrong_codes_on_many_tokens_gets_no_more_guesses_than_the_throttle(
     services_with: Callable[..., Services],
 ) -> None:
     services = services_with()  # five judged failures per username and address
     _, secret, _ = _signed_in_with_totp(services)
-    token = _mfa_token(services)
-    outcomes = burst(24, lambda _: outcome(_with_code(services, token, "000000")))
+    tokens = [_mfa_token(services) for _ in range(24)]
+    outcomes = burst(24, lambda i: outcome(_with_code(services, tokens[i], "000000")))
     assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
-    # and the right code is then refused too, unjudged
-    right = totp_code(secret, services.clock())
-    assert outcome(_with_code(services, token, right)) == "RateLimited"
+
+
+def test_no_address_or_known_device_exempts_a_code_from_the_accounts_limit(
+    services: Services,
+) -> None:
+    # Given 24 addresses, each holding a device token of the account and an mfa_token
+    issued, _, _ = _signed_in_with_totp(services)
+    assert issued.device is not None
+    clients = [ClientInfo(f"198.51.100.{index}", "pytest") for index in range(24)]
+    tokens = [_mfa_token(services, client, issued.device.value) for client in clients]
+    # When each sends a wrong code at once
+    outcomes = burst(
+        24,
+        lambda i: outcome(
+            lambda: services.second_step.complete(
+                SecondStepRequest(tokens[i], clients[i], code="000000")
+            )
+        ),
+    )
+    # Then exactly SECOND_FACTOR_FAILURES_PER_WINDOW (10) were judged
+    assert outcomes == Counter({"InvalidGrant": 10, "RateLimited": 14})
 
 
 def test_one_code_sent_with_many_reauthentications_at_once_refreshes_once(
@@ -114,14 +158,14 @@ def test_one_code_sent_with_many_reauthentications_at_once_refreshes_once(
         code=code,
         client=CLIENT,
     )
-    outcomes = burst(BURST, lambda _: outcome(lambda: services.accounts.reauthenticate(call)))
+    outcomes = burst(BURST, lambda _: outcome(lambda: services.step_up.with_password(call)))
     assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
 
 
 def test_two_confirmations_of_one_enrollment_at_once_turn_totp_on_once(
     services: Services,
 ) -> None:
-    services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
     setup = services.second_factors.begin_totp(factor_change(issued))
     code = totp_code(setup.secret, services.clock())
@@ -147,15 +191,16 @@ def test_a_burst_of_wrong_codes_on_a_step_up_gets_no_more_guesses_than_the_throt
         code="000000",
         client=CLIENT,
     )
-    outcomes = burst(24, lambda _: outcome(lambda: services.accounts.reauthenticate(call)))
-    assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
+    outcomes = burst(24, lambda _: outcome(lambda: services.step_up.with_password(call)))
+    # Five judged (the session's five step-ups): the fifth wrong one ended the session
+    assert outcomes == Counter({"InvalidGrant": 4, "InvalidToken": 1, "RateLimited": 19})
 
 
 def test_a_password_only_session_cannot_land_once_totp_is_on(
     services: Services, store: SessionStore
 ) -> None:
     # A login that read the credential before the enrollment, its session landing after
-    services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
     before = store.find_credential("ada")
     enroll_totp(services, issued)

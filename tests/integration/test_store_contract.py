@@ -23,7 +23,7 @@ from session_service.domain.errors import (
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
 from session_service.domain.session_records import IssuedTokens
-from tests.helpers import burst, outcome
+from tests.helpers import burst, change_password, outcome
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
@@ -62,7 +62,7 @@ def test_a_login_at_the_limit_ends_the_least_recently_used(
     services_with: Callable[..., Services], store: SessionStore
 ) -> None:
     services = services_with(max_sessions_per_user=3)
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     first, second, third = logins_a_second_apart(services, 3)
     services.clock.advance(1)
     first = services.sessions.refresh(first.refresh_token, CLIENT)
@@ -84,7 +84,7 @@ def test_sessions_last_used_in_the_same_millisecond_are_evicted_alike_on_every_b
     # Stores read a user's sessions in different orders (DynamoDB by sort key, the fake
     # by insertion); the choice must not depend on it
     services = services_with(max_sessions_per_user=2)
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     tied = sorted(login(services).session.session_id for _ in range(2))
     third = login(services)
     assert live_ids(store, user_id) == {tied[1], third.session.session_id}
@@ -94,7 +94,7 @@ def test_the_reject_policy_refuses_the_login_over_the_limit(
     services_with: Callable[..., Services], store: SessionStore
 ) -> None:
     services = services_with(max_sessions_per_user=2, limit_policy="reject")
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     kept = {login(services).session.session_id for _ in range(2)}
     with pytest.raises(SessionLimitReached):
         login(services)
@@ -115,7 +115,7 @@ def test_a_burst_of_logins_leaves_exactly_the_limit(
     expected: Counter[str],
 ) -> None:
     services = services_with(ROOM_FOR_BURSTS, max_sessions_per_user=3, limit_policy=limit_policy)
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     assert burst(12, lambda _: outcome(lambda: login(services))) == expected
     assert len(live_ids(store, user_id)) == 3
 
@@ -126,7 +126,7 @@ def test_a_burst_of_logins_leaves_exactly_the_limit(
 def test_a_rotated_token_presented_again_ends_the_session(
     services: Services, store: SessionStore
 ) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = login(services)
     rotated = services.sessions.refresh(issued.refresh_token, CLIENT)
     assert rotated.session.session_id == issued.session.session_id
@@ -142,7 +142,7 @@ def test_the_previous_token_rotates_inside_the_grace_window_and_is_reuse_after_i
     services_with: Callable[..., Services], store: SessionStore
 ) -> None:
     services = services_with(reuse_grace_seconds=2)
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = login(services)
     rotated = services.sessions.refresh(issued.refresh_token, CLIENT)
     services.clock.advance(1)
@@ -158,7 +158,7 @@ def test_the_previous_token_rotates_inside_the_grace_window_and_is_reuse_after_i
 def test_a_burst_of_refreshes_of_one_token_lets_exactly_one_through(
     services: Services, store: SessionStore
 ) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = login(services)
     outcomes = burst(
         8, lambda _: outcome(lambda: services.sessions.refresh(issued.refresh_token, CLIENT))
@@ -171,7 +171,7 @@ def test_a_burst_of_refreshes_of_one_token_lets_exactly_one_through(
 def test_an_idle_session_neither_rotates_nor_counts_as_live(
     services: Services, store: SessionStore
 ) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = login(services)
     services.clock.advance(DEFAULT_POLICY.idle_timeout_seconds)
     with pytest.raises(InvalidGrant):
@@ -187,7 +187,7 @@ def test_an_idle_session_neither_rotates_nor_counts_as_live(
 def test_revoking_one_session_and_then_every_other_one(
     services: Services, store: SessionStore
 ) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     phone, laptop, tablet = login(services), login(services), login(services)
     services.ending.revoke_session(user_id, tablet.session.session_id)
     assert live_ids(store, user_id) == {phone.session.session_id, laptop.session.session_id}
@@ -198,7 +198,7 @@ def test_revoking_one_session_and_then_every_other_one(
 
 
 def test_logout_ends_the_session_once(services: Services, store: SessionStore) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     issued = login(services)
     services.ending.logout(user_id, issued.session.session_id)
     services.ending.logout(user_id, issued.session.session_id)
@@ -213,7 +213,7 @@ def test_logout_ends_the_session_once(services: Services, store: SessionStore) -
 def test_a_password_changed_elsewhere_ends_exactly_the_older_sessions(
     services: Services, store: SessionStore
 ) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     older = login(services)
     services.clock.advance(1)
     changed_at = services.sessions.now()
@@ -233,7 +233,7 @@ def test_a_burst_of_logins_racing_a_password_change_leaves_no_older_session(
     services = services_with(ROOM_FOR_BURSTS)
     # Given a change dated a moment after the logins' clock: a login that writes before it
     # lands is ended by it, one that reads after it starts its session at not_before
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     login(services)
     changed_at = services.sessions.now() + 1000
 
@@ -255,10 +255,10 @@ def test_a_burst_of_logins_racing_a_password_change_leaves_no_older_session(
 def test_a_password_change_replaces_the_hash_and_ends_every_session_at_once(
     services: Services, store: SessionStore
 ) -> None:
-    user_id = services.accounts.register("ada", PASSWORD)
+    user_id = services.accounts.register("ada", PASSWORD, CLIENT.ip)
     others = [login(services) for _ in range(3)]
     services.clock.advance(1)
-    fresh = services.accounts.change_password(user_id, "ada", PASSWORD, NEW_PASSWORD, CLIENT)
+    fresh = change_password(services, others[0], PASSWORD, NEW_PASSWORD)
     assert live_ids(store, user_id) == {fresh.session.session_id}
     credential = store.find_credential("ada")
     assert credential is not None
@@ -281,7 +281,7 @@ def test_a_password_change_replaces_the_hash_and_ends_every_session_at_once(
 def test_failures_lock_the_username_at_this_address_until_the_window_ends(
     services: Services,
 ) -> None:
-    services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
     wrong = [outcome(lambda: login(services, password="not it at all")) for _ in range(6)]
     assert wrong == ["InvalidGrant"] * 5 + ["RateLimited"]
     with pytest.raises(RateLimited):
@@ -294,13 +294,13 @@ def test_failures_lock_the_username_at_this_address_until_the_window_ends(
 
 
 def test_a_burst_of_wrong_passwords_has_exactly_the_limit_judged(services: Services) -> None:
-    services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
     outcomes = burst(24, lambda _: outcome(lambda: login(services, password="not it at all")))
     assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
 
 
 def test_a_right_password_gives_its_place_back(services: Services) -> None:
-    services.accounts.register("ada", PASSWORD)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
     for _ in range(8):
         login(services)
     assert [outcome(lambda: login(services, password="nope nope")) for _ in range(6)] == [

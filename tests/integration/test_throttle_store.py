@@ -26,9 +26,11 @@ WINDOW, WINDOW_ENDS_AT = 7, 8_000_000
 
 
 class Counters(Protocol):
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> bool: ...
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> int | None: ...
 
     def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None: ...
+
+    def reset(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None: ...
 
 
 class Counter:
@@ -105,9 +107,10 @@ def test_any_interleaving_leaves_a_counter_equal_to_the_places_held(
             held.clear()
             expected = 0
         elif operation == "reserve":
-            took = counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
-            # A place exists only below the limit
-            assert took is (expected < SCOPE.limit)
+            count = counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
+            # A place exists only below the limit, and the count it answers includes it
+            assert count == (expected + 1 if expected < SCOPE.limit else None)
+            took = count is not None
             held[attempt] = took
             expected += took
         elif held.pop(attempt, False):
@@ -127,11 +130,26 @@ def test_a_release_after_ttl_removed_the_window_recreates_a_readable_counter(
     assert counters.held() == -1
     # and the window still takes its limit's worth, and no more
     assert [counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) for _ in range(4)] == [
-        True,
-        True,
-        True,
-        False,
+        0,
+        1,
+        2,
+        None,
     ]
+
+
+@ON_EVERY_BACKEND
+def test_a_reset_counts_from_zero_and_makes_no_counter_where_there_is_none(
+    counters: Counter,
+) -> None:
+    # Given no counter, a reset makes none
+    counters.store.reset(SCOPE, WINDOW, WINDOW_ENDS_AT)
+    assert counters.held() is None
+    # Given a full counter, a reset empties it and the window takes its limit again
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) == 1
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) == 2
+    counters.store.reset(SCOPE, WINDOW, WINDOW_ENDS_AT)
+    assert counters.held() == 0
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) == 1
 
 
 @ON_EVERY_BACKEND
@@ -140,10 +158,10 @@ def test_the_longest_scopes_the_edge_admits_count(counters: Counter) -> None:
     username, ip = "a" * 64, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
     for scope_key in (username_and_ip_scope(username, ip), username_scope(username), ip_scope(ip)):
         scope = ThrottleScope(scope_key, limit=1)
-        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is True
-        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is False
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) == 1
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is None
         counters.store.release(scope, WINDOW, WINDOW_ENDS_AT)
-        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is True
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) == 1
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.domain import DEFAULT_POLICY, Domain, build_domain
+from harness.domain import DEFAULT_POLICY, THROTTLE, Domain, build_domain
+from session_service.domain.throttling import ThrottlePolicy
 
 
 @pytest.fixture
@@ -20,7 +21,9 @@ def domain() -> Domain:
 def domain_with() -> Callable[..., Domain]:
     """A domain whose policy differs from the default in the given fields."""
 
-    def make(algorithm: str = "RS256", **changes: Any) -> Domain:
-        return build_domain(replace(DEFAULT_POLICY, **changes), algorithm)
+    def make(
+        algorithm: str = "RS256", throttle: ThrottlePolicy = THROTTLE, **changes: Any
+    ) -> Domain:
+        return build_domain(replace(DEFAULT_POLICY, **changes), algorithm, throttle)
 
     return make

@@ -18,9 +18,10 @@ from session_service.domain.errors import (
     NotFound,
     RateLimited,
 )
-from session_service.domain.passkey_sign_in import PasskeyLoginRequest, PasskeyReauthCall
+from session_service.domain.passkey_sign_in import PasskeyLoginRequest
 from session_service.domain.passkeys import MAX_PASSKEYS
 from session_service.domain.session_records import IssuedTokens
+from session_service.domain.step_up import PasskeyReauthCall
 from tests.helpers import (
     add_passkey,
     enroll_totp,
@@ -259,14 +260,15 @@ def test_a_passkey_steps_up_the_session_and_a_users_own_passkey_only(domain: Dom
             device.get(options),
             CLIENT,
         )
-        return domain.passkey_sign_in.reauthenticate(call)
+        return domain.step_up.with_passkey(call)
 
     with pytest.raises(InvalidGrant):
         step_up(bobs)
     stepped = step_up(authenticator)
     session = domain.store.sessions[(issued.session.user_id, issued.session.session_id)]
-    assert session.auth_time == int(domain.clock() * 1000)
-    assert session.amr == ("hwk", "user")
+    assert session.step_ups is not None
+    assert session.step_ups[-1].auth_time == int(domain.clock() * 1000)
+    assert session.step_ups[-1].amr == ("hwk", "user")
     assert stepped.session.session_id == issued.session.session_id
 
 
@@ -327,10 +329,10 @@ def test_options_for_an_unknown_username_cost_what_a_known_users_do(domain: Doma
 def test_the_password_alone_cannot_change_the_factors_of_an_account_that_has_one(
     domain: Domain,
 ) -> None:
-    # A user with a passkey, and someone who knows the password (a password-only session)
+    # A user with a passkey, and a session that proved the password only (from before)
     issued = register_and_login(domain)
     passkey_id = add_passkey(domain, issued, passkey_authenticator())
-    with_password = login_as(domain)
+    with_password = issued
     # cannot add a passkey or an authenticator app of their own, nor remove the passkey
     with pytest.raises(InsufficientUserAuthentication) as refused:
         domain.passkeys.registration_options(factor_change(with_password))

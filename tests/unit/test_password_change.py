@@ -13,7 +13,7 @@ from session_service.domain.errors import (
     RateLimited,
 )
 from session_service.domain.session_records import StartRequest
-from tests.helpers import login_as, register_and_login
+from tests.helpers import change_password, login_as, register_and_login
 
 
 def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domain) -> None:
@@ -22,9 +22,7 @@ def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domai
     user_id = sessions[0].session.user_id
     domain.clock.advance(0.3)
     # When
-    fresh = domain.accounts.change_password(
-        user_id, "ada", "correct horse", "new battery staple", CLIENT
-    )
+    fresh = change_password(domain, sessions[0], "correct horse", "new battery staple")
     # Then every earlier session is refused, access and refresh alike, in the same second
     for old in sessions:
         with pytest.raises(InvalidToken):
@@ -45,36 +43,45 @@ def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domai
     login_as(domain, password="new battery staple")
 
 
-def test_wrong_current_password_is_refused_and_counted(domain: Domain) -> None:
+def test_wrong_current_passwords_are_refused_counted_and_end_the_session_at_5(
+    domain: Domain,
+) -> None:
+    # Given a session
     issued = register_and_login(domain)
-    user_id = issued.session.user_id
-    for _ in range(5):
+    other = login_as(domain)
+    # When its wrong current passwords reach STEP_UP_FAILURES_PER_SESSION (5)
+    for _ in range(4):
         with pytest.raises(InvalidGrant):
-            domain.accounts.change_password(
-                user_id, "ada", "not it at all", "new battery staple", CLIENT
-            )
+            change_password(domain, issued, "not it at all", "new battery staple")
+    with pytest.raises(InvalidToken, match="too many wrong proofs"):
+        change_password(domain, issued, "not it at all", "new battery staple")
+    # Then that session has ended (reauth_failed), and only that one
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(issued.access_token)
+    assert domain.store.ended[-1].reason == "reauth_failed"
+    assert domain.store.ended[-1].session_ids == (issued.session.session_id,)
+    domain.sessions.authorize(other.access_token)
+    # And its address is full too: even the right password waits for the window
     with pytest.raises(RateLimited):
-        domain.accounts.change_password(
-            user_id, "ada", "correct horse", "new battery staple", CLIENT
-        )
-    domain.sessions.authorize(issued.access_token)
+        change_password(domain, other, "correct horse", "new battery staple")
 
 
 def test_new_password_must_differ_and_be_long_enough(domain: Domain) -> None:
-    user_id = register_and_login(domain).session.user_id
+    issued = register_and_login(domain)
     with pytest.raises(Conflict, match="differ"):
-        domain.accounts.change_password(user_id, "ada", "correct horse", "correct horse", CLIENT)
+        change_password(domain, issued, "correct horse", "correct horse")
     with pytest.raises(InvalidRequest, match="new_password"):
-        domain.accounts.change_password(user_id, "ada", "correct horse", "short", CLIENT)
+        change_password(domain, issued, "correct horse", "short")
 
 
 def test_a_login_that_verified_the_old_password_cannot_start_after_the_change(
     domain: Domain,
 ) -> None:
     # Given a login that read the credential before a password change landed
-    user_id = register_and_login(domain).session.user_id
+    issued = register_and_login(domain)
+    user_id = issued.session.user_id
     credential = domain.store.find_credential("ada")
-    domain.accounts.change_password(user_id, "ada", "correct horse", "new battery staple", CLIENT)
+    change_password(domain, issued, "correct horse", "new battery staple")
     # When it tries to start its session with the old credential
     with pytest.raises(InvalidGrant, match="just changed"):
         domain.sessions.start(StartRequest(user_id, CLIENT, credential=credential))

@@ -9,9 +9,9 @@ import jwt
 import pytest
 
 from harness.domain import CLIENT, SECOND_FACTOR_KEYS, TOTP_ISSUER, Domain
-from session_service.domain.accounts import CodeLoginRequest
 from session_service.domain.errors import Conflict, InvalidGrant, MfaRequired, RateLimited
 from session_service.domain.one_time_codes import SealError, SecretBox, recovery_code_digest
+from session_service.domain.second_step import SecondStepRequest
 from session_service.domain.session_records import StartRequest
 from tests.helpers import enroll_totp, factor_change, login_as, register_and_login, totp_code
 
@@ -23,7 +23,7 @@ def _mfa_token(domain: Domain, username: str = "ada") -> str:
 
 
 def _with_code(domain: Domain, mfa_token: str, code: str) -> object:
-    return domain.accounts.login_with_code(CodeLoginRequest(mfa_token, code, CLIENT))
+    return domain.second_step.complete(SecondStepRequest(mfa_token, CLIENT, code=code))
 
 
 def test_enrollment_gives_a_secret_its_uri_and_ten_recovery_codes_once_confirmed(
@@ -97,8 +97,8 @@ def test_a_code_completes_the_login_with_otp_in_amr_and_a_fresh_auth_time(
     secret, _ = enroll_totp(domain, issued)
     token = _mfa_token(domain)
     # When the current code is sent
-    done = domain.accounts.login_with_code(
-        CodeLoginRequest(token, totp_code(secret, domain.clock()), CLIENT)
+    done = domain.second_step.complete(
+        SecondStepRequest(token, CLIENT, code=totp_code(secret, domain.clock()))
     )
     # Then the session and its access token say how, and when, the user proved it
     claims = jwt.decode(done.access_token, options={"verify_signature": False})
@@ -127,23 +127,35 @@ def test_an_mfa_token_and_a_code_are_each_good_once(domain: Domain) -> None:
     _with_code(domain, second, totp_code(secret, domain.clock()))
 
 
-def test_a_wrong_code_leaves_the_token_valid_and_counts_toward_the_throttle(
-    domain: Domain,
-) -> None:
+def test_a_wrong_code_leaves_the_token_valid_for_three_tries_in_all(domain: Domain) -> None:
     issued = register_and_login(domain)
     secret, _ = enroll_totp(domain, issued)
+    # Two wrong codes leave the token good for a third try
     token = _mfa_token(domain)
-    for _ in range(4):
+    for _ in range(2):
         with pytest.raises(InvalidGrant):
             _with_code(domain, token, "000000")
     _with_code(domain, token, totp_code(secret, domain.clock()))
-    # In a new window: five judged failures from one address for the username, and the
-    # sixth attempt is refused without being judged, a right code included
-    domain.clock.advance(900)
+    # Three wrong codes spend it: the right code is refused after them
+    domain.clock.advance(30)
     token = _mfa_token(domain)
-    for _ in range(5):
-        with pytest.raises(InvalidGrant):
+    for _ in range(3):
+        with pytest.raises(InvalidGrant, match="incorrect"):
             _with_code(domain, token, "000000")
+    with pytest.raises(InvalidGrant, match="mfa_token is invalid"):
+        _with_code(domain, token, totp_code(secret, domain.clock()))
+
+
+def test_wrong_codes_count_toward_the_login_throttle(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    secret, _ = enroll_totp(domain, issued)
+    # Five judged failures from one address for the username (over two mfa_tokens)
+    for wrong in (3, 2):
+        token = _mfa_token(domain)
+        for _ in range(wrong):
+            with pytest.raises(InvalidGrant):
+                _with_code(domain, token, "000000")
+    # and the sixth attempt is refused without being judged, a right code included
     with pytest.raises(RateLimited):
         _with_code(domain, token, totp_code(secret, domain.clock()))
 

@@ -13,7 +13,7 @@ from tests.helpers import login_as, register_and_login
 
 def test_login_returns_a_token_pair_for_a_new_session(domain: Domain) -> None:
     # Given
-    user_id = domain.accounts.register("ada", "correct horse")
+    user_id = domain.accounts.register("ada", "correct horse", CLIENT.ip)
     # When
     issued = login_as(domain, "ADA")
     # Then

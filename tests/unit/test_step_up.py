@@ -9,17 +9,19 @@ import jwt
 import pytest
 
 from harness.domain import CLIENT, Domain
-from session_service.domain.accounts import ReauthCall
 from session_service.domain.errors import (
     InsufficientUserAuthentication,
     InvalidGrant,
     InvalidRequest,
+    InvalidToken,
     MfaEnrollmentRequired,
     RateLimited,
 )
+from session_service.domain.models import StepUpProof
 from session_service.domain.session_records import IssuedTokens
+from session_service.domain.step_up import ReauthCall
 from session_service.edge.authorization import CallerRules, authorizer_allow
-from tests.helpers import enroll_totp, register_and_login, totp_code
+from tests.helpers import enroll_totp, login_as, register_and_login, totp_code
 
 
 def _reauth(
@@ -36,7 +38,7 @@ def _reauth(
         code=code,
         client=CLIENT,
     )
-    return domain.accounts.reauthenticate(call)
+    return domain.step_up.with_password(call)
 
 
 def test_reauthentication_refreshes_auth_time_for_the_same_session(domain: Domain) -> None:
@@ -45,13 +47,15 @@ def test_reauthentication_refreshes_auth_time_for_the_same_session(domain: Domai
     domain.clock.advance(1800)
     # When the user proves the password again
     again = _reauth(domain, issued)
-    # Then the same session has a fresh auth_time, in its new access token too
+    # Then the same session has a fresh auth_time, in its new access token too, kept as
+    # the step-up its token names (the session's start stays what it was)
     assert again.session.session_id == issued.session.session_id
     claims = jwt.decode(again.access_token, options={"verify_signature": False})
     assert claims["auth_time"] == int(domain.clock())
     assert claims["amr"] == ["pwd"]
     stored = domain.store.sessions[(issued.session.user_id, issued.session.session_id)]
-    assert stored.auth_time == int(domain.clock() * 1000)
+    assert stored.step_ups == (StepUpProof(claims["proof"], int(domain.clock() * 1000), ("pwd",)),)
+    assert stored.auth_time == issued.session.created_at
     # and both refresh tokens stay good: another tab is not signed out
     domain.sessions.refresh(issued.refresh_token, CLIENT)
     with pytest.raises(InvalidGrant):
@@ -67,13 +71,26 @@ def test_the_refresh_token_a_reauthentication_gives_refreshes(domain: Domain) ->
     assert claims["auth_time"] == int(domain.clock())
 
 
-def test_a_wrong_password_is_refused_and_counted_like_a_login(domain: Domain) -> None:
+def test_wrong_passwords_count_like_a_login_and_the_fifth_ends_the_session(
+    domain: Domain,
+) -> None:
+    # Given a session, and another of the same user
     issued = register_and_login(domain)
-    for _ in range(5):
+    other = login_as(domain)
+    # When its step-ups get the password wrong four times, then a fifth
+    for _ in range(4):
         with pytest.raises(InvalidGrant):
             _reauth(domain, issued, password="not it at all")
+    with pytest.raises(InvalidToken):
+        _reauth(domain, issued, password="not it at all")
+    # Then the session has ended (reauth_failed), the other lives on
+    with pytest.raises(InvalidToken):
+        domain.sessions.authorize(issued.access_token)
+    assert domain.store.ended[-1].reason == "reauth_failed"
+    domain.sessions.authorize(other.access_token)
+    # and the five counted like logins: the address is full for the username
     with pytest.raises(RateLimited):
-        _reauth(domain, issued)
+        _reauth(domain, other)
 
 
 def test_with_totp_on_a_code_is_needed_and_spent(domain: Domain) -> None:
@@ -89,6 +106,76 @@ def test_with_totp_on_a_code_is_needed_and_spent(domain: Domain) -> None:
     assert claims["amr"] == ["pwd", "otp"]
     with pytest.raises(InvalidGrant):
         _reauth(domain, issued, code=code)
+
+
+def test_a_copied_refresh_token_refreshed_after_a_step_up_keeps_its_old_sign_in(
+    domain: Domain,
+) -> None:
+    # Given a session signed in half an hour ago, whose refresh token someone copied
+    issued = register_and_login(domain)
+    signed_in_at = int(domain.clock())
+    domain.clock.advance(1800)
+    # When the owner steps up, and the copy is refreshed after it
+    stepped = _reauth(domain, issued)
+    copy = domain.sessions.refresh(issued.refresh_token, CLIENT)
+    # Then the copy's tokens carry the old sign-in, for the authorizer too
+    claims = jwt.decode(copy.access_token, options={"verify_signature": False})
+    assert (claims["auth_time"], "proof" in claims) == (signed_in_at, False)
+    assert _context(domain, copy)["authTime"] == signed_in_at
+    # while the owner's step-up token carries the fresh one
+    assert _context(domain, stepped)["authTime"] == int(domain.clock())
+
+
+def test_the_authorizer_goes_by_the_stored_session_not_the_tokens_claims(
+    domain: Domain,
+) -> None:
+    # Given a session whose client stepped up with a code, and a second one without
+    issued = register_and_login(domain)
+    secret, _ = enroll_totp(domain, issued)
+    stepped = _reauth(domain, issued, code=totp_code(secret, domain.clock()))
+    proof = jwt.decode(stepped.access_token, options={"verify_signature": False})["proof"]
+    domain.clock.advance(1800)
+    session = issued.session
+    # When tokens are minted with the signing key (a stolen one), claiming more than that
+
+    def forged(**claims: Any) -> str:
+        return domain.access_tokens.mint(
+            session.user_id, session.session_id, not_after=session.expires_at // 1000, **claims
+        ).token
+
+    recent_and_strong = {"auth_time": int(domain.clock()), "amr": ("pwd", "otp", "hwk")}
+    naming_no_step_up = forged(**recent_and_strong, proof_id="A" * 22)
+    naming_the_step_up = forged(**recent_and_strong, proof_id=proof)
+    # Then the authorizer answers what the session holds: its start (the enrollment made it
+    # pwd otp), or the step-up named
+    start = _context_of(domain, forged(**recent_and_strong))
+    assert (start["authTime"], start["amr"]) == (session.created_at // 1000, "pwd otp")
+    assert _context_of(domain, naming_no_step_up) == start
+    step_up = _context_of(domain, naming_the_step_up)
+    assert (step_up["authTime"], step_up["amr"]) == (int(domain.clock()) - 1800, "pwd otp")
+
+
+def test_a_session_keeps_its_four_newest_step_ups(domain: Domain) -> None:
+    issued = register_and_login(domain)
+    step_ups = []
+    for _ in range(5):
+        domain.clock.advance(60)
+        step_ups.append(_reauth(domain, issued))
+    stored = domain.store.sessions[(issued.session.user_id, issued.session.session_id)]
+    kept = [jwt.decode(s.access_token, options={"verify_signature": False}) for s in step_ups]
+    assert [p.proof_id for p in stored.step_ups or ()] == [c["proof"] for c in kept[1:]]
+    # the oldest one's tokens fall back to the session's start
+    assert _context(domain, step_ups[0])["authTime"] == issued.session.created_at // 1000
+    assert _context(domain, step_ups[1])["authTime"] == kept[1]["auth_time"]
+
+
+def _context(domain: Domain, issued: IssuedTokens) -> dict[str, Any]:
+    return _context_of(domain, issued.access_token)
+
+
+def _context_of(domain: Domain, access_token: str) -> dict[str, Any]:
+    context: dict[str, Any] = authorizer_allow(domain.sessions.authorize(access_token))["context"]
+    return context
 
 
 def _event(domain: Domain, issued: IssuedTokens) -> dict[str, Any]:

@@ -12,15 +12,17 @@ import pytest
 from local_run.expansion import deployed_template
 from local_run.filters import parse_filters, passes
 from session_service.adapters.store_items import (
-    account_event_item,
     challenge_item,
     credential_item,
-    decode_stream_record,
     ended_item,
     n,
     profile_item,
     session_item,
     throttle_key,
+)
+from session_service.adapters.stream_records import (
+    account_event_item,
+    decode_stream_record,
 )
 from session_service.domain.events import events_for
 from session_service.domain.models import (

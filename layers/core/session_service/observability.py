@@ -22,7 +22,7 @@ REDACTED = "[REDACTED]"
 _SECRETS = [
     # access tokens (any JWS), refresh tokens and device tokens
     re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),
-    re.compile(r"rt[12]\.[A-Za-z0-9._-]+"),
+    re.compile(r"rt[123]\.[A-Za-z0-9._-]+"),
     re.compile(r"dt[12]\.[A-Za-z0-9._-]+"),
     # password hashes
     re.compile(r"\$argon2(?:id|i|d)\$[^\s\"'\\]+"),

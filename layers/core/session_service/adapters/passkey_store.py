@@ -19,8 +19,15 @@ from session_service.adapters.passkey_items import (
     sign_in_item,
     sign_in_key,
 )
-from session_service.adapters.store_items import Item, account_event_item, login_key, n
+from session_service.adapters.store_items import (
+    Item,
+    login_key,
+    n,
+)
 from session_service.adapters.store_writes import account_event_put
+from session_service.adapters.stream_records import (
+    account_event_item,
+)
 from session_service.domain.models import AccountEvent, Passkey
 from session_service.domain.ports import (
     AlreadyExists,

@@ -30,7 +30,6 @@ from session_service.adapters.store_items import (
     credential_from_item,
     credential_item,
     key_id,
-    login_attempt_item,
     login_key,
     n,
     profile_from_item,
@@ -40,7 +39,6 @@ from session_service.adapters.store_items import (
     session_from_item,
     session_item,
     session_key,
-    ttl_seconds,
     user_partition,
 )
 from session_service.adapters.store_writes import (
@@ -50,9 +48,15 @@ from session_service.adapters.store_writes import (
     ending_items,
     pruning_item,
     reauth_session_item,
+    rotation_update,
+)
+from session_service.adapters.stream_records import (
+    account_event_item,
+    login_attempt_item,
 )
 from session_service.domain.errors import Unavailable
 from session_service.domain.models import (
+    AccountEvent,
     Credential,
     EndedSessions,
     LoginAttempt,
@@ -245,50 +249,8 @@ class DynamoSessionStore:
         transact(self._db, "raise_not_before", items)
 
     def rotate(self, rotation: Rotation) -> Session:
-        # The presented token is current and the session inside both timeouts: checked by
-        # DynamoDB at the moment of the write, so of two racing exchanges of one token
-        # exactly one succeeds. An ended session has no item, so the check fails.
-        grace = rotation.new_generation is None
-        condition = [
-            "previous_digest = :presented" if grace else "contains(refresh_digests, :presented)",
-            "idle_expires_at > :now",
-            "absolute_expires_at > :now",
-        ]
-        values: Item = {
-            ":presented": s(rotation.presented_digest),
-            ":now": n(rotation.now),
-            ":fresh": {"SS": [rotation.new_digest]},
-            ":idle": n(rotation.idle_expires_at),
-            ":ttl": n(ttl_seconds(min(rotation.idle_expires_at, rotation.absolute_expires_at))),
-        }
-        if grace:
-            # The token rotated away last, recently; the new token joins the current ones.
-            condition += ["rotated_at >= :window_start", "size(refresh_digests) < :siblings"]
-            values[":window_start"] = n(rotation.window_start)
-            values[":siblings"] = n(rotation.max_siblings)
-            update = (
-                "ADD refresh_digests :fresh"
-                " SET last_used_at = :now, idle_expires_at = :idle, #ttl = :ttl"
-            )
-        else:
-            values[":generation"] = n(rotation.new_generation or 0)
-            update = (
-                "SET refresh_digests = :fresh, previous_digest = :presented, rotated_at = :now,"
-                " generation = :generation, last_used_at = :now, idle_expires_at = :idle,"
-                " #ttl = :ttl"
-            )
-        if rotation.required_ip is not None:
-            condition.append("ip = :ip")
-            values[":ip"] = s(rotation.required_ip)
-        if rotation.max_generation is not None and not grace:
-            condition.append("generation < :max_generation")
-            values[":max_generation"] = n(rotation.max_generation)
-        if rotation.not_before is not None:
-            # No token for a session from before the user's last password change, even one
-            # that something left behind.
-            condition.append("created_at >= :not_before")
-            values[":not_before"] = n(rotation.not_before)
-        return self._update_session(rotation, update, " AND ".join(condition), values)
+        update, condition, values = rotation_update(rotation)
+        return self._update_session(rotation, update, condition, values)
 
     def authorization_lookup(
         self, user_id: str, session_id: str, consistent: bool = True
@@ -307,7 +269,9 @@ class DynamoSessionStore:
         proof = change.second_factor
         items = [
             reauth_session_item(self._table, change),
-            credential_op(self._table, change.credential, second_factor=proof),
+            credential_op(
+                self._table, change.credential, second_factor=proof, password_alone=False
+            ),
         ]
         if proof is not None and proof.event is not None:
             items.append(account_event_put(self._table, proof.event))
@@ -319,10 +283,28 @@ class DynamoSessionStore:
                 items.append(item)
         transact(self._db, "reauthenticate", items, conflicts=conflicts)
 
-    def record_login_attempt(self, attempt: LoginAttempt) -> None:
+    def record_login_attempt(self, attempt: LoginAttempt) -> bool:
         # A record for the stream to carry into the user's activity (TTL: a day).
-        with aws("record_login_attempt"):
-            self._db.put_item(TableName=self._table, Item=login_attempt_item(attempt))
+        return self._put_once("record_login_attempt", login_attempt_item(attempt))
+
+    def record_account_event_once(self, event: AccountEvent) -> bool:
+        return self._put_once("record_account_event", account_event_item(event))
+
+    def _put_once(self, operation: str, item: Item) -> bool:
+        with aws(operation):
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    # A record whose id names its window is written once in it (a retry,
+                    # or another request, changes nothing).
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                return False
+        return True
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from session_service.adapters.store_items import (
     Item,
-    account_event_item,
     challenge_key,
     ended_item,
     login_key,
     n,
     s,
     session_key,
+    step_up_value,
     ttl_seconds,
+)
+from session_service.adapters.stream_records import (
+    account_event_item,
 )
 from session_service.domain.models import (
     AccountEvent,
@@ -23,7 +26,7 @@ from session_service.domain.models import (
     Millis,
     Session,
 )
-from session_service.domain.ports import Reauthentication, SecondFactorUse
+from session_service.domain.ports import Reauthentication, Rotation, SecondFactorUse
 
 
 def ending_items(table: str, ended: EndedSessions, now: Millis) -> list[Item]:
@@ -72,9 +75,12 @@ def credential_op(
     credential: Credential,
     new_password_hash: str | None = None,
     second_factor: SecondFactorUse | None = None,
+    password_alone: bool = True,
 ) -> Item:
     """The credential's part of a transaction: the password we verified is still the
-    password; with a new hash, it is replaced; with a second factor, the code is spent."""
+    password; with a new hash, it is replaced; with a second factor, the code is spent.
+    A new session on the password alone (`password_alone`) needs an account still
+    without a second factor (a step-up of a session keeps what the session proved)."""
     seen: Item = {":version": n(credential.password_version)}
     key = login_key(credential.username_key)
     if new_password_hash is not None:
@@ -133,15 +139,17 @@ def credential_op(
                 "ExpressionAttributeValues": seen,
             }
         }
+    # The password we verified is still the password, and still enough: a second factor
+    # turned on (TOTP, a passkey) meanwhile refuses a password-only session.
+    condition = "password_version = :version AND attribute_not_exists(totp_secret)"
+    if password_alone:
+        condition += " AND (attribute_not_exists(passkey_count) OR passkey_count = :zero)"
+        seen = {**seen, ":zero": n(0)}
     return {
         "ConditionCheck": {
             "TableName": table,
             "Key": key,
-            # The password we verified is still the password, and still enough: a second
-            # factor turned on meanwhile refuses a password-only session.
-            "ConditionExpression": (
-                "password_version = :version AND attribute_not_exists(totp_secret)"
-            ),
+            "ConditionExpression": condition,
             "ExpressionAttributeValues": seen,
         }
     }
@@ -171,13 +179,28 @@ def challenge_spend_item(table: str, digest: str, user_id: str, now: Millis) -> 
 
 def reauth_session_item(table: str, change: Reauthentication) -> Item:
     user_id = change.credential.user_id
+    proof = change.step_up
+    names = {"#ttl": "ttl", "#proof": proof.proof_id}
+    # The step-up joins the session's (the oldest beyond the cap leave); an item from
+    # before step-ups were kept apart gets its map whole, once.
+    if change.replaced_step_ups:
+        step_up = "step_ups = :step_ups"
+        value: Item = {":step_ups": {"M": {proof.proof_id: step_up_value(proof)}}}
+        kept_apart = " AND attribute_not_exists(step_ups)"
+    else:
+        step_up = "step_ups.#proof = :step_up"
+        value = {":step_up": step_up_value(proof)}
+        kept_apart = ""
+    dropped = [f"step_ups.#dropped{index}" for index in range(len(change.dropped_step_ups))]
+    names.update({f"#dropped{i}": d for i, d in enumerate(change.dropped_step_ups)})
     return {
         "Update": {
             "TableName": table,
             "Key": session_key(user_id, change.session_id),
             "UpdateExpression": (
-                "ADD refresh_digests :fresh SET auth_time = :now, amr = :amr,"
+                f"ADD refresh_digests :fresh SET {step_up},"
                 " last_used_at = :now, idle_expires_at = :idle, #ttl = :ttl"
+                + (f" REMOVE {', '.join(dropped)}" if dropped else "")
             ),
             # The session is live, in the generation the new token belongs to (a refresh
             # meanwhile refuses this), created after the last password change, and has
@@ -185,13 +208,13 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
             "ConditionExpression": (
                 "attribute_exists(pk) AND idle_expires_at > :now AND absolute_expires_at > :now"
                 " AND generation = :generation AND created_at >= :not_before"
-                " AND size(refresh_digests) < :max"
+                " AND size(refresh_digests) < :max" + kept_apart
             ),
-            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {
                 ":fresh": {"SS": [change.new_digest]},
                 ":now": n(change.now),
-                ":amr": {"L": [s(method) for method in change.amr]},
+                **value,
                 ":idle": n(change.idle_expires_at),
                 ":ttl": n(ttl_seconds(min(change.idle_expires_at, change.absolute_expires_at))),
                 ":generation": n(change.generation),
@@ -200,3 +223,51 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
             },
         }
     }
+
+
+def rotation_update(rotation: Rotation) -> tuple[str, str, Item]:
+    """A refresh's update of its session: the expression, its condition, their values."""
+    # The presented token is current and the session inside both timeouts: checked by
+    # DynamoDB at the moment of the write, so of two racing exchanges of one token
+    # exactly one succeeds. An ended session has no item, so the check fails.
+    grace = rotation.new_generation is None
+    condition = [
+        "previous_digest = :presented" if grace else "contains(refresh_digests, :presented)",
+        "idle_expires_at > :now",
+        "absolute_expires_at > :now",
+    ]
+    values: Item = {
+        ":presented": s(rotation.presented_digest),
+        ":now": n(rotation.now),
+        ":fresh": {"SS": [rotation.new_digest]},
+        ":idle": n(rotation.idle_expires_at),
+        ":ttl": n(ttl_seconds(min(rotation.idle_expires_at, rotation.absolute_expires_at))),
+    }
+    if grace:
+        # The token rotated away last, recently; the new token joins the current ones.
+        condition += ["rotated_at >= :window_start", "size(refresh_digests) < :siblings"]
+        values[":window_start"] = n(rotation.window_start)
+        values[":siblings"] = n(rotation.max_siblings)
+        update = (
+            "ADD refresh_digests :fresh"
+            " SET last_used_at = :now, idle_expires_at = :idle, #ttl = :ttl"
+        )
+    else:
+        values[":generation"] = n(rotation.new_generation or 0)
+        update = (
+            "SET refresh_digests = :fresh, previous_digest = :presented, rotated_at = :now,"
+            " generation = :generation, last_used_at = :now, idle_expires_at = :idle,"
+            " #ttl = :ttl"
+        )
+    if rotation.required_ip is not None:
+        condition.append("ip = :ip")
+        values[":ip"] = s(rotation.required_ip)
+    if rotation.max_generation is not None and not grace:
+        condition.append("generation < :max_generation")
+        values[":max_generation"] = n(rotation.max_generation)
+    if rotation.not_before is not None:
+        # No token for a session from before the user's last password change, even one
+        # that something left behind.
+        condition.append("created_at >= :not_before")
+        values[":not_before"] = n(rotation.not_before)
+    return update, " AND ".join(condition), values

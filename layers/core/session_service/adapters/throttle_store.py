@@ -4,14 +4,14 @@ the window full, however many attempts race.
 
 Every write to a counter sets both of its attributes (`attempts` by ADD, `ttl` if it is
 missing): whatever order reservations and releases land in, and whatever TTL has deleted
-meanwhile, an item always reads as a count."""
+meanwhile, an item always reads as a count (a reset only touches a counter that exists)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from session_service.adapters.dynamo import update_if
-from session_service.adapters.store_items import Item, n, throttle_key, ttl_seconds
+from session_service.adapters.store_items import Item, int_of, n, throttle_key, ttl_seconds
 from session_service.domain.models import ThrottleScope
 
 
@@ -20,8 +20,8 @@ class DynamoThrottleStore:
         self._db = client
         self._table = table_name
 
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> bool:
-        """Take a place in the scope's window; False when the window is full."""
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> int | None:
+        """Take a place in the scope's window: the count with it; None when it is full."""
         taken = update_if(
             self._db,
             self._table,
@@ -37,8 +37,9 @@ class DynamoThrottleStore:
                 ":limit": n(scope.limit),
                 ":ttl": n(ttl_seconds(window_ends_at)),
             },
+            ReturnValues="UPDATED_NEW",
         )
-        return taken is not None
+        return None if taken is None else int_of(taken, "attempts")
 
     def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None:
         """Give a place back (a successful attempt, or one not judged after all). A plain
@@ -46,6 +47,19 @@ class DynamoThrottleStore:
         from one address shares would make those logins' reservations fail."""
         request = release_request(scope, window, window_ends_at)
         update_if(self._db, self._table, "release_attempt", **request)
+
+    def reset(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None:
+        del window_ends_at  # a counter at zero needs no TTL of its own
+        update_if(
+            self._db,
+            self._table,
+            "reset_attempts",
+            Key=throttle_key(scope.key, window),
+            UpdateExpression="SET attempts = :zero",
+            # Only a counter that counts: no item is made for an account without failures.
+            ConditionExpression="attempts > :zero",
+            ExpressionAttributeValues={":zero": n(0)},
+        )
 
 
 def release_request(scope: ThrottleScope, window: int, window_ends_at: int) -> Item:

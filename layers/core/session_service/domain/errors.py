@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class ServiceError(Exception):
@@ -21,7 +21,7 @@ class ServiceError(Exception):
         return {}
 
     @property
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, Any]:
         """The contract's error shape (some errors add a field)."""
         return {"error": self.code, "error_description": self.description}
 
@@ -54,15 +54,20 @@ class MfaRequired(ServiceError):
 
     code = "mfa_required"
     status = 401
-    default_description = "A second factor is required: send a code to POST /auth/login/mfa."
+    default_description = (
+        "A second factor is required: send a code, or a passkey's assertion, to "
+        "POST /auth/login/mfa."
+    )
 
-    def __init__(self, mfa_token: str) -> None:
+    def __init__(self, mfa_token: str, factors: tuple[str, ...] = ("totp", "recovery_code")):
         super().__init__()
         self.mfa_token = mfa_token
+        self.factors = factors
 
     @property
-    def body(self) -> dict[str, str]:
-        return {**super().body, "mfa_token": self.mfa_token}
+    def body(self) -> dict[str, Any]:
+        # What may follow (contract v3): "totp", "passkey", "recovery_code".
+        return {**super().body, "mfa_token": self.mfa_token, "factors": list(self.factors)}
 
 
 class InsufficientUserAuthentication(ServiceError):
@@ -141,6 +146,14 @@ class RateLimited(_RetryableError):
     code = "rate_limited"
     status = 429
     default_description = "Too many failed attempts; try again later."
+
+    def __init__(
+        self, retry_after: int, description: str | None = None, scope: str | None = None
+    ) -> None:
+        super().__init__(retry_after, description)
+        # The throttle scope that was full (never shown): some callers answer otherwise,
+        # an mfa_token out of tries is spent.
+        self.scope = scope
 
 
 class Unavailable(_RetryableError):

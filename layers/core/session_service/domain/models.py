@@ -28,6 +28,7 @@ RevocationReason = Literal[
     "ip_changed",
     "admin",
     "refresh_limit",
+    "reauth_failed",
 ]
 
 
@@ -63,6 +64,17 @@ class ClientInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class StepUpProof:
+    """A step-up of a session: when and how the user proved a credential again. Only the
+    client that stepped up carries its id (in its refresh tokens, and in the access tokens
+    minted from them), so a copy of another of the session's tokens never gains it."""
+
+    proof_id: str
+    auth_time: Millis
+    amr: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """A refresh session and the state of its refresh-token family."""
 
@@ -80,9 +92,19 @@ class Session:
     generation: int = 0
     previous_digest: str | None = None
     rotated_at: Millis | None = None
-    # When the user last proved a credential in this session, and how (RFC 8176).
+    # When the user proved a credential to start this session, and how (RFC 8176).
     auth_time: Millis = 0
     amr: tuple[str, ...] = PASSWORD_AMR
+    # Its step-ups, newest last (None: an item from before step-ups were kept apart).
+    step_ups: tuple[StepUpProof, ...] | None = ()
+
+    def proven(self, proof_id: str | None) -> tuple[Millis, tuple[str, ...]]:
+        """When and how the holder of a token naming `proof_id` last proved a credential:
+        its step-up's, or, for any other token, the session's start."""
+        for step_up in self.step_ups or ():
+            if step_up.proof_id == proof_id:
+                return step_up.auth_time, step_up.amr
+        return self.auth_time or self.created_at, self.amr
 
     @property
     def expires_at(self) -> Millis:
@@ -148,6 +170,23 @@ class Credential:
     # serialise on this item (the cap, and the last second factor, hold under bursts).
     passkeys: int = 0
 
+    @property
+    def has_second_factor(self) -> bool:
+        """TOTP or a passkey: a right password alone no longer signs in."""
+        return self.totp is not None or self.passkeys > 0
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """What may follow a right password (contract v3), in the contract's order."""
+        named = []
+        if self.totp is not None:
+            named.append("totp")
+        if self.passkeys > 0:
+            named.append("passkey")
+        if self.totp is not None and self.totp.recovery_codes:
+            named.append("recovery_code")
+        return tuple(named)
+
 
 @dataclass(frozen=True, slots=True)
 class Passkey:
@@ -191,6 +230,7 @@ AccountEventType = Literal[
     "PasskeyAdded",
     "PasskeyRemoved",
     "PasskeySignCountRegressed",
+    "SecondFactorFailing",
 ]
 
 
@@ -210,6 +250,9 @@ class AccountEvent:
     passkey_id: str | None = None
     ip: str = ""
     user_agent: str = ""
+    # A second factor failing: which limit it reached, and the failures counted there.
+    reason: str | None = None
+    failures: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,17 +284,41 @@ class UserSessions:
 @dataclass(frozen=True, slots=True)
 class ThrottleScope:
     """What attempts are counted by (a username from an address, a username, an address,
-    a known device), and how many may be judged in one window."""
+    an account's second factor, a session's step-ups, an mfa_token), and how many may be
+    judged in one window."""
 
     key: str
     limit: int
+    # Counted over a span of its own instead of the login window: the counter's window id
+    # and when it may be deleted (an mfa_token's life, a session's, a run of failures).
+    span: tuple[int, Millis] | None = None
+    # A success starts the count afresh instead of giving its own place back: the
+    # consecutive failures of a second factor.
+    resets: bool = False
+    # Found full, it is remembered as full until its window ends (per container), so that
+    # more attempts cost no write: only for an account's scopes, which no burst of right
+    # attempts ever fills.
+    remembered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """Places an attempt holds in its scopes' counters for one fixed window."""
+    """Places an attempt holds in its scopes' counters."""
 
     scopes: tuple[ThrottleScope, ...]
+    # The login window (for scopes without a span of their own).
     window: int
     # The window's end: its counters are kept until then (DynamoDB TTL).
     window_ends_at: Millis
+    # The count each scope reached with this attempt's place, in the order of `scopes`.
+    counts: tuple[int, ...] = ()
+
+    def window_of(self, scope: ThrottleScope) -> tuple[int, Millis]:
+        return scope.span or (self.window, self.window_ends_at)
+
+    def count_of(self, key: str) -> int | None:
+        """The count a scope reached with this place; None for a scope it does not hold."""
+        for scope, count in zip(self.scopes, self.counts, strict=False):
+            if scope.key == key:
+                return count
+        return None

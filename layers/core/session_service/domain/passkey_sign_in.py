@@ -1,14 +1,14 @@
-"""Signing in with a passkey, and stepping up with one: the assertion holds a place in
-the login throttle like a password (a failed one is a judged failure), and the session
-it buys, or the session's fresh auth_time, is written with its ceremony spent and its
-sign count moved on, so that of concurrent uses of one ceremony at most one gets in."""
+"""Signing in with a passkey: the assertion holds a place in the login throttle like a
+password (a failed one is a judged failure), and the session it buys is written with its
+ceremony spent and its sign count moved on, so that of concurrent uses of one ceremony at
+most one gets in. (Stepping up with one is step_up; one after a password, second_step.)"""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from session_service.domain.accounts import Accounts, throttled_name, username_key
+from session_service.domain.accounts import Accounts
 from session_service.domain.devices import DeviceTokens
 from session_service.domain.errors import InvalidGrant, RateLimited
 from session_service.domain.models import ClientInfo, Credential
@@ -19,9 +19,10 @@ from session_service.domain.passkeys import (
     SignCountRegressed,
 )
 from session_service.domain.ports import SessionStore
-from session_service.domain.session_records import IssuedTokens, ReauthRequest, StartRequest
+from session_service.domain.proof_throttling import ProofThrottle
+from session_service.domain.session_records import IssuedTokens, StartRequest
 from session_service.domain.sessions import SessionService
-from session_service.domain.throttling import LoginThrottle
+from session_service.domain.throttling import LoginThrottle, throttled_name
 
 # The throttle's name for assertions of no known passkey: no username can be this ('#' is
 # not a username character), so they are counted per address and together.
@@ -37,16 +38,6 @@ class PasskeyLoginRequest:
     replaces: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class PasskeyReauthCall:
-    user_id: str
-    username: str
-    session_id: str
-    ceremony_id: str
-    credential: dict[str, Any]
-    client: ClientInfo
-
-
 class PasskeySignIn:
     def __init__(
         self,
@@ -56,7 +47,9 @@ class PasskeySignIn:
         sessions: SessionService,
         throttle: LoginThrottle,
         devices: DeviceTokens,
+        proofs: ProofThrottle,
     ) -> None:
+        self._proofs = proofs
         self._accounts = accounts
         self._passkeys = passkeys
         self._store = store
@@ -76,7 +69,9 @@ class PasskeySignIn:
                 name or UNKNOWN_PASSKEY, request.client.ip, known_device=device is not None
             )
         except RateLimited:
-            self._accounts.record_attempt(credential, request.client, throttled=True)
+            self._accounts.record_attempt(
+                credential, request.client, throttled=True, name=name or UNKNOWN_PASSKEY
+            )
             raise
 
         def attempt() -> IssuedTokens:
@@ -98,32 +93,15 @@ class PasskeySignIn:
         except SignCountRegressed:
             raise  # (recorded already, with its reason)
         except InvalidGrant:
-            self._accounts.record_attempt(credential, request.client, throttled=False)
+            self._accounts.record_attempt(
+                credential, request.client, throttled=False, name=name or UNKNOWN_PASSKEY
+            )
             raise
         assert credential is not None  # (attempt refused every other case)
+        # A passkey used lifts the TOTP lock of a run of wrong codes.
+        self._proofs.passkey_used(credential)
         device_id = device.device_id if device else None
         return self._accounts.signed_in(issued, credential, request.replaces, device_id)
-
-    def reauthenticate(self, call: PasskeyReauthCall) -> IssuedTokens:
-        """A step-up with one of the caller's own passkeys: the same session, a fresh
-        auth_time, amr of the passkey."""
-        named = self._passkeys.presented(call.ceremony_id, call.credential)
-        key = username_key(call.username)
-        credential = self._store.find_credential(key)
-        if credential is None or credential.user_id != call.user_id:
-            raise InvalidGrant("The account no longer exists.")
-        reservation = self._throttle.reserve(
-            throttled_name(key, credential), call.client.ip, known_device=True
-        )
-
-        def attempt() -> IssuedTokens:
-            if named.passkey is None or named.passkey.user_id != call.user_id:
-                raise InvalidGrant(NOT_VERIFIED)
-            proof = self._passkeys.prove(named, call.credential, call.client)
-            request = ReauthRequest(credential, call.session_id, proof.amr, proof.use)
-            return self._sessions.reauthenticate(request)
-
-        return self._accounts.judged(reservation, attempt)
 
     def _owner(self, named: PresentedPasskey) -> Credential | None:
         """The credential of the passkey's owner (its username, throttle and status)."""

@@ -16,6 +16,7 @@ from session_service.domain.models import (
     Passkey,
     PendingTotp,
     Session,
+    StepUpProof,
     ThrottleScope,
     TotpFactor,
     UserProfile,
@@ -170,7 +171,13 @@ class Reauthentication:
     # The generation the new token belongs to: a refresh meanwhile refuses the write.
     generation: int
     now: Millis
-    amr: tuple[str, ...]
+    # The step-up, kept with the session (the new token names it); the session's own
+    # auth_time and amr, its start's, stay.
+    step_up: StepUpProof
+    # An item from before step-ups were kept apart has none yet: its map is written whole.
+    replaced_step_ups: bool
+    # The oldest step-ups, beyond what a session keeps.
+    dropped_step_ups: tuple[str, ...]
     idle_expires_at: Millis
     absolute_expires_at: Millis
     not_before: Millis | None
@@ -269,7 +276,13 @@ class SessionStore(Protocol):
 
     def reauthenticate(self, change: Reauthentication) -> None: ...
 
-    def record_login_attempt(self, attempt: LoginAttempt) -> None: ...
+    def record_login_attempt(self, attempt: LoginAttempt) -> bool:
+        """Write the record once: False (nothing written) when its id was written before."""
+        ...
+
+    def record_account_event_once(self, event: AccountEvent) -> bool:
+        """Write the record once: False (nothing written) when its id was written before."""
+        ...
 
 
 class AdministrationStore(Protocol):
@@ -332,6 +345,12 @@ class PasskeyStore(Protocol):
 class ThrottleStore(Protocol):
     """Attempt counters: a place per judged attempt in each scope's fixed window."""
 
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> bool: ...
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> int | None:
+        """Take a place: the count with it, or None when the window is full."""
+        ...
 
     def release(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None: ...
+
+    def reset(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
+        """Count from zero again (a run of consecutive failures ended by a success)."""
+        ...

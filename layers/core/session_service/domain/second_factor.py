@@ -50,6 +50,7 @@ from session_service.domain.ports import (
     TotpEnrollment,
     WriteConflict,
 )
+from session_service.domain.proof_throttling import ProofKind
 
 # How long an enrollment may wait for its confirming code.
 PENDING_TOTP_SECONDS = 600
@@ -199,6 +200,11 @@ class SecondFactors:
         return challenge
 
     # -- proof ----------------------------------------------------------------------------
+
+    @staticmethod
+    def kind_of(code: str) -> ProofKind:
+        """A TOTP code (six digits) or anything else, proved as a recovery code."""
+        return "totp" if is_totp_code(code) else "recovery_code"
 
     def prove(self, credential: Credential, code: str | None, now: Millis) -> ProvenFactor:
         """Check a code against the user's factor: a TOTP code of a step after the last one

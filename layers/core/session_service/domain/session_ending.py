@@ -7,7 +7,7 @@ authorizer refuses them on their next request, and the stream tells other system
 from __future__ import annotations
 
 from session_service.domain.errors import InvalidGrant, InvalidToken, NotFound, Unavailable
-from session_service.domain.models import Millis, is_issued_id
+from session_service.domain.models import Millis, RevocationReason, is_issued_id
 from session_service.domain.ports import NotBeforeRaise, SessionStore, StaleWrite
 from session_service.domain.session_records import ended_record
 from session_service.domain.sessions import MAX_ENDED_AT_ONCE, MAX_START_ATTEMPTS, SessionService
@@ -118,9 +118,15 @@ class SessionEnding:
         if token.user_id == user_id:
             self.logout(token.user_id, token.session_id)
 
-    def _end_by_id(self, user_id: str, session_id: str) -> bool:
+    def end_after_failed_step_ups(self, user_id: str, session_id: str) -> bool:
+        """End a session whose wrong step-ups reached their limit (reason reauth_failed)."""
+        return self._end_by_id(user_id, session_id, "reauth_failed")
+
+    def _end_by_id(
+        self, user_id: str, session_id: str, reason: RevocationReason = "logout"
+    ) -> bool:
         """End the user's session of this id if it is live (one conditional transaction,
         no read); whether it was."""
         now = self._sessions.now()
-        ended = ended_record(user_id, [session_id], "logout", now)
+        ended = ended_record(user_id, [session_id], reason, now)
         return ended is not None and self._store.end_sessions(ended, now)

@@ -63,6 +63,18 @@ class AuthorizedSession:
     session: Session
     username: str
 
+    @property
+    def auth_time(self) -> int:
+        """When the token's client last proved a credential (epoch seconds), as the stored
+        session says, never as the token says: a token minted with a stolen signing key
+        cannot claim a recent or stronger sign-in than the session holds."""
+        return self.session.proven(self.claims.proof_id)[0] // 1000
+
+    @property
+    def amr(self) -> tuple[str, ...]:
+        """How it proved it (RFC 8176), as the stored session says."""
+        return self.session.proven(self.claims.proof_id)[1]
+
 
 @dataclass(frozen=True, slots=True)
 class StartRequest:

@@ -24,7 +24,6 @@ from session_service.domain.models import (
 from session_service.domain.ports import (
     CredentialChanged,
     NewSession,
-    Reauthentication,
     Rotation,
     RotationRefused,
     SecondFactorSpent,
@@ -34,7 +33,6 @@ from session_service.domain.ports import (
 from session_service.domain.session_records import (
     AuthorizedSession,
     IssuedTokens,
-    ReauthRequest,
     SessionPolicy,
     StartRequest,
     ended_record,
@@ -87,6 +85,10 @@ class SessionService:
 
     def now(self) -> Millis:
         return int(self._clock() * 1000)
+
+    @property
+    def policy(self) -> SessionPolicy:
+        return self._policy
 
     # -- start ----------------------------------------------------------------------------
 
@@ -196,7 +198,11 @@ class SessionService:
         if profile is None:
             raise InvalidGrant("The session has ended.")
         fresh = self._refresh_tokens.issue(
-            token.user_id, token.session_id, token.generation + 1, token.absolute_expires_at
+            token.user_id,
+            token.session_id,
+            token.generation + 1,
+            token.absolute_expires_at,
+            token.proof_id,
         )
         rotation = self._rotation(token, fresh, client, now, new_generation=fresh.generation)
         try:
@@ -259,7 +265,11 @@ class SessionService:
             if not self._within_grace(token, current, now):
                 break
             sibling = self._refresh_tokens.issue(
-                token.user_id, token.session_id, current.generation, token.absolute_expires_at
+                token.user_id,
+                token.session_id,
+                current.generation,
+                token.absolute_expires_at,
+                token.proof_id,
             )
             try:
                 rotation = self._rotation(token, sibling, client, now, new_generation=None)
@@ -317,56 +327,6 @@ class SessionService:
             return None
         return session, profile.username
 
-    # -- re-authentication ----------------------------------------------------------------
-
-    def reauthenticate(self, request: ReauthRequest) -> IssuedTokens:
-        """A fresh auth_time (and amr) for a live session, with a new refresh token that
-        joins the session's current ones: another tab's token stays good (RFC 9470)."""
-        user_id = request.credential.user_id
-        for _ in range(2):
-            session, profile = self._store.authorization_lookup(user_id, request.session_id)
-            now = self.now()
-            not_before = profile.not_before if profile else None
-            if session is None or not session.is_live(now, not_before):
-                raise InvalidToken("The session has ended.")
-            sibling = self._refresh_tokens.issue(
-                user_id, session.session_id, session.generation, session.absolute_expires_at
-            )
-            change = Reauthentication(
-                credential=request.credential,
-                session_id=session.session_id,
-                new_digest=sibling.digest,
-                generation=session.generation,
-                now=now,
-                amr=request.amr,
-                idle_expires_at=self._policy.idle_expiry(now),
-                absolute_expires_at=session.absolute_expires_at,
-                not_before=not_before,
-                max_digests=2 * MAX_GRACE_SIBLINGS,
-                second_factor=request.second_factor,
-            )
-            try:
-                self._store.reauthenticate(change)
-            except CredentialChanged:
-                raise InvalidGrant(
-                    "The account's credentials have just changed; log in again."
-                ) from None
-            except SecondFactorSpent:
-                raise InvalidGrant("The code or the passkey sign-in has been used.") from None
-            except StaleWrite:
-                continue  # refreshed or ended meanwhile: read the session once more
-            updated = replace(
-                session,
-                refresh_digests=session.refresh_digests | {sibling.digest},
-                last_used_at=now,
-                idle_expires_at=change.idle_expires_at,
-                auth_time=now,
-                amr=request.amr,
-            )
-            return self.issue(updated, sibling, now)
-        # Refreshed twice meanwhile: contention, not a wrong credential (no throttle place).
-        raise Unavailable(retry_after=1)
-
     # -- the sessions of a user -----------------------------------------------------------
 
     def list_sessions(self, user_id: str) -> list[Session]:
@@ -384,12 +344,15 @@ class SessionService:
     # -- issue ----------------------------------------------------------------------------
 
     def issue(self, session: Session, refresh: RefreshToken, now: Millis) -> IssuedTokens:
+        # The sign-in of the client the refresh token was issued to (its step-up, if any).
+        auth_time, amr = session.proven(refresh.proof_id)
         access = self._access_tokens.mint(
             session.user_id,
             session.session_id,
             not_after=session.expires_at // 1000,
-            auth_time=(session.auth_time or session.created_at) // 1000,
-            amr=session.amr,
+            auth_time=auth_time // 1000,
+            amr=amr,
+            proof_id=refresh.proof_id,
         )
         return IssuedTokens(
             access_token=access.token,

@@ -48,9 +48,12 @@ class AccessTokenClaims:
     token_id: str
     issued_at: int
     expires_at: int
-    # When the user last proved a credential in the session (epoch seconds), and how.
+    # When the user last proved a credential in the session (epoch seconds), and how: as
+    # the token says (the authorizer goes by the stored session instead).
     auth_time: int = 0
     amr: tuple[str, ...] = ()
+    # The step-up the token's client made, if it made one (its id, `proof`).
+    proof_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +93,12 @@ class AccessTokens:
         not_after: int,
         auth_time: int | None = None,
         amr: tuple[str, ...] = PASSWORD_AMR,
+        proof_id: str | None = None,
     ) -> MintedAccessToken:
         """A token for the session, expiring after the configured lifetime or when the
         session itself ends (`not_after`, epoch seconds), whichever comes first; with
-        `auth_time` and `amr` (RFC 9470, RFC 8176) for step-up decisions."""
+        `auth_time` and `amr` (RFC 9470, RFC 8176) for step-up decisions, and the id of
+        the step-up they come from (`proof`), by which the authorizer finds them."""
         if self._keys is None:
             raise RuntimeError("this function verifies tokens only; it holds no signing key")
         key = self._signer()
@@ -110,6 +115,8 @@ class AccessTokens:
             "auth_time": issued_at if auth_time is None else auth_time,
             "amr": list(amr),
         }
+        if proof_id is not None:
+            claims["proof"] = proof_id
         token = jwt.encode(
             claims,
             key.private_key,
@@ -201,6 +208,9 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
     if not all(isinstance(value, str) and value for value in (user_id, session_id, token_id)):
         raise InvalidToken("The access token's claims are invalid.")
     auth_time, amr = claims.get("auth_time", 0), claims.get("amr", [])
+    proof_id = claims.get("proof")
+    if proof_id is not None and not (isinstance(proof_id, str) and _PROOF_ID.fullmatch(proof_id)):
+        raise InvalidToken("The access token's proof is not one of ours.")
     # Absent (a token from before these claims): never recent, no method known.
     if isinstance(auth_time, bool) or not isinstance(auth_time, int):
         raise InvalidToken("The access token's auth_time is not a number.")
@@ -214,14 +224,19 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
         expires_at=int(claims["exp"]),
         auth_time=auth_time,
         amr=tuple(amr),
+        proof_id=proof_id,
     )
 
 
 # rt2.<MAC key id>.<user id>.<session id>.<generation>.<absolute expiry, ms>
-#    .<256-bit secret>.<MAC>; `rt1` tokens, from before MAC key ids, name no key.
+#    .<256-bit secret>.<MAC>; `rt1` tokens, from before MAC key ids, name no key; `rt3`
+# tokens, of a client that stepped up, name its step-up after the key: rt3.<MAC key
+# id>.<proof id>.<user id>...
 _UUID = UUID_PATTERN
+_PROOF_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _REFRESH_TOKEN = re.compile(
-    rf"rt(?:1|2\.(?P<kid>{MAC_KEY_ID_PATTERN}))\.(?P<user>{_UUID})\.(?P<session>{_UUID})\.(?P<generation>0|[1-9][0-9]{{0,8}})"
+    rf"rt(?:1|2\.(?P<kid>{MAC_KEY_ID_PATTERN})|3\.(?P<kid3>{MAC_KEY_ID_PATTERN})\.(?P<proof>[A-Za-z0-9_-]{{22}}))"
+    rf"\.(?P<user>{_UUID})\.(?P<session>{_UUID})\.(?P<generation>0|[1-9][0-9]{{0,8}})"
     r"\.(?P<expires>[1-9][0-9]{0,14})\.(?P<secret>[A-Za-z0-9_-]{43})\.(?P<mac>[A-Za-z0-9_-]{22})"
 )
 
@@ -236,6 +251,8 @@ class RefreshToken:
     generation: int
     absolute_expires_at: int
     value: str
+    # The step-up of the client it was issued to, if that client stepped up.
+    proof_id: str | None = None
 
     @property
     def digest(self) -> str:
@@ -255,20 +272,26 @@ class RefreshTokens:
         self._keys = keys
 
     def issue(
-        self, user_id: str, session_id: str, generation: int, absolute_expires_at: int
+        self,
+        user_id: str,
+        session_id: str,
+        generation: int,
+        absolute_expires_at: int,
+        proof_id: str | None = None,
     ) -> RefreshToken:
         secret = secrets.token_urlsafe(32)
         key = self._keys.current()
-        body = f"rt2.{key.kid}.{user_id}.{session_id}.{generation}.{absolute_expires_at}.{secret}"
+        prefix = f"rt3.{key.kid}.{proof_id}" if proof_id else f"rt2.{key.kid}"
+        body = f"{prefix}.{user_id}.{session_id}.{generation}.{absolute_expires_at}.{secret}"
         value = f"{body}.{_mac(key, body)}"
-        return RefreshToken(user_id, session_id, generation, absolute_expires_at, value)
+        return RefreshToken(user_id, session_id, generation, absolute_expires_at, value, proof_id)
 
     def parse(self, value: str) -> RefreshToken:
         match = _REFRESH_TOKEN.fullmatch(value) if isinstance(value, str) else None
         if match is None:
             raise InvalidGrant("The refresh token is malformed.")
         body = value.rsplit(".", 1)[0]
-        key = self._keys.named(match["kid"] or LEGACY_MAC_KEY_ID)
+        key = self._keys.named(match["kid"] or match["kid3"] or LEGACY_MAC_KEY_ID)
         if key is None or not hmac.compare_digest(_mac(key, body), match["mac"]):
             raise InvalidGrant("The refresh token is invalid.")
         return RefreshToken(
@@ -277,6 +300,7 @@ class RefreshTokens:
             int(match["generation"]),
             int(match["expires"]),
             value,
+            match["proof"],
         )
 
 

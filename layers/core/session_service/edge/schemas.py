@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from session_service.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from session_service.edge.fields import DeviceTokenValue, Username
@@ -71,8 +71,21 @@ class LogoutRequest(_Body):
 
 
 class MfaLoginRequest(_Body):
+    """The mfa_token with a code (TOTP or recovery), or with a passkey's assertion of a
+    ceremony from POST /auth/passkeys/authentication/options."""
+
     mfa_token: MfaTokenValue
-    code: OneTimeCode
+    code: OneTimeCode | None = None
+    ceremony_id: CeremonyId | None = None
+    credential: AuthenticationResponseJson | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> MfaLoginRequest:
+        code = self.code is not None
+        passkey = (self.ceremony_id is not None, self.credential is not None)
+        if code == any(passkey) or any(passkey) != all(passkey):
+            raise ValueError("send either code, or ceremony_id with credential")
+        return self
 
 
 class ReauthBody(_Body):

@@ -1,0 +1,49 @@
+"""The throttle's attempt counters in memory, with the DynamoDB store's conditions
+(adapters/throttle_store.py): the in-memory store's part that implements ThrottleStore."""
+
+from __future__ import annotations
+
+import threading
+
+from harness.key_limits import check_keys
+from session_service.adapters.store_items import throttle_key
+from session_service.domain.models import Millis, ThrottleScope
+
+
+class InMemoryCounters:
+    _lock: threading.Lock
+    calls: list[str]
+    # Places held, by (scope key, window).
+    attempts: dict[tuple[str, int], int]
+
+    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> int | None:
+        del window_ends_at  # TTL does not apply in memory
+        with self._lock:
+            self.calls.append("reserve")
+            check_keys(throttle_key(scope.key, window))
+            if self.attempts.get((scope.key, window), 0) >= scope.limit:
+                return None
+            self._add(scope, window, 1)
+            return self.attempts[(scope.key, window)]
+
+    def release(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
+        del window_ends_at
+        with self._lock:
+            self.calls.append("release")
+            check_keys(throttle_key(scope.key, window))
+            self._add(scope, window, -1)
+
+    def reset(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
+        del window_ends_at
+        with self._lock:
+            self.calls.append("reset")
+            if self.attempts.get((scope.key, window), 0) > 0:
+                self.attempts[(scope.key, window)] = 0
+
+    def _add(self, scope: ThrottleScope, window: int, count: int) -> None:
+        key = (scope.key, window)
+        self.attempts[key] = self.attempts.get(key, 0) + count
+
+    def held(self, scope_key: str) -> int:
+        """Places held in a scope, over every window."""
+        return sum(count for (key, _), count in self.attempts.items() if key == scope_key)
