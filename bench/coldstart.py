@@ -54,10 +54,35 @@ class ImportFigures:
 
 
 @dataclass(frozen=True)
+class DocumentCheck:
+    """What the authorizer's first request adds for the published keys' signature, in
+    fresh processes after its import: the KMS client, and the document key's public part
+    loaded and one document verified (GetPublicKey's network round trip not included)."""
+
+    kms_client_seconds: tuple[float, ...]
+    check_seconds: tuple[float, ...]
+    # The first request's DynamoDB client, made the same way in the same processes: scale.
+    dynamodb_client_seconds: tuple[float, ...] = ()
+
+    @property
+    def kms_client_ms(self) -> float:
+        return statistics.median(self.kms_client_seconds) * 1000
+
+    @property
+    def dynamodb_client_ms(self) -> float:
+        return statistics.median(self.dynamodb_client_seconds) * 1000
+
+    @property
+    def check_ms(self) -> float:
+        return statistics.median(self.check_seconds) * 1000
+
+
+@dataclass(frozen=True)
 class ColdStart:
     runs: int
     reference: ImportFigures
     functions: list[ImportFigures]
+    document_check: DocumentCheck | None = None
 
     def ratio(self, figures: ImportFigures) -> float:
         return figures.median_ms / self.reference.median_ms
@@ -212,4 +237,23 @@ def run(runs: int = RUNS) -> ColdStart:
             chains={m: _chain(rows, m) for m in WATCHED if imported.get(m)},
         )
     reference = figures.pop("boto3")
-    return ColdStart(runs=runs, reference=reference, functions=list(figures.values()))
+    return ColdStart(
+        runs=runs,
+        reference=reference,
+        functions=list(figures.values()),
+        document_check=_document_check(targets, runs),
+    )
+
+
+def _document_check(
+    targets: dict[str, tuple[list[str], dict[str, str]]], runs: int
+) -> DocumentCheck | None:
+    if "authorizer" not in targets:
+        return None
+    arguments, env = targets["authorizer"]
+    answers = [_probe(["document", *arguments[1:]], env)[0] for _ in range(runs)]
+    return DocumentCheck(
+        kms_client_seconds=tuple(a["kms_client_seconds"] for a in answers),
+        check_seconds=tuple(a["document_check_seconds"] for a in answers),
+        dynamodb_client_seconds=tuple(a["dynamodb_client_seconds"] for a in answers),
+    )

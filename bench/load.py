@@ -300,7 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         from local_run import launcher  # noqa: PLC0415
 
         print("load: starting a local run…", file=sys.stderr, flush=True)
-        local = launcher.start({"POWERTOOLS_LOG_LEVEL": "WARNING", "LOCAL_DYNAMODB": backend})
+        # Every client registers from 127.0.0.1: room for them all (REGISTRATIONS_PER_IP).
+        local = launcher.start(
+            {
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+                "LOCAL_DYNAMODB": backend,
+                "REGISTRATIONS_PER_IP": "100000",
+            }
+        )
         url = local.base_url
     try:
         tally = run(url, args.clients, args.seconds)

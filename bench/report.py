@@ -70,6 +70,15 @@ def _summary(results: Results) -> str:
             "no / no / no",
         ],
     ]
+    if cold.document_check is not None:
+        rows.append(
+            [
+                "authorizer's first request: KMS client / document key and signature, ms",
+                f"{ms(cold.document_check.kms_client_ms)} / {ms(cold.document_check.check_ms)}"
+                " (+ one GetPublicKey round trip)",
+                "—",
+            ]
+        )
     for row in comparisons(results):
         if row.group in ("in-memory", "argon2"):
             rows.append(

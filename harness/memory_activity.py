@@ -16,6 +16,8 @@ class InMemoryActivityStore:
         self.entries: dict[tuple[str, str], ActivityEntry] = {}
         # (user, device) -> (expires at, the change that last saw it)
         self.devices: dict[tuple[str, str], tuple[Millis, str]] = {}
+        # Attempt entries admitted, by (user, window).
+        self.admitted: dict[tuple[str, int], int] = {}
 
     def record(self, entries: Iterable[ActivityEntry], retention_days: int) -> None:
         del retention_days  # TTL does not apply in memory
@@ -31,6 +33,14 @@ class InMemoryActivityStore:
         more = len(keys) > limit
         next_cursor = base64.urlsafe_b64encode(chosen[-1][1].encode()).decode() if more else None
         return ActivityPage(tuple(self.entries[k] for k in chosen), next_cursor)
+
+    def admit(self, user_id: str, window: int, limit: int, window_ends_at: Millis) -> bool:
+        del window_ends_at  # TTL does not apply in memory
+        taken = self.admitted.get((user_id, window), 0)
+        if taken >= limit:
+            return False
+        self.admitted[(user_id, window)] = taken + 1
+        return True
 
     def seen_device(
         self, user_id: str, device: str, at: Millis, retention_days: int, seen_by: str

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from harness.recording import RUNNING, CallRecorder
-from local_run import moto_fixes
+from local_run import moto_fixes, moto_kms
 from local_run.expansion import artifact_path, deployed_template
 from local_run.gateway import Gateway, gateway_config
 from local_run.provision import Provisioned
@@ -22,8 +22,9 @@ from local_run.template import ROOT, Template
 
 ISSUER = "https://sessions.example.test"
 # moto's cancelled transactions orphan stream readers and copy whole tables; fixed here as
-# in the local run's emulator.
+# in the local run's emulator; so is KMS's signing of a digest.
 moto_fixes.install()
+moto_kms.install()
 # Each function of the template (logical id) and its folder under functions/, read from
 # the template as deployed, so that a new function needs no edit here.
 FUNCTIONS = {

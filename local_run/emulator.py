@@ -1,5 +1,6 @@
 """moto's server as the embedded AWS emulator, applying one AWS request at a time, with
-moto's transactions fixed (local_run.moto_fixes).
+moto's transactions fixed (local_run.moto_fixes) and its KMS signing of digests
+(local_run.moto_kms).
 
 moto's threaded server interleaves concurrent requests inside its backends, which would
 let two conditional writes both pass; DynamoDB applies each request atomically. A lock
@@ -19,7 +20,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from local_run import moto_fixes
+from local_run import moto_fixes, moto_kms
 from local_run.lifetime import exit_with_parent
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     exit_with_parent()
     moto_fixes.install()
+    moto_kms.install()
     app = serialized(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler

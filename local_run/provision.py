@@ -1,6 +1,7 @@
 """Creates at an AWS endpoint what template.yaml declares and the endpoint lacks: tables
-with their TTL and streams, queues, the event bus, secrets (with a signing key), SSM
-parameters, and the local plumbing that stands in for Lambda triggers."""
+with their TTL and streams, queues, the event bus, KMS keys, secrets (with a signing key),
+SSM parameters (the signed verification keys too), and the local plumbing that stands in
+for Lambda triggers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from local_run import signing_keys
 from local_run.filters import parse_filters
 from local_run.template import Template, UnsupportedTemplate
 
@@ -78,9 +80,13 @@ def provision(template: Template, clients: Any, base_url: str = "") -> Provision
     ttl_tables = _tables(template, clients("dynamodb"))
     _queues(template, clients("sqs"))
     _event_buses(template, clients("events"))
+    signing_keys.create_keys(template, clients("kms"))
     ring = _secrets(template, clients("secretsmanager"))
     template.names.refs.setdefault("HttpApi", "local-api")
-    _parameters(template, clients("ssm"), base_url, ring)
+    _parameters(template, clients("ssm"), base_url)
+    if ring is not None:
+        # The parameter the rotation creates in AWS, as the rotation would have written it.
+        signing_keys.publish_verification_keys(template, ring, clients("kms"), clients("ssm"))
     provisioned = Provisioned(ttl_tables=ttl_tables)
     provisioned.rule_routes = _rules(template, clients("events"), clients("sqs"))
     provisioned.stream_triggers = _stream_triggers(template)
@@ -214,14 +220,8 @@ def _generated_secret(generate: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _parameters(
-    template: Template, client: Any, base_url: str, ring: dict[str, Any] | None
-) -> None:
-    """Creates the parameters, and the one the rotation creates in AWS: the verification
-    keys, the ring's public keys as the rotation would have published them."""
-    from session_service.domain.keyring import key_ring_from_secret  # noqa: PLC0415
-    from session_service.domain.published_keys import published_document  # noqa: PLC0415
-
+def _parameters(template: Template, client: Any, base_url: str) -> None:
+    """Creates the parameters the template declares."""
     api_url = template.resolve(
         {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
     )
@@ -238,14 +238,6 @@ def _parameters(
         )
         template.names.refs[logical_id] = properties["Name"]
         template.names.attributes[(logical_id, "Value")] = value
-    if ring is not None:
-        for function in template.functions().values():
-            variables = template.resolve(function["Properties"]["Environment"]["Variables"])
-            if variables.get("VERIFICATION_KEYS_PARAMETER"):
-                document = json.dumps(published_document(key_ring_from_secret(ring)))
-                name = variables["VERIFICATION_KEYS_PARAMETER"]
-                client.put_parameter(Name=name, Value=document, Type="String", Overwrite=True)
-                return
 
 
 def _rules(template: Template, events: Any, sqs: Any) -> list[RuleRoute]:

@@ -192,6 +192,9 @@ class Template:
             "AWS::SQS::Queue": f"sqs:{self.region}:{self.account_id}:{name.rsplit('/', 1)[-1]}",
             "AWS::Events::EventBus": f"events:{self.region}:{self.account_id}:event-bus/{name}",
             "AWS::DynamoDB::Table": f"dynamodb:{self.region}:{self.account_id}:table/{name}",
+            "AWS::IAM::Role": f"iam::{self.account_id}:role/{name}",
+            # KMS names a key by an alias ARN too: the alias the local run gives each key.
+            "AWS::KMS::Key": f"kms:{self.region}:{self.account_id}:alias/{name}",
         }.get(kind, f"local:{self.region}:{self.account_id}:{name}")
         return f"arn:aws:{service}"
 

@@ -1,6 +1,7 @@
 """template.yaml as CloudFormation deploys it: expanded by aws-sam-translator (SAM's own
 transform), and what the checks of the deployed shape need from it: each function's role,
-the IAM actions a recorded AWS call needs, and whether a role's statements allow them."""
+the IAM actions a recorded AWS call needs, and whether a role's statements (and, for a KMS
+key, the key's policy) allow them."""
 
 from __future__ import annotations
 
@@ -49,17 +50,74 @@ def allowed(
     """Whether the statements (their intrinsics resolved) allow it and none denies it. A
     statement this matcher does not model (conditions, NotAction, NotResource) is an
     error, never silently read as unconditional."""
+    verdicts = _effects(statements, needed, resolve)
+    return "Allow" in verdicts and "Deny" not in verdicts
+
+
+def _effects(
+    statements: list[dict[str, Any]], needed: Permission, resolve: Callable[[Any], Any]
+) -> set[str]:
     for statement in statements:
         unmodelled = set(statement) - {"Sid", "Effect", "Action", "Resource"}
         if unmodelled:
             raise ValueError(f"the IAM check does not model {sorted(unmodelled)}: {statement}")
-    verdicts = [
+    return {
         statement["Effect"]
         for statement in statements
         if _matches(_listed(statement["Action"]), needed.action, ignore_case=True)
         and _matches([str(r) for r in _listed(resolve(statement["Resource"]))], needed.resource)
+    }
+
+
+_KEY_POLICY_MEMBERS = {"Sid", "Effect", "Principal", "Action", "Resource", "Condition"}
+
+
+def key_policy_allows(
+    template: Mapping[str, Any], function: str, needed: Permission, resolve: Callable[[Any], Any]
+) -> bool:
+    """Whether the function's role may make a call on a KMS key, as KMS decides it: the
+    key's policy allows the role, either by naming it or by naming the account (which
+    hands the decision to the role's IAM statements), and no statement of either denies
+    it. Conditions other than on aws:PrincipalArn are not modelled: an error."""
+    role = str(resolve({"Fn::GetAtt": [f"{function}Role", "Arn"]}))
+    account = str(resolve({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}))
+    iam = _effects(role_statements(template, function), needed, resolve)
+    keys = [
+        key
+        for logical_id, key in resources_of_type(template, "AWS::KMS::Key").items()
+        if resolve({"Fn::GetAtt": [logical_id, "Arn"]}) == needed.resource
     ]
-    return "Allow" in verdicts and "Deny" not in verdicts
+    verdicts = set()
+    for key in keys:
+        for statement in _listed(key["Properties"]["KeyPolicy"]["Statement"]):
+            unmodelled = set(statement) - _KEY_POLICY_MEMBERS
+            if unmodelled or set(statement["Principal"]) != {"AWS"}:
+                raise ValueError(f"the key policy check does not model {statement}")
+            if not _matches(_listed(statement["Action"]), needed.action, ignore_case=True):
+                continue
+            if not _principal_condition(statement.get("Condition"), role, resolve):
+                continue
+            principals = {str(resolve(p)) for p in _listed(statement["Principal"]["AWS"])}
+            if role in principals or "*" in principals:
+                verdicts.add(statement["Effect"])
+            elif account in principals and statement["Effect"] == "Allow" and "Allow" in iam:
+                verdicts.add("Allow")
+    return "Allow" in verdicts and "Deny" not in (verdicts | iam)
+
+
+def _principal_condition(
+    condition: Mapping[str, Any] | None, principal: str, resolve: Callable[[Any], Any]
+) -> bool:
+    """Whether a key policy statement's condition holds for this principal ARN."""
+    if condition is None:
+        return True
+    holds = []
+    for operator, tests in condition.items():
+        if operator not in ("ArnEquals", "ArnNotEquals") or set(tests) != {"aws:PrincipalArn"}:
+            raise ValueError(f"the key policy check does not model the condition {condition}")
+        values = {str(resolve(v)) for v in _listed(tests["aws:PrincipalArn"])}
+        holds.append((principal in values) == (operator == "ArnEquals"))
+    return all(holds)
 
 
 def _matches(patterns: list[str], value: str, ignore_case: bool = False) -> bool:
@@ -121,6 +179,9 @@ def permissions_for(
             yield Permission("events:PutEvents", arns.get(bus, bus))
     elif service == "sqs":
         yield Permission(f"sqs:{operation}", arns[str(params["QueueUrl"])])
+    elif service == "kms" and operation in ("Sign", "GetPublicKey"):
+        key = str(params["KeyId"])  # an id or an ARN: IAM and the key policy see the ARN
+        yield Permission(f"kms:{operation}", arns.get(key, key))
     else:
         raise ValueError(f"no IAM mapping for {service}.{operation}: add one")
 
@@ -129,8 +190,8 @@ def permissions_for(
 
 
 def stack_arns(template: Template) -> dict[str, str]:
-    """The ARN of each table (by name), queue (by URL), event bus and secret (by name)
-    provisioned from the template."""
+    """The ARN of each table (by name), queue (by URL), event bus, secret (by name) and KMS
+    key (by id or ARN) provisioned from the template."""
     arns = {}
     for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Events::EventBus"):
         for logical_id in template.of_type(kind):
@@ -138,6 +199,9 @@ def stack_arns(template: Template) -> dict[str, str]:
     for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
         name = resource.get("Properties", {}).get("Name") or template.physical_name(logical_id)
         arns[str(template.resolve(name))] = template.names.refs[logical_id]
+    for logical_id in template.of_type("AWS::KMS::Key"):
+        arn = template.names.attributes[(logical_id, "Arn")]
+        arns[template.names.refs[logical_id]] = arns[arn] = arn
     return arns
 
 
@@ -152,7 +216,11 @@ def missing_permissions(
     for call in calls:
         statements = role_statements(expanded, call.function)
         for needed in permissions_for(call.service, call.operation, call.params, arns):
-            if not allowed(statements, needed, template.resolve):
+            if needed.action.startswith("kms:"):
+                granted = key_policy_allows(expanded, call.function, needed, template.resolve)
+            else:
+                granted = allowed(statements, needed, template.resolve)
+            if not granted:
                 missing.append((call.function, needed))
     _log_actions(calls, arns)
     return missing

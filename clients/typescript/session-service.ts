@@ -591,6 +591,8 @@ export interface components {
             error: "conflict" | "forbidden" | "insufficient_user_authentication" | "invalid_grant" | "invalid_request" | "invalid_token" | "mfa_enrollment_required" | "mfa_required" | "not_found" | "payload_too_large" | "rate_limited" | "session_limit" | "unavailable";
             /** Error Description */
             error_description: string;
+            /** Factors */
+            factors?: ("totp" | "passkey" | "recovery_code")[] | null;
             /** Mfa Token */
             mfa_token?: string | null;
         };
@@ -635,13 +637,17 @@ export interface components {
             /** Refresh Token */
             refresh_token?: string | null;
         };
-        /** MfaLoginRequest */
+        /**
+         * MfaLoginRequest
+         * @description The mfa_token with a code (TOTP or recovery), or with a passkey's assertion of a
+         *     ceremony from POST /auth/passkeys/authentication/options.
+         */
         MfaLoginRequest: {
-            /**
-             * Code
-             * @example 123456
-             */
-            code: string;
+            /** Ceremony Id */
+            ceremony_id?: string | null;
+            /** Code */
+            code?: string | null;
+            credential?: components["schemas"]["AuthenticationResponseJson"] | null;
             /** Mfa Token */
             mfa_token: string;
         };
@@ -1377,7 +1383,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1452,7 +1458,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1538,7 +1544,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1620,7 +1626,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1680,7 +1686,7 @@ export interface operations {
                     "application/json": components["schemas"]["TotpSetupResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1747,7 +1753,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1829,7 +1835,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1898,7 +1904,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasskeysResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -1971,7 +1977,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2055,7 +2061,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2197,7 +2203,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreationOptionsResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2266,7 +2272,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2359,7 +2365,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2443,7 +2449,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2538,7 +2544,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2615,7 +2621,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2737,7 +2743,7 @@ export interface operations {
                     "application/json": components["schemas"]["CurrentSessionResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2797,7 +2803,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsResponse"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2855,7 +2861,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -2915,7 +2921,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */

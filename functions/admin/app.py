@@ -1,11 +1,13 @@
 """The admin API, behind API Gateway's IAM authorization: support staff look a user up,
-end their sessions, disable or enable the account, and lift its login lock."""
+end their sessions, disable or enable the account, and lift its login lock. Every call is
+checked (the signer's account, ADMIN_PRINCIPALS) before any route and audited after."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,6 +17,7 @@ from session_service.config import get_settings
 from session_service.domain.errors import NotFound
 from session_service.domain.models import is_issued_id, rfc3339
 from session_service.edge import authorization, http
+from session_service.edge.admin_audit import audited
 from session_service.edge.schemas import (
     AdminSessionsResponse,
     AdminUserResponse,
@@ -28,10 +31,23 @@ app = http.api_resolver(title="Session service admin API")
 SIGV4: list[dict[str, list[str]]] = [{http.SIGV4: []}]
 
 
+def _administrators_only(
+    resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware
+) -> Response[Any]:
+    """Before every route: the signer is an administrator of this account, or 403."""
+    authorization.admin_caller(
+        resolver.current_event.raw_event,
+        authorization.function_account(resolver.lambda_context.invoked_function_arn),
+        get_settings().admin_principals,
+    )
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[_administrators_only])
+
+
 def _user(user_id: str) -> str:
-    """The user id of the path, once the request is known to be an administrator's."""
-    caller = authorization.admin_caller(app.current_event.raw_event)
-    logger.info("admin action", caller=caller.user_arn, route=app.current_event.path)
+    """The user id of the path: a value that cannot be one of ours names no user."""
     if not is_issued_id(user_id):
         raise NotFound("No such user.")
     return user_id
@@ -39,7 +55,6 @@ def _user(user_id: str) -> str:
 
 @app.get("/admin/users", security=SIGV4, responses=responses(AdminUserResponse, 400, 403, 404))
 def find_user(username: Annotated[str, Query(min_length=3, max_length=64)]) -> AdminUserResponse:
-    authorization.admin_caller(app.current_event.raw_event)
     found = wiring.administration().find_user(username)
     return AdminUserResponse(
         user_id=found.user_id,
@@ -116,5 +131,6 @@ def lift_login_lock(user_id: str) -> Response[None]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@audited
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -296,7 +296,8 @@ def list_activity(
 @app.get("/.well-known/jwks.json", responses=responses(Jwks))
 def jwks() -> Response[Jwks]:
     # From the published keys, the one place verifiers' keys come from (the rotation
-    # writes them before its new key is in any ring in use).
+    # writes them before its new key is in any ring in use), as far as the document key
+    # signed them.
     keys = wiring.published_key_source().current().jwks(time.time())
     # A new key is published at least this long (plus our own cache) before it signs.
     cache = f"public, max-age={JWKS_MAX_AGE_SECONDS}"

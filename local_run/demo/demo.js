@@ -12,7 +12,8 @@
   let accessToken = null;
   let refreshTimer = 0;
   let refreshing = null; // the refresh in flight, shared by every caller that needs one
-  let mfaToken = null; // between a login's password step and its code step
+  let mfaToken = null; // between a login's password step and its second step
+  let mfaUsername = ""; // whose passkey the second step asks for
   let stepUpAnswer = null; // resolves the step-up prompt on screen: true when re-signed-in
 
   const $ = (id) => document.getElementById(id);
@@ -271,13 +272,20 @@
     if (response.status === 401) {
       const body = await response.clone().json();
       if (body.error === "mfa_required") {
-        // The password was right; the account has a second factor: ask for its code.
+        // The password was right; the account has a second factor: ask for what it
+        // names (a code, a passkey, or either).
         mfaToken = body.mfa_token;
+        mfaUsername = credentials.username;
+        const factors = body.factors || ["totp"];
+        const code = factors.includes("totp");
         form.reset();
         form.hidden = true;
         $("second-step").hidden = false;
-        $("second-step").code.focus();
-        return show("Enter the code from your authenticator app.");
+        $("code-step").hidden = !code;
+        $("code-step").disabled = !code;
+        $("second-step-passkey").hidden = !factors.includes("passkey");
+        if (code) $("second-step").code.focus();
+        return show(code ? "Enter the code from your authenticator app." : "Use your passkey.");
       }
     }
     if (!response.ok) return refused(form, response);
@@ -286,11 +294,10 @@
     if (await render()) show("Signed in.");
   });
 
-  onSubmit("second-step", async (form) => {
-    const response = await send("POST", "/auth/login/mfa", {
-      mfa_token: mfaToken,
-      code: form.code.value.trim(),
-    });
+  // The second step with a code, or with a passkey's assertion (passkeys.js).
+  async function secondStep(proof) {
+    const form = $("second-step");
+    const response = await send("POST", "/auth/login/mfa", { mfa_token: mfaToken, ...proof });
     if (!response.ok) return refused(form, response); // a wrong code leaves the token good
     form.reset();
     form.hidden = true;
@@ -298,7 +305,9 @@
     mfaToken = null;
     signedIn(await response.json());
     if (await render()) show("Signed in.");
-  });
+  }
+
+  onSubmit("second-step", (form) => secondStep({ code: form.code.value.trim() }));
 
   onSubmit("reauth", async (form) => {
     const body = { password: form.password.value };
@@ -378,6 +387,7 @@
   // For the console, the browser test and passkeys.js: the calls, never the token.
   window.sessionDemo = Object.freeze({
     api, refresh, render, send, signedIn, show, problem, refused, act, onSubmit, when, stepUpDone,
+    secondStep, mfaUsername: () => mfaUsername,
   });
 
   // On load: the HttpOnly cookie may still hold a session; a silent refresh restores it.

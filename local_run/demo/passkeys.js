@@ -43,6 +43,17 @@
     if (await demo.render()) demo.show("Signed in with a passkey.");
   }));
 
+  // The second step of a password login, for an account with a passkey.
+  $("second-step-passkey").addEventListener("click", () => demo.act(async () => {
+    let body;
+    try {
+      body = await assertion(demo.mfaUsername());
+    } catch (error) {
+      return failed(error);
+    }
+    await demo.secondStep(body);
+  }));
+
   // Step-up with a passkey instead of the password.
   $("reauth-passkey").addEventListener("click", () => demo.act(async () => {
     let body;

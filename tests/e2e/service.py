@@ -29,6 +29,8 @@ BACKENDS = ("moto", "dynamodb-local")
 PASSKEY_ORIGIN = "https://app.example.test"
 LOCAL_DEFAULTS = {
     "LOGIN_FAILURES_PER_IP": "100000",
+    # The same for registrations (REGISTRATIONS_PER_IP): the suite registers hundreds.
+    "REGISTRATIONS_PER_IP": "100000",
     # Passkeys on (their relying party is this origin's host), for the fuzzing among others.
     "ALLOWED_ORIGINS": PASSKEY_ORIGIN,
     "LOCAL_DYNAMODB": os.environ.get("LOCAL_DYNAMODB") or "moto",

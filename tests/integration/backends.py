@@ -5,6 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from harness.domain import THROTTLE
+from harness.fakes import InMemoryStore
+from session_service.adapters.store import DynamoSessionStore
+from session_service.adapters.stream_records import account_event_from_item
+from session_service.domain.models import AccountEvent
+from session_service.domain.ports import SessionStore
 
 # The DynamoDB implementations behind the stores: moto's, and AWS's own DynamoDB Local.
 BACKENDS = ("moto", "dynamodb-local")
@@ -15,3 +20,18 @@ BACKENDS = ("moto", "dynamodb-local")
 ROOM_FOR_BURSTS = dataclasses.replace(
     THROTTLE, failures_per_username_and_ip=12, step_up_failures_per_session=12
 )
+
+
+def account_events(store: SessionStore) -> list[AccountEvent]:
+    """The account events a backend holds (what its stream would carry), oldest first."""
+    if isinstance(store, InMemoryStore):
+        return list(store.account_events)
+    assert isinstance(store, DynamoSessionStore)
+    client, table = store._db, store._table
+    items = client.scan(
+        TableName=table,
+        FilterExpression="kind = :kind",
+        ExpressionAttributeValues={":kind": {"S": "account_event"}},
+        ConsistentRead=True,
+    )["Items"]
+    return sorted((account_event_from_item(item) for item in items), key=lambda e: e.at)

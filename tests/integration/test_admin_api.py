@@ -3,7 +3,9 @@ what support staff do for a user, and what the user's sessions feel of it."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -13,8 +15,11 @@ import pytest
 from harness.stack import LambdaContext, Stack, sample_event
 from local_run.api_definition import http_api
 from local_run.expansion import deployed_template
-from session_service.adapters.store_items import decode_stream_record
+from session_service.adapters.stream_records import (
+    decode_stream_record,
+)
 from session_service.domain.events import events_for
+from session_service.observability import logger
 from tests.helpers import (
     PASSWORD,
     admin_headers,
@@ -185,3 +190,149 @@ def test_every_admin_route_refuses_a_request_without_iam(
         stack.http("GET", "/auth/session", headers=bearer(login(stack)["access_token"])).status
         == 200
     )
+
+
+# -- who may call, and the record of each call ------------------------------------------
+
+LOCAL_SIGNER = "arn:aws:iam::123456789012:user/local-run"
+
+
+@pytest.fixture
+def written(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the functions' logger writes from now on (its handler keeps the stream it was
+    made with, which no capture fixture replaces)."""
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream
+
+
+def audit_lines(printed: str) -> list[dict[str, Any]]:
+    """The admin function's audit lines among what it wrote."""
+    lines = [json.loads(line) for line in printed.splitlines()]
+    return [line for line in lines if line.get("message") == "admin call"]
+
+
+def signed_by(account: str, arn: str) -> dict[str, Any]:
+    """The find-user sample, as API Gateway would send it for this signer."""
+    event = sample_event("admin/find-user.json")
+    event["requestContext"]["authorizer"]["iam"].update(
+        {"accountId": account, "userArn": arn, "callerId": "AROAOTHER:support"}
+    )
+    return event
+
+
+def test_a_lookup_is_logged_once_with_the_signers_arn_and_its_answer(
+    stack: Stack, written: io.StringIO
+) -> None:
+    # Given a user, and nothing written yet
+    register(stack)
+    headers = admin_headers("GET", "/admin/users?username=ada")
+    written.seek(0)
+    written.truncate()
+    # When support staff look the user up
+    found = stack.http("GET", "/admin/users?username=ada", headers=headers)
+    # Then the function wrote one audit line: who signed, what they asked, the answer
+    assert found.status == 200
+    printed = written.getvalue()
+    (line,) = audit_lines(printed)
+    assert {key: line[key] for key in ("caller", "caller_account", "access_key_id")} == {
+        "caller": LOCAL_SIGNER,
+        "caller_account": "123456789012",
+        "access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+    }
+    assert (line["method"], line["route"], line["path"], line["username"]) == (
+        "GET",
+        "GET /admin/users",
+        "/admin/users",
+        "ada",
+    )
+    assert line["status"] == 200
+    assert "error" not in line
+    # and nothing of the signature reached the log
+    signature = headers["Authorization"].rsplit("Signature=", 1)[1]
+    assert signature not in printed
+
+
+def test_a_refused_call_is_logged_with_its_refusal(stack: Stack, written: io.StringIO) -> None:
+    register(stack)
+    admin_function = stack.function("AdminFunction")
+    written.seek(0)
+    written.truncate()
+    other = "arn:aws:sts::210987654321:assumed-role/support/support"
+    result = admin_function.lambda_handler(signed_by("210987654321", other), LambdaContext())
+    assert result["statusCode"] == 403
+    (line,) = audit_lines(written.getvalue())
+    assert (line["caller"], line["caller_account"], line["status"], line["error"]) == (
+        other,
+        "210987654321",
+        403,
+        "forbidden",
+    )
+
+
+@pytest.mark.parametrize(
+    ("account", "arn"),
+    [
+        ("210987654321", "arn:aws:sts::210987654321:assumed-role/support/support"),
+        # an identity whose ARN and account disagree is nobody's
+        ("123456789012", "arn:aws:sts::210987654321:assumed-role/support/support"),
+        ("210987654321", "arn:aws:sts::123456789012:assumed-role/support/support"),
+    ],
+    ids=["another-account", "arn-of-another-account", "account-of-another"],
+)
+def test_a_caller_of_another_account_is_forbidden(stack: Stack, account: str, arn: str) -> None:
+    # Given an identity of another account in the event, however the event's own account
+    # reads (API Gateway should never send one; the function does not rely on it)
+    user_id = register(stack)
+    admin_function = stack.function("AdminFunction")
+    event = signed_by(account, arn)
+    event["requestContext"]["accountId"] = account
+    # When they look a user up, or disable one
+    found = admin_function.lambda_handler(event, LambdaContext())
+    disable = sample_event("admin/disable-unknown-user.json")
+    disable["requestContext"]["authorizer"]["iam"] = event["requestContext"]["authorizer"]["iam"]
+    disable["rawPath"] = disable["requestContext"]["http"]["path"] = (
+        f"/admin/users/{user_id}/disable"
+    )
+    disable["pathParameters"] = {"user_id": user_id}
+    disabled = admin_function.lambda_handler(disable, LambdaContext())
+    # Then both are 403 and nothing changed
+    for result in (found, disabled):
+        assert result["statusCode"] == 403, result
+        assert json.loads(result["body"])["error"] == "forbidden"
+    assert login(stack)["session_id"]
+    # while the same requests of this account's signer are served
+    own = signed_by("123456789012", "arn:aws:sts::123456789012:assumed-role/support/support")
+    assert admin_function.lambda_handler(own, LambdaContext())["statusCode"] == 200
+
+
+def test_with_admin_principals_only_those_listed_are_served(
+    stack_with: Callable[..., Stack],
+) -> None:
+    # Given an allow-list naming the support role (as an operator writes a role's ARN)
+    stack = stack_with(ADMIN_PRINCIPALS="arn:aws:iam::123456789012:role/ops/support")
+    register(stack)
+    admin_function = stack.function("AdminFunction")
+    # When the local run's own signer, an IAM user not listed, looks a user up
+    refused = admin(stack, "GET", "/admin/users?username=ada")
+    # Then it is refused, while a session of the listed role (API Gateway reports the
+    # session's ARN, assumed-role/support/<session>) is served
+    assert_error(refused, 403, "forbidden")
+    session = "arn:aws:sts::123456789012:assumed-role/support/alice"
+    served = admin_function.lambda_handler(signed_by("123456789012", session), LambdaContext())
+    assert served["statusCode"] == 200
+    # and another role of the same name elsewhere, or another role here, is not
+    for arn in (
+        "arn:aws:sts::123456789012:assumed-role/support-readonly/alice",
+        "arn:aws:sts::123456789012:assumed-role/developer/alice",
+    ):
+        other = admin_function.lambda_handler(signed_by("123456789012", arn), LambdaContext())
+        assert other["statusCode"] == 403, arn
+
+
+def test_with_admin_principals_a_listed_user_is_served(
+    stack_with: Callable[..., Stack],
+) -> None:
+    stack = stack_with(ADMIN_PRINCIPALS=f"arn:aws:iam::123456789012:role/support,{LOCAL_SIGNER}")
+    register(stack)
+    assert admin(stack, "GET", "/admin/users?username=ada").status == 200

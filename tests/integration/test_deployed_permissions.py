@@ -58,11 +58,14 @@ ACTIONS = {
         "dynamodb:ConditionCheckItem",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
+        "kms:GetPublicKey",
     },
-    # It holds no private key: the public keys come from their parameter.
+    # It holds no private key: the public keys come from their parameter, trusted as far
+    # as the document key signed them (its public part; it never signs).
     "AuthorizerFunction": {
         "dynamodb:BatchGetItem",
         "ssm:GetParameter",
+        "kms:GetPublicKey",
     },
     "PasswordChangedFunction": {
         "dynamodb:Query",
@@ -82,6 +85,8 @@ ACTIONS = {
         "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
         "ssm:PutParameter",
+        # granted by the document key's policy, which names its role alone
+        "kms:Sign",
     },
 }
 
@@ -117,6 +122,9 @@ def test_each_function_started_cold_calls_exactly_what_its_role_allows(
     changed = stack.http("POST", "/auth/password", body, headers=bearer_of).json()
     ended = {"authorization": f"Bearer {changed['access_token']}"}
     assert stack.http("POST", "/auth/logout", headers=ended).status == 204
+    # the JWKS route, cold: the published keys, as the document key signed them
+    wiring.reset()
+    assert stack.http("GET", "/.well-known/jwks.json").status == 200
     # The authorizer, cold
     fresh = stack.http("POST", "/auth/login", {"username": "ada", "password": new}).json()
     wiring.reset()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from session_service.adapters.secret_rotation import (
     rotation_step,
 )
 from session_service.config import get_settings
+from session_service.domain.key_documents import document_public_key, fetched, verified_document
 from session_service.domain.key_rotation import generate_signing_key, rotation_times
 from session_service.domain.keyring import JWKS_MAX_AGE_SECONDS, KeyRingSource
 from session_service.domain.tokens import AccessTokens
@@ -194,9 +196,15 @@ def test_key_rotation_publishes_the_new_key_before_it_signs_and_keeps_old_tokens
         rotation({**event, "ClientRequestToken": token}, LambdaContext())
 
     def published() -> dict[str, Any]:
-        name = get_settings().verification_keys_parameter
-        value = stack.clients("ssm").get_parameter(Name=name)["Parameter"]["Value"]
-        return {key["kid"]: key for key in json.loads(value)["keys"]}
+        # What the rotation wrote, as verifiers take it: signed by the document key
+        settings = get_settings()
+        value = stack.clients("ssm").get_parameter(Name=settings.verification_keys_parameter)
+        kms = stack.clients("kms")
+        der = kms.get_public_key(KeyId=settings.verification_keys_signing_key)["PublicKey"]
+        document = verified_document(
+            fetched(value["Parameter"]["Value"]), document_public_key(der)
+        ).document
+        return {key["kid"]: key for key in document["keys"]}
 
     # During the rotation (a pending version exists), nothing changes for anybody; the
     # new public key is published by setSecret, before the new ring becomes current
@@ -266,7 +274,7 @@ def test_a_rotation_resumed_too_late_to_publish_ahead_is_abandoned_and_the_next_
         settings.signing_key_cache_seconds,
         settings.session_absolute_timeout_seconds,
     )
-    written: list[str] = []
+    written: list[Mapping[str, Any]] = []
     made_at = time.time()
 
     def step(name: str, now: float, version: str = "late-rotation-00000000000000000000") -> None:
@@ -288,7 +296,7 @@ def test_a_rotation_resumed_too_late_to_publish_ahead_is_abandoned_and_the_next_
     step("createSecret", made_at)
     # setSecret within the margin publishes (the new key beside the one in use)
     step("setSecret", made_at + LATE_MARGIN_SECONDS - 1)
-    assert len(json.loads(written.pop())["keys"]) == 2
+    assert len(written.pop()["keys"]) == 2
     # When it is retried past the margin, its key could sign before verifiers fetch it:
     # it refuses, publishes nothing, and abandons the version
     with pytest.raises(RotationTooLate):
@@ -300,7 +308,7 @@ def test_a_rotation_resumed_too_late_to_publish_ahead_is_abandoned_and_the_next_
         step(name, made_at + 120, "next-rotation-000000000000000000000")
     versions = client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
     assert "AWSCURRENT" in versions["next-rotation-000000000000000000000"]
-    assert len(json.loads(written[-1])["keys"]) == 2
+    assert len(written[-1]["keys"]) == 2
 
 
 def test_before_the_first_rotation_the_api_answers_503(stack: Stack) -> None:

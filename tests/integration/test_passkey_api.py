@@ -13,6 +13,7 @@ import pytest
 from harness.soft_authenticator import SoftAuthenticator
 from harness.stack import Stack
 from tests.helpers import (
+    PASSWORD,
     admin_headers,
     assert_error,
     bearer,
@@ -274,9 +275,13 @@ def test_the_password_alone_cannot_add_a_factor_to_an_account_that_has_a_passkey
     # Under MFA_POLICY=required, a password-only session may enroll a first factor only
     stack = stack_with(ALLOWED_ORIGINS=APP, MFA_POLICY="required")
     register(stack)
-    http_add_passkey(stack, login(stack)["access_token"], authenticator)
-    # Whoever knows the password gets a session that can do nothing but step up
-    attacker = bearer(login(stack)["access_token"])
+    first = login(stack)
+    http_add_passkey(stack, first["access_token"], authenticator)
+    # Whoever knows the password gets no session now: the passkey is asked for
+    answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert (answer.status, answer.json()["factors"]) == (401, ["passkey"])
+    # and a password-only session from before can do nothing but step up
+    attacker = bearer(first["access_token"])
     for method, path in [
         ("POST", "/auth/passkeys/registration/options"),
         ("POST", "/auth/mfa/totp"),

@@ -14,6 +14,7 @@ import pytest
 from harness.domain import CLIENT, RELYING_PARTY, Services
 from session_service.domain.account_changes import account_event
 from session_service.domain.accounts import LoginRequest
+from session_service.domain.errors import MfaRequired
 from session_service.domain.models import Passkey, TotpFactor
 from session_service.domain.passkey_sign_in import PasskeyLoginRequest
 from session_service.domain.ports import (
@@ -25,7 +26,8 @@ from session_service.domain.ports import (
     StaleWrite,
     TotpEnrollment,
 )
-from session_service.domain.session_records import IssuedTokens
+from session_service.domain.second_step import SecondStepRequest
+from session_service.domain.session_records import IssuedTokens, StartRequest
 from session_service.domain.step_up import PasskeyReauthCall
 from session_service.domain.webauthn_ceremonies import WebAuthn, passkey_id_of
 from tests.helpers import (
@@ -199,3 +201,38 @@ def test_totp_as_a_first_factor_lands_only_on_an_account_still_without_one(
     current = store.find_credential("ada")
     assert current is not None
     assert current.totp is None
+
+
+def test_one_passkey_after_a_password_sent_at_once_buys_one_session(
+    services: Services, store: SessionStore
+) -> None:
+    # Given a passkey-only account whose password step gave an mfa_token
+    issued = _signed_in(services)
+    authenticator = passkey_authenticator()
+    add_passkey(services, issued, authenticator, amr=("pwd",))
+    with pytest.raises(MfaRequired) as required:
+        services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    token = required.value.mfa_token
+    ceremony_id, options = services.passkeys.sign_in_options("ada")
+    request = SecondStepRequest(
+        token, CLIENT, ceremony_id=ceremony_id, credential=authenticator.get(options)
+    )
+    # When the token and the assertion are sent at once, many times
+    outcomes = burst(BURST, lambda _: outcome(lambda: services.second_step.complete(request)))
+    # Then one session is bought, as both proofs
+    assert outcomes == Counter({"ok": 1, "InvalidGrant": BURST - 1})
+    state = store.load_user(issued.session.user_id)
+    assert state is not None
+    assert sorted(s.amr for s in state.sessions) == [("pwd",), ("pwd", "hwk", "user")]
+
+
+def test_a_password_only_session_cannot_land_once_a_passkey_is_added(
+    services: Services, store: SessionStore
+) -> None:
+    # A login that read the credential before the passkey, its session landing after
+    issued = _signed_in(services)
+    before = store.find_credential("ada")
+    add_passkey(services, issued, passkey_authenticator(), amr=("pwd",))
+    start = StartRequest(issued.session.user_id, CLIENT, credential=before)
+    assert outcome(lambda: services.sessions.start(start)) == "InvalidGrant"
+    assert _sessions(store, issued.session.user_id) == 1

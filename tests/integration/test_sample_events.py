@@ -33,7 +33,7 @@ def test_every_function_has_sample_events() -> None:
 
 def test_published_samples_have_the_shape_the_publisher_produces() -> None:
     produced: dict[str, set[str]] = {}
-    recorder = ActivityRecorder(InMemoryActivityStore(), retention_days=90)
+    recorder = ActivityRecorder(InMemoryActivityStore(), retention_days=90, window_seconds=900)
     for sample in (EVENTS_DIR / "event_publisher").glob("*.json"):
         for record in json.loads(sample.read_text())["Records"]:
             change = decode_stream_record(record)

@@ -73,7 +73,8 @@ def test_a_login_with_mfa_takes_two_steps_and_says_so_in_its_claims(stack: Stack
     # The password step: 401 mfa_required with an mfa_token, and no session
     step = _password_step(stack)
     assert step["error"] == "mfa_required"
-    assert set(step) == {"error", "error_description", "mfa_token"}
+    assert set(step) == {"error", "error_description", "mfa_token", "factors"}
+    assert step["factors"] == ["totp", "recovery_code"]
     # The code step (the next step's code: the confirming step is spent)
     answer = stack.http(
         "POST",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -19,7 +20,7 @@ from session_service.domain.second_step import SecondStepRequest
 from session_service.domain.session_records import IssuedTokens, StartRequest
 from session_service.domain.step_up import ReauthCall
 from tests.helpers import burst, enroll_totp, factor_change, outcome, totp_code
-from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
+from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS, account_events
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
 
@@ -118,7 +119,7 @@ def test_a_burst_of_wrong_codes_on_many_tokens_gets_no_more_guesses_than_the_thr
     services_with: Callable[..., Services],
 ) -> None:
     services = services_with()  # five judged failures per username and address
-    _, secret, _ = _signed_in_with_totp(services)
+    _signed_in_with_totp(services)
     tokens = [_mfa_token(services) for _ in range(24)]
     outcomes = burst(24, lambda i: outcome(_with_code(services, tokens[i], "000000")))
     assert outcomes == Counter({"InvalidGrant": 5, "RateLimited": 19})
@@ -207,3 +208,39 @@ def test_a_password_only_session_cannot_land_once_totp_is_on(
     start = StartRequest(issued.session.user_id, CLIENT, credential=before)
     assert outcome(lambda: services.sessions.start(start)) == "InvalidGrant"
     assert _sessions(store, issued.session.user_id) == 1
+
+
+def test_a_burst_of_wrong_codes_near_the_lock_has_exactly_the_run_left_judged(
+    services_with: Callable[..., Services], store: SessionStore
+) -> None:
+    # Given an account two wrong codes away from its TOTP lock (in a fresh window)
+    throttle = replace(ROOM_FOR_BURSTS, second_factor_failures_max=12)
+    services = services_with(throttle=throttle)
+    _, secret, recovery_codes = _signed_in_with_totp(services)
+    for index in range(10):
+        client = ClientInfo(f"198.51.100.{index}", "pytest")
+        request = SecondStepRequest(_mfa_token(services, client), client, code="000000")
+        assert outcome(lambda: services.second_step.complete(request)) == "InvalidGrant"  # noqa: B023
+    services.clock.advance(900)
+    clients = [ClientInfo(f"192.0.2.{index}", "pytest") for index in range(24)]
+    tokens = [_mfa_token(services, client) for client in clients]
+    # When 24 wrong codes arrive at once
+    outcomes = burst(
+        24,
+        lambda i: outcome(
+            lambda: services.second_step.complete(
+                SecondStepRequest(tokens[i], clients[i], code="000000")
+            )
+        ),
+    )
+    # Then two were judged, and TOTP is locked: recorded once, and only a recovery code
+    # (or a passkey) signs in
+    assert outcomes == Counter({"InvalidGrant": 2, "RateLimited": 22})
+    events = [e for e in account_events(store) if e.event_type == "SecondFactorFailing"]
+    assert [(e.reason, e.failures) for e in events] == [("window_limit", 10), ("totp_locked", 12)]
+    right = SecondStepRequest(
+        _mfa_token(services), CLIENT, code=totp_code(secret, services.clock())
+    )
+    assert outcome(lambda: services.second_step.complete(right)) == "RateLimited"
+    recovery = SecondStepRequest(_mfa_token(services), CLIENT, code=recovery_codes[0])
+    assert outcome(lambda: services.second_step.complete(recovery)) == "ok"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
-from harness.domain import CLIENT, DEFAULT_POLICY, Services
+from harness.domain import CLIENT, DEFAULT_POLICY, THROTTLE, Services
 from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import (
     InvalidGrant,
@@ -306,3 +307,16 @@ def test_a_right_password_gives_its_place_back(services: Services) -> None:
     assert [outcome(lambda: login(services, password="nope nope")) for _ in range(6)] == [
         "InvalidGrant"
     ] * 5 + ["RateLimited"]
+
+
+def test_a_burst_of_registrations_from_one_address_creates_exactly_the_limit(
+    services_with: Callable[..., Services], store: SessionStore
+) -> None:
+    services = services_with(throttle=replace(THROTTLE, registrations_per_ip=5))
+
+    def register(index: int) -> str:
+        return outcome(lambda: services.accounts.register(f"new{index}", PASSWORD, "192.0.2.9"))
+
+    assert burst(12, register) == Counter({"ok": 5, "RateLimited": 7})
+    created = [store.find_credential(f"new{index}") for index in range(12)]
+    assert len([c for c in created if c is not None]) == 5

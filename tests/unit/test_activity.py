@@ -113,7 +113,7 @@ def test_a_device_is_its_browser_platform_and_network() -> None:
 
 def test_a_sign_in_from_a_device_unseen_within_the_retention_is_a_new_device() -> None:
     store = InMemoryActivityStore()
-    recorder = ActivityRecorder(store, retention_days=90)
+    recorder = ActivityRecorder(store, retention_days=90, window_seconds=900)
     first = recorder.record([started("c1", "203.0.113.7", PHONE)])
     again = recorder.record([started("c2", "203.0.113.99", PHONE, at=2_000)])
     elsewhere = recorder.record([started("c3", "198.51.100.7", PHONE, at=3_000)])
@@ -136,7 +136,7 @@ def test_a_sign_in_from_a_device_unseen_within_the_retention_is_a_new_device() -
 
 def test_a_replayed_batch_finds_its_new_device_again_and_writes_the_same_entries() -> None:
     store = InMemoryActivityStore()
-    recorder = ActivityRecorder(store, retention_days=90)
+    recorder = ActivityRecorder(store, retention_days=90, window_seconds=900)
     batch = [started("c1", "203.0.113.7", PHONE)]
     assert len(recorder.record(batch)) == 1
     assert len(recorder.record(batch)) == 1  # the first attempt failed after writing
@@ -145,7 +145,7 @@ def test_a_replayed_batch_finds_its_new_device_again_and_writes_the_same_entries
 
 def test_activity_is_paged_newest_first() -> None:
     store = InMemoryActivityStore()
-    recorder = ActivityRecorder(store, retention_days=90)
+    recorder = ActivityRecorder(store, retention_days=90, window_seconds=900)
     recorder.record([started(f"c{i}", "203.0.113.7", PHONE, at=1_000 + i) for i in range(5)])
     first = store.page(USER, 3, None)
     assert [e.at for e in first.entries] == [1_004, 1_003, 1_002]
@@ -154,3 +154,84 @@ def test_activity_is_paged_newest_first() -> None:
     # (the first sign-in was a new device: two entries of one moment)
     assert [e.at for e in rest.entries] == [1_001, 1_000, 1_000]
     assert rest.next_cursor is None
+
+
+def test_activity_shows_a_browser_and_platform_never_the_header_itself() -> None:
+    store = InMemoryActivityStore()
+    recorder = ActivityRecorder(store, retention_days=90, window_seconds=900)
+    headers = [
+        PHONE,
+        LAPTOP,
+        "Mozilla/5.0 (Windows NT 10.0) Chrome/130.0 Edg/130.0",
+        "Your account is compromised: call +1 555 0100 now (Chrome on Windows)",
+        "Call +1 555 0100",
+    ]
+    attempts = [
+        LoginAttempt(f"a{i}", USER, 10 + i, "198.51.100.9", header, throttled=False)
+        for i, header in enumerate(headers)
+    ]
+    recorder.record(
+        [StreamChange(f"c{i}", "login_attempt", login_attempt=a) for i, a in enumerate(attempts)]
+    )
+    shown = [e.user_agent for e in reversed(store.page(USER, 10, None).entries)]
+    assert shown == [
+        "Safari on iOS",
+        "Chrome on Linux",
+        "Edge on Windows",
+        "Chrome on Windows",
+        "Other",
+    ]
+
+
+def test_a_flood_of_failed_logins_adds_20_entries_a_window_and_the_users_own_still_show() -> None:
+    # Given 50 failed and throttled logins of one user in one window, and a sign-in
+    store = InMemoryActivityStore()
+    recorder = ActivityRecorder(store, retention_days=90, window_seconds=900)
+    flood = [
+        StreamChange(
+            f"c{i}",
+            "login_attempt",
+            login_attempt=LoginAttempt(
+                f"a{i}", USER, 1_000 + i, "198.51.100.9", LAPTOP, i % 2 == 0
+            ),
+        )
+        for i in range(50)
+    ]
+    recorder.record([*flood[:25], started("s1", "203.0.113.7", PHONE, at=1_030), *flood[25:]])
+    # Then 20 of the attempts are recorded, and the sign-in (and its new device) too
+    kinds = [e.type for e in store.page(USER, 100, None).entries]
+    assert len([k for k in kinds if k in ("login_failed", "login_throttled")]) == 20
+    assert kinds.count("login_succeeded") == kinds.count("new_device") == 1
+    # and the next window has room again
+    later = LoginAttempt("late", USER, 1_000 + 900_000, "198.51.100.9", LAPTOP, throttled=False)
+    recorder.record([StreamChange("c-late", "login_attempt", login_attempt=later)])
+    assert len(store.page(USER, 100, None).entries) == 23
+
+
+def test_a_failing_second_factor_is_activity_and_an_event() -> None:
+    failing = AccountEvent(
+        "f1",
+        USER,
+        "SecondFactorFailing",
+        1_000,
+        ip="198.51.100.9",
+        user_agent=LAPTOP,
+        reason="totp_locked",
+        failures=100,
+    )
+    change = StreamChange(event_id="c1", kind="account_event", account_event=failing)
+    (entry,) = activity_of(change)
+    assert (entry.type, entry.reason) == ("second_factor_failing", "totp_locked")
+    (event,) = events_for(change)
+    assert (event.detail_type, event.detail) == (
+        "SecondFactorFailing",
+        {
+            "event_id": "c1",
+            "user_id": USER,
+            "ip": "198.51.100.9",
+            "user_agent": LAPTOP,
+            "reason": "totp_locked",
+            "failures": 100,
+            "detected_at": rfc3339(1_000),
+        },
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from session_service.config import ConfigurationError, Settings
+from session_service.edge.principals import Principal
 
 BASE = {"TABLE_NAME": "t", "SIGNING_KEY_SECRET_ID": "s", "TOKEN_ISSUER": "https://i.example"}
 
@@ -75,3 +76,46 @@ def test_cookie_transport_needs_allowed_origins(transport: str) -> None:
         {**BASE, "REFRESH_TOKEN_TRANSPORT": transport, "ALLOWED_ORIGINS": "https://app.example"}
     )
     assert settings.refresh_token_transport == transport
+
+
+def test_admin_principals_are_read_as_users_roles_and_sessions() -> None:
+    # Given an allow-list of a user (with a path), a role and one session of another role
+    listed = (
+        "arn:aws:iam::123456789012:user/ops/alice, arn:aws:iam::123456789012:role/support,"
+        "arn:aws-us-gov:sts::123456789012:assumed-role/oncall/bob@example.com"
+    )
+    # When the settings read it
+    settings = Settings.from_env({**BASE, "ADMIN_PRINCIPALS": listed})
+    # Then each is typed, its path dropped (an assumed-role ARN carries none)
+    assert settings.admin_principals == (
+        Principal("aws", "123456789012", "user", "alice"),
+        Principal("aws", "123456789012", "role", "support"),
+        Principal("aws-us-gov", "123456789012", "assumed-role", "oncall", "bob@example.com"),
+    )
+    assert Settings.from_env(BASE).admin_principals == ()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "*",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::*:role/support",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:group/support",
+        "arn:aws:sts::123456789012:federated-user/alice",
+        "arn:aws:sts::123456789012:role/support",
+        "arn:aws:iam::123456789012:assumed-role/support/alice",
+        "arn:aws:iam::12345678901:user/alice",
+        "support",
+        "arn:aws:iam::123456789012:role/support alice",
+    ],
+)
+def test_an_admin_principal_that_names_no_user_role_or_session_stops_the_cold_start(
+    entry: str,
+) -> None:
+    listed = f"arn:aws:iam::123456789012:user/alice,{entry}"
+    with pytest.raises(ConfigurationError) as stopped:
+        Settings.from_env({**BASE, "ADMIN_PRINCIPALS": listed})
+    message = str(stopped.value)
+    assert message.startswith(f"ADMIN_PRINCIPALS: {entry!r} is not the ARN of an IAM user")

@@ -5,6 +5,7 @@ the rotation function for this secret only."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from local_run.template import Template, load_template
 from tests.deployed_shape import (
     Permission,
     allowed,
+    key_policy_allows,
     resources_of_type,
     role_statements,
 )
@@ -154,3 +156,73 @@ def test_a_cors_preflight_has_a_route_to_the_function_without_an_authorizer() ->
 @pytest.mark.parametrize("parameter", ["ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"])
 def test_the_stage_throttle_says_it_applies_per_route(parameter: str) -> None:
     assert "each route" in load_template()["Parameters"][parameter]["Description"]
+
+
+# -- the document key: who may sign the published keys ---------------------------------------
+
+
+def _with_statement(function: str, statement: dict[str, Any]) -> dict[str, Any]:
+    """The expanded template with one more statement in the function's role."""
+    changed = copy.deepcopy(EXPANDED)
+    policies = changed["Resources"][f"{function}Role"]["Properties"].setdefault("Policies", [])
+    policies.append({"PolicyName": "granted", "PolicyDocument": {"Statement": [statement]}})
+    return changed
+
+
+def test_only_the_rotation_signs_the_published_keys_even_if_iam_grants_another_role() -> None:
+    template = deployed_template()
+    key = template.resolve({"Fn::GetAtt": ["VerificationKeysSigningKey", "Arn"]})
+    sign = Permission("kms:Sign", key)
+    functions = sorted(template.functions())
+    signers = {f for f in functions if key_policy_allows(EXPANDED, f, sign, template.resolve)}
+    assert signers == {"KeyRotationFunction"}
+    # No role holds kms:Sign of its own; one given kms:* on the key still cannot sign
+    assert not any(
+        "kms:Sign" in str(statement["Action"]) or "kms:*" in str(statement["Action"])
+        for function in functions
+        for statement in role_statements(EXPANDED, function)
+    )
+    for function in functions:
+        if function == "KeyRotationFunction":
+            continue
+        granted = _with_statement(function, {"Effect": "Allow", "Action": "kms:*", "Resource": key})
+        assert not key_policy_allows(granted, function, sign, template.resolve), function
+
+
+def test_the_verifiers_read_the_document_keys_public_part_and_nobody_else_needs_to() -> None:
+    template = deployed_template()
+    key = template.resolve({"Fn::GetAtt": ["VerificationKeysSigningKey", "Arn"]})
+    read = Permission("kms:GetPublicKey", key)
+    readers = {
+        f for f in template.functions() if key_policy_allows(EXPANDED, f, read, template.resolve)
+    }
+    assert readers == {"ApiFunction", "AuthorizerFunction"}
+    properties = EXPANDED["Resources"]["VerificationKeysSigningKey"]["Properties"]
+    assert (properties["KeySpec"], properties["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    # Every function is told which key signs the document it may read
+    for function in template.functions().values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert symbolic(variables["VERIFICATION_KEYS_SIGNING_KEY"]) == (
+            "arn:VerificationKeysSigningKey"
+        )
+
+
+def test_writes_of_the_published_keys_by_others_reach_an_alarmed_queue_of_their_own() -> None:
+    rule = EXPANDED["Resources"]["VerificationKeysWrittenByOthers"]["Properties"]
+    # CloudTrail's events arrive on the default bus only
+    assert "EventBusName" not in rule
+    assert rule["EventPattern"]["detail-type"] == ["AWS API Call via CloudTrail"]
+    (target,) = rule["Targets"]
+    assert symbolic(target["Arn"]) == "arn:VerificationKeysWrites"
+    (granting,) = queue_policies_for("VerificationKeysWrites")
+    assert granting["Principal"] == {"Service": "events.amazonaws.com"}
+    assert symbolic(granting["Condition"]["ArnEquals"]["aws:SourceArn"]) == (
+        "arn:VerificationKeysWrittenByOthers"
+    )
+    alarm = EXPANDED["Resources"]["VerificationKeysWrittenByOthersAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert symbolic(alarm["Dimensions"][0]["Value"]) == "queuename:VerificationKeysWrites"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )

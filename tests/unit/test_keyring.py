@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.clock import ROTATION_TIMES, FixedClock
+from harness.document_key import LocalDocumentKey
 from session_service.domain.devices import DeviceTokens
 from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
 from session_service.domain.key_rotation import (
@@ -49,9 +50,10 @@ def tokens_over(secret: dict[str, Any], clock: FixedClock) -> AccessTokens:
 
 
 def authorizer_over(secret: dict[str, Any], clock: FixedClock) -> AccessTokens:
-    """What the authorizer verifies with: the published public keys only."""
-    document = published_document(key_ring_from_secret(secret))
-    source = PublishedKeySource(lambda _force: document, clock=clock)
+    """What the authorizer verifies with: the published public keys only (as signed)."""
+    document_key = LocalDocumentKey()
+    document = document_key.fetched(published_document(key_ring_from_secret(secret)), clock())
+    source = PublishedKeySource(lambda _force: document, document_key.public_key, clock=clock)
     return AccessTokens(None, lambda: ISSUER, AUDIENCE, TTL, clock, verification_keys=source)
 
 

@@ -7,13 +7,21 @@ import pytest
 from harness.domain import CLIENT, Domain
 from session_service.domain.errors import (
     Conflict,
+    InsufficientUserAuthentication,
     InvalidGrant,
     InvalidRequest,
     InvalidToken,
+    MfaRequired,
     RateLimited,
 )
 from session_service.domain.session_records import StartRequest
-from tests.helpers import change_password, login_as, register_and_login
+from tests.helpers import (
+    add_passkey,
+    change_password,
+    login_as,
+    passkey_authenticator,
+    register_and_login,
+)
 
 
 def test_password_change_ends_every_session_and_starts_a_fresh_one(domain: Domain) -> None:
@@ -85,3 +93,22 @@ def test_a_login_that_verified_the_old_password_cannot_start_after_the_change(
     # When it tries to start its session with the old credential
     with pytest.raises(InvalidGrant, match="just changed"):
         domain.sessions.start(StartRequest(user_id, CLIENT, credential=credential))
+
+
+def test_an_account_with_a_second_factor_changes_its_password_only_from_a_session_proving_it(
+    domain: Domain,
+) -> None:
+    # Given a passkey-only account, and a session from before the passkey (password only)
+    issued = register_and_login(domain)
+    add_passkey(domain, issued, passkey_authenticator(), amr=("pwd",))
+    # When that session asks to change the password, it is sent to step up with the factor
+    with pytest.raises(InsufficientUserAuthentication, match="second factor") as refused:
+        change_password(domain, issued, "correct horse", "new battery staple")
+    assert refused.value.max_age == 900
+    # and nothing changed, nothing was counted
+    assert domain.store.find_credential("ada").password_version == 0  # type: ignore[union-attr]
+    assert domain.store.held(f"step-up#{issued.session.session_id}") == 0
+    # Then a session that proved the passkey may
+    change_password(domain, issued, "correct horse", "new battery staple", amr=("hwk", "user"))
+    with pytest.raises(MfaRequired):
+        login_as(domain, password="new battery staple")

@@ -3,6 +3,7 @@ the same session a fresh one (and its amr), counted by the login throttle like a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -17,11 +18,11 @@ from session_service.domain.errors import (
     MfaEnrollmentRequired,
     RateLimited,
 )
-from session_service.domain.models import StepUpProof
+from session_service.domain.models import ClientInfo, StepUpProof
 from session_service.domain.session_records import IssuedTokens
 from session_service.domain.step_up import ReauthCall
 from session_service.edge.authorization import CallerRules, authorizer_allow
-from tests.helpers import enroll_totp, login_as, register_and_login, totp_code
+from tests.helpers import enroll_totp, login_as, outcome, register_and_login, totp_code
 
 
 def _reauth(
@@ -226,3 +227,34 @@ def test_a_refresh_keeps_the_sign_in_time_and_methods(domain: Domain) -> None:
     assert claims["auth_time"] == signed_in_at
     assert claims["iat"] == signed_in_at + 1200
     assert claims["amr"] == ["pwd"]
+
+
+def test_step_ups_from_50_sessions_and_addresses_are_held_by_the_usernames_ceiling(
+    domain_with: Callable[..., Domain],
+) -> None:
+    # Given 50 live sessions of the user (stolen, say), each used from an address of its own
+    domain = domain_with(max_sessions_per_user=50)
+    register_and_login(domain)
+    sessions = [login_as(domain) for _ in range(49)]
+    verified = []
+    verify = domain.passwords.verify
+
+    def counted(password_hash: str, password: str) -> bool:
+        verified.append(password)
+        return verify(password_hash, password)
+
+    domain.passwords.verify = counted  # type: ignore[method-assign]
+    # When each tries five wrong passwords through step-ups (245 in all)
+    for index, issued in enumerate(sessions):
+        for guess in range(5):
+            call = ReauthCall(
+                issued.session.user_id,
+                "ada",
+                issued.session.session_id,
+                f"guess {index} {guess}",
+                None,
+                ClientInfo(f"192.0.2.{index}", "x"),
+            )
+            outcome(lambda: domain.step_up.with_password(call))  # noqa: B023
+    # Then the username's ceiling across all addresses (100) judged them, no more
+    assert len(verified) == 100

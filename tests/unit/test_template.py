@@ -157,8 +157,54 @@ def test_a_custom_domain_serves_the_api_and_names_the_issuer() -> None:
     assert mapping["Properties"]["Stage"] == "$default"
 
 
+def execute_api_endpoint_disabled(template: Template) -> bool:
+    """Whether the deployed HTTP API refuses its default execute-api endpoint: SAM writes
+    DisableExecuteApiEndpoint into the OpenAPI body's server object, where API Gateway
+    reads it."""
+    (api,) = template.of_type("AWS::ApiGatewayV2::Api").values()
+    (server,) = template.resolve(api["Properties"]["Body"]["servers"])
+    disabled = server["x-amazon-apigateway-endpoint-configuration"]["disableExecuteApiEndpoint"]
+    assert isinstance(disabled, bool)
+    return disabled
+
+
+def test_a_custom_domain_turns_the_execute_api_endpoint_off_and_only_then() -> None:
+    # With a domain, whatever stands in front of it (CloudFront, a WAF) is the only way
+    # in; without one, the execute-api endpoint is the API's address and must answer
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    with_domain = deployed_template(
+        parameter_overrides(TEMPLATE, {})
+        | {"DomainName": "api.example.com", "CertificateArn": certificate}
+    )
+    assert execute_api_endpoint_disabled(with_domain) is True
+    assert execute_api_endpoint_disabled(deployed_template()) is False
+
+
+def test_the_access_log_names_the_iam_caller_and_no_header() -> None:
+    template = deployed_template()
+    (stage,) = template.of_type("AWS::ApiGatewayV2::Stage").values()
+    line = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    assert line["caller"] == "$context.identity.userArn"
+    assert line["callerAccount"] == "$context.identity.accountId"
+    assert not [value for value in line.values() if "header" in value]
+
+
+def test_only_the_admin_function_is_told_the_admin_principals() -> None:
+    listed = "arn:aws:iam::123456789012:role/support"
+    template = deployed_template({"AdminPrincipals": listed})
+    told = {
+        name
+        for name, function in template.functions().items()
+        if "ADMIN_PRINCIPALS" in function["Properties"]["Environment"]["Variables"]
+    }
+    assert told == {"AdminFunction"}
+    admin = template.functions()["AdminFunction"]["Properties"]["Environment"]["Variables"]
+    assert template.resolve(admin["ADMIN_PRINCIPALS"]) == listed
+
+
 def test_the_dashboard_shows_every_metric_the_functions_write_and_attacks_alarm() -> None:
     from session_service.domain import signals  # noqa: PLC0415
+    from session_service.domain.published_keys import UNTRUSTED_KEY_DOCUMENTS  # noqa: PLC0415
 
     template = deployed_template()
     body = template.resolve(RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"])
@@ -180,6 +226,7 @@ def test_the_dashboard_shows_every_metric_the_functions_write_and_attacks_alarm(
         "AuthorizerAllows",
         "AuthorizerDenies",
         "ColdStart",
+        UNTRUSTED_KEY_DOCUMENTS,
     }
     assert written <= shown
     alarmed = {
@@ -187,7 +234,7 @@ def test_the_dashboard_shows_every_metric_the_functions_write_and_attacks_alarm(
         for resource in RESOURCES.values()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
     }
-    assert {"LoginsThrottled", "RefreshTokenReuseDetected"} <= alarmed
+    assert {"LoginsThrottled", "RefreshTokenReuseDetected", UNTRUSTED_KEY_DOCUMENTS} <= alarmed
 
 
 def test_the_authorizers_bill_levers_are_parameters_that_default_to_todays_behaviour() -> None:

@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from session_service.domain.models import JwtAlgorithm
+from session_service.edge.principals import Principal, allow_list
 
 LimitPolicy = Literal["evict_oldest", "reject"]
 RefreshTransport = Literal["body", "cookie", "both"]
@@ -37,6 +38,9 @@ class Settings:
     # The SSM parameter the rotation publishes the public keys in (key_rotation); the
     # authorizer verifies with it alone, with SIGNING_KEY_SECRET_ID empty.
     verification_keys_parameter: str = ""
+    # The KMS key (id or ARN) that signs that parameter's document (key_documents): only
+    # what it signed is used.
+    verification_keys_signing_key: str = ""
     event_bus_name: str = ""
     event_source: str = "session-service"
     jwt_algorithm: JwtAlgorithm = "RS256"
@@ -54,6 +58,12 @@ class Settings:
     login_failures_per_username_all_ips: int = 100
     login_failures_per_ip: int = 50
     login_failure_window_seconds: int = 900
+    # Contract v3: an account's second-factor scope (per window, and in a row before TOTP
+    # locks), a session's wrong step-ups before it ends, registrations per address.
+    second_factor_failures_per_window: int = 10
+    second_factor_failures_max: int = 100
+    step_up_failures_per_session: int = 5
+    registrations_per_ip: int = 20
     signing_key_cache_seconds: int = 300
     dead_letter_queue_url: str = ""
     # Swagger UI at /docs: the local run turns it on; deployments leave it off.
@@ -75,6 +85,9 @@ class Settings:
     # consistently, and the percentage of allows it writes a metric line for.
     authorizer_consistent_read: bool = True
     authorizer_allow_log_percent: int = 100
+    # The admin API's callers, when listed (ADMIN_PRINCIPALS); empty admits any principal
+    # of this account that IAM lets invoke the admin routes.
+    admin_principals: tuple[Principal, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +102,13 @@ class Settings:
         if not signing_key_secret_id and not verification_keys_parameter:
             raise ConfigurationError(
                 "SIGNING_KEY_SECRET_ID or VERIFICATION_KEYS_PARAMETER must be set"
+            )
+        signing_key = reader.optional("VERIFICATION_KEYS_SIGNING_KEY")
+        if verification_keys_parameter and not signing_key:
+            # An unsigned document is never trusted: without its key nothing verifies.
+            raise ConfigurationError(
+                "VERIFICATION_KEYS_PARAMETER needs VERIFICATION_KEYS_SIGNING_KEY (the KMS key "
+                "that signs it)"
             )
         max_sessions = reader.positive_int("MAX_SESSIONS_PER_USER", 5)
         if max_sessions > MAX_SESSION_LIMIT:
@@ -109,6 +129,7 @@ class Settings:
             table_name=reader.required("TABLE_NAME"),
             signing_key_secret_id=signing_key_secret_id,
             verification_keys_parameter=verification_keys_parameter,
+            verification_keys_signing_key=signing_key,
             token_audience=reader.optional("TOKEN_AUDIENCE") or "session-service",
             token_issuer=issuer or None,
             token_issuer_parameter=None if issuer else issuer_parameter,
@@ -137,6 +158,12 @@ class Settings:
             ),
             login_failures_per_ip=reader.positive_int("LOGIN_FAILURES_PER_IP", 50),
             login_failure_window_seconds=reader.positive_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
+            second_factor_failures_per_window=reader.positive_int(
+                "SECOND_FACTOR_FAILURES_PER_WINDOW", 10
+            ),
+            second_factor_failures_max=reader.positive_int("SECOND_FACTOR_FAILURES_MAX", 100),
+            step_up_failures_per_session=reader.positive_int("STEP_UP_FAILURES_PER_SESSION", 5),
+            registrations_per_ip=reader.positive_int("REGISTRATIONS_PER_IP", 20),
             signing_key_cache_seconds=reader.positive_int("SIGNING_KEY_CACHE_SECONDS", 300),
             dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
             api_docs=reader.flag("API_DOCS"),
@@ -149,6 +176,7 @@ class Settings:
             webauthn_rp_name=reader.optional("WEBAUTHN_RP_NAME") or "session-service",
             authorizer_consistent_read=reader.flag("AUTHORIZER_CONSISTENT_READ", default=True),
             authorizer_allow_log_percent=reader.percent("AUTHORIZER_ALLOW_LOG_PERCENT", 100),
+            admin_principals=reader.principals("ADMIN_PRINCIPALS"),
         )
 
 
@@ -253,6 +281,12 @@ class _EnvReader:
                     f"{name} entries must be origins like https://app.example.com, not {origin!r}"
                 )
         return origins
+
+    def principals(self, name: str) -> tuple[Principal, ...]:
+        try:
+            return allow_list(self.optional(name))
+        except ValueError as invalid:
+            raise ConfigurationError(f"{name}: {invalid}") from None
 
 
 @functools.cache

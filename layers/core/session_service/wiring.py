@@ -8,15 +8,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from session_service.adapters import kms, ssm
 from session_service.adapters import secrets as secret_store
 from session_service.adapters.aws import aws_client
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.eventbridge import EventPublisher
 from session_service.adapters.secrets import secrets_manager_fetcher
 from session_service.adapters.sqs import dead_letter_sender
-from session_service.adapters.ssm import parameter_fetcher, read_parameter, ssm_client
+from session_service.adapters.ssm import parameter_fetcher, read_parameter
 from session_service.adapters.store import dynamo_store
 from session_service.config import Settings, get_settings
+from session_service.domain.key_documents import fetched
 from session_service.domain.keyring import (
     KeyRingError,
     KeyRingSource,
@@ -39,7 +41,11 @@ if TYPE_CHECKING:
     from session_service.domain.one_time_codes import SecondFactorKeys
     from session_service.domain.passkey_sign_in import PasskeySignIn
     from session_service.domain.passkeys import Passkeys
+    from session_service.domain.passwords import Passwords
+    from session_service.domain.proof_throttling import ProofThrottle
     from session_service.domain.second_factor import SecondFactors
+    from session_service.domain.second_step import SecondStep
+    from session_service.domain.step_up import StepUp
     from session_service.domain.throttling import LoginThrottle
 
 
@@ -54,14 +60,18 @@ def key_ring_source() -> KeyRingSource:
 
 @functools.cache
 def published_key_source() -> PublishedKeySource:
-    """The published public keys: all the authorizer verifies with."""
+    """The published public keys, as far as the document key signed them (its public part
+    read from KMS once per container): all the authorizer verifies with."""
     settings = get_settings()
     fetch = parameter_fetcher(
         settings.verification_keys_parameter,
         settings.signing_key_cache_seconds,
         what="the published verification keys",
+        decode=fetched,
     )
-    return PublishedKeySource(fetch)
+    key_id = settings.verification_keys_signing_key
+    document_key = functools.cache(lambda: kms.document_key(kms.kms_client(), key_id))
+    return PublishedKeySource(fetch, document_key)
 
 
 @functools.cache
@@ -207,26 +217,79 @@ def login_throttle() -> LoginThrottle:
         failures_per_username=settings.login_failures_per_username_all_ips,
         failures_per_ip=settings.login_failures_per_ip,
         window_seconds=settings.login_failure_window_seconds,
+        second_factor_failures_per_window=settings.second_factor_failures_per_window,
+        second_factor_failures_max=settings.second_factor_failures_max,
+        step_up_failures_per_session=settings.step_up_failures_per_session,
+        registrations_per_ip=settings.registrations_per_ip,
     )
     throttle_store = DynamoThrottleStore(dynamodb_client(), settings.table_name)
     return LoginThrottle(throttle_store, policy, now=lambda: int(time.time() * 1000))
 
 
 @functools.cache
-def accounts() -> Accounts:
+def proof_throttle() -> ProofThrottle:
+    from session_service.domain.proof_throttling import ProofThrottle  # noqa: PLC0415
+
+    settings = get_settings()
+    return ProofThrottle(
+        throttle=login_throttle(),
+        store=dynamo_store(settings.table_name),
+        end_session=session_ending().end_after_failed_step_ups,
+        session_lifetime_seconds=settings.session_absolute_timeout_seconds,
+    )
+
+
+@functools.cache
+def passwords() -> Passwords:
     # argon2 is imported here, not at module level: the authorizer never needs it.
+    from session_service.domain.passwords import Passwords  # noqa: PLC0415
+
+    return Passwords()
+
+
+@functools.cache
+def accounts() -> Accounts:
     from session_service.domain.accounts import Accounts  # noqa: PLC0415
     from session_service.domain.devices import DeviceTokens  # noqa: PLC0415
-    from session_service.domain.passwords import Passwords  # noqa: PLC0415
 
     return Accounts(
         store=dynamo_store(get_settings().table_name),
         sessions=session_service(),
         ending=session_ending(),
-        passwords=Passwords(),
+        passwords=passwords(),
         throttle=login_throttle(),
         devices=DeviceTokens(mac_keys()),
         second_factors=second_factors(),
+        proofs=proof_throttle(),
+    )
+
+
+@functools.cache
+def second_step() -> SecondStep:
+    from session_service.domain.second_step import SecondStep  # noqa: PLC0415
+
+    return SecondStep(
+        accounts=accounts(),
+        second_factors=second_factors(),
+        proofs=proof_throttle(),
+        store=dynamo_store(get_settings().table_name),
+        sessions=session_service(),
+        passkeys=passkeys,
+    )
+
+
+@functools.cache
+def step_up() -> StepUp:
+    from session_service.domain.step_up import StepUp  # noqa: PLC0415
+
+    return StepUp(
+        store=dynamo_store(get_settings().table_name),
+        sessions=session_service(),
+        passwords=passwords(),
+        proofs=proof_throttle(),
+        second_factors=second_factors(),
+        passkeys=passkeys,
+        refresh_tokens=RefreshTokens(mac_keys()),
     )
 
 
@@ -266,6 +329,7 @@ def passkey_sign_in() -> PasskeySignIn:
         sessions=session_service(),
         throttle=login_throttle(),
         devices=DeviceTokens(mac_keys()),
+        proofs=proof_throttle(),
     )
 
 
@@ -280,7 +344,12 @@ def activity_store() -> DynamoActivityStore:
 def activity_recorder() -> ActivityRecorder:
     from session_service.domain.activity import ActivityRecorder  # noqa: PLC0415
 
-    return ActivityRecorder(activity_store(), get_settings().activity_retention_days)
+    settings = get_settings()
+    return ActivityRecorder(
+        activity_store(),
+        settings.activity_retention_days,
+        settings.login_failure_window_seconds,
+    )
 
 
 @functools.cache
@@ -299,32 +368,10 @@ def administration() -> Administration:
 
 
 def reset() -> None:
-    """Forget every built object (tests change the environment between cases)."""
-    factories = (
-        key_ring_source,
-        published_key_source,
-        authorizer_sessions,
-        mac_keys,
-        token_issuer,
-        access_tokens,
-        session_service,
-        session_ending,
-        accounts,
-        login_throttle,
-        passkey_store,
-        passkeys,
-        passkey_sign_in,
-        second_factors,
-        administration,
-        activity_store,
-        activity_recorder,
-        _derived_keys,
-        event_publisher,
-        dead_letter_queue,
-    )
-    for factory in factories:
-        factory.cache_clear()
-    dynamodb_client.cache_clear()
-    secret_store.secrets_client.cache_clear()
-    ssm_client.cache_clear()
-    get_settings.cache_clear()
+    """Forget every built object (tests change the environment between cases): every
+    cached factory of this module, and the clients and settings it uses."""
+    for value in list(globals().values()):
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+    for client in (secret_store.secrets_client, ssm.ssm_client, kms.kms_client):
+        client.cache_clear()

@@ -1,6 +1,7 @@
 """Passkeys in a real browser, through the demo page: Chromium's virtual authenticator
 (DevTools WebAuthn domain: internal transport, resident key, user verification) creates
-a passkey, signs in with it without a username, and answers a step-up. The page runs on
+a passkey, answers the second step of a password login with it, signs in with it without
+a username, and answers a step-up. The page runs on
 http://localhost (a secure context; WebAuthn refuses IP addresses as relying-party ids).
 
 Also writes docs/passkeys.png, the screenshot in docs/frontend.md."""
@@ -17,6 +18,7 @@ from local_run.launcher import free_port
 from local_run.template import ROOT
 from tests.e2e.browser.pages import ask_for_a_step_up, log_in, open_demo
 from tests.e2e.service import DEPLOYED_URL, Service
+from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 SCREENSHOT = ROOT / "docs" / "passkeys.png"
@@ -79,6 +81,16 @@ def test_create_a_passkey_sign_in_with_it_and_answer_a_step_up(
     expect(page.locator("#passkeys tr td").first).to_have_text("This laptop")
     [credential] = _credentials(devtools)
     assert credential["isResidentCredential"] is True
+    # Sign out, then in with the password: the account now asks for its passkey after it
+    page.click("#logout")
+    expect(page.locator("#status")).to_have_text("Signed out.")
+    page.fill("#credentials [name=username]", username)
+    page.fill("#credentials [name=password]", PASSWORD)
+    page.click("#credentials button[value=login]")
+    expect(page.locator("#status")).to_have_text("Use your passkey.")
+    expect(page.locator("#code-step")).to_be_hidden()
+    page.click("#second-step-passkey")
+    expect(page.locator("#status")).to_have_text("Signed in.")
     # Sign out, then in with the passkey alone: no username, no password
     page.click("#logout")
     expect(page.locator("#status")).to_have_text("Signed out.")

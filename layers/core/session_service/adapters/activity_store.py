@@ -1,7 +1,8 @@
 """Users' activity in DynamoDB: one partition per user (ACTIVITY#<user id>), sorted by
 time, each entry with a TTL of the retention; a page is one Query, newest first, however
 long the history. Devices a user signed in from: DEVICE#<user id> / <device digest>, with
-the same TTL, renewed at each sign-in."""
+the same TTL, renewed at each sign-in. The places of a window's attempt entries:
+ACTIVITY_CAP#<user id> / W#<window>, until the window ends."""
 
 from __future__ import annotations
 
@@ -113,6 +114,24 @@ class DynamoActivityStore:
         entries = tuple(entry_from_item(user_id, item) for item in answer.get("Items", []))
         last = answer.get("LastEvaluatedKey")
         return ActivityPage(entries=entries, next_cursor=_cursor(last) if last else None)
+
+    def admit(self, user_id: str, window: int, limit: int, window_ends_at: Millis) -> bool:
+        taken = update_if(
+            self._db,
+            self._table,
+            "admit_activity",
+            Key=key(f"ACTIVITY_CAP#{user_id}", f"W#{window}"),
+            UpdateExpression="ADD entries :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            # Of racing batches, exactly the free places' worth get one.
+            ConditionExpression="attribute_not_exists(entries) OR entries < :limit",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":one": n(1),
+                ":limit": n(limit),
+                ":ttl": n(ttl_seconds(window_ends_at)),
+            },
+        )
+        return taken is not None
 
     def seen_device(
         self, user_id: str, device: str, at: Millis, retention_days: int, seen_by: str

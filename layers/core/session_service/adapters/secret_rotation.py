@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from session_service.domain.key_rotation import RotationTimes, rotated_secret
@@ -36,10 +36,11 @@ def rotation_step(
     token: str,
     algorithm: JwtAlgorithm,
     times: RotationTimes,
-    publish: Callable[[str], None],
+    publish: Callable[[Mapping[str, Any]], None],
     now: float,
 ) -> None:
-    """One step of the rotation; `publish` stores the verification keys' document."""
+    """One step of the rotation; `publish` signs the verification keys' document and stores
+    it (key_documents)."""
     if step == "createSecret":
         try:
             client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")
@@ -69,7 +70,7 @@ def rotation_step(
                     SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
                 )
                 raise
-        publish(json.dumps(published_document(pending, current)))
+        publish(published_document(pending, current))
     elif step == "testSecret":
         _pending_ring(client, secret_id, token)
     elif step == "finishSecret":
@@ -86,7 +87,7 @@ def rotation_step(
             )
         # Now with the replaced keys' retirement: what the ring made current says (read by
         # its version, which cannot lag the label's move).
-        document = json.dumps(published_document(_version_ring(client, secret_id, token)))
+        document = published_document(_version_ring(client, secret_id, token))
         for attempt in range(PUBLISH_ATTEMPTS):
             try:
                 publish(document)

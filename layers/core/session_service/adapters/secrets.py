@@ -46,14 +46,29 @@ def secrets_manager_fetcher(
     return cached_json_fetcher(read, max_age, what, clock)
 
 
+def json_object(text: str, what: str) -> Mapping[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise KeyRingError(f"{what} is not JSON") from None
+    if not isinstance(value, Mapping):
+        raise KeyRingError(f"{what} is not a JSON object")
+    return value
+
+
 def cached_json_fetcher(
-    read: Callable[[], str], max_age: int, what: str, clock: Callable[[], float] = time.monotonic
+    read: Callable[[], str],
+    max_age: int,
+    what: str,
+    clock: Callable[[], float] = time.monotonic,
+    decode: Callable[[str], Mapping[str, Any]] | None = None,
 ) -> SecretFetcher:
-    """A JSON object `read` returns, read at most once per `max_age` seconds unless forced.
-    The same read-only mapping is returned until it is read again, so that what parses it
-    (keyring.KeySource) parses it once. When a read fails, the value read before is kept
-    (its keys carry their own lifetimes) and read again after STALE_RETRY_SECONDS: a
-    throttled Parameter Store or Secrets Manager does not fail the requests in between."""
+    """A JSON object `read` returns (or what `decode` makes of the text), read at most once
+    per `max_age` seconds unless forced. The same read-only mapping is returned until it is
+    read again, so that what parses it (keyring.KeySource) parses it once. When a read
+    fails, the value read before is kept (its keys carry their own lifetimes) and read
+    again after STALE_RETRY_SECONDS: a throttled Parameter Store or Secrets Manager does not
+    fail the requests in between."""
     cached: dict[str, Any] = {}
 
     def fetch(force: bool) -> Mapping[str, Any]:
@@ -69,13 +84,8 @@ def cached_json_fetcher(
                 return cast(Mapping[str, Any], cached["value"])
             logger.exception(f"could not read {what}")
             raise Unavailable(retry_after=2) from None
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise KeyRingError(f"{what} is not JSON") from None
-        if not isinstance(value, Mapping):
-            raise KeyRingError(f"{what} is not a JSON object")
-        cached.update(value=MappingProxyType(value), at=now)
+        value = decode(text) if decode else json_object(text, what)
+        cached.update(value=MappingProxyType(dict(value)), at=now)
         return cast(Mapping[str, Any], cached["value"])
 
     return fetch

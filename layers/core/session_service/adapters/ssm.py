@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,14 +33,19 @@ def read_parameter(name: str) -> str:
 
 
 def parameter_fetcher(
-    name: str, max_age: int, what: str, clock: Callable[[], float] = time.monotonic
+    name: str,
+    max_age: int,
+    what: str,
+    clock: Callable[[], float] = time.monotonic,
+    decode: Callable[[str], Mapping[str, Any]] | None = None,
 ) -> SecretFetcher:
-    """A JSON parameter, read at most once per `max_age` seconds unless forced."""
+    """A JSON parameter (or what `decode` makes of its text), read at most once per
+    `max_age` seconds unless forced."""
 
     def read() -> str:
         return str(ssm_client().get_parameter(Name=name)["Parameter"]["Value"])
 
-    return cached_json_fetcher(read, max_age, what, clock)
+    return cached_json_fetcher(read, max_age, what, clock, decode)
 
 
 def write_parameter(name: str, value: str) -> None:

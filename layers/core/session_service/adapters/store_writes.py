@@ -180,7 +180,7 @@ def challenge_spend_item(table: str, digest: str, user_id: str, now: Millis) -> 
 def reauth_session_item(table: str, change: Reauthentication) -> Item:
     user_id = change.credential.user_id
     proof = change.step_up
-    names = {"#ttl": "ttl", "#proof": proof.proof_id}
+    names = {"#ttl": "ttl"}
     # The step-up joins the session's (the oldest beyond the cap leave); an item from
     # before step-ups were kept apart gets its map whole, once.
     if change.replaced_step_ups:
@@ -189,6 +189,7 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
         kept_apart = " AND attribute_not_exists(step_ups)"
     else:
         step_up = "step_ups.#proof = :step_up"
+        names["#proof"] = proof.proof_id
         value = {":step_up": step_up_value(proof)}
         kept_apart = ""
     dropped = [f"step_ups.#dropped{index}" for index in range(len(change.dropped_step_ups))]

@@ -129,7 +129,15 @@ class Accounts:
         (REGISTRATIONS_PER_IP per window, never given back), taken before argon2 runs."""
         check_username(username)
         check_password(password)
-        self._throttle.reserve_registration(ip)
+        place = self._throttle.reserve_registration(ip)
+        try:
+            return self._create(username, password)
+        except Unavailable:
+            # An AWS failure costs the client no registration: it may retry.
+            self._throttle.release(place)
+            raise
+
+    def _create(self, username: str, password: str) -> str:
         user_id = str(uuid.uuid4())
         now = int(self._clock() * 1000)
         credential = Credential(

@@ -33,6 +33,7 @@ ActivityType = Literal[
     "passkey_removed",
     "account_disabled",
     "account_enabled",
+    "second_factor_failing",
 ]
 _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "MfaEnabled": "mfa_enabled",
@@ -44,10 +45,32 @@ _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "PasskeyRemoved": "passkey_removed",
     # A refused sign-in: a failed login, with the reason.
     "PasskeySignCountRegressed": "login_failed",
+    "SecondFactorFailing": "second_factor_failing",
 }
 _ACCOUNT_EVENT_REASON = {"PasskeySignCountRegressed": "passkey_sign_count_regressed"}
-_BROWSERS = ("Edg/", "Firefox", "HeadlessChrome", "Chrome", "Safari", "curl")
-_PLATFORMS = ("Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux")
+# What a User-Agent header is, by the first of these it contains (the order matters: every
+# Edge header says Chrome, every Chrome one Safari, Android's say Linux, iPhone's Mac OS X).
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox", "Firefox"),
+    ("HeadlessChrome", "Headless Chrome"),
+    ("Chrome", "Chrome"),
+    ("Safari", "Safari"),
+    ("curl", "curl"),
+)
+_PLATFORMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+# Entries of attempts anyone can make (failed and throttled logins) a user's activity takes
+# per login window; beyond them, nothing more until the window ends: an attacker's
+# requests never bury the user's own entries.
+ATTEMPTS_PER_WINDOW = 20
+_ATTEMPTS: frozenset[ActivityType] = frozenset({"login_failed", "login_throttled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +97,10 @@ class ActivityStore(Protocol):
 
     def page(self, user_id: str, limit: int, cursor: str | None) -> ActivityPage: ...
 
+    def admit(self, user_id: str, window: int, limit: int, window_ends_at: Millis) -> bool:
+        """Take one of the user's `limit` places for attempt entries in this window."""
+        ...
+
     def seen_device(
         self, user_id: str, device: str, at: Millis, retention_days: int, seen_by: str
     ) -> bool:
@@ -85,15 +112,31 @@ class ActivityStore(Protocol):
 def device_of(ip: str, user_agent: str) -> str:
     """A device as the user would recognise it: browser family and platform, and the
     network it signs in from; stored only as a digest."""
-    browser = next((name for name in _BROWSERS if name in user_agent), "other")
-    platform = next((name for name in _PLATFORMS if name in user_agent), "other")
+    browser, platform = _first(_BROWSERS, user_agent), _first(_PLATFORMS, user_agent)
+    browser_key = browser[0] if browser else "other"
+    platform_key = platform[0] if platform else "other"
     try:
         address = ipaddress.ip_address(ip)
         prefix = 24 if address.version == 4 else 48
         network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
     except ValueError:
         network = "unknown"
-    return b64url(hashlib.sha256(f"{browser}|{platform}|{network}".encode()).digest())[:32]
+    digest = hashlib.sha256(f"{browser_key}|{platform_key}|{network}".encode()).digest()
+    return b64url(digest)[:32]
+
+
+def user_agent_label(user_agent: str) -> str:
+    """What a user's activity shows of a User-Agent header: the browser and platform it
+    names ("Firefox on Linux"), or "Other"; never the header's own text, which whoever
+    sends a request chooses (an attacker's message in the victim's security page)."""
+    browser, platform = _first(_BROWSERS, user_agent), _first(_PLATFORMS, user_agent)
+    if browser is None:
+        return "Other"
+    return f"{browser[1]} on {platform[1]}" if platform else browser[1]
+
+
+def _first(known: tuple[tuple[str, str], ...], user_agent: str) -> tuple[str, str] | None:
+    return next((entry for entry in known if entry[0] in user_agent), None)
 
 
 def activity_of(change: StreamChange) -> list[ActivityEntry]:
@@ -144,7 +187,7 @@ def activity_of(change: StreamChange) -> list[ActivityEntry]:
                 event.at,
                 ip=event.ip,
                 user_agent=event.user_agent,
-                reason=_ACCOUNT_EVENT_REASON.get(event.event_type),
+                reason=_ACCOUNT_EVENT_REASON.get(event.event_type, event.reason),
             )
         ]
     if change.kind == "login_attempt" and change.login_attempt is not None:
@@ -169,12 +212,14 @@ class ActivityRecorder:
     """Records a stream batch's activity, and finds the sign-ins from new devices: their
     activity, and the NewDeviceSignIn events to publish with the batch's others."""
 
-    def __init__(self, store: ActivityStore, retention_days: int) -> None:
+    def __init__(self, store: ActivityStore, retention_days: int, window_seconds: int) -> None:
         self._store = store
         self._retention_days = retention_days
+        self._window_ms = window_seconds * 1000
 
     def record(self, changes: Iterable[StreamChange]) -> list[ServiceEvent]:
         entries = [entry for change in changes for entry in activity_of(change)]
+        entries = [entry for entry in entries if self._admitted(entry)]
         events: list[ServiceEvent] = []
         for entry in list(entries):
             if entry.type != "login_succeeded":
@@ -192,5 +237,15 @@ class ActivityRecorder:
                 "user_agent": entry.user_agent,
             }
             events.append(ServiceEvent(NEW_DEVICE_SIGN_IN, detail))
-        self._store.record(entries, self._retention_days)
+        shown = [replace(entry, user_agent=user_agent_label(entry.user_agent)) for entry in entries]
+        self._store.record(shown, self._retention_days)
         return events
+
+    def _admitted(self, entry: ActivityEntry) -> bool:
+        """Whether an entry has room: an attempt anyone can make takes one of its user's
+        ATTEMPTS_PER_WINDOW places in its window; every other entry is the user's own."""
+        if entry.type not in _ATTEMPTS:
+            return True
+        window = entry.at // self._window_ms
+        until = (window + 1) * self._window_ms
+        return self._store.admit(entry.user_id, window, ATTEMPTS_PER_WINDOW, until)

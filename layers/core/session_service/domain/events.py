@@ -35,6 +35,7 @@ ACCOUNT_ENABLED = "AccountEnabled"
 PASSKEY_ADDED = "PasskeyAdded"
 PASSKEY_REMOVED = "PasskeyRemoved"
 PASSKEY_SIGN_COUNT_REGRESSED = "PasskeySignCountRegressed"
+SECOND_FACTOR_FAILING = "SecondFactorFailing"
 
 _MAX_ENTRIES_PER_PUT = 10
 
@@ -139,14 +140,16 @@ _ACCOUNT_EVENT_TIME = {
     PASSKEY_ADDED: "added_at",
     PASSKEY_REMOVED: "removed_at",
     PASSKEY_SIGN_COUNT_REGRESSED: "detected_at",
+    SECOND_FACTOR_FAILING: "detected_at",
 }
 
 
 def _account_events(change: StreamChange) -> list[ServiceEvent]:
     """MFA turned on or off, a recovery code spent, a passkey added, removed or refused
     for its sign count (a cloned authenticator, maybe), the account disabled or enabled
-    by an administrator; never a secret, code, key or digest. The record's type is the
-    event's detail-type."""
+    by an administrator, its second factor failing (an account's limit reached, TOTP
+    locked); never a secret, code, key or digest. The record's type is the event's
+    detail-type."""
     event = change.account_event
     if event is None:
         return []
@@ -158,8 +161,12 @@ def _account_events(change: StreamChange) -> list[ServiceEvent]:
         detail["remaining"] = event.remaining_recovery_codes or 0
     if event.passkey_id is not None:
         detail["passkey_id"] = event.passkey_id
-    if kind == PASSKEY_SIGN_COUNT_REGRESSED:
+    if kind in (PASSKEY_SIGN_COUNT_REGRESSED, SECOND_FACTOR_FAILING):
         detail |= {"ip": event.ip, "user_agent": event.user_agent}
+    if kind == SECOND_FACTOR_FAILING:
+        # window_limit: the account's codes answer 429 until the window ends; totp_locked:
+        # TOTP answers 429 until a recovery code, a passkey or an admin reset.
+        detail |= {"reason": event.reason, "failures": event.failures}
     detail[_ACCOUNT_EVENT_TIME[kind]] = rfc3339(event.at)
     return [ServiceEvent(kind, detail)]
 

@@ -71,9 +71,7 @@ class ProofThrottle:
     ) -> tuple[ThrottleScope, ThrottleScope]:
         policy = self._throttle.policy
         name = account_name(credential)
-        window = ThrottleScope(
-            f"factor#{name}", policy.second_factor_failures_per_window, remembered=True
-        )
+        window = ThrottleScope(f"factor#{name}", policy.second_factor_failures_per_window)
         run = ThrottleScope(
             f"factor-run#{name}",
             policy.second_factor_failures_max if kind == "totp" else UNLIMITED,
@@ -96,7 +94,8 @@ class ProofThrottle:
                 ip,
                 known_device=False,
                 before=(tries,),
-                after=self.account_scopes(credential, kind),
+                # The run first: a locked TOTP code is refused at one write.
+                account=self.account_scopes(credential, kind)[::-1],
             )
         except RateLimited as full:
             if full.scope == tries.key:
@@ -107,7 +106,7 @@ class ProofThrottle:
         """Places in the account's own scopes only: a code after a right password in a
         step-up, whose attempt holds the login scopes already."""
         try:
-            return self._throttle.reserve_scopes(self.account_scopes(credential, kind))
+            return self._throttle.reserve_scopes(self.account_scopes(credential, kind)[::-1])
         except RateLimited as full:
             raise self._explained(full) from None
 

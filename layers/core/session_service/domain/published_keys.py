@@ -2,7 +2,8 @@
 most exposed function) reads, so that it never holds a key that signs.
 
 The document is a JWKS whose keys also carry `activate_at` and `retire_at`
-(RFC 3339, or null); the rotation writes it from the key ring (key_rotation.publish)."""
+(RFC 3339, or null); the rotation writes it from the key ring, signed with the document key
+(key_documents), and verifiers use only what that key signed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
+from session_service.domain.key_documents import UntrustedDocument, verified_document
 from session_service.domain.keyring import (
     KeyRing,
     KeyRingError,
@@ -27,6 +29,7 @@ from session_service.domain.keyring import (
     live_named,
 )
 from session_service.domain.models import JwtAlgorithm
+from session_service.observability import logger
 
 _FROM_JWK: dict[str, type[RSAAlgorithm | ECAlgorithm | OKPAlgorithm]] = {
     "RSA": RSAAlgorithm,
@@ -34,6 +37,9 @@ _FROM_JWK: dict[str, type[RSAAlgorithm | ECAlgorithm | OKPAlgorithm]] = {
     "OKP": OKPAlgorithm,
 }
 _TIMES = ("activate_at", "retire_at")
+# A published-keys document was refused (unsigned, signed by another key, or a replay):
+# someone wrote the parameter who should not (template.yaml alarms on it).
+UNTRUSTED_KEY_DOCUMENTS = "UntrustedKeyDocuments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +112,51 @@ def published_keys(document: Mapping[str, Any]) -> PublishedKeys:
     return PublishedKeys(keys)
 
 
-class PublishedKeySource(KeySource[PublishedKeys]):
-    """The published verification keys, from their parameter."""
+def count_untrusted() -> None:
+    """One `UNTRUSTED_KEY_DOCUMENTS` metric (EMF, flushed with the function's metrics)."""
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
 
-    def __init__(self, fetch: SecretFetcher, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(fetch, published_keys, clock, what="the published verification keys")
+    from session_service.observability import metrics  # noqa: PLC0415
+
+    metrics.add_metric(name=UNTRUSTED_KEY_DOCUMENTS, unit=MetricUnit.Count, value=1)
+
+
+class PublishedKeySource(KeySource[PublishedKeys]):
+    """The published verification keys, from their parameter: only a document the document
+    key signed, and never one older than the document in use. Anything else is refused,
+    logged and counted (`on_untrusted`) once per value read; the keys in use, if any, stay
+    in use (with none, the keys are unavailable: 503)."""
+
+    def __init__(
+        self,
+        fetch: SecretFetcher,
+        document_key: Callable[[], ec.EllipticCurvePublicKey],
+        on_untrusted: Callable[[], None] = count_untrusted,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(fetch, self._trusted, clock, what="the published verification keys")
+        self._document_key = document_key
+        self._on_untrusted = on_untrusted
+        self._held: PublishedKeys | None = None
+        self._held_issued_at = -1
+        self._refused: Mapping[str, Any] | None = None
+
+    def _trusted(self, fetched: Mapping[str, Any]) -> PublishedKeys:
+        # (KeySource calls it under its lock, once for each value the fetcher reads)
+        public_key = self._document_key()  # KMS failing is an outage, not a bad document
+        if fetched is not self._refused:
+            try:
+                verified = verified_document(fetched, public_key)
+                if verified.issued_at < self._held_issued_at:
+                    raise UntrustedDocument("the published keys are older than those in use")
+                keys = published_keys(verified.document)
+            except KeyRingError as error:
+                self._refused = fetched
+                logger.error("refused the published verification keys", reason=str(error))
+                self._on_untrusted()
+            else:
+                self._held, self._held_issued_at = keys, verified.issued_at
+                return keys
+        if self._held is None:
+            raise UntrustedDocument("no trusted verification keys are published")
+        return self._held

@@ -22,6 +22,7 @@ EVENT_METRICS = {
     "NewDeviceSignIn": "NewDeviceSignIns",
     "RefreshTokenReuseDetected": "RefreshTokenReuseDetected",
     "PasskeySignCountRegressed": "PasskeySignCountRegressed",
+    "SecondFactorFailing": "SecondFactorFailing",
 }
 REVOKED = "SessionsRevoked"
 

@@ -107,15 +107,24 @@ class LoginThrottle:
     def now(self) -> Millis:
         return self._now()
 
-    def scopes(self, username_key: str, ip: str, known_device: bool) -> tuple[ThrottleScope, ...]:
+    def scopes(
+        self,
+        username_key: str,
+        ip: str,
+        known_device: bool,
+        account: Sequence[ThrottleScope] = (),
+    ) -> tuple[ThrottleScope, ...]:
         policy = self._policy
         # The address first: many usernames tried from one full address cost one refused
-        # write each, and nothing is taken and given back in the username's scopes.
+        # write each, and nothing is taken and given back in the username's scopes. The
+        # username's ceiling last: no attempt refused after it holds one of its places
+        # for a moment, so a full one is full of judged attempts (it is remembered).
         scopes = [
             ThrottleScope(ip_scope(ip), policy.failures_per_ip),
             ThrottleScope(
                 username_and_ip_scope(username_key, ip), policy.failures_per_username_and_ip
             ),
+            *account,
         ]
         if not known_device:
             scopes.append(
@@ -131,11 +140,12 @@ class LoginThrottle:
         ip: str,
         known_device: bool = False,
         before: Sequence[ThrottleScope] = (),
-        after: Sequence[ThrottleScope] = (),
+        account: Sequence[ThrottleScope] = (),
     ) -> Reservation:
-        """Places for one attempt in the login scopes (and the scopes given before and
-        after them), or RateLimited (and nothing held)."""
-        scopes = (*before, *self.scopes(username_key, ip, known_device), *after)
+        """Places for one attempt in the login scopes (with the attempt's own scopes
+        before them, and the account's before the username's ceiling), or RateLimited
+        (and nothing held)."""
+        scopes = (*before, *self.scopes(username_key, ip, known_device, account))
         return self.reserve_scopes(scopes)
 
     def reserve_registration(self, ip: str) -> Reservation:
@@ -149,13 +159,16 @@ class LoginThrottle:
         window_ms = self._policy.window_seconds * 1000
         window = now // window_ms
         reservation = Reservation(tuple(scopes), window, (window + 1) * window_ms)
+        for scope in reservation.scopes:
+            # A scope this container found full in this window refuses before any write.
+            scope_window = reservation.window_of(scope)[0]
+            if self._full.get(scope.key) == scope_window:
+                self._refuse(scope, scope_window, reservation.window_ends_at - now)
         counts: list[int] = []
         try:
             for scope in reservation.scopes:
                 scope_window, ends_at = reservation.window_of(scope)
-                count = None
-                if self._full.get(scope.key) != scope_window:
-                    count = self._store.reserve(scope, scope_window, ends_at)
+                count = self._store.reserve(scope, scope_window, ends_at)
                 if count is None:
                     self._refuse(scope, scope_window, reservation.window_ends_at - now)
                 counts.append(count)

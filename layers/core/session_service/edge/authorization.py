@@ -1,10 +1,11 @@
 """The authorizer's answer and what the API reads back from it: the simple response for
 API Gateway, the context it carries for our handlers (the verdict, the session), and the
-caller of a Bearer route. Imports nothing heavy: the authorizer loads it on every cold
-start."""
+caller of a Bearer route; the caller of an admin route. Imports nothing heavy: the
+authorizer loads it on every cold start."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from session_service.domain.errors import (
 )
 from session_service.domain.models import SECOND_FACTOR_METHODS, Millis, Session
 from session_service.edge.http import bearer_token, session_view
+from session_service.edge.principals import Principal, principal
 
 if TYPE_CHECKING:
     from session_service.domain.session_records import AuthorizedSession
@@ -44,9 +46,10 @@ def authorizer_allow(authorized: AuthorizedSession) -> dict[str, Any]:
         "expiresAt": session.expires_at,
         "ip": session.ip,
         "userAgent": session.user_agent,
-        # The token's own claims: a step-up decision is about what this token asserts.
-        "authTime": authorized.claims.auth_time,
-        "amr": " ".join(authorized.claims.amr),
+        # The stored session's: a step-up decision is about what the session holds for
+        # this token's client, whatever the token claims.
+        "authTime": authorized.auth_time,
+        "amr": " ".join(authorized.amr),
     }
     return {"isAuthorized": True, "context": context}
 
@@ -78,7 +81,7 @@ def authorizer_answer(
         if (
             mfa_required
             and not _for_our_api(event)
-            and not SECOND_FACTOR_METHODS & set(authorized.claims.amr)
+            and not SECOND_FACTOR_METHODS & set(authorized.amr)
         ):
             raise MfaEnrollmentRequired()
     except ServiceError as refusal:
@@ -171,7 +174,10 @@ class CallerRules:
         )
 
 
-# -- responses ----------------------------------------------------------------------------
+# -- the admin API's caller ---------------------------------------------------------------
+
+# The account in a user's, role's or session's ARN (arn:PARTITION:iam|sts::ACCOUNT:...).
+_ARN_ACCOUNT = re.compile(r"arn:[\w-]+:(?:iam|sts)::(\d{12}):.+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +186,49 @@ class AdminCaller:
 
     user_arn: str
     access_key: str
+    account_id: str = ""
 
 
-def admin_caller(event: Mapping[str, Any]) -> AdminCaller:
-    """The IAM identity of an admin request; a request without one never passed IAM
-    authorization (the function invoked some other way) and is refused."""
+def admin_identity(event: Mapping[str, Any]) -> AdminCaller | None:
+    """The IAM identity API Gateway put in an admin request, unchecked; None for a request
+    without one (the function invoked some other way than through IAM-authorised routes)."""
     iam = ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") or {}
     user_arn, access_key = iam.get("userArn"), iam.get("accessKey")
     if not isinstance(user_arn, str) or not user_arn or not isinstance(access_key, str):
+        return None
+    return AdminCaller(user_arn, access_key, str(iam.get("accountId") or ""))
+
+
+def function_account(invoked_function_arn: str) -> str:
+    """The account the running function belongs to (and so its API: one stack), from the
+    ARN Lambda invoked it by.
+
+    Not the event's requestContext.accountId: that sits in the same document as the
+    identity it would vouch for, so an event written by hand (a direct invocation) states
+    both. The invoked ARN is Lambda's own, whatever the event says."""
+    parts = invoked_function_arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[2] == "lambda" else ""
+
+
+def admin_caller(
+    event: Mapping[str, Any], own_account: str, allowed: tuple[Principal, ...] = ()
+) -> AdminCaller:
+    """The administrator who signed this request, or 403: the signer must be of the API's
+    own account and, when ADMIN_PRINCIPALS lists principals, one of them. AWS documents
+    that an HTTP API, which has no resource policy, serves IAM callers of its own account
+    only; the function holds to that itself rather than trust every path to it to."""
+    caller = admin_identity(event)
+    if caller is None:
         raise Forbidden("The admin API needs a request signed with AWS credentials (IAM).")
-    return AdminCaller(user_arn=user_arn, access_key=access_key)
+    arn_account = _ARN_ACCOUNT.fullmatch(caller.user_arn)
+    if (
+        not own_account
+        or caller.account_id != own_account
+        or arn_account is None
+        or arn_account[1] != own_account
+    ):
+        raise Forbidden("The admin API serves principals of its own AWS account only.")
+    signer = principal(caller.user_arn)
+    if allowed and (signer is None or not any(entry.admits(signer) for entry in allowed)):
+        raise Forbidden("This principal is not one of the admin API's (ADMIN_PRINCIPALS).")
+    return caller

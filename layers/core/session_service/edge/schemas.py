@@ -204,15 +204,19 @@ class OpenIdConfiguration(_Body):
 class ErrorResponse(_Body):
     error: str
     error_description: str
-    # With mfa_required only: what POST /auth/login/mfa exchanges with a code.
+    # With mfa_required only: what POST /auth/login/mfa exchanges with a proof, and the
+    # proofs the account may give ("totp", "passkey", "recovery_code").
     mfa_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    factors: list[Literal["totp", "passkey", "recovery_code"]] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
 
 
 _ERROR_MEANINGS = {
     400: "invalid_request: malformed JSON, a missing or invalid field",
     401: (
         "invalid_grant (credentials, code, refresh token), invalid_token (access token), "
-        "mfa_required (with mfa_token: the account has a second factor) or "
+        "mfa_required (with mfa_token and factors: the account has a second factor) or "
         "insufficient_user_authentication (the route needs a recent sign-in: POST "
         "/auth/reauth; WWW-Authenticate names max_age)"
     ),
