@@ -136,9 +136,10 @@ def session_item(session: Session) -> Item:
         "generation": n(session.generation),
         "auth_time": n(session.auth_time),
         "amr": {"L": [s(method) for method in session.amr]},
-        "step_ups": {"M": {p.proof_id: step_up_value(p) for p in session.step_ups or ()}},
         "ttl": n(ttl_seconds(session.expires_at)),
     }
+    if session.step_ups:
+        item["step_ups"] = {"M": {p.proof_id: step_up_value(p) for p in session.step_ups}}
     if session.refresh_digests:
         item["refresh_digests"] = {"SS": sorted(session.refresh_digests)}
     return item
@@ -161,7 +162,8 @@ def session_from_item(item: Item) -> Session:
         # Sessions from before these attributes: proved by password at creation.
         auth_time=opt_int_of(item, "auth_time") or int_of(item, "created_at"),
         amr=tuple(str(m["S"]) for m in item["amr"]["L"]) if "amr" in item else PASSWORD_AMR,
-        step_ups=_step_ups(item["step_ups"]["M"]) if "step_ups" in item else None,
+        # (DynamoDB Local's stream shows an empty map as {}, without its type)
+        step_ups=_step_ups(item["step_ups"].get("M", {})) if "step_ups" in item else None,
     )
 
 

@@ -181,8 +181,8 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
     user_id = change.credential.user_id
     proof = change.step_up
     names = {"#ttl": "ttl"}
-    # The step-up joins the session's (the oldest beyond the cap leave); an item from
-    # before step-ups were kept apart gets its map whole, once.
+    # The step-up joins the session's (the oldest beyond the cap leave); a session's first
+    # gets its map whole, once.
     if change.replaced_step_ups:
         step_up = "step_ups = :step_ups"
         value: Item = {":step_ups": {"M": {proof.proof_id: step_up_value(proof)}}}

@@ -95,8 +95,8 @@ class Session:
     # When the user proved a credential to start this session, and how (RFC 8176).
     auth_time: Millis = 0
     amr: tuple[str, ...] = PASSWORD_AMR
-    # Its step-ups, newest last (None: an item from before step-ups were kept apart).
-    step_ups: tuple[StepUpProof, ...] | None = ()
+    # Its step-ups, newest last (None: none yet; its first one writes them whole).
+    step_ups: tuple[StepUpProof, ...] | None = None
 
     def proven(self, proof_id: str | None) -> tuple[Millis, tuple[str, ...]]:
         """When and how the holder of a token naming `proof_id` last proved a credential:

@@ -174,7 +174,8 @@ class Reauthentication:
     # The step-up, kept with the session (the new token names it); the session's own
     # auth_time and amr, its start's, stay.
     step_up: StepUpProof
-    # An item from before step-ups were kept apart has none yet: its map is written whole.
+    # The session's first step-up (none yet, or an item from before step-ups were kept
+    # apart): its map is written whole.
     replaced_step_ups: bool
     # The oldest step-ups, beyond what a session keeps.
     dropped_step_ups: tuple[str, ...]
