@@ -293,7 +293,6 @@ class Accounts:
                 "with it: POST /auth/reauth with the code, or with a passkey.",
             )
         reservation = self._proofs.reserve_from_session(
-            caller.user_id,
             change.session_id,
             throttled_name(key, credential),
             change.client.ip,

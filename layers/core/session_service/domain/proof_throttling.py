@@ -174,11 +174,10 @@ class ProofThrottle:
         return ThrottleScope(f"step-up#{session_id}", limit, span=(0, until))
 
     def reserve_from_session(
-        self, user_id: str, session_id: str, name: str, ip: str, known_device: bool
+        self, session_id: str, name: str, ip: str, known_device: bool
     ) -> Reservation:
         """Places for a proof made from a session: the session's own, then the login's.
         A session out of places answers 429 (the wrong proof that filled it ended it)."""
-        del user_id  # (the session's key names it)
         scope = self.session_scope(session_id)
         return self._throttle.reserve(name, ip, known_device=known_device, before=(scope,))
 

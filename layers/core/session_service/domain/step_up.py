@@ -102,7 +102,7 @@ class StepUp:
         credential = self._credential(call.user_id, call.username)
         if credential.totp is not None and not call.code:
             raise InvalidRequest("code is required: the account has TOTP on.")
-        reservation = self._reserve(call.user_id, call.session_id, credential, call.client)
+        reservation = self._reserve(call.session_id, credential, call.client)
 
         def attempt() -> IssuedTokens:
             if not self._passwords.verify(credential.password_hash, call.password):
@@ -131,7 +131,7 @@ class StepUp:
         passkeys = self._passkeys()
         named = passkeys.presented(call.ceremony_id, call.credential)
         credential = self._credential(call.user_id, call.username)
-        reservation = self._reserve(call.user_id, call.session_id, credential, call.client)
+        reservation = self._reserve(call.session_id, credential, call.client)
 
         def attempt() -> IssuedTokens:
             if named.passkey is None or named.passkey.user_id != call.user_id:
@@ -207,10 +207,6 @@ class StepUp:
             raise InvalidGrant("The account no longer exists.")
         return credential
 
-    def _reserve(
-        self, user_id: str, session_id: str, credential: Credential, client: ClientInfo
-    ) -> Reservation:
+    def _reserve(self, session_id: str, credential: Credential, client: ClientInfo) -> Reservation:
         name = throttled_name(credential.username_key, credential)
-        return self._proofs.reserve_from_session(
-            user_id, session_id, name, client.ip, known_device=False
-        )
+        return self._proofs.reserve_from_session(session_id, name, client.ip, known_device=False)
