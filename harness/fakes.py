@@ -14,6 +14,7 @@ from session_service.adapters.store_items import (
     session_key,
 )
 from session_service.domain.models import (
+    SECOND_FACTOR_METHODS,
     AccountEvent,
     Credential,
     EndedSessions,
@@ -140,7 +141,8 @@ class InMemoryStore(InMemoryCounters):
                 stored = self.credentials.get(start.credential.username_key)
                 if stored is None or stored.password_version != start.credential.password_version:
                     raise CredentialChanged() if proof is None else SecondFactorSpent()
-                if proof is None and start.new_password_hash is None and stored.has_second_factor:
+                password_alone = not SECOND_FACTOR_METHODS & set(session.amr)
+                if proof is None and password_alone and stored.has_second_factor:
                     raise CredentialChanged()  # a password alone no longer suffices
                 if proof is not None:
                     spent = self._spend(stored, proof, session.user_id, session.created_at)

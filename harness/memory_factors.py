@@ -7,7 +7,6 @@ import dataclasses
 
 from harness.fakes import InMemoryStore
 from session_service.domain.models import (
-    PASSWORD_AND_OTP_AMR,
     AccountEvent,
     Credential,
     PendingTotp,
@@ -55,9 +54,6 @@ class InMemorySecondFactorStore:
                 raise StaleWrite()
             self._store.credentials[stored.username_key] = dataclasses.replace(
                 stored, totp=factor, pending_totp=None
-            )
-            self._store.sessions[session_key] = dataclasses.replace(
-                session, amr=PASSWORD_AND_OTP_AMR
             )
             self._store.account_events.append(enrollment.event)
 

@@ -638,16 +638,27 @@ export interface components {
             refresh_token?: string | null;
         };
         /**
-         * MfaLoginRequest
-         * @description The mfa_token with a code (TOTP or recovery), or with a passkey's assertion of a
-         *     ceremony from POST /auth/passkeys/authentication/options.
+         * MfaCodeLogin
+         * @description The mfa_token with a code: a TOTP code or a recovery code.
          */
-        MfaLoginRequest: {
+        MfaCodeLogin: {
+            /**
+             * Code
+             * @example 123456
+             */
+            code: string;
+            /** Mfa Token */
+            mfa_token: string;
+        };
+        /**
+         * MfaPasskeyLogin
+         * @description The mfa_token with a passkey's assertion of a ceremony from POST
+         *     /auth/passkeys/authentication/options.
+         */
+        MfaPasskeyLogin: {
             /** Ceremony Id */
-            ceremony_id?: string | null;
-            /** Code */
-            code?: string | null;
-            credential?: components["schemas"]["AuthenticationResponseJson"] | null;
+            ceremony_id: string;
+            credential: components["schemas"]["AuthenticationResponseJson"];
             /** Mfa Token */
             mfa_token: string;
         };
@@ -1520,7 +1531,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MfaLoginRequest"];
+                "application/json": components["schemas"]["MfaCodeLogin"] | components["schemas"]["MfaPasskeyLogin"];
             };
         };
         responses: {

@@ -31,6 +31,7 @@ from session_service.edge.schemas import (
     Jwks,
     LoginBody,
     LogoutRequest,
+    MfaCodeLogin,
     MfaLoginRequest,
     OpenIdConfiguration,
     PasswordChangeRequest,
@@ -97,14 +98,17 @@ def login_with_code(body: Annotated[MfaLoginRequest, Body()]) -> Response[TokenR
     event = app.current_event.raw_event
     transport.check_browser_origin(event, refresh_transport)
     replaced = transport.replaced_session(event, refresh_transport)
-    request = SecondStepRequest(
-        mfa_token=body.mfa_token,
-        client=http.client_info(event),
-        code=body.code,
-        ceremony_id=body.ceremony_id,
-        credential=browser_json(body.credential) if body.credential is not None else None,
-        replaces=replaced,
-    )
+    client = http.client_info(event)
+    if isinstance(body, MfaCodeLogin):
+        request = SecondStepRequest(body.mfa_token, client, code=body.code, replaces=replaced)
+    else:
+        request = SecondStepRequest(
+            body.mfa_token,
+            client,
+            ceremony_id=body.ceremony_id,
+            credential=browser_json(body.credential),
+            replaces=replaced,
+        )
     return _tokens(wiring.second_step().complete(request))
 
 

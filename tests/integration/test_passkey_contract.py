@@ -236,3 +236,19 @@ def test_a_password_only_session_cannot_land_once_a_passkey_is_added(
     start = StartRequest(issued.session.user_id, CLIENT, credential=before)
     assert outcome(lambda: services.sessions.start(start)) == "InvalidGrant"
     assert _sessions(store, issued.session.user_id) == 1
+
+
+def test_a_password_change_from_a_password_only_session_cannot_land_once_a_passkey_is_added(
+    services: Services, store: SessionStore
+) -> None:
+    # A change that checked the account had no factor, its write landing after a passkey
+    issued = _signed_in(services)
+    before = store.find_credential("ada")
+    add_passkey(services, issued, passkey_authenticator(), amr=("pwd",))
+    change = StartRequest(
+        issued.session.user_id, CLIENT, credential=before, new_password_hash="another hash"
+    )
+    assert outcome(lambda: services.sessions.start(change)) == "InvalidGrant"
+    after = store.find_credential("ada")
+    assert after is not None
+    assert (after.password_hash, after.password_version) == (before.password_hash, 0)  # type: ignore[union-attr]

@@ -216,10 +216,12 @@ def test_reauth_needs_the_code_when_totp_is_on(stack: Stack) -> None:
 def test_turning_totp_off_from_the_session_that_confirmed_it_restores_password_login(
     stack: Stack,
 ) -> None:
-    # The confirming session proved the factor: its next tokens (a refresh) say so
-    tokens, _, _ = _enrolled(stack)
-    refreshed = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
-    access = bearer(refreshed.json()["access_token"])
+    # The confirming session proves the factor with a step-up (the enrollment proved a new
+    # secret, not the user); then it may turn TOTP off
+    tokens, secret, _ = _enrolled(stack)
+    proof = {"password": PASSWORD, "code": totp_code(secret, time.time() + 30)}
+    stepped = stack.http("POST", "/auth/reauth", proof, headers=bearer(tokens["access_token"]))
+    access = bearer(stepped.json()["access_token"])
     assert stack.http("GET", "/auth/session", headers=access).json()["amr"] == ["pwd", "otp"]
     off = stack.http("DELETE", "/auth/mfa/totp", headers=access)
     assert off.status == 204
@@ -247,22 +249,27 @@ def test_under_mfa_required_a_user_without_a_second_factor_may_only_enroll(
     ]:
         refused = stack.http(method, path, headers=access)
         assert_error(refused, 403, "mfa_enrollment_required")
-    # Enrolling is allowed, and the session's next tokens carry the factor
+    # Enrolling is allowed; the session does not gain the factor by it (every copy of its
+    # tokens would), a step-up with the code gives it to the client that makes it
     begun = stack.http("POST", "/auth/mfa/totp", headers=access)
     assert begun.status == 200
-    code = totp_code(begun.json()["secret"], time.time())
-    confirmed = stack.http("POST", "/auth/mfa/totp/confirm", {"code": code}, headers=access)
+    secret = begun.json()["secret"]
+    confirmed = stack.http(
+        "POST", "/auth/mfa/totp/confirm", {"code": totp_code(secret, time.time())}, headers=access
+    )
     assert confirmed.status == 200
     refreshed = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
-    assert refreshed.status == 200
-    now_allowed = stack.http(
-        "GET", "/auth/session", headers=bearer(refreshed.json()["access_token"])
-    )
+    still = stack.http("GET", "/auth/session", headers=bearer(refreshed.json()["access_token"]))
+    assert_error(still, 403, "mfa_enrollment_required")
+    proof = {"password": PASSWORD, "code": totp_code(secret, time.time() + 30)}
+    stepped = stack.http("POST", "/auth/reauth", proof, headers=access)
+    assert stepped.status == 200, stepped.json()
+    now = bearer(stepped.json()["access_token"])
+    now_allowed = stack.http("GET", "/auth/session", headers=now)
     assert now_allowed.status == 200
     assert now_allowed.json()["amr"] == ["pwd", "otp"]
     # and the factor cannot be turned off under this policy
-    off = stack.http("DELETE", "/auth/mfa/totp", headers=bearer(refreshed.json()["access_token"]))
-    assert_error(off, 409, "conflict")
+    assert_error(stack.http("DELETE", "/auth/mfa/totp", headers=now), 409, "conflict")
 
 
 def test_a_password_change_keeps_the_second_factor_of_the_session_it_replaces(

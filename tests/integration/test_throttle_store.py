@@ -185,3 +185,22 @@ def test_a_counter_without_its_count_never_locks_the_owner_out(
     stack.clients("dynamodb").put_item(TableName=stack.table, Item=item)
     answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     assert answer.status == 200, answer.json()
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_a_run_of_failures_lives_as_long_after_its_last_failure_a_window_after_its_first(
+    stack: Stack,
+) -> None:
+    store = DynamoThrottleStore(dynamodb_client(), stack.table)
+    run = ThrottleScope("factor-run#u", limit=100, resets=True)
+    window = ThrottleScope("factor#u", limit=10)
+    for ends_at in (5_000_000, 9_000_000):
+        store.reserve(run, 0, ends_at)
+        store.reserve(window, WINDOW, ends_at)
+
+    def ttl(scope: ThrottleScope, number: int) -> int:
+        key = {"pk": {"S": f"THROTTLE#{scope.key}"}, "sk": {"S": f"W#{number}"}}
+        item = stack.clients("dynamodb").get_item(TableName=stack.table, Key=key)["Item"]
+        return int(item["ttl"]["N"])
+
+    assert (ttl(run, 0), ttl(window, WINDOW)) == (9_000, 5_000)

@@ -53,8 +53,9 @@ def test_enrollment_gives_a_secret_its_uri_and_ten_recovery_codes_once_confirmed
     assert len(codes) == len(set(codes)) == 10
     factor = domain.store.credentials["ada"].totp
     assert factor is not None
-    # The confirming session now counts the factor
-    assert domain.store.sessions[(user_id, issued.session.session_id)].amr == ("pwd", "otp")
+    # The confirming session does not count the factor: the code proved a new secret, not
+    # the user (every copy of the session's tokens would gain it); a step-up with it does
+    assert domain.store.sessions[(user_id, issued.session.session_id)].amr == ("pwd",)
     # and enrolling again, or confirming again, is a conflict
     with pytest.raises(Conflict):
         domain.second_factors.begin_totp(factor_change(issued))

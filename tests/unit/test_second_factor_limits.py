@@ -20,6 +20,7 @@ from session_service.domain.session_records import IssuedTokens
 from tests.helpers import (
     add_passkey,
     enroll_totp,
+    factor_change,
     outcome,
     passkey_authenticator,
     passkey_sign_in,
@@ -189,3 +190,25 @@ def _counting_codes(domain: Domain) -> Callable[[], int]:
 
     domain.second_factors.prove = counted  # type: ignore[method-assign,assignment]
     return lambda: count[0]
+
+
+def test_codes_confirming_an_enrollment_are_held_by_the_accounts_limit(domain: Domain) -> None:
+    # Given an enrollment waiting for its code (a copy of the session guessing it)
+    issued = register_and_login(domain)
+    change = factor_change(issued)
+    domain.second_factors.begin_totp(change)
+    session_id = issued.session.session_id
+
+    def confirm(index: int) -> str:
+        return outcome(
+            lambda: domain.accounts.confirm_totp(change, session_id, "000000", _client(index))
+        )
+
+    # When wrong codes come from 15 addresses, then (enrolling again) from 15 more in the
+    # next window
+    first = [confirm(index) for index in range(15)]
+    domain.clock.advance(WINDOW)
+    domain.second_factors.begin_totp(change)
+    second = [confirm(100 + index) for index in range(15)]
+    # Then the account's window judged ten each time, whatever the address
+    assert first == second == ["InvalidGrant"] * 10 + ["RateLimited"] * 5

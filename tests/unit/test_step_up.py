@@ -144,13 +144,12 @@ def test_the_authorizer_goes_by_the_stored_session_not_the_tokens_claims(
             session.user_id, session.session_id, not_after=session.expires_at // 1000, **claims
         ).token
 
-    recent_and_strong = {"auth_time": int(domain.clock()), "amr": ("pwd", "otp", "hwk")}
+    recent_and_strong = {"auth_time": int(domain.clock()), "amr": ("otp", "hwk")}
     naming_no_step_up = forged(**recent_and_strong, proof_id="A" * 22)
     naming_the_step_up = forged(**recent_and_strong, proof_id=proof)
-    # Then the authorizer answers what the session holds: its start (the enrollment made it
-    # pwd otp), or the step-up named
+    # Then the authorizer answers what the session holds: its start, or the step-up named
     start = _context_of(domain, forged(**recent_and_strong))
-    assert (start["authTime"], start["amr"]) == (session.created_at // 1000, "pwd otp")
+    assert (start["authTime"], start["amr"]) == (session.created_at // 1000, "pwd")
     assert _context_of(domain, naming_no_step_up) == start
     step_up = _context_of(domain, naming_the_step_up)
     assert (step_up["authTime"], step_up["amr"]) == (int(domain.clock()) - 1800, "pwd otp")
@@ -211,10 +210,14 @@ def test_under_mfa_required_a_session_without_a_second_factor_may_only_enroll(
     with pytest.raises(MfaEnrollmentRequired):
         rules.caller(event)
     assert rules.caller(event, recent=True, enrolling=True).user_id == issued.session.user_id
-    # Once enrolled, the session's next tokens carry otp, and every route answers
-    enroll_totp(domain, issued)
+    # Once enrolled, the session still proved no factor (a copy of its tokens would gain it
+    # too), until a step-up with the code: then that client's tokens carry otp
+    secret, _ = enroll_totp(domain, issued)
     refreshed = domain.sessions.refresh(issued.refresh_token, CLIENT)
-    assert rules.caller(_event(domain, refreshed)).amr == ("pwd", "otp")
+    with pytest.raises(MfaEnrollmentRequired):
+        rules.caller(_event(domain, refreshed))
+    stepped = _reauth(domain, refreshed, code=totp_code(secret, domain.clock()))
+    assert rules.caller(_event(domain, stepped)).amr == ("pwd", "otp")
 
 
 def test_a_refresh_keeps_the_sign_in_time_and_methods(domain: Domain) -> None:

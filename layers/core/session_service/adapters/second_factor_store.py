@@ -73,14 +73,15 @@ class DynamoSecondFactorStore:
                 },
             }
         }
-        # The confirming session proved the factor: its next tokens say so (amr).
+        # The confirming session is still there (an ended one enrolls nothing). How it
+        # signed in stays: the code proved a new secret, not the user, and every copy of
+        # the session's tokens would share a change of the session's own; a step-up with
+        # the code gives the factor to the client that makes it.
         session: Item = {
-            "Update": {
+            "ConditionCheck": {
                 "TableName": self._table,
                 "Key": session_key(credential.user_id, enrollment.session_id),
-                "UpdateExpression": "SET amr = :amr",
                 "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":amr": {"L": [s("pwd"), s("otp")]}},
             }
         }
         events = account_event_put(self._table, enrollment.event)

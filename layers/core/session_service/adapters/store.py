@@ -56,6 +56,7 @@ from session_service.adapters.stream_records import (
 )
 from session_service.domain.errors import Unavailable
 from session_service.domain.models import (
+    SECOND_FACTOR_METHODS,
     AccountEvent,
     Credential,
     EndedSessions,
@@ -189,8 +190,12 @@ class DynamoSessionStore:
         proof = start.second_factor
         if start.credential is not None:
             conflicts[len(items)] = CredentialChanged if proof is None else SecondFactorSpent
+            # A password change from a session that proved no factor is on the password alone.
+            password_alone = not SECOND_FACTOR_METHODS & set(session.amr)
             items.append(
-                credential_op(self._table, start.credential, start.new_password_hash, proof)
+                credential_op(
+                    self._table, start.credential, start.new_password_hash, proof, password_alone
+                )
             )
         if proof is not None and proof.challenge_digest is not None:
             conflicts[len(items)] = SecondFactorSpent

@@ -79,23 +79,35 @@ def credential_op(
 ) -> Item:
     """The credential's part of a transaction: the password we verified is still the
     password; with a new hash, it is replaced; with a second factor, the code is spent.
-    A new session on the password alone (`password_alone`) needs an account still
-    without a second factor (a step-up of a session keeps what the session proved)."""
+    A session on the password alone (`password_alone`: a login without a second step, a
+    password change from a session that proved no factor) needs an account still without
+    a second factor."""
     seen: Item = {":version": n(credential.password_version)}
     key = login_key(credential.username_key)
+    # What a proof of the password alone needs: no second factor (TOTP, a passkey) turned
+    # on meanwhile.
+    no_factor = " AND attribute_not_exists(totp_secret)" + (
+        " AND (attribute_not_exists(passkey_count) OR passkey_count = :zero)"
+    )
     if new_password_hash is not None:
+        # Replace only the password we verified: of two changes, one wins; from a session
+        # that proved no factor, only while the account still has none.
+        values: Item = {
+            **seen,
+            ":hash": s(new_password_hash),
+            ":next": n(credential.password_version + 1),
+        }
+        condition = "password_version = :version"
+        if password_alone:
+            condition += no_factor
+            values[":zero"] = n(0)
         return {
             "Update": {
                 "TableName": table,
                 "Key": key,
                 "UpdateExpression": "SET password_hash = :hash, password_version = :next",
-                # Replace only the password we verified: of two changes, one wins.
-                "ConditionExpression": "password_version = :version",
-                "ExpressionAttributeValues": {
-                    **seen,
-                    ":hash": s(new_password_hash),
-                    ":next": n(credential.password_version + 1),
-                },
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
             }
         }
     if second_factor is not None and second_factor.totp_step is not None:
@@ -140,10 +152,11 @@ def credential_op(
             }
         }
     # The password we verified is still the password, and still enough: a second factor
-    # turned on (TOTP, a passkey) meanwhile refuses a password-only session.
+    # turned on (TOTP, a passkey) meanwhile refuses a password-only session (a step-up of
+    # a session keeps what the session proved: TOTP alone asks for its code).
     condition = "password_version = :version AND attribute_not_exists(totp_secret)"
     if password_alone:
-        condition += " AND (attribute_not_exists(passkey_count) OR passkey_count = :zero)"
+        condition = "password_version = :version" + no_factor
         seen = {**seen, ":zero": n(0)}
     return {
         "ConditionCheck": {

@@ -22,12 +22,15 @@ class DynamoThrottleStore:
 
     def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> int | None:
         """Take a place in the scope's window: the count with it; None when it is full."""
+        # A window's counter lives until the window ends; a run of failures (counted until
+        # a success resets it) as long after its last failure as its span says.
+        ttl = ":ttl" if scope.resets else "if_not_exists(#ttl, :ttl)"
         taken = update_if(
             self._db,
             self._table,
             "reserve_attempt",
             Key=throttle_key(scope.key, window),
-            UpdateExpression="ADD attempts :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            UpdateExpression=f"ADD attempts :one SET #ttl = {ttl}",
             # A place exists only below the limit: of N racing attempts, exactly the free
             # places' worth succeed.
             ConditionExpression="attribute_not_exists(attempts) OR attempts < :limit",

@@ -35,7 +35,7 @@ from session_service.domain.ports import AlreadyExists, SessionStore
 from session_service.domain.session_ending import SessionEnding
 from session_service.domain.session_records import IssuedTokens, StartRequest
 from session_service.domain.sessions import SessionService
-from session_service.domain.throttling import LoginThrottle, throttled_name
+from session_service.domain.throttling import LoginThrottle, is_address_scope, throttled_name
 from session_service.observability import logger
 
 if TYPE_CHECKING:
@@ -166,8 +166,8 @@ class Accounts:
         name = throttled_name(key, credential)
         try:
             reservation = self._throttle.reserve(name, request.client.ip, known_device=known)
-        except RateLimited:
-            self.record_attempt(credential, request.client, throttled=True, name=name)
+        except RateLimited as refused:
+            self.record_refusal(credential, request.client, refused, name)
             raise
         device_id = device.device_id if device else None
         try:
@@ -215,6 +215,15 @@ class Accounts:
                 self._recorded.clear()
             self._recorded[record_id] = window
 
+    def record_refusal(
+        self, credential: Credential | None, client: ClientInfo, refused: RateLimited, name: str
+    ) -> None:
+        """A throttled attempt, for the user's activity, when a scope of the account was
+        full; an address's full scope throttles the address, not the account: nothing is
+        written (a spray across usernames costs the refused reservation alone)."""
+        if not is_address_scope(refused.scope or ""):
+            self.record_attempt(credential, client, throttled=True, name=name)
+
     def signed_in(
         self,
         issued: IssuedTokens,
@@ -253,12 +262,15 @@ class Accounts:
         self, change: FactorChange, session_id: str, code: str, client: ClientInfo
     ) -> list[str]:
         """Turn TOTP on with a code of the pending secret: a wrong code is a judged failure
-        in the login throttle, like every wrong one-time code, under the username as the
-        throttle counts it (after an administrator lifted its lock, afresh)."""
+        like every wrong one-time code, in the login throttle (the username's ceiling
+        across all addresses included: a session is no known device for a code) and in
+        the account's second-factor window, under the username as the throttle counts it
+        (after an administrator lifted its lock, afresh)."""
         key = username_key(change.username)
         credential = self._store.find_credential(key)
         name = throttled_name(key, credential)
-        reservation = self._throttle.reserve(name, client.ip, known_device=True)
+        window = self._proofs.account_scopes(credential, "totp")[:1] if credential else ()
+        reservation = self._throttle.reserve(name, client.ip, account=window)
         return self.judged(
             reservation,
             lambda: self._second_factors.confirm_totp(change, session_id, code),

@@ -68,9 +68,9 @@ class PasskeySignIn:
             reservation = self._throttle.reserve(
                 name or UNKNOWN_PASSKEY, request.client.ip, known_device=device is not None
             )
-        except RateLimited:
-            self._accounts.record_attempt(
-                credential, request.client, throttled=True, name=name or UNKNOWN_PASSKEY
+        except RateLimited as refused:
+            self._accounts.record_refusal(
+                credential, request.client, refused, name or UNKNOWN_PASSKEY
             )
             raise
 

@@ -189,7 +189,8 @@ class Reauthentication:
 @dataclass(frozen=True, slots=True)
 class TotpEnrollment:
     """Turning TOTP on: the pending secret that the code was checked against becomes the
-    factor, with its recovery codes; the confirming session now counts the factor."""
+    factor, with its recovery codes, while the confirming session is live (it does not
+    count the factor: a step-up with a code gives it to the client that makes it)."""
 
     credential: Credential
     session_id: str

@@ -83,8 +83,10 @@ class ProofThrottle:
     def reserve_second_step(
         self, challenge: MfaChallenge, credential: Credential, ip: str, kind: ProofKind
     ) -> Reservation:
-        """Places for the second step of a login: its mfa_token's tries, every login
-        scope (a known device included: a code is never exempt), the account's own."""
+        """Places for the second step of a login: its mfa_token's tries first (a spent
+        token refuses at one write), the account's own next (an account at its limit
+        refuses whatever the address), then every login scope (a known device included: a
+        code is never exempt)."""
         tries = ThrottleScope(
             f"mfa#{challenge.digest}", MFA_TOKEN_TRIES, span=(0, challenge.expires_at)
         )
@@ -93,9 +95,7 @@ class ProofThrottle:
                 throttled_name(challenge.username_key, credential),
                 ip,
                 known_device=False,
-                before=(tries,),
-                # The run first: a locked TOTP code is refused at one write.
-                account=self.account_scopes(credential, kind)[::-1],
+                before=(tries, *self.account_scopes(credential, kind)),
             )
         except RateLimited as full:
             if full.scope == tries.key:
@@ -106,7 +106,7 @@ class ProofThrottle:
         """Places in the account's own scopes only: a code after a right password in a
         step-up, whose attempt holds the login scopes already."""
         try:
-            return self._throttle.reserve_scopes(self.account_scopes(credential, kind)[::-1])
+            return self._throttle.reserve_scopes(self.account_scopes(credential, kind))
         except RateLimited as full:
             raise self._explained(full) from None
 

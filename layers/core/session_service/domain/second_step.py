@@ -94,8 +94,8 @@ class SecondStep:
         client = request.client
         try:
             reservation = self._proofs.reserve_second_step(challenge, credential, client.ip, kind)
-        except RateLimited:
-            self._accounts.record_attempt(credential, client, throttled=True, name=name)
+        except RateLimited as refused:
+            self._accounts.record_refusal(credential, client, refused, name)
             raise
 
         def attempt() -> IssuedTokens:

@@ -90,6 +90,11 @@ def registration_scope(ip: str) -> str:
     return f"register#{client_address(ip)}"
 
 
+def is_address_scope(key: str) -> bool:
+    """A scope of a client address (not of an account)."""
+    return key.startswith(("ip#", "register#"))
+
+
 class LoginThrottle:
     def __init__(
         self, store: ThrottleStore, policy: ThrottlePolicy, now: Callable[[], Millis]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from session_service.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from session_service.edge.fields import DeviceTokenValue, Username
@@ -70,22 +70,27 @@ class LogoutRequest(_Body):
     refresh_token: RefreshTokenValue | None = None
 
 
-class MfaLoginRequest(_Body):
-    """The mfa_token with a code (TOTP or recovery), or with a passkey's assertion of a
-    ceremony from POST /auth/passkeys/authentication/options."""
+class MfaCodeLogin(_Body):
+    """The mfa_token with a code: a TOTP code or a recovery code."""
 
+    # One proof or the other, never both: the schema says so (no other member).
+    model_config = ConfigDict(frozen=True, extra="forbid")
     mfa_token: MfaTokenValue
-    code: OneTimeCode | None = None
-    ceremony_id: CeremonyId | None = None
-    credential: AuthenticationResponseJson | None = None
+    code: OneTimeCode
 
-    @model_validator(mode="after")
-    def _one_proof(self) -> MfaLoginRequest:
-        code = self.code is not None
-        passkey = (self.ceremony_id is not None, self.credential is not None)
-        if code == any(passkey) or any(passkey) != all(passkey):
-            raise ValueError("send either code, or ceremony_id with credential")
-        return self
+
+class MfaPasskeyLogin(_Body):
+    """The mfa_token with a passkey's assertion of a ceremony from POST
+    /auth/passkeys/authentication/options."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mfa_token: MfaTokenValue
+    ceremony_id: CeremonyId
+    credential: AuthenticationResponseJson
+
+
+# The second step of a login: a code, or a passkey.
+MfaLoginRequest = MfaCodeLogin | MfaPasskeyLogin
 
 
 class ReauthBody(_Body):
