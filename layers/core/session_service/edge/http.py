@@ -112,7 +112,10 @@ def _validation_description(errors: Any) -> str:
     for error in errors:
         if error.get("type") == "json_invalid":
             return "The body is not valid JSON."
-        location = ".".join(str(part) for part in error.get("loc", ())[1:]) or "body"
+        # (a body of one of several shapes names its shape in the location: a class name,
+        # which no field's name is)
+        names = [str(part) for part in error.get("loc", ())[1:]]
+        location = ".".join(name for name in names if not name[:1].isupper()) or "body"
         parts.append(f"{location}: {error.get('msg', 'is invalid')}")
     return "; ".join(parts[:5]) or "The request is invalid."
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from session_service.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from session_service.edge.fields import DeviceTokenValue, Username
@@ -89,8 +89,18 @@ class MfaPasskeyLogin(_Body):
     credential: AuthenticationResponseJson
 
 
+def _proof_of(body: Any) -> str:
+    """Which second step a body is: a code when it has one, else a passkey (so that its
+    errors are the one shape's, never both's)."""
+    return "MfaCodeLogin" if isinstance(body, dict) and "code" in body else "MfaPasskeyLogin"
+
+
 # The second step of a login: a code, or a passkey.
-MfaLoginRequest = MfaCodeLogin | MfaPasskeyLogin
+MfaLoginRequest = Annotated[
+    Annotated[MfaCodeLogin, Tag("MfaCodeLogin")]
+    | Annotated[MfaPasskeyLogin, Tag("MfaPasskeyLogin")],
+    Discriminator(_proof_of),
+]
 
 
 class ReauthBody(_Body):
