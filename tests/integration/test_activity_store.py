@@ -1,0 +1,40 @@
+"""The activity store's limit on what anyone can make a user's activity hold, in memory, on
+moto and on DynamoDB Local alike: of a burst of attempt entries in one window, exactly the
+limit's worth get a place; another user, or the next window, has room of its own."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from harness.memory_activity import InMemoryActivityStore
+from harness.stack import Stack
+from session_service.adapters.activity_store import DynamoActivityStore
+from session_service.adapters.dynamo import dynamodb_client
+from session_service.domain.activity import ActivityStore
+from tests.helpers import burst
+from tests.integration.backends import BACKENDS
+
+pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
+
+WINDOW, WINDOW_ENDS_AT = 7, 8_000_000
+
+
+@pytest.fixture
+def activity(request: pytest.FixtureRequest, backend: str) -> ActivityStore:
+    if backend == "memory":
+        return InMemoryActivityStore()
+    stack: Stack = request.getfixturevalue("stack")
+    request.getfixturevalue("stores")  # (moto in process takes bursts one call at a time)
+    return DynamoActivityStore(dynamodb_client(), stack.table)
+
+
+def test_a_burst_of_attempt_entries_gets_exactly_the_limits_places(
+    activity: ActivityStore,
+) -> None:
+    outcomes = burst(30, lambda _: activity.admit("ada", WINDOW, 20, WINDOW_ENDS_AT))
+    assert outcomes == Counter({True: 20, False: 10})
+    # Another user, and the next window, have room of their own
+    assert activity.admit("bob", WINDOW, 20, WINDOW_ENDS_AT) is True
+    assert activity.admit("ada", WINDOW + 1, 20, WINDOW_ENDS_AT + 900_000) is True
