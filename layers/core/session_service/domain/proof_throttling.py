@@ -84,9 +84,10 @@ class ProofThrottle:
         self, challenge: MfaChallenge, credential: Credential, ip: str, kind: ProofKind
     ) -> Reservation:
         """Places for the second step of a login: its mfa_token's tries first (a spent
-        token refuses at one write), the account's own next (an account at its limit
-        refuses whatever the address), then every login scope (a known device included: a
-        code is never exempt)."""
+        token refuses at one write), every login scope (a known device included: a code is
+        never exempt), and the account's own (whatever the address) after the address's:
+        an attempt an address refuses never holds an account's place for a moment, so the
+        counts a judged failure sees are of attempts that are judged too."""
         tries = ThrottleScope(
             f"mfa#{challenge.digest}", MFA_TOKEN_TRIES, span=(0, challenge.expires_at)
         )
@@ -95,7 +96,8 @@ class ProofThrottle:
                 throttled_name(challenge.username_key, credential),
                 ip,
                 known_device=False,
-                before=(tries, *self.account_scopes(credential, kind)),
+                before=(tries,),
+                account=self._run_then_window(credential, kind),
             )
         except RateLimited as full:
             if full.scope == tries.key:
@@ -106,9 +108,17 @@ class ProofThrottle:
         """Places in the account's own scopes only: a code after a right password in a
         step-up, whose attempt holds the login scopes already."""
         try:
-            return self._throttle.reserve_scopes(self.account_scopes(credential, kind))
+            return self._throttle.reserve_scopes(self._run_then_window(credential, kind))
         except RateLimited as full:
             raise self._explained(full) from None
+
+    def _run_then_window(
+        self, credential: Credential, kind: ProofKind
+    ) -> tuple[ThrottleScope, ThrottleScope]:
+        """The run first: a locked TOTP code never holds a place of the window, whose count
+        then stays the count of proofs judged."""
+        window, run = self.account_scopes(credential, kind)
+        return run, window
 
     def _explained(self, full: RateLimited) -> RateLimited:
         scope = full.scope or ""
