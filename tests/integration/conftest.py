@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from harness.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
 from harness.fakes import InMemoryStore
+from harness.key_pool import use_pooled_keys
 from harness.memory_admin import InMemoryAdministrationStore
 from harness.memory_factors import InMemorySecondFactorStore
 from harness.memory_passkeys import InMemoryPasskeyStore
@@ -49,6 +50,12 @@ from tests.integration.aws_call_count import READS, AwsCalls
 
 # Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
 # DynamoDB Local (a JVM per test worker), with moto for the other services.
+
+
+@pytest.fixture(autouse=True)
+def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stacks and domains take signing keys from a pool (harness/key_pool.py)."""
+    use_pooled_keys(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from harness.domain import DEFAULT_POLICY, THROTTLE, Domain, build_domain
+from harness.key_pool import use_pooled_keys
 from session_service.domain.throttling import ThrottlePolicy
+
+
+@pytest.fixture(autouse=True)
+def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stacks and domains take signing keys from a pool (harness/key_pool.py)."""
+    use_pooled_keys(monkeypatch)
 
 
 @pytest.fixture
