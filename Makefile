@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint unit integration e2e validate check-template build lock openapi tools clean
+.PHONY: install run test lint unit integration e2e validate check-template build deploy lock openapi tools clean
 .PHONY: browser dynamodb-local java translator typescript
 .PHONY: bench load smoke admin
 
@@ -151,15 +151,43 @@ admin: install
 validate: tools
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint
 
-# The template is the product too: SAM's own lint, cfn-lint, checkov with zero failures
-# (each skipped check is justified in the template), and a build without Docker.
-check-template: validate
-	$(TOOLS)/bin/cfn-lint template.yaml
+# The template is the product too: SAM's own lint, cfn-lint (on template.yaml and on its
+# expansions with the defaults and with every option on: scripts/check_template.py),
+# checkov with zero failures (each skipped check is justified in the template), and a
+# build without Docker.
+check-template: validate install translator
+	$(PY) -m scripts.check_template
 	$(TOOLS)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(MAKE) build
 
+# One architecture for build and deploy: the Architecture of samconfig.toml's deploy
+# parameter_overrides (what `sam deploy` sends; else the template's default), or ARCH=arm64.
+# `sam build` fetches the layer's native wheels for it, and the check after it fails on any
+# native library of another machine. CONFIG_ENV selects a samconfig.toml environment.
+# Only `make ... ARCH=` overrides: an ARCH in the environment (amd64, a toolchain's) is not ours.
+CONFIG_ENV ?= default
+ARCH_CHECK = $(PY) -m scripts.check_build_architecture --config-env $(CONFIG_ENV)
+ifneq ($(origin ARCH),command line)
+ARCH = $(shell $(ARCH_CHECK) --print-expected)
+endif
+
 build: tools install
-	$(TOOLS)/bin/sam build --parallel
+	@test -n "$(ARCH)" || { echo "no architecture to build for (above: why)" >&2; exit 2; }
+	$(TOOLS)/bin/sam build --config-env $(CONFIG_ENV) --parallel --parameter-overrides Architecture=$(ARCH)
+	$(ARCH_CHECK) --architecture $(ARCH)
+
+# Builds, then deploys that build with the same Architecture (samconfig.toml's other
+# parameter_overrides kept: sam deploy's command line replaces them whole). GUIDED=1 first
+# asks sam deploy --guided's questions and saves the answers without deploying, so that
+# the build follows the Architecture answered.
+deploy: $(if $(GUIDED),tools install,build)
+ifdef GUIDED
+	$(TOOLS)/bin/sam deploy --config-env $(CONFIG_ENV) --guided --no-execute-changeset
+	$(MAKE) deploy GUIDED=
+else
+	overrides=$$($(ARCH_CHECK) --architecture $(ARCH) --deploy-parameter-overrides) && \
+	  $(TOOLS)/bin/sam deploy --config-env $(CONFIG_ENV) --parameter-overrides "$$overrides"
+endif
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) $(TYPESCRIPT) $(LOCKER) .aws-sam .mypy_cache .ruff_cache .pytest_cache

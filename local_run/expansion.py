@@ -14,7 +14,7 @@ import functools
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,31 @@ class ExpansionError(RuntimeError):
 
 @functools.cache
 def _expanded(parameters: frozenset[tuple[str, str]], region: str) -> dict[str, Any]:
+    (document,) = expand_documents(load_template(), [dict(parameters)], region)
+    return document
+
+
+def expand_documents(
+    document: Mapping[str, Any],
+    parameter_sets: Sequence[Mapping[str, str]],
+    region: str = "us-east-1",
+) -> list[dict[str, Any]]:
+    """A SAM document expanded once for each set of parameter values, in one translator
+    process (its import is most of an expansion's time)."""
     if not TRANSLATOR_PYTHON.exists():
         raise ExpansionError("aws-sam-translator is not installed: run `make translator`")
     result = subprocess.run(
-        [str(TRANSLATOR_PYTHON), str(EXPAND_SCRIPT), json.dumps(dict(parameters))],
-        input=json.dumps(load_template()),
+        [str(TRANSLATOR_PYTHON), str(EXPAND_SCRIPT), json.dumps([dict(p) for p in parameter_sets])],
+        input=json.dumps(document),
         capture_output=True,
         text=True,
         check=False,
         env={**os.environ, "AWS_DEFAULT_REGION": region},
     )
     if result.returncode != 0:
-        raise ExpansionError(f"aws-sam-translator refused template.yaml:\n{result.stderr}")
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
+        raise ExpansionError(f"aws-sam-translator refused the template:\n{result.stderr}")
+    expanded: list[dict[str, Any]] = json.loads(result.stdout)
+    return expanded
 
 
 def expanded_template(

@@ -1,12 +1,14 @@
 """Expand a SAM template (read as JSON, CloudFormation's long forms, on stdin) into the
 CloudFormation template `sam deploy` creates, printed as JSON. Parameter values, as a JSON
 object in the first argument, are those CloudFormation would hand the transform (SAM
-substitutes some of them, e.g. in an HTTP API's CorsConfiguration). Run by the translator venv's
+substitutes some of them, e.g. in an HTTP API's CorsConfiguration); a list of such objects
+prints a list of templates, one for each. Run by the translator venv's
 Python (`make translator`): aws-sam-translator pins its own pydantic, which must not enter
 the project's venv (the layer pins another)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -35,6 +37,13 @@ def main() -> None:
                 properties[uri] = f"s3://{ARTIFACT_BUCKET}/{properties[uri]}"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     parameters = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    # A list of parameter sets expands the document once for each, in one process.
+    if isinstance(parameters, list):
+        expanded = [
+            transform(copy.deepcopy(document), each, NoManagedPolicies()) for each in parameters
+        ]
+        json.dump(expanded, sys.stdout)
+        return
     json.dump(transform(document, parameters, NoManagedPolicies()), sys.stdout)
 
 

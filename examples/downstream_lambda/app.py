@@ -2,15 +2,8 @@
 responses, payload 2.0): the caller is in the authorizer's context, already verified, so
 the function reads it and never sees the token.
 
-Attach the authorizer to your API with the stack's exported AuthorizerAliasArn, e.g.
-
-  Auth:
-    Authorizers:
-      Sessions:
-        FunctionArn: !ImportValue session-service-AuthorizerAliasArn
-        AuthorizerPayloadFormatVersion: "2.0"
-        EnableSimpleResponses: true
-        Identity: {Headers: [Authorization]}
+Attach the authorizer to your API, and this function to its routes, as
+examples/importer/template.yaml does (its GET /orders and POST /transfers reach it).
 """
 
 from __future__ import annotations

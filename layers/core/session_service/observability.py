@@ -4,13 +4,21 @@ reach a log line, whatever the level or the code that logs."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import PowertoolsLogRecord
+from aws_lambda_powertools.metrics.functions import resolve_cold_start_function_name
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.types import CloudWatchEMFOutput
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Most requests publish no metric; Powertools would warn about each of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -66,8 +74,66 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
         return redact(super().serialize(log))
 
 
-logger = Logger(service="session-service", logger_formatter=RedactingFormatter())
-metrics = Metrics(namespace="SessionService", service="session-service")
+# Lambda's application log levels, least severe first (its filter's names).
+LAMBDA_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
+
+def metric_line_level(lambda_log_level: str | None) -> str:
+    """The level a metric line carries: INFO, or the function's application log level
+    (AWS_LAMBDA_LOG_LEVEL) when that is higher. Lambda drops a JSON line below that level
+    and reads a line without a level (or a valid timestamp) as INFO, so a metric line
+    without them vanishes at WARN or ERROR, and its alarm with it."""
+    configured = (lambda_log_level or "").upper()
+    if configured not in LAMBDA_LOG_LEVELS:
+        return "INFO"
+    return max("INFO", configured, key=LAMBDA_LOG_LEVELS.index)
+
+
+class LeveledEMFProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF lines, each with the `level` and RFC 3339 `timestamp` that let
+    Lambda's log filter keep it at every application log level."""
+
+    def serialize_metric_set(
+        self,
+        metrics: dict[str, Any] | None = None,
+        dimensions: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> CloudWatchEMFOutput:
+        output = super().serialize_metric_set(metrics, dimensions, metadata)
+        milliseconds = output["_aws"]["Timestamp"]
+        line: dict[str, Any] = {
+            "level": metric_line_level(os.environ.get("AWS_LAMBDA_LOG_LEVEL")),
+            "timestamp": datetime.fromtimestamp(milliseconds / 1000, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            **output,
+        }
+        return cast(CloudWatchEMFOutput, line)
+
+    def add_cold_start_metric(self, context: LambdaContext) -> None:
+        # Powertools writes ColdStart through a metric set of its own, which has no level:
+        # written here as one line of ours instead, with the same dimensions.
+        cold_start = LeveledEMFProvider(namespace=self.namespace, service=self.service)
+        name = resolve_cold_start_function_name(function_name=self.function_name, context=context)
+        cold_start.add_dimension(name="function_name", value=name)
+        cold_start.add_metric(name="ColdStart", unit="Count", value=1)
+        cold_start.flush_metrics()
+
+
+# The service (a dimension of every metric, a field of every log line) is the stack's
+# name where deployed (POWERTOOLS_SERVICE_NAME), so that two stacks never mix.
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "session-service"
+# RFC 3339 timestamps: Lambda's log filter reads a line's level only beside a valid one
+# (else it takes the line for INFO, and drops a warning at LogLevel WARNING).
+logger = Logger(
+    service=SERVICE_NAME, logger_formatter=RedactingFormatter(use_rfc3339=True, utc=True)
+)
+metrics = Metrics(
+    provider=LeveledEMFProvider(
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SessionService",
+        service=SERVICE_NAME,
+    )
+)
 
 # The SDK's debug logs carry whole requests (password hashes, token digests); they stay
 # silent even when Lambda's application log level is DEBUG.
