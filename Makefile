@@ -170,6 +170,8 @@ ARCH_CHECK = $(PY) -m scripts.check_build_architecture --config-env $(CONFIG_ENV
 ifneq ($(origin ARCH),command line)
 ARCH = $(shell $(ARCH_CHECK) --print-expected)
 endif
+# Evaluated where a recipe uses it, never exported to every command (nor before the venv).
+unexport ARCH
 
 build: tools install
 	@test -n "$(ARCH)" || { echo "no architecture to build for (above: why)" >&2; exit 2; }

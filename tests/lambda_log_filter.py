@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-# Least severe first; the runtime's usual spellings map onto Lambda's names.
+# Least severe first. Python's names map onto Lambda's: the documentation counts Python's
+# logging module and Powertools among the methods whose levels Lambda filters unchanged.
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 SPELLINGS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 

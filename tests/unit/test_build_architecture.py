@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -233,12 +234,28 @@ def test_the_projects_samconfig_names_the_architecture_it_deploys() -> None:
     assert "the one `make build` builds for" in SAMCONFIG.read_text()
 
 
+MAKE_VARIABLES = (
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+    "ARCH",
+    "CONFIG_ENV",
+    "GUIDED",
+)
+
+
+def _without_make(environment: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in environment.items() if key not in MAKE_VARIABLES}
+
+
 def make_dry_run(*arguments: str, environment: dict[str, str] | None = None) -> list[str]:
     """The commands `make -n` would run (prerequisites' included), one a line."""
     result = subprocess.run(
         ["make", "-n", "--no-print-directory", *arguments],
         cwd=ROOT,
-        env={**os.environ, **(environment or {})},
+        # Not the enclosing make's variables (`make test ARCH=arm64` passes its own down).
+        env={**_without_make(os.environ), **(environment or {})},
         capture_output=True,
         text=True,
         check=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,10 @@ from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_pr
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from local_run.expansion import expanded_template
-from local_run.template import Template, load_template
+from local_run.template import ROOT, Template, load_template
+from session_service.domain import signals
+from session_service.domain.activity import ActivityEntry
+from session_service.domain.events import ServiceEvent
 from session_service.observability import logger, metric_line_level, metrics
 from tests.lambda_log_filter import lambda_keeps, level_of
 
@@ -42,7 +46,15 @@ def _metric_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
     @metrics.log_metrics(capture_cold_start_metric=True)
     def handler(event: dict[str, Any], context: LambdaContext) -> None:
-        metrics.add_metric(name="RefreshTokenReuseDetected", unit="Count", value=1)
+        # What the stream's consumer counts: a metric of the invocation's set, and a
+        # revocation on a line of its own (its reason is a dimension).
+        signals.emit(
+            [ActivityEntry(user_id="u", entry_id="e", type="login_throttled", at=0)],
+            [
+                ServiceEvent("RefreshTokenReuseDetected"),
+                ServiceEvent("SessionRevoked", {"reason": "reuse_detected"}),
+            ],
+        )
 
     handler({}, _Context())
     return [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -60,8 +72,19 @@ def test_every_metric_line_reaches_cloudwatch_at_every_log_level(
         for line in lines
         for metric in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]
     )
-    assert names == ["ColdStart", "RefreshTokenReuseDetected"]
-    assert [lambda_keeps(line, _lambda_level(log_level)) for line in lines] == [True, True]
+    assert names == ["ColdStart", "LoginsThrottled", "RefreshTokenReuseDetected", "SessionsRevoked"]
+    assert [lambda_keeps(line, _lambda_level(log_level)) for line in lines] == [True] * 3
+
+
+def test_no_metric_is_written_past_the_leveled_lines() -> None:
+    # Powertools' single_metric writes a line without a level: every metric goes through
+    # session_service.observability instead.
+    sources = (ROOT / "layers" / "core" / "session_service").rglob("*.py")
+    functions = (ROOT / "functions").rglob("*.py")
+    found = [
+        p.name for p in [*sources, *functions] if re.search(r"\bsingle_metric\b", p.read_text())
+    ]
+    assert found == []
 
 
 def test_a_metric_line_says_info_unless_the_function_logs_less() -> None:

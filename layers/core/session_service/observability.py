@@ -102,22 +102,19 @@ class LeveledEMFProvider(AmazonCloudWatchEMFProvider):
         output = super().serialize_metric_set(metrics, dimensions, metadata)
         milliseconds = output["_aws"]["Timestamp"]
         line: dict[str, Any] = {
+            **output,
+            # After the rest: no dimension or metadata of that name can take their place.
             "level": metric_line_level(os.environ.get("AWS_LAMBDA_LOG_LEVEL")),
             "timestamp": datetime.fromtimestamp(milliseconds / 1000, UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
-            **output,
         }
         return cast(CloudWatchEMFOutput, line)
 
     def add_cold_start_metric(self, context: LambdaContext) -> None:
-        # Powertools writes ColdStart through a metric set of its own, which has no level:
-        # written here as one line of ours instead, with the same dimensions.
-        cold_start = LeveledEMFProvider(namespace=self.namespace, service=self.service)
+        # Powertools writes ColdStart through a metric set of its own, which has no level.
         name = resolve_cold_start_function_name(function_name=self.function_name, context=context)
-        cold_start.add_dimension(name="function_name", value=name)
-        cold_start.add_metric(name="ColdStart", unit="Count", value=1)
-        cold_start.flush_metrics()
+        write_single_metric("ColdStart", 1, {"function_name": name})
 
 
 # The service (a dimension of every metric, a field of every log line) is the stack's
@@ -139,3 +136,13 @@ metrics = Metrics(
 # silent even when Lambda's application log level is DEBUG.
 for _name in ("boto3", "botocore", "urllib3", "s3transfer"):
     logging.getLogger(_name).setLevel(logging.INFO)
+
+
+def write_single_metric(name: str, value: float, dimensions: dict[str, str]) -> None:
+    """One metric on a line of its own, with dimensions of its own besides the service
+    (Powertools' own single-metric lines have no level: Lambda drops them above INFO)."""
+    line = LeveledEMFProvider(namespace=metrics.namespace, service=SERVICE_NAME)
+    for key, dimension in dimensions.items():
+        line.add_dimension(name=key, value=dimension)
+    line.add_metric(name=name, unit="Count", value=value)
+    line.flush_metrics()

@@ -45,19 +45,12 @@ def counts(
 
 
 def emit(entries: Iterable[ActivityEntry], events: Iterable[ServiceEvent]) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: PLC0415
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
 
-    from session_service.observability import metrics  # noqa: PLC0415
+    from session_service.observability import metrics, write_single_metric  # noqa: PLC0415
 
     by_metric, revoked = counts(entries, events)
     for name, value in sorted(by_metric.items()):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for reason, value in sorted(revoked.items()):
-        with single_metric(
-            name=REVOKED,
-            unit=MetricUnit.Count,
-            value=value,
-            namespace=metrics.namespace,
-            default_dimensions=metrics.default_dimensions,
-        ) as metric:
-            metric.add_dimension(name="reason", value=reason)
+        write_single_metric(REVOKED, value, {"reason": reason})
