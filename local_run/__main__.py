@@ -28,6 +28,7 @@ from local_run.demo_qr import qr_svg
 from local_run.expansion import ExpansionError, deployed_template
 from local_run.functions import FunctionPool, start_functions
 from local_run.gateway import Gateway, gateway_config, serve
+from local_run.lifetime import stop_processes
 from local_run.provision import provision
 from local_run.pumps import QueuePump, StreamPump
 from local_run.template import ROOT, UnsupportedTemplate, load_template, parameter_overrides
@@ -165,12 +166,10 @@ def main() -> None:
         pass
     finally:
         stop.set()
-        for function in functions.values():
-            function.stop()
+        children = [process for pool in functions.values() for process in pool.processes()]
+        stop_processes([*children, *([emulator] if emulator is not None else [])], timeout=5)
         if local_dynamodb is not None:
             local_dynamodb.stop()
-        if emulator is not None:
-            emulator.terminate()
 
 
 def _serve(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from local_run.expansion import artifact_path
-from local_run.lifetime import stop_process
+from local_run.lifetime import stop_process, stop_processes
 from local_run.template import ROOT, Template
 
 # Settings that are not template parameters (those are set through their parameter, see
@@ -158,11 +158,12 @@ class FunctionPool:
                 self._all.remove(instance)
             self._condition.notify()
 
-    def stop(self) -> None:
+    def processes(self) -> list[subprocess.Popen[Any]]:
         with self._condition:
-            instances = list(self._all)
-        for instance in instances:
-            instance.stop()
+            return [instance.process for instance in self._all]
+
+    def stop(self) -> None:
+        stop_processes(self.processes(), timeout=5)
 
 
 def function_environment(

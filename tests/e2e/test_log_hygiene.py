@@ -45,6 +45,8 @@ def test_no_secret_reaches_the_logs(configured: Callable[..., Service]) -> None:
     service.get("/auth/sessions", headers=bearer(first["access_token"]))
     rotated = service.post("/auth/refresh", {"refresh_token": second["refresh_token"]}).json()
     secrets |= {rotated["access_token"], rotated["refresh_token"], second["refresh_token"]}
+    again = service.post("/auth/refresh", {"refresh_token": rotated["refresh_token"]}).json()
+    secrets |= {again["access_token"], again["refresh_token"]}
     service.post("/auth/refresh", {"refresh_token": second["refresh_token"]})  # reuse
     service.delete(f"/auth/sessions/{second['session_id']}", headers=bearer(first["access_token"]))
     changed = service.post(

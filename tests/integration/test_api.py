@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -12,6 +13,13 @@ from harness.stack import ISSUER, LambdaContext, Stack, sample_event
 from local_run.api_definition import http_api
 from local_run.expansion import deployed_template
 from tests.helpers import PASSWORD, assert_error, bearer, login, register
+
+
+@pytest.fixture
+def stack(stack_with: Callable[..., Stack]) -> Stack:
+    """A token exchanged again here is reuse at once: no grace window (its default is 10 s,
+    for a client whose answer was lost: test_lost_answers.py)."""
+    return stack_with(REFRESH_REUSE_GRACE_SECONDS="0")
 
 
 def test_register_login_refresh_logout(stack: Stack) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,14 @@ from tests.helpers import (
     register,
     stream_records,
 )
+
+
+@pytest.fixture
+def stack(stack_with: Callable[..., Stack]) -> Stack:
+    """A token exchanged again here is reuse at once: no grace window (its default is 10 s,
+    for a client whose answer was lost: test_lost_answers.py)."""
+    return stack_with(REFRESH_REUSE_GRACE_SECONDS="0")
+
 
 # -- authorizer ---------------------------------------------------------------------------
 

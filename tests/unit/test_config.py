@@ -17,7 +17,7 @@ def test_defaults_are_the_contracts() -> None:
     assert settings.session_absolute_timeout_seconds == 2_592_000
     assert settings.max_sessions_per_user == 5
     assert settings.session_limit_policy == "evict_oldest"
-    assert settings.refresh_reuse_grace_seconds == 0
+    assert settings.refresh_reuse_grace_seconds == 10  # contract v3 (was 0)
     assert settings.session_max_refreshes is None
     assert settings.bind_session_to_ip is False
     assert settings.refresh_token_transport == "body"

@@ -49,7 +49,9 @@ class Settings:
     session_absolute_timeout_seconds: int = 2_592_000
     max_sessions_per_user: int = 5
     session_limit_policy: LimitPolicy = "evict_oldest"
-    refresh_reuse_grace_seconds: int = 0
+    # A client whose refresh answer was lost retries with the same token: within this
+    # window that is not reuse (docs/security.md says why 10 s).
+    refresh_reuse_grace_seconds: int = 10
     session_max_refreshes: int | None = None
     bind_session_to_ip: bool = False
     refresh_token_transport: RefreshTransport = "body"
@@ -113,7 +115,7 @@ class Settings:
         max_sessions = reader.positive_int("MAX_SESSIONS_PER_USER", 5)
         if max_sessions > MAX_SESSION_LIMIT:
             raise ConfigurationError(f"MAX_SESSIONS_PER_USER must be at most {MAX_SESSION_LIMIT}")
-        grace = reader.non_negative_int("REFRESH_REUSE_GRACE_SECONDS", 0)
+        grace = reader.non_negative_int("REFRESH_REUSE_GRACE_SECONDS", 10)
         if grace > MAX_GRACE_SECONDS:
             raise ConfigurationError(
                 f"REFRESH_REUSE_GRACE_SECONDS must be between 0 and {MAX_GRACE_SECONDS}"

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypeGuard
 
 from session_service.domain.errors import (
     InvalidGrant,
@@ -208,6 +209,10 @@ class SessionService:
         try:
             session = self._store.rotate(replace(rotation, not_before=profile.not_before))
         except RotationRefused as refused:
+            if _holds(refused.current, fresh):
+                # Our own write, applied before its answer was lost (a retry of it was
+                # refused for the change it made): the exchange happened.
+                return self.issue(refused.current, fresh, now)
             return self._after_refusal(token, refused.current, client, now, profile.not_before)
         return self.issue(session, fresh, now)
 
@@ -276,6 +281,8 @@ class SessionService:
                 rotation = replace(rotation, not_before=not_before)
                 return self.issue(self._store.rotate(rotation), sibling, now)
             except RotationRefused as refused:
+                if _holds(refused.current, sibling):
+                    return self.issue(refused.current, sibling, now)
                 current = refused.current
         if current is not None and token.generation < current.generation:
             # The MAC proved we issued this token, and it has been exchanged before.
@@ -361,3 +368,9 @@ class SessionService:
             refresh_expires_in=max(0, (session.expires_at - now) // 1000),
             session=session,
         )
+
+
+def _holds(current: Session | None, issued: RefreshToken) -> TypeGuard[Session]:
+    """Whether the session as it is now holds the token this request was writing: its
+    digest is new and random, so only this request's write can have put it there."""
+    return current is not None and issued.digest in current.refresh_digests

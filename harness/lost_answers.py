@@ -1,0 +1,101 @@
+"""DynamoDB faults at botocore's edge, below its retries, as AWS has them: a call that
+fails before doing anything ("pre": throttled), and a write that is applied and then loses
+its answer ("post": a 500 after the change, as a timeout or a dropped connection gives).
+botocore retries both as it would on AWS, so a retried write meets the change its own
+first attempt made. Works wherever botocore sends: moto in process, DynamoDB Local, AWS."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.awsrequest import AWSResponse
+from botocore.endpoint import Endpoint
+
+Mode = Literal["pre", "post"]
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+# What each mode answers instead of DynamoDB's own answer.
+_ERRORS: dict[Mode, tuple[int, str]] = {
+    "pre": (400, "ThrottlingException"),
+    "post": (500, "InternalServerError"),
+}
+
+
+class _Body:
+    def __init__(self, payload: bytes) -> None:
+        self._payload = payload
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._payload
+
+
+@dataclass
+class DynamoFaults:
+    """Which calls fail: a share of them (`rate`, drawn from a seeded generator), or those
+    `choose(operation, number)` picks (number counts the operation's calls, from 1). A
+    "post" fault applies to writes only: a read that loses its answer changes nothing."""
+
+    mode: Mode
+    rate: float = 0.0
+    seed: int = 0
+    choose: Callable[[str, int], bool] | None = None
+    injected: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _draw: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._draw = random.Random(self.seed)  # noqa: S311 (which calls fail, not a secret)
+
+    def strikes(self, operation: str) -> bool:
+        if self.mode == "post" and operation not in WRITES:
+            return False
+        with self._lock:
+            self.calls[operation] += 1
+            number = self.calls[operation]
+            if self.choose is not None:
+                hit = self.choose(operation, number)
+            else:
+                hit = self._draw.random() < self.rate
+            if hit:
+                self.injected[operation] += 1
+        return hit
+
+
+def _error(mode: Mode, request: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    status, code = _ERRORS[mode]
+    body = f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected"}}'
+    headers = {"x-amzn-RequestId": "injected", "content-type": "application/x-amz-json-1.0"}
+    response = AWSResponse(request.url, status, headers, _Body(body.encode()))
+    parsed = {
+        "Error": {"Code": code, "Message": f"injected {mode} fault"},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers},
+    }
+    return response, parsed
+
+
+@contextmanager
+def injected(faults: DynamoFaults) -> Iterator[DynamoFaults]:
+    """Every botocore client of the process meets these faults while the block runs."""
+    original = Endpoint._do_get_response
+
+    def answer(
+        endpoint: Endpoint, request: Any, operation_model: Any, context: Any
+    ) -> tuple[Any, Any]:
+        service = operation_model.service_model.service_name
+        if service != "dynamodb" or not faults.strikes(operation_model.name):
+            return original(endpoint, request, operation_model, context)  # type: ignore[no-any-return]
+        if faults.mode == "post":
+            original(endpoint, request, operation_model, context)  # applied; answer lost
+        return _error(faults.mode, request), None
+
+    Endpoint._do_get_response = answer
+    try:
+        yield faults
+    finally:
+        Endpoint._do_get_response = original

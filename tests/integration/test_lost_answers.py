@@ -1,0 +1,79 @@
+"""A refresh whose write DynamoDB applied but whose answer was lost is not theft: botocore
+retries it (harness/lost_answers.py fails calls below its retries, as AWS does), the
+retry meets the change its first attempt made, and the client gets its new pair; a client
+that never got an answer retries with the same token and gets one too. No session ends
+under a client that did nothing wrong, and no reuse is reported."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from harness.lost_answers import DynamoFaults, Mode, injected
+from harness.stack import Stack
+from tests.helpers import assert_error, bearer, login, register, stream_records
+from tests.integration.backends import BACKENDS
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+
+def _first_attempt(operation: str) -> Callable[[str, int], bool]:
+    return lambda called, number: called == operation and number == 1
+
+
+def _reuse_reported(stack: Stack) -> bool:
+    return any(
+        "reuse_detected" in str(record["dynamodb"].get("NewImage", {}))
+        for record in stream_records(stack)
+    )
+
+
+@pytest.mark.parametrize("mode", ["pre", "post"])
+def test_a_refresh_whose_rotation_was_retried_by_botocore_gets_its_pair(
+    stack_with: Callable[..., Stack], mode: Mode
+) -> None:
+    stack = stack_with(REFRESH_REUSE_GRACE_SECONDS="0")
+    register(stack)
+    tokens = login(stack)
+    with injected(DynamoFaults(mode, choose=_first_attempt("UpdateItem"))) as faults:
+        answer = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert faults.injected["UpdateItem"] == 1
+    assert answer.status == 200
+    rotated = answer.json()
+    assert stack.http("GET", "/auth/session", headers=bearer(rotated["access_token"])).status == 200
+    # The pair it got is the session's current one: it refreshes again.
+    again = stack.http("POST", "/auth/refresh", {"refresh_token": rotated["refresh_token"]})
+    assert again.status == 200
+    assert not _reuse_reported(stack)
+
+
+def test_a_refresh_whose_answer_never_came_is_retried_with_the_same_token(
+    stack_with: Callable[..., Stack],
+) -> None:
+    # The defaults: the previous token rotates again for a few seconds.
+    stack = stack_with()
+    register(stack)
+    tokens = login(stack)
+    both_attempts = DynamoFaults("post", choose=lambda op, n: op == "UpdateItem" and n <= 2)
+    with injected(both_attempts):
+        lost = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert (lost.status, lost.headers.get("retry-after")) == (503, "1")
+    # The rotation was applied; the client, which never saw it, retries.
+    retried = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert retried.status == 200
+    session = stack.http("GET", "/auth/session", headers=bearer(retried.json()["access_token"]))
+    assert session.status == 200
+    assert not _reuse_reported(stack)
+
+
+def test_reuse_beyond_the_window_still_ends_the_session(
+    stack_with: Callable[..., Stack],
+) -> None:
+    stack = stack_with(REFRESH_REUSE_GRACE_SECONDS="0")
+    register(stack)
+    tokens = login(stack)
+    stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    reused = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert_error(reused, 401, "invalid_grant")
+    assert _reuse_reported(stack)
