@@ -63,6 +63,7 @@ class InMemoryStore(InMemoryCounters):
         self.passkeys: dict[tuple[str, str], Passkey] = {}
         self.sign_ins: dict[str, SignInCeremony] = {}
         self.attempts: dict[tuple[str, int], int] = {}
+        self.holders: dict[tuple[str, int], set[str]] = {}
         self.calls: list[str] = []
         # The items of each transaction DynamoDB would have been sent, in order.
         self.transaction_sizes: list[int] = []

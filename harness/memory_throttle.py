@@ -13,25 +13,38 @@ from session_service.domain.models import Millis, ThrottleScope
 class InMemoryCounters:
     _lock: threading.Lock
     calls: list[str]
-    # Places held, by (scope key, window).
+    # Places held, by (scope key, window), and the attempts holding them.
     attempts: dict[tuple[str, int], int]
+    holders: dict[tuple[str, int], set[str]]
 
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> int | None:
+    def reserve(
+        self, scope: ThrottleScope, window: int, window_ends_at: Millis, attempt: str
+    ) -> int | None:
         del window_ends_at  # TTL does not apply in memory
         with self._lock:
             self.calls.append("reserve")
             check_keys(throttle_key(scope.key, window))
-            if self.attempts.get((scope.key, window), 0) >= scope.limit:
+            key = (scope.key, window)
+            holders = self.holders.setdefault(key, set())
+            if attempt in holders:
+                return self.attempts[key]
+            if self.attempts.get(key, 0) >= scope.limit:
                 return None
+            holders.add(attempt)
             self._add(scope, window, 1)
-            return self.attempts[(scope.key, window)]
+            return self.attempts[key]
 
-    def release(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
+    def release(
+        self, scope: ThrottleScope, window: int, window_ends_at: Millis, attempt: str
+    ) -> None:
         del window_ends_at
         with self._lock:
             self.calls.append("release")
             check_keys(throttle_key(scope.key, window))
-            self._add(scope, window, -1)
+            holders = self.holders.get((scope.key, window), set())
+            if attempt in holders:
+                holders.discard(attempt)
+                self._add(scope, window, -1)
 
     def reset(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
         del window_ends_at
@@ -39,6 +52,7 @@ class InMemoryCounters:
             self.calls.append("reset")
             if self.attempts.get((scope.key, window), 0) > 0:
                 self.attempts[(scope.key, window)] = 0
+                self.holders.pop((scope.key, window), None)
 
     def _add(self, scope: ThrottleScope, window: int, count: int) -> None:
         key = (scope.key, window)

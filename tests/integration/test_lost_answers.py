@@ -12,7 +12,7 @@ import pytest
 
 from harness.lost_answers import DynamoFaults, Mode, injected
 from harness.stack import Stack
-from tests.helpers import assert_error, bearer, login, register, stream_records
+from tests.helpers import PASSWORD, assert_error, bearer, login, register, stream_records
 from tests.integration.backends import BACKENDS
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
@@ -77,3 +77,30 @@ def test_reuse_beyond_the_window_still_ends_the_session(
     reused = stack.http("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
     assert_error(reused, 401, "invalid_grant")
     assert _reuse_reported(stack)
+
+
+def _counters(stack: Stack) -> dict[str, int]:
+    return {
+        item["pk"]["S"].removeprefix("THROTTLE#").split("#", 1)[0]: int(item["attempts"]["N"])
+        for item in stack.items()
+        if item["pk"]["S"].startswith("THROTTLE#") and "register" not in item["pk"]["S"]
+    }
+
+
+# A login's throttle writes: a place in each of its 3 scopes, then (right password) each
+# given back. Each in turn is sent again by botocore after its answer was lost.
+@pytest.mark.parametrize("number", range(1, 7))
+def test_a_throttle_write_sent_again_takes_or_gives_back_one_place(
+    stack_with: Callable[..., Stack], number: int
+) -> None:
+    stack = stack_with()
+    register(stack)
+    faults = DynamoFaults("post", choose=lambda op, n: op == "UpdateItem" and n == number)
+    with injected(faults):
+        right = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+        assert right.status == 200
+        wrong = stack.http("POST", "/auth/login", {"username": "ada", "password": "not the password"})
+        assert wrong.status == 401
+    assert faults.injected["UpdateItem"] == 1
+    # The right password's places all given back, the wrong one's kept: one in each scope
+    assert _counters(stack) == {"ip": 1, "user-ip": 1, "user": 1}

@@ -26,9 +26,13 @@ WINDOW, WINDOW_ENDS_AT = 7, 8_000_000
 
 
 class Counters(Protocol):
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> int | None: ...
+    def reserve(
+        self, scope: ThrottleScope, window: int, window_ends_at: int, attempt: str
+    ) -> int | None: ...
 
-    def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None: ...
+    def release(
+        self, scope: ThrottleScope, window: int, window_ends_at: int, attempt: str
+    ) -> None: ...
 
     def reset(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None: ...
 
@@ -52,8 +56,8 @@ class Counter:
         item = self.stack.clients("dynamodb").get_item(TableName=self.stack.table, Key=key)
         if "Item" not in item:
             return None
-        # Every item parses: both attributes are numbers
-        assert set(item["Item"]) == {"pk", "sk", "attempts", "ttl"}
+        # Every item parses: both attributes are numbers, beside the attempts holding places
+        assert set(item["Item"]) - {"holders"} == {"pk", "sk", "attempts", "ttl"}
         assert int(item["Item"]["ttl"]["N"]) == WINDOW_ENDS_AT // 1000
         return int(item["Item"]["attempts"]["N"])
 
@@ -61,6 +65,7 @@ class Counter:
         """DynamoDB's TTL deleting the item, at whatever moment it chooses."""
         if self.name == "memory":
             self.memory.attempts.pop((SCOPE.key, WINDOW), None)
+            self.memory.holders.pop((SCOPE.key, WINDOW), None)
             return
         key = {"pk": {"S": f"THROTTLE#{SCOPE.key}"}, "sk": {"S": f"W#{WINDOW}"}}
         self.stack.clients("dynamodb").delete_item(TableName=self.stack.table, Key=key)
@@ -99,42 +104,59 @@ CASES = [
 def test_any_interleaving_leaves_a_counter_equal_to_the_places_held(
     counters: Counter, steps: list[tuple[str, str]]
 ) -> None:
-    held: dict[str, bool] = {}
+    # Each reservation is an attempt of its own; a release is its sequence's last one's.
+    held: dict[str, str] = {}
     expected = 0
-    for attempt, operation in steps:
+    for number, (sequence, operation) in enumerate(steps):
         if operation == "expire":
             counters.expire()
             held.clear()
             expected = 0
         elif operation == "reserve":
-            count = counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
+            attempt = f"{sequence}{number}"
+            count = counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, attempt)
             # A place exists only below the limit, and the count it answers includes it
             assert count == (expected + 1 if expected < SCOPE.limit else None)
-            took = count is not None
-            held[attempt] = took
-            expected += took
-        elif held.pop(attempt, False):
-            counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
+            if count is not None:
+                held[sequence] = attempt
+                expected += 1
+        elif sequence in held:
+            counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT, held.pop(sequence))
             expected -= 1
         # After every step the counter reads, and counts exactly the places held
         assert (counters.held() or 0) == expected
 
 
 @ON_EVERY_BACKEND
-def test_a_release_after_ttl_removed_the_window_recreates_a_readable_counter(
-    counters: Counter,
-) -> None:
-    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT)
+def test_a_release_after_ttl_removed_the_window_makes_no_counter(counters: Counter) -> None:
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "a") == 1
     counters.expire()
-    counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT)
-    assert counters.held() == -1
-    # and the window still takes its limit's worth, and no more
-    assert [counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) for _ in range(4)] == [
-        0,
+    counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT, "a")
+    assert counters.held() is None
+    # and the window takes its limit's worth, and no more
+    assert [counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, f"b{i}") for i in range(3)] == [
         1,
         2,
         None,
     ]
+
+
+@ON_EVERY_BACKEND
+def test_a_reservation_or_a_release_sent_again_counts_once(counters: Counter) -> None:
+    # What botocore does when a write's answer is lost: the same write, again.
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "a") == 1
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "a") == 1
+    assert counters.held() == 1
+    # The last place, taken and sent again: the retry finds its own place, not a full window
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "b") == 2
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "b") == 2
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "c") is None
+    counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT, "a")
+    counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT, "a")
+    assert counters.held() == 1
+    # A release of a place the attempt never took gives nothing back
+    counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT, "c")
+    assert counters.held() == 1
 
 
 @ON_EVERY_BACKEND
@@ -145,11 +167,11 @@ def test_a_reset_counts_from_zero_and_makes_no_counter_where_there_is_none(
     counters.store.reset(SCOPE, WINDOW, WINDOW_ENDS_AT)
     assert counters.held() is None
     # Given a full counter, a reset empties it and the window takes its limit again
-    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) == 1
-    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) == 2
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "a") == 1
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "b") == 2
     counters.store.reset(SCOPE, WINDOW, WINDOW_ENDS_AT)
     assert counters.held() == 0
-    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT) == 1
+    assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, "c") == 1
 
 
 @ON_EVERY_BACKEND
@@ -158,10 +180,10 @@ def test_the_longest_scopes_the_edge_admits_count(counters: Counter) -> None:
     username, ip = "a" * 64, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
     for scope_key in (username_and_ip_scope(username, ip), username_scope(username), ip_scope(ip)):
         scope = ThrottleScope(scope_key, limit=1)
-        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) == 1
-        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) is None
-        counters.store.release(scope, WINDOW, WINDOW_ENDS_AT)
-        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT) == 1
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT, "a") == 1
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT, "b") is None
+        counters.store.release(scope, WINDOW, WINDOW_ENDS_AT, "a")
+        assert counters.store.reserve(scope, WINDOW, WINDOW_ENDS_AT, "c") == 1
 
 
 @pytest.mark.parametrize(
@@ -195,8 +217,8 @@ def test_a_run_of_failures_lives_as_long_after_its_last_failure_a_window_after_i
     run = ThrottleScope("factor-run#u", limit=100, resets=True)
     window = ThrottleScope("factor#u", limit=10)
     for ends_at in (5_000_000, 9_000_000):
-        store.reserve(run, 0, ends_at)
-        store.reserve(window, WINDOW, ends_at)
+        store.reserve(run, 0, ends_at, f"run{ends_at}")
+        store.reserve(window, WINDOW, ends_at, f"window{ends_at}")
 
     def ttl(scope: ThrottleScope, number: int) -> int:
         key = {"pk": {"S": f"THROTTLE#{scope.key}"}, "sk": {"S": f"W#{number}"}}

@@ -2,16 +2,20 @@
 conditional ADDs, so that a reservation is one write that either takes a place or finds
 the window full, however many attempts race.
 
-Every write to a counter sets both of its attributes (`attempts` by ADD, `ttl` if it is
-missing): whatever order reservations and releases land in, and whatever TTL has deleted
-meanwhile, an item always reads as a count (a reset only touches a counter that exists)."""
+A reservation sets both of a counter's attributes (`attempts` by ADD, `ttl` if it is
+missing) and adds its attempt's id to `holders`; a release gives back only a place its
+attempt holds: whatever order reservations and releases land in, however often botocore
+sends one again, and whatever TTL has deleted meanwhile, `attempts` counts exactly the
+places held (a reset only touches a counter that exists)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from session_service.adapters.dynamo import update_if
-from session_service.adapters.store_items import Item, int_of, n, throttle_key, ttl_seconds
+from botocore.exceptions import ClientError
+
+from session_service.adapters.dynamo import aws, is_condition_failure, update_if
+from session_service.adapters.store_items import int_of, n, s, throttle_key, ttl_seconds
 from session_service.domain.models import ThrottleScope
 
 
@@ -20,36 +24,67 @@ class DynamoThrottleStore:
         self._db = client
         self._table = table_name
 
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: int) -> int | None:
-        """Take a place in the scope's window: the count with it; None when it is full."""
+    def reserve(
+        self, scope: ThrottleScope, window: int, window_ends_at: int, attempt: str
+    ) -> int | None:
+        """Take a place in the scope's window: the count with it; None when it is full. The
+        attempt's id joins the window's holders with it, so a retry of this write (its
+        answer lost, botocore sends it again) finds the place taken and takes no other."""
         # A window's counter lives until the window ends; a run of failures (counted until
         # a success resets it) as long after its last failure as its span says.
         ttl = ":ttl" if scope.resets else "if_not_exists(#ttl, :ttl)"
-        taken = update_if(
+        with aws("reserve_attempt"):
+            try:
+                taken = self._db.update_item(
+                    TableName=self._table,
+                    Key=throttle_key(scope.key, window),
+                    UpdateExpression=f"ADD attempts :one, holders :holder SET #ttl = {ttl}",
+                    # A place exists only below the limit: of N racing attempts, exactly
+                    # the free places' worth succeed; an attempt holds one place at most.
+                    ConditionExpression=(
+                        "(attribute_not_exists(attempts) OR attempts < :limit)"
+                        " AND NOT contains(holders, :attempt)"
+                    ),
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={
+                        ":one": n(1),
+                        ":limit": n(scope.limit),
+                        ":ttl": n(ttl_seconds(window_ends_at)),
+                        ":holder": {"SS": [attempt]},
+                        ":attempt": s(attempt),
+                    },
+                    ReturnValues="UPDATED_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                current = error.response.get("Item", {})
+                if attempt in current.get("holders", {}).get("SS", []):
+                    return int_of(current, "attempts")  # our own place, taken before
+                return None
+        return int_of(taken["Attributes"], "attempts")
+
+    def release(self, scope: ThrottleScope, window: int, window_ends_at: int, attempt: str) -> None:
+        """Give a place back (a successful attempt, or one not judged after all): only one
+        this attempt holds, so a retry gives nothing back twice, and a window TTL removed
+        is not made again. A plain update, never part of a transaction: a transaction in
+        flight on a counter every login from one address shares would make those logins'
+        reservations fail."""
+        del window_ends_at  # the place given back is in a counter that exists
+        update_if(
             self._db,
             self._table,
-            "reserve_attempt",
+            "release_attempt",
             Key=throttle_key(scope.key, window),
-            UpdateExpression=f"ADD attempts :one SET #ttl = {ttl}",
-            # A place exists only below the limit: of N racing attempts, exactly the free
-            # places' worth succeed.
-            ConditionExpression="attribute_not_exists(attempts) OR attempts < :limit",
-            ExpressionAttributeNames={"#ttl": "ttl"},
+            UpdateExpression="ADD attempts :minus_one DELETE holders :holder",
+            ConditionExpression="contains(holders, :attempt)",
             ExpressionAttributeValues={
-                ":one": n(1),
-                ":limit": n(scope.limit),
-                ":ttl": n(ttl_seconds(window_ends_at)),
+                ":minus_one": n(-1),
+                ":holder": {"SS": [attempt]},
+                ":attempt": s(attempt),
             },
-            ReturnValues="UPDATED_NEW",
         )
-        return None if taken is None else int_of(taken, "attempts")
-
-    def release(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None:
-        """Give a place back (a successful attempt, or one not judged after all). A plain
-        update, never part of a transaction: a transaction in flight on a counter every login
-        from one address shares would make those logins' reservations fail."""
-        request = release_request(scope, window, window_ends_at)
-        update_if(self._db, self._table, "release_attempt", **request)
 
     def reset(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None:
         del window_ends_at  # a counter at zero needs no TTL of its own
@@ -58,23 +93,8 @@ class DynamoThrottleStore:
             self._table,
             "reset_attempts",
             Key=throttle_key(scope.key, window),
-            UpdateExpression="SET attempts = :zero",
+            UpdateExpression="SET attempts = :zero REMOVE holders",
             # Only a counter that counts: no item is made for an account without failures.
             ConditionExpression="attempts > :zero",
             ExpressionAttributeValues={":zero": n(0)},
         )
-
-
-def release_request(scope: ThrottleScope, window: int, window_ends_at: int) -> Item:
-    # Unconditional: a release must never fail the write it belongs to. Should TTL have
-    # removed the window already, the item it recreates counts below zero for a window
-    # that is over, and is removed again.
-    return {
-        "Key": throttle_key(scope.key, window),
-        "UpdateExpression": "ADD attempts :minus_one SET #ttl = if_not_exists(#ttl, :ttl)",
-        "ExpressionAttributeNames": {"#ttl": "ttl"},
-        "ExpressionAttributeValues": {
-            ":minus_one": n(-1),
-            ":ttl": n(ttl_seconds(window_ends_at)),
-        },
-    }

@@ -312,6 +312,9 @@ class Reservation:
     window_ends_at: Millis
     # The count each scope reached with this attempt's place, in the order of `scopes`.
     counts: tuple[int, ...] = ()
+    # The attempt's id, which its places carry: a retried write takes or gives back none
+    # twice.
+    attempt: str = ""
 
     def window_of(self, scope: ThrottleScope) -> tuple[int, Millis]:
         return scope.span or (self.window, self.window_ends_at)

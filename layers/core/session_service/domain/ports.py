@@ -347,11 +347,18 @@ class PasskeyStore(Protocol):
 class ThrottleStore(Protocol):
     """Attempt counters: a place per judged attempt in each scope's fixed window."""
 
-    def reserve(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> int | None:
-        """Take a place: the count with it, or None when the window is full."""
+    def reserve(
+        self, scope: ThrottleScope, window: int, window_ends_at: Millis, attempt: str
+    ) -> int | None:
+        """Take a place for the attempt (its id): the count with it, or None when the
+        window is full. Taking it again for the same attempt takes no other place."""
         ...
 
-    def release(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None: ...
+    def release(
+        self, scope: ThrottleScope, window: int, window_ends_at: Millis, attempt: str
+    ) -> None:
+        """Give back the attempt's place, if it holds one (never twice)."""
+        ...
 
     def reset(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
         """Count from zero again (a run of consecutive failures ended by a success)."""

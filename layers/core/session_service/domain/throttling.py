@@ -26,6 +26,7 @@ like them, and lets the owner in from a known device or after the window."""
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
@@ -163,7 +164,8 @@ class LoginThrottle:
         now = self._now()
         window_ms = self._policy.window_seconds * 1000
         window = now // window_ms
-        reservation = Reservation(tuple(scopes), window, (window + 1) * window_ms)
+        attempt = secrets.token_urlsafe(9)
+        reservation = Reservation(tuple(scopes), window, (window + 1) * window_ms, attempt=attempt)
         for scope in reservation.scopes:
             # A scope this container found full in this window refuses before any write.
             scope_window = reservation.window_of(scope)[0]
@@ -173,7 +175,7 @@ class LoginThrottle:
         try:
             for scope in reservation.scopes:
                 scope_window, ends_at = reservation.window_of(scope)
-                count = self._store.reserve(scope, scope_window, ends_at)
+                count = self._store.reserve(scope, scope_window, ends_at, attempt)
                 if count is None:
                     self._refuse(scope, scope_window, reservation.window_ends_at - now)
                 counts.append(count)
@@ -237,7 +239,7 @@ class LoginThrottle:
             if reset:
                 self._store.reset(scope, window, ends_at)
             else:
-                self._store.release(scope, window, ends_at)
+                self._store.release(scope, window, ends_at, reservation.attempt)
         except Exception as error:  # whatever DynamoDB did, go on
             logger.warning(
                 "a throttle place could not be given back; it counts until its window ends",
