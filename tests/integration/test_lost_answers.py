@@ -99,7 +99,9 @@ def test_a_throttle_write_sent_again_takes_or_gives_back_one_place(
     with injected(faults):
         right = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
         assert right.status == 200
-        wrong = stack.http("POST", "/auth/login", {"username": "ada", "password": "not the password"})
+        wrong = stack.http(
+            "POST", "/auth/login", {"username": "ada", "password": "not the password"}
+        )
         assert wrong.status == 401
     assert faults.injected["UpdateItem"] == 1
     # The right password's places all given back, the wrong one's kept: one in each scope
