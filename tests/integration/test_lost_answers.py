@@ -6,13 +6,22 @@ under a client that did nothing wrong, and no reuse is reported."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
 
 from harness.lost_answers import DynamoFaults, Mode, injected
 from harness.stack import Stack
-from tests.helpers import PASSWORD, assert_error, bearer, login, register, stream_records
+from tests.helpers import (
+    PASSWORD,
+    assert_error,
+    bearer,
+    login,
+    register,
+    stream_records,
+    totp_code,
+)
 from tests.integration.backends import BACKENDS
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
@@ -106,3 +115,23 @@ def test_a_throttle_write_sent_again_takes_or_gives_back_one_place(
     assert faults.injected["UpdateItem"] == 1
     # The right password's places all given back, the wrong one's kept: one in each scope
     assert _counters(stack) == {"ip": 1, "user-ip": 1, "user": 1}
+
+
+def test_a_second_step_challenge_whose_answer_was_lost_is_still_the_one_answered(
+    stack_with: Callable[..., Stack],
+) -> None:
+    stack = stack_with()
+    register(stack)
+    access = bearer(login(stack)["access_token"])
+    secret = stack.http("POST", "/auth/mfa/totp", headers=access).json()["secret"]
+    code = {"code": totp_code(secret, time.time())}
+    confirmed = stack.http("POST", "/auth/mfa/totp/confirm", code, headers=access)
+    recovery_code = confirmed.json()["recovery_codes"][0]
+    # The password step stores its challenge (256 random bits); botocore sends it again
+    faults = DynamoFaults("post", choose=lambda op, n: op == "PutItem" and n == 1)
+    with injected(faults):
+        step = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert faults.injected["PutItem"] == 1
+    assert (step.status, step.json()["error"]) == (401, "mfa_required")
+    body = {"mfa_token": step.json()["mfa_token"], "code": recovery_code}
+    assert stack.http("POST", "/auth/login/mfa", body).status == 200

@@ -85,6 +85,20 @@ def transact(client: Any, operation: str, items: list[dict[str, Any]], **mapping
             raise_for_cancellation(error, mapping.get("conflicts"))
 
 
+def put_new(client: Any, table: str, operation: str, item: dict[str, Any]) -> None:
+    """Put an item under a key of 256 random bits, which never collides with another's: a
+    put that finds its key taken finds its own earlier attempt (botocore sent it again
+    after its answer was lost), and has succeeded."""
+    with aws(operation):
+        try:
+            client.put_item(
+                TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+
 def update_if(client: Any, table: str, operation: str, **request: Any) -> dict[str, Any] | None:
     """An UpdateItem whose condition may fail: its returned attributes, or None if it did."""
     with aws(operation):

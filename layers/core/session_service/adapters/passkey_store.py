@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_service.adapters.dynamo import aws, transact, update_if
+from session_service.adapters.dynamo import aws, put_new, transact, update_if
 from session_service.adapters.passkey_items import (
     PASSKEY_PREFIX,
     passkey_from_item,
@@ -172,13 +172,7 @@ class DynamoPasskeyStore:
         transact(self._db, "remove_passkey", items, conflicts=conflicts)
 
     def put_sign_in(self, ceremony: SignInCeremony) -> None:
-        with aws("put_passkey_sign_in"):
-            self._db.put_item(
-                TableName=self._table,
-                Item=sign_in_item(ceremony),
-                # 256 random bits never collide; a retry of this request must not either.
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        put_new(self._db, self._table, "put_passkey_sign_in", sign_in_item(ceremony))
 
     def find_sign_in(self, digest: str) -> SignInCeremony | None:
         with aws("find_passkey_sign_in"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_service.adapters.dynamo import aws, transact, update_if
+from session_service.adapters.dynamo import aws, put_new, transact, update_if
 from session_service.adapters.store_items import (
     Item,
     challenge_from_item,
@@ -105,13 +105,7 @@ class DynamoSecondFactorStore:
         transact(self._db, "disable_totp", [turn_off, account_event_put(self._table, event)])
 
     def put_challenge(self, challenge: MfaChallenge) -> None:
-        with aws("put_challenge"):
-            self._db.put_item(
-                TableName=self._table,
-                Item=challenge_item(challenge),
-                # 256 random bits never collide; a retry of this request must not either.
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        put_new(self._db, self._table, "put_challenge", challenge_item(challenge))
 
     def find_challenge(self, digest: str) -> MfaChallenge | None:
         with aws("find_challenge"):
