@@ -17,7 +17,7 @@ class InMemoryActivityStore:
         # (user, device) -> (expires at, the change that last saw it)
         self.devices: dict[tuple[str, str], tuple[Millis, str]] = {}
         # Attempt entries admitted, by (user, window).
-        self.admitted: dict[tuple[str, int], int] = {}
+        self.admitted: dict[tuple[str, int], set[str]] = {}
 
     def record(self, entries: Iterable[ActivityEntry], retention_days: int) -> None:
         del retention_days  # TTL does not apply in memory
@@ -34,12 +34,16 @@ class InMemoryActivityStore:
         next_cursor = base64.urlsafe_b64encode(chosen[-1][1].encode()).decode() if more else None
         return ActivityPage(tuple(self.entries[k] for k in chosen), next_cursor)
 
-    def admit(self, user_id: str, window: int, limit: int, window_ends_at: Millis) -> bool:
+    def admit(
+        self, user_id: str, window: int, limit: int, window_ends_at: Millis, entry_id: str
+    ) -> bool:
         del window_ends_at  # TTL does not apply in memory
-        taken = self.admitted.get((user_id, window), 0)
-        if taken >= limit:
+        holders = self.admitted.setdefault((user_id, window), set())
+        if entry_id in holders:
+            return True
+        if len(holders) >= limit:
             return False
-        self.admitted[(user_id, window)] = taken + 1
+        holders.add(entry_id)
         return True
 
     def seen_device(

@@ -97,8 +97,11 @@ class ActivityStore(Protocol):
 
     def page(self, user_id: str, limit: int, cursor: str | None) -> ActivityPage: ...
 
-    def admit(self, user_id: str, window: int, limit: int, window_ends_at: Millis) -> bool:
-        """Take one of the user's `limit` places for attempt entries in this window."""
+    def admit(
+        self, user_id: str, window: int, limit: int, window_ends_at: Millis, entry_id: str
+    ) -> bool:
+        """Take one of the user's `limit` places for attempt entries in this window for the
+        entry; an entry that has one (a retried write, a replayed batch) keeps it."""
         ...
 
     def seen_device(
@@ -248,4 +251,4 @@ class ActivityRecorder:
             return True
         window = entry.at // self._window_ms
         until = (window + 1) * self._window_ms
-        return self._store.admit(entry.user_id, window, ATTEMPTS_PER_WINDOW, until)
+        return self._store.admit(entry.user_id, window, ATTEMPTS_PER_WINDOW, until, entry.entry_id)
