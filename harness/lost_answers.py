@@ -6,6 +6,7 @@ first attempt made. Works wherever botocore sends: moto in process, DynamoDB Loc
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections import Counter
@@ -65,6 +66,12 @@ class DynamoFaults:
             if hit:
                 self.injected[operation] += 1
         return hit
+
+
+def nth(wanted: int) -> Callable[[str, int], bool]:
+    """Picks the n-th call the faults see, whatever its operation (from 1)."""
+    seen = itertools.count(1)
+    return lambda _operation, _number: next(seen) == wanted
 
 
 def _error(mode: Mode, request: Any) -> tuple[AWSResponse, dict[str, Any]]:
