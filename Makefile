@@ -127,11 +127,13 @@ bench: install $(BENCH_STAMP)
 
 # A bounded load test of the local run (loopback only, about a minute): requests/s,
 # latency percentiles and errors by kind; writes docs/load.json and its section of
-# docs/performance.md. LOAD_CLIENTS and LOAD_SECONDS change its size.
+# docs/performance.md. LOAD_CLIENTS and LOAD_SECONDS change its size. FAULTS=pre:0.05 or
+# FAULTS=post:0.05 fails that share of DynamoDB calls before (or writes after) they are
+# applied, and reports what clients met (bench/load_faults.py); it writes no docs.
 LOAD_CLIENTS ?= 32
 LOAD_SECONDS ?= 60
 load: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)
-	PYTHONPATH=layers/core:. $(PY) -m bench.load --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS)
+	PYTHONPATH=layers/core:. $(PY) -m bench.load --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS) $(if $(FAULTS),--faults $(FAULTS))
 
 $(BENCH_STAMP): $(STAMP) bench/requirements.py
 	$(PY) bench/requirements.py > $(VENV)/bench-requirements.txt

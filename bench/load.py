@@ -20,12 +20,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+from bench.load_faults import fault_figures_fail, fault_lines, reuse_events
+from harness.lost_answers import FAULTS_VARIABLE, parse_faults
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PASSWORD = "correct horse battery"
@@ -41,11 +44,19 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     flows: int = 0
+    # Every answer by status (retries included); 503s without Retry-After; a session
+    # found ended (401) before its client logged out.
+    statuses: Counter[int] = field(default_factory=Counter)
+    no_retry_after: int = 0
+    ended_under_client: int = 0
 
     def add(self, other: Tally) -> None:
         self.latencies_ms.extend(other.latencies_ms)
         self.errors.update(other.errors)
         self.flows += other.flows
+        self.statuses.update(other.statuses)
+        self.no_retry_after += other.no_retry_after
+        self.ended_under_client += other.ended_under_client
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,12 @@ class LoadResult:
     measured_at: str
     # The local run's DynamoDB: moto's server (make run's default) or DynamoDB Local.
     backend: str = "moto"
+    # With FAULTS (bench/load_faults.py): what was injected, and what the clients met.
+    faults: str = ""
+    statuses: dict[str, int] = field(default_factory=dict)
+    no_retry_after: int = 0
+    ended_under_clients: int = 0
+    reuse_events: int = 0
 
 
 BACKEND_NAMES = {
@@ -86,6 +103,24 @@ class Client:
     def call(
         self, step: str, method: str, path: str, expected: int, **kwargs: Any
     ) -> dict[str, Any] | None:
+        answer = self._send(method, path, **kwargs)
+        if answer is not None and answer.status_code == 503:
+            # As a client does: the same request once more, after Retry-After.
+            time.sleep(min(float(answer.headers.get("Retry-After", "1")), 2))
+            answer = self._send(method, path, **kwargs)
+        if answer is None:
+            return None
+        if answer.status_code == 401 and expected == 200 and step != "login":
+            self.tally.ended_under_client += 1
+        if answer.status_code >= 500:
+            self.tally.errors[f"{answer.status_code} on {step}"] += 1
+            return None
+        if answer.status_code != expected:
+            self.tally.errors[f"{step}: {answer.status_code} instead of {expected}"] += 1
+            return None
+        return dict(answer.json()) if answer.content else {}
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response | None:
         started = time.perf_counter()
         try:
             answer = self.http.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
@@ -97,13 +132,10 @@ class Client:
             self.tally.errors["timeout"] += 1
             return None
         self.tally.latencies_ms.append((time.perf_counter() - started) * 1000)
-        if answer.status_code >= 500:
-            self.tally.errors[f"{answer.status_code} on {step}"] += 1
-            return None
-        if answer.status_code != expected:
-            self.tally.errors[f"{step}: {answer.status_code} instead of {expected}"] += 1
-            return None
-        return dict(answer.json()) if answer.content else {}
+        self.tally.statuses[answer.status_code] += 1
+        if answer.status_code == 503 and "Retry-After" not in answer.headers:
+            self.tally.no_retry_after += 1
+        return answer
 
     def register(self) -> bool:
         body = {"username": self.username, "password": PASSWORD}
@@ -159,7 +191,9 @@ def run(base_url: str, clients: int, seconds: float) -> Tally:
     return merged
 
 
-def summarize(tally: Tally, clients: int, seconds: float, backend: str = "moto") -> LoadResult:
+def summarize(
+    tally: Tally, clients: int, seconds: float, backend: str = "moto", faults: str = ""
+) -> LoadResult:
     ordered = sorted(tally.latencies_ms) or [0.0]
 
     def percentile(p: float) -> float:
@@ -179,6 +213,10 @@ def summarize(tally: Tally, clients: int, seconds: float, backend: str = "moto")
         commit=_commit(),
         measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         backend=backend,
+        faults=faults,
+        statuses={str(status): n for status, n in sorted(tally.statuses.items())},
+        no_retry_after=tally.no_retry_after,
+        ended_under_clients=tally.ended_under_client,
     )
 
 
@@ -204,6 +242,7 @@ def report(result: LoadResult) -> str:
             f"  latency p50 {result.p50_ms} ms, p95 {result.p95_ms} ms, p99 {result.p99_ms} ms,"
             f" max {result.max_ms} ms",
             f"  errors: {errors}",
+            *fault_lines(result),
         ]
     )
 
@@ -288,7 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="pre:RATE or post:RATE: DynamoDB fails that share of calls before they are "
+        "applied, or of writes after (print only)",
+    )
     args = parser.parse_args(argv)
+    if args.faults:
+        parse_faults(args.faults)  # refuses a bad spec before anything starts
     url = os.environ.get("LOAD_URL", "").rstrip("/")
     # A server at LOAD_URL is none of ours: its column says so, whatever LOCAL_DYNAMODB is.
     backend = "load-url" if url else (os.environ.get("LOCAL_DYNAMODB") or "moto")
@@ -306,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                 "POWERTOOLS_LOG_LEVEL": "WARNING",
                 "LOCAL_DYNAMODB": backend,
                 "REGISTRATIONS_PER_IP": "100000",
+                **({FAULTS_VARIABLE: args.faults} if args.faults else {}),
             }
         )
         url = local.base_url
@@ -314,8 +362,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if local is not None:
             local.stop()
-    result = summarize(tally, args.clients, args.seconds, backend)
+    result = summarize(tally, args.clients, args.seconds, backend, args.faults)
+    if local is not None:
+        result = replace(result, reuse_events=reuse_events(local.logs()))
     print(report(result), flush=True)
+    if args.faults:
+        return 1 if fault_figures_fail(result) else 0
     if not args.no_docs:
         write_docs(result)
     return 1 if result.errors else 0

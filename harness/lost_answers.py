@@ -7,11 +7,12 @@ first attempt made. Works wherever botocore sends: moto in process, DynamoDB Loc
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -106,3 +107,31 @@ def injected(faults: DynamoFaults) -> Iterator[DynamoFaults]:
         yield faults
     finally:
         Endpoint._do_get_response = original
+
+
+# The local run's functions meet faults when this is set ("post:0.05"): `make load FAULTS=`.
+FAULTS_VARIABLE = "LOCAL_DYNAMODB_FAULTS"
+
+
+def parse_faults(spec: str) -> DynamoFaults:
+    """`pre:0.05` or `post:0.05`: the mode, and the share of calls it fails."""
+    mode, _, rate = spec.partition(":")
+    if mode not in _ERRORS or not rate:
+        raise ValueError(f"faults are pre:RATE or post:RATE, not {spec!r}")
+    share = float(rate)
+    if not 0 <= share <= 1:
+        raise ValueError(f"a fault rate is between 0 and 1, not {rate}")
+    return DynamoFaults(mode, share, seed=os.getpid())
+
+
+def install_from_environment() -> DynamoFaults | None:
+    """In a process of the local run: the faults FAULTS_VARIABLE asks for, for good."""
+    spec = os.environ.get(FAULTS_VARIABLE, "")
+    if not spec:
+        return None
+    faults = parse_faults(spec)
+    _installed.enter_context(injected(faults))
+    return faults
+
+
+_installed = ExitStack()

@@ -202,7 +202,9 @@ def _serve(
         {
             key: value
             for key, value in os.environ.items()
-            if key.startswith(("AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))
+            if key.startswith(
+                ("AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "LOCAL_DYNAMODB_FAULTS")
+            )
         }
     )
     base_env.update(

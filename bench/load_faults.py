@@ -1,0 +1,49 @@
+"""`make load FAULTS=pre:0.05` or `FAULTS=post:0.05`: the load with DynamoDB failing that
+share of calls in the local run's functions (harness/lost_answers.py), before they are
+applied (throttled) or, for writes, after (applied, the answer lost). Each client retries a
+503 once after its Retry-After, as a frontend would. Beside throughput and latency it
+reports the answers by status, 503s without Retry-After, sessions found ended under
+clients that did nothing wrong, and reuse reported; the goal for the last two, and for
+5xx other than 503, is none."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.load import LoadResult
+
+# What the functions log when they take a refresh for theft (domain/sessions.py).
+REUSE_LINE = "refresh token reuse detected"
+
+
+def reuse_events(logs: str) -> int:
+    return logs.count(REUSE_LINE)
+
+
+def other_5xx(result: LoadResult) -> int:
+    return sum(n for status, n in result.statuses.items() if int(status) >= 500 and status != "503")
+
+
+def fault_lines(result: LoadResult) -> list[str]:
+    if not result.faults:
+        return []
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(result.statuses.items()))
+    return [
+        f"  faults injected: {result.faults}",
+        f"  answers by status: {statuses}",
+        f"  503 without Retry-After: {result.no_retry_after}, other 5xx: {other_5xx(result)}",
+        f"  sessions ended under clients: {result.ended_under_clients}",
+        f"  reuse reported: {result.reuse_events}",
+    ]
+
+
+def fault_figures_fail(result: LoadResult) -> bool:
+    """Whether a fault run broke a promise: a session ended or reuse reported under clients
+    that did nothing wrong, a 503 without Retry-After, or any other 5xx."""
+    return bool(
+        result.ended_under_clients
+        or result.reuse_events
+        or result.no_retry_after
+        or other_5xx(result)
+    )
