@@ -1,8 +1,9 @@
-"""Every write of every route, in turn, applied by DynamoDB and its answer lost (botocore
-sends it again, as on AWS: harness/lost_answers.py): the client gets the answer it would
-have got, and nothing is counted twice, ended or reported that the client did not cause.
-A retried transaction is DynamoDB's to recognise (the ClientRequestToken botocore gives
-it once, for every attempt); the other writes recognise their own earlier success."""
+"""Every write of every route, in turn, refused before it is applied (throttled) or applied
+by DynamoDB and its answer lost (botocore sends it again, as on AWS:
+harness/lost_answers.py): the client gets the answer it would have got, and nothing is
+counted twice, ended or reported that the client did not cause. A retried transaction is
+DynamoDB's to recognise (the ClientRequestToken botocore gives it once, for every attempt);
+the other writes recognise their own earlier success."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.lost_answers import DynamoFaults, injected, nth
+from harness.lost_answers import WRITES, DynamoFaults, Mode, injected, nth
 from harness.stack import HttpAnswer, Stack
 from tests.helpers import PASSWORD, bearer, login, register, stream_records
 from tests.integration.backends import BACKENDS
@@ -38,6 +39,8 @@ def _requests(
             "DELETE", f"/auth/sessions/{other['session_id']}", headers=access
         ),
         "revoke_other_sessions": lambda s: s.http("DELETE", "/auth/sessions", headers=access),
+        # a step-up with the password (the session's scope, the address's and the username's)
+        "reauth": lambda s: s.http("POST", "/auth/reauth", {"password": PASSWORD}, headers=access),
         "password": lambda s: s.http(
             "POST",
             "/auth/password",
@@ -55,9 +58,16 @@ LIVE_AFTER = {
     "logout_by_refresh_token": {"other"},
     "revoke_session": {"own"},
     "revoke_other_sessions": {"own"},
+    "reauth": {"own", "other"},
     # the password change answers the caller a new session; every older one ends
     "password": set(),
 }
+
+
+def _nth_write(wanted: int) -> Callable[[str, int], bool]:
+    """A "pre" fault sees reads too: pick the n-th write among them."""
+    writes = nth(wanted)
+    return lambda operation, number: operation in WRITES and writes(operation, number)
 
 
 class Run:
@@ -97,9 +107,10 @@ def _sessions(stack: Stack, user_id: str) -> int:
     )
 
 
+@pytest.mark.parametrize("mode", ["pre", "post"])
 @pytest.mark.parametrize("route", list(LIVE_AFTER))
 def test_every_write_of_a_route_sent_again_after_its_answer_was_lost_changes_nothing_more(
-    stack: Stack, route: str
+    stack: Stack, route: str, mode: Mode
 ) -> None:
     # The route as it goes when all is well: its answer, and how many writes it makes
     clean = DynamoFaults("post", choose=lambda operation, number: False)
@@ -110,7 +121,7 @@ def test_every_write_of_a_route_sent_again_after_its_answer_was_lost_changes_not
     assert _live(stack, expected.own, expected.other) == LIVE_AFTER[route]
     for lost in range(1, writes + 1):
         # Each write in turn is applied, its answer lost, and sent again by botocore
-        faults = DynamoFaults("post", choose=nth(lost))
+        faults = DynamoFaults(mode, choose=nth(lost) if mode == "post" else _nth_write(lost))
         run = Run(stack, f"user{lost}", route, faults)
         assert sum(faults.injected.values()) == 1, (route, lost)
         assert run.answer.status == expected.answer.status, (route, lost, run.answer.json())
