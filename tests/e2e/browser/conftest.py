@@ -36,8 +36,10 @@ def _cookie_mode(local_services: Callable[..., Service], **settings: str) -> Ser
 
 @pytest.fixture(scope="module")
 def cookie_service(local_services: Callable[..., Service]) -> Service:
-    """Cookie mode with a grace window (two tabs may refresh at once)."""
-    return _cookie_mode(local_services, REFRESH_REUSE_GRACE_SECONDS="5")
+    """Cookie mode with a grace window (two tabs may refresh at once). Wider than the
+    default: the second of two refreshes at once may wait for a function process's cold
+    start, seconds on a loaded machine, and must still land inside it."""
+    return _cookie_mode(local_services, REFRESH_REUSE_GRACE_SECONDS="30")
 
 
 @pytest.fixture(scope="module")
