@@ -75,6 +75,12 @@ def nth(wanted: int) -> Callable[[str, int], bool]:
     return lambda _operation, _number: next(seen) == wanted
 
 
+def nth_write(wanted: int) -> Callable[[str, int], bool]:
+    """Picks the n-th write the faults see ("pre" faults see reads too)."""
+    writes = nth(wanted)
+    return lambda operation, number: operation in WRITES and writes(operation, number)
+
+
 def _error(mode: Mode, request: Any) -> tuple[AWSResponse, dict[str, Any]]:
     status, code = _ERRORS[mode]
     body = f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected"}}'

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.lost_answers import DynamoFaults, Mode, injected
+from harness.lost_answers import DynamoFaults, Mode, injected, nth_write
 from harness.stack import Stack
 from tests.helpers import (
     PASSWORD,
@@ -135,3 +135,27 @@ def test_a_second_step_challenge_whose_answer_was_lost_is_still_the_one_answered
     assert (step.status, step.json()["error"]) == (401, "mfa_required")
     body = {"mfa_token": step.json()["mfa_token"], "code": recovery_code}
     assert stack.http("POST", "/auth/login/mfa", body).status == 200
+
+
+@pytest.mark.parametrize("mode", ["pre", "post"])
+def test_a_registration_whose_writes_lost_their_answers_registers_once(
+    stack_with: Callable[..., Stack], mode: Mode
+) -> None:
+    stack = stack_with()
+    # Its writes: a place of the address's registrations, then the user's transaction
+    for lost in (1, 2):
+        faults = DynamoFaults(mode, choose=nth_write(lost))
+        with injected(faults):
+            answer = stack.http(
+                "POST", "/auth/register", {"username": f"user{lost}", "password": PASSWORD}
+            )
+        assert sum(faults.injected.values()) == 1
+        assert answer.status == 201, answer.json()
+    logins = [item for item in stack.items() if item["pk"]["S"].startswith("LOGIN#")]
+    assert sorted(item["pk"]["S"] for item in logins) == ["LOGIN#user1", "LOGIN#user2"]
+    registrations = [
+        int(item["attempts"]["N"])
+        for item in stack.items()
+        if item["pk"]["S"].startswith("THROTTLE#register#")
+    ]
+    assert registrations == [2]

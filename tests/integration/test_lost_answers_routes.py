@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.lost_answers import WRITES, DynamoFaults, Mode, injected, nth
+from harness.lost_answers import DynamoFaults, Mode, injected, nth_write
 from harness.stack import HttpAnswer, Stack
 from tests.helpers import PASSWORD, bearer, login, register, stream_records
 from tests.integration.backends import BACKENDS
@@ -62,12 +62,6 @@ LIVE_AFTER = {
     # the password change answers the caller a new session; every older one ends
     "password": set(),
 }
-
-
-def _nth_write(wanted: int) -> Callable[[str, int], bool]:
-    """A "pre" fault sees reads too: pick the n-th write among them."""
-    writes = nth(wanted)
-    return lambda operation, number: operation in WRITES and writes(operation, number)
 
 
 class Run:
@@ -121,7 +115,7 @@ def test_every_write_of_a_route_sent_again_after_its_answer_was_lost_changes_not
     assert _live(stack, expected.own, expected.other) == LIVE_AFTER[route]
     for lost in range(1, writes + 1):
         # Each write in turn is applied, its answer lost, and sent again by botocore
-        faults = DynamoFaults(mode, choose=nth(lost) if mode == "post" else _nth_write(lost))
+        faults = DynamoFaults(mode, choose=nth_write(lost))
         run = Run(stack, f"user{lost}", route, faults)
         assert sum(faults.injected.values()) == 1, (route, lost)
         assert run.answer.status == expected.answer.status, (route, lost, run.answer.json())
