@@ -221,14 +221,20 @@ def _alive(pid: int) -> bool:
 
 def test_ctrl_c_stops_the_server_the_emulator_and_the_functions() -> None:
     # Given a local run with its emulator and one process per function
-    service = start_local_run({})
+    # (faulthandler: should it not stop, SIGABRT makes it print where each thread is)
+    service = start_local_run({"PYTHONFAULTHANDLER": "1"})
     assert service.process is not None
     port = int(service.base_url.rsplit(":", 1)[1])
     children = _children(service.process.pid)
     assert len(children) >= 6
     # When Ctrl-C reaches it
     service.process.send_signal(signal.SIGINT)
-    service.process.wait(timeout=60)  # a bound on a loaded machine, not a timing goal
+    try:
+        service.process.wait(timeout=60)  # a bound on a loaded machine, not a timing goal
+    except subprocess.TimeoutExpired:
+        service.process.send_signal(signal.SIGABRT)
+        service.process.wait(timeout=10)
+        pytest.fail("the local run did not stop on Ctrl-C:\n" + "".join(service.output)[-8000:])
     # Then nothing it started is left
     assert not _listening(port)
     for _ in range(50):
