@@ -133,6 +133,9 @@ def _interrupt(_signum: int, _frame: Any) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C stops the run even when whatever started it ignored SIGINT (a child inherits
+    # that, and Python then installs no handler of its own: a test runner's worker did).
+    signal.signal(signal.SIGINT, _interrupt)
     port = _port("PORT", 3000)
     if not _free(port):
         sys.exit(f"port {port} is taken; set PORT to another port")
