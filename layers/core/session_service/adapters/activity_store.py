@@ -15,9 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from session_service.adapters.dynamo import aws, is_condition_failure, update_if
+from session_service.adapters.dynamo import aws, take_place, update_if
 from session_service.adapters.store_items import Item, key, n, s, ttl_seconds
 from session_service.domain.activity import ActivityEntry, ActivityPage, ActivityType
 from session_service.domain.errors import InvalidRequest, Unavailable
@@ -120,37 +118,18 @@ class DynamoActivityStore:
     def admit(
         self, user_id: str, window: int, limit: int, window_ends_at: Millis, entry_id: str
     ) -> bool:
-        with aws("admit_activity"):
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=key(f"ACTIVITY_CAP#{user_id}", f"W#{window}"),
-                    UpdateExpression=(
-                        "ADD entries :one, admitted :entry SET #ttl = if_not_exists(#ttl, :ttl)"
-                    ),
-                    # Of racing batches, exactly the free places' worth get one; an entry
-                    # takes one place at most.
-                    ConditionExpression=(
-                        "(attribute_not_exists(entries) OR entries < :limit)"
-                        " AND NOT contains(admitted, :id)"
-                    ),
-                    ExpressionAttributeNames={"#ttl": "ttl"},
-                    ExpressionAttributeValues={
-                        ":one": n(1),
-                        ":limit": n(limit),
-                        ":ttl": n(ttl_seconds(window_ends_at)),
-                        ":entry": {"SS": [entry_id]},
-                        ":id": s(entry_id),
-                    },
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-            except ClientError as error:
-                if not is_condition_failure(error):
-                    raise
-                # The entry's own place, taken before (a retried write, a replayed batch)
-                held = error.response.get("Item", {}).get("admitted", {}).get("SS", [])
-                return entry_id in held
-        return True
+        taken = take_place(
+            self._db,
+            self._table,
+            "admit_activity",
+            key=key(f"ACTIVITY_CAP#{user_id}", f"W#{window}"),
+            count="entries",
+            holders="admitted",
+            holder=entry_id,
+            limit=limit,
+            ttl=ttl_seconds(window_ends_at),
+        )
+        return taken is not None
 
     def seen_device(
         self, user_id: str, device: str, at: Millis, retention_days: int, seen_by: str

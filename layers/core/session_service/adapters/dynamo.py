@@ -85,6 +85,54 @@ def transact(client: Any, operation: str, items: list[dict[str, Any]], **mapping
             raise_for_cancellation(error, mapping.get("conflicts"))
 
 
+def take_place(
+    client: Any,
+    table: str,
+    operation: str,
+    *,
+    key: dict[str, Any],
+    count: str,
+    holders: str,
+    holder: str,
+    limit: int,
+    ttl: int,
+    ttl_expression: str = "if_not_exists(#ttl, :ttl)",
+) -> int | None:
+    """One of a counter's `limit` places (the attribute `count`) for `holder`, whose id
+    joins the set `holders`: the count with it, or None when the counter is full. Of N racing
+    writes exactly the free places' worth succeed; a holder takes one place at most, so the
+    same write sent again (its answer lost, or a replayed batch) finds its own place."""
+    with aws(operation):
+        try:
+            taken = client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression=f"ADD #count :one, #holders :holder SET #ttl = {ttl_expression}",
+                ConditionExpression=(
+                    "(attribute_not_exists(#count) OR #count < :limit)"
+                    " AND NOT contains(#holders, :id)"
+                ),
+                ExpressionAttributeNames={"#count": count, "#holders": holders, "#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit)},
+                    ":ttl": {"N": str(ttl)},
+                    ":holder": {"SS": [holder]},
+                    ":id": {"S": holder},
+                },
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            current = error.response.get("Item", {})
+            if holder in current.get(holders, {}).get("SS", []):
+                return int(current[count]["N"])  # its own place, taken before
+            return None
+    return int(taken["Attributes"][count]["N"])
+
+
 def put_new(client: Any, table: str, operation: str, item: dict[str, Any]) -> None:
     """Put an item under a key of 256 random bits, which never collides with another's: a
     put that finds its key taken finds its own earlier attempt (botocore sent it again

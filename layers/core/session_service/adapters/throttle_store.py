@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from session_service.adapters.dynamo import aws, is_condition_failure, update_if
-from session_service.adapters.store_items import int_of, n, s, throttle_key, ttl_seconds
+from session_service.adapters.dynamo import take_place, update_if
+from session_service.adapters.store_items import n, s, throttle_key, ttl_seconds
 from session_service.domain.models import ThrottleScope
 
 
@@ -33,37 +31,18 @@ class DynamoThrottleStore:
         # A window's counter lives until the window ends; a run of failures (counted until
         # a success resets it) as long after its last failure as its span says.
         ttl = ":ttl" if scope.resets else "if_not_exists(#ttl, :ttl)"
-        with aws("reserve_attempt"):
-            try:
-                taken = self._db.update_item(
-                    TableName=self._table,
-                    Key=throttle_key(scope.key, window),
-                    UpdateExpression=f"ADD attempts :one, holders :holder SET #ttl = {ttl}",
-                    # A place exists only below the limit: of N racing attempts, exactly
-                    # the free places' worth succeed; an attempt holds one place at most.
-                    ConditionExpression=(
-                        "(attribute_not_exists(attempts) OR attempts < :limit)"
-                        " AND NOT contains(holders, :attempt)"
-                    ),
-                    ExpressionAttributeNames={"#ttl": "ttl"},
-                    ExpressionAttributeValues={
-                        ":one": n(1),
-                        ":limit": n(scope.limit),
-                        ":ttl": n(ttl_seconds(window_ends_at)),
-                        ":holder": {"SS": [attempt]},
-                        ":attempt": s(attempt),
-                    },
-                    ReturnValues="UPDATED_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-            except ClientError as error:
-                if not is_condition_failure(error):
-                    raise
-                current = error.response.get("Item", {})
-                if attempt in current.get("holders", {}).get("SS", []):
-                    return int_of(current, "attempts")  # our own place, taken before
-                return None
-        return int_of(taken["Attributes"], "attempts")
+        return take_place(
+            self._db,
+            self._table,
+            "reserve_attempt",
+            key=throttle_key(scope.key, window),
+            count="attempts",
+            holders="holders",
+            holder=attempt,
+            limit=scope.limit,
+            ttl=ttl_seconds(window_ends_at),
+            ttl_expression=ttl,
+        )
 
     def release(self, scope: ThrottleScope, window: int, window_ends_at: int, attempt: str) -> None:
         """Give a place back (a successful attempt, or one not judged after all): only one
