@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from botocore.awsrequest import AWSResponse
 from botocore.endpoint import Endpoint
+from botocore.retries.standard import ExponentialBackoff
 
 Mode = Literal["pre", "post"]
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
@@ -39,13 +40,15 @@ class _Body:
 @dataclass
 class DynamoFaults:
     """Which calls fail: a share of them (`rate`, drawn from a seeded generator), or those
-    `choose(operation, number)` picks (number counts the operation's calls, from 1). A
-    "post" fault applies to writes only: a read that loses its answer changes nothing."""
+    `choose(operation, number)` picks (number counts the operation's calls, from 1); with
+    `first_attempts_only`, never botocore's retry of a call. A "post" fault applies to
+    writes only: a read that loses its answer changes nothing."""
 
     mode: Mode
     rate: float = 0.0
     seed: int = 0
     choose: Callable[[str, int], bool] | None = None
+    first_attempts_only: bool = False
     injected: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -54,8 +57,10 @@ class DynamoFaults:
     def __post_init__(self) -> None:
         self._draw = random.Random(self.seed)  # noqa: S311 (which calls fail, not a secret)
 
-    def strikes(self, operation: str) -> bool:
+    def strikes(self, operation: str, attempt: int = 1) -> bool:
         if self.mode == "post" and operation not in WRITES:
+            return False
+        if self.first_attempts_only and attempt > 1:
             return False
         with self._lock:
             self.calls[operation] += 1
@@ -94,25 +99,32 @@ def _error(mode: Mode, request: Any) -> tuple[AWSResponse, dict[str, Any]]:
 
 
 @contextmanager
-def injected(faults: DynamoFaults) -> Iterator[DynamoFaults]:
-    """Every botocore client of the process meets these faults while the block runs."""
+def injected(faults: DynamoFaults, quick_retries: bool = True) -> Iterator[DynamoFaults]:
+    """Every botocore client of the process meets these faults while the block runs. With
+    `quick_retries`, botocore retries without its back-off (up to 1 s after a throttling
+    error): a test needs the retry, not the wait. The local run's faults keep the wait."""
     original = Endpoint._do_get_response
+    original_delay = ExponentialBackoff.delay_amount
 
     def answer(
         endpoint: Endpoint, request: Any, operation_model: Any, context: Any
     ) -> tuple[Any, Any]:
         service = operation_model.service_model.service_name
-        if service != "dynamodb" or not faults.strikes(operation_model.name):
+        attempt = int(context.get("retries", {}).get("attempt", 1))
+        if service != "dynamodb" or not faults.strikes(operation_model.name, attempt):
             return original(endpoint, request, operation_model, context)  # type: ignore[no-any-return]
         if faults.mode == "post":
             original(endpoint, request, operation_model, context)  # applied; answer lost
         return _error(faults.mode, request), None
 
     Endpoint._do_get_response = answer
+    if quick_retries:
+        ExponentialBackoff.delay_amount = lambda _self, _context: 0
     try:
         yield faults
     finally:
         Endpoint._do_get_response = original
+        ExponentialBackoff.delay_amount = original_delay
 
 
 # The local run's functions meet faults when this is set ("post:0.05"): `make load FAULTS=`.
@@ -136,7 +148,7 @@ def install_from_environment() -> DynamoFaults | None:
     if not spec:
         return None
     faults = parse_faults(spec)
-    _installed.enter_context(injected(faults))
+    _installed.enter_context(injected(faults, quick_retries=False))
     return faults
 
 

@@ -44,6 +44,8 @@ class InMemoryAdministrationStore:
             stored = store.credentials.get(credential.username_key)
             if stored is None:
                 raise StaleWrite()
+            # The generation after the one read (DynamoAdministrationStore)
+            lifted = max(stored.throttle_generation, credential.throttle_generation + 1)
             store.credentials[credential.username_key] = dataclasses.replace(
-                stored, throttle_generation=stored.throttle_generation + 1
+                stored, throttle_generation=lifted
             )

@@ -91,20 +91,30 @@ def password_changed(user_id: str, changed_at: datetime) -> dict[str, Any]:
     return event
 
 
-def stream_records(stack: Stack) -> list[dict[str, Any]]:
-    """Everything on the table's stream so far, as Lambda would deliver it."""
+def stream_records(stack: Stack, read: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Everything on the table's stream so far, as Lambda would deliver it; or, given
+    `read` (each shard's last sequence number read, kept up to date), what came since."""
     streams = stack.clients("dynamodbstreams")
     arn = stack.template.names.attributes[("SessionTable", "StreamArn")]
     records: list[dict[str, Any]] = []
+    positions = {} if read is None else read
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        shard_id = shard["ShardId"]
+        where: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if shard_id in positions:
+            where = {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "SequenceNumber": positions[shard_id],
+            }
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **where)[
+            "ShardIterator"
+        ]
         while iterator:
             page = streams.get_records(ShardIterator=iterator)
             if not page["Records"]:
                 break
             records.extend(page["Records"])
+            positions[shard_id] = page["Records"][-1]["dynamodb"]["SequenceNumber"]
             iterator = page.get("NextShardIterator")
     return json.loads(json.dumps(records, default=_as_lambda_sees_it))  # type: ignore[no-any-return]
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_service.adapters.dynamo import transact, update_if
+from botocore.exceptions import ClientError
+
+from session_service.adapters.dynamo import aws, is_condition_failure, transact
 from session_service.adapters.store_items import Item, login_key, n, profile_key
 from session_service.adapters.store_writes import account_event_put, ending_items
 from session_service.domain.models import Credential
@@ -57,14 +59,25 @@ class DynamoAdministrationStore:
         transact(self._db, "set_disabled", items)
 
     def lift_login_lock(self, credential: Credential) -> None:
-        lifted = update_if(
-            self._db,
-            self._table,
-            "lift_login_lock",
-            Key=login_key(credential.username_key),
-            UpdateExpression="ADD throttle_generation :one",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":one": n(1)},
-        )
-        if lifted is None:
-            raise StaleWrite()
+        # The generation after the one read, not one more than whatever is stored: the
+        # same write sent again (its answer lost) or a racing lift finds it there, and the
+        # lock is lifted once.
+        lifted = credential.throttle_generation + 1
+        with aws("lift_login_lock"):
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=login_key(credential.username_key),
+                    UpdateExpression="SET throttle_generation = :lifted",
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND (attribute_not_exists(throttle_generation)"
+                        " OR throttle_generation < :lifted)"
+                    ),
+                    ExpressionAttributeValues={":lifted": n(lifted)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                if "Item" not in error.response:
+                    raise StaleWrite() from None
