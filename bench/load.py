@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bench.load_faults import fault_figures_fail, fault_lines, reuse_events
+from bench.load_faults import fault_figures_fail, fault_lines, injected_faults, reuse_events
 from harness.lost_answers import FAULTS_VARIABLE, parse_faults
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -81,6 +81,7 @@ class LoadResult:
     no_retry_after: int = 0
     ended_under_clients: int = 0
     reuse_events: int = 0
+    injected: dict[str, int] = field(default_factory=dict)
 
 
 BACKEND_NAMES = {
@@ -364,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
             local.stop()
     result = summarize(tally, args.clients, args.seconds, backend, args.faults)
     if local is not None:
-        result = replace(result, reuse_events=reuse_events(local.logs()))
+        logs = local.logs()
+        result = replace(result, reuse_events=reuse_events(logs), injected=injected_faults(logs))
     print(report(result), flush=True)
     if args.faults:
         return 1 if fault_figures_fail(result) else 0

@@ -8,7 +8,11 @@ clients that did nothing wrong, and reuse reported; the goal for the last two, a
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import TYPE_CHECKING
+
+from harness.lost_answers import STRIKE_LINE
 
 if TYPE_CHECKING:
     from bench.load import LoadResult
@@ -21,6 +25,11 @@ def reuse_events(logs: str) -> int:
     return logs.count(REUSE_LINE)
 
 
+def injected_faults(logs: str) -> dict[str, int]:
+    """The calls the functions failed, by operation (harness/lost_answers.py prints each)."""
+    return dict(Counter(re.findall(rf"{re.escape(STRIKE_LINE)} (\w+)", logs)))
+
+
 def other_5xx(result: LoadResult) -> int:
     return sum(n for status, n in result.statuses.items() if int(status) >= 500 and status != "503")
 
@@ -29,8 +38,9 @@ def fault_lines(result: LoadResult) -> list[str]:
     if not result.faults:
         return []
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(result.statuses.items()))
+    calls = ", ".join(f"{op} {n}" for op, n in sorted(result.injected.items()))
     return [
-        f"  faults injected: {result.faults}",
+        f"  faults injected: {result.faults}, {sum(result.injected.values())} calls ({calls})",
         f"  answers by status: {statuses}",
         f"  503 without Retry-After: {result.no_retry_after}, other 5xx: {other_5xx(result)}",
         f"  sessions ended under clients: {result.ended_under_clients}",
@@ -39,10 +49,12 @@ def fault_lines(result: LoadResult) -> list[str]:
 
 
 def fault_figures_fail(result: LoadResult) -> bool:
-    """Whether a fault run broke a promise: a session ended or reuse reported under clients
-    that did nothing wrong, a 503 without Retry-After, or any other 5xx."""
+    """Whether a fault run broke a promise (a session ended or reuse reported under clients
+    that did nothing wrong, a 503 without Retry-After, any other 5xx) or proved nothing
+    (no fault was injected)."""
     return bool(
-        result.ended_under_clients
+        not result.injected
+        or result.ended_under_clients
         or result.reuse_events
         or result.no_retry_after
         or other_5xx(result)

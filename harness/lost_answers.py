@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -49,6 +50,8 @@ class DynamoFaults:
     seed: int = 0
     choose: Callable[[str, int], bool] | None = None
     first_attempts_only: bool = False
+    # Told of every call failed (the local run's functions print it for `make load`)
+    on_strike: Callable[[str], None] | None = None
     injected: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,6 +74,8 @@ class DynamoFaults:
                 hit = self._draw.random() < self.rate
             if hit:
                 self.injected[operation] += 1
+        if hit and self.on_strike is not None:
+            self.on_strike(operation)
         return hit
 
 
@@ -142,13 +147,28 @@ def parse_faults(spec: str) -> DynamoFaults:
     return DynamoFaults(mode, share, seed=os.getpid())
 
 
-def install_from_environment() -> DynamoFaults | None:
-    """In a process of the local run: the faults FAULTS_VARIABLE asks for, for good."""
+# What a function of the local run prints for each call it fails (bench/load_faults.py).
+STRIKE_LINE = "lost_answers: injected a fault in"
+
+
+def faults_from_environment() -> DynamoFaults | None:
+    """The faults FAULTS_VARIABLE asks for, each one printed to stderr when it strikes, for
+    the load to count."""
     spec = os.environ.get(FAULTS_VARIABLE, "")
     if not spec:
         return None
     faults = parse_faults(spec)
-    _installed.enter_context(injected(faults, quick_retries=False))
+    faults.on_strike = lambda operation: print(
+        f"{STRIKE_LINE} {operation}", file=sys.stderr, flush=True
+    )
+    return faults
+
+
+def install_from_environment() -> DynamoFaults | None:
+    """In a process of the local run: the faults FAULTS_VARIABLE asks for, for good."""
+    faults = faults_from_environment()
+    if faults is not None:
+        _installed.enter_context(injected(faults, quick_retries=False))
     return faults
 
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from bench.load import LoadResult, report
-from bench.load_faults import fault_figures_fail, reuse_events
-from harness.lost_answers import parse_faults
+from bench.load_faults import fault_figures_fail, injected_faults, reuse_events
+from harness.lost_answers import STRIKE_LINE, faults_from_environment, parse_faults
 
 CLEAN = LoadResult(
     clients=8,
@@ -25,6 +25,7 @@ CLEAN = LoadResult(
     measured_at="2026-12-06 21:00 UTC",
     faults="post:0.05",
     statuses={"200": 2400, "204": 100, "401": 11, "503": 11},
+    injected={"TransactWriteItems": 20, "UpdateItem": 41},
 )
 
 
@@ -45,6 +46,7 @@ def test_a_fault_spec_names_its_mode_and_rate() -> None:
         ({"reuse_events": 1}, True),
         ({"no_retry_after": 1}, True),
         ({"statuses": {"200": 10, "500": 1}}, True),
+        ({"injected": {}}, True),
     ],
 )
 def test_a_fault_run_fails_on_any_broken_promise(change: dict[str, object], fails: bool) -> None:
@@ -53,7 +55,7 @@ def test_a_fault_run_fails_on_any_broken_promise(change: dict[str, object], fail
 
 def test_the_report_gives_the_fault_figures() -> None:
     text = report(dataclasses.replace(CLEAN, ended_under_clients=2, reuse_events=3))
-    assert "faults injected: post:0.05" in text
+    assert "faults injected: post:0.05, 61 calls (TransactWriteItems 20, UpdateItem 41)" in text
     assert "answers by status: 200: 2400, 204: 100, 401: 11, 503: 11" in text
     assert "503 without Retry-After: 0, other 5xx: 0" in text
     assert "sessions ended under clients: 2" in text
@@ -63,3 +65,15 @@ def test_the_report_gives_the_fault_figures() -> None:
 def test_reuse_is_counted_from_the_functions_warnings() -> None:
     logs = '{"level":"WARNING","message":"refresh token reuse detected; session revoked"}\n' * 2
     assert reuse_events(logs + '{"message":"other"}\n') == 2
+
+
+def test_the_functions_print_each_fault_and_the_load_counts_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOCAL_DYNAMODB_FAULTS", "pre:1")
+    faults = faults_from_environment()
+    assert faults is not None
+    assert [faults.strikes(op) for op in ("GetItem", "UpdateItem", "GetItem")] == [True] * 3
+    printed = capsys.readouterr().err
+    assert printed.count(STRIKE_LINE) == 3
+    assert injected_faults(printed + "other lines\n") == {"GetItem": 2, "UpdateItem": 1}
