@@ -51,10 +51,12 @@ def fault_lines(result: LoadResult) -> list[str]:
 
 def fault_figures_fail(result: LoadResult) -> bool:
     """Whether a fault run broke a promise (a session ended or reuse reported under clients
-    that did nothing wrong, a 503 without Retry-After, any other 5xx) or proved nothing
-    (no fault was injected)."""
+    that did nothing wrong, a 503 without Retry-After, any other 5xx, any answer other than
+    the expected one or a 503, a timeout) or proved nothing (no fault was injected)."""
+    unexpected = [error for error in result.errors if not error.startswith("503 on ")]
     return bool(
         not result.injected
+        or unexpected
         or result.ended_under_clients
         or result.reuse_events
         or result.no_retry_after

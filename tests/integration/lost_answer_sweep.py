@@ -51,14 +51,13 @@ def live_sessions(stack: Stack, subject: Subject) -> set[str]:
     }
 
 
-def counted_places(stack: Stack) -> dict[str, int]:
-    """Throttle counters that count something (a place taken and given back reads 0;
-    registrations keep theirs)."""
+def places(stack: Stack) -> dict[str, int]:
+    """The throttle's counters, zeros included (registrations keep their places)."""
     counters = _scan(stack, "begins_with(pk, :throttle)", {":throttle": {"S": "THROTTLE#"}})
     return {
         item["pk"]["S"]: int(item["attempts"]["N"])
         for item in counters
-        if "#register#" not in item["pk"]["S"] and item["attempts"]["N"] != "0"
+        if "#register#" not in item["pk"]["S"]
     }
 
 
@@ -128,19 +127,21 @@ class Outcome:
 
 def _run(stack: Stack, bus: Bus, route: Route, username: str, faults: DynamoFaults) -> Outcome:
     subject = route.prepare(stack, username)
-    before = counted_places(stack)
+    before = places(stack)
     with injected(faults):
         answer = route.call(stack, subject)
-    places = {
-        key: count - before.get(key, 0)
-        for key, count in counted_places(stack).items()
-        if count != before.get(key, 0)
+    after = places(stack)
+    # every counter that moved, up or down (a place given back twice reads one less)
+    moved = {
+        key: after.get(key, 0) - before.get(key, 0)
+        for key in before.keys() | after.keys()
+        if after.get(key, 0) != before.get(key, 0)
     }
     sessions = _sessions(stack, subject.user_id)
     live = live_sessions(stack, subject)
     bus.catch_up()
     return Outcome(
-        answer.status, live, sessions, bus.of(subject.user_id), places, route.state(stack, subject)
+        answer.status, live, sessions, bus.of(subject.user_id), moved, route.state(stack, subject)
     )
 
 

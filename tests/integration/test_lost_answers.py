@@ -117,6 +117,24 @@ def test_a_throttle_write_sent_again_takes_or_gives_back_one_place(
     assert _counters(stack) == {"ip": 1, "user-ip": 1, "user": 1}
 
 
+def test_a_throttle_place_whose_answers_were_both_lost_is_given_back(
+    stack_with: Callable[..., Stack],
+) -> None:
+    stack = stack_with()
+    register(stack)
+    # The second scope's place: applied, then both of botocore's attempts lose their answer
+    faults = DynamoFaults("post", choose=lambda op, n: op == "UpdateItem" and n in (2, 3))
+    with injected(faults):
+        lost = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
+    assert (lost.status, lost.headers.get("retry-after")) == (503, "1")
+    assert faults.injected["UpdateItem"] == 2
+    # Given back with the first scope's (the attempt was never judged); no third taken
+    assert _counters(stack) == {"user-ip": 0, "ip": 0}
+    assert (
+        stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD}).status == 200
+    )
+
+
 def test_a_second_step_challenge_whose_answer_was_lost_is_still_the_one_answered(
     stack_with: Callable[..., Stack],
 ) -> None:

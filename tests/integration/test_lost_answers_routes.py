@@ -20,6 +20,12 @@ from tests.integration.lost_answer_sweep import Route, Subject, sweep
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
+@pytest.fixture
+def stack(stack_with: Callable[..., Stack]) -> Stack:
+    # No grace window: a refresh sent again must know its own rotation by itself.
+    return stack_with(REFRESH_REUSE_GRACE_SECONDS="0")
+
+
 def _signed_in_twice(stack: Stack, username: str) -> Subject:
     user_id = register(stack, username)
     other, own = login(stack, username), login(stack, username)

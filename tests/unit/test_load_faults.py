@@ -47,6 +47,9 @@ def test_a_fault_spec_names_its_mode_and_rate() -> None:
         ({"no_retry_after": 1}, True),
         ({"statuses": {"200": 10, "500": 1}}, True),
         ({"injected": {}}, True),
+        ({"errors": {"refused after logout: 200 instead of 401": 1}}, True),
+        ({"errors": {"timeout": 1}}, True),
+        ({"errors": {"503 on refresh": 2}}, False),
     ],
 )
 def test_a_fault_run_fails_on_any_broken_promise(change: dict[str, object], fails: bool) -> None:

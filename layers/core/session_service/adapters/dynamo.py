@@ -25,6 +25,8 @@ _UNAVAILABLE_CODES = frozenset(
         "LimitExceededException",
         # A single-item write that met a transaction in progress on the same item.
         "TransactionConflictException",
+        # A transaction sent again (same ClientRequestToken) while its first attempt runs.
+        "TransactionInProgressException",
     }
 )
 

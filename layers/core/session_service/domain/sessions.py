@@ -198,6 +198,9 @@ class SessionService:
         profile = self._store.find_profile(token.user_id)
         if profile is None:
             raise InvalidGrant("The session has ended.")
+        # The rotation's time is when it is sent (the read may have been slow): the grace
+        # window of a client retrying after a lost answer starts there.
+        now = self.now()
         fresh = self._refresh_tokens.issue(
             token.user_id,
             token.session_id,

@@ -179,9 +179,14 @@ class LoginThrottle:
                 if count is None:
                     self._refuse(scope, scope_window, reservation.window_ends_at - now)
                 counts.append(count)
-        except Exception:
+        except RateLimited:
             # Give back what this attempt took in the scopes before: it is not judged.
             self._release(reservation.scopes[: len(counts)], reservation)
+            raise
+        except Exception:
+            # The scope that failed too: its write may have been applied before its answer
+            # was lost. A release finds and gives back only a place this attempt holds.
+            self._release(reservation.scopes[: len(counts) + 1], reservation)
             raise
         return replace(reservation, counts=tuple(counts))
 
