@@ -27,8 +27,7 @@ def reuse_events(logs: str) -> int:
 
 def injected_faults(logs: str) -> dict[str, int]:
     """The calls the functions failed, by operation (harness/lost_answers.py prints each)."""
-    # Letters only: the processes share one log, and a line may run into the next one's
-    return dict(Counter(re.findall(rf"{re.escape(STRIKE_LINE)} ([A-Za-z]+)", logs)))
+    return dict(Counter(re.findall(rf"{re.escape(STRIKE_LINE)} ([A-Za-z]+)\.", logs)))
 
 
 def other_5xx(result: LoadResult) -> int:

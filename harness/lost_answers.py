@@ -158,10 +158,14 @@ def faults_from_environment() -> DynamoFaults | None:
     if not spec:
         return None
     faults = parse_faults(spec)
-    faults.on_strike = lambda operation: print(
-        f"{STRIKE_LINE} {operation}", file=sys.stderr, flush=True
-    )
+    faults.on_strike = _print_strike
     return faults
+
+
+def _print_strike(operation: str) -> None:
+    # One write, the newline in it: the local run's processes share one log
+    sys.stderr.write(f"{STRIKE_LINE} {operation}.\n")
+    sys.stderr.flush()
 
 
 def install_from_environment() -> DynamoFaults | None:
