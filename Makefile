@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint unit integration e2e validate check-template build deploy lock openapi tools clean
+.PHONY: install run test check coverage lint unit integration e2e validate check-template build deploy lock openapi tools clean
 .PHONY: browser dynamodb-local java translator typescript
 .PHONY: bench load smoke admin
 
@@ -73,10 +73,24 @@ lint: install
 	$(PY) -m mypy
 
 test: lint check-template browser dynamodb-local typescript
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
 unit: install typescript
 	$(PY) -m pytest tests/unit
+
+# The inner loop (about a minute): lint, types, the unit suite and the store contract
+# suites in memory; no emulator, no DynamoDB Local, no local run. `make test` runs all.
+check: lint typescript
+	$(PY) -m pytest -n 2 -q tests/unit
+	$(PY) -m pytest -n 2 -q tests/integration -k memory
+
+# Line coverage of the whole suite (coverage.py) over the code that ships and runs locally:
+# the layer, the functions and the local run. Code run inside the local run's processes
+# (the end-to-end suite) is not measured; what runs in the test processes is.
+coverage: lint check-template browser dynamodb-local typescript
+	$(PY) -m pytest -n 2 --dist loadgroup -q --cov=layers/core/session_service \
+		--cov=functions --cov=local_run --cov-report=term:skip-covered --cov-report=json:.coverage.json
+	@$(PY) -c "import json; t = json.load(open('.coverage.json'))['totals']; print(f\"line coverage: {t['percent_covered']:.1f} % ({t['covered_lines']} of {t['num_statements']} lines)\")"
 
 integration: install dynamodb-local
 	$(PY) -m pytest tests/integration

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from bench.timing import Timing, measure
 from harness.domain import CHEAP_ARGON2
 from local_run.expansion import deployed_template
-from session_service.domain.passwords import DEFAULT_PARAMETERS, Argon2Parameters, Passwords
+from session_service.domain.accounts.passwords import (
+    DEFAULT_PARAMETERS,
+    Argon2Parameters,
+    Passwords,
+)
 
 OWASP_MINIMUM = Argon2Parameters(time_cost=2, memory_cost_kib=19_456, parallelism=1)
 PASSWORD = "correct horse battery"

@@ -34,10 +34,10 @@ def document_check() -> dict[str, float]:
     from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
 
     from session_service.adapters.aws import aws_client  # noqa: PLC0415
-    from session_service.domain import key_documents  # noqa: PLC0415
-    from session_service.domain.key_rotation import generate_signing_key  # noqa: PLC0415
-    from session_service.domain.keyring import key_ring_from_secret  # noqa: PLC0415
-    from session_service.domain.published_keys import published_document  # noqa: PLC0415
+    from session_service.domain.keys import key_documents  # noqa: PLC0415
+    from session_service.domain.keys.key_rotation import generate_signing_key  # noqa: PLC0415
+    from session_service.domain.keys.keyring import key_ring_from_secret  # noqa: PLC0415
+    from session_service.domain.keys.published_keys import published_document  # noqa: PLC0415
 
     # A document as a rotation leaves it (the key in use and the next), signed
     private = ec.generate_private_key(ec.SECP256R1())

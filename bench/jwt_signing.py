@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from bench.timing import Timing, measure
 from harness.clock import FixedClock, key_ring_source
-from session_service.domain.keyring import PrivateKey
-from session_service.domain.tokens import AccessTokens
+from session_service.domain.keys.keyring import PrivateKey
+from session_service.domain.sessions.tokens import AccessTokens
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
 ISSUER = "https://sessions.example.test"

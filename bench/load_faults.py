@@ -17,7 +17,7 @@ from harness.lost_answers import STRIKE_LINE
 if TYPE_CHECKING:
     from bench.load import LoadResult
 
-# What the functions log when they take a refresh for theft (domain/sessions.py).
+# What the functions log when they take a refresh for theft (domain/sessions/lifecycle.py).
 REUSE_LINE = "refresh token reuse detected"
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from bench.timing import Timing, measure
 from harness.domain import CHEAP_ARGON2, CLIENT, THROTTLE, build_domain
-from session_service.domain.accounts import Accounts, LoginRequest
-from session_service.domain.passwords import Passwords
-from session_service.domain.throttling import LoginThrottle
+from session_service.domain.accounts.passwords import Passwords
+from session_service.domain.flows.password_flows import Accounts, LoginRequest
+from session_service.domain.throttling.login_throttle import LoginThrottle
 
 PASSWORD = "correct horse battery"
 

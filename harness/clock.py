@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from session_service.domain.key_rotation import (
+from session_service.domain.keys.key_rotation import (
     new_refresh_token_key,
     rotated_secret,
     rotation_times,
 )
-from session_service.domain.keyring import KeyRingSource
+from session_service.domain.keys.keyring import KeyRingSource
 
 # The template's defaults: 600 s access tokens, a 300 s key cache, 30-day sessions.
 ROTATION_TIMES = rotation_times(600, 300, 2_592_000)

@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from session_service.domain.key_documents import fetched, signed_document
+from session_service.domain.keys.key_documents import fetched, signed_document
 
 
 class LocalDocumentKey:

@@ -11,15 +11,18 @@ from harness.fakes import InMemoryStore
 from harness.memory_admin import InMemoryAdministrationStore
 from harness.memory_factors import InMemorySecondFactorStore
 from harness.memory_passkeys import InMemoryPasskeyStore
-from session_service.domain.accounts import Accounts
-from session_service.domain.administration import Administration
-from session_service.domain.devices import DeviceTokens
-from session_service.domain.keyring import KeyRingSource, MacKeys
+from session_service.domain.accounts.passwords import Argon2Parameters, Passwords
+from session_service.domain.administration.admin_actions import Administration
+from session_service.domain.factors.one_time_codes import SecondFactorKeys
+from session_service.domain.factors.passkeys import Passkeys
+from session_service.domain.factors.totp import SecondFactors
+from session_service.domain.factors.webauthn_ceremonies import RelyingParty, WebAuthn
+from session_service.domain.flows.passkey_sign_in import PasskeySignIn
+from session_service.domain.flows.password_flows import Accounts
+from session_service.domain.flows.second_step import SecondStep
+from session_service.domain.flows.step_up import StepUp
+from session_service.domain.keys.keyring import KeyRingSource, MacKeys
 from session_service.domain.models import ClientInfo
-from session_service.domain.one_time_codes import SecondFactorKeys
-from session_service.domain.passkey_sign_in import PasskeySignIn
-from session_service.domain.passkeys import Passkeys
-from session_service.domain.passwords import Argon2Parameters, Passwords
 from session_service.domain.ports import (
     AdministrationStore,
     PasskeyStore,
@@ -27,16 +30,13 @@ from session_service.domain.ports import (
     SessionStore,
     ThrottleStore,
 )
-from session_service.domain.proof_throttling import ProofThrottle
-from session_service.domain.second_factor import SecondFactors
-from session_service.domain.second_step import SecondStep
-from session_service.domain.session_ending import SessionEnding
-from session_service.domain.session_records import SessionPolicy
-from session_service.domain.sessions import SessionService
-from session_service.domain.step_up import StepUp
-from session_service.domain.throttling import LoginThrottle, ThrottlePolicy
-from session_service.domain.tokens import AccessTokens, RefreshTokens
-from session_service.domain.webauthn_ceremonies import RelyingParty, WebAuthn
+from session_service.domain.sessions.devices import DeviceTokens
+from session_service.domain.sessions.lifecycle import SessionService
+from session_service.domain.sessions.session_ending import SessionEnding
+from session_service.domain.sessions.session_records import SessionPolicy
+from session_service.domain.sessions.tokens import AccessTokens, RefreshTokens
+from session_service.domain.throttling.login_throttle import LoginThrottle, ThrottlePolicy
+from session_service.domain.throttling.proof_throttling import ProofThrottle
 
 ISSUER = "https://sessions.example.test"
 TOTP_ISSUER = "Example Sessions"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from session_service.domain import key_rotation
+from session_service.domain.keys import key_rotation
 
 # Keys per algorithm: more than any test rotates through.
 POOL_SIZE = 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 
-from session_service.domain.activity import ActivityEntry, ActivityPage
+from session_service.domain.activity.activity_log import ActivityEntry, ActivityPage
 from session_service.domain.models import Millis
 
 _DAY_MS = 86_400_000

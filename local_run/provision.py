@@ -168,7 +168,7 @@ def _event_buses(template: Template, client: Any) -> None:
 
 def _secrets(template: Template, client: Any) -> dict[str, Any] | None:
     """Creates the secrets; the key ring's value, rotated as the rotation would."""
-    from session_service.domain.key_rotation import RotationTimes, rotated_secret  # noqa: PLC0415
+    from session_service.domain.keys.key_rotation import RotationTimes, rotated_secret  # noqa: PLC0415
 
     # At start, or when JWT_ALGORITHM changed: the new key signs at once, as nothing
     # outside caches this run's JWKS; the old one verifies for an hour more.
@@ -200,7 +200,7 @@ def _secrets(template: Template, client: Any) -> dict[str, Any] | None:
 
 def _signing_algorithm(secret: dict[str, Any]) -> str | None:
     """The algorithm of the key that signs now, or None when none does."""
-    from session_service.domain.keyring import KeyRingError, key_ring_from_secret  # noqa: PLC0415
+    from session_service.domain.keys.keyring import KeyRingError, key_ring_from_secret  # noqa: PLC0415
 
     try:
         return key_ring_from_secret(secret).signer(time.time()).algorithm

@@ -34,9 +34,9 @@ def publish_verification_keys(template: Template, ring: dict[str, Any], kms: Any
     """The parameter the rotation creates in AWS: the ring's public keys, signed with the
     key the functions' VERIFICATION_KEYS_SIGNING_KEY names."""
     from session_service.adapters.kms import kms_signer  # noqa: PLC0415
-    from session_service.domain.key_documents import signed_document  # noqa: PLC0415
-    from session_service.domain.keyring import key_ring_from_secret  # noqa: PLC0415
-    from session_service.domain.published_keys import published_document  # noqa: PLC0415
+    from session_service.domain.keys.key_documents import signed_document  # noqa: PLC0415
+    from session_service.domain.keys.keyring import key_ring_from_secret  # noqa: PLC0415
+    from session_service.domain.keys.published_keys import published_document  # noqa: PLC0415
 
     for function in template.functions().values():
         variables = template.resolve(function["Properties"]["Environment"]["Variables"])

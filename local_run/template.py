@@ -4,6 +4,8 @@ as `sam deploy` expands it (local_run/expansion.py), never SAM's own resource ty
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +19,11 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 _SHORT_FORMS = ("Ref", "Condition")
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML has it: a tenth of the pure-Python one's time.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """A YAML loader that keeps CloudFormation's short-form tags as their long forms."""
 
 
@@ -39,6 +45,14 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as a document of its own (the caller may change it): parsed once per
+    version of the file, copied for each caller."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
     with path.open() as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - safe
         return document

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from harness.domain import Domain, Services
     from harness.soft_authenticator import SoftAuthenticator
     from harness.stack import HttpAnswer, Stack
-    from session_service.domain.account_changes import FactorChange
+    from session_service.domain.accounts.account_changes import FactorChange
     from session_service.domain.models import ClientInfo
-    from session_service.domain.session_records import IssuedTokens
+    from session_service.domain.sessions.session_records import IssuedTokens
 
 PASSWORD = "correct horse battery"
 
@@ -193,7 +193,7 @@ def login_as(
     device_token: str | None = None,
 ) -> IssuedTokens:
     from harness.domain import CLIENT  # noqa: PLC0415
-    from session_service.domain.accounts import LoginRequest  # noqa: PLC0415
+    from session_service.domain.flows.password_flows import LoginRequest  # noqa: PLC0415
 
     request = LoginRequest(username, password, client or CLIENT, device_token=device_token)
     return domain.accounts.login(request)
@@ -220,7 +220,7 @@ def change_password(
     """The password change asked from the session `issued` (proved as it was, or as `amr`
     says)."""
     from harness.domain import CLIENT  # noqa: PLC0415
-    from session_service.domain.accounts import PasswordChange  # noqa: PLC0415
+    from session_service.domain.flows.password_flows import PasswordChange  # noqa: PLC0415
 
     caller = factor_change(issued, amr=amr)
     change = PasswordChange(caller, issued.session.session_id, current, new, client or CLIENT)
@@ -242,7 +242,7 @@ def factor_change(
 ) -> FactorChange:
     """The session's user changing their second factors, proved as the session was (or as
     `amr` says: a step-up with a second factor)."""
-    from session_service.domain.account_changes import FactorChange  # noqa: PLC0415
+    from session_service.domain.accounts.account_changes import FactorChange  # noqa: PLC0415
 
     return FactorChange(issued.session.user_id, username, amr or issued.session.amr, 900)
 
@@ -300,7 +300,7 @@ def passkey_sign_in(
 ) -> IssuedTokens:
     """Options (for `username`, or for any discoverable passkey), then the assertion."""
     from harness.domain import CLIENT  # noqa: PLC0415
-    from session_service.domain.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
+    from session_service.domain.flows.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
 
     ceremony_id, options = services.passkeys.sign_in_options(username)
     credential = authenticator.get(options, **assertion)

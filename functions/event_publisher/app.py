@@ -19,7 +19,7 @@ from session_service.adapters.stream_records import (
     decode_stream_record,
 )
 from session_service.config import get_settings
-from session_service.domain import events
+from session_service.domain.activity import stream_consumer
 from session_service.observability import logger, metrics
 
 get_settings()
@@ -28,7 +28,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def publish_record(record: DynamoDBRecord) -> int:
     """The events and activity of one change, published; raises to report it failed."""
-    published = events.publish_stream_batch(
+    published = stream_consumer.publish_stream_batch(
         {"Records": [record.raw_event]},
         wiring.event_publisher(),
         decode_stream_record,

@@ -15,8 +15,8 @@ from session_service.adapters.kms import kms_client, kms_signer
 from session_service.adapters.secret_rotation import rotation_step
 from session_service.adapters.ssm import write_parameter
 from session_service.config import get_settings
-from session_service.domain.key_documents import signed_document
-from session_service.domain.key_rotation import rotation_times
+from session_service.domain.keys.key_documents import signed_document
+from session_service.domain.keys.key_rotation import rotation_times
 from session_service.observability import logger
 
 settings = get_settings()

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from session_service import wiring
 from session_service.config import get_settings
-from session_service.domain import events
+from session_service.domain.activity import events
 from session_service.observability import logger
 
 get_settings()

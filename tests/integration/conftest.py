@@ -4,6 +4,7 @@ as Lambda loads them, and API Gateway's routing in front of them (the local run'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ from session_service.domain.ports import (
     SessionStore,
     ThrottleStore,
 )
-from session_service.domain.throttling import ThrottlePolicy
+from session_service.domain.throttling.login_throttle import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
 from tests.integration.aws_call_count import READS, AwsCalls
 
@@ -109,7 +110,7 @@ def stack_with(
                     if service == "dynamodbstreams" and dynamodb_endpoint is None
                     else None
                 )
-                return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
+                return _client(service, endpoint, dynamodb_endpoint)
 
             provisioned = provision(template, clients, ISSUER)
             environment = shared_environment(template)
@@ -133,6 +134,14 @@ def stack_with(
             client = boto3.client("dynamodb", region_name="us-east-1")
             for table in client.list_tables()["TableNames"]:
                 client.delete_table(TableName=table)
+
+
+@functools.cache
+def _client(service: str, endpoint: str | None, _dynamodb_endpoint: str | None) -> Any:
+    """A client per service and DynamoDB endpoint (which boto3 reads from the environment
+    when it makes one), for the worker's life: making one costs more than a test's calls.
+    moto answers a client whenever a mock is on, whenever the client was made."""
+    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
 
 
 @pytest.fixture

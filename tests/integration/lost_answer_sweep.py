@@ -16,7 +16,7 @@ from typing import Any
 from harness.lost_answers import WRITES, DynamoFaults, injected, nth_write
 from harness.stack import HttpAnswer, Stack
 from session_service.adapters.stream_records import decode_stream_record
-from session_service.domain.events import events_for
+from session_service.domain.activity.events import events_for
 from tests.helpers import bearer, stream_records
 
 

@@ -13,7 +13,7 @@ from harness.memory_activity import InMemoryActivityStore
 from harness.stack import Stack
 from session_service.adapters.activity_store import DynamoActivityStore
 from session_service.adapters.dynamo import dynamodb_client
-from session_service.domain.activity import ActivityStore
+from session_service.domain.activity.activity_log import ActivityStore
 from tests.helpers import burst
 from tests.integration.backends import BACKENDS
 

@@ -18,7 +18,7 @@ from local_run.expansion import deployed_template
 from session_service.adapters.stream_records import (
     decode_stream_record,
 )
-from session_service.domain.events import events_for
+from session_service.domain.activity.events import events_for
 from session_service.observability import logger
 from tests.helpers import (
     PASSWORD,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.domain import CLIENT, Services
-from session_service.domain.accounts import LoginRequest
+from session_service.domain.flows.password_flows import LoginRequest
 from session_service.domain.ports import SessionStore
 from tests.helpers import burst, outcome
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS

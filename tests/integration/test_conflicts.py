@@ -18,10 +18,10 @@ from botocore.exceptions import ClientError
 
 from harness.domain import CLIENT, Services
 from harness.stack import Stack
-from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import ServiceError, Unavailable
+from session_service.domain.flows.password_flows import LoginRequest
 from session_service.domain.ports import SessionStore
-from session_service.domain.sessions import MAX_BACK_OFF_SECONDS, MAX_START_ATTEMPTS
+from session_service.domain.sessions.lifecycle import MAX_BACK_OFF_SECONDS, MAX_START_ATTEMPTS
 from tests.helpers import burst
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 

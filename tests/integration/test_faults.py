@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from harness.stack import Stack
 from session_service import wiring
-from session_service.domain.sessions import MAX_START_ATTEMPTS
+from session_service.domain.sessions.lifecycle import MAX_START_ATTEMPTS
 from tests.helpers import PASSWORD, authorize, bearer, login, register
 
 

@@ -23,10 +23,14 @@ from session_service.adapters.secret_rotation import (
     rotation_step,
 )
 from session_service.config import get_settings
-from session_service.domain.key_documents import document_public_key, fetched, verified_document
-from session_service.domain.key_rotation import generate_signing_key, rotation_times
-from session_service.domain.keyring import JWKS_MAX_AGE_SECONDS, KeyRingSource
-from session_service.domain.tokens import AccessTokens
+from session_service.domain.keys.key_documents import (
+    document_public_key,
+    fetched,
+    verified_document,
+)
+from session_service.domain.keys.key_rotation import generate_signing_key, rotation_times
+from session_service.domain.keys.keyring import JWKS_MAX_AGE_SECONDS, KeyRingSource
+from session_service.domain.sessions.tokens import AccessTokens
 from tests.helpers import (
     authorize,
     authorizer_event,

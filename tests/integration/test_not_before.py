@@ -20,10 +20,10 @@ from session_service.config import get_settings
 from session_service.domain.errors import Unavailable
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import NewSession
-from session_service.domain.session_ending import SessionEnding
-from session_service.domain.session_records import StartRequest
-from session_service.domain.sessions import SessionService
-from session_service.domain.tokens import RefreshTokens
+from session_service.domain.sessions.lifecycle import SessionService
+from session_service.domain.sessions.session_ending import SessionEnding
+from session_service.domain.sessions.session_records import StartRequest
+from session_service.domain.sessions.tokens import RefreshTokens
 from tests.helpers import assert_error, authorize, login, register
 
 CLIENT = ClientInfo(ip="198.51.100.1", user_agent="pytest")

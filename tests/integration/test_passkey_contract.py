@@ -12,11 +12,14 @@ from collections.abc import Callable
 import pytest
 
 from harness.domain import CLIENT, RELYING_PARTY, Services
-from session_service.domain.account_changes import account_event
-from session_service.domain.accounts import LoginRequest
+from session_service.domain.accounts.account_changes import account_event
 from session_service.domain.errors import MfaRequired
+from session_service.domain.factors.webauthn_ceremonies import WebAuthn, passkey_id_of
+from session_service.domain.flows.passkey_sign_in import PasskeyLoginRequest
+from session_service.domain.flows.password_flows import LoginRequest
+from session_service.domain.flows.second_step import SecondStepRequest
+from session_service.domain.flows.step_up import PasskeyReauthCall
 from session_service.domain.models import Passkey, TotpFactor
-from session_service.domain.passkey_sign_in import PasskeyLoginRequest
 from session_service.domain.ports import (
     PasskeyAddition,
     PasskeyCountRefused,
@@ -26,10 +29,7 @@ from session_service.domain.ports import (
     StaleWrite,
     TotpEnrollment,
 )
-from session_service.domain.second_step import SecondStepRequest
-from session_service.domain.session_records import IssuedTokens, StartRequest
-from session_service.domain.step_up import PasskeyReauthCall
-from session_service.domain.webauthn_ceremonies import WebAuthn, passkey_id_of
+from session_service.domain.sessions.session_records import IssuedTokens, StartRequest
 from tests.helpers import (
     add_passkey,
     burst,

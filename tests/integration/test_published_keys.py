@@ -17,11 +17,11 @@ from harness.stack import LambdaContext, Stack, sample_event
 from session_service import wiring
 from session_service.adapters.kms import kms_signer
 from session_service.config import get_settings
-from session_service.domain.key_documents import signed_document
-from session_service.domain.key_rotation import generate_signing_key
-from session_service.domain.keyring import KeyRingSource, key_ring_from_secret
-from session_service.domain.published_keys import published_document
-from session_service.domain.tokens import AccessTokens
+from session_service.domain.keys.key_documents import signed_document
+from session_service.domain.keys.key_rotation import generate_signing_key
+from session_service.domain.keys.keyring import KeyRingSource, key_ring_from_secret
+from session_service.domain.keys.published_keys import published_document
+from session_service.domain.sessions.tokens import AccessTokens
 from tests.helpers import authorize, emf_metrics, login, register
 
 

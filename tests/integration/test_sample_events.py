@@ -14,8 +14,8 @@ from harness.stack import EVENTS_DIR, FUNCTIONS, LambdaContext, Stack, sample_ev
 from session_service.adapters.stream_records import (
     decode_stream_record,
 )
-from session_service.domain.activity import ActivityRecorder
-from session_service.domain.events import events_for
+from session_service.domain.activity.activity_log import ActivityRecorder
+from session_service.domain.activity.events import events_for
 
 FOLDER_TO_FUNCTION = {folder: logical_id for logical_id, folder in FUNCTIONS.items()}
 # events/published/ holds what the service puts on its bus (docs/events.md), not inputs.

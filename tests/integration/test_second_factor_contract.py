@@ -12,13 +12,13 @@ from dataclasses import replace
 import pytest
 
 from harness.domain import CLIENT, Services
-from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import InvalidGrant, MfaRequired
+from session_service.domain.flows.password_flows import LoginRequest
+from session_service.domain.flows.second_step import SecondStepRequest
+from session_service.domain.flows.step_up import ReauthCall
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
-from session_service.domain.second_step import SecondStepRequest
-from session_service.domain.session_records import IssuedTokens, StartRequest
-from session_service.domain.step_up import ReauthCall
+from session_service.domain.sessions.session_records import IssuedTokens, StartRequest
 from tests.helpers import burst, enroll_totp, factor_change, outcome, totp_code
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS, account_events
 

@@ -24,7 +24,7 @@ from session_service.domain.ports import (
     SessionStore,
     StaleWrite,
 )
-from session_service.domain.sessions import (
+from session_service.domain.sessions.lifecycle import (
     MAX_ENDED_AT_ONCE,
     MAX_PRUNED_AT_ONCE,
     MAX_USER_AGENT_LENGTH,

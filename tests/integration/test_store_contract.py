@@ -14,16 +14,16 @@ from dataclasses import replace
 import pytest
 
 from harness.domain import CLIENT, DEFAULT_POLICY, THROTTLE, Services
-from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import (
     InvalidGrant,
     RateLimited,
     ServiceError,
     SessionLimitReached,
 )
+from session_service.domain.flows.password_flows import LoginRequest
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import SessionStore
-from session_service.domain.session_records import IssuedTokens
+from session_service.domain.sessions.session_records import IssuedTokens
 from tests.helpers import burst, change_password, outcome
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
 

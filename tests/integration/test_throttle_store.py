@@ -17,7 +17,11 @@ from harness.stack import Stack
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.throttle_store import DynamoThrottleStore
 from session_service.domain.models import ThrottleScope
-from session_service.domain.throttling import ip_scope, username_and_ip_scope, username_scope
+from session_service.domain.throttling.login_throttle import (
+    ip_scope,
+    username_and_ip_scope,
+    username_scope,
+)
 from tests.helpers import PASSWORD, register
 from tests.integration.backends import BACKENDS
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.domain import DEFAULT_POLICY, THROTTLE, Domain, build_domain
 from harness.key_pool import use_pooled_keys
-from session_service.domain.throttling import ThrottlePolicy
+from session_service.domain.throttling.login_throttle import ThrottlePolicy
 
 
 @pytest.fixture(autouse=True)

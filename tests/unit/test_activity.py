@@ -4,8 +4,8 @@ consumer records, off the request path."""
 from __future__ import annotations
 
 from harness.memory_activity import InMemoryActivityStore
-from session_service.domain.activity import ActivityRecorder, activity_of, device_of
-from session_service.domain.events import StreamChange, events_for
+from session_service.domain.activity.activity_log import ActivityRecorder, activity_of, device_of
+from session_service.domain.activity.events import StreamChange, events_for
 from session_service.domain.models import (
     AccountEvent,
     EndedSessions,

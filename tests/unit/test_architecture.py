@@ -5,12 +5,12 @@ root (wiring) puts them together."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 from local_run.template import ROOT
+from tests.import_graph import imports_of
 
 PACKAGE = ROOT / "layers" / "core" / "session_service"
 # For each part of the layer, the imports it must not make (module prefixes).
@@ -29,36 +29,8 @@ FORBIDDEN = {
 MAX_MODULE_LINES = 400
 
 
-def imports_of(path: Path, root: Path = ROOT) -> set[str]:
-    """Every module the file imports, at module level or inside functions; a relative
-    import is resolved against the file's own package."""
-    found: set[str] = set()
-    package = _package_of(path, root)
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                base = package[: len(package) - node.level + 1]
-                module = ".".join([*base, module] if module else base)
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
-    return found
-
-
-def _package_of(path: Path, root: Path) -> list[str]:
-    """The dotted package a file belongs to, as a list (session_service.domain...)."""
-    parts = path.resolve().relative_to(root.resolve()).with_suffix("").parts
-    # The layer's package is imported from layers/core (the layer's root).
-    prefix = ("layers", "core")
-    if parts[: len(prefix)] == prefix:
-        parts = parts[len(prefix) :]
-    return list(parts[:-1])
-
-
 def modules(part: str) -> list[Path]:
-    return sorted((PACKAGE / part).glob("*.py"))
+    return sorted((PACKAGE / part).rglob("*.py"))
 
 
 @pytest.mark.parametrize("part", sorted(FORBIDDEN))

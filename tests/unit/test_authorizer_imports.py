@@ -18,8 +18,8 @@ UNWANTED = (
     "argon2",
     "pyotp",
     "pydantic",
-    "session_service.domain.one_time_codes",
-    "session_service.domain.webauthn_ceremonies",
+    "session_service.domain.factors.one_time_codes",
+    "session_service.domain.factors.webauthn_ceremonies",
     *WEBAUTHN,
     # the X-Ray SDK: only with TracingMode=Active
     "aws_xray_sdk",

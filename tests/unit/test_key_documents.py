@@ -20,23 +20,23 @@ from harness.clock import ROTATION_TIMES, FixedClock
 from harness.document_key import LocalDocumentKey
 from session_service.config import ConfigurationError, Settings
 from session_service.domain.errors import InvalidToken, Unavailable
-from session_service.domain.key_documents import (
+from session_service.domain.keys.key_documents import (
     ALGORITHM,
     document_public_key,
     fetched,
     verified_document,
 )
-from session_service.domain.key_rotation import new_refresh_token_key, rotated_secret
-from session_service.domain.keyring import (
+from session_service.domain.keys.key_rotation import new_refresh_token_key, rotated_secret
+from session_service.domain.keys.keyring import (
     KeyRingError,
     KeyRingSource,
     KeySource,
     VerificationKeys,
     key_ring_from_secret,
 )
+from session_service.domain.keys.published_keys import PublishedKeySource, published_document
 from session_service.domain.models import b64url
-from session_service.domain.published_keys import PublishedKeySource, published_document
-from session_service.domain.tokens import AccessTokens
+from session_service.domain.sessions.tokens import AccessTokens
 
 ISSUER, AUDIENCE, TTL = "https://issuer.example", "api", 600
 START = 1_800_000_000.0

@@ -14,15 +14,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.clock import ROTATION_TIMES, FixedClock
 from harness.document_key import LocalDocumentKey
-from session_service.domain.devices import DeviceTokens
 from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
-from session_service.domain.key_rotation import (
+from session_service.domain.keys.key_rotation import (
     RotationTimes,
     generate_signing_key,
     new_refresh_token_key,
     rotated_secret,
 )
-from session_service.domain.keyring import (
+from session_service.domain.keys.keyring import (
     JWKS_MAX_AGE_SECONDS,
     KeyRingError,
     KeyRingSource,
@@ -30,13 +29,14 @@ from session_service.domain.keyring import (
     key_ring_from_secret,
     thumbprint,
 )
-from session_service.domain.models import Credential, b64url
-from session_service.domain.published_keys import (
+from session_service.domain.keys.published_keys import (
     PublishedKeySource,
     published_document,
     published_keys,
 )
-from session_service.domain.tokens import AccessTokens, RefreshTokens
+from session_service.domain.models import Credential, b64url
+from session_service.domain.sessions.devices import DeviceTokens
+from session_service.domain.sessions.tokens import AccessTokens, RefreshTokens
 
 ISSUER, AUDIENCE, TTL, CACHE = "https://issuer.example", "api", 600, 300
 TIMES = ROTATION_TIMES  # for TTL 600, CACHE 300, 30-day sessions

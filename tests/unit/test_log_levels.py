@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from local_run.expansion import expanded_template
 from local_run.template import ROOT, Template, load_template
-from session_service.domain import signals
-from session_service.domain.activity import ActivityEntry
-from session_service.domain.events import ServiceEvent
+from session_service.domain.activity import signals
+from session_service.domain.activity.activity_log import ActivityEntry
+from session_service.domain.activity.events import ServiceEvent
 from session_service.observability import logger, metric_line_level, metrics
 from tests.lambda_log_filter import lambda_keeps, level_of
 

@@ -18,10 +18,10 @@ from session_service.domain.errors import (
     NotFound,
     RateLimited,
 )
-from session_service.domain.passkey_sign_in import PasskeyLoginRequest
-from session_service.domain.passkeys import MAX_PASSKEYS
-from session_service.domain.session_records import IssuedTokens
-from session_service.domain.step_up import PasskeyReauthCall
+from session_service.domain.factors.passkeys import MAX_PASSKEYS
+from session_service.domain.flows.passkey_sign_in import PasskeyLoginRequest
+from session_service.domain.flows.step_up import PasskeyReauthCall
+from session_service.domain.sessions.session_records import IssuedTokens
 from tests.helpers import (
     add_passkey,
     enroll_totp,

@@ -14,7 +14,7 @@ from session_service.domain.errors import (
     MfaRequired,
     RateLimited,
 )
-from session_service.domain.session_records import StartRequest
+from session_service.domain.sessions.session_records import StartRequest
 from tests.helpers import (
     add_passkey,
     change_password,

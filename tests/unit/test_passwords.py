@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argon2 import extract_parameters
 
-from session_service.domain.passwords import (
+from session_service.domain.accounts.passwords import (
     _DUMMY_HASH,
     DEFAULT_PARAMETERS,
     Argon2Parameters,

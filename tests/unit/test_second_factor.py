@@ -10,9 +10,9 @@ import pytest
 
 from harness.domain import CLIENT, SECOND_FACTOR_KEYS, TOTP_ISSUER, Domain
 from session_service.domain.errors import Conflict, InvalidGrant, MfaRequired, RateLimited
-from session_service.domain.one_time_codes import SealError, SecretBox, recovery_code_digest
-from session_service.domain.second_step import SecondStepRequest
-from session_service.domain.session_records import StartRequest
+from session_service.domain.factors.one_time_codes import SealError, SecretBox, recovery_code_digest
+from session_service.domain.flows.second_step import SecondStepRequest
+from session_service.domain.sessions.session_records import StartRequest
 from tests.helpers import enroll_totp, factor_change, login_as, register_and_login, totp_code
 
 
@@ -221,7 +221,7 @@ def test_turning_totp_off_makes_the_password_enough_again(domain: Domain) -> Non
 
 
 def test_recovery_codes_carry_120_bits_and_totp_secrets_160() -> None:
-    from session_service.domain.one_time_codes import (  # noqa: PLC0415
+    from session_service.domain.factors.one_time_codes import (  # noqa: PLC0415
         new_recovery_codes,
         new_totp,
         normalise_recovery_code,

@@ -12,11 +12,11 @@ from dataclasses import replace
 import pytest
 
 from harness.domain import CLIENT, THROTTLE, Domain
-from session_service.domain.accounts import LoginRequest
 from session_service.domain.errors import InvalidGrant, MfaRequired, RateLimited
+from session_service.domain.flows.password_flows import LoginRequest
+from session_service.domain.flows.second_step import SecondStepRequest
 from session_service.domain.models import ClientInfo
-from session_service.domain.second_step import SecondStepRequest
-from session_service.domain.session_records import IssuedTokens
+from session_service.domain.sessions.session_records import IssuedTokens
 from tests.helpers import (
     add_passkey,
     enroll_totp,

@@ -11,9 +11,9 @@ import pytest
 from harness.domain import CLIENT, Domain
 from harness.soft_authenticator import SoftAuthenticator
 from session_service.domain.errors import InvalidGrant, InvalidRequest, MfaRequired
+from session_service.domain.flows.second_step import SecondStepRequest
 from session_service.domain.models import b64url
-from session_service.domain.second_step import SecondStepRequest
-from session_service.domain.session_records import IssuedTokens
+from session_service.domain.sessions.session_records import IssuedTokens
 from tests.helpers import (
     add_passkey,
     enroll_totp,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from session_service.domain.activity import ActivityEntry
-from session_service.domain.events import ServiceEvent
-from session_service.domain.signals import counts
+from session_service.domain.activity.activity_log import ActivityEntry
+from session_service.domain.activity.events import ServiceEvent
+from session_service.domain.activity.signals import counts
 
 USER = "00000000-0000-4000-8000-000000000000"
 

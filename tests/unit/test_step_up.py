@@ -18,9 +18,9 @@ from session_service.domain.errors import (
     MfaEnrollmentRequired,
     RateLimited,
 )
+from session_service.domain.flows.step_up import ReauthCall
 from session_service.domain.models import ClientInfo, StepUpProof
-from session_service.domain.session_records import IssuedTokens
-from session_service.domain.step_up import ReauthCall
+from session_service.domain.sessions.session_records import IssuedTokens
 from session_service.edge.authorization import CallerRules, authorizer_allow
 from tests.helpers import enroll_totp, login_as, outcome, register_and_login, totp_code
 

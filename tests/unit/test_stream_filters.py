@@ -24,7 +24,7 @@ from session_service.adapters.stream_records import (
     account_event_item,
     decode_stream_record,
 )
-from session_service.domain.events import events_for
+from session_service.domain.activity.events import events_for
 from session_service.domain.models import (
     AccountEvent,
     Credential,

@@ -203,8 +203,8 @@ def test_only_the_admin_function_is_told_the_admin_principals() -> None:
 
 
 def test_the_dashboard_shows_every_metric_the_functions_write_and_attacks_alarm() -> None:
-    from session_service.domain import signals  # noqa: PLC0415
-    from session_service.domain.published_keys import UNTRUSTED_KEY_DOCUMENTS  # noqa: PLC0415
+    from session_service.domain.activity import signals  # noqa: PLC0415
+    from session_service.domain.keys.published_keys import UNTRUSTED_KEY_DOCUMENTS  # noqa: PLC0415
 
     template = deployed_template()
     body = template.resolve(RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"])

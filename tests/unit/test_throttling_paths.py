@@ -9,9 +9,9 @@ from collections import Counter
 
 from harness.domain import CLIENT, Domain
 from harness.memory_activity import InMemoryActivityStore
-from session_service.domain.activity import ActivityRecorder
-from session_service.domain.events import StreamChange
-from session_service.domain.throttling import client_address
+from session_service.domain.activity.activity_log import ActivityRecorder
+from session_service.domain.activity.events import StreamChange
+from session_service.domain.throttling.login_throttle import client_address
 from tests.helpers import (
     burst,
     factor_change,

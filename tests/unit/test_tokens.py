@@ -12,8 +12,8 @@ import pytest
 from harness.clock import FixedClock, key_ring_source
 from harness.domain import AUDIENCE, ISSUER, Domain
 from session_service.domain.errors import InvalidGrant, InvalidToken
-from session_service.domain.keyring import KeyRingSource
-from session_service.domain.tokens import AccessTokens
+from session_service.domain.keys.keyring import KeyRingSource
+from session_service.domain.sessions.tokens import AccessTokens
 from tests.unit.jwt_forgery import unsigned
 
 

@@ -18,35 +18,35 @@ from session_service.adapters.sqs import dead_letter_sender
 from session_service.adapters.ssm import parameter_fetcher, read_parameter
 from session_service.adapters.store import dynamo_store
 from session_service.config import Settings, get_settings
-from session_service.domain.key_documents import fetched
-from session_service.domain.keyring import (
+from session_service.domain.keys.key_documents import fetched
+from session_service.domain.keys.keyring import (
     KeyRingError,
     KeyRingSource,
     KeySource,
     MacKeys,
     VerificationKeys,
 )
-from session_service.domain.published_keys import PublishedKeySource
-from session_service.domain.session_ending import SessionEnding
-from session_service.domain.session_records import SessionPolicy
-from session_service.domain.sessions import SessionService
-from session_service.domain.tokens import AccessTokens, RefreshTokens
+from session_service.domain.keys.published_keys import PublishedKeySource
+from session_service.domain.sessions.lifecycle import SessionService
+from session_service.domain.sessions.session_ending import SessionEnding
+from session_service.domain.sessions.session_records import SessionPolicy
+from session_service.domain.sessions.tokens import AccessTokens, RefreshTokens
 
 if TYPE_CHECKING:
     from session_service.adapters.activity_store import DynamoActivityStore
     from session_service.adapters.passkey_store import DynamoPasskeyStore
-    from session_service.domain.accounts import Accounts
-    from session_service.domain.activity import ActivityRecorder
-    from session_service.domain.administration import Administration
-    from session_service.domain.one_time_codes import SecondFactorKeys
-    from session_service.domain.passkey_sign_in import PasskeySignIn
-    from session_service.domain.passkeys import Passkeys
-    from session_service.domain.passwords import Passwords
-    from session_service.domain.proof_throttling import ProofThrottle
-    from session_service.domain.second_factor import SecondFactors
-    from session_service.domain.second_step import SecondStep
-    from session_service.domain.step_up import StepUp
-    from session_service.domain.throttling import LoginThrottle
+    from session_service.domain.accounts.passwords import Passwords
+    from session_service.domain.activity.activity_log import ActivityRecorder
+    from session_service.domain.administration.admin_actions import Administration
+    from session_service.domain.factors.one_time_codes import SecondFactorKeys
+    from session_service.domain.factors.passkeys import Passkeys
+    from session_service.domain.factors.totp import SecondFactors
+    from session_service.domain.flows.passkey_sign_in import PasskeySignIn
+    from session_service.domain.flows.password_flows import Accounts
+    from session_service.domain.flows.second_step import SecondStep
+    from session_service.domain.flows.step_up import StepUp
+    from session_service.domain.throttling.login_throttle import LoginThrottle
+    from session_service.domain.throttling.proof_throttling import ProofThrottle
 
 
 @functools.cache
@@ -172,7 +172,7 @@ def dead_letter_queue() -> Callable[[dict[str, Any], str], None]:
 
 @functools.cache
 def _derived_keys(secret_text: str) -> SecondFactorKeys:
-    from session_service.domain.one_time_codes import SecondFactorKeys  # noqa: PLC0415
+    from session_service.domain.factors.one_time_codes import SecondFactorKeys  # noqa: PLC0415
 
     return SecondFactorKeys.derive(secret_text)
 
@@ -183,7 +183,7 @@ def second_factors() -> SecondFactors:
     from session_service.adapters.second_factor_store import (  # noqa: PLC0415
         DynamoSecondFactorStore,
     )
-    from session_service.domain.second_factor import SecondFactors  # noqa: PLC0415
+    from session_service.domain.factors.totp import SecondFactors  # noqa: PLC0415
 
     settings = get_settings()
     fetch = secrets_manager_fetcher(
@@ -209,7 +209,7 @@ def second_factors() -> SecondFactors:
 @functools.cache
 def login_throttle() -> LoginThrottle:
     from session_service.adapters.throttle_store import DynamoThrottleStore  # noqa: PLC0415
-    from session_service.domain.throttling import LoginThrottle, ThrottlePolicy  # noqa: PLC0415
+    from session_service.domain.throttling.login_throttle import LoginThrottle, ThrottlePolicy  # noqa: PLC0415
 
     settings = get_settings()
     policy = ThrottlePolicy(
@@ -228,7 +228,7 @@ def login_throttle() -> LoginThrottle:
 
 @functools.cache
 def proof_throttle() -> ProofThrottle:
-    from session_service.domain.proof_throttling import ProofThrottle  # noqa: PLC0415
+    from session_service.domain.throttling.proof_throttling import ProofThrottle  # noqa: PLC0415
 
     settings = get_settings()
     return ProofThrottle(
@@ -242,15 +242,15 @@ def proof_throttle() -> ProofThrottle:
 @functools.cache
 def passwords() -> Passwords:
     # argon2 is imported here, not at module level: the authorizer never needs it.
-    from session_service.domain.passwords import Passwords  # noqa: PLC0415
+    from session_service.domain.accounts.passwords import Passwords  # noqa: PLC0415
 
     return Passwords()
 
 
 @functools.cache
 def accounts() -> Accounts:
-    from session_service.domain.accounts import Accounts  # noqa: PLC0415
-    from session_service.domain.devices import DeviceTokens  # noqa: PLC0415
+    from session_service.domain.flows.password_flows import Accounts  # noqa: PLC0415
+    from session_service.domain.sessions.devices import DeviceTokens  # noqa: PLC0415
 
     return Accounts(
         store=dynamo_store(get_settings().table_name),
@@ -266,7 +266,7 @@ def accounts() -> Accounts:
 
 @functools.cache
 def second_step() -> SecondStep:
-    from session_service.domain.second_step import SecondStep  # noqa: PLC0415
+    from session_service.domain.flows.second_step import SecondStep  # noqa: PLC0415
 
     return SecondStep(
         accounts=accounts(),
@@ -280,7 +280,7 @@ def second_step() -> SecondStep:
 
 @functools.cache
 def step_up() -> StepUp:
-    from session_service.domain.step_up import StepUp  # noqa: PLC0415
+    from session_service.domain.flows.step_up import StepUp  # noqa: PLC0415
 
     return StepUp(
         store=dynamo_store(get_settings().table_name),
@@ -305,8 +305,8 @@ def passkeys() -> Passkeys:
     # py_webauthn (cbor2, pyOpenSSL) loads with the passkey routes' first call only.
     from session_service.config import passkey_origins  # noqa: PLC0415
     from session_service.domain.errors import Conflict  # noqa: PLC0415
-    from session_service.domain.passkeys import Passkeys  # noqa: PLC0415
-    from session_service.domain.webauthn_ceremonies import RelyingParty, WebAuthn  # noqa: PLC0415
+    from session_service.domain.factors.passkeys import Passkeys  # noqa: PLC0415
+    from session_service.domain.factors.webauthn_ceremonies import RelyingParty, WebAuthn  # noqa: PLC0415
 
     settings = get_settings()
     origins = passkey_origins(settings)
@@ -319,8 +319,8 @@ def passkeys() -> Passkeys:
 
 @functools.cache
 def passkey_sign_in() -> PasskeySignIn:
-    from session_service.domain.devices import DeviceTokens  # noqa: PLC0415
-    from session_service.domain.passkey_sign_in import PasskeySignIn  # noqa: PLC0415
+    from session_service.domain.flows.passkey_sign_in import PasskeySignIn  # noqa: PLC0415
+    from session_service.domain.sessions.devices import DeviceTokens  # noqa: PLC0415
 
     return PasskeySignIn(
         accounts=accounts(),
@@ -342,7 +342,7 @@ def activity_store() -> DynamoActivityStore:
 
 @functools.cache
 def activity_recorder() -> ActivityRecorder:
-    from session_service.domain.activity import ActivityRecorder  # noqa: PLC0415
+    from session_service.domain.activity.activity_log import ActivityRecorder  # noqa: PLC0415
 
     settings = get_settings()
     return ActivityRecorder(
@@ -357,7 +357,7 @@ def administration() -> Administration:
     from session_service.adapters.administration_store import (  # noqa: PLC0415
         DynamoAdministrationStore,
     )
-    from session_service.domain.administration import Administration  # noqa: PLC0415
+    from session_service.domain.administration.admin_actions import Administration  # noqa: PLC0415
 
     settings = get_settings()
     return Administration(

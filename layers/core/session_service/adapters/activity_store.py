@@ -17,7 +17,7 @@ from typing import Any
 
 from session_service.adapters.dynamo import aws, take_place, update_if
 from session_service.adapters.store_items import Item, key, n, s, ttl_seconds
-from session_service.domain.activity import ActivityEntry, ActivityPage, ActivityType
+from session_service.domain.activity.activity_log import ActivityEntry, ActivityPage, ActivityType
 from session_service.domain.errors import InvalidRequest, Unavailable
 from session_service.domain.models import Millis
 

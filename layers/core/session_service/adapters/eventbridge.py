@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from session_service.domain.events import ServiceEvent
+from session_service.domain.activity.events import ServiceEvent
 
 _MAX_ENTRIES_PER_PUT = 10
 

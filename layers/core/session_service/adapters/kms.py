@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from session_service.adapters.aws import aws_client
 from session_service.domain.errors import Unavailable
-from session_service.domain.key_documents import Signer, document_public_key
-from session_service.domain.keyring import KeyRingError
+from session_service.domain.keys.key_documents import Signer, document_public_key
+from session_service.domain.keys.keyring import KeyRingError
 from session_service.observability import logger
 
 # KMS's name for ES256's signature (ECDSA on P-256 with SHA-256).

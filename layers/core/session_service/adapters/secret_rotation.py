@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from session_service.domain.key_rotation import RotationTimes, rotated_secret
-from session_service.domain.keyring import KeyRing, KeyRingError, key_ring_from_secret
+from session_service.domain.keys.key_rotation import RotationTimes, rotated_secret
+from session_service.domain.keys.keyring import KeyRing, KeyRingError, key_ring_from_secret
+from session_service.domain.keys.published_keys import published_document
 from session_service.domain.models import JwtAlgorithm
-from session_service.domain.published_keys import published_document
 
 # How much of the publication lead setSecret may find already spent (a retried step).
 LATE_MARGIN_SECONDS = 60

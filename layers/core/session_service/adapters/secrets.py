@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from session_service.adapters.aws import aws_client
 from session_service.domain.errors import Unavailable
-from session_service.domain.keyring import KeyRingError, SecretFetcher
+from session_service.domain.keys.keyring import KeyRingError, SecretFetcher
 from session_service.observability import logger
 
 # After a failed read, how long the value read before serves until the next attempt.

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from session_service.adapters.aws import aws_client
 from session_service.adapters.secrets import cached_json_fetcher
 from session_service.domain.errors import Unavailable
-from session_service.domain.keyring import SecretFetcher
+from session_service.domain.keys.keyring import SecretFetcher
 from session_service.observability import logger
 
 

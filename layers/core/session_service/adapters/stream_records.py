@@ -24,7 +24,7 @@ from session_service.adapters.store_items import (
     str_of,
     ttl_seconds,
 )
-from session_service.domain.events import StreamChange
+from session_service.domain.activity.events import StreamChange
 from session_service.domain.models import AccountEvent, AccountEventType, LoginAttempt
 
 

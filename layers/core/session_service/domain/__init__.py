@@ -1,2 +1,19 @@
-"""The domain: sessions, accounts, the throttle, tokens and keys, and what events mean; the
-interfaces it needs from storage (ports). It imports no AWS SDK and no adapter."""
+"""The domain, by capability. What the user is doing (flows) is kept apart from how they
+prove it (factors), as Ory Kratos keeps its flows and strategies; a new way to sign in or
+recover is one more factor or flow, not one more module beside twenty-five.
+
+Every capability sees the shared kernel: `models` (the records), `errors` (the one error
+family) and `ports` (the interfaces the domain needs from storage). Beyond it, each may use
+only the capabilities below it (tests/unit/test_architecture.py holds the map):
+
+- keys: the key ring, its rotation and the published verification keys.
+- accounts: usernames, passwords (argon2id), changes of an account's factors.
+- throttling: the login throttle's scopes and the limits of second-factor proofs (accounts).
+- sessions: the session lifecycle, its tokens, device tokens, ending sessions (keys).
+- factors: TOTP and recovery codes, passkeys (accounts, throttling).
+- flows: registration, login and password change; the second step; step-up; passkey
+  sign-in (accounts, throttling, sessions, factors, keys).
+- activity: what changes mean on the bus, the user's activity log, the operators' signals.
+- administration: what support staff may do for a user (accounts, sessions).
+
+It imports no AWS SDK and no adapter."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from session_service.domain.account_changes import FactorChange
+from session_service.domain.accounts.account_changes import FactorChange
 from session_service.domain.errors import (
     Forbidden,
     InsufficientUserAuthentication,
@@ -25,7 +25,7 @@ from session_service.edge.http import bearer_token, session_view
 from session_service.edge.principals import Principal, principal
 
 if TYPE_CHECKING:
-    from session_service.domain.session_records import AuthorizedSession
+    from session_service.domain.sessions.session_records import AuthorizedSession
 
 # Stage variable by which our own API asks the authorizer to report its verdict in the
 # context instead of denying: HTTP APIs answer a denial with a fixed 403 body that the

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from session_service.domain.accounts import (
+from session_service.domain.accounts.usernames import (
     MAX_USERNAME_LENGTH,
     MIN_USERNAME_LENGTH,
     USERNAME_CHARACTERS,

@@ -3,8 +3,6 @@ API's resolver includes; the domain objects come from the composition root, pass
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -13,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from session_service.domain.models import Passkey, rfc3339
 from session_service.edge import http, transport
-from session_service.edge.authorization import CallerRules
+from session_service.edge.api_context import ApiContext
 from session_service.edge.passkey_schemas import (
     CreationOptionsResponse,
     PasskeyCreatedResponse,
@@ -29,21 +27,12 @@ from session_service.edge.passkey_schemas import (
 from session_service.edge.schemas import TokenResponse, responses
 
 if TYPE_CHECKING:
-    from session_service.domain.passkey_sign_in import PasskeySignIn
-    from session_service.domain.passkeys import Passkeys
+    pass
 
 
-@dataclass(frozen=True, slots=True)
-class PasskeyRoutes:
-    rules: CallerRules
-    refresh_transport: transport.RefreshTransport
-    passkeys: Callable[[], Passkeys]
-    sign_in: Callable[[], PasskeySignIn]
-
-
-def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
+def passkey_router(context: ApiContext) -> APIGatewayHttpRouter:
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
-    rules = routes.rules
+    rules, services = context.rules, context.services
 
     @router.post(
         "/auth/passkeys/registration/options",
@@ -53,7 +42,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     def passkey_registration_options() -> CreationOptionsResponse:
         # Part of enrolling a second factor (MFA_POLICY=required lets it through).
         caller = rules.caller(router.current_event.raw_event, recent=True, enrolling=True)
-        options = routes.passkeys().registration_options(rules.factor_change(caller))
+        options = services.passkeys().registration_options(rules.factor_change(caller))
         return CreationOptionsResponse(options=options)
 
     @router.post(
@@ -67,7 +56,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         caller = rules.caller(router.current_event.raw_event, enrolling=True)
         credential = browser_json(body.credential)
         change = rules.factor_change(caller)
-        passkey = routes.passkeys().register(change, credential, body.name)
+        passkey = services.passkeys().register(change, credential, body.name)
         created = PasskeyCreatedResponse(passkey_id=passkey.passkey_id)
         return http.json_response(201, created.model_dump())
 
@@ -78,7 +67,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     )
     def list_passkeys() -> PasskeysResponse:
         caller = rules.caller(router.current_event.raw_event, enrolling=True)
-        views = [_view(passkey) for passkey in routes.passkeys().list(caller.user_id)]
+        views = [_view(passkey) for passkey in services.passkeys().list(caller.user_id)]
         return PasskeysResponse(passkeys=views)
 
     @router.patch(
@@ -90,7 +79,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         passkey_id: str, body: Annotated[PasskeyRenameRequest, Body()]
     ) -> PasskeyView:
         caller = rules.caller(router.current_event.raw_event, enrolling=True)
-        return _view(routes.passkeys().rename(caller.user_id, passkey_id, body.name))
+        return _view(services.passkeys().rename(caller.user_id, passkey_id, body.name))
 
     @router.delete(
         "/auth/passkeys/<passkey_id>",
@@ -100,7 +89,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     def remove_passkey(passkey_id: str) -> Response[None]:
         caller = rules.caller(router.current_event.raw_event, recent=True)
         change = rules.factor_change(caller)
-        routes.passkeys().remove(change, passkey_id, keep_a_factor=rules.mfa_required)
+        services.passkeys().remove(change, passkey_id, keep_a_factor=rules.mfa_required)
         return http.json_response(204, None)
 
     @router.post(
@@ -111,7 +100,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
         body: Annotated[PasskeySignInOptionsRequest | None, Body()] = None,
     ) -> RequestOptionsResponse:
         username = body.username if body else None
-        ceremony_id, options = routes.passkeys().sign_in_options(username)
+        ceremony_id, options = services.passkeys().sign_in_options(username)
         return RequestOptionsResponse(options=options, ceremony_id=ceremony_id)
 
     @router.post(
@@ -121,10 +110,10 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
     def sign_in_with_passkey(
         body: Annotated[PasskeySignInRequest, Body()],
     ) -> Response[TokenResponse]:
-        from session_service.domain.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
+        from session_service.domain.flows.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
 
         event = router.current_event.raw_event
-        mode = routes.refresh_transport
+        mode = context.refresh_transport
         transport.check_browser_origin(event, mode)
         request = PasskeyLoginRequest(
             ceremony_id=body.ceremony_id,
@@ -133,7 +122,7 @@ def passkey_router(routes: PasskeyRoutes) -> APIGatewayHttpRouter:
             device_token=transport.presented_device_token(event, body.device_token, mode),
             replaces=transport.replaced_session(event, mode),
         )
-        return transport.issued_response(routes.sign_in().login(request), mode)
+        return transport.issued_response(services.passkey_sign_in().login(request), mode)
 
     return router
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from session_service.domain.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from session_service.domain.accounts.usernames import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from session_service.edge.fields import DeviceTokenValue, Username
 from session_service.edge.passkey_schemas import AuthenticationResponseJson, CeremonyId
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.shared.cookies import Cookie
 
-    from session_service.domain.session_records import IssuedTokens
+    from session_service.domain.sessions.session_records import IssuedTokens
 
 # Cookie mode: the refresh token lives where scripts cannot read it. __Host- makes the
 # browser insist on Secure, Path=/ and no Domain.

@@ -1,0 +1,113 @@
+"""Signing in with a passkey: the assertion holds a place in the login throttle like a
+password (a failed one is a judged failure), and the session it buys is written with its
+ceremony spent and its sign count moved on, so that of concurrent uses of one ceremony at
+most one gets in. (Stepping up with one is step_up; one after a password, second_step.)"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from session_service.domain.errors import InvalidGrant, RateLimited
+from session_service.domain.factors.passkeys import (
+    NOT_VERIFIED,
+    Passkeys,
+    PresentedPasskey,
+    SignCountRegressed,
+)
+from session_service.domain.flows.password_flows import Accounts
+from session_service.domain.models import ClientInfo, Credential
+from session_service.domain.ports import SessionStore
+from session_service.domain.sessions.devices import DeviceTokens
+from session_service.domain.sessions.lifecycle import SessionService
+from session_service.domain.sessions.session_records import IssuedTokens, StartRequest
+from session_service.domain.throttling.login_throttle import LoginThrottle, throttled_name
+from session_service.domain.throttling.proof_throttling import ProofThrottle
+
+# The throttle's name for assertions of no known passkey: no username can be this ('#' is
+# not a username character), so they are counted per address and together.
+UNKNOWN_PASSKEY = "#passkey"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PasskeyLoginRequest:
+    ceremony_id: str
+    credential: dict[str, Any]
+    client: ClientInfo
+    device_token: str | None = None
+    replaces: str | None = None
+
+
+class PasskeySignIn:
+    def __init__(
+        self,
+        accounts: Accounts,
+        passkeys: Passkeys,
+        store: SessionStore,
+        sessions: SessionService,
+        throttle: LoginThrottle,
+        devices: DeviceTokens,
+        proofs: ProofThrottle,
+    ) -> None:
+        self._proofs = proofs
+        self._accounts = accounts
+        self._passkeys = passkeys
+        self._store = store
+        self._sessions = sessions
+        self._throttle = throttle
+        self._devices = devices
+
+    def login(self, request: PasskeyLoginRequest) -> IssuedTokens:
+        """The token response, amr ["hwk", "user"] (["swk", "user"] for a synced passkey):
+        a passkey is a second factor in itself, for MFA_POLICY=required and step-up."""
+        named = self._passkeys.presented(request.ceremony_id, request.credential)
+        credential = self._owner(named)
+        device = self._devices.recognise(request.device_token, credential)
+        name = throttled_name(credential.username_key, credential) if credential else None
+        try:
+            reservation = self._throttle.reserve(
+                name or UNKNOWN_PASSKEY, request.client.ip, known_device=device is not None
+            )
+        except RateLimited as refused:
+            self._accounts.record_refusal(
+                credential, request.client, refused, name or UNKNOWN_PASSKEY
+            )
+            raise
+
+        def attempt() -> IssuedTokens:
+            # A disabled account answers like an unknown passkey (and counts like one).
+            if credential is None or credential.disabled:
+                raise InvalidGrant(NOT_VERIFIED)
+            proof = self._passkeys.prove(named, request.credential, request.client)
+            start = StartRequest(
+                credential.user_id,
+                request.client,
+                credential=credential,
+                amr=proof.amr,
+                second_factor=proof.use,
+            )
+            return self._sessions.start(start)
+
+        try:
+            issued = self._accounts.judged(reservation, attempt)
+        except SignCountRegressed:
+            raise  # (recorded already, with its reason)
+        except InvalidGrant:
+            self._accounts.record_attempt(
+                credential, request.client, throttled=False, name=name or UNKNOWN_PASSKEY
+            )
+            raise
+        assert credential is not None  # (attempt refused every other case)
+        # A passkey used lifts the TOTP lock of a run of wrong codes.
+        self._proofs.passkey_used(credential)
+        device_id = device.device_id if device else None
+        return self._accounts.signed_in(issued, credential, request.replaces, device_id)
+
+    def _owner(self, named: PresentedPasskey) -> Credential | None:
+        """The credential of the passkey's owner (its username, throttle and status)."""
+        if named.passkey is None:
+            return None
+        credential = self._store.find_credential(named.passkey.username_key)
+        if credential is None or credential.user_id != named.passkey.user_id:
+            return None
+        return credential
