@@ -102,7 +102,7 @@ class CountedFunction(InProcessFunction):
     """A function whose AWS calls are attributed to it."""
 
     def __init__(self, module: Any, name: str, log: CallLog, containers: Containers) -> None:
-        super().__init__(module)
+        super().__init__(lambda: module)
         self.name = name
         self.log = log
         self.containers = containers

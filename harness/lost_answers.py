@@ -42,7 +42,8 @@ class _Body:
 class DynamoFaults:
     """Which calls fail: a share of them (`rate`, drawn from a seeded generator), or those
     `choose(operation, number)` picks (number counts the operation's calls, from 1); with
-    `first_attempts_only`, never botocore's retry of a call. A "post" fault applies to
+    `first_attempts_only`, never botocore's retry of a call; with `concerns`, only calls
+    whose request body it accepts (the others pass, uncounted). A "post" fault applies to
     writes only: a read that loses its answer changes nothing."""
 
     mode: Mode
@@ -50,20 +51,28 @@ class DynamoFaults:
     seed: int = 0
     choose: Callable[[str, int], bool] | None = None
     first_attempts_only: bool = False
+    concerns: Callable[[bytes], bool] | None = None
     # Told of every call failed (the local run's functions print it for `make load`)
     on_strike: Callable[[str], None] | None = None
     injected: Counter[str] = field(default_factory=Counter)
+    # the calls these faults judged (`concerns` and the mode allowing), and every call sent
     calls: Counter[str] = field(default_factory=Counter)
+    sent: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _draw: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self._draw = random.Random(self.seed)  # noqa: S311 (which calls fail, not a secret)
 
-    def strikes(self, operation: str, attempt: int = 1) -> bool:
+    def strikes(self, operation: str, attempt: int = 1, body: bytes = b"") -> bool:
+        if attempt == 1:
+            with self._lock:
+                self.sent[operation] += 1
         if self.mode == "post" and operation not in WRITES:
             return False
         if self.first_attempts_only and attempt > 1:
+            return False
+        if self.concerns is not None and not self.concerns(body):
             return False
         with self._lock:
             self.calls[operation] += 1
@@ -91,6 +100,15 @@ def nth_write(wanted: int) -> Callable[[str, int], bool]:
     return lambda operation, number: operation in WRITES and writes(operation, number)
 
 
+def throttle_writes(body: bytes) -> bool:
+    """A call on the login throttle's counters (a place taken or given back)."""
+    return b'"THROTTLE#' in body
+
+
+def other_writes(body: bytes) -> bool:
+    return not throttle_writes(body)
+
+
 def _error(mode: Mode, request: Any) -> tuple[AWSResponse, dict[str, Any]]:
     status, code = _ERRORS[mode]
     body = f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected"}}'
@@ -116,7 +134,8 @@ def injected(faults: DynamoFaults, quick_retries: bool = True) -> Iterator[Dynam
     ) -> tuple[Any, Any]:
         service = operation_model.service_model.service_name
         attempt = int(context.get("retries", {}).get("attempt", 1))
-        if service != "dynamodb" or not faults.strikes(operation_model.name, attempt):
+        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        if service != "dynamodb" or not faults.strikes(operation_model.name, attempt, body):
             return original(endpoint, request, operation_model, context)  # type: ignore[no-any-return]
         if faults.mode == "post":
             original(endpoint, request, operation_model, context)  # applied; answer lost

@@ -4,6 +4,7 @@ DynamoDB Local), its functions' AWS calls recorded."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import uuid
@@ -60,12 +61,16 @@ def load_function(folder: str) -> ModuleType:
 
 
 class InProcessFunction:
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
+    """A function of the stack, loaded (its cold start) when it is first invoked, as Lambda
+    does: a test that never reaches a function never pays for its import."""
+
+    def __init__(self, load: Callable[[], ModuleType]) -> None:
+        self._load = load
 
     def invoke(self, event: dict[str, Any]) -> Any:
         # Through JSON both ways, as Lambda does.
-        answer = self.module.lambda_handler(json.loads(json.dumps(event)), LambdaContext())
+        handler = self._load().lambda_handler
+        answer = handler(json.loads(json.dumps(event)), LambdaContext())
         return json.loads(json.dumps(answer))
 
 
@@ -105,7 +110,10 @@ class Stack:
         source_ip: str = "198.51.100.1",
     ) -> HttpAnswer:
         if self.gateway is None:
-            functions = {name: InProcessFunction(self.function(name)) for name in FUNCTIONS}
+            functions = {
+                name: InProcessFunction(functools.partial(self.function, name))
+                for name in FUNCTIONS
+            }
             self.gateway = Gateway(gateway_config(self.template, functions))  # type: ignore[arg-type]
         raw = body if isinstance(body, bytes | str) or body is None else json.dumps(body)
         data = raw.encode() if isinstance(raw, str) else (raw or b"")

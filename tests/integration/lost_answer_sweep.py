@@ -1,7 +1,8 @@
 """The lost-answer sweep the route suites share: a route called as it goes when all is well,
 then again for a fresh user with each of its writes in turn applied and its answer lost
-("post"; botocore sends it again, as on AWS: harness/lost_answers.py), and once more with
-every call refused once before it is applied ("pre": throttled, then retried). Each
+("post"; botocore sends it again, as on AWS: harness/lost_answers.py), with every throttle
+place's write lost at once, and with every call refused once before it is applied ("pre":
+throttled, then retried). Each
 faulted call must answer as the clean one did and leave the same state: the same sessions
 live, the same items, the same events on the bus (at least once, and never a second copy
 under another event_id), no throttle place left counted."""
@@ -13,7 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.lost_answers import WRITES, DynamoFaults, injected, nth_write
+from harness.lost_answers import (
+    DynamoFaults,
+    injected,
+    nth_write,
+    other_writes,
+    throttle_writes,
+)
 from harness.stack import HttpAnswer, Stack
 from session_service.adapters.stream_records import decode_stream_record
 from session_service.domain.activity.events import events_for
@@ -145,31 +152,43 @@ def _run(stack: Stack, bus: Bus, route: Route, username: str, faults: DynamoFaul
     )
 
 
-def sweep(stack: Stack, route: Route) -> Outcome:
-    """Every write of the route lost in turn, then every call refused once; the clean
-    run's outcome, for the caller to assert exactly."""
+@dataclass(frozen=True)
+class Swept:
+    outcome: Outcome  # the clean run's, which every faulted run matched
+    places_lost: int  # the throttle writes lost at once (0: the route takes no place)
+
+
+def sweep(stack: Stack, route: Route) -> Swept:
+    """Every write of the route lost in turn (a throttle place's all at once: they are one
+    write, `dynamo.take_place` and its release, which test_lost_answers.py loses one by
+    one), then every call refused once; the clean run's outcome, for the caller to assert
+    exactly."""
     bus = Bus(stack)
-    clean = DynamoFaults("pre", choose=lambda _operation, _number: False)
+    clean = DynamoFaults("post", choose=lambda _operation, _number: False, concerns=other_writes)
     expected = _run(stack, bus, route, "clean", clean)
-    writes = sum(count for operation, count in clean.calls.items() if operation in WRITES)
+    writes = sum(clean.calls.values())  # those of the route, but the throttle's
     assert writes >= 1
     assert expected.live == route.live
     assert expected.places == {}
     for lost in range(1, writes + 1):
-        faults = DynamoFaults("post", choose=nth_write(lost))
+        faults = DynamoFaults("post", choose=nth_write(lost), concerns=other_writes)
         outcome = _run(stack, bus, route, f"user{lost}", faults)
         assert sum(faults.injected.values()) == 1, lost
         assert outcome == expected, (lost, faults.injected)
+    places = DynamoFaults("post", rate=1.0, first_attempts_only=True, concerns=throttle_writes)
+    outcome = _run(stack, bus, route, "places", places)
+    assert outcome == expected, places.injected
+    assert places.injected["UpdateItem"] == clean.sent["UpdateItem"] - clean.calls["UpdateItem"]
     refused = DynamoFaults("pre", rate=1.0, first_attempts_only=True)
     outcome = _run(stack, bus, route, "refused", refused)
-    assert refused.injected == clean.calls
+    assert refused.injected == clean.sent
     assert outcome == expected, refused.injected
     # Every event published once, and no reuse reported, in any run
     bus.catch_up()
     ids = [event.event_id for event in bus.events]
     assert len(ids) == len(set(ids))
     assert bus.reuse_reported == 0
-    return expected
+    return Swept(expected, places.injected["UpdateItem"])
 
 
 def credential_item(stack: Stack, username: str) -> dict[str, Any]:

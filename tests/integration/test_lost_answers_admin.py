@@ -84,10 +84,15 @@ EXPECTED = {
     "lift_the_login_lock": "1",
 }
 
+# No admin route proves a credential: none holds a throttle place
+TAKE_PLACES: set[str] = set()
+
 
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_every_write_of_an_admin_route_sent_again_changes_nothing_more(
     stack: Stack, route: str
 ) -> None:
-    expected = sweep(stack, ROUTES[route])
+    swept = sweep(stack, ROUTES[route])
+    expected = swept.outcome
+    assert (swept.places_lost > 0) is (route in TAKE_PLACES)
     assert (expected.status, expected.state) == (204, EXPECTED[route])
