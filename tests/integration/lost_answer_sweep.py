@@ -24,7 +24,7 @@ from harness.lost_answers import (
 from harness.stack import HttpAnswer, Stack
 from session_service.adapters.stream_records import decode_stream_record
 from session_service.domain.activity.events import events_for
-from tests.helpers import bearer, stream_records
+from tests.helpers import bearer, login, register, stream_records
 
 
 @dataclass
@@ -48,6 +48,13 @@ class Route:
     call: Callable[[Stack, Subject], HttpAnswer]
     live: frozenset[str]
     state: Callable[[Stack, Subject], object] = lambda _stack, _subject: None
+
+
+def signed_in_twice(stack: Stack, username: str) -> Subject:
+    """The usual subject: a new user signed in twice, nothing else."""
+    user_id = register(stack, username)
+    other, own = login(stack, username), login(stack, username)
+    return Subject(user_id, own, other, {"username": username})
 
 
 def live_sessions(stack: Stack, subject: Subject) -> set[str]:

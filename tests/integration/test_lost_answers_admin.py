@@ -10,9 +10,15 @@ from typing import Any
 import pytest
 
 from harness.stack import HttpAnswer, Stack
-from tests.helpers import PASSWORD, admin_headers, login, register
+from tests.helpers import PASSWORD, admin_headers
 from tests.integration.backends import BACKENDS
-from tests.integration.lost_answer_sweep import Route, Subject, credential_item, sweep
+from tests.integration.lost_answer_sweep import (
+    Route,
+    Subject,
+    credential_item,
+    signed_in_twice,
+    sweep,
+)
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
@@ -21,14 +27,8 @@ def _admin(stack: Stack, method: str, path: str) -> HttpAnswer:
     return stack.http(method, path, headers=admin_headers(method, path))
 
 
-def _signed_in_twice(stack: Stack, username: str) -> Subject:
-    user_id = register(stack, username)
-    other, own = login(stack, username), login(stack, username)
-    return Subject(user_id, own, other, {"username": username})
-
-
 def _disabled(stack: Stack, username: str) -> Subject:
-    subject = _signed_in_twice(stack, username)
+    subject = signed_in_twice(stack, username)
     disabled = _admin(stack, "POST", f"/admin/users/{subject.user_id}/disable")
     assert disabled.status == 204
     return subject
@@ -50,13 +50,13 @@ def _route(path: str, method: str = "POST") -> Any:
 
 ROUTES = {
     "end_every_session": Route(
-        _signed_in_twice,
+        signed_in_twice,
         _route("/admin/users/{user}/sessions", "DELETE"),
         frozenset(),
         _login_status,
     ),
     "end_one_session": Route(
-        _signed_in_twice,
+        signed_in_twice,
         lambda s, u: _admin(
             s, "DELETE", f"/admin/users/{u.user_id}/sessions/{u.other['session_id']}"
         ),
@@ -64,11 +64,11 @@ ROUTES = {
         _login_status,
     ),
     "disable": Route(
-        _signed_in_twice, _route("/admin/users/{user}/disable"), frozenset(), _login_status
+        signed_in_twice, _route("/admin/users/{user}/disable"), frozenset(), _login_status
     ),
     "enable": Route(_disabled, _route("/admin/users/{user}/enable"), frozenset(), _login_status),
     "lift_the_login_lock": Route(
-        _signed_in_twice,
+        signed_in_twice,
         _route("/admin/users/{user}/login-lock", "DELETE"),
         frozenset({"own", "other"}),
         _generation,

@@ -14,9 +14,15 @@ import pytest
 
 from harness.soft_authenticator import SoftAuthenticator
 from harness.stack import HttpAnswer, Stack
-from tests.helpers import PASSWORD, bearer, http_add_passkey, login, register, totp_code
+from tests.helpers import PASSWORD, bearer, http_add_passkey, totp_code
 from tests.integration.backends import BACKENDS
-from tests.integration.lost_answer_sweep import Route, Subject, credential_item, sweep
+from tests.integration.lost_answer_sweep import (
+    Route,
+    Subject,
+    credential_item,
+    signed_in_twice,
+    sweep,
+)
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
@@ -28,12 +34,6 @@ def passkey_stack(stack_with: Callable[..., Stack]) -> Stack:
     return stack_with(ALLOWED_ORIGINS=APP)
 
 
-def _signed_in_twice(stack: Stack, username: str) -> Subject:
-    user_id = register(stack, username)
-    other, own = login(stack, username), login(stack, username)
-    return Subject(user_id, own, other, {"username": username})
-
-
 def _own(subject: Subject) -> dict[str, str]:
     return bearer(subject.own["access_token"])
 
@@ -42,7 +42,7 @@ def _own(subject: Subject) -> dict[str, str]:
 
 
 def _begun(stack: Stack, username: str) -> Subject:
-    subject = _signed_in_twice(stack, username)
+    subject = signed_in_twice(stack, username)
     begun = stack.http("POST", "/auth/mfa/totp", headers=_own(subject))
     assert begun.status == 200, begun.json()
     subject.extra["secret"] = begun.json()["secret"]
@@ -128,7 +128,7 @@ def _authenticator() -> SoftAuthenticator:
 
 
 def _passkey_created(stack: Stack, username: str) -> Subject:
-    subject = _signed_in_twice(stack, username)
+    subject = signed_in_twice(stack, username)
     authenticator = _authenticator()
     options = stack.http("POST", "/auth/passkeys/registration/options", headers=_own(subject))
     assert options.status == 200, options.json()
@@ -137,7 +137,7 @@ def _passkey_created(stack: Stack, username: str) -> Subject:
 
 
 def _with_passkey(stack: Stack, username: str) -> Subject:
-    subject = _signed_in_twice(stack, username)
+    subject = signed_in_twice(stack, username)
     authenticator = _authenticator()
     subject.extra["passkey_id"] = http_add_passkey(
         stack, subject.own["access_token"], authenticator

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from harness.stack import HttpAnswer, Stack
-from tests.helpers import PASSWORD, bearer, login, register
+from tests.helpers import PASSWORD, bearer
 from tests.integration.backends import BACKENDS
-from tests.integration.lost_answer_sweep import Route, Subject, sweep
+from tests.integration.lost_answer_sweep import Route, Subject, signed_in_twice, sweep
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
@@ -26,14 +26,8 @@ def stack(stack_with: Callable[..., Stack]) -> Stack:
     return stack_with(REFRESH_REUSE_GRACE_SECONDS="0")
 
 
-def _signed_in_twice(stack: Stack, username: str) -> Subject:
-    user_id = register(stack, username)
-    other, own = login(stack, username), login(stack, username)
-    return Subject(user_id, own, other, {"username": username})
-
-
 def _route(call: Callable[[Stack, Subject], HttpAnswer], live: set[str]) -> Route:
-    return Route(_signed_in_twice, call, frozenset(live))
+    return Route(signed_in_twice, call, frozenset(live))
 
 
 def _access(subject: Subject) -> dict[str, str]:
