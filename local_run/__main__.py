@@ -26,7 +26,12 @@ from local_run import dynamodb_local
 from local_run.api_definition import http_api
 from local_run.demo_qr import qr_svg
 from local_run.expansion import ExpansionError, deployed_template
-from local_run.functions import FunctionPool, start_functions
+from local_run.functions import (
+    FunctionPool,
+    reclaim_idle_environments,
+    start_functions,
+    stop_functions,
+)
 from local_run.gateway import Gateway, gateway_config, serve
 from local_run.lifetime import stop_processes
 from local_run.provision import provision
@@ -169,8 +174,9 @@ def main() -> None:
         pass
     finally:
         stop.set()
-        children = [process for pool in functions.values() for process in pool.processes()]
-        stop_processes([*children, *([emulator] if emulator is not None else [])], timeout=5)
+        stop_functions(functions.values())
+        if emulator is not None:
+            stop_processes([emulator], timeout=5)
         if local_dynamodb is not None:
             local_dynamodb.stop()
 
@@ -227,6 +233,7 @@ def _serve(
     for route in provisioned.rule_routes:
         QueuePump(route, functions[route.function], clients("sqs"), stop).start()
     TtlSweeper(provisioned.ttl_tables, clients("dynamodb"), stop).start()
+    reclaim_idle_environments(functions, stop)
     config = gateway_config(template, functions)
     config.domain = f"{HOST}:{port}"
     config.static = {"/demo/": DEMO}

@@ -7,14 +7,18 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from local_run.expansion import artifact_path
-from local_run.lifetime import stop_process, stop_processes
+from local_run.function_host import FAILED, READY
+from local_run.lifetime import stop_pids, stop_process, stop_processes
 from local_run.template import ROOT, Template
 
 # Settings that are not template parameters (those are set through their parameter, see
@@ -22,6 +26,9 @@ from local_run.template import ROOT, Template
 OVERRIDABLE = ("SIGNING_KEY_CACHE_SECONDS", "POWERTOOLS_LOG_LEVEL")
 # Execution environments per function, at most (Lambda's would be the account's limit).
 MAX_INSTANCES = int(os.environ.get("LOCAL_MAX_INSTANCES", "16"))
+# An environment idle this long is reclaimed (one per function stays warm): Lambda does
+# the same after some minutes; here sooner, as a burst's processes hold memory.
+IDLE_SECONDS = 30.0
 
 
 class InvocationError(RuntimeError):
@@ -42,24 +49,13 @@ class Throttled(InvocationError):
 
 
 class FunctionInstance:
-    """One execution environment: a process of local_run.function_host."""
+    """One execution environment: a process forked by the function's fork server."""
 
-    def __init__(self, name: str, command: list[str], env: Mapping[str, str]) -> None:
+    def __init__(self, name: str, pid: int, port: int) -> None:
         self.name = name
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=dict(env), stdout=subprocess.PIPE, text=True
-        )
-        self.port = 0
-
-    def await_ready(self) -> None:
-        stdout: IO[str] = self.process.stdout  # type: ignore[assignment]
-        for line in stdout:
-            if line.startswith("READY "):
-                self.port = int(line.split()[1])
-                threading.Thread(target=_forward, args=(stdout,), daemon=True).start()
-                return
-            sys.stdout.write(line)
-        raise InvocationError("ColdStartError", f"{self.name} did not start (see above)")
+        self.pid = pid
+        self.port = port
+        self.idle_since = time.monotonic()
 
     def invoke(self, event: Mapping[str, Any], timeout: float) -> Any:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -72,6 +68,64 @@ class FunctionInstance:
             raise InvocationError(answer["errorType"], answer["errorMessage"])
         return answer["result"]
 
+    def stop(self, timeout: float = 5) -> None:
+        stop_pids([self.pid], timeout)
+
+
+class ForkServer:
+    """A function's local_run.function_host: it forks an execution environment for each
+    line written to it, and their logs come back on its stdout with their READY lines."""
+
+    def __init__(self, name: str, command: list[str], env: Mapping[str, str]) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._started: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        self._write = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        """READY lines to whoever waits for an environment, the rest (function logs,
+        Powertools JSON) to the local run's console."""
+        stdout: IO[str] = self.process.stdout  # type: ignore[assignment]
+        for line in stdout:
+            word, *rest = line.split(" ", 3)
+            if word == READY and len(rest) == 2:
+                self._started.put((int(rest[0]), int(rest[1])))
+            elif word == FAILED and len(rest) == 1:
+                self._started.put(None)
+            else:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        self._started.put(None)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self) -> FunctionInstance:
+        """A new execution environment (a cold start), once it is ready."""
+        try:
+            with self._write:
+                stdin: IO[str] = self.process.stdin  # type: ignore[assignment]
+                stdin.write("start\n")
+                stdin.flush()
+        except (OSError, ValueError) as ended:
+            message = f"{self.name} did not start (see above)"
+            raise InvocationError("ColdStartError", message) from ended
+        started = self._started.get()
+        if started is None:
+            if not self.alive():
+                self._started.put(None)  # for the others waiting on this server
+            raise InvocationError("ColdStartError", f"{self.name} did not start (see above)")
+        port, pid = started
+        return FunctionInstance(self.name, pid, port)
+
     def stop(self) -> None:
         stop_process(self.process, timeout=5)
 
@@ -81,7 +135,8 @@ class FunctionPool:
     time (handlers and Powertools keep per-request state in module globals), and a
     request that finds them all busy gets a new one, up to `reserved` (the function's
     ReservedConcurrentExecutions): beyond it a synchronous invocation is throttled, and a
-    queued one (an event, a stream batch) waits, as Lambda retries those itself."""
+    queued one (an event, a stream batch) waits, as Lambda retries those itself. As
+    Lambda does, it reclaims environments left idle (`reclaim_idle`), keeping one warm."""
 
     def __init__(
         self, name: str, command: list[str], env: Mapping[str, str], reserved: int | None = None
@@ -90,19 +145,26 @@ class FunctionPool:
         self.reserved = reserved
         self._command = command
         self._env = env
+        self._server: ForkServer | None = None
         self._idle: list[FunctionInstance] = []
         self._all: list[FunctionInstance] = []
         self._condition = threading.Condition()
         self._starting = 0
 
     def start(self) -> FunctionInstance:
-        """A new execution environment; the pool counts it once it is ready."""
-        return FunctionInstance(self.name, self._command, self._env)
+        """A new execution environment; the pool counts it once it is ready. The fork
+        server starts with the first, and again should it have ended."""
+        with self._condition:
+            if self._server is None or not self._server.alive():
+                self._server = ForkServer(self.name, self._command, self._env)
+            server = self._server
+        return server.fork()
 
     def add_idle(self, instance: FunctionInstance) -> None:
         with self._condition:
             if instance not in self._all:
                 self._all.append(instance)
+            instance.idle_since = time.monotonic()
             self._idle.append(instance)
             self._condition.notify()
 
@@ -134,18 +196,13 @@ class FunctionPool:
                     break
                 self._condition.wait()
             else:
+                # The most recently used: the others age towards being reclaimed.
                 return self._idle.pop()
-        instance = None
         try:
             instance = self.start()
-            instance.await_ready()
             with self._condition:
                 self._all.append(instance)
             return instance
-        except BaseException:
-            if instance is not None:
-                instance.stop()
-            raise
         finally:
             with self._condition:
                 self._starting -= 1
@@ -158,12 +215,56 @@ class FunctionPool:
                 self._all.remove(instance)
             self._condition.notify()
 
-    def processes(self) -> list[subprocess.Popen[Any]]:
+    def reclaim_idle(self, idle_seconds: float, now: float | None = None) -> int:
+        """Stop the environments idle for `idle_seconds` or more, all but one: a burst's
+        environments do not stay for the rest of the run. Returns how many stopped."""
+        now = time.monotonic() if now is None else now
         with self._condition:
-            return [instance.process for instance in self._all]
+            stale = [i for i in self._idle if now - i.idle_since >= idle_seconds]
+            if len(stale) == len(self._all):
+                stale = sorted(stale, key=lambda i: i.idle_since)[:-1]
+            for instance in stale:
+                self._idle.remove(instance)
+                self._all.remove(instance)
+        stop_pids([instance.pid for instance in stale], timeout=5)
+        return len(stale)
+
+    def pids(self) -> list[int]:
+        with self._condition:
+            return [instance.pid for instance in self._all]
 
     def stop(self) -> None:
-        stop_processes(self.processes(), timeout=5)
+        stop_functions([self])
+
+    def _release(self) -> tuple[list[int], subprocess.Popen[str] | None]:
+        """Forget every environment and the fork server; their processes, to stop."""
+        with self._condition:
+            pids = [instance.pid for instance in self._all]
+            server, self._server, self._all, self._idle = self._server, None, [], []
+        return pids, None if server is None else server.process
+
+
+def stop_functions(pools: Iterable[FunctionPool], timeout: float = 5) -> None:
+    """Stop every environment of these pools at once, then their fork servers: one after
+    another took a timeout each on a loaded machine."""
+    released = [pool._release() for pool in pools]
+    stop_pids([pid for pids, _ in released for pid in pids], timeout)
+    stop_processes([server for _, server in released if server is not None], timeout)
+
+
+def reclaim_idle_environments(
+    pools: Mapping[str, FunctionPool], stop: threading.Event, idle_seconds: float = IDLE_SECONDS
+) -> threading.Thread:
+    """A thread that reclaims every pool's idle environments until `stop` is set."""
+
+    def run() -> None:
+        while not stop.wait(min(idle_seconds, 5.0)):
+            for pool in pools.values():
+                pool.reclaim_idle(idle_seconds)
+
+    thread = threading.Thread(target=run, daemon=True, name="reclaim-idle")
+    thread.start()
+    return thread
 
 
 def function_environment(
@@ -223,30 +324,22 @@ def reserved_concurrency(template: Template, logical_id: str) -> int | None:
 def start_functions(template: Template, base_env: Mapping[str, str]) -> dict[str, FunctionPool]:
     """A pool per function, each with one warm environment (so that a function that cannot
     start stops the local run at once, with its error)."""
-    pools: dict[str, FunctionPool] = {}
-    first: dict[str, FunctionInstance] = {}
-    for logical_id in template.functions():
-        pool = FunctionPool(
+    pools = {
+        logical_id: FunctionPool(
             logical_id,
             function_command(template, logical_id),
             function_environment(template, logical_id, base_env),
             reserved=reserved_concurrency(template, logical_id),
         )
-        pools[logical_id] = pool
-        first[logical_id] = pool.start()
+        for logical_id in template.functions()
+    }
+    try:
+        with ThreadPoolExecutor(len(pools) or 1) as starting:
+            first = dict(zip(pools, starting.map(FunctionPool.start, pools.values()), strict=True))
+    except InvocationError:
+        for pool in pools.values():
+            pool.stop()
+        raise
     for logical_id, instance in first.items():
-        try:
-            instance.await_ready()
-        except InvocationError:
-            for started in first.values():
-                started.stop()
-            raise
         pools[logical_id].add_idle(instance)
     return pools
-
-
-def _forward(stream: IO[str]) -> None:
-    """Function logs (Powertools JSON) go to the local run's console."""
-    for line in stream:
-        sys.stdout.write(line)
-        sys.stdout.flush()

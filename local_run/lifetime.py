@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -43,3 +44,24 @@ def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def stop_pids(pids: Iterable[int], timeout: float) -> None:
+    """Stop processes this one did not start itself (a fork server's environments, which
+    it reaps): ask each at once, kill those still running after `timeout`."""
+    running = [pid for pid in pids if _signal(pid, signal.SIGTERM)]
+    deadline = time.monotonic() + timeout
+    while running and time.monotonic() < deadline:
+        time.sleep(0.01)
+        running = [pid for pid in running if _signal(pid, 0)]
+    for pid in running:
+        _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, number: int) -> bool:
+    """Whether the process was there to signal (gone, or reaped: False)."""
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        return False
+    return True

@@ -198,16 +198,20 @@ def _wait_until_gone(pids: list[int]) -> list[int]:
 
 
 def _children(pid: int) -> set[int]:
-    found = set()
+    """The process's descendants: its children, theirs (a fork server's environments)."""
+    parents: dict[int, int] = {}
     for stat in os.listdir("/proc"):
         if stat.isdigit():
             try:
                 with open(f"/proc/{stat}/stat") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                    parents[int(stat)] = int(handle.read().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-            if parent == pid:
-                found.add(int(stat))
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
     return found
 
 
@@ -220,13 +224,14 @@ def _alive(pid: int) -> bool:
 
 
 def test_ctrl_c_stops_the_server_the_emulator_and_the_functions() -> None:
-    # Given a local run with its emulator and one process per function
+    # Given a local run with its emulator, and a fork server and an environment (a
+    # process each) per function: 6 of them
     # (faulthandler: should it not stop, SIGABRT makes it print where each thread is)
     service = start_local_run({"PYTHONFAULTHANDLER": "1"})
     assert service.process is not None
     port = int(service.base_url.rsplit(":", 1)[1])
     children = _children(service.process.pid)
-    assert len(children) >= 6
+    assert len(children) >= 1 + 2 * 6
     # When Ctrl-C reaches it
     service.process.send_signal(signal.SIGINT)
     try:

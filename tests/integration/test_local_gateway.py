@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import sys
 import threading
@@ -201,7 +202,7 @@ def test_a_queued_invocation_beyond_reserved_concurrency_waits_for_its_turn(
 ) -> None:
     # Given the one reserved environment busy
     busy = _busy(reserved_pool, 0.5)
-    first_pid = reserved_pool._all[0].process.pid
+    first_pid = reserved_pool._all[0].pid
     # When an event (asynchronous, or a stream batch) arrives, Lambda queues it
     answer = reserved_pool.invoke({}, queued=True)
     busy.join()
@@ -217,6 +218,42 @@ def test_a_function_process_that_dies_is_replaced_by_a_cold_start(pool: Function
     second = pool.invoke({})["pid"]
     assert second != first
     assert len(pool._all) == 1
+
+
+def test_environments_left_idle_are_reclaimed_but_one(pool: FunctionPool) -> None:
+    # Given a burst that needed three environments (each busy when the next was asked for)
+    busy = [_busy_as_the_nth(pool, n, 2.0) for n in (1, 2, 3)]
+    for thread in busy:
+        thread.join()
+    pids = set(pool.pids())
+    assert len(pids) == 3
+    # When they have been idle long enough, all but one are reclaimed
+    assert pool.reclaim_idle(0.0) == 2
+    (kept,) = pool.pids()
+    assert kept in pids
+    # and their processes have ended
+    assert [pid for pid in pids - {kept} if _running(pid)] == []
+    # and the one kept still answers, warm
+    assert pool.invoke({})["pid"] == kept
+    # and environments idle for less than the time given are kept
+    assert pool.reclaim_idle(3600.0) == 0
+
+
+def _busy_as_the_nth(pool: FunctionPool, n: int, seconds: float) -> threading.Thread:
+    """An invocation holding the pool's nth environment, running once this returns."""
+    thread = threading.Thread(target=pool.invoke, args=({"sleep": seconds},), daemon=True)
+    thread.start()
+    while len(pool._all) < n or pool._idle:
+        time.sleep(0.01)
+    return thread
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_handler_error_keeps_its_warm_process(pool: FunctionPool) -> None:
