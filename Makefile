@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test check coverage lint unit integration e2e validate check-template build deploy lock openapi tools clean
+.PHONY: install run test prerequisites check coverage lint unit integration e2e validate check-template build deploy lock openapi tools clean
 .PHONY: browser dynamodb-local java translator typescript
 .PHONY: bench load smoke admin
 
@@ -72,8 +72,13 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: lint check-template browser dynamodb-local typescript
+test: prerequisites
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=25
+
+# What the suite needs, side by side: the installs mostly wait on the network and the
+# disk, the checks on the CPU (a fresh clone spent over 2 minutes here one after another).
+prerequisites:
+	$(MAKE) -j4 --output-sync=target lint check-template browser dynamodb-local typescript
 
 unit: install typescript
 	$(PY) -m pytest tests/unit
@@ -87,7 +92,7 @@ check: lint typescript
 # Line coverage of the whole suite (coverage.py) over the code that ships and runs locally:
 # the layer, the functions and the local run. Code run inside the local run's processes
 # (the end-to-end suite) is not measured; what runs in the test processes is.
-coverage: lint check-template browser dynamodb-local typescript
+coverage: prerequisites
 	$(PY) -m pytest -n 2 --dist loadgroup -q --cov=layers/core/session_service \
 		--cov=functions --cov=local_run --cov-report=term:skip-covered --cov-report=json:.coverage.json
 	@$(PY) -c "import json; t = json.load(open('.coverage.json'))['totals']; print(f\"line coverage: {t['percent_covered']:.1f} % ({t['covered_lines']} of {t['num_statements']} lines)\")"
@@ -101,8 +106,10 @@ e2e: install dynamodb-local browser
 
 # tests/e2e/browser/ drives Debian's chromium through Playwright (never `playwright
 # install`, which downloads a browser of its own); installed here where it is missing.
+# Two installs at once (`make -j`) take turns: apt-get fails on a lock another one holds.
 APT_INSTALL = sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi; \
-	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends
+	  $$sudo flock /tmp/.session-service-apt.lock apt-get update && \
+	  $$sudo flock /tmp/.session-service-apt.lock apt-get install -y --no-install-recommends
 CHROMIUM := /usr/bin/chromium
 browser:
 	@test -x $(CHROMIUM) || { $(APT_INSTALL) chromium; }

@@ -56,11 +56,16 @@ class DynamoDbLocal:
 
 
 def start(
-    host: str = "127.0.0.1", port: int | None = None, avoid: Collection[int] = ()
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    avoid: Collection[int] = (),
+    shared_db: bool = True,
 ) -> DynamoDbLocal:
     """Start DynamoDB Local and wait until it answers. A free port can be taken between
     choosing and binding it: then the JVM exits, and another free port is tried. `avoid`
-    names ports the caller has chosen but not bound yet (the local run's own)."""
+    names ports the caller has chosen but not bound yet (the local run's own). Without
+    `shared_db`, each access key and region has a database of its own (DynamoDB Local's
+    default): one server can serve several local runs apart."""
     jar = jar_path()
     java = shutil.which("java")
     if java is None:
@@ -68,7 +73,7 @@ def start(
     for _ in range(PORT_ATTEMPTS):
         chosen = port or free_port(avoid, host)
         process = subprocess.Popen(
-            _dying_with_parent(_command(java, jar, chosen)),
+            _dying_with_parent(_command(java, jar, chosen, shared_db)),
             cwd=jar.parent,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -79,7 +84,7 @@ def start(
     raise RuntimeError(f"DynamoDB Local did not start (java: {java}, jar: {jar})")
 
 
-def _command(java: str, jar: Path, port: int) -> list[str]:
+def _command(java: str, jar: Path, port: int, shared_db: bool = True) -> list[str]:
     return [
         java,
         # Small heaps: the test suite runs several at once, each holding little data.
@@ -92,7 +97,7 @@ def _command(java: str, jar: Path, port: int) -> list[str]:
         "-inMemory",
         # One database whatever the caller's access key and region, as one account's
         # table is one table for every function.
-        "-sharedDb",
+        *(["-sharedDb"] if shared_db else []),
         "-disableTelemetry",
         # It listens on every interface (it has no option to bind one): at least no web
         # page may call it from a browser (its default CORS allows every origin).

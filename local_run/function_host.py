@@ -108,7 +108,7 @@ def _environment(args: argparse.Namespace) -> None:
     module_name, function_name = args.handler.rsplit(".", 1)
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
-    except Exception as error:
+    except BaseException as error:  # SystemExit too: the pool waits for this line
         print(
             f"{args.name} failed at cold start: {type(error).__name__}: {error}",
             file=sys.stderr,

@@ -88,6 +88,8 @@ class ForkServer:
         )
         self._started: queue.Queue[tuple[int, int] | None] = queue.Queue()
         self._write = threading.Lock()
+        # Set once its stdout ends: it forks no more (asked or not)
+        self._ended = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -103,10 +105,11 @@ class ForkServer:
             else:
                 sys.stdout.write(line)
                 sys.stdout.flush()
+        self._ended.set()
         self._started.put(None)
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self._ended.is_set() and self.process.poll() is None
 
     def fork(self) -> FunctionInstance:
         """A new execution environment (a cold start), once it is ready."""
@@ -120,7 +123,7 @@ class ForkServer:
             raise InvocationError("ColdStartError", message) from ended
         started = self._started.get()
         if started is None:
-            if not self.alive():
+            if self._ended.is_set():
                 self._started.put(None)  # for the others waiting on this server
             raise InvocationError("ColdStartError", f"{self.name} did not start (see above)")
         port, pid = started

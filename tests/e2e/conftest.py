@@ -18,14 +18,21 @@ from tests.e2e.service import (
 
 
 @pytest.fixture(scope="session")
-def local_services() -> Iterator[Callable[..., Service]]:
-    """Local runs by configuration, started on first use and shared for the session."""
+def local_services(request: pytest.FixtureRequest) -> Iterator[Callable[..., Service]]:
+    """Local runs by configuration, started on first use and shared for the session. Those
+    on DynamoDB Local share the worker's, each under an access key (a database) of its own."""
     started: dict[tuple[tuple[str, str], ...], Service] = {}
 
     def get(**settings: str) -> Service:
         settings = {**LOCAL_DEFAULTS, **settings}
         key = tuple(sorted(settings.items()))
         if key not in started:
+            if settings["LOCAL_DYNAMODB"] == "dynamodb-local":
+                endpoint = request.getfixturevalue("dynamodb_local_endpoint")
+                settings |= {
+                    "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+                    "AWS_ACCESS_KEY_ID": f"e2erun{len(started)}",  # letters and digits only
+                }
             started[key] = start_local_run(settings)
         return started[key]
 

@@ -55,6 +55,8 @@ class Service:
     base_url: str
     output: list[str] = field(default_factory=list)
     process: subprocess.Popen[str] | None = None
+    # Its data's, on a DynamoDB Local that serves several runs (a database per key)
+    access_key: str = "local"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -95,7 +97,7 @@ class Service:
             service,
             endpoint_url=self.aws_endpoint(service),
             region_name="us-east-1",
-            aws_access_key_id="local",
+            aws_access_key_id=self.access_key,
             aws_secret_access_key="local",
         )
 
@@ -156,7 +158,8 @@ def start_local_run(settings: dict[str, str]) -> Service:
     """A local run with these settings; a PORT among them is kept (a setting such as
     ALLOWED_ORIGINS may need to name the local run's own origin before it starts)."""
     run = launcher.start(settings)
-    return Service(base_url=run.base_url, output=run.output, process=run.process)
+    access_key = settings.get("AWS_ACCESS_KEY_ID", "local")
+    return Service(run.base_url, run.output, run.process, access_key)
 
 
 def stop(service: Service) -> None:

@@ -15,7 +15,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from harness.domain import DEFAULT_POLICY, THROTTLE, Services, build_services
+from harness.domain import CHEAP_ARGON2, DEFAULT_POLICY, THROTTLE, Services, build_services
 from harness.fakes import InMemoryStore
 from harness.key_pool import use_pooled_keys
 from harness.memory_admin import InMemoryAdministrationStore
@@ -26,7 +26,6 @@ from harness.stack import (
     ISSUER,
     Stack,
 )
-from local_run import dynamodb_local
 from local_run.expansion import deployed_template
 from local_run.functions import shared_environment
 from local_run.provision import provision
@@ -38,6 +37,7 @@ from session_service.adapters.passkey_store import DynamoPasskeyStore
 from session_service.adapters.second_factor_store import DynamoSecondFactorStore
 from session_service.adapters.store import DynamoSessionStore
 from session_service.adapters.throttle_store import DynamoThrottleStore
+from session_service.domain.accounts.passwords import Passwords
 from session_service.domain.ports import (
     AdministrationStore,
     PasskeyStore,
@@ -50,21 +50,13 @@ from tests.deployed_shape import missing_permissions
 from tests.integration.aws_call_count import READS, AwsCalls
 
 # Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
-# DynamoDB Local (a JVM per test worker), with moto for the other services.
+# DynamoDB Local (a JVM per test worker: tests/conftest.py), with moto for the other services.
 
 
 @pytest.fixture(autouse=True)
 def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stacks and domains take signing keys from a pool (harness/key_pool.py)."""
     use_pooled_keys(monkeypatch)
-
-
-@pytest.fixture(scope="session")
-def dynamodb_local_endpoint() -> Iterator[str]:
-    """One DynamoDB Local per test worker, started on first use."""
-    server = dynamodb_local.start()
-    yield server.endpoint
-    server.stop()
 
 
 @pytest.fixture
@@ -93,6 +85,9 @@ def stack_with(
     else:
         monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
         monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", raising=False)
+    # argon2 at its smallest, as in the domain's tests: these tests are about what the
+    # routes do, not what argon2 costs (the local run and the benchmarks keep OWASP's).
+    monkeypatch.setattr(wiring, "passwords", functools.cache(lambda: Passwords(CHEAP_ARGON2)))
     # Every AWS call a function makes must be allowed by its role as deployed
     recorder = CallRecorder()
     monkeypatch.setattr(BaseClient, "_make_api_call", recorder.wrap(BaseClient._make_api_call))
