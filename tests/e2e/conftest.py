@@ -12,6 +12,7 @@ from tests.e2e.service import (
     DEPLOYED_URL,
     LOCAL_DEFAULTS,
     Service,
+    pause,
     start_local_run,
     stop,
 )
@@ -34,14 +35,34 @@ def local_services(request: pytest.FixtureRequest) -> Iterator[Callable[..., Ser
                     "AWS_ACCESS_KEY_ID": f"e2erun{len(started)}",  # letters and digits only
                 }
             started[key] = start_local_run(settings)
+        elif key in paused:
+            pause(started[key], False)
+            paused.discard(key)
         return started[key]
 
+    def pause_all() -> None:
+        for key, service in started.items():
+            if key not in paused:
+                pause(service, True)
+                paused.add(key)
+
+    paused: set[tuple[tuple[str, str], ...]] = set()
+    get.pause_all = pause_all  # type: ignore[attr-defined]
     yield get
+    for key in paused:
+        pause(started[key], False)
     for service in started.values():
         stop(service)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module", autouse=True)
+def _runs_of_other_modules_paused(local_services: Callable[..., Service]) -> None:
+    """Each module starts with every local run paused; asking for one continues it. The
+    module's fixtures ask for theirs after this one (autouse first)."""
+    local_services.pause_all()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
 def service(local_services: Callable[..., Service]) -> Service:
     """The default configuration: the deployed stack when API_URL is set."""
     if DEPLOYED_URL:
