@@ -8,9 +8,11 @@ import functools
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
@@ -31,6 +33,7 @@ from local_run.functions import shared_environment
 from local_run.provision import provision
 from local_run.template import load_template, parameter_overrides
 from session_service import wiring
+from session_service.adapters import aws
 from session_service.adapters.administration_store import DynamoAdministrationStore
 from session_service.adapters.dynamo import dynamodb_client
 from session_service.adapters.passkey_store import DynamoPasskeyStore
@@ -88,6 +91,10 @@ def stack_with(
     # argon2 at its smallest, as in the domain's tests: these tests are about what the
     # routes do, not what argon2 costs (the local run and the benchmarks keep OWASP's).
     monkeypatch.setattr(wiring, "passwords", functools.cache(lambda: Passwords(CHEAP_ARGON2)))
+    # The functions' clients come from one botocore session per worker: a session of its
+    # own per client loaded botocore's service models again, most of a test's setup. Each
+    # client still resolves its endpoint and credentials from this test's environment.
+    monkeypatch.setattr(aws, "botocore", SimpleNamespace(session=_one_botocore_session))
     # Every AWS call a function makes must be allowed by its role as deployed
     recorder = CallRecorder()
     monkeypatch.setattr(BaseClient, "_make_api_call", recorder.wrap(BaseClient._make_api_call))
@@ -137,6 +144,13 @@ def _client(service: str, endpoint: str | None, _dynamodb_endpoint: str | None) 
     when it makes one), for the worker's life: making one costs more than a test's calls.
     moto answers a client whenever a mock is on, whenever the client was made."""
     return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
+
+
+class _one_botocore_session:  # noqa: N801 (stands in for the botocore.session module)
+    @staticmethod
+    @functools.cache
+    def get_session() -> botocore.session.Session:
+        return botocore.session.get_session()
 
 
 @pytest.fixture
