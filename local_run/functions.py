@@ -29,6 +29,9 @@ MAX_INSTANCES = int(os.environ.get("LOCAL_MAX_INSTANCES", "16"))
 # An environment idle this long is reclaimed (one per function stays warm): Lambda does
 # the same after some minutes; here sooner, as a burst's processes hold memory.
 IDLE_SECONDS = 30.0
+# A cold start that has not answered by then has failed (Lambda's own limit is 10 s; a
+# loaded machine gets more).
+COLD_START_TIMEOUT_SECONDS = 30.0
 
 
 class InvocationError(RuntimeError):
@@ -85,6 +88,7 @@ class ForkServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            errors="replace",
         )
         self._started: queue.Queue[tuple[int, int] | None] = queue.Queue()
         self._write = threading.Lock()
@@ -96,17 +100,24 @@ class ForkServer:
         """READY lines to whoever waits for an environment, the rest (function logs,
         Powertools JSON) to the local run's console."""
         stdout: IO[str] = self.process.stdout  # type: ignore[assignment]
-        for line in stdout:
-            word, *rest = line.split(" ", 3)
-            if word == READY and len(rest) == 2:
-                self._started.put((int(rest[0]), int(rest[1])))
-            elif word == FAILED and len(rest) == 1:
-                self._started.put(None)
-            else:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        self._ended.set()
-        self._started.put(None)
+        try:
+            for line in stdout:
+                words = line.split()
+                if (
+                    len(words) == 3
+                    and words[0] == READY
+                    and words[1:] == [n for n in words[1:] if n.isdigit()]
+                ):
+                    self._started.put((int(words[1]), int(words[2])))
+                elif len(words) == 2 and words[0] == FAILED:
+                    self._started.put(None)
+                else:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+        finally:
+            # Whatever ended the reading, no waiter may wait for a line that cannot come.
+            self._ended.set()
+            self._started.put(None)
 
     def alive(self) -> bool:
         return not self._ended.is_set() and self.process.poll() is None
@@ -121,7 +132,10 @@ class ForkServer:
         except (OSError, ValueError) as ended:
             message = f"{self.name} did not start (see above)"
             raise InvocationError("ColdStartError", message) from ended
-        started = self._started.get()
+        try:
+            started = self._started.get(timeout=COLD_START_TIMEOUT_SECONDS)
+        except queue.Empty:
+            started = None
         if started is None:
             if self._ended.is_set():
                 self._started.put(None)  # for the others waiting on this server

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from local_run.filters import passes
 from local_run.functions import FunctionPool, InvocationError
 from local_run.provision import RuleRoute, StreamTrigger
@@ -30,6 +32,7 @@ IDLE_POLL_INTERVAL = 0.5
 STALL_CHECK_INTERVAL = 2.0
 # How often the stream's shards are described again (a stream adds shards over hours).
 DESCRIBE_INTERVAL = 2.0
+STALE_ITERATOR_ERRORS = ("ExpiredIteratorException", "TrimmedDataAccessException")
 # Local retries of one batch before it is bisected (AWS retries up to the mapping's
 # MaximumRetryAttempts, for hours; locally a failure must show in seconds).
 LOCAL_BATCH_ATTEMPTS = 3
@@ -155,7 +158,15 @@ class StreamPump(threading.Thread):
         iterator = self.iterators[shard_id]
         if iterator is None:
             return 0
-        page = self.client.get_records(ShardIterator=iterator, Limit=self.trigger.batch_size)
+        try:
+            page = self.client.get_records(ShardIterator=iterator, Limit=self.trigger.batch_size)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in STALE_ITERATOR_ERRORS:
+                raise
+            # An iterator lives 15 minutes (a paused run's, or one idle that long): the
+            # next poll reads on from the last record delivered with a fresh one.
+            del self.iterators[shard_id]
+            return 0
         records = page.get("Records", [])
         self.iterators[shard_id] = page.get("NextShardIterator")
         if not records:

@@ -21,14 +21,15 @@ pytestmark = [
     pytest.mark.xdist_group("e2e"),
     pytest.mark.skipif(bool(DEPLOYED_URL), reason="signs with the local run's credentials"),
 ]
+
+
 # What `make run` gives the run when the caller's environment names no credentials.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-
-
 def admin_cli(service: Service, *args: str, secret: str = "local") -> tuple[int, object]:  # noqa: S107
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        **LOCAL_CREDENTIALS,
+        # The local run's own credentials (its access key: a run on a shared DynamoDB
+        # Local has one of its own)
+        "AWS_ACCESS_KEY_ID": service.access_key,
         "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_DEFAULT_REGION": "us-east-1",
     }

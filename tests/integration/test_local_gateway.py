@@ -243,8 +243,10 @@ def _busy_as_the_nth(pool: FunctionPool, n: int, seconds: float) -> threading.Th
     """An invocation holding the pool's nth environment, running once this returns."""
     thread = threading.Thread(target=pool.invoke, args=({"sleep": seconds},), daemon=True)
     thread.start()
-    while len(pool._all) < n or pool._idle:
+    deadline = time.monotonic() + seconds
+    while (len(pool._all) < n or pool._idle) and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert len(pool._all) == n, "the environments before it were no longer busy"
     return thread
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.dynamodb.models import dynamodb_backends
 
 from harness.stack import ISSUER, Stack
@@ -114,6 +115,45 @@ def test_a_stream_reader_sees_every_change_after_a_cancelled_transaction(stack: 
     assert len(inserted) == 3
     numbers = [r["dynamodb"]["SequenceNumber"] for r in new]
     assert numbers == sorted(set(numbers), key=int)
+
+
+def test_a_stream_reader_whose_iterator_expired_reads_on_from_its_last_record(
+    stack: Stack,
+) -> None:
+    # Given a stream reader that has read the registration
+    register(stack)
+    function = RecordingFunction()
+    pump = stream_pump(stack, function)
+    drain(pump)
+    seen = len(function.sequence_numbers)
+    # When its iterator expires (15 minutes: a paused local run's) and a login follows
+    pump.client = IteratorExpiringOnce(pump.client)
+    login(stack)
+    assert pump.poll() == 0
+    drain(pump)
+    # Then it reads on with a fresh iterator: the login's changes, each once
+    new = [r for e in function.events for r in e["Records"]][seen:]
+    assert len([r for r in new if r["dynamodb"]["Keys"]["sk"]["S"].startswith("SESSION#")]) == 1
+    numbers = [r["dynamodb"]["SequenceNumber"] for r in new]
+    assert numbers == sorted(set(numbers), key=int)
+
+
+class IteratorExpiringOnce:
+    """A streams client whose next GetRecords finds the iterator expired."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._expired = False
+
+    def get_records(self, **request: Any) -> Any:
+        if not self._expired:
+            self._expired = True
+            error = {"Error": {"Code": "ExpiredIteratorException", "Message": "expired"}}
+            raise ClientError(error, "GetRecords")
+        return self._client.get_records(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 def test_a_cancelled_transaction_leaves_the_table_and_its_stream_as_they_were(
