@@ -117,14 +117,10 @@ def test_a_stream_reader_sees_every_change_after_a_cancelled_transaction(stack: 
     assert numbers == sorted(set(numbers), key=int)
 
 
-def test_a_stream_reader_whose_iterator_expired_reads_on_from_its_last_record(
-    stack: Stack,
-) -> None:
+def test_a_stream_reader_whose_iterator_expired_reads_on(stack: Stack) -> None:
     # Given a stream reader that has read the registration
     register(stack)
-    function = RecordingFunction()
-    pump = stream_pump(stack, function)
-    drain(pump)
+    drain(pump := stream_pump(stack, function := RecordingFunction()))
     seen = len(function.sequence_numbers)
     # When its iterator expires (15 minutes: a paused local run's) and a login follows
     pump.client = IteratorExpiringOnce(pump.client)
@@ -142,15 +138,13 @@ class IteratorExpiringOnce:
     """A streams client whose next GetRecords finds the iterator expired."""
 
     def __init__(self, client: Any) -> None:
-        self._client = client
-        self._expired = False
+        self._client, self._expired = client, False
 
     def get_records(self, **request: Any) -> Any:
-        if not self._expired:
-            self._expired = True
-            error = {"Error": {"Code": "ExpiredIteratorException", "Message": "expired"}}
-            raise ClientError(error, "GetRecords")
-        return self._client.get_records(**request)
+        if self._expired:
+            return self._client.get_records(**request)
+        self._expired = True
+        raise ClientError({"Error": {"Code": "ExpiredIteratorException"}}, "GetRecords")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
