@@ -175,14 +175,15 @@ def pause(service: Service, paused: bool) -> None:
     the runs kept for later tests would spend on this machine's two cores all session."""
     if service.process is None:
         return
-    tree = [service.process.pid, *_descendants(service.process.pid)]
+    tree = [service.process.pid, *descendants(service.process.pid)]
     for pid in tree if paused else reversed(tree):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
 
-def _descendants(pid: int) -> list[int]:
-    """Children before their own children (the order to stop them in)."""
+def descendants(pid: int) -> list[int]:
+    """A process's children, theirs (a fork server's environments) and so on: children
+    before their own children (the order to stop them in)."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():

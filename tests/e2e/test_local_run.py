@@ -19,7 +19,14 @@ import requests
 from local_run import dynamodb_local, launcher
 from local_run.launcher import free_port
 from local_run.template import ROOT
-from tests.e2e.service import DEPLOYED_URL, BusListener, Service, start_local_run, stop
+from tests.e2e.service import (
+    DEPLOYED_URL,
+    BusListener,
+    Service,
+    descendants,
+    start_local_run,
+    stop,
+)
 from tests.helpers import PASSWORD
 
 pytestmark = [
@@ -143,7 +150,7 @@ def test_local_dynamodb_serves_dynamodb_from_aws_dynamodb_local_and_stops_with_t
         # DynamoDB Local is AWS's (Jetty answers), not moto's
         server = requests.get(dynamodb, timeout=5).headers.get("Server", "")
         assert server.startswith("Jetty")
-        java = [pid for pid in _children(service.process.pid) if "java" in _command(pid)]
+        java = [pid for pid in descendants(service.process.pid) if "java" in _command(pid)]
         assert len(java) == 1
     finally:
         stop(service)
@@ -165,7 +172,7 @@ def test_aws_endpoint_url_dynamodb_points_dynamodb_at_a_server_already_running()
             assert service.aws_endpoint("dynamodb") == server.endpoint
             assert len(_tables(server.endpoint)) == 1
             assert service.process is not None
-            assert not any("java" in _command(p) for p in _children(service.process.pid))
+            assert not any("java" in _command(p) for p in descendants(service.process.pid))
             # And the stream pump reads that table's stream: a login reaches the bus
             listener = BusListener(service, [answer.json()["user_id"]])
             try:
@@ -197,24 +204,6 @@ def _wait_until_gone(pids: list[int]) -> list[int]:
     return [pid for pid in pids if _alive(pid)]
 
 
-def _children(pid: int) -> set[int]:
-    """The process's descendants: its children, theirs (a fork server's environments)."""
-    parents: dict[int, int] = {}
-    for stat in os.listdir("/proc"):
-        if stat.isdigit():
-            try:
-                with open(f"/proc/{stat}/stat") as handle:
-                    parents[int(stat)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -230,7 +219,7 @@ def test_ctrl_c_stops_the_server_the_emulator_and_the_functions() -> None:
     service = start_local_run({"PYTHONFAULTHANDLER": "1"})
     assert service.process is not None
     port = int(service.base_url.rsplit(":", 1)[1])
-    children = _children(service.process.pid)
+    children = set(descendants(service.process.pid))
     assert len(children) >= 1 + 2 * 6
     # When Ctrl-C reaches it
     service.process.send_signal(signal.SIGINT)
