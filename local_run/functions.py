@@ -103,11 +103,7 @@ class ForkServer:
         try:
             for line in stdout:
                 words = line.split()
-                if (
-                    len(words) == 3
-                    and words[0] == READY
-                    and words[1:] == [n for n in words[1:] if n.isdigit()]
-                ):
+                if len(words) == 3 and words[0] == READY and all(n.isdigit() for n in words[1:]):
                     self._started.put((int(words[1]), int(words[2])))
                 elif len(words) == 2 and words[0] == FAILED:
                     self._started.put(None)
