@@ -26,6 +26,26 @@ class ConfigurationError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class EmailSettings:
+    """E-mail (contract v3): off until `sender` (an SES verified identity) is set."""
+
+    sender: str = ""
+    # Where e-mailed links point; empty: the service's hosted page (`<issuer>/signin`).
+    link_url: str = ""
+    sign_in: bool = False
+    password_reset_ttl_seconds: int = 900
+    code_ttl_seconds: int = 600
+    per_address: int = 5
+    per_ip: int = 50
+    # An SES configuration set (bounces and complaints), if the deployment made one.
+    configuration_set: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.sender)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     table_name: str
     signing_key_secret_id: str
@@ -90,6 +110,7 @@ class Settings:
     # The admin API's callers, when listed (ADMIN_PRINCIPALS); empty admits any principal
     # of this account that IAM lets invoke the admin routes.
     admin_principals: tuple[Principal, ...] = ()
+    email: EmailSettings = EmailSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -179,7 +200,31 @@ class Settings:
             authorizer_consistent_read=reader.flag("AUTHORIZER_CONSISTENT_READ", default=True),
             authorizer_allow_log_percent=reader.percent("AUTHORIZER_ALLOW_LOG_PERCENT", 100),
             admin_principals=reader.principals("ADMIN_PRINCIPALS"),
+            email=_email_settings(reader),
         )
+
+
+def _email_settings(reader: _EnvReader) -> EmailSettings:
+    sender = reader.optional("EMAIL_SENDER")
+    if sender and ("@" not in sender or any(c.isspace() for c in sender)):
+        raise ConfigurationError(f"EMAIL_SENDER must be an e-mail address, not {sender!r}")
+    link_url = reader.optional("EMAIL_LINK_URL")
+    if link_url and not link_url.startswith(("https://", "http://")):
+        raise ConfigurationError(f"EMAIL_LINK_URL must be an http(s) URL, not {link_url!r}")
+    if "#" in link_url:
+        raise ConfigurationError(
+            "EMAIL_LINK_URL must have no fragment: the link's secret goes there"
+        )
+    return EmailSettings(
+        sender=sender,
+        link_url=link_url,
+        sign_in=reader.flag("EMAIL_SIGN_IN"),
+        password_reset_ttl_seconds=reader.positive_int("PASSWORD_RESET_TTL_SECONDS", 900),
+        code_ttl_seconds=reader.positive_int("EMAIL_CODE_TTL_SECONDS", 600),
+        per_address=reader.positive_int("EMAILS_PER_ADDRESS", 5),
+        per_ip=reader.positive_int("EMAILS_PER_IP", 50),
+        configuration_set=reader.optional("EMAIL_CONFIGURATION_SET"),
+    )
 
 
 def _rp_id(configured: str, origins: tuple[str, ...]) -> str:
