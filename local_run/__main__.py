@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from local_run.functions import (
 )
 from local_run.gateway import Gateway, gateway_config, serve
 from local_run.lifetime import stop_processes
+from local_run.mailbox import mailbox
 from local_run.provision import provision
 from local_run.pumps import QueuePump, StreamPump
 from local_run.template import ROOT, UnsupportedTemplate, load_template, parameter_overrides
@@ -132,6 +133,32 @@ def _demo_hint(base_url: str) -> str:
     )
 
 
+# E-mail on, as far as the template offers it: sent through the emulator's SES (the sender
+# verified there by provisioning) and read in the demo's mailbox (GET /demo/mailbox?to=),
+# its links opening the demo page. A setting in the environment wins: EMAIL_SENDER= (empty)
+# turns e-mail off.
+LOCAL_EMAIL_SENDER = "no-reply@session-service.localhost"
+
+
+def local_email_settings(base_url: str, env: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "EMAIL_SENDER": LOCAL_EMAIL_SENDER,
+        "EMAIL_SIGN_IN": "on",
+        "EMAIL_LINK_URL": f"{demo_origin(base_url, env)}/demo/",
+    }
+
+
+def demo_origin(base_url: str, env: Mapping[str, str]) -> str:
+    """The origin the demo page is opened on: this run's, as ALLOWED_ORIGINS names it (a
+    page on localhost may use passkeys), else the run's own."""
+    port = urlsplit(base_url).port
+    for origin in env.get("ALLOWED_ORIGINS", "").split(","):
+        parts = urlsplit(origin.strip())
+        if parts.hostname in ("localhost", "127.0.0.1") and parts.port == port:
+            return origin.strip().rstrip("/")
+    return base_url
+
+
 def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -188,7 +215,11 @@ def _serve(
     stop: threading.Event,
 ) -> None:
     base_url = f"http://{HOST}:{port}"
-    overrides = parameter_overrides(load_template(), os.environ)
+    document = load_template()
+    overrides = {
+        **parameter_overrides(document, local_email_settings(base_url, os.environ)),
+        **parameter_overrides(document, os.environ),
+    }
     # Tokens name the local run as their issuer, unless TOKEN_ISSUER says otherwise.
     overrides.setdefault("TokenIssuer", base_url)
     try:
@@ -238,6 +269,7 @@ def _serve(
     config.domain = f"{HOST}:{port}"
     config.static = {"/demo/": DEMO}
     config.local_posts = {"/demo/qr": qr_svg}
+    config.local_gets = {"/demo/mailbox": mailbox(clients("sesv2").meta.endpoint_url)}
     server = serve(Gateway(config), HOST, port)
     endpoint, dynamodb = os.environ["AWS_ENDPOINT_URL"], clients("dynamodb").meta.endpoint_url
     print(

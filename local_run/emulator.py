@@ -1,6 +1,6 @@
 """moto's server as the embedded AWS emulator, applying one AWS request at a time, with
-moto's transactions fixed (local_run.moto_fixes) and its KMS signing of digests
-(local_run.moto_kms).
+moto's transactions fixed (local_run.moto_fixes), its KMS signing of digests
+(local_run.moto_kms), and what its SES sent shown at GET /_aws/ses (local_run.moto_ses).
 
 moto's threaded server interleaves concurrent requests inside its backends, which would
 let two conditional writes both pass; DynamoDB applies each request atomically. A lock
@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from local_run import moto_fixes, moto_kms
+from local_run import moto_fixes, moto_kms, moto_ses
 from local_run.lifetime import exit_with_parent
 
 
@@ -42,7 +42,8 @@ def main() -> None:
     exit_with_parent()
     moto_fixes.install()
     moto_kms.install()
-    app = serialized(DomainDispatcherApplication(create_backend_app))
+    moto_ses.install()
+    app = serialized(moto_ses.with_sent_messages(DomainDispatcherApplication(create_backend_app)))
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
     )

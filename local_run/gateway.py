@@ -43,6 +43,8 @@ class GatewayConfig:
     static: dict[str, Path] = field(default_factory=dict)
     # Path -> what answers a POST there, for the demo page only (its QR codes).
     local_posts: dict[str, Callable[[bytes], GatewayResponse]] = field(default_factory=dict)
+    # Path -> what answers a GET there, given the query string (the demo's mailbox).
+    local_gets: dict[str, Callable[[str], GatewayResponse]] = field(default_factory=dict)
     # The credentials whose SigV4 signatures IAM-authorised routes accept (the run's own).
     signing_key: SigningKey | None = None
 
@@ -84,6 +86,8 @@ class Gateway:
     ) -> GatewayResponse:
         url = urlsplit(target)
         path = url.path or "/"
+        if method in ("GET", "HEAD") and path in self.config.local_gets:
+            return self.config.local_gets[path](url.query)
         if method in ("GET", "HEAD"):
             static = static_file(self.config.static, path)
             if static is not None:

@@ -1,7 +1,7 @@
 """Creates at an AWS endpoint what template.yaml declares and the endpoint lacks: tables
-with their TTL and streams, queues, the event bus, KMS keys, secrets (with a signing key),
-SSM parameters (the signed verification keys too), and the local plumbing that stands in
-for Lambda triggers."""
+with their TTL and streams, queues, the event bus, SES identities (verified) and
+configuration sets, KMS keys, secrets (with a signing key), SSM parameters (the signed
+verification keys too), and the local plumbing that stands in for Lambda triggers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local_run import signing_keys
+from local_run.email_identities import provision_email
 from local_run.filters import parse_filters
 from local_run.template import Template, UnsupportedTemplate
 
@@ -80,6 +81,7 @@ def provision(template: Template, clients: Any, base_url: str = "") -> Provision
     ttl_tables = _tables(template, clients("dynamodb"))
     _queues(template, clients("sqs"))
     _event_buses(template, clients("events"))
+    provision_email(template, clients)
     signing_keys.create_keys(template, clients("kms"))
     ring = _secrets(template, clients("secretsmanager"))
     template.names.refs.setdefault("HttpApi", "local-api")
