@@ -8,12 +8,13 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import wiring
+from session_service import mail_wiring, wiring
 from session_service.config import get_settings
 from session_service.edge import authorization, resolver, transport
 from session_service.edge.account_routes import account_router
 from session_service.edge.activity_routes import activity_router
 from session_service.edge.api_context import ApiContext, ApiServices
+from session_service.edge.email_routes import email_router
 from session_service.edge.key_routes import key_router
 from session_service.edge.passkey_routes import passkey_router
 from session_service.edge.session_routes import session_router
@@ -41,6 +42,7 @@ api_context = ApiContext(
         token_issuer=wiring.token_issuer,
         passkeys=wiring.passkeys,
         passkey_sign_in=wiring.passkey_sign_in,
+        email=mail_wiring.email_flows,
     ),
     jwt_algorithm=settings.jwt_algorithm,
 )
@@ -48,6 +50,7 @@ app = resolver.api_resolver()
 for router in (account_router, totp_router, session_router, activity_router, key_router):
     app.include_router(router(api_context))
 app.include_router(passkey_router(api_context))
+app.include_router(email_router(api_context))
 if settings.api_docs:
     app.enable_swagger(path="/docs")
 

@@ -21,7 +21,8 @@ CAPABILITIES: dict[str, set[str]] = {
     "throttling": {"accounts"},
     "sessions": {"keys"},
     "factors": {"accounts", "throttling"},
-    "flows": {"accounts", "throttling", "sessions", "factors", "keys"},
+    "email": {"accounts", "throttling"},
+    "flows": {"accounts", "throttling", "sessions", "factors", "keys", "email"},
     "activity": set(),
     "administration": {"accounts", "sessions"},
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from session_service.adapters import kms, ssm
@@ -186,24 +186,30 @@ def second_factors() -> SecondFactors:
     from session_service.domain.factors.totp import SecondFactors  # noqa: PLC0415
 
     settings = get_settings()
-    fetch = secrets_manager_fetcher(
+    return SecondFactors(
+        store=dynamo_store(settings.table_name),
+        factor_store=DynamoSecondFactorStore(dynamodb_client(), settings.table_name),
+        keys=second_factor_keys,
+        issuer=settings.totp_issuer,
+    )
+
+
+@functools.cache
+def _second_factor_secret() -> Callable[[bool], Mapping[str, Any]]:
+    settings = get_settings()
+    return secrets_manager_fetcher(
         settings.second_factor_key_secret_id,
         settings.signing_key_cache_seconds,
         what="the second-factor key secret",
     )
 
-    def keys() -> SecondFactorKeys:
-        value = fetch(False)
-        if not isinstance(value.get("key"), str) or len(value["key"]) < 32:
-            raise KeyRingError("the second-factor key secret holds no key of 32+ characters")
-        return _derived_keys(value["key"])
 
-    return SecondFactors(
-        store=dynamo_store(settings.table_name),
-        factor_store=DynamoSecondFactorStore(dynamodb_client(), settings.table_name),
-        keys=keys,
-        issuer=settings.totp_issuer,
-    )
+def second_factor_keys() -> SecondFactorKeys:
+    """The keys of the second-factor secret (TOTP sealing, keyed digests of codes)."""
+    value = _second_factor_secret()(False)
+    if not isinstance(value.get("key"), str) or len(value["key"]) < 32:
+        raise KeyRingError("the second-factor key secret holds no key of 32+ characters")
+    return _derived_keys(value["key"])
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from session_service.adapters.dynamo import (
     transact,
     update_if,
 )
+from session_service.adapters.email_items import spend_items
 from session_service.adapters.passkey_items import passkey_use_items
 from session_service.adapters.store_items import (
     Item,
@@ -158,8 +159,13 @@ class DynamoSessionStore:
         }
         if start.new_password_hash is not None:
             # A password change: sessions created before it are over for the authorizer.
-            profile_update += ", not_before = :changed_at, password_changed_at = :changed_at"
+            profile_update += (
+                ", not_before = :changed_at, password_changed_at = :changed_at,"
+                " password_change_reason = :why"
+            )
             profile_values[":changed_at"] = n(session.created_at)
+            reset = start.spends is not None and start.spends.reset_digest is not None
+            profile_values[":why"] = s("reset" if reset else "changed")
         items: list[Item] = [
             {
                 "Update": {
@@ -192,9 +198,15 @@ class DynamoSessionStore:
             conflicts[len(items)] = CredentialChanged if proof is None else SecondFactorSpent
             # A password change from a session that proved no factor is on the password alone.
             password_alone = not SECOND_FACTOR_METHODS & set(session.amr)
+            reset_digest = start.spends.reset_digest if start.spends else None
             items.append(
                 credential_op(
-                    self._table, start.credential, start.new_password_hash, proof, password_alone
+                    self._table,
+                    start.credential,
+                    start.new_password_hash,
+                    proof,
+                    password_alone,
+                    reset_digest,
                 )
             )
         if proof is not None and proof.challenge_digest is not None:
@@ -210,6 +222,9 @@ class DynamoSessionStore:
             for item in passkey_use_items(self._table, proof.passkey):
                 conflicts[len(items)] = SecondFactorSpent
                 items.append(item)
+        for spend in spend_items(self._table, start.spends):
+            conflicts[len(items)] = SecondFactorSpent
+            items.append(spend)
         transact(self._db, "start_session", items, conflicts=conflicts)
 
     def end_sessions(self, ended: EndedSessions, now: Millis) -> bool:

@@ -204,6 +204,8 @@ def profile_from_item(item: Item) -> UserProfile:
         not_before=opt_int_of(item, "not_before"),
         password_changed_at=opt_int_of(item, "password_changed_at"),
         disabled=bool(item.get("disabled", {}).get("BOOL", False)),
+        email=opt_str_of(item, "email"),
+        password_change_reason=opt_str_of(item, "password_change_reason"),
     )
 
 
@@ -230,6 +232,7 @@ def credential_from_item(item: Item) -> Credential:
         disabled=bool(item.get("disabled", {}).get("BOOL", False)),
         throttle_generation=opt_int_of(item, "throttle_generation") or 0,
         passkeys=opt_int_of(item, "passkey_count") or 0,
+        reset_digest=opt_str_of(item, "reset_digest"),
     )
 
 
@@ -266,6 +269,8 @@ def challenge_item(challenge: MfaChallenge) -> Item:
     }
     if challenge.device_id is not None:
         item["device_id"] = s(challenge.device_id)
+    if challenge.first_amr != PASSWORD_AMR:
+        item["first_amr"] = {"L": [s(method) for method in challenge.first_amr]}
     return item
 
 
@@ -278,6 +283,11 @@ def challenge_from_item(item: Item) -> MfaChallenge:
         device_id=opt_str_of(item, "device_id"),
         created_at=int_of(item, "created_at"),
         expires_at=int_of(item, "expires_at"),
+        first_amr=(
+            tuple(str(m["S"]) for m in item["first_amr"]["L"])
+            if "first_amr" in item
+            else PASSWORD_AMR
+        ),
     )
 
 

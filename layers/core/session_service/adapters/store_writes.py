@@ -76,6 +76,7 @@ def credential_op(
     new_password_hash: str | None = None,
     second_factor: SecondFactorUse | None = None,
     password_alone: bool = True,
+    reset_digest: str | None = None,
 ) -> Item:
     """The credential's part of a transaction: the password we verified is still the
     password; with a new hash, it is replaced; with a second factor, the code is spent.
@@ -101,11 +102,27 @@ def credential_op(
         if password_alone:
             condition += no_factor
             values[":zero"] = n(0)
+        # Any password change voids the reset links sent before it.
+        update = "SET password_hash = :hash, password_version = :next"
+        removal, deletion = " REMOVE reset_digest", ""
+        if reset_digest is not None:
+            # A reset spends its token: of concurrent resets with one link, one lands.
+            condition += " AND reset_digest = :reset"
+            values[":reset"] = s(reset_digest)
+        if second_factor is not None and second_factor.totp_step is not None:
+            update += ", totp_last_step = :step"
+            condition += " AND totp_last_step < :step"
+            values[":step"] = n(second_factor.totp_step)
+        if second_factor is not None and second_factor.recovery_digest is not None:
+            deletion = " DELETE recovery_codes :spent"
+            condition += " AND contains(recovery_codes, :code)"
+            values[":spent"] = {"SS": [second_factor.recovery_digest]}
+            values[":code"] = s(second_factor.recovery_digest)
         return {
             "Update": {
                 "TableName": table,
                 "Key": key,
-                "UpdateExpression": "SET password_hash = :hash, password_version = :next",
+                "UpdateExpression": update + removal + deletion,
                 "ConditionExpression": condition,
                 "ExpressionAttributeValues": values,
             }

@@ -11,8 +11,11 @@ only the capabilities below it (tests/unit/test_architecture.py holds the map):
 - throttling: the login throttle's scopes and the limits of second-factor proofs (accounts).
 - sessions: the session lifecycle, its tokens, device tokens, ending sessions (keys).
 - factors: TOTP and recovery codes, passkeys (accounts, throttling).
+- email: verified addresses, what the service mails and its mailing limits, the
+  mailer's dispatch of requests and notices (accounts, throttling).
 - flows: registration, login and password change; the second step; step-up; passkey
-  sign-in (accounts, throttling, sessions, factors, keys).
+  sign-in; account recovery and sign-in by e-mailed code (accounts, throttling,
+  sessions, factors, keys, email).
 - activity: what changes mean on the bus, the user's activity log, the operators' signals.
 - administration: what support staff may do for a user (accounts, sessions).
 

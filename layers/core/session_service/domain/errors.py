@@ -31,6 +31,22 @@ class InvalidRequest(ServiceError):
     status = 400
 
 
+class SecondFactorNeeded(InvalidRequest):
+    """A reset of an account with a second factor that sent no proof of it: the body
+    names what may be sent (contract v3)."""
+
+    def __init__(self, factors: tuple[str, ...]) -> None:
+        super().__init__(
+            "The account has a second factor: send a code (TOTP or a recovery code), or a "
+            "passkey's ceremony_id and credential, with the new password."
+        )
+        self.factors = factors
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return {**super().body, "factors": list(self.factors)}
+
+
 class InvalidGrant(ServiceError):
     code = "invalid_grant"
     status = 401

@@ -29,6 +29,7 @@ RevocationReason = Literal[
     "admin",
     "refresh_limit",
     "reauth_failed",
+    "password_reset",
 ]
 
 
@@ -128,6 +129,10 @@ class UserProfile:
     password_changed_at: Millis | None = None
     # An administrator disabled the account: no session, no login, until enabled.
     disabled: bool = False
+    # The account's verified e-mail address (unique among verified addresses), if any.
+    email: str | None = None
+    # How the password last changed: "changed" by its owner, "reset" by a link.
+    password_change_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,9 @@ class Credential:
     # How many passkeys the user holds: kept here, so that adding and removing passkeys
     # serialise on this item (the cap, and the last second factor, hold under bursts).
     passkeys: int = 0
+    # The digest of the newest password-reset token: a newer one, or any password
+    # change (which removes it), voids the others.
+    reset_digest: str | None = None
 
     @property
     def has_second_factor(self) -> bool:
@@ -231,6 +239,9 @@ AccountEventType = Literal[
     "PasskeyRemoved",
     "PasskeySignCountRegressed",
     "SecondFactorFailing",
+    "EmailVerified",
+    "PasswordResetRequested",
+    "FactorsReset",
 ]
 
 

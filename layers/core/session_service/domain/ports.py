@@ -138,6 +138,19 @@ class MfaChallenge:
     device_id: str | None
     created_at: Millis
     expires_at: Millis
+    # How the first step proved the user (a password, or an e-mailed code).
+    first_amr: tuple[str, ...] = ("pwd",)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSpend:
+    """A single-use secret from an e-mail, spent by the session it buys: a reset token
+    (the credential must still name its digest) or an e-mailed code (its login, which
+    must still hold the code's digest)."""
+
+    reset_digest: str | None = None
+    login_digest: str | None = None
+    code_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +170,7 @@ class NewSession:
     new_password_hash: str | None = None
     # A login completed with a second factor: what it spends (needs `credential`).
     second_factor: SecondFactorUse | None = None
+    spends: SecretSpend | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ from session_service.domain.flows.step_up import PasskeyReauthCall, ReauthCall
 from session_service.domain.sessions.session_records import IssuedTokens
 from session_service.edge import http, transport
 from session_service.edge.api_context import ApiContext
+from session_service.edge.email_schemas import RegisterRequest
 from session_service.edge.passkey_schemas import browser_json
 from session_service.edge.schemas import (
-    CredentialsRequest,
     LoginBody,
     MfaCodeLogin,
     MfaLoginRequest,
@@ -42,9 +42,13 @@ def account_router(context: ApiContext) -> APIGatewayHttpRouter:
         "/auth/register",
         responses=responses(RegisterResponse, 400, 409, status=201, description="Registered"),
     )
-    def register(body: Annotated[CredentialsRequest, Body()]) -> Response[RegisterResponse]:
-        client = http.client_info(router.current_event.raw_event)
-        user_id = services.accounts().register(body.username, body.password, client.ip)
+    def register(body: Annotated[RegisterRequest, Body()]) -> Response[RegisterResponse]:
+        ip = http.client_info(router.current_event.raw_event).ip
+        # With an address: checked first (409 while e-mail is off), written with the account.
+        create = None
+        if body.email is not None:
+            create = services.email().addresses.account_creator(body.email, ip)
+        user_id = services.accounts().register(body.username, body.password, ip, create)
         return http.json_response(201, RegisterResponse(user_id=user_id).model_dump())
 
     @router.post("/auth/login", responses=responses(TokenResponse, 400, 401, 409, 429))

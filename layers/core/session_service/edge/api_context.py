@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from session_service.domain.activity.activity_log import ActivityStore
     from session_service.domain.factors.passkeys import Passkeys
     from session_service.domain.factors.totp import SecondFactors
+    from session_service.domain.flows.email_flows import EmailFlows
     from session_service.domain.flows.passkey_sign_in import PasskeySignIn
     from session_service.domain.flows.password_flows import Accounts
     from session_service.domain.flows.second_step import SecondStep
@@ -38,6 +39,7 @@ class ApiServices:
     token_issuer: Callable[[], str]
     passkeys: Callable[[], Passkeys]
     passkey_sign_in: Callable[[], PasskeySignIn]
+    email: Callable[[], EmailFlows]
 
 
 @dataclass(frozen=True, slots=True)

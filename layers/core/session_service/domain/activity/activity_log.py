@@ -34,6 +34,10 @@ ActivityType = Literal[
     "account_disabled",
     "account_enabled",
     "second_factor_failing",
+    "email_verified",
+    "password_reset_requested",
+    "password_reset",
+    "factors_reset",
 ]
 _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "MfaEnabled": "mfa_enabled",
@@ -46,6 +50,9 @@ _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     # A refused sign-in: a failed login, with the reason.
     "PasskeySignCountRegressed": "login_failed",
     "SecondFactorFailing": "second_factor_failing",
+    "EmailVerified": "email_verified",
+    "PasswordResetRequested": "password_reset_requested",
+    "FactorsReset": "factors_reset",
 }
 _ACCOUNT_EVENT_REASON = {"PasskeySignCountRegressed": "passkey_sign_count_regressed"}
 # What a User-Agent header is, by the first of these it contains (the order matters: every
@@ -179,7 +186,10 @@ def activity_of(change: StreamChange) -> list[ActivityEntry]:
         old, new = change.old_profile, change.new_profile
         changed_at = new.password_changed_at
         if changed_at is not None and (old is None or old.password_changed_at != changed_at):
-            return [ActivityEntry(new.user_id, change.event_id, "password_changed", changed_at)]
+            how: ActivityType = (
+                "password_reset" if new.password_change_reason == "reset" else "password_changed"
+            )
+            return [ActivityEntry(new.user_id, change.event_id, how, changed_at)]
     if change.kind == "account_event" and change.account_event is not None:
         event = change.account_event
         return [

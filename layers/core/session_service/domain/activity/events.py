@@ -36,6 +36,9 @@ PASSKEY_ADDED = "PasskeyAdded"
 PASSKEY_REMOVED = "PasskeyRemoved"
 PASSKEY_SIGN_COUNT_REGRESSED = "PasskeySignCountRegressed"
 SECOND_FACTOR_FAILING = "SecondFactorFailing"
+EMAIL_VERIFIED = "EmailVerified"
+PASSWORD_RESET_REQUESTED = "PasswordResetRequested"
+FACTORS_RESET = "FactorsReset"
 
 _MAX_ENTRIES_PER_PUT = 10
 
@@ -126,6 +129,8 @@ def _profile_events(change: StreamChange) -> list[ServiceEvent]:
         "event_id": change.event_id,
         "user_id": new.user_id,
         "changed_at": rfc3339(new.password_changed_at),
+        # "reset": by a link from a forgotten-password e-mail (contract v3).
+        "reason": "reset" if new.password_change_reason == "reset" else "changed",
     }
     return [ServiceEvent(PASSWORD_CHANGED, detail)]
 
@@ -141,6 +146,9 @@ _ACCOUNT_EVENT_TIME = {
     PASSKEY_REMOVED: "removed_at",
     PASSKEY_SIGN_COUNT_REGRESSED: "detected_at",
     SECOND_FACTOR_FAILING: "detected_at",
+    EMAIL_VERIFIED: "verified_at",
+    PASSWORD_RESET_REQUESTED: "requested_at",
+    FACTORS_RESET: "reset_at",
 }
 
 

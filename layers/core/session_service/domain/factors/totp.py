@@ -35,6 +35,7 @@ from session_service.domain.factors.one_time_codes import (
     recovery_code_digest,
 )
 from session_service.domain.models import (
+    PASSWORD_AMR,
     Credential,
     Millis,
     PendingTotp,
@@ -173,7 +174,12 @@ class SecondFactors:
 
     # -- the login's challenge --------------------------------------------------------------
 
-    def open_challenge(self, credential: Credential, device_id: str | None) -> str:
+    def open_challenge(
+        self,
+        credential: Credential,
+        device_id: str | None,
+        first_amr: tuple[str, ...] = PASSWORD_AMR,
+    ) -> str:
         """The mfa_token of a login whose password was right: 256 random bits, stored
         only as a digest, single use, valid for MFA_TOKEN_SECONDS."""
         token = secrets.token_urlsafe(32)
@@ -187,6 +193,7 @@ class SecondFactors:
                 device_id=device_id,
                 created_at=now,
                 expires_at=now + MFA_TOKEN_SECONDS * 1000,
+                first_amr=first_amr,
             )
         )
         return token

@@ -100,20 +100,29 @@ class Accounts:
         # Throttled attempts recorded by this container, by record id: their window.
         self._recorded: dict[str, int] = {}
 
-    def register(self, username: str, password: str, ip: str) -> str:
-        """A new account. Each registration holds a place of its address's
-        (REGISTRATIONS_PER_IP per window, never given back), taken before argon2 runs."""
+    def register(
+        self,
+        username: str,
+        password: str,
+        ip: str,
+        create: Callable[[Credential, UserProfile], None] | None = None,
+    ) -> str:
+        """A new account (written by `create`, when given: with an address to verify).
+        Each registration holds a place of its address's (REGISTRATIONS_PER_IP per
+        window, never given back), taken before argon2 runs."""
         check_username(username)
         check_password(password)
         place = self._throttle.reserve_registration(ip)
         try:
-            return self._create(username, password)
+            return self._create(username, password, create or self._store.create_user)
         except Unavailable:
             # An AWS failure costs the client no registration: it may retry.
             self._throttle.release(place)
             raise
 
-    def _create(self, username: str, password: str) -> str:
+    def _create(
+        self, username: str, password: str, create: Callable[[Credential, UserProfile], None]
+    ) -> str:
         user_id = str(uuid.uuid4())
         now = int(self._clock() * 1000)
         credential = Credential(
@@ -124,7 +133,7 @@ class Accounts:
         )
         profile = UserProfile(user_id=user_id, username=username, created_at=now)
         try:
-            self._store.create_user(credential, profile)
+            create(credential, profile)
         except AlreadyExists:
             raise Conflict("The username is taken.") from None
         return user_id

@@ -19,12 +19,7 @@ from session_service.domain.factors.passkeys import (
     SignCountRegressed,
 )
 from session_service.domain.flows.password_flows import Accounts
-from session_service.domain.models import (
-    PASSWORD_AMR,
-    PASSWORD_AND_OTP_AMR,
-    ClientInfo,
-    Credential,
-)
+from session_service.domain.models import ClientInfo, Credential
 from session_service.domain.ports import MfaChallenge, SessionStore
 from session_service.domain.sessions.lifecycle import SessionService
 from session_service.domain.sessions.session_records import IssuedTokens, StartRequest
@@ -119,12 +114,12 @@ class SecondStep:
     ) -> IssuedTokens:
         if presented is None:
             proven = self._second_factors.prove(credential, request.code, self._sessions.now())
-            amr, use = PASSWORD_AND_OTP_AMR, proven.use
+            amr, use = (*challenge.first_amr, "otp"), proven.use
         else:
             if presented.passkey is None or presented.passkey.user_id != credential.user_id:
                 raise InvalidGrant(NOT_VERIFIED)
             proof = self._passkeys().prove(presented, request.credential or {}, request.client)
-            amr, use = PASSWORD_AMR + proof.amr, proof.use
+            amr, use = challenge.first_amr + proof.amr, proof.use
         start = StartRequest(
             credential.user_id,
             request.client,

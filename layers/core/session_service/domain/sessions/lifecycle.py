@@ -111,7 +111,7 @@ class SessionService:
             live = state.live(now)
             ending = (live if changing_password else self._evictions(live))[:MAX_ENDED_AT_ONCE]
             session, refresh = self._new_session(request, now)
-            reason: RevocationReason = "password_changed" if changing_password else "evicted"
+            reason: RevocationReason = request.reason if changing_password else "evicted"
             try:
                 self._store.start_session(
                     NewSession(
@@ -122,6 +122,7 @@ class SessionService:
                         credential=request.credential,
                         new_password_hash=request.new_password_hash,
                         second_factor=request.second_factor,
+                        spends=request.spends,
                     )
                 )
             except StaleWrite:

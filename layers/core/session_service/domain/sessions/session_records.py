@@ -16,7 +16,7 @@ from session_service.domain.models import (
     RevocationReason,
     Session,
 )
-from session_service.domain.ports import SecondFactorUse
+from session_service.domain.ports import SecondFactorUse, SecretSpend
 from session_service.domain.sessions.devices import DeviceToken
 from session_service.domain.sessions.tokens import AccessTokenClaims
 
@@ -89,6 +89,10 @@ class StartRequest:
     # How the user proved who they are (RFC 8176), and what a second factor spends.
     amr: tuple[str, ...] = PASSWORD_AMR
     second_factor: SecondFactorUse | None = None
+    # A secret from an e-mail this start spends (a reset token, a sign-in code).
+    spends: SecretSpend | None = None
+    # Why the sessions a password change ends are over (a reset says so).
+    reason: RevocationReason = "password_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from session_service.domain.throttling.login_throttle import LoginThrottle, thro
 from session_service.observability import logger
 
 # What a second-factor proof is: a TOTP code counts toward the lock, and is refused by it.
-ProofKind = Literal["totp", "recovery_code", "passkey"]
+ProofKind = Literal["totp", "recovery_code", "passkey", "email_code"]
 MFA_TOKEN_TRIES = 3
 # A run of failures is kept this long after it started (a counter must expire some day).
 RUN_RETENTION_MS = 366 * 86_400_000
@@ -109,6 +109,16 @@ class ProofThrottle:
         step-up, whose attempt holds the login scopes already."""
         try:
             return self._throttle.reserve_scopes(self._run_then_window(credential, kind))
+        except RateLimited as full:
+            raise self._explained(full) from None
+
+    def reserve_email_code(self, credential: Credential) -> Reservation:
+        """A place in the account's window for an e-mailed code (contract v3: not in the
+        password scopes). Not in the run of consecutive failures: a right e-mailed code
+        must not end it, or it would lift the TOTP lock that only a recovery code, a
+        passkey or an administrator lifts."""
+        try:
+            return self._throttle.reserve_scopes(self.account_scopes(credential, "email_code")[:1])
         except RateLimited as full:
             raise self._explained(full) from None
 

@@ -1,0 +1,80 @@
+"""E-mail addresses as the service keeps them, and the secrets it mails: six-digit codes
+(stored as keyed digests: a plain digest of a million codes is no secret) and reset
+tokens (256 bits, stored as their SHA-256)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from session_service.domain.errors import InvalidRequest
+from session_service.domain.models import b64url
+
+# RFC 5321's limits: 64 octets before the @, 254 in all (a path of 256 with its <>).
+MAX_ADDRESS_LENGTH = 254
+MAX_LOCAL_PART_LENGTH = 64
+# What a mailbox address looks like in practice: no spaces, quotes or angle brackets, one
+# @, a domain with a dot. Stricter than RFC 5322 on purpose: an address is a key here.
+_ADDRESS = re.compile(
+    r"[^\s@\"<>(),;:\\\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
+)
+CODE_DIGITS = 6
+RESET_TOKEN_BYTES = 32
+MAX_TOKEN_LENGTH = 128
+
+
+def normalize_address(raw: object, field: str = "email") -> str:
+    """The address as a key: trimmed and lower-cased (every provider this service meets
+    treats the local part case-insensitively); 400 when it is no address."""
+    if not isinstance(raw, str):
+        raise InvalidRequest(f"{field} must be an e-mail address.")
+    address = raw.strip().lower()
+    local, _, _ = address.partition("@")
+    if (
+        len(address) > MAX_ADDRESS_LENGTH
+        or len(local) > MAX_LOCAL_PART_LENGTH
+        or not address.isascii()
+        or _ADDRESS.fullmatch(address) is None
+    ):
+        raise InvalidRequest(f"{field} must be an e-mail address.")
+    return address
+
+
+def address_digest(address: str) -> str:
+    """A normalized address as part of a key that need not show it (a throttle scope)."""
+    return b64url(hashlib.sha256(address.encode()).digest())[:27]
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def is_code(value: str) -> bool:
+    return len(value) == CODE_DIGITS and value.isascii() and value.isdigit()
+
+
+def code_digest(key: bytes, purpose: str, owner: str, code: str) -> str:
+    """A code's keyed digest, bound to what it is for and whose it is."""
+    message = f"{purpose}\x00{owner}\x00{code}".encode()
+    return b64url(hmac.new(key, message, hashlib.sha256).digest())
+
+
+def codes_match(expected_digest: str, key: bytes, purpose: str, owner: str, code: str) -> bool:
+    return hmac.compare_digest(expected_digest, code_digest(key, purpose, owner, code))
+
+
+def new_token() -> str:
+    return b64url(secrets.token_bytes(RESET_TOKEN_BYTES))
+
+
+def token_digest(token: str) -> str:
+    return b64url(hashlib.sha256(token.encode()).digest())
+
+
+def is_token(value: str) -> bool:
+    """Shaped like one of our tokens or login ids (base64url, not absurdly long)."""
+    return (
+        16 <= len(value) <= MAX_TOKEN_LENGTH and re.fullmatch(r"[A-Za-z0-9_-]+", value) is not None
+    )

@@ -1,0 +1,60 @@
+"""The e-mail settings the domain keeps to, and the mailing throttle: messages per address
+and per client address in each login window (EMAILS_PER_ADDRESS, EMAILS_PER_IP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from session_service.domain.email.addresses import address_digest
+from session_service.domain.errors import Conflict, RateLimited
+from session_service.domain.models import Reservation, ThrottleScope
+from session_service.domain.throttling.login_throttle import LoginThrottle, client_address
+
+NOT_CONFIGURED = "E-mail is not configured on this service (EMAIL_SENDER)."
+SIGN_IN_OFF = "Sign-in by e-mailed code is off on this service (EMAIL_SIGN_IN)."
+
+
+@dataclass(frozen=True, slots=True)
+class EmailPolicy:
+    enabled: bool = False
+    sign_in: bool = False
+    reset_ttl_seconds: int = 900
+    code_ttl_seconds: int = 600
+    per_address: int = 5
+    per_ip: int = 50
+
+    def require_enabled(self) -> None:
+        if not self.enabled:
+            raise Conflict(NOT_CONFIGURED)
+
+    def require_sign_in(self) -> None:
+        self.require_enabled()
+        if not self.sign_in:
+            raise Conflict(SIGN_IN_OFF)
+
+
+class MailThrottle:
+    """A place per message in its recipient's scope and its client address's, never
+    given back: a message asked for is a message counted, sent or not."""
+
+    def __init__(self, throttle: LoginThrottle, policy: EmailPolicy) -> None:
+        self._throttle = throttle
+        self._policy = policy
+
+    def reserve(self, recipient: str, ip: str) -> Reservation:
+        """Places for one message to `recipient` (an address, or a username the account
+        is found by) from `ip`; RateLimited when either scope is full."""
+        scopes = (
+            ThrottleScope(f"mail-ip#{client_address(ip)}", self._policy.per_ip),
+            ThrottleScope(f"mail-to#{address_digest(recipient)}", self._policy.per_address),
+        )
+        return self._throttle.reserve_scopes(scopes)
+
+    def allows(self, recipient: str, ip: str) -> bool:
+        """Whether one more message may go (its places taken); False when a scope is full
+        (the routes that always answer 202 then send nothing)."""
+        try:
+            self.reserve(recipient, ip)
+        except RateLimited:
+            return False
+        return True

@@ -1,0 +1,133 @@
+"""Sign-in by an e-mailed code (EMAIL_SIGN_IN=on). Starting answers a login_id whether or
+not the address is an account's, at the same cost (the start records the login and asks
+the mailer, which finds the account and mails a code only to a verified address). A
+code is six digits, good for EMAIL_CODE_TTL_SECONDS and five wrong tries; wrong codes
+count in the account's second-factor window, not in the password scopes. The session it
+buys is written with the login spent: of concurrent sign-ins with one code, one lands.
+An account with a second factor still proves it: the code buys an mfa_token."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from session_service.domain.email.addresses import (
+    codes_match,
+    is_code,
+    is_token,
+    normalize_address,
+    token_digest,
+)
+from session_service.domain.email.mail import MailRequest
+from session_service.domain.email.policy import EmailPolicy, MailThrottle
+from session_service.domain.email.records import MAX_CODE_TRIES, EmailLogin, EmailStore
+from session_service.domain.errors import InvalidGrant, MfaRequired
+from session_service.domain.models import ClientInfo, Credential
+from session_service.domain.ports import SecretSpend, SessionStore, StaleWrite
+from session_service.domain.sessions.lifecycle import SessionService
+from session_service.domain.sessions.session_records import IssuedTokens, StartRequest
+from session_service.domain.throttling.proof_throttling import ProofThrottle
+
+if TYPE_CHECKING:
+    from session_service.domain.factors.totp import SecondFactors
+
+SIGN_IN_PURPOSE = "sign_in_code"
+EMAIL_AMR = ("email",)
+WRONG_CODE = "The code is incorrect or has expired; ask for a new one."
+
+
+class EmailSignIn:
+    def __init__(
+        self,
+        store: SessionStore,
+        email_store: EmailStore,
+        policy: EmailPolicy,
+        mail_throttle: MailThrottle,
+        sessions: SessionService,
+        second_factors: Callable[[], SecondFactors],
+        proofs: ProofThrottle,
+        code_key: Callable[[], bytes],
+    ) -> None:
+        self._store = store
+        self._email_store = email_store
+        self._policy = policy
+        self._mail_throttle = mail_throttle
+        self._sessions = sessions
+        self._second_factors = second_factors
+        self._proofs = proofs
+        self._code_key = code_key
+
+    def start(self, raw_address: object, ip: str) -> str:
+        """The login_id the code will go with (202 always)."""
+        self._policy.require_sign_in()
+        address = normalize_address(raw_address)
+        login_id = secrets.token_urlsafe(32)
+        if not self._mail_throttle.allows(address, ip):
+            # Beyond the mailing limits: the same answer, nothing recorded or sent.
+            return login_id
+        now = self._sessions.now()
+        login = EmailLogin(
+            digest=token_digest(login_id),
+            address=address,
+            created_at=now,
+            expires_at=now + self._policy.code_ttl_seconds * 1000,
+        )
+        mail = MailRequest(
+            str(uuid.uuid4()), "sign_in_code", now, address=address, login_digest=login.digest
+        )
+        self._email_store.start_email_login(login, mail)
+        return login_id
+
+    def complete(self, login_id: object, code: object, client: ClientInfo) -> IssuedTokens:
+        self._policy.require_sign_in()
+        if not isinstance(login_id, str) or not is_token(login_id):
+            raise InvalidGrant(WRONG_CODE)
+        if not isinstance(code, str) or not is_code(code):
+            raise InvalidGrant(WRONG_CODE)
+        login = self._email_store.find_email_login(token_digest(login_id))
+        if (
+            login is None
+            or login.code_digest is None
+            or login.tries >= MAX_CODE_TRIES
+            or self._sessions.now() >= login.expires_at
+        ):
+            raise InvalidGrant(WRONG_CODE)
+        credential = self._store.find_credential(login.username_key)
+        if credential is None or credential.user_id != login.user_id or credential.disabled:
+            raise InvalidGrant(WRONG_CODE)
+        reservation = self._proofs.reserve_email_code(credential)
+
+        def attempt() -> IssuedTokens:
+            return self._prove_and_start(login, credential, code, client)
+
+        return self._proofs.judge_factor(reservation, credential, client, attempt)
+
+    def _prove_and_start(
+        self, login: EmailLogin, credential: Credential, code: str, client: ClientInfo
+    ) -> IssuedTokens:
+        expected = login.code_digest or ""
+        if not expected or not codes_match(
+            expected, self._code_key(), SIGN_IN_PURPOSE, login.digest, code
+        ):
+            # Spent meanwhile: the code is no good either way.
+            with contextlib.suppress(StaleWrite):
+                self._email_store.count_wrong_code(login)
+            raise InvalidGrant(WRONG_CODE)
+        if credential.has_second_factor:
+            try:
+                self._email_store.spend_email_login(login)
+            except StaleWrite:
+                raise InvalidGrant(WRONG_CODE) from None
+            token = self._second_factors().open_challenge(credential, None, EMAIL_AMR)
+            raise MfaRequired(token, credential.factors)
+        start = StartRequest(
+            credential.user_id,
+            client,
+            credential=credential,
+            amr=EMAIL_AMR,
+            spends=SecretSpend(login_digest=login.digest, code_digest=expected),
+        )
+        return self._sessions.start(start)
