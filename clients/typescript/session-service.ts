@@ -141,6 +141,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /auth/account */
+        get: operations["account"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/activity": {
         parameters: {
             query?: never;
@@ -152,6 +169,74 @@ export interface paths {
         get: operations["listActivity"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /auth/email */
+        post: operations["addEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /auth/email/login */
+        post: operations["emailLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email/login/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /auth/email/login/start */
+        post: operations["startEmailLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /auth/email/verify */
+        post: operations["verifyEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -348,6 +433,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /auth/password/forgot */
+        post: operations["forgotPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /auth/password/reset */
+        post: operations["resetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/reauth": {
         parameters: {
             query?: never;
@@ -455,6 +574,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccountResponse */
+        AccountResponse: {
+            /** Created At */
+            created_at: string;
+            /** Email */
+            email: string | null;
+            /** Email Verified */
+            email_verified: boolean;
+            /** Identities */
+            identities: number;
+            /** Mfa */
+            mfa: boolean;
+            /** Passkeys */
+            passkeys: number;
+            /** User Id */
+            user_id: string;
+            /** Username */
+            username: string;
+        };
         /** ActivityResponse */
         ActivityResponse: {
             /** Events */
@@ -546,19 +684,6 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** CredentialsRequest */
-        CredentialsRequest: {
-            /**
-             * Password
-             * @example correct horse battery
-             */
-            password: string;
-            /**
-             * Username
-             * @example ada@example.com
-             */
-            username: string;
-        };
         /** CurrentSessionResponse */
         CurrentSessionResponse: {
             /** Amr */
@@ -582,6 +707,40 @@ export interface components {
             /** User Id */
             user_id: string;
         };
+        /** EmailCodeRequest */
+        EmailCodeRequest: {
+            /**
+             * Code
+             * @example 123456
+             */
+            code: string;
+        };
+        /** EmailLoginRequest */
+        EmailLoginRequest: {
+            /**
+             * Code
+             * @example 123456
+             */
+            code: string;
+            /** Login Id */
+            login_id: string;
+        };
+        /** EmailLoginStart */
+        EmailLoginStart: {
+            /**
+             * Email
+             * @example ada@example.com
+             */
+            email: string;
+        };
+        /** EmailRequest */
+        EmailRequest: {
+            /**
+             * Email
+             * @example ada@example.com
+             */
+            email: string;
+        };
         /** ErrorResponse */
         ErrorResponse: {
             /**
@@ -595,6 +754,13 @@ export interface components {
             factors?: ("totp" | "passkey" | "recovery_code")[] | null;
             /** Mfa Token */
             mfa_token?: string | null;
+        };
+        /** ForgotRequest */
+        ForgotRequest: {
+            /** Email */
+            email?: string | null;
+            /** Username */
+            username?: string | null;
         };
         /** JsonWebKey */
         JsonWebKey: {
@@ -631,6 +797,11 @@ export interface components {
              * @example ada@example.com
              */
             username: string;
+        };
+        /** LoginIdResponse */
+        LoginIdResponse: {
+            /** Login Id */
+            login_id: string;
         };
         /** LogoutRequest */
         LogoutRequest: {
@@ -761,6 +932,21 @@ export interface components {
             /** Refresh Token */
             refresh_token?: string | null;
         };
+        /** RegisterRequest */
+        RegisterRequest: {
+            /** Email */
+            email?: string | null;
+            /**
+             * Password
+             * @example correct horse battery
+             */
+            password: string;
+            /**
+             * Username
+             * @example ada@example.com
+             */
+            username: string;
+        };
         /** RegisterResponse */
         RegisterResponse: {
             /** User Id */
@@ -792,6 +978,21 @@ export interface components {
             options: {
                 [key: string]: unknown;
             };
+        };
+        /** ResetRequestBody */
+        ResetRequestBody: {
+            /** Ceremony Id */
+            ceremony_id?: string | null;
+            /** Code */
+            code?: string | null;
+            credential?: components["schemas"]["AuthenticationResponseJson"] | null;
+            /**
+             * New Password
+             * @example correct horse battery
+             */
+            new_password: string;
+            /** Reset Token */
+            reset_token: string;
         };
         /** SessionResponse */
         SessionResponse: {
@@ -1364,6 +1565,57 @@ export interface operations {
             };
         };
     };
+    account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountResponse"];
+                };
+            };
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            401: {
+                headers: {
+                    /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     listActivity: {
         parameters: {
             query?: {
@@ -1407,6 +1659,309 @@ export interface operations {
             };
             /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    addEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailRequest"];
+            };
+        };
+        responses: {
+            /** @description Code mailed */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            401: {
+                headers: {
+                    /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict (username taken, enrollment state) or session_limit (policy reject) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited: too many failed logins; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    emailLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailLoginRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description In cookie mode (REFRESH_TOKEN_TRANSPORT=cookie or both): the refresh token as __Host-refresh_token (HttpOnly, Secure, SameSite=Strict), and the device token */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            401: {
+                headers: {
+                    /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict (username taken, enrollment state) or session_limit (policy reject) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited: too many failed logins; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    startEmailLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailLoginStart"];
+            };
+        };
+        responses: {
+            /** @description Code mailed */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginIdResponse"];
+                };
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict (username taken, enrollment state) or session_limit (policy reject) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description Address verified */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            401: {
+                headers: {
+                    /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict (username taken, enrollment state) or session_limit (policy reject) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2522,6 +3077,154 @@ export interface operations {
             };
         };
     };
+    forgotPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForgotRequest"];
+            };
+        };
+        responses: {
+            /** @description Asked for */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict (username taken, enrollment state) or session_limit (policy reject) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequestBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description In cookie mode (REFRESH_TOKEN_TRANSPORT=cookie or both): the refresh token as __Host-refresh_token (HttpOnly, Secure, SameSite=Strict), and the device token */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            401: {
+                headers: {
+                    /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict (username taken, enrollment state) or session_limit (policy reject) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited: too many failed logins; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     reauthenticate: {
         parameters: {
             query?: never;
@@ -2683,7 +3386,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CredentialsRequest"];
+                "application/json": components["schemas"]["RegisterRequest"];
             };
         };
         responses: {
