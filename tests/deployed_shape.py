@@ -182,6 +182,15 @@ def permissions_for(
     elif service == "kms" and operation in ("Sign", "GetPublicKey"):
         key = str(params["KeyId"])  # an id or an ARN: IAM and the key policy see the ARN
         yield Permission(f"kms:{operation}", arns.get(key, key))
+    elif service == "sesv2" and operation == "SendEmail":
+        # IAM checks the identity the message is sent from (and a configuration set).
+        sender = str(params["FromEmailAddress"])
+        yield Permission("ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{sender}")
+        if "ConfigurationSetName" in params:
+            name = params["ConfigurationSetName"]
+            yield Permission(
+                "ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{name}"
+            )
     else:
         raise ValueError(f"no IAM mapping for {service}.{operation}: add one")
 

@@ -380,3 +380,20 @@ def emf_metrics(printed: str) -> dict[str, float]:
                 values = value if isinstance(value, list) else [value]
                 found[name] = found.get(name, 0) + sum(float(v) for v in values)
     return found
+
+
+def serialize_aws_calls(monkeypatch: Any) -> None:
+    """moto in process is not safe for concurrent requests; its server in the local run
+    applies them one at a time (local_run/emulator.py), and so do bursts with this."""
+    import threading  # noqa: PLC0415
+
+    from botocore.client import BaseClient  # noqa: PLC0415
+
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def one_at_a_time(client: BaseClient, operation: str, params: Any) -> Any:
+        with lock:
+            return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", one_at_a_time)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -50,6 +49,7 @@ from session_service.domain.ports import (
 )
 from session_service.domain.throttling.login_throttle import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
+from tests.helpers import serialize_aws_calls
 from tests.integration.aws_call_count import READS, AwsCalls
 
 # Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
@@ -203,16 +203,7 @@ def stores(request: pytest.FixtureRequest, backend: str, monkeypatch: pytest.Mon
         )
     stack: Stack = request.getfixturevalue("stack")
     if backend == "moto":
-        # moto in process is not safe for concurrent requests; its server in the local run
-        # applies them one at a time, and so do the bursts here
-        lock = threading.Lock()
-        original = BaseClient._make_api_call
-
-        def one_at_a_time(client: BaseClient, operation: str, params: Any) -> Any:
-            with lock:
-                return original(client, operation, params)
-
-        monkeypatch.setattr(BaseClient, "_make_api_call", one_at_a_time)
+        serialize_aws_calls(monkeypatch)
     client = dynamodb_client()
     return (
         DynamoSessionStore(client, stack.table),

@@ -4,6 +4,7 @@ tests can start moto first and the authorizer never imports what it does not use
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -376,7 +377,11 @@ def administration() -> Administration:
 def reset() -> None:
     """Forget every built object (tests change the environment between cases): every
     cached factory of this module, and the clients and settings it uses."""
-    for value in list(globals().values()):
+    # mail_wiring composes the e-mail capability on top of this module (which cannot
+    # import it back): its factories are forgotten too, if it was loaded.
+    mail = sys.modules.get("session_service.mail_wiring")
+    composed = [globals(), vars(mail) if mail else {}]
+    for value in [value for names in composed for value in list(names.values())]:
         if callable(getattr(value, "cache_clear", None)):
             value.cache_clear()
     for client in (secret_store.secrets_client, ssm.ssm_client, kms.kms_client):

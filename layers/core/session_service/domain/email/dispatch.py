@@ -86,7 +86,15 @@ class MailDispatch:
         if not self._email_store.set_verification_code(pending, digest, expires_at):
             logger.info("verification not sent: the request was replaced meanwhile")
             return
-        self._send(request, pending.address, "verify_email", code=code, username=profile.username)
+        minutes = str(self._policy.code_ttl_seconds // 60)
+        self._send(
+            request,
+            pending.address,
+            "verify_email",
+            code=code,
+            username=profile.username,
+            minutes=minutes,
+        )
 
     def _reset_link(self, request: MailRequest) -> None:
         found = self._account(request)

@@ -1,0 +1,78 @@
+"""What the integration tests of e-mail share: delivering the table's stream to the
+mailer of an in-process stack, and reading what SES (moto's) was given."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from moto.ses.models import ses_backends
+
+from harness.stack import LambdaContext, Stack
+from tests.helpers import stream_records
+
+SENDER = "no-reply@sessions.example.test"
+# E-mail on, sign-in by code on, for a stack (stack_with(**EMAIL_ON)).
+EMAIL_ON = {"EMAIL_SENDER": SENDER, "EMAIL_SIGN_IN": "on"}
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+    @property
+    def code(self) -> str:
+        found = re.search(r"\b(\d{6})\b", self.text)
+        assert found is not None, self.text
+        return found.group(1)
+
+    @property
+    def token(self) -> str:
+        found = re.search(r"#token=([A-Za-z0-9_-]+)", self.text)
+        assert found is not None, self.text
+        return found.group(1)
+
+
+def verify_sender(stack: Stack) -> None:
+    stack.clients("sesv2").create_email_identity(EmailIdentity=SENDER)
+
+
+def deliver_mail(stack: Stack, read: dict[str, str] | None = None) -> Any:
+    """Hand the stream's records since `read` to the mailer, as Lambda would."""
+    records = [
+        record
+        for record in stream_records(stack, read)
+        # The event source mapping's filter: new mail requests only.
+        if record["eventName"] == "INSERT"
+        and record["dynamodb"]["NewImage"].get("kind", {}).get("S") == "mail_request"
+    ]
+    handler = stack.function("MailerFunction").lambda_handler
+    return handler({"Records": records}, LambdaContext())
+
+
+def sent(to: str | None = None) -> list[Mail]:
+    """What moto's SES was given, oldest first; to one address, if given."""
+    mails = []
+    for raw in ses_backends["123456789012"]["us-east-1"].sent_messages:
+        parsed = email.message_from_string(raw.raw_data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        text = parsed.get_body(("plain",))
+        html = parsed.get_body(("html",))
+        assert text is not None
+        assert html is not None
+        mails.append(
+            Mail(
+                to=str(parsed["To"]),
+                subject=str(parsed["Subject"]),
+                text=text.get_content(),
+                html=html.get_content(),
+            )
+        )
+    return [mail for mail in mails if to is None or mail.to == to]
