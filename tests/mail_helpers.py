@@ -13,7 +13,9 @@ from typing import Any
 from moto.ses.models import ses_backends
 
 from harness.stack import LambdaContext, Stack
-from tests.helpers import stream_records
+from session_service.adapters.stream_records import decode_stream_record
+from session_service.domain.activity.events import events_for
+from tests.helpers import bearer, stream_records, totp_code
 
 SENDER = "no-reply@sessions.example.test"
 # E-mail on, sign-in by code on, for a stack (stack_with(**EMAIL_ON)).
@@ -76,3 +78,39 @@ def sent(to: str | None = None) -> list[Mail]:
             )
         )
     return [mail for mail in mails if to is None or mail.to == to]
+
+
+def deliver_notices(stack: Stack) -> list[str]:
+    """Publish the stream's events as the event publisher would, and hand each to the
+    mailer as its rule would (an asynchronous invocation per event): their types."""
+    handler = stack.function("MailerFunction").lambda_handler
+    delivered = []
+    for record in stream_records(stack):
+        change = decode_stream_record(record)
+        for event in events_for(change) if change else []:
+            bridge = {
+                "id": f"bridge-{len(delivered)}",
+                "source": "session-service",
+                "detail-type": event.detail_type,
+                "detail": event.detail,
+            }
+            handler(bridge, LambdaContext())
+            delivered.append(event.detail_type)
+    return delivered
+
+
+def enroll_totp_over_http(stack: Stack, access_token: str) -> tuple[str, list[str]]:
+    """Turn TOTP on from a fresh session: its secret and recovery codes."""
+    import time  # noqa: PLC0415
+
+    begun = stack.http("POST", "/auth/mfa/totp", headers=bearer(access_token))
+    assert begun.status == 200, begun.json()
+    secret = str(begun.json()["secret"])
+    confirmed = stack.http(
+        "POST",
+        "/auth/mfa/totp/confirm",
+        {"code": totp_code(secret, time.time())},
+        headers=bearer(access_token),
+    )
+    assert confirmed.status == 200, confirmed.json()
+    return secret, list(confirmed.json()["recovery_codes"])

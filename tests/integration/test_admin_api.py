@@ -69,7 +69,15 @@ def test_a_user_is_found_by_username(stack: Stack) -> None:
     found = admin(stack, "GET", "/admin/users?username=ADA")
     assert found.status == 200, found.json()
     body = found.json()
-    assert set(body) == {"user_id", "username", "created_at", "disabled", "mfa", "passkeys"}
+    assert set(body) == {
+        "user_id",
+        "username",
+        "created_at",
+        "disabled",
+        "mfa",
+        "passkeys",
+        "email",
+    }
     assert (body["user_id"], body["disabled"], body["mfa"], body["passkeys"]) == (
         user_id,
         False,
@@ -164,6 +172,7 @@ def test_the_admin_routes_are_the_contracts() -> None:
             ("POST", "/admin/users/{user_id}/disable"),
             ("POST", "/admin/users/{user_id}/enable"),
             ("DELETE", "/admin/users/{user_id}/login-lock"),
+            ("POST", "/admin/users/{user_id}/factors/reset"),
         ]
     )
 

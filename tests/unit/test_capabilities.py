@@ -24,7 +24,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "email": {"accounts", "throttling"},
     "flows": {"accounts", "throttling", "sessions", "factors", "keys", "email"},
     "activity": set(),
-    "administration": {"accounts", "sessions"},
+    "administration": {"accounts", "sessions", "email"},
 }
 
 

@@ -364,6 +364,7 @@ def administration() -> Administration:
     from session_service.adapters.administration_store import (  # noqa: PLC0415
         DynamoAdministrationStore,
     )
+    from session_service.adapters.email_store import dynamo_email_store  # noqa: PLC0415
     from session_service.domain.administration.admin_actions import Administration  # noqa: PLC0415
 
     settings = get_settings()
@@ -371,6 +372,8 @@ def administration() -> Administration:
         store=dynamo_store(settings.table_name),
         admin_store=DynamoAdministrationStore(dynamodb_client(), settings.table_name),
         sessions=session_service(),
+        owner_of=dynamo_email_store(settings.table_name).find_owner,
+        passkey_ids=lambda user_id: [p.passkey_id for p in passkey_store().passkeys(user_id)],
     )
 
 

@@ -9,10 +9,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from session_service.adapters.dynamo import aws, is_condition_failure, transact
+from session_service.adapters.passkey_items import passkey_key
 from session_service.adapters.store_items import Item, login_key, n, profile_key
 from session_service.adapters.store_writes import account_event_put, ending_items
 from session_service.domain.models import Credential
-from session_service.domain.ports import AccountStatusChange, StaleWrite
+from session_service.domain.ports import AccountStatusChange, FactorsResetChange, StaleWrite
 
 
 class DynamoAdministrationStore:
@@ -57,6 +58,51 @@ class DynamoAdministrationStore:
             items += ending_items(self._table, change.ended, change.event.at)
         items.append(account_event_put(self._table, change.event))
         transact(self._db, "set_disabled", items)
+
+    def reset_factors(self, change: FactorsResetChange) -> None:
+        credential = change.credential
+        items: list[Item] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": profile_key(credential.user_id),
+                    "UpdateExpression": "SET session_version = :next",
+                    # Every session read ends: a login meanwhile makes this read again.
+                    "ConditionExpression": "session_version = :seen",
+                    "ExpressionAttributeValues": {
+                        ":seen": n(change.expected_version),
+                        ":next": n(change.expected_version + 1),
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": login_key(credential.username_key),
+                    "UpdateExpression": (
+                        "SET passkey_count = :zero REMOVE totp_secret, totp_last_step,"
+                        " totp_enabled_at, recovery_codes, pending_totp, pending_totp_expires_at"
+                    ),
+                    # The passkeys read are all there are: one added meanwhile reads again.
+                    "ConditionExpression": (
+                        "attribute_exists(pk) AND (attribute_not_exists(passkey_count)"
+                        " OR passkey_count = :count)"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":zero": n(0),
+                        ":count": n(len(change.passkey_ids)),
+                    },
+                }
+            },
+        ]
+        items += [
+            {"Delete": {"TableName": self._table, "Key": passkey_key(credential.user_id, pid)}}
+            for pid in change.passkey_ids
+        ]
+        if change.ended is not None:
+            items += ending_items(self._table, change.ended, change.event.at)
+        items.append(account_event_put(self._table, change.event))
+        transact(self._db, "reset_factors", items)
 
     def lift_login_lock(self, credential: Credential) -> None:
         # The generation after the one read, not one more than whatever is stored: the

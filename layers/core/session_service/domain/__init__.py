@@ -17,6 +17,6 @@ only the capabilities below it (tests/unit/test_architecture.py holds the map):
   sign-in; account recovery and sign-in by e-mailed code (accounts, throttling,
   sessions, factors, keys, email).
 - activity: what changes mean on the bus, the user's activity log, the operators' signals.
-- administration: what support staff may do for a user (accounts, sessions).
+- administration: what support staff may do for a user (accounts, sessions, email).
 
 It imports no AWS SDK and no adapter."""

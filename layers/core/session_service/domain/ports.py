@@ -301,10 +301,27 @@ class SessionStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FactorsResetChange:
+    """An administrator removing every second factor of a user who lost them: TOTP, its
+    recovery codes and the passkeys read (their count must still be what was read), with
+    every session ended and the record the FactorsReset event comes from."""
+
+    credential: Credential
+    passkey_ids: tuple[str, ...]
+    expected_version: int
+    event: AccountEvent
+    ended: EndedSessions | None = None
+
+
 class AdministrationStore(Protocol):
     """What an administrator's actions write."""
 
     def set_disabled(self, change: AccountStatusChange) -> None: ...
+
+    def reset_factors(self, change: FactorsResetChange) -> None:
+        """StaleWrite when a factor or a session changed meanwhile (read again)."""
+        ...
 
     def lift_login_lock(self, credential: Credential) -> None: ...
 

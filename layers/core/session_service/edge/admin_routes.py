@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from session_service.domain.errors import NotFound
+from session_service.domain.errors import InvalidRequest, NotFound
 from session_service.domain.models import is_issued_id, rfc3339
 from session_service.edge import http
 from session_service.edge.schemas import (
@@ -41,9 +41,16 @@ def admin_router(administration: Callable[[], Administration]) -> APIGatewayHttp
         "/admin/users", security=SIGV4, responses=responses(AdminUserResponse, 400, 403, 404)
     )
     def find_user(
-        username: Annotated[str, Query(min_length=3, max_length=64)],
+        username: Annotated[str | None, Query(min_length=3, max_length=64)] = None,
+        email: Annotated[str | None, Query(min_length=3, max_length=320)] = None,
     ) -> AdminUserResponse:
-        found = administration().find_user(username)
+        if (username is None) == (email is None):
+            raise InvalidRequest("Give username or email, one of them.")
+        found = (
+            administration().find_user(username)
+            if username is not None
+            else administration().find_user_by_email(email or "")
+        )
         return AdminUserResponse(
             user_id=found.user_id,
             username=found.username,
@@ -51,6 +58,7 @@ def admin_router(administration: Callable[[], Administration]) -> APIGatewayHttp
             disabled=found.disabled,
             mfa=found.mfa,
             passkeys=found.passkeys,
+            email=found.email,
         )
 
     @router.get(
@@ -100,6 +108,17 @@ def admin_router(administration: Callable[[], Administration]) -> APIGatewayHttp
     )
     def enable_user(user_id: str) -> Response[None]:
         administration().enable(_user(user_id))
+        return http.json_response(204, None)
+
+    @router.post(
+        "/admin/users/<user_id>/factors/reset",
+        security=SIGV4,
+        responses=responses(
+            None, 403, 404, status=204, description="TOTP and passkeys removed; sessions ended"
+        ),
+    )
+    def reset_factors(user_id: str) -> Response[None]:
+        administration().reset_factors(_user(user_id))
         return http.json_response(204, None)
 
     @router.delete(

@@ -174,6 +174,8 @@ class AdminUserResponse(_Body):
     disabled: bool
     mfa: bool
     passkeys: int
+    # The verified address, if any.
+    email: str | None = None
 
 
 class AdminSessionsResponse(_Body):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from session_service.domain.accounts.account_changes import account_event
 from session_service.domain.accounts.usernames import check_username, username_key
+from session_service.domain.email.addresses import normalize_address
+from session_service.domain.email.records import AddressOwner
 from session_service.domain.errors import NotFound, Unavailable
 from session_service.domain.models import (
     AccountEventType,
@@ -22,6 +24,7 @@ from session_service.domain.models import (
 from session_service.domain.ports import (
     AccountStatusChange,
     AdministrationStore,
+    FactorsResetChange,
     SessionStore,
     StaleWrite,
 )
@@ -39,6 +42,7 @@ class UserOverview:
     disabled: bool
     mfa: bool
     passkeys: int
+    email: str | None = None
 
 
 class Administration:
@@ -48,11 +52,16 @@ class Administration:
         admin_store: AdministrationStore,
         sessions: SessionService,
         clock: Callable[[], float] = time.time,
+        owner_of: Callable[[str], AddressOwner | None] = lambda _: None,
+        passkey_ids: Callable[[str], list[str]] = lambda _: [],
     ) -> None:
         self._store = store
         self._admin = admin_store
         self._sessions = sessions
         self._clock = clock
+        # Whose verified address it is; a user's passkeys (ids).
+        self._owner_of = owner_of
+        self._passkey_ids = passkey_ids
 
     def _now(self) -> Millis:
         return int(self._clock() * 1000)
@@ -66,9 +75,19 @@ class Administration:
             raise NotFound("No such user.")
         return profile, credential
 
+    def find_user_by_email(self, raw_address: str) -> UserOverview:
+        """The user whose verified address it is (support finding who lost every factor)."""
+        owner = self._owner_of(normalize_address(raw_address))
+        if owner is None:
+            raise NotFound("No user has verified this address.")
+        return self._overview(owner.username_key)
+
     def find_user(self, username: str) -> UserOverview:
         check_username(username)
-        credential = self._store.find_credential(username_key(username))
+        return self._overview(username_key(username))
+
+    def _overview(self, key: str) -> UserOverview:
+        credential = self._store.find_credential(key)
         profile = self._store.find_profile(credential.user_id) if credential else None
         if credential is None or profile is None:
             raise NotFound("No such user.")
@@ -79,7 +98,35 @@ class Administration:
             disabled=profile.disabled,
             mfa=credential.totp is not None,
             passkeys=credential.passkeys,
+            email=profile.email,
         )
+
+    def reset_factors(self, user_id: str) -> None:
+        """Remove TOTP, its recovery codes and every passkey, and end every session, in
+        one write (for the user who lost every factor; support checks who asks). An
+        account with neither is left as it is: the same call sent again changes nothing."""
+        for _ in range(MAX_ATTEMPTS):
+            _, credential = self._account(user_id)
+            state = self._store.load_user(user_id)
+            now = self._now()
+            live = state.live(now)[:MAX_ENDED_AT_ONCE] if state else []
+            passkeys = tuple(self._passkey_ids(user_id))
+            factors = credential.totp or credential.pending_totp or passkeys
+            if not factors and not live and credential.passkeys == 0:
+                return
+            change = FactorsResetChange(
+                credential=credential,
+                passkey_ids=passkeys,
+                expected_version=state.profile.session_version if state else 0,
+                event=account_event(user_id, "FactorsReset", now),
+                ended=ended_record(user_id, live, "admin", now),
+            )
+            try:
+                self._admin.reset_factors(change)
+            except StaleWrite:
+                continue  # a factor, a login or a refresh meanwhile: read again
+            return
+        raise Unavailable(retry_after=1)
 
     def sessions(self, user_id: str) -> list[Session]:
         self._account(user_id)
