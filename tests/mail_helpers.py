@@ -84,7 +84,7 @@ def deliver_notices(stack: Stack) -> list[str]:
     """Publish the stream's events as the event publisher would, and hand each to the
     mailer as its rule would (an asynchronous invocation per event): their types."""
     handler = stack.function("MailerFunction").lambda_handler
-    delivered = []
+    delivered: list[str] = []
     for record in stream_records(stack):
         change = decode_stream_record(record)
         for event in events_for(change) if change else []:
