@@ -165,7 +165,7 @@
   function methods(amr) {
     const names = {
       pwd: "password", otp: "authenticator code", hwk: "passkey", swk: "synced passkey",
-      user: "user verification",
+      user: "user verification", email: "e-mailed code",
     };
     return (amr || []).map((method) => names[method] || method).join(" + ");
   }
@@ -224,6 +224,7 @@
     $("sessions").replaceChildren(...rows);
     await renderActivity();
     await window.sessionPasskeys?.render();
+    await window.sessionEmail?.render();
     return true;
   }
 
@@ -235,6 +236,9 @@
     mfa_disabled: "Two-step verification off", recovery_code_used: "Recovery code used",
     passkey_added: "Passkey added", passkey_removed: "Passkey removed",
     account_disabled: "Account disabled", account_enabled: "Account enabled",
+    email_verified: "E-mail address verified", password_reset_requested: "Password reset asked for",
+    password_reset: "Password reset", factors_reset: "Second factors reset by an administrator",
+    second_factor_failing: "Many wrong codes",
   };
   async function renderActivity() {
     const response = await api("GET", "/auth/activity?limit=10");
@@ -265,34 +269,39 @@
   onSubmit("credentials", async (form, submitter) => {
     const credentials = { username: form.username.value, password: form.password.value };
     if (submitter?.value === "register") {
-      const registered = await send("POST", "/auth/register", credentials);
+      const email = form.email.value.trim(); // optional: a code is mailed there to verify it
+      const registered = await send("POST", "/auth/register", email ? { ...credentials, email } : credentials);
       if (!registered.ok) return refused(form, registered);
     }
     const response = await send("POST", "/auth/login", credentials);
-    if (response.status === 401) {
-      const body = await response.clone().json();
-      if (body.error === "mfa_required") {
-        // The password was right; the account has a second factor: ask for what it
-        // names (a code, a passkey, or either).
-        mfaToken = body.mfa_token;
-        mfaUsername = credentials.username;
-        const factors = body.factors || ["totp"];
-        const code = factors.includes("totp");
-        form.reset();
-        form.hidden = true;
-        $("second-step").hidden = false;
-        $("code-step").hidden = !code;
-        $("code-step").disabled = !code;
-        $("second-step-passkey").hidden = !factors.includes("passkey");
-        if (code) $("second-step").code.focus();
-        return show(code ? "Enter the code from your authenticator app." : "Use your passkey.");
-      }
-    }
+    if (await secondStepAsked(response, credentials.username)) return;
     if (!response.ok) return refused(form, response);
     form.reset();
     signedIn(await response.json());
     if (await render()) show("Signed in.");
   });
+
+  // A first step (a password, an e-mailed code) that was right, for an account with a
+  // second factor: 401 mfa_required. Ask for what it names (a code, a passkey, or either);
+  // true when asked.
+  async function secondStepAsked(response, username) {
+    if (response.status !== 401) return false;
+    const body = await response.clone().json();
+    if (body.error !== "mfa_required") return false;
+    mfaToken = body.mfa_token;
+    mfaUsername = username;
+    const factors = body.factors || ["totp"];
+    const code = factors.includes("totp");
+    $("credentials").reset();
+    $("credentials").hidden = true;
+    $("second-step").hidden = false;
+    $("code-step").hidden = !code;
+    $("code-step").disabled = !code;
+    $("second-step-passkey").hidden = !factors.includes("passkey");
+    if (code) $("second-step").code.focus();
+    show(code ? "Enter the code from your authenticator app." : "Use your passkey.");
+    return true;
+  }
 
   // The second step with a code, or with a passkey's assertion (passkeys.js).
   async function secondStep(proof) {
@@ -323,43 +332,6 @@
     show("Cancelled.");
   });
 
-  $("totp-on").addEventListener("click", () => act(async () => {
-    const response = await api("POST", "/auth/mfa/totp");
-    if (!response.ok) return show(await problem(response));
-    const setup = await response.json();
-    $("totp-secret").textContent = setup.secret;
-    // The local run draws the URI as a QR code; the URI goes nowhere else.
-    const drawn = await fetch("qr", { method: "POST", body: setup.otpauth_uri });
-    const svg = new DOMParser().parseFromString(await drawn.text(), "image/svg+xml");
-    $("qr").replaceChildren(document.importNode(svg.documentElement, true));
-    $("recovery").hidden = true;
-    $("totp-setup").hidden = false;
-    show("Scan the code, then enter the code the app shows.");
-  }));
-
-  onSubmit("totp-confirm", async (form) => {
-    const response = await api("POST", "/auth/mfa/totp/confirm", { code: form.code.value });
-    if (!response.ok) return refused(form, response);
-    form.reset();
-    const { recovery_codes: codes } = await response.json();
-    $("recovery-codes").replaceChildren(...codes.map((code) => {
-      const item = document.createElement("li");
-      item.textContent = code;
-      return item;
-    }));
-    $("totp-setup").hidden = true;
-    $("recovery").hidden = false;
-    // This session now counts the factor: new tokens say so.
-    if ((await refresh()) && (await render())) show("Two-step verification is on.");
-  });
-
-  $("totp-off").addEventListener("click", () => act(async () => {
-    const response = await api("DELETE", "/auth/mfa/totp");
-    if (!response.ok) return show(await problem(response));
-    $("recovery").hidden = true;
-    show("Two-step verification is off.");
-  }));
-
   $("logout").addEventListener("click", () => act(async () => {
     const response = await api("POST", "/auth/logout"); // the answer clears the cookie
     if (response.ok) signedOut("Signed out.");
@@ -387,7 +359,7 @@
   // For the console, the browser test and passkeys.js: the calls, never the token.
   window.sessionDemo = Object.freeze({
     api, refresh, render, send, signedIn, show, problem, refused, act, onSubmit, when, stepUpDone,
-    secondStep, mfaUsername: () => mfaUsername,
+    secondStep, secondStepAsked, mfaUsername: () => mfaUsername,
   });
 
   // On load: the HttpOnly cookie may still hold a session; a silent refresh restores it.

@@ -113,5 +113,6 @@
     $("passkeys").replaceChildren(...rows);
   }
 
-  window.sessionPasskeys = Object.freeze({ render });
+  // For email.js: a passkey proves a password reset of an account that has one.
+  window.sessionPasskeys = Object.freeze({ render, assertion, failed });
 })();
