@@ -179,6 +179,16 @@ def permissions_for(
             yield Permission("events:PutEvents", arns.get(bus, bus))
     elif service == "sqs":
         yield Permission(f"sqs:{operation}", arns[str(params["QueueUrl"])])
+    elif service == "sesv2" and operation == "SendEmail":
+        # SES authorizes the sender's identity (its address's, or its domain's when only
+        # the domain is verified: the role grants both) and the configuration set.
+        address = str(params["FromEmailAddress"]).rsplit("<", 1)[-1].rstrip(">")
+        yield Permission("ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{address}")
+        if params.get("ConfigurationSetName"):
+            name = params["ConfigurationSetName"]
+            yield Permission(
+                "ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{name}"
+            )
     elif service == "kms" and operation in ("Sign", "GetPublicKey"):
         key = str(params["KeyId"])  # an id or an ARN: IAM and the key policy see the ARN
         yield Permission(f"kms:{operation}", arns.get(key, key))

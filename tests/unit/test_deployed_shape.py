@@ -55,8 +55,9 @@ def test_every_rule_dead_letter_queue_lets_eventbridge_send_for_that_rule_only()
         for target in resource["Properties"]["Targets"]
         if "DeadLetterConfig" in target
     ]
-    assert dead_letters == [
-        ("PasswordChangedFunctionPasswordChanged", "arn:PasswordChangedDeadLetterQueue")
+    assert sorted(dead_letters) == [
+        ("MailerFunctionSecurityNotices", "arn:MailerDeadLetterQueue"),
+        ("PasswordChangedFunctionPasswordChanged", "arn:PasswordChangedDeadLetterQueue"),
     ]
     for rule, queue_arn in dead_letters:
         statements = queue_policies_for(queue_arn.removeprefix("arn:"))
@@ -92,6 +93,9 @@ def test_every_on_failure_destination_is_writable_by_the_function_role() -> None
     destinations = on_failure_destinations()
     assert sorted(destinations) == [
         ("ref:EventPublisherFunction", "arn:PublisherDeadLetterQueue"),
+        # the mailer's stream mapping and its asynchronous invocations (notices)
+        ("ref:MailerFunction", "arn:MailerDeadLetterQueue"),
+        ("ref:MailerFunction", "arn:MailerDeadLetterQueue"),
         ("ref:PasswordChangedFunction", "arn:PasswordChangedDeadLetterQueue"),
     ]
     for function, queue in destinations:
@@ -103,7 +107,7 @@ def test_no_function_reserves_concurrency_unless_asked() -> None:
     # With every parameter at its default, as a first `sam deploy --guided` proposes
     template = deployed_template()
     functions = list(template.functions())
-    assert len(functions) == 6
+    assert len(functions) == 7
     for function in functions:
         assert reserved_concurrency(template, function) is None, function
     # and each can be asked for (the local run's pools take it from there too)

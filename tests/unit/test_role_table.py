@@ -75,6 +75,18 @@ def resource_name(value: Any) -> str:
         )
         if parameter is not None:
             return parameter[1].replace("${AWS::StackName}", "<stack>")
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        # An SES identity or configuration set, named by the parameter (or variable) that
+        # names it: identity/<EmailSender>
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        ses = re.fullmatch(
+            r"arn:\$\{AWS::Partition\}:ses:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(.+)", text
+        )
+        if ses is not None:
+            return re.sub(r"\$\{(\w+)\}", r"<\1>", ses[1])
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        # a resource granted under a condition only: named as when it holds
+        return resource_name(value["Fn::If"][1])
     raise ValueError(f"the role table does not model this resource: {value}")
 
 
