@@ -7,14 +7,21 @@ import dataclasses
 import threading
 
 from harness.key_limits import check_keys
+from harness.memory_spending import InMemorySpending, start_items
 from harness.memory_throttle import InMemoryCounters
 from session_service.adapters.store_items import (
     login_key,
     profile_key,
     session_key,
 )
+from session_service.domain.email.mail import MailRequest
+from session_service.domain.email.records import (
+    AddressOwner,
+    EmailLogin,
+    PendingAddress,
+    ResetToken,
+)
 from session_service.domain.models import (
-    SECOND_FACTOR_METHODS,
     AccountEvent,
     Credential,
     EndedSessions,
@@ -31,18 +38,16 @@ from session_service.domain.ports import (
     MfaChallenge,
     NewSession,
     NotBeforeRaise,
-    PasskeyUse,
     Reauthentication,
     Rotation,
     RotationRefused,
     SecondFactorSpent,
-    SecondFactorUse,
     SignInCeremony,
     StaleWrite,
 )
 
 
-class InMemoryStore(InMemoryCounters):
+class InMemoryStore(InMemoryCounters, InMemorySpending):
     """Implements SessionStore and ThrottleStore with the DynamoDB stores' conditions,
     each write applied atomically under one lock (as DynamoDB applies a transaction)."""
 
@@ -62,6 +67,14 @@ class InMemoryStore(InMemoryCounters):
         # (harness/memory_passkeys.py keeps them; a session start spends them).
         self.passkeys: dict[tuple[str, str], Passkey] = {}
         self.sign_ins: dict[str, SignInCeremony] = {}
+        # E-mail (harness/memory_email.py keeps them; a session start spends a sign-in's
+        # login and a reset token): pending addresses by user id, verified addresses'
+        # owners, logins and reset tokens by digest, the mailer's requests by id.
+        self.email_pending: dict[str, PendingAddress] = {}
+        self.email_owners: dict[str, AddressOwner] = {}
+        self.email_logins: dict[str, EmailLogin] = {}
+        self.resets: dict[str, ResetToken] = {}
+        self.mail_requests: dict[str, MailRequest] = {}
         self.attempts: dict[tuple[str, int], int] = {}
         self.holders: dict[tuple[str, int], set[str]] = {}
         self.calls: list[str] = []
@@ -121,13 +134,7 @@ class InMemoryStore(InMemoryCounters):
             check_keys(
                 profile_key(session.user_id), session_key(session.user_id, session.session_id)
             )
-            ended = len(start.ended.session_ids) + 1 if start.ended else 0
-            proof = start.second_factor
-            challenge = proof is not None and proof.challenge_digest is not None
-            passkey = 2 if proof is not None and proof.passkey is not None else 0
-            self._transaction(
-                2 + ended + len(start.pruned) + (start.credential is not None) + challenge + passkey
-            )
+            self._transaction(start_items(start))
             profile = self.profiles.get(session.user_id)
             # A missing profile fails the version condition, as in DynamoDB.
             if profile is None or profile.session_version != start.expected_version:
@@ -138,26 +145,19 @@ class InMemoryStore(InMemoryCounters):
                 current = self.sessions.get((expired.user_id, expired.session_id))
                 if current is not None and session.created_at < current.expires_at:
                     raise StaleWrite()
-            if start.credential is not None:
-                stored = self.credentials.get(start.credential.username_key)
-                if stored is None or stored.password_version != start.credential.password_version:
-                    raise CredentialChanged() if proof is None else SecondFactorSpent()
-                password_alone = not SECOND_FACTOR_METHODS & set(session.amr)
-                if proof is None and password_alone and stored.has_second_factor:
-                    raise CredentialChanged()  # a password alone no longer suffices
-                if proof is not None:
-                    spent = self._spend(stored, proof, session.user_id, session.created_at)
-                    self.credentials[stored.username_key] = spent
-                if start.new_password_hash is not None:
-                    self.credentials[start.credential.username_key] = dataclasses.replace(
-                        stored,
-                        password_hash=start.new_password_hash,
-                        password_version=stored.password_version + 1,
-                    )
+            stored = self._checked_credential(start) if start.credential is not None else None
+            self._check_secret(start.spends)
+            if stored is not None:
+                self.credentials[stored.username_key] = self._changed_credential(stored, start)
+            self._spend_secret(start.spends)
             profile = dataclasses.replace(profile, session_version=start.expected_version + 1)
             if start.new_password_hash is not None:
+                reset = start.spends is not None and start.spends.reset_digest is not None
                 profile = dataclasses.replace(
-                    profile, not_before=session.created_at, password_changed_at=session.created_at
+                    profile,
+                    not_before=session.created_at,
+                    password_changed_at=session.created_at,
+                    password_change_reason="reset" if reset else "changed",
                 )
             self.profiles[session.user_id] = profile
             self.sessions[(session.user_id, session.session_id)] = session
@@ -248,53 +248,6 @@ class InMemoryStore(InMemoryCounters):
                 return False
             self.account_events.append(event)
             return True
-
-    def _spend(
-        self, stored: Credential, proof: SecondFactorUse, user_id: str, now: Millis
-    ) -> Credential:
-        """What a second factor spends, or SecondFactorSpent (the store's conditions)."""
-        if proof.challenge_digest is not None:
-            challenge = self.challenges.get(proof.challenge_digest)
-            if challenge is None or challenge.expires_at <= now or challenge.user_id != user_id:
-                raise SecondFactorSpent()
-        if proof.passkey is not None:
-            self._spend_passkey(proof.passkey)
-            if proof.challenge_digest is not None:
-                del self.challenges[proof.challenge_digest]
-            return stored
-        factor = stored.totp
-        if factor is None:
-            raise SecondFactorSpent()
-        if proof.totp_step is not None:
-            if factor.last_step >= proof.totp_step:
-                raise SecondFactorSpent()
-            factor = dataclasses.replace(factor, last_step=proof.totp_step)
-        if proof.recovery_digest is not None:
-            if proof.recovery_digest not in factor.recovery_codes:
-                raise SecondFactorSpent()
-            factor = dataclasses.replace(
-                factor, recovery_codes=factor.recovery_codes - {proof.recovery_digest}
-            )
-            if proof.event is not None:
-                self.account_events.append(proof.event)
-        if proof.challenge_digest is not None:
-            del self.challenges[proof.challenge_digest]
-        return dataclasses.replace(stored, totp=factor)
-
-    def _spend_passkey(self, use: PasskeyUse) -> None:
-        ceremony = self.sign_ins.get(use.ceremony_digest)
-        passkey = self.passkeys.get((use.user_id, use.passkey_id))
-        if (
-            ceremony is None
-            or ceremony.expires_at <= use.used_at
-            or passkey is None
-            or passkey.sign_count != use.seen_sign_count
-        ):
-            raise SecondFactorSpent()
-        del self.sign_ins[use.ceremony_digest]
-        self.passkeys[(use.user_id, use.passkey_id)] = dataclasses.replace(
-            passkey, sign_count=use.new_sign_count, last_used_at=use.used_at
-        )
 
     @staticmethod
     def _exchangeable(current: Session, rotation: Rotation, grace: bool) -> bool:

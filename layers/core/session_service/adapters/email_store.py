@@ -124,11 +124,15 @@ class DynamoEmailStore:
                 "Delete": {
                     "TableName": self._table,
                     "Key": pending_key(pending.user_id),
-                    # The code is spent once, and only the code of this request.
-                    "ConditionExpression": "request_id = :request AND code_digest = :code",
+                    # The code is spent once, only the code of this request, and only
+                    # while it has tries left (wrong guesses racing it count first).
+                    "ConditionExpression": (
+                        "request_id = :request AND code_digest = :code AND tries < :max"
+                    ),
                     "ExpressionAttributeValues": {
                         ":request": s(pending.request_id),
                         ":code": s(pending.code_digest or ""),
+                        ":max": n(MAX_CODE_TRIES),
                     },
                 }
             },
