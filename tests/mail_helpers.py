@@ -55,6 +55,8 @@ def deliver_mail(stack: Stack, read: dict[str, str] | None = None) -> Any:
         if record["eventName"] == "INSERT"
         and record["dynamodb"]["NewImage"].get("kind", {}).get("S") == "mail_request"
     ]
+    if not records:
+        return None  # Lambda invokes no function for an empty batch
     handler = stack.function("MailerFunction").lambda_handler
     return handler({"Records": records}, LambdaContext())
 
