@@ -4,7 +4,9 @@ the bursts): a verified address, a reset by link, a sign-in by code (contract v3
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import jwt
 import pytest
 
 from harness.stack import Stack
@@ -20,6 +22,11 @@ from tests.helpers import (
 from tests.mail_helpers import EMAIL_ON, deliver_mail, sent, verify_sender
 
 NEW_PASSWORD = "a brand new passphrase"
+
+
+def claims(access_token: str) -> dict[str, Any]:
+    # (the signature is the authorizer's to check; here only what the token says)
+    return dict(jwt.decode(access_token, options={"verify_signature": False}))
 
 
 @pytest.fixture
@@ -89,6 +96,7 @@ def test_a_reset_link_sets_the_password_and_ends_every_session(mail_stack: Stack
         {"reset_token": reset_mail.token, "new_password": NEW_PASSWORD},
     )
     assert answer.status == 200, answer.json()
+    assert claims(answer.json()["access_token"])["amr"] == ["email"]
     refused = mail_stack.http("POST", "/auth/refresh", {"refresh_token": old["refresh_token"]})
     assert_error(refused, 401, "invalid_grant")
     again = mail_stack.http(
@@ -123,6 +131,7 @@ def test_a_code_signs_in_by_e_mail(mail_stack: Stack) -> None:
         "POST", "/auth/email/login", {"login_id": login_id, "code": code_mail.code}
     )
     assert answer.status == 200, answer.json()
+    assert claims(answer.json()["access_token"])["amr"] == ["email"]
     replay = mail_stack.http(
         "POST", "/auth/email/login", {"login_id": login_id, "code": code_mail.code}
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import jwt
 import pytest
 
 from harness.stack import Stack
@@ -64,7 +65,9 @@ def test_a_reset_of_an_account_with_totp_needs_its_code_too(mail_stack: Stack) -
         "POST", "/auth/password/reset", {**body, "code": totp_code(secret, time.time() + 30)}
     )
     assert right.status == 200, right.json()
-    assert right.json()["access_token"] and len(recovery_codes) == 10
+    amr = jwt.decode(right.json()["access_token"], options={"verify_signature": False})["amr"]
+    assert amr == ["email", "otp"]
+    assert len(recovery_codes) == 10
 
 
 def test_a_recovery_code_counts_as_the_second_factor_of_a_reset(mail_stack: Stack) -> None:
@@ -116,8 +119,31 @@ def test_a_reset_publishes_password_changed_with_reason_reset_and_mails_a_notice
     assert mail_stack.http("POST", "/auth/password/reset", body).status == 200
     before = len(sent(ADDRESS))
     delivered = deliver_notices(mail_stack)
-    assert "PasswordChanged" in delivered and "PasswordResetRequested" in delivered
+    assert "PasswordChanged" in delivered
+    assert "PasswordResetRequested" in delivered
     notices = sent(ADDRESS)[before:]
     assert [mail.subject for mail in notices if "reset" in mail.subject.lower()], notices
     # nothing secret in any notice: no code, no link
     assert all("#token=" not in mail.text for mail in notices)
+
+
+def test_a_code_sign_in_of_an_account_with_totp_still_asks_for_it(mail_stack: Stack) -> None:
+    tokens = verified_user(mail_stack)
+    secret, _ = enroll_totp_over_http(mail_stack, tokens["access_token"])
+    start = mail_stack.http("POST", "/auth/email/login/start", {"email": ADDRESS})
+    deliver_mail(mail_stack)
+    body = {"login_id": start.json()["login_id"], "code": sent(ADDRESS)[-1].code}
+    first = mail_stack.http("POST", "/auth/email/login", body)
+    assert (first.status, first.json()["error"]) == (401, "mfa_required")
+    assert first.json()["factors"] == ["totp", "recovery_code"]
+    second = mail_stack.http(
+        "POST",
+        "/auth/login/mfa",
+        {"mfa_token": first.json()["mfa_token"], "code": totp_code(secret, time.time() + 30)},
+    )
+    assert second.status == 200, second.json()
+    token = second.json()["access_token"]
+    amr = jwt.decode(token, options={"verify_signature": False})["amr"]
+    assert amr == ["email", "otp"]
+    # the code bought one mfa_token: it is spent
+    assert_error(mail_stack.http("POST", "/auth/email/login", body), 401, "invalid_grant")
