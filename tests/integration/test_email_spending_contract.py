@@ -9,8 +9,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from botocore.client import BaseClient
 
 from harness.domain import CLIENT, Services
 from harness.email_domain import (
@@ -21,6 +23,7 @@ from harness.email_domain import (
     mailed_token,
     verify_address,
 )
+from harness.fakes import InMemoryStore
 from session_service.domain.accounts.account_changes import account_event
 from session_service.domain.email.records import EmailStore, ResetToken
 from session_service.domain.errors import InvalidGrant
@@ -29,7 +32,7 @@ from session_service.domain.flows.recovery import ResetRequest
 from session_service.domain.models import Credential
 from session_service.domain.ports import SecretSpend, SessionStore, StaleWrite
 from session_service.domain.sessions.session_records import StartRequest
-from tests.helpers import burst, outcome
+from tests.helpers import burst, enroll_totp, outcome
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS, account_events
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
@@ -54,6 +57,23 @@ def email_store(store: SessionStore) -> EmailStore:
 @pytest.fixture
 def email(services: Services, store: SessionStore, email_store: EmailStore) -> EmailServices:
     return build_email_services(services, store, email_store)
+
+
+@pytest.fixture
+def transaction_sizes(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of items of each transaction the store sends (or, in memory, would)."""
+    if isinstance(store, InMemoryStore):
+        return store.transaction_sizes
+    sizes: list[int] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: Any) -> Any:
+        if operation == "TransactWriteItems":
+            sizes.append(len(params["TransactItems"]))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return sizes
 
 
 def _user(services: Services, username: str = "ada") -> str:
@@ -186,3 +206,25 @@ def test_one_emailed_code_sent_at_once_buys_one_session(
     assert [s.amr for s in state.sessions] == [("email",)]
     with pytest.raises(InvalidGrant):
         email.sign_in.complete(login_id, code, CLIENT)
+
+
+def test_a_code_sign_in_and_a_reset_with_a_recovery_code_are_one_transaction_each(
+    services: Services, email: EmailServices, transaction_sizes: list[int]
+) -> None:
+    user_id = _user(services)
+    verify_address(email, user_id, ADDRESS)
+    login_id = email.sign_in.start(ADDRESS, CLIENT.ip)
+    code = mailed_code(email, ADDRESS, "sign_in_code")
+    transaction_sizes.clear()
+    issued = email.sign_in.complete(login_id, code, CLIENT)
+    # the profile, the session, the credential's check and the login spent
+    assert transaction_sizes == [4]
+    _, recovery_codes = enroll_totp(services, issued)
+    email.recovery.forgot("ada", None, CLIENT.ip)
+    token = mailed_token(email, ADDRESS)
+    transaction_sizes.clear()
+    request = ResetRequest(token, NEW_PASSWORD, CLIENT, code=recovery_codes[0])
+    assert email.recovery.reset(request).session.amr == ("email", "otp")
+    # the profile, the session, the one live session ended and the record of it, the
+    # credential (its password, its recovery code), the code's use recorded, the token
+    assert transaction_sizes == [7]
