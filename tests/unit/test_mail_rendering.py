@@ -9,6 +9,7 @@ from typing import get_args
 
 import pytest
 
+from local_run.template import ROOT
 from session_service.adapters.mail_rendering import (
     TEMPLATE_VALUES,
     TEMPLATES_DIR,
@@ -148,3 +149,9 @@ def test_values_beyond_the_templates_blanks_are_not_shown() -> None:
 def test_text_lines_fit_a_mail_reader(template: MailTemplate) -> None:
     lines = mail_parts(template).text.template.splitlines()
     assert max(len(line) for line in lines) <= 78
+
+
+def test_docs_name_each_message_with_its_subject() -> None:
+    document = (ROOT / "docs" / "email.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", document, re.MULTILINE))
+    assert {name: rows.get(name) for name in TEMPLATES} == SUBJECTS
