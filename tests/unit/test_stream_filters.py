@@ -11,6 +11,7 @@ import pytest
 
 from local_run.expansion import deployed_template
 from local_run.filters import parse_filters, passes
+from session_service.adapters.mail_items import mail_request_item
 from session_service.adapters.store_items import (
     challenge_item,
     credential_item,
@@ -25,6 +26,7 @@ from session_service.adapters.stream_records import (
     decode_stream_record,
 )
 from session_service.domain.activity.events import events_for
+from session_service.domain.email.mail import MailRequest
 from session_service.domain.models import (
     AccountEvent,
     Credential,
@@ -59,11 +61,18 @@ def record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -
     return {"eventID": "e1", "eventName": event, "dynamodb": images}
 
 
-def publisher_filters() -> list[dict[str, Any]]:
+def filters_of(function: str) -> list[dict[str, Any]]:
     template = deployed_template()
-    (mapping,) = template.of_type("AWS::Lambda::EventSourceMapping").values()
-    assert mapping["Properties"]["FunctionName"] == {"Ref": "EventPublisherFunction"}
+    (mapping,) = [
+        mapping
+        for mapping in template.of_type("AWS::Lambda::EventSourceMapping").values()
+        if mapping["Properties"]["FunctionName"] == {"Ref": function}
+    ]
     return parse_filters(template.resolve(mapping["Properties"]["FilterCriteria"]))
+
+
+def publisher_filters() -> list[dict[str, Any]]:
+    return filters_of("EventPublisherFunction")
 
 
 CHANGES = {
@@ -106,3 +115,27 @@ def test_every_change_that_passes_the_filter_means_an_event(name: str) -> None:
     decoded = decode_stream_record(CHANGES[name][0])
     assert decoded is not None
     assert events_for(decoded) != []
+
+
+MAIL_REQUEST = mail_request_item(MailRequest("q1", "password_reset", 5, username_key="ada"))
+# What Powertools' idempotency writes for a message being sent, then sent (mail_delivery)
+SENT = {"pk": {"S": "MAILSENT"}, "sk": {"S": "mailer#abc"}, "status": {"S": "INPROGRESS"}}
+MAILER_CHANGES = {
+    "mail requested": (record("INSERT", None, MAIL_REQUEST), True),
+    "request expired": (record("REMOVE", MAIL_REQUEST, None), False),
+    "message being sent": (record("INSERT", None, SENT), False),
+    "message sent": (record("MODIFY", SENT, {**SENT, "status": {"S": "COMPLETED"}}), False),
+    "session started": (CHANGES["session started"][0], False),
+    "mfa enabled": (CHANGES["mfa enabled"][0], False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAILER_CHANGES))
+def test_the_mailer_sees_exactly_the_new_mail_requests(name: str) -> None:
+    change, wanted = MAILER_CHANGES[name]
+    assert passes(filters_of("MailerFunction"), change) is wanted
+
+
+def test_the_publisher_never_sees_the_mailers_items() -> None:
+    for name in ("mail requested", "message being sent", "message sent"):
+        assert not passes(publisher_filters(), MAILER_CHANGES[name][0]), name
