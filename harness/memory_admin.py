@@ -54,7 +54,11 @@ class InMemoryAdministrationStore:
                 profile, session_version=change.expected_version + 1
             )
             store.credentials[credential.username_key] = dataclasses.replace(
-                stored, totp=None, pending_totp=None, passkeys=0
+                stored,
+                totp=None,
+                pending_totp=None,
+                passkeys=0,
+                throttle_generation=credential.throttle_generation + 1,
             )
             for passkey_id in change.passkey_ids:
                 store.passkeys.pop((credential.user_id, passkey_id), None)

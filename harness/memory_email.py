@@ -81,10 +81,10 @@ class InMemoryEmailStore:
             check_keys(pending_key(user_id))
             return self.store.email_pending.get(user_id)
 
-    def count_wrong_verification(self, pending: PendingAddress) -> None:
+    def count_verification_try(self, pending: PendingAddress) -> None:
         store = self.store
         with store._lock:
-            self._call("count_wrong_verification")
+            self._call("count_verification_try")
             check_keys(pending_key(pending.user_id))
             current = store.email_pending.get(pending.user_id)
             if (
@@ -119,7 +119,7 @@ class InMemoryEmailStore:
                 current is None
                 or current.request_id != pending.request_id
                 or not holds_code(current.code_digest, pending.code_digest)
-                or current.tries >= MAX_CODE_TRIES
+                or current.tries > MAX_CODE_TRIES
             ):
                 raise StaleWrite()
             profile = store.profiles.get(pending.user_id)
@@ -162,10 +162,10 @@ class InMemoryEmailStore:
             check_keys(email_login_key(digest))
             return self.store.email_logins.get(digest)
 
-    def count_wrong_code(self, login: EmailLogin) -> None:
+    def count_code_try(self, login: EmailLogin) -> None:
         store = self.store
         with store._lock:
-            self._call("count_wrong_code")
+            self._call("count_code_try")
             check_keys(email_login_key(login.digest))
             current = store.email_logins.get(login.digest)
             if current is None or current.tries >= MAX_CODE_TRIES:
@@ -182,7 +182,7 @@ class InMemoryEmailStore:
             if (
                 current is None
                 or not holds_code(current.code_digest, login.code_digest)
-                or current.tries >= MAX_CODE_TRIES
+                or current.tries > MAX_CODE_TRIES
             ):
                 raise StaleWrite()
             del store.email_logins[login.digest]

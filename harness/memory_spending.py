@@ -90,7 +90,7 @@ class InMemorySpending:
         if (
             login is None
             or not holds_code(login.code_digest, spends.code_digest)
-            or login.tries >= MAX_CODE_TRIES
+            or login.tries > MAX_CODE_TRIES
         ):
             raise SecondFactorSpent()
 

@@ -191,3 +191,27 @@ def test_eight_sign_ins_with_one_code_make_one_session(mail_stack: Stack) -> Non
         return mail_stack.http("POST", "/auth/email/login", body).status
 
     assert burst(8, sign_in) == {200: 1, 401: 7}
+
+
+@pytest.mark.parametrize("backend", ["moto", "dynamodb-local"], indirect=True)
+def test_a_burst_of_guesses_on_one_login_has_five_judged_then_the_code_is_spent(
+    mail_stack: Stack,
+) -> None:
+    with_verified_address(mail_stack)
+    login_id = mail_stack.http(
+        "POST", "/auth/email/login/start", {"email": "ada@example.com"}
+    ).json()["login_id"]
+    deliver_mail(mail_stack)
+    code = sent("ada@example.com")[-1].code
+    wrong = [f"{n:06d}" for n in range(12) if f"{n:06d}" != code][:10]
+
+    def guess(index: int) -> int:
+        body = {"login_id": login_id, "code": wrong[index]}
+        return mail_stack.http("POST", "/auth/email/login", body).status
+
+    assert burst(10, guess) == {401: 10}
+    (item,) = [i for i in mail_stack.items() if i.get("kind", {}).get("S") == "email_login"]
+    # each try counted before it was judged: five judged, the rest refused unjudged
+    assert item["tries"]["N"] == "5"
+    right = mail_stack.http("POST", "/auth/email/login", {"login_id": login_id, "code": code})
+    assert_error(right, 401, "invalid_grant")

@@ -21,7 +21,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "throttling": {"accounts"},
     "sessions": {"keys"},
     "factors": {"accounts", "throttling"},
-    "email": {"accounts", "throttling"},
+    "email": {"accounts", "throttling", "activity"},
     "flows": {"accounts", "throttling", "sessions", "factors", "keys", "email"},
     "activity": set(),
     "administration": {"accounts", "sessions", "email"},

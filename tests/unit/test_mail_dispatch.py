@@ -174,7 +174,8 @@ def test_a_new_device_notice_without_its_device_says_so(domain: EmailDomain) -> 
     assert sent.values == {
         "username": "ada",
         "at": NOW,
-        "device": "an unknown device",
+        # (a label, never the header's own text: here there was none)
+        "device": "Other",
         "ip": "an unknown address",
     }
 

@@ -79,9 +79,12 @@ class DynamoAdministrationStore:
                 "Update": {
                     "TableName": self._table,
                     "Key": login_key(credential.username_key),
+                    # A new throttle generation: the counts of wrong proofs start afresh
+                    # (a TOTP set up again is not born locked), as a lifted login lock's do.
                     "UpdateExpression": (
-                        "SET passkey_count = :zero REMOVE totp_secret, totp_last_step,"
-                        " totp_enabled_at, recovery_codes, pending_totp, pending_totp_expires_at"
+                        "SET passkey_count = :zero, throttle_generation = :generation"
+                        " REMOVE totp_secret, totp_last_step, totp_enabled_at, recovery_codes,"
+                        " pending_totp, pending_totp_expires_at"
                     ),
                     # The passkeys read are all there are: one added meanwhile reads again.
                     "ConditionExpression": (
@@ -91,6 +94,7 @@ class DynamoAdministrationStore:
                     "ExpressionAttributeValues": {
                         ":zero": n(0),
                         ":count": n(len(change.passkey_ids)),
+                        ":generation": n(credential.throttle_generation + 1),
                     },
                 }
             },

@@ -154,7 +154,8 @@ def email_login_spend(table: str, spends: SecretSpend) -> Item | None:
         "Delete": {
             "TableName": table,
             "Key": email_login_key(spends.login_digest),
-            "ConditionExpression": "code_digest = :code AND tries < :max",
+            # (the right try was counted too: at most MAX_CODE_TRIES in all)
+            "ConditionExpression": "code_digest = :code AND tries <= :max",
             "ExpressionAttributeValues": {
                 ":code": s(spends.code_digest),
                 ":max": n(MAX_CODE_TRIES),

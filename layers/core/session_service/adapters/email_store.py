@@ -93,11 +93,11 @@ class DynamoEmailStore:
         item = self._get(pending_key(user_id), "find_pending")
         return pending_from_item(item) if item else None
 
-    def count_wrong_verification(self, pending: PendingAddress) -> None:
+    def count_verification_try(self, pending: PendingAddress) -> None:
         counted = update_if(
             self._db,
             self._table,
-            "count_wrong_verification",
+            "count_verification_try",
             Key=pending_key(pending.user_id),
             UpdateExpression="ADD tries :one",
             ConditionExpression="request_id = :request AND tries < :max",
@@ -127,7 +127,7 @@ class DynamoEmailStore:
                     # The code is spent once, only the code of this request, and only
                     # while it has tries left (wrong guesses racing it count first).
                     "ConditionExpression": (
-                        "request_id = :request AND code_digest = :code AND tries < :max"
+                        "request_id = :request AND code_digest = :code AND tries <= :max"
                     ),
                     "ExpressionAttributeValues": {
                         ":request": s(pending.request_id),
@@ -177,11 +177,11 @@ class DynamoEmailStore:
         item = self._get(email_login_key(digest), "find_email_login")
         return email_login_from_item(item) if item else None
 
-    def count_wrong_code(self, login: EmailLogin) -> None:
+    def count_code_try(self, login: EmailLogin) -> None:
         counted = update_if(
             self._db,
             self._table,
-            "count_wrong_code",
+            "count_code_try",
             Key=email_login_key(login.digest),
             UpdateExpression="ADD tries :one",
             ConditionExpression="attribute_exists(pk) AND tries < :max",
@@ -196,7 +196,7 @@ class DynamoEmailStore:
                 "Delete": {
                     "TableName": self._table,
                     "Key": email_login_key(login.digest),
-                    "ConditionExpression": "code_digest = :code AND tries < :max",
+                    "ConditionExpression": "code_digest = :code AND tries <= :max",
                     "ExpressionAttributeValues": {
                         ":code": s(login.code_digest or ""),
                         ":max": n(MAX_CODE_TRIES),

@@ -12,7 +12,7 @@ only the capabilities below it (tests/unit/test_architecture.py holds the map):
 - sessions: the session lifecycle, its tokens, device tokens, ending sessions (keys).
 - factors: TOTP and recovery codes, passkeys (accounts, throttling).
 - email: verified addresses, what the service mails and its mailing limits, the
-  mailer's dispatch of requests and notices (accounts, throttling).
+  mailer's dispatch of requests and notices (accounts, throttling, activity).
 - flows: registration, login and password change; the second step; step-up; passkey
   sign-in; account recovery and sign-in by e-mailed code (accounts, throttling,
   sessions, factors, keys, email).

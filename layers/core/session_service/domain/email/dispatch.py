@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from session_service.domain.accounts.account_changes import account_event
+from session_service.domain.activity.activity_log import user_agent_label
 from session_service.domain.email.addresses import code_digest, new_code, new_token, token_digest
 from session_service.domain.email.mail import MailRequest, MailSender, MailTemplate, OutgoingMail
 from session_service.domain.email.records import AddressOwner, EmailStore, ResetToken
@@ -174,8 +175,9 @@ class MailDispatch:
             template = "password_reset_done"
         values = {"username": profile.username, "at": _when(detail, self._now())}
         if template == "new_device":
+            # A browser and platform label: the header is whatever the client wrote.
             values |= {
-                "device": str(detail.get("user_agent") or "an unknown device"),
+                "device": user_agent_label(str(detail.get("user_agent") or "")),
                 "ip": str(detail.get("ip") or "an unknown address"),
             }
         if template in ("factor_added", "factor_removed"):

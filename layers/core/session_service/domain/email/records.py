@@ -90,9 +90,9 @@ class EmailStore(Protocol):
 
     def find_pending(self, user_id: str) -> PendingAddress | None: ...
 
-    def count_wrong_verification(self, pending: PendingAddress) -> None:
-        """One more wrong try of the pending code (StaleWrite when it was replaced or is
-        spent already)."""
+    def count_verification_try(self, pending: PendingAddress) -> None:
+        """Count a try of the pending code before it is judged, so that a burst of guesses
+        gets MAX_CODE_TRIES judged (StaleWrite when none is left, or it was replaced)."""
         ...
 
     def verify_address(
@@ -115,8 +115,9 @@ class EmailStore(Protocol):
 
     def find_email_login(self, digest: str) -> EmailLogin | None: ...
 
-    def count_wrong_code(self, login: EmailLogin) -> None:
-        """One more wrong try of the login's code (StaleWrite when it is spent)."""
+    def count_code_try(self, login: EmailLogin) -> None:
+        """Count a try of the login's code before it is judged (StaleWrite when none is
+        left, or it is spent)."""
         ...
 
     def spend_email_login(self, login: EmailLogin) -> None:

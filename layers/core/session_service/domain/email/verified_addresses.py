@@ -5,7 +5,6 @@ that proved it): the address is how the account is recovered."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -103,12 +102,15 @@ class VerifiedAddresses:
             or pending.tries >= MAX_CODE_TRIES
         ):
             raise InvalidGrant(WRONG_CODE)
+        # The try is counted before the code is judged: of a burst of guesses, no more
+        # than MAX_CODE_TRIES are judged.
+        try:
+            self._store.count_verification_try(pending)
+        except StaleWrite:
+            raise InvalidGrant(WRONG_CODE) from None
         if not codes_match(
             pending.code_digest, self._code_key(), VERIFY_PURPOSE, pending.request_id, code
         ):
-            # Replaced or spent meanwhile: the code is no good either way.
-            with contextlib.suppress(StaleWrite):
-                self._store.count_wrong_verification(pending)
             raise InvalidGrant(WRONG_CODE)
         event = account_event(change.user_id, "EmailVerified", self._now())
         profile = self._sessions.find_profile(change.user_id)

@@ -8,7 +8,6 @@ An account with a second factor still proves it: the code buys an mfa_token."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import uuid
 from collections.abc import Callable
@@ -109,12 +108,15 @@ class EmailSignIn:
         self, login: EmailLogin, credential: Credential, code: str, client: ClientInfo
     ) -> IssuedTokens:
         expected = login.code_digest or ""
+        # The try is counted before the code is judged: of a burst of guesses on one
+        # login, no more than MAX_CODE_TRIES are judged.
+        try:
+            self._email_store.count_code_try(login)
+        except StaleWrite:
+            raise InvalidGrant(WRONG_CODE) from None
         if not expected or not codes_match(
             expected, self._code_key(), SIGN_IN_PURPOSE, login.digest, code
         ):
-            # Spent meanwhile: the code is no good either way.
-            with contextlib.suppress(StaleWrite):
-                self._email_store.count_wrong_code(login)
             raise InvalidGrant(WRONG_CODE)
         if credential.has_second_factor:
             try:
