@@ -359,7 +359,8 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
                 return self._handle
             raise AttributeError(name)
 
-        def logmessage(self, *_: Any) -> None:
+        def log_message(self, *_: Any) -> None:
+            # No request line on the console: a query may carry an address (the mailbox).
             return
 
     server = _Server((host, port), Handler)
