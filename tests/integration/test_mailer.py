@@ -1,73 +1,44 @@
-"""The mailer's delivery, in process over moto: with SES failing, a stream record is
-reported failed (and a notice raises) so that Lambda retries it; once SES recovers the
-retry sends the message exactly once, and no later delivery of it sends it again. A
-record or event that can never be sent is dropped, not retried. Through the local run's
-pumps, a message that keeps failing ends in MailerDeadLetterQueue."""
+"""The mailer's delivery, in process over moto (and DynamoDB Local): with SES failing, a
+stream record is reported failed (and a notice raises) so that Lambda retries it; once SES
+recovers the retry sends the message exactly once, and no later delivery of it, however
+many and however concurrent, sends it again. A record or event that can never be sent is
+dropped, not retried. (Through the local run's pumps: test_mailer_dead_letters.py.)"""
 
 from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from harness.stack import LambdaContext, Stack
-from local_run import pumps
-from local_run.functions import InvocationError
+from harness.recording import RUNNING
+from harness.stack import LambdaContext, Stack, load_function
 from session_service import mail_wiring, wiring
-from session_service.adapters.mail_items import mail_request_key
 from session_service.adapters.ses_mail import SesMailSender, sesv2_client
 from session_service.domain.email.mail import OutgoingMail
 from session_service.domain.errors import Unavailable
 from session_service.observability import logger
 from tests.deployed_shape import permissions_for, stack_arns
-from tests.helpers import PASSWORD, bearer, login, stream_records
-from tests.mail_helpers import EMAIL_ON, SENDER, deliver_mail, sent, verify_sender
-
-ADDRESS = "ada@example.com"
-DOMAIN = SENDER.split("@")[1]
+from tests.helpers import PASSWORD, bearer, burst, login, serialize_aws_calls
+from tests.mail_helpers import deliver_mail, sent
+from tests.mailer_helpers import (
+    ADDRESS,
+    mail_requests,
+    mail_stack,
+    mailer,
+    password_changed,
+    register_with_address,
+    ses_down,
+    ses_up,
+    with_verified_address,
+)
 
 
 @pytest.fixture
 def stack(stack_with: Callable[..., Stack]) -> Stack:
-    stack = stack_with(**EMAIL_ON)
-    verify_sender(stack)
-    return stack
-
-
-def ses_down(stack: Stack) -> None:
-    """SES refuses every message: the sender's identities are gone (MessageRejected)."""
-    ses = stack.clients("sesv2")
-    for identity in ses.list_email_identities()["EmailIdentities"]:
-        ses.delete_email_identity(EmailIdentity=identity["IdentityName"])
-
-
-def ses_up(stack: Stack) -> None:
-    stack.clients("sesv2").create_email_identity(EmailIdentity=DOMAIN)
-
-
-def register_with_address(stack: Stack) -> None:
-    body = {"username": "ada", "password": PASSWORD, "email": ADDRESS}
-    answer = stack.http("POST", "/auth/register", body)
-    assert answer.status == 201, answer.json()
-
-
-def mail_requests(stack: Stack) -> list[dict[str, Any]]:
-    return [
-        record
-        for record in stream_records(stack)
-        if record["eventName"] == "INSERT"
-        and record["dynamodb"]["NewImage"].get("kind", {}).get("S") == "mail_request"
-    ]
-
-
-def mailer(stack: Stack) -> Callable[[dict[str, Any]], Any]:
-    handler = stack.function("MailerFunction").lambda_handler
-    return lambda event: handler(json.loads(json.dumps(event)), LambdaContext())
+    return mail_stack(stack_with)
 
 
 @pytest.fixture
@@ -123,6 +94,38 @@ def test_a_second_delivery_of_a_sent_request_sends_nothing(stack: Stack) -> None
     assert int(record["ttl"]["N"]) > 0
 
 
+@pytest.mark.parametrize("backend", ["moto", "dynamodb-local"], indirect=True)
+def test_eight_containers_delivering_one_request_at_once_send_it_once(
+    stack: Stack, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one request, and eight warm containers of the mailer (each its own module)
+    if backend == "moto":
+        serialize_aws_calls(monkeypatch)
+    register_with_address(stack)
+    (record,) = mail_requests(stack)
+    containers = [load_function("mailer") for _ in range(8)]
+
+    def deliver(index: int) -> str:
+        token = RUNNING.set("MailerFunction")
+        try:
+            event = {"Records": [json.loads(json.dumps(record))]}
+            containers[index].lambda_handler(event, LambdaContext())
+            return "done"
+        except BatchProcessingError:
+            return "in progress elsewhere: retried"
+        finally:
+            RUNNING.reset(token)
+
+    # When they all deliver it at once
+    outcomes = burst(8, deliver)
+    # Then it was sent once; the ones that found it being sent fail, and their retry
+    # sends nothing
+    assert outcomes["done"] >= 1
+    assert sum(outcomes.values()) == 8
+    assert mailer(stack)({"Records": [record]}) == {"batchItemFailures": []}
+    assert [mail.to for mail in sent()] == [ADDRESS]
+
+
 def test_only_the_failed_record_of_a_batch_is_reported_and_retried(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,49 +175,7 @@ def test_a_record_that_is_no_mail_request_is_dropped_and_logged_without_its_cont
     assert ADDRESS not in logged
 
 
-def test_a_request_item_stays_for_a_day_after_it_was_sent(stack: Stack) -> None:
-    register_with_address(stack)
-    deliver_mail(stack)
-    (record,) = mail_requests(stack)
-    key = mail_request_key(record["dynamodb"]["Keys"]["pk"]["S"].removeprefix("MAILREQ#"))
-    item = stack.clients("dynamodb").get_item(TableName=stack.table, Key=key)["Item"]
-    assert item["kind"]["S"] == "mail_request"
-
-
 # -- the bus: security notices ------------------------------------------------------------
-
-
-def with_verified_address(stack: Stack) -> str:
-    """A user whose address is verified; their id."""
-    register_with_address(stack)
-    deliver_mail(stack)
-    (mail,) = sent(ADDRESS)
-    tokens = login(stack)
-    verify = {"code": mail.code}
-    answer = stack.http(
-        "POST", "/auth/email/verify", verify, headers=bearer(tokens["access_token"])
-    )
-    assert answer.status == 204, answer.json()
-    account = stack.http("GET", "/auth/account", headers=bearer(tokens["access_token"])).json()
-    return str(account["user_id"])
-
-
-def password_changed(user_id: str, bridge_id: str = "bridge-1") -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": bridge_id,
-        "detail-type": "PasswordChanged",
-        "source": "session-service",
-        "account": "123456789012",
-        "time": "2026-11-29T00:30:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "event_id": "stream-record-7",
-            "user_id": user_id,
-            "changed_at": "2026-11-29T00:30:00.000Z",
-        },
-    }
 
 
 def test_a_notice_ses_refused_raises_for_lambdas_retry_and_is_sent_once_after(
@@ -245,101 +206,6 @@ def test_an_event_without_a_detail_is_dropped(stack: Stack) -> None:
     assert mailer(stack)({"detail-type": "PasswordChanged", "detail": {}}) == {"status": "dropped"}
 
 
-# -- through the local run's pumps: retries, then the dead-letter queue --------------------
-
-
-class InProcessMailer:
-    """The mailer as the local run's pumps invoke a function: an unhandled error is an
-    InvocationError, as the function host reports it."""
-
-    name = "session-service-MailerFunction"
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.queued: list[bool] = []
-
-    def invoke(self, event: dict[str, Any], queued: bool = False) -> Any:
-        self.queued.append(queued)
-        try:
-            return mailer(self.stack)(event)
-        except Exception as error:
-            raise InvocationError(type(error).__name__, str(error)) from None
-
-
-def dead_letters(stack: Stack) -> list[dict[str, Any]]:
-    url = stack.template.names.refs["MailerDeadLetterQueue"]
-    answer = stack.clients("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
-
-
-def test_the_mailers_triggers_are_read_from_the_template_as_deployed(stack: Stack) -> None:
-    refs = stack.template.names.refs
-    (trigger,) = [t for t in stack.provisioned.stream_triggers if t.function == "MailerFunction"]
-    assert (trigger.batch_size, trigger.maximum_retry_attempts, trigger.bisect_on_error) == (
-        10,
-        10,
-        True,
-    )
-    assert trigger.reports_item_failures
-    assert trigger.on_failure_queue_url == refs["MailerDeadLetterQueue"]
-    assert len(trigger.filters) == 1
-    (route,) = [r for r in stack.provisioned.rule_routes if r.function == "MailerFunction"]
-    assert route.delivery_permitted
-    assert route.dead_letter_queue_url == refs["MailerDeadLetterQueue"]
-    assert route.on_failure_queue_url == refs["MailerDeadLetterQueue"]
-    assert route.maximum_retry_attempts == 2
-
-
-def test_a_request_ses_keeps_refusing_ends_in_the_dead_letter_queue(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a request on the stream, and SES down for good
-    monkeypatch.setattr(pumps, "RETRY_DELAY", 0)
-    register_with_address(stack)
-    ses_down(stack)
-    (trigger,) = [t for t in stack.provisioned.stream_triggers if t.function == "MailerFunction"]
-    function = InProcessMailer(stack)
-    pump = pumps.StreamPump(
-        trigger,
-        function,  # type: ignore[arg-type]
-        stack.clients("dynamodbstreams"),
-        threading.Event(),
-        stack.clients("sqs"),
-    )
-    # When the pump delivers the stream (only the request passes the mapping's filter)
-    while pump.poll():
-        pass
-    # Then it was tried as often as the mapping allows locally, sent nothing, and its
-    # coordinates were parked
-    assert function.queued == [True] * pumps.LOCAL_BATCH_ATTEMPTS
-    assert sent() == []
-    (parked,) = dead_letters(stack)
-    assert parked["DDBStreamBatchInfo"]["batchSize"] == 1
-    assert parked["requestContext"]["condition"] == "RetryAttemptsExhausted"
-
-
-def test_a_notice_ses_keeps_refusing_ends_in_the_dead_letter_queue(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a notice on the rule's queue for a user with a verified address, SES down
-    monkeypatch.setattr(pumps, "RETRY_DELAY", 0)
-    user_id = with_verified_address(stack)
-    ses_down(stack)
-    (route,) = [r for r in stack.provisioned.rule_routes if r.function == "MailerFunction"]
-    event = password_changed(user_id)
-    stack.clients("sqs").send_message(QueueUrl=route.queue_url, MessageBody=json.dumps(event))
-    function = InProcessMailer(stack)
-    pump = pumps.QueuePump(route, function, stack.clients("sqs"), threading.Event())  # type: ignore[arg-type]
-    # When the pump drains the queue
-    assert pump.drain() == 1
-    # Then it was tried 1 + MaximumRetryAttempts times (each an asynchronous invocation),
-    # and parked with the event
-    assert function.queued == [True, True, True]
-    (parked,) = dead_letters(stack)
-    assert parked["requestPayload"]["detail"] == event["detail"]
-    assert len(sent(ADDRESS)) == 1  # the verification code only
-
-
 # -- its role -------------------------------------------------------------------------------
 
 
@@ -347,8 +213,7 @@ def test_the_mailer_started_cold_calls_exactly_what_its_role_allows(
     stack_with: Callable[..., Stack],
 ) -> None:
     # Given links under the issuer read from SSM (no TOKEN_ISSUER), and SES refusing once
-    stack = stack_with(**EMAIL_ON, TOKEN_ISSUER="")
-    verify_sender(stack)
+    stack = mail_stack(stack_with, TOKEN_ISSUER="")
     wiring.reset()
     # (wiring.reset leaves the e-mail capability's own caches: a cold start has none)
     for factory in (*vars(mail_wiring).values(), sesv2_client):
