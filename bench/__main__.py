@@ -10,7 +10,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import argon2_cost, aws_calls, chart, coldstart, jwt_signing, machine, operations
+from bench import (
+    argon2_cost,
+    aws_calls,
+    chart,
+    coldstart,
+    email_calls,
+    email_timing,
+    jwt_signing,
+    machine,
+    operations,
+)
 from bench.report import render
 from bench.results import Results
 from session_service.observability import logger
@@ -34,6 +44,13 @@ def main() -> None:
         default=coldstart.RUNS,
         help=f"fresh processes per cold-start figure (default {coldstart.RUNS})",
     )
+    parser.add_argument(
+        "--email-runs",
+        type=int,
+        default=email_timing.RUNS,
+        help="requests per side of each known/unknown e-mail comparison "
+        f"(default {email_timing.RUNS})",
+    )
     parser.add_argument("--out", type=Path, default=DOCS, help="where to write (docs/)")
     args = parser.parse_args()
     logger.setLevel("WARNING")  # evictions and the like would flood the console
@@ -44,6 +61,10 @@ def main() -> None:
     argon2 = _phase("argon2id", argon2_cost.run)
     in_memory = _phase("CPU per operation, in-memory", operations.run)
     calls = _phase("AWS calls against moto", aws_calls.run)
+    calls += _phase("AWS calls of e-mail against moto", email_calls.run)
+    email = _phase(
+        "e-mail, known against unknown accounts", lambda: email_timing.run(args.email_runs)
+    )
     results = Results(
         machine=machine.describe(),
         cold_start=cold_start,
@@ -51,6 +72,7 @@ def main() -> None:
         argon2=argon2,
         jwt=jwt,
         aws_calls=calls,
+        email_timing=email,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance.md").write_text(render(results))

@@ -15,26 +15,19 @@ For each operation there are three counts:
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.client import BaseClient
-from moto import mock_aws
 
-from harness.stack import FUNCTIONS, InProcessFunction, Stack
-from local_run.expansion import deployed_template
-from local_run.functions import shared_environment
-from local_run.gateway import Gateway, gateway_config
-from local_run.provision import Provisioned, provision
+from bench.moto_stack import AsyncPump, MotoStack, moto_stack
+from bench.request_units import Meter, Units
+from harness.stack import InProcessFunction
 from session_service import wiring
 
-ISSUER = "https://sessions.example.test"
 USERNAME = "ada"
 PASSWORDS = ("correct horse battery", "a brand new passphrase")
 REPETITIONS = 3
@@ -45,8 +38,8 @@ SERVICES = {
     "ssm": "SSM",
     "kms": "KMS",
     "events": "EventBridge",
+    "sesv2": "SES",
 }
-STREAM_FILTER_KINDS = ("session", "user")  # the publisher's FilterCriteria in template.yaml
 
 
 @dataclass(frozen=True, order=True)
@@ -60,14 +53,23 @@ class Call:
 
 
 Calls = Counter[Call]
+# DynamoDB request units, by the function that spent them.
+FunctionUnits = dict[str, Units]
+
+
+def total(units: FunctionUnits) -> Units:
+    return sum(units.values(), Units())
 
 
 class CallLog:
-    """Counts botocore API calls made while a function of the stack is running."""
+    """Counts botocore API calls made while a function of the stack is running, and the
+    DynamoDB request units they spend (bench/request_units.py)."""
 
     def __init__(self) -> None:
         self.function: str | None = None
         self.calls: Calls = Counter()
+        self.units: FunctionUnits = {}
+        self.meter = Meter()
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -75,10 +77,21 @@ class CallLog:
         log = self
 
         def counting(client: BaseClient, operation: str, params: Any) -> Any:
-            if log.function is not None:
-                service = client.meta.service_model.service_name
-                log.calls[Call(log.function, service, operation)] += 1
-            return original(client, operation, params)
+            function = log.function
+            if function is None:
+                return original(client, operation, params)
+            service = client.meta.service_model.service_name
+            log.calls[Call(function, service, operation)] += 1
+            if service != "dynamodb":
+                return original(client, operation, params)
+
+            def charge(units: Units) -> None:
+                log.units[function] = log.units.get(function, Units()) + units
+
+            def uncounted(name: str, arguments: dict[str, Any]) -> Any:
+                return original(client, name, arguments)
+
+            return log.meter.measure(operation, params, uncounted, charge)
 
         BaseClient._make_api_call = counting
         try:
@@ -86,8 +99,9 @@ class CallLog:
         finally:
             BaseClient._make_api_call = original
 
-    def take(self) -> Calls:
-        taken, self.calls = self.calls, Counter()
+    def take(self) -> tuple[Calls, FunctionUnits]:
+        taken = self.calls, self.units
+        self.calls, self.units = Counter(), {}
         return taken
 
 
@@ -98,11 +112,13 @@ class Containers:
     cold: bool = False
 
 
-class CountedFunction(InProcessFunction):
+class CountedFunction:
     """A function whose AWS calls are attributed to it."""
 
-    def __init__(self, module: Any, name: str, log: CallLog, containers: Containers) -> None:
-        super().__init__(lambda: module)
+    def __init__(
+        self, inner: InProcessFunction, name: str, log: CallLog, containers: Containers
+    ) -> None:
+        self.inner = inner
         self.name = name
         self.log = log
         self.containers = containers
@@ -112,7 +128,7 @@ class CountedFunction(InProcessFunction):
             wiring.reset()  # in process, the functions' caches are session_service.wiring's
         self.log.function = self.name
         try:
-            return super().invoke(event)
+            return self.inner.invoke(event)
         finally:
             self.log.function = None
 
@@ -179,107 +195,73 @@ class OperationCalls:
     warm: list[Calls] = field(default_factory=list)
     asynchronous: list[Calls] = field(default_factory=list)
     cold: Calls = field(default_factory=Counter)
+    # DynamoDB request units of the same samples
+    warm_units: list[FunctionUnits] = field(default_factory=list)
+    asynchronous_units: list[FunctionUnits] = field(default_factory=list)
+    note: str = ""  # what the report says about this operation
+    settings: str = ""  # how the stack it ran on differs from the template's defaults
+
+
+@dataclass
+class CountedStack:
+    moto: MotoStack
+    log: CallLog
+    containers: Containers
+    pump: AsyncPump
 
 
 @contextmanager
-def _environment(values: Mapping[str, str], remove: tuple[str, ...]) -> Iterator[None]:
-    saved = dict(os.environ)
-    for name in remove:
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def counted_stack(settings: Mapping[str, str]) -> Iterator[CountedStack]:
+    """The stack as deployed with these settings, each function's AWS calls counted."""
+    log = CallLog()
+    containers = Containers()
+
+    def wrap(_logical_id: str, folder: str, function: InProcessFunction) -> CountedFunction:
+        return CountedFunction(function, folder, log, containers)
+
+    with moto_stack(settings, wrap) as moto, log.installed():
+        yield CountedStack(moto, log, containers, AsyncPump(moto))
 
 
-def _clients(service: str) -> Any:
-    # boto3 names a newer endpoint for Streams than moto's in-process mock knows.
-    endpoint = (
-        "https://streams.dynamodb.us-east-1.amazonaws.com" if service == "dynamodbstreams" else None
-    )
-    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
+def count[O](
+    counted: CountedStack,
+    operations: Sequence[O],
+    results: Sequence[OperationCalls],
+    perform: Callable[[O], None],
+) -> None:
+    """Each operation in turn, once to warm every container, then REPETITIONS times,
+    then once more with every function it reaches cold; what each request sets off is
+    delivered (and counted as asynchronous) before the next."""
+    log, pump = counted.log, counted.pump
+    log.take()
+    for cycle in range(1 + REPETITIONS):
+        for operation, result in zip(operations, results, strict=True):
+            perform(operation)
+            warm, warm_units = log.take()
+            pump.drain()
+            asynchronous, asynchronous_units = log.take()
+            if cycle > 0:  # the first cycle warms every container
+                result.warm.append(warm)
+                result.warm_units.append(warm_units)
+                result.asynchronous.append(asynchronous)
+                result.asynchronous_units.append(asynchronous_units)
+    for operation, result in zip(operations, results, strict=True):
+        counted.containers.cold = True
+        try:
+            perform(operation)
+        finally:
+            counted.containers.cold = False
+        result.cold, _ = log.take()
+        pump.drain()
+        log.take()
 
 
-class AsyncPump:
-    """Delivers what Lambda and EventBridge would: new stream records to the publisher,
-    then the events that reached the rules' queues to their consumers."""
-
-    def __init__(
-        self, stack: Stack, provisioned: Provisioned, functions: dict[str, CountedFunction]
-    ) -> None:
-        self.streams = stack.clients("dynamodbstreams")
-        self.sqs = stack.clients("sqs")
-        self.stream_arn = stack.template.names.attributes[("SessionTable", "StreamArn")]
-        self.provisioned = provisioned
-        self.functions = functions
-        self.seen: set[str] = set()
-
-    def _new_records(self) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        for shard in shards["Shards"]:
-            iterator = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn,
-                ShardId=shard["ShardId"],
-                ShardIteratorType="TRIM_HORIZON",
-            )["ShardIterator"]
-            while iterator:
-                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                if not page["Records"]:
-                    break
-                records.extend(r for r in page["Records"] if r["eventID"] not in self.seen)
-                iterator = page.get("NextShardIterator")
-        self.seen.update(record["eventID"] for record in records)
-        safe: list[dict[str, Any]] = json.loads(
-            json.dumps(records, default=lambda value: value.timestamp())
-        )
-        return [{**record, "eventSourceARN": self.stream_arn} for record in safe]
-
-    def _deliver_stream(self) -> int:
-        records = [
-            record
-            for record in self._new_records()
-            if record["dynamodb"].get("NewImage", {}).get("kind", {}).get("S")
-            in STREAM_FILTER_KINDS
-        ]
-        for trigger in self.provisioned.stream_triggers:
-            for start in range(0, len(records), trigger.batch_size):
-                batch = records[start : start + trigger.batch_size]
-                self.functions[trigger.function].invoke({"Records": batch})
-        return len(records)
-
-    def _deliver_rules(self) -> int:
-        delivered = 0
-        for route in self.provisioned.rule_routes:
-            while True:
-                answer = self.sqs.receive_message(QueueUrl=route.queue_url, MaxNumberOfMessages=10)
-                messages = answer.get("Messages", [])
-                if not messages:
-                    break
-                for message in messages:
-                    event = json.loads(message["Body"])
-                    event.setdefault("account", "123456789012")
-                    self.functions[route.function].invoke(event)
-                    self.sqs.delete_message(
-                        QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                    )
-                    delivered += 1
-        return delivered
-
-    def drain(self) -> None:
-        for _ in range(5):
-            if self._deliver_stream() + self._deliver_rules() == 0:
-                return
-
-
-def _perform(stack: Stack, state: UserState, operation: Operation) -> None:
+def _perform(counted: CountedStack, state: UserState, operation: Operation) -> None:
     body = operation.body(state) if operation.body else None
     headers = (
         {"authorization": f"Bearer {state.tokens['access_token']}"} if operation.bearer else None
     )
-    answer = stack.http(operation.method, operation.path, body, headers=headers)
+    answer = counted.moto.stack.http(operation.method, operation.path, body, headers=headers)
     if answer.status >= 300:
         raise RuntimeError(f"{operation.name}: {answer.status} {answer.json()}")
     answer_body = answer.json()
@@ -290,48 +272,13 @@ def _perform(stack: Stack, state: UserState, operation: Operation) -> None:
 
 
 def run() -> list[OperationCalls]:
-    environment = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    removed = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "TOKEN_ISSUER")
+    """The operations of a stack deployed with the template's defaults (e-mail off)."""
     results = [OperationCalls(op.name, op.route) for op in OPERATIONS]
-    log = CallLog()
-    containers = Containers()
-    with _environment(environment, removed), mock_aws():
-        template = deployed_template({"JwtAlgorithm": "RS256"})
-        provisioned = provision(template, _clients, ISSUER)
-        # As deployed: no TOKEN_ISSUER, so the functions read the issuer from SSM.
-        function_env = shared_environment(template)
-        function_env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-        os.environ.update(function_env)
-        wiring.reset()
-        stack = Stack(template, provisioned, _clients)
-        functions = {
-            logical_id: CountedFunction(stack.function(logical_id), folder, log, containers)
-            for logical_id, folder in FUNCTIONS.items()
-        }
-        stack.gateway = Gateway(gateway_config(template, functions))  # type: ignore[arg-type]
-        pump = AsyncPump(stack, provisioned, functions)
+    with counted_stack({}) as counted:
         state = UserState()
-        with log.installed():
-            stack.http("POST", "/auth/register", {"username": USERNAME, "password": PASSWORDS[0]})
-            for cycle in range(1 + REPETITIONS):
-                for operation, result in zip(OPERATIONS, results, strict=True):
-                    _perform(stack, state, operation)
-                    warm = log.take()
-                    pump.drain()
-                    asynchronous = log.take()
-                    if cycle > 0:  # the first cycle warms every container
-                        result.warm.append(warm)
-                        result.asynchronous.append(asynchronous)
-            containers.cold = True
-            for operation, result in zip(OPERATIONS, results, strict=True):
-                _perform(stack, state, operation)
-                result.cold = log.take()
-            containers.cold = False
-        wiring.reset()
+        stack = counted.moto.stack
+        stack.http("POST", "/auth/register", {"username": USERNAME, "password": PASSWORDS[0]})
+        count(counted, OPERATIONS, results, lambda op: _perform(counted, state, op))
     return results
 
 
@@ -342,6 +289,6 @@ def by_service(calls: Calls) -> dict[str, int]:
     return dict(services)
 
 
-def steady(samples: list[Calls]) -> bool:
-    """Whether every repetition made the same calls."""
+def steady(samples: Sequence[object]) -> bool:
+    """Whether every repetition made the same calls (or spent the same units)."""
     return all(sample == samples[0] for sample in samples)

@@ -9,14 +9,14 @@ from bench import argon2_cost, coldstart, load
 from bench.argon2_cost import LambdaCost
 from bench.aws_calls import OperationCalls
 from bench.markdown import ms, table, us
+from bench.report_calls import aws_section, services
+from bench.report_email import email_section, summary_rows
 from bench.report_sections import (
     argon2_section,
-    aws_section,
     cold_start_section,
     goal,
     jwt_section,
     operations_section,
-    services,
 )
 from bench.results import Results, comparisons
 
@@ -104,6 +104,7 @@ def _summary(results: Results) -> str:
                 f"floor {us(jwt.floor_sign)} / {us(jwt.floor_verify)} (cryptography)",
             ]
         )
+    rows += summary_rows(results.email_timing)
     return "\n\n".join(
         [
             "## Summary",
@@ -175,6 +176,7 @@ def render(results: Results) -> str:
         operations_section(results),
         argon2_section(results),
         jwt_section(results),
+        email_section(results),
         load.saved_section(),
         _caveats(),
     ]

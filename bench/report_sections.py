@@ -1,108 +1,13 @@
-"""The measured sections of docs/performance.md: AWS calls, cold starts, CPU per
-operation, argon2 and JWT."""
+"""The measured sections of docs/performance.md: cold starts, CPU per operation, argon2
+and JWT (the AWS calls: bench/report_calls.py; e-mail: bench/report_email.py)."""
 
 from __future__ import annotations
 
-from bench import argon2_cost, aws_calls, coldstart
+from bench import argon2_cost, coldstart
 from bench.argon2_cost import LambdaCost
-from bench.aws_calls import Calls
 from bench.coldstart import DocumentCheck, ImportFigures
 from bench.markdown import ms, table, us, yes
 from bench.results import Results, comparisons
-
-SERVICE_COLUMNS = tuple(aws_calls.SERVICES)
-
-
-# -- AWS calls -----------------------------------------------------------------------------
-
-
-def services(calls: Calls) -> str:
-    counts = aws_calls.by_service(calls)
-    if not counts:
-        return "none"
-    return ", ".join(
-        f"{aws_calls.SERVICES.get(service, service)} {count}"
-        for service, count in sorted(counts.items())
-    )
-
-
-def _detail(calls: Calls) -> str:
-    by_function: dict[str, list[str]] = {}
-    for call, count in sorted(calls.items()):
-        suffix = f" x{count}" if count > 1 else ""
-        by_function.setdefault(call.function, []).append(f"{call}{suffix}")
-    if not by_function:
-        return "—"
-    return "; ".join(f"{function}: {', '.join(names)}" for function, names in by_function.items())
-
-
-def _varies(samples: list[Calls]) -> str:
-    return "" if aws_calls.steady(samples) else " (varied between repetitions)"
-
-
-def aws_section(results: Results) -> str:
-    rows = []
-    for result in results.aws_calls:
-        warm = result.warm[0]
-        counts = aws_calls.by_service(warm)
-        other = sum(n for s, n in counts.items() if s not in aws_calls.SERVICES)
-        rows.append(
-            [
-                result.name,
-                f"`{result.route}`",
-                *(counts.get(service, 0) for service in SERVICE_COLUMNS),
-                other,
-                sum(counts.values()),
-                _detail(warm) + _varies(result.warm),
-            ]
-        )
-    headers = [
-        "operation",
-        "route",
-        *(aws_calls.SERVICES[s] for s in SERVICE_COLUMNS),
-        "other",
-        "total",
-        "calls, by function",
-    ]
-    later = [
-        [
-            result.name,
-            services(result.asynchronous[0]) + _varies(result.asynchronous),
-            _detail(result.asynchronous[0]),
-            services(result.cold),
-            _detail(result.cold),
-        ]
-        for result in results.aws_calls
-    ]
-    return "\n\n".join(
-        [
-            "## 1. AWS calls per operation",
-            "Counted at botocore's edge (`BaseClient._make_api_call`) against moto, with "
-            "everything `template.yaml` declares provisioned by `local_run.provision` and the "
-            "requests routed through the in-process API Gateway of `tests/integration` "
-            "(authorizer first where the route has one). The functions run with the "
-            "template's environment, so they read the issuer from SSM as deployed. Each "
-            f"operation ran once to warm the containers, then {aws_calls.REPETITIONS} more "
-            "times; the counts below are those of the warm repetitions.",
-            "**Warm request path** (authorizer + API function):",
-            table(headers, rows),
-            "**After the request, and from a cold start.** *Asynchronous*: what the request "
-            "sets off, the table's stream into the event publisher (with the template's "
-            "filter) and the events it puts on the bus into their consumers. *Cold*: the "
-            "request path when every function it reaches starts with empty caches.",
-            table(
-                [
-                    "operation",
-                    "asynchronous",
-                    "asynchronous, by function",
-                    "cold request path",
-                    "cold, by function",
-                ],
-                later,
-            ),
-        ]
-    )
-
 
 # -- cold start ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bench.argon2_cost import Argon2Figures
 from bench.aws_calls import OperationCalls
 from bench.coldstart import ColdStart
+from bench.email_timing import EmailTiming
 from bench.jwt_signing import JwtFigures
 from bench.machine import Machine
 from bench.operations import OperationFigures
@@ -20,7 +21,8 @@ class Results:
     operations: list[OperationFigures]
     argon2: list[Argon2Figures]
     jwt: list[JwtFigures]
-    aws_calls: list[OperationCalls]
+    aws_calls: list[OperationCalls]  # the e-mail operations' among them (settings set)
+    email_timing: EmailTiming
 
     def argon2_named(self, label: str) -> Argon2Figures:
         return next(figures for figures in self.argon2 if figures.label == label)

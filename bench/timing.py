@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -34,8 +34,17 @@ class Timing:
 
     @property
     def p95_cpu_ms(self) -> float:
-        ordered = sorted(self.cpu_ns)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] / 1e6
+        return p95(self.cpu_ns) / 1e6
+
+    @property
+    def p95_wall_ms(self) -> float:
+        return p95(self.wall_ns) / 1e6
+
+
+def p95(values: Sequence[int]) -> int:
+    """The 95th percentile, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
 def measure(
