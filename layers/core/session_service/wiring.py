@@ -381,9 +381,10 @@ def reset() -> None:
     """Forget every built object (tests change the environment between cases): every
     cached factory of this module, and the clients and settings it uses."""
     # mail_wiring composes the e-mail capability on top of this module (which cannot
-    # import it back): its factories are forgotten too, if it was loaded.
+    # import it back): its factories, and the SES client, are forgotten too, if loaded.
     mail = sys.modules.get("session_service.mail_wiring")
-    composed = [globals(), vars(mail) if mail else {}]
+    ses = sys.modules.get("session_service.adapters.ses_mail")
+    composed = [globals(), vars(mail) if mail else {}, vars(ses) if ses else {}]
     for value in [value for names in composed for value in list(names.values())]:
         if callable(getattr(value, "cache_clear", None)):
             value.cache_clear()
