@@ -8,8 +8,10 @@ MailerDeadLetterQueue. A message already sent is not sent again (mail_delivery).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -27,6 +29,7 @@ from session_service.adapters.mail_delivery import (
     sent_messages,
 )
 from session_service.config import get_settings
+from session_service.domain.email.mail import Undeliverable
 from session_service.observability import logger, metrics
 
 get_settings()
@@ -38,12 +41,25 @@ def once() -> OncePerMessage:
     return OncePerMessage(sent_messages(get_settings().table_name, dynamodb_client()))
 
 
+def unless_undeliverable(send: Callable[[], None]) -> None:
+    """Send; a message that can never be sent is logged (never its address), counted and
+    dropped, not retried: a retry would hold up every message behind it on the shard."""
+    try:
+        send()
+    except Undeliverable as reason:
+        logger.warning("a message that can never be sent was dropped", reason=str(reason))
+        metrics.add_metric(name="UndeliverableMail", unit=MetricUnit.Count, value=1)
+
+
 def send_requested(record: DynamoDBRecord) -> None:
     """The message one stream record asks for, sent; raises to report the record failed."""
     request = mail_request_of(record.raw_event)
     if request is not None:
         dispatch = mail_wiring.mail_dispatch().dispatch
-        once()(f"request:{request.request_id}", lambda: dispatch(request))
+        once()(
+            f"request:{request.request_id}",
+            lambda: unless_undeliverable(lambda: dispatch(request)),
+        )
 
 
 @logger.inject_lambda_context
@@ -62,6 +78,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     send = mail_wiring.mail_dispatch().notice
     once()(
         f"notice:{notice.mail_id}",
-        lambda: send(notice.detail_type, notice.detail, notice.mail_id),
+        lambda: unless_undeliverable(
+            lambda: send(notice.detail_type, notice.detail, notice.mail_id)
+        ),
     )
     return {"status": "processed"}

@@ -193,7 +193,7 @@ def test_a_notice_ses_refused_raises_for_lambdas_retry_and_is_sent_once_after(
     assert mailer(stack)(password_changed(user_id)) == {"status": "processed"}
     notices = [mail for mail in sent(ADDRESS) if mail.subject == "Your password was changed"]
     assert len(notices) == 1
-    assert "2026-11-29T00:30:00.000Z" in notices[0].text
+    assert "2026-11-29 00:30 UTC" in notices[0].text
     # And the same event again, even as EventBridge republished it (a new id), sends nothing
     mailer(stack)(password_changed(user_id))
     mailer(stack)(password_changed(user_id, bridge_id="bridge-2"))

@@ -4,6 +4,7 @@ left unfilled."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import get_args
 
@@ -30,6 +31,7 @@ SUBJECTS: dict[MailTemplate, str] = {
     "factor_added": "A second factor was added to your account",
     "factor_removed": "A second factor was removed from your account",
     "factors_reset": "Your second factors were reset",
+    "email_changed": "Your account's e-mail address was changed",
 }
 # A value of each name, each with characters HTML must escape.
 VALUES = {
@@ -41,6 +43,7 @@ VALUES = {
     "device": 'Firefox on "Linux" <x>',
     "ip": "203.0.113.10",
     "factor": "an authenticator app <TOTP>",
+    "new_address": "new&<x>@example.com",
 }
 
 
@@ -75,7 +78,7 @@ def test_a_message_renders_its_subject_and_both_parts_with_every_value(
         assert VALUES[name] in rendered.text, name
     # and in the HTML escaped, never raw
     assert rendered.html.startswith("<!DOCTYPE html>")
-    assert f"<title>{SUBJECTS[template]}</title>" in rendered.html
+    assert f"<title>{html.escape(SUBJECTS[template], quote=True)}</title>" in rendered.html
     for name in TEMPLATE_VALUES[template] - {"code", "minutes", "at", "ip"}:
         assert VALUES[name] not in rendered.html, name
     if "username" in TEMPLATE_VALUES[template]:

@@ -15,7 +15,9 @@ from session_service.domain.email.mail import MailPurpose, MailRequest
 # Long enough for the stream's retries and a look at it afterwards.
 MAIL_REQUEST_SECONDS = 86_400
 MAIL_REQUEST_KIND = "mail_request"
-_PURPOSES: frozenset[str] = frozenset({"verify_email", "password_reset", "sign_in_code"})
+_PURPOSES: frozenset[str] = frozenset(
+    {"verify_email", "password_reset", "sign_in_code", "email_changed"}
+)
 
 
 def mail_request_key(request_id: str) -> Key:

@@ -23,7 +23,9 @@ _SUBJECT = "Subject: "
 # Times (`at`) are written out for a reader ("2026-11-29 00:30 UTC"), `minutes` is how long
 # a code or link lasts, `factor` names one ("an authenticator app", "a passkey").
 TEMPLATE_VALUES: Mapping[MailTemplate, frozenset[str]] = {
-    "verify_email": frozenset({"code", "username", "minutes"}),
+    # Sent to an address nobody has verified yet: nothing the requester chose (a
+    # username) goes in it, so that it cannot carry their words to a stranger.
+    "verify_email": frozenset({"code", "minutes"}),
     "password_reset": frozenset({"link", "username", "minutes"}),
     "sign_in_code": frozenset({"code", "minutes"}),
     "password_changed": frozenset({"username", "at"}),
@@ -32,6 +34,7 @@ TEMPLATE_VALUES: Mapping[MailTemplate, frozenset[str]] = {
     "factor_added": frozenset({"username", "at", "factor"}),
     "factor_removed": frozenset({"username", "at", "factor"}),
     "factors_reset": frozenset({"username", "at"}),
+    "email_changed": frozenset({"username", "at", "new_address"}),
 }
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
@@ -17,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from session_service.adapters.aws import aws_client
 from session_service.adapters.mail_rendering import RenderedMail, render
 from session_service.config import Settings
-from session_service.domain.email.mail import OutgoingMail
+from session_service.domain.email.mail import OutgoingMail, Undeliverable
 from session_service.domain.errors import Unavailable
 from session_service.observability import logger
 
@@ -33,12 +35,24 @@ def mime_message(sender: str, mail: OutgoingMail, rendered: RenderedMail) -> byt
     keeps it 7-bit, whatever the values' characters, for every relay and reader."""
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
-    message["To"] = mail.to
+    message["To"] = _recipient(mail.to)
     message["Subject"] = rendered.subject
     message["Date"] = formatdate(usegmt=True)
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message.as_bytes()
+
+
+def _recipient(address: str) -> Address:
+    """The To header's address, only if it reads back as exactly this address: never an
+    encoded-word or a character a reader would decode into another one."""
+    try:
+        recipient = Address(addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError):
+        raise Undeliverable("the recipient is no address a header can carry") from None
+    if recipient.addr_spec != address or not address.isascii():
+        raise Undeliverable("the recipient is no address a header can carry")
+    return recipient
 
 
 class SesMailSender:
@@ -57,7 +71,10 @@ class SesMailSender:
         self._render = renderer
 
     def send(self, mail: OutgoingMail) -> None:
-        raw = mime_message(self._sender, mail, self._render(mail))
+        try:
+            raw = mime_message(self._sender, mail, self._render(mail))
+        except ValueError as unsendable:  # a missing value, a header that cannot be
+            raise Undeliverable(str(unsendable)) from None
         request: dict[str, Any] = {
             "FromEmailAddress": self._sender,
             "Destination": {"ToAddresses": [mail.to]},

@@ -15,11 +15,14 @@ from session_service.domain.models import b64url
 # RFC 5321's limits: 64 octets before the @, 254 in all (a path of 256 with its <>).
 MAX_ADDRESS_LENGTH = 254
 MAX_LOCAL_PART_LENGTH = 64
-# What a mailbox address looks like in practice: no spaces, quotes or angle brackets, one
-# @, a domain with a dot. Stricter than RFC 5322 on purpose: an address is a key here.
-_ADDRESS = re.compile(
-    r"[^\s@\"<>(),;:\\\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
-)
+# A dot-atom address of printable ASCII (RFC 5322 §3.2.3's atext, dots between atoms) at
+# a domain of letters, digits and hyphens with a dot: stricter than RFC 5322 on purpose,
+# since an address is a key here and goes into a message's header. No quoted local part,
+# no comments, no control character, and no "=?" (an RFC 2047 encoded-word, which a mail
+# library would decode into another address).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*\.[a-z]{{2,63}}")
 CODE_DIGITS = 6
 RESET_TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 128
@@ -36,10 +39,19 @@ def normalize_address(raw: object, field: str = "email") -> str:
         len(address) > MAX_ADDRESS_LENGTH
         or len(local) > MAX_LOCAL_PART_LENGTH
         or not address.isascii()
+        or "=?" in address
+        or "?=" in address
         or _ADDRESS.fullmatch(address) is None
     ):
         raise InvalidRequest(f"{field} must be an e-mail address.")
     return address
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox an address reaches, as the mailing limits count it: without a
+    `+tag` (most providers deliver ada+1@ and ada+2@ to ada@), so tags share one limit."""
+    local, _, domain = address.partition("@")
+    return f"{local.split('+', 1)[0] or local}@{domain}"
 
 
 def address_digest(address: str) -> str:

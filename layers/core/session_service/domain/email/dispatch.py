@@ -7,9 +7,12 @@ replaced meanwhile) sends nothing, silently: the requester was answered long ago
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from session_service.domain.accounts.account_changes import account_event
@@ -17,7 +20,7 @@ from session_service.domain.activity.activity_log import user_agent_label
 from session_service.domain.email.addresses import code_digest, new_code, new_token, token_digest
 from session_service.domain.email.mail import MailRequest, MailSender, MailTemplate, OutgoingMail
 from session_service.domain.email.records import AddressOwner, EmailStore, ResetToken
-from session_service.domain.models import Credential, Millis, UserProfile, rfc3339
+from session_service.domain.models import Credential, Millis, UserProfile, parse_rfc3339
 from session_service.domain.ports import SessionStore, StaleWrite
 from session_service.observability import logger
 
@@ -72,8 +75,25 @@ class MailDispatch:
             self._verification(request)
         elif request.purpose == "password_reset":
             self._reset_link(request)
+        elif request.purpose == "email_changed":
+            self._address_changed(request)
         else:
             self._sign_in_code(request)
+
+    def _address_changed(self, request: MailRequest) -> None:
+        """The previous address is told that the account's address changed (and to
+        where): a thief who moved it cannot do so unseen."""
+        profile = self._store.find_profile(request.user_id)
+        if profile is None or not request.address:
+            return
+        self._send(
+            request,
+            request.address,
+            "email_changed",
+            username=profile.username,
+            at=readable(request.requested_at),
+            new_address=profile.email or "another address",
+        )
 
     def _verification(self, request: MailRequest) -> None:
         pending = self._email_store.find_pending(request.user_id)
@@ -88,20 +108,17 @@ class MailDispatch:
             logger.info("verification not sent: the request was replaced meanwhile")
             return
         minutes = str(self._policy.code_ttl_seconds // 60)
-        self._send(
-            request,
-            pending.address,
-            "verify_email",
-            code=code,
-            username=profile.username,
-            minutes=minutes,
-        )
+        # (no username: the address is nobody's yet, so nothing the requester chose)
+        self._send(request, pending.address, "verify_email", code=code, minutes=minutes)
 
     def _reset_link(self, request: MailRequest) -> None:
         found = self._account(request)
         if found is None:
             return
         credential, profile, address = found
+        if (profile.password_changed_at or 0) > request.requested_at:
+            logger.info("reset link not sent: the password changed after it was asked for")
+            return
         token = new_token()
         now = self._now()
         reset = ResetToken(
@@ -111,7 +128,11 @@ class MailDispatch:
             password_version=credential.password_version,
             expires_at=now + self._policy.reset_ttl_seconds * 1000,
         )
-        event = account_event(credential.user_id, "PasswordResetRequested", now)
+        # Named by the request: a retry writes the same record, and publishes nothing twice.
+        event = dataclasses.replace(
+            account_event(credential.user_id, "PasswordResetRequested", now),
+            record_id=f"reset.{request.request_id}",
+        )
         try:
             self._email_store.issue_reset(reset, credential, event)
         except StaleWrite:
@@ -131,7 +152,7 @@ class MailDispatch:
     def _sign_in_code(self, request: MailRequest) -> None:
         found = self._account(request)
         login = self._email_store.find_email_login(request.login_digest)
-        if found is None or login is None:
+        if found is None or login is None or self._now() >= login.expires_at:
             return
         credential, _, address = found
         code = new_code()
@@ -175,10 +196,11 @@ class MailDispatch:
             template = "password_reset_done"
         values = {"username": profile.username, "at": _when(detail, self._now())}
         if template == "new_device":
-            # A browser and platform label: the header is whatever the client wrote.
+            # A browser and platform label: the header is whatever the client wrote; an
+            # address only if it is one (whoever may publish on the bus writes the detail).
             values |= {
                 "device": user_agent_label(str(detail.get("user_agent") or "")),
-                "ip": str(detail.get("ip") or "an unknown address"),
+                "ip": _address(detail.get("ip")),
             }
         if template in ("factor_added", "factor_removed"):
             values["factor"] = _FACTOR_NAMES.get(detail_type, "a second factor")
@@ -186,8 +208,23 @@ class MailDispatch:
 
 
 def _when(detail: Mapping[str, Any], now: Millis) -> str:
-    """The event's own time (its `*_at` field), else now."""
+    """The event's own time (its `*_at` field, if it is one), else now, written out for
+    a reader ("2026-11-29 00:30 UTC")."""
     for name, value in detail.items():
         if name.endswith("_at") and isinstance(value, str):
-            return value
-    return rfc3339(now, "seconds")
+            try:
+                return readable(parse_rfc3339(value))
+            except ValueError:
+                break
+    return readable(now)
+
+
+def readable(millis: Millis) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _address(value: object) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        return "an unknown address"

@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 from session_service.domain.models import Millis
 
 # What a request asks the mailer to send.
-MailPurpose = Literal["verify_email", "password_reset", "sign_in_code"]
+MailPurpose = Literal["verify_email", "password_reset", "sign_in_code", "email_changed"]
 
 # Each message the service sends: a template of its own (plain text and HTML).
 MailTemplate = Literal[
@@ -26,6 +26,7 @@ MailTemplate = Literal[
     "factor_added",
     "factor_removed",
     "factors_reset",
+    "email_changed",
 ]
 
 
@@ -36,7 +37,9 @@ class MailRequest:
     - verify_email: user_id and the address to verify;
     - password_reset: username_key or address, as the user gave it (the account is
       found by the mailer, so the request costs the same whether or not it exists);
-    - sign_in_code: address, and login_digest (the digest of the login_id it answered)."""
+    - sign_in_code: address, and login_digest (the digest of the login_id it answered);
+    - email_changed: user_id, and the previous address, which is told (recorded with the
+      verification of the new one)."""
 
     request_id: str
     purpose: MailPurpose
@@ -59,8 +62,15 @@ class OutgoingMail:
     values: Mapping[str, str] = field(default_factory=dict)
 
 
+class Undeliverable(Exception):
+    """A message that can never be sent as it is (an address no header can carry, a
+    template missing a value): retrying would only hold up the messages behind it, so the
+    mailer logs it, counts it and drops it."""
+
+
 class MailSender(Protocol):
     """Sends one message (Amazon SES v2 on AWS, the emulator's SES locally); raises
-    `Unavailable` when it could not, so that the mailer's retry sends it again."""
+    `Unavailable` when it could not, so that the mailer's retry sends it again, and
+    `Undeliverable` when no retry could."""
 
     def send(self, mail: OutgoingMail) -> None: ...
