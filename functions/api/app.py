@@ -15,6 +15,7 @@ from session_service.edge.account_routes import account_router
 from session_service.edge.activity_routes import activity_router
 from session_service.edge.api_context import ApiContext, ApiServices
 from session_service.edge.email_routes import email_router
+from session_service.edge.hosted_page_routes import hosted_page_router
 from session_service.edge.key_routes import key_router
 from session_service.edge.passkey_routes import passkey_router
 from session_service.edge.session_routes import session_router
@@ -51,6 +52,7 @@ for router in (account_router, totp_router, session_router, activity_router, key
     app.include_router(router(api_context))
 app.include_router(passkey_router(api_context))
 app.include_router(email_router(api_context))
+app.include_router(hosted_page_router())
 if settings.api_docs:
     app.enable_swagger(path="/docs")
 

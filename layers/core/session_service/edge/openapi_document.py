@@ -19,6 +19,7 @@ TAGS = (
     ("/auth/session", "Sessions"),
     ("/auth/password", "Sessions"),
     ("/auth/", "Sign-in"),
+    ("/signin", "Sign-in"),
     ("/.well-known/", "Discovery"),
     ("/admin/", "Admin"),
 )
