@@ -131,9 +131,14 @@ def test_the_mailed_link_resets_the_password_and_ends_the_sessions_of_before(
     # When she opens the reset link from her mailbox and sets a new password there
     opened(page, reset_link(service, address))
     page.get_by_label(PASSWORD_LABEL).fill(NEW_PASSWORD)
-    with page.expect_request("**/auth/password/reset") as sent:
+    with (
+        page.expect_request("**/auth/password/reset") as sent,
+        page.expect_response("**/auth/logout") as signed_out,
+    ):
         page.get_by_role("button", name=SUBMIT).click()
     assert set(body_of(sent.value)) == {"reset_token", "new_password"}
+    # (the session the reset started is signed out at once: the page has no use for it)
+    assert signed_out.value.status == 204
     # Then the page says so, and keeps nothing
     expect(page.get_by_role("status")).to_have_text(DONE)
     expect(page.get_by_label(PASSWORD_LABEL)).to_be_hidden()
@@ -142,7 +147,11 @@ def test_the_mailed_link_resets_the_password_and_ends_the_sessions_of_before(
     assert refused(service, first)
     assert refused(service, second)
     login = {"username": username, "password": NEW_PASSWORD}
-    assert service.post("/auth/login", login).status_code == 200
+    answer = service.post("/auth/login", login)
+    assert answer.status_code == 200
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    # her only session is this one: none is left over from the reset
+    assert len(service.get("/auth/sessions", headers=headers).json()["sessions"]) == 1
     # And the link, spent, is invalid from then on
     page.goto("about:blank")  # (else only the fragment would change: no new page)
     page.goto(service.url(f"/signin#token={body_of(sent.value)['reset_token']}"))

@@ -2,7 +2,7 @@
 // is read from the URL's fragment, which no server sees, and taken out of the address bar
 // at once; the new password (and a second factor's code when the account asks for one)
 // goes to POST /auth/password/reset. Nothing from the URL or the answers is written as
-// HTML: text only. The tokens of the session the reset starts are not kept.
+// HTML: text only. The session the reset starts is signed out at once, its tokens not kept.
 "use strict";
 
 (() => {
@@ -52,6 +52,18 @@
       button.disabled = false;
     }
     if (answer.ok) {
+      // The reset answers a fresh session the page has no use for: it signs it out at
+      // once (by its refresh token), so that it neither lingers nor takes a place of the
+      // account's session limit. Best effort: the password is reset either way.
+      if (typeof data.refresh_token === "string") {
+        fetch("auth/logout", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-Requested-With": "fetch" },
+          body: JSON.stringify({ refresh_token: data.refresh_token }),
+          credentials: "omit",
+          cache: "no-store",
+        }).catch(() => {});
+      }
       finish("Your password is reset, and every other session has ended. Sign in with the new password.");
     } else if (answer.status === 400 && Array.isArray(data.factors)) {
       if (data.factors.includes("totp") || data.factors.includes("recovery_code")) {
