@@ -7,6 +7,7 @@ and the mailer's requests). The DynamoDB store's conditions and errors, one for 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 from harness.fakes import InMemoryStore
 from harness.key_limits import check_keys
@@ -35,6 +36,8 @@ from session_service.domain.ports import AlreadyExists, StaleWrite
 class InMemoryEmailStore:
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
+        # The ids of the tries counted, by the code's owner (a request id, a login digest)
+        self._tries: dict[str, set[str]] = {}
 
     def _call(self, name: str) -> None:
         self.store.calls.append(name)
@@ -81,7 +84,7 @@ class InMemoryEmailStore:
             check_keys(pending_key(user_id))
             return self.store.email_pending.get(user_id)
 
-    def count_verification_try(self, pending: PendingAddress) -> None:
+    def count_verification_try(self, pending: PendingAddress) -> str:
         store = self.store
         with store._lock:
             self._call("count_verification_try")
@@ -96,6 +99,31 @@ class InMemoryEmailStore:
             store.email_pending[pending.user_id] = dataclasses.replace(
                 current, tries=current.tries + 1
             )
+            return self._tried(current.request_id)
+
+    def give_back_verification_try(self, pending: PendingAddress, attempt: str) -> None:
+        store = self.store
+        with store._lock:
+            self._call("give_back_verification_try")
+            current = store.email_pending.get(pending.user_id)
+            if current is not None and self._untried(current.request_id, attempt):
+                store.email_pending[pending.user_id] = dataclasses.replace(
+                    current, tries=current.tries - 1
+                )
+
+    def _tried(self, owner: str) -> str:
+        """A try's id, held by the code's `owner` (its request, its login) until given
+        back, as DynamoDB's item holds it in `tried`."""
+        attempt = uuid.uuid4().hex
+        self._tries.setdefault(owner, set()).add(attempt)
+        return attempt
+
+    def _untried(self, owner: str, attempt: str) -> bool:
+        held = self._tries.get(owner, set())
+        if attempt not in held:
+            return False
+        held.discard(attempt)
+        return True
 
     def verify_address(
         self,
@@ -162,7 +190,7 @@ class InMemoryEmailStore:
             check_keys(email_login_key(digest))
             return self.store.email_logins.get(digest)
 
-    def count_code_try(self, login: EmailLogin) -> None:
+    def count_code_try(self, login: EmailLogin) -> str:
         store = self.store
         with store._lock:
             self._call("count_code_try")
@@ -171,6 +199,17 @@ class InMemoryEmailStore:
             if current is None or current.tries >= MAX_CODE_TRIES:
                 raise StaleWrite()
             store.email_logins[login.digest] = dataclasses.replace(current, tries=current.tries + 1)
+            return self._tried(login.digest)
+
+    def give_back_code_try(self, login: EmailLogin, attempt: str) -> None:
+        store = self.store
+        with store._lock:
+            self._call("give_back_code_try")
+            current = store.email_logins.get(login.digest)
+            if current is not None and self._untried(login.digest, attempt):
+                store.email_logins[login.digest] = dataclasses.replace(
+                    current, tries=current.tries - 1
+                )
 
     def spend_email_login(self, login: EmailLogin) -> None:
         store = self.store

@@ -61,6 +61,13 @@ def deliver_mail(stack: Stack, read: dict[str, str] | None = None) -> Any:
     return handler({"Records": records}, LambdaContext())
 
 
+def deliver_new_mail(stack: Stack) -> Any:
+    """deliver_mail for what the stream got since this stack's last delivery (the stream's
+    positions kept with the stack): each request handed to the mailer once."""
+    read: dict[str, str] = vars(stack).setdefault("mail_read", {})
+    return deliver_mail(stack, read)
+
+
 def sent(to: str | None = None) -> list[Mail]:
     """What moto's SES was given, oldest first; to one address, if given."""
     mails = []

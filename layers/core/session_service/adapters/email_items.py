@@ -7,6 +7,8 @@ Items (pk / sk):
   RESET#<token digest>   / RESET      a password-reset token (the credential names the
                                       newest one's digest: `reset_digest`)
   EMAILLOGIN#<digest>    / EMAILLOGIN a sign-in by e-mailed code, by its login_id's digest
+A code's `tries` come with `tried`, the ids of the attempts that counted them (a try sent
+again after its answer was lost finds its own id there, and counts once).
 Every one carries `ttl` but the verified address, which lives as long as the account.
 """
 

@@ -3,9 +3,18 @@ reset tokens, sign-ins by code and the requests the mailer serves (email_items.p
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from session_service.adapters.dynamo import aws, dynamodb_client, transact, update_if
+from botocore.exceptions import ClientError
+
+from session_service.adapters.dynamo import (
+    aws,
+    dynamodb_client,
+    is_condition_failure,
+    transact,
+    update_if,
+)
 from session_service.adapters.email_items import (
     email_login_from_item,
     email_login_item,
@@ -93,22 +102,60 @@ class DynamoEmailStore:
         item = self._get(pending_key(user_id), "find_pending")
         return pending_from_item(item) if item else None
 
-    def count_verification_try(self, pending: PendingAddress) -> None:
-        counted = update_if(
+    def count_verification_try(self, pending: PendingAddress) -> str:
+        return self._count_try(
+            "count_verification_try",
+            pending_key(pending.user_id),
+            "request_id = :request AND tries < :max",
+            {":request": s(pending.request_id), ":max": n(MAX_CODE_TRIES)},
+        )
+
+    def give_back_verification_try(self, pending: PendingAddress, attempt: str) -> None:
+        self._give_back_try("give_back_verification_try", pending_key(pending.user_id), attempt)
+
+    def _count_try(self, operation: str, item_key: Key, condition: str, values: Item) -> str:
+        """One more try of a code, its attempt's id joining `tried`: the same write sent
+        again (its answer lost, botocore retries it) finds its own id and counts nothing
+        more. StaleWrite when the condition fails (spent, replaced, no tries left)."""
+        attempt = secrets.token_urlsafe(9)
+        with aws(operation):
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=item_key,
+                    UpdateExpression="ADD tries :one, tried :attempt",
+                    ConditionExpression=f"{condition} AND NOT contains(tried, :id)",
+                    ExpressionAttributeValues={
+                        ":one": n(1),
+                        ":attempt": {"SS": [attempt]},
+                        ":id": s(attempt),
+                        **values,
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                tried = error.response.get("Item", {}).get("tried", {}).get("SS", [])
+                if attempt not in tried:
+                    raise StaleWrite() from None
+        return attempt
+
+    def _give_back_try(self, operation: str, item_key: Key, attempt: str) -> None:
+        # Only while this try counts: sent again, or after the code was spent, a no-op.
+        update_if(
             self._db,
             self._table,
-            "count_verification_try",
-            Key=pending_key(pending.user_id),
-            UpdateExpression="ADD tries :one",
-            ConditionExpression="request_id = :request AND tries < :max",
+            operation,
+            Key=item_key,
+            UpdateExpression="ADD tries :minus_one DELETE tried :attempt",
+            ConditionExpression="contains(tried, :id)",
             ExpressionAttributeValues={
-                ":one": n(1),
-                ":request": s(pending.request_id),
-                ":max": n(MAX_CODE_TRIES),
+                ":minus_one": n(-1),
+                ":attempt": {"SS": [attempt]},
+                ":id": s(attempt),
             },
         )
-        if counted is None:
-            raise StaleWrite()
 
     def verify_address(
         self,
@@ -177,18 +224,16 @@ class DynamoEmailStore:
         item = self._get(email_login_key(digest), "find_email_login")
         return email_login_from_item(item) if item else None
 
-    def count_code_try(self, login: EmailLogin) -> None:
-        counted = update_if(
-            self._db,
-            self._table,
+    def count_code_try(self, login: EmailLogin) -> str:
+        return self._count_try(
             "count_code_try",
-            Key=email_login_key(login.digest),
-            UpdateExpression="ADD tries :one",
-            ConditionExpression="attribute_exists(pk) AND tries < :max",
-            ExpressionAttributeValues={":one": n(1), ":max": n(MAX_CODE_TRIES)},
+            email_login_key(login.digest),
+            "attribute_exists(pk) AND tries < :max",
+            {":max": n(MAX_CODE_TRIES)},
         )
-        if counted is None:
-            raise StaleWrite()
+
+    def give_back_code_try(self, login: EmailLogin, attempt: str) -> None:
+        self._give_back_try("give_back_code_try", email_login_key(login.digest), attempt)
 
     def spend_email_login(self, login: EmailLogin) -> None:
         items = [

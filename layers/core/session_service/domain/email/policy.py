@@ -3,10 +3,11 @@ and per client address in each login window (EMAILS_PER_ADDRESS, EMAILS_PER_IP).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from session_service.domain.email.addresses import address_digest
-from session_service.domain.errors import Conflict, RateLimited
+from session_service.domain.errors import Conflict, RateLimited, Unavailable
 from session_service.domain.models import Reservation, ThrottleScope
 from session_service.domain.throttling.login_throttle import LoginThrottle, client_address
 
@@ -35,7 +36,8 @@ class EmailPolicy:
 
 class MailThrottle:
     """A place per message in its recipient's scope and its client address's, never
-    given back: a message asked for is a message counted, sent or not."""
+    given back: a message asked for is a message counted, sent or not. Only AWS failing to
+    record the message gives them back: none was asked for, and the client may retry."""
 
     def __init__(self, throttle: LoginThrottle, policy: EmailPolicy) -> None:
         self._throttle = throttle
@@ -50,11 +52,22 @@ class MailThrottle:
         )
         return self._throttle.reserve_scopes(scopes)
 
-    def allows(self, recipient: str, ip: str) -> bool:
-        """Whether one more message may go (its places taken); False when a scope is full
-        (the routes that always answer 202 then send nothing)."""
+    def record(
+        self, recipient: str, ip: str, write: Callable[[], None], refuse: bool = False
+    ) -> bool:
+        """Ask for one message (`write` records it) within the limits, its places taken
+        first: False, and nothing written, when a scope is full (the routes that always
+        answer 202 then send nothing), or RateLimited with `refuse`. When AWS fails the
+        write (503), its places are given back."""
         try:
-            self.reserve(recipient, ip)
+            reservation = self.reserve(recipient, ip)
         except RateLimited:
+            if refuse:
+                raise
             return False
+        try:
+            write()
+        except Unavailable:
+            self._throttle.release(reservation)
+            raise
         return True

@@ -90,9 +90,15 @@ class EmailStore(Protocol):
 
     def find_pending(self, user_id: str) -> PendingAddress | None: ...
 
-    def count_verification_try(self, pending: PendingAddress) -> None:
+    def count_verification_try(self, pending: PendingAddress) -> str:
         """Count a try of the pending code before it is judged, so that a burst of guesses
-        gets MAX_CODE_TRIES judged (StaleWrite when none is left, or it was replaced)."""
+        gets MAX_CODE_TRIES judged (StaleWrite when none is left, or it was replaced): the
+        try's id, to give it back with."""
+        ...
+
+    def give_back_verification_try(self, pending: PendingAddress, attempt: str) -> None:
+        """The try was never judged (AWS failed first): it counts no more. Only the try of
+        this id, once, and only while it is counted."""
         ...
 
     def verify_address(
@@ -115,9 +121,13 @@ class EmailStore(Protocol):
 
     def find_email_login(self, digest: str) -> EmailLogin | None: ...
 
-    def count_code_try(self, login: EmailLogin) -> None:
+    def count_code_try(self, login: EmailLogin) -> str:
         """Count a try of the login's code before it is judged (StaleWrite when none is
-        left, or it is spent)."""
+        left, or it is spent): the try's id, to give it back with."""
+        ...
+
+    def give_back_code_try(self, login: EmailLogin, attempt: str) -> None:
+        """As give_back_verification_try, for the login's code."""
         ...
 
     def spend_email_login(self, login: EmailLogin) -> None:

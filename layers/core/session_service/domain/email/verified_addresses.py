@@ -5,6 +5,7 @@ that proved it): the address is how the account is recovered."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,13 @@ from session_service.domain.email.records import (
     EmailStore,
     PendingAddress,
 )
-from session_service.domain.errors import Conflict, InvalidGrant, InvalidRequest, NotFound
+from session_service.domain.errors import (
+    Conflict,
+    InvalidGrant,
+    InvalidRequest,
+    NotFound,
+    Unavailable,
+)
 from session_service.domain.models import Credential, Millis, UserProfile
 from session_service.domain.ports import AlreadyExists, SessionStore, StaleWrite
 
@@ -71,10 +78,12 @@ class VerifiedAddresses:
 
         def create(credential: Credential, profile: UserProfile) -> None:
             pending, mail = self._pending(credential.user_id, address)
-            if not self._mail_throttle.allows(address, ip):
+            if not self._mail_throttle.record(
+                address,
+                ip,
+                lambda: self._store.register_with_address(credential, profile, pending, mail),
+            ):
                 self._sessions.create_user(credential, profile)
-                return
-            self._store.register_with_address(credential, profile, pending, mail)
 
         return create
 
@@ -84,9 +93,10 @@ class VerifiedAddresses:
         address = normalize_address(raw_address)
         credential = self._credential(change)
         require_factor_proof(credential, change)
-        self._mail_throttle.reserve(address, ip)
         pending, mail = self._pending(change.user_id, address)
-        self._store.request_verification(pending, mail)
+        self._mail_throttle.record(
+            address, ip, lambda: self._store.request_verification(pending, mail), refuse=True
+        )
 
     def verify(self, change: FactorChange, code: object) -> str:
         """The pending address becomes the account's with its code: the address."""
@@ -105,10 +115,19 @@ class VerifiedAddresses:
         # The try is counted before the code is judged: of a burst of guesses, no more
         # than MAX_CODE_TRIES are judged.
         try:
-            self._store.count_verification_try(pending)
+            attempt = self._store.count_verification_try(pending)
         except StaleWrite:
             raise InvalidGrant(WRONG_CODE) from None
-        if not codes_match(
+        try:
+            return self._judge(change, pending, code)
+        except Unavailable:
+            # AWS failed before the try was judged: it counts no more (best effort).
+            with contextlib.suppress(Unavailable):
+                self._store.give_back_verification_try(pending, attempt)
+            raise
+
+    def _judge(self, change: FactorChange, pending: PendingAddress, code: str) -> str:
+        if pending.code_digest is None or not codes_match(
             pending.code_digest, self._code_key(), VERIFY_PURPOSE, pending.request_id, code
         ):
             raise InvalidGrant(WRONG_CODE)

@@ -8,6 +8,7 @@ An account with a second factor still proves it: the code buys an mfa_token."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from session_service.domain.email.addresses import (
 from session_service.domain.email.mail import MailRequest
 from session_service.domain.email.policy import EmailPolicy, MailThrottle
 from session_service.domain.email.records import MAX_CODE_TRIES, EmailLogin, EmailStore
-from session_service.domain.errors import InvalidGrant, MfaRequired
+from session_service.domain.errors import InvalidGrant, MfaRequired, Unavailable
 from session_service.domain.models import ClientInfo, Credential
 from session_service.domain.ports import SecretSpend, SessionStore, StaleWrite
 from session_service.domain.sessions.lifecycle import SessionService
@@ -64,9 +65,6 @@ class EmailSignIn:
         self._policy.require_sign_in()
         address = normalize_address(raw_address)
         login_id = secrets.token_urlsafe(32)
-        if not self._mail_throttle.allows(address, ip):
-            # Beyond the mailing limits: the same answer, nothing recorded or sent.
-            return login_id
         now = self._sessions.now()
         login = EmailLogin(
             digest=token_digest(login_id),
@@ -77,7 +75,10 @@ class EmailSignIn:
         mail = MailRequest(
             str(uuid.uuid4()), "sign_in_code", now, address=address, login_digest=login.digest
         )
-        self._email_store.start_email_login(login, mail)
+        # Beyond the mailing limits: the same answer, nothing recorded or sent.
+        self._mail_throttle.record(
+            address, ip, lambda: self._email_store.start_email_login(login, mail)
+        )
         return login_id
 
     def complete(self, login_id: object, code: object, client: ClientInfo) -> IssuedTokens:
@@ -107,23 +108,36 @@ class EmailSignIn:
     def _prove_and_start(
         self, login: EmailLogin, credential: Credential, code: str, client: ClientInfo
     ) -> IssuedTokens:
-        expected = login.code_digest or ""
         # The try is counted before the code is judged: of a burst of guesses on one
         # login, no more than MAX_CODE_TRIES are judged.
         try:
-            self._email_store.count_code_try(login)
+            attempt = self._email_store.count_code_try(login)
         except StaleWrite:
             raise InvalidGrant(WRONG_CODE) from None
+        try:
+            return self._judge(login, credential, code, client)
+        except Unavailable:
+            # AWS failed before the try was judged: it counts no more (best effort).
+            with contextlib.suppress(Unavailable):
+                self._email_store.give_back_code_try(login, attempt)
+            raise
+
+    def _judge(
+        self, login: EmailLogin, credential: Credential, code: str, client: ClientInfo
+    ) -> IssuedTokens:
+        expected = login.code_digest or ""
         if not expected or not codes_match(
             expected, self._code_key(), SIGN_IN_PURPOSE, login.digest, code
         ):
             raise InvalidGrant(WRONG_CODE)
         if credential.has_second_factor:
+            # The challenge first: a code is never spent without the mfa_token it buys
+            # (AWS failing between the two leaves a challenge no one was given, unusable).
+            token = self._second_factors().open_challenge(credential, None, EMAIL_AMR)
             try:
                 self._email_store.spend_email_login(login)
             except StaleWrite:
                 raise InvalidGrant(WRONG_CODE) from None
-            token = self._second_factors().open_challenge(credential, None, EMAIL_AMR)
             raise MfaRequired(token, credential.factors)
         start = StartRequest(
             credential.user_id,

@@ -84,8 +84,7 @@ class PasswordRecovery:
                 raise InvalidRequest("username must be a string of 1 to 128 characters.")
             key = username_key(username)
             mail, recipient = dataclasses.replace(mail, username_key=key), f"user:{key}"
-        if self._mail_throttle.allows(recipient, ip):
-            self._email_store.request_mail(mail)
+        self._mail_throttle.record(recipient, ip, lambda: self._email_store.request_mail(mail))
 
     def reset(self, request: ResetRequest) -> IssuedTokens:
         self._policy.require_enabled()
