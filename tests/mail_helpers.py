@@ -68,6 +68,18 @@ def deliver_new_mail(stack: Stack) -> Any:
     return deliver_mail(stack, read)
 
 
+def new_mail_requests(stack: Stack) -> list[Any]:
+    """The mail requests the stream got since this stack's last delivery (deliver_new_mail
+    hands them to the mailer), as the mapping hands them: each once."""
+    read: dict[str, str] = vars(stack).setdefault("mail_read", {})
+    return [
+        record
+        for record in stream_records(stack, read)
+        if record["eventName"] == "INSERT"
+        and record["dynamodb"]["NewImage"].get("kind", {}).get("S") == "mail_request"
+    ]
+
+
 def sent(to: str | None = None) -> list[Mail]:
     """What moto's SES was given, oldest first; to one address, if given."""
     mails = []

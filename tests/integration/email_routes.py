@@ -229,7 +229,9 @@ class Refusals:
 
 
 def _commits(operation: str, params: Any) -> bool:
+    """A write of the request's own: not a throttle counter's, nor the mailer's record of a
+    message being sent (its idempotency record, completed once SES took the message)."""
     if operation not in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"):
         return False
     key = params.get("Key") or params.get("Item") or {}
-    return not str(key.get("pk", {}).get("S", "")).startswith("THROTTLE#")
+    return not str(key.get("pk", {}).get("S", "")).startswith(("THROTTLE#", "MAILSENT"))

@@ -319,7 +319,12 @@ class DynamoEmailStore:
             },
             account_event_put(self._table, event),
         ]
-        transact(self._db, "issue_reset", items)
+        try:
+            transact(self._db, "issue_reset", items, conflicts={2: AlreadyExists})
+        except AlreadyExists:
+            # The request's record is there: its retry (SES failed, or AWS after the write),
+            # whose new token replaces the one never mailed.
+            transact(self._db, "issue_reset", items[:2])
 
     def set_login_code(self, login: EmailLogin, owner: AddressOwner, code_digest: str) -> bool:
         written = update_if(

@@ -148,7 +148,8 @@ class EmailStore(Protocol):
 
     def issue_reset(self, token: ResetToken, credential: Credential, event: AccountEvent) -> None:
         """The token, named by the credential (voiding any older one), with the record of
-        the request (PasswordResetRequested); StaleWrite when the password changed."""
+        the request (PasswordResetRequested: written once, a retry of the request finding
+        it there); StaleWrite when the password changed."""
         ...
 
     def set_login_code(self, login: EmailLogin, owner: AddressOwner, code_digest: str) -> bool:
