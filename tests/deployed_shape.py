@@ -1,14 +1,15 @@
 """template.yaml as CloudFormation deploys it: expanded by aws-sam-translator (SAM's own
 transform), and what the checks of the deployed shape need from it: each function's role,
-the IAM actions a recorded AWS call needs, and whether a role's statements (and, for a KMS
-key, the key's policy) allow them."""
+the IAM actions a recorded AWS call needs (with the condition keys IAM sees in its request),
+and whether a role's statements (and, for a KMS key, the key's policy) allow them."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.recording import Call
@@ -38,18 +39,22 @@ def _listed(value: Any) -> list[Any]:
 
 @dataclass(frozen=True)
 class Permission:
-    """An IAM action on a resource ARN."""
+    """An IAM action on a resource ARN. `context`: the request's condition keys this check
+    models, each with its values (none: the request has no such key); a statement's
+    condition on a key not modelled for the call is an error. Not compared: a permission
+    is named by its action and resource."""
 
     action: str
     resource: str
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 def allowed(
     statements: list[dict[str, Any]], needed: Permission, resolve: Callable[[Any], Any]
 ) -> bool:
     """Whether the statements (their intrinsics resolved) allow it and none denies it. A
-    statement this matcher does not model (conditions, NotAction, NotResource) is an
-    error, never silently read as unconditional."""
+    statement this matcher does not model (NotAction, NotResource, a condition operator or
+    key it does not evaluate) is an error, never silently read as unconditional."""
     verdicts = _effects(statements, needed, resolve)
     return "Allow" in verdicts and "Deny" not in verdicts
 
@@ -58,7 +63,7 @@ def _effects(
     statements: list[dict[str, Any]], needed: Permission, resolve: Callable[[Any], Any]
 ) -> set[str]:
     for statement in statements:
-        unmodelled = set(statement) - {"Sid", "Effect", "Action", "Resource"}
+        unmodelled = set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}
         if unmodelled:
             raise ValueError(f"the IAM check does not model {sorted(unmodelled)}: {statement}")
     return {
@@ -66,7 +71,54 @@ def _effects(
         for statement in statements
         if _matches(_listed(statement["Action"]), needed.action, ignore_case=True)
         and _matches([str(r) for r in _listed(resolve(statement["Resource"]))], needed.resource)
+        and condition_holds(statement.get("Condition"), needed, resolve)
     }
+
+
+# Keys that hold a set of values in a request: IAM tests them with ForAllValues only.
+MULTIVALUED_KEYS = frozenset({"dynamodb:LeadingKeys", "dynamodb:Attributes"})
+
+
+def _like(value: str, pattern: str) -> bool:
+    """IAM's StringLike: * any run of characters, ? one character, nothing else special."""
+    parts = (".".join(map(re.escape, part.split("?"))) for part in pattern.split("*"))
+    return re.fullmatch(".*".join(parts), value) is not None
+
+
+_STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": str.__eq__,
+    "StringLike": _like,
+}
+
+
+def condition_holds(
+    condition: Mapping[str, Any] | None, needed: Permission, resolve: Callable[[Any], Any]
+) -> bool:
+    """Whether a statement's Condition holds for the request, as IAM evaluates it: every
+    operator's every key (AND), a key's policy values any of them (OR). ForAllValues holds
+    when each of the request's values matches (and when it has none); ...IfExists holds
+    when the request has no value; Null "false" holds when it has one."""
+    return all(
+        _holds(operator, key, [str(v) for v in _listed(resolve(expected))], needed)
+        for operator, tests in (condition or {}).items()
+        for key, expected in tests.items()
+    )
+
+
+def _holds(operator: str, key: str, patterns: list[str], needed: Permission) -> bool:
+    if key not in needed.context:
+        raise ValueError(f"the IAM check does not model {key} for {needed.action}: add it")
+    values = needed.context[key]
+    qualifier, _, test = operator.rpartition(":")
+    if test == "Null" and not qualifier:
+        return (not values) == ([p.lower() for p in patterns] == ["true"])
+    if_exists = test.endswith("IfExists")
+    match = _STRING_TESTS.get(test.removesuffix("IfExists"))
+    if match is None or qualifier != ("ForAllValues" if key in MULTIVALUED_KEYS else ""):
+        raise ValueError(f"the IAM check does not model {operator} on {key}")
+    if qualifier:
+        return all(any(match(value, p) for p in patterns) for value in values)
+    return any(match(values[0], p) for p in patterns) if values else if_exists
 
 
 _KEY_POLICY_MEMBERS = {"Sid", "Effect", "Principal", "Action", "Resource", "Condition"}
@@ -134,11 +186,55 @@ _TRANSACT_ACTIONS = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
-
-
 _SINGLE_TABLE_OPERATIONS = frozenset(
     {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"}
 )
+# The table's key (template.yaml SessionTable's KeySchema): pk the partition key.
+PARTITION_KEY, SORT_KEY = "pk", "sk"
+_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+_EXPRESSION_WORDS = frozenset(
+    {"SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN"}
+)
+# A name at the top of a path (not after "." or "]"), a placeholder, or a function's name.
+_EXPRESSION_NAME = re.compile(r"(?<![\w.#:\]])([#:]?[A-Za-z_]\w*)(\s*\()?")
+
+
+def expression_attributes(expression: str, names: Mapping[str, str]) -> set[str]:
+    """The top-level attributes an expression names (#placeholders resolved), as
+    dynamodb:Attributes lists them: no value, keyword or function."""
+    found: set[str] = set()
+    for token, call in _EXPRESSION_NAME.findall(expression):
+        if not (token.startswith(":") or call or token.upper() in _EXPRESSION_WORDS):
+            found.add(names[token] if token.startswith("#") else token)
+    return found
+
+
+def _item_context(operation: str, request: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The fine-grained access keys of a request on one item (a transaction's item too):
+    the partition key it names; the attributes it names (its key, what it writes and what
+    its expressions read), for a read only with a projection; the ReturnValues a write
+    asks for (NONE unless it says, as DynamoDB fills it in; a transaction's item has only
+    ReturnValuesOnConditionCheckFailure); a read's Select."""
+    item = request.get("Item") or request["Key"]
+    names = request.get("ExpressionAttributeNames", {})
+    attributes = set(item) if "Item" in request else {PARTITION_KEY, SORT_KEY}
+    for part in ("UpdateExpression", "ConditionExpression", "ProjectionExpression"):
+        attributes |= expression_attributes(request.get(part, ""), names)
+    context: dict[str, tuple[str, ...]] = {"dynamodb:LeadingKeys": (item[PARTITION_KEY]["S"],)}
+    legacy = {"AttributeUpdates", "Expected", "AttributesToGet"} & set(request)
+    if not legacy and (operation not in _READS or "ProjectionExpression" in request):
+        context["dynamodb:Attributes"] = tuple(sorted(attributes))
+    if operation in _READS:
+        default = "SPECIFIC_ATTRIBUTES" if "ProjectionExpression" in request else "ALL_ATTRIBUTES"
+        context["dynamodb:Select"] = (str(request.get("Select", default)),)
+        return context
+    context["dynamodb:Select"] = ()
+    if operation in _TRANSACT_ACTIONS:
+        given = request.get("ReturnValuesOnConditionCheckFailure")
+        context["dynamodb:ReturnValues"] = (str(given),) if given else ()
+    else:
+        context["dynamodb:ReturnValues"] = (str(request.get("ReturnValues", "NONE")),)
+    return context
 
 
 def _dynamodb_permissions(
@@ -149,10 +245,23 @@ def _dynamodb_permissions(
     if operation == "TransactWriteItems":
         for item in params["TransactItems"]:
             ((kind, request),) = item.items()
-            yield Permission(_TRANSACT_ACTIONS[kind], arns[request["TableName"]])
+            context = _item_context(kind, request)
+            yield Permission(_TRANSACT_ACTIONS[kind], arns[request["TableName"]], context)
     elif operation in ("BatchGetItem", "BatchWriteItem"):
-        for table in params["RequestItems"]:
-            yield Permission(f"dynamodb:{operation}", arns[table])
+        for table, requests in params["RequestItems"].items():
+            # a batch write's requests: {"PutRequest": {"Item"}} or {"DeleteRequest": {"Key"}}
+            keys = (
+                requests["Keys"]
+                if operation == "BatchGetItem"
+                else [w.get("Item") or w["Key"] for r in requests for w in r.values()]
+            )
+            partitions = tuple(key[PARTITION_KEY]["S"] for key in keys)
+            yield Permission(
+                f"dynamodb:{operation}", arns[table], {"dynamodb:LeadingKeys": partitions}
+            )
+    elif operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
+        context = _item_context(operation, params)
+        yield Permission(f"dynamodb:{operation}", arns[params["TableName"]], context)
     elif operation in _SINGLE_TABLE_OPERATIONS:
         yield Permission(f"dynamodb:{operation}", arns[params["TableName"]])
     else:
@@ -181,26 +290,19 @@ def permissions_for(
         yield Permission(f"sqs:{operation}", arns[str(params["QueueUrl"])])
     elif service == "sesv2" and operation == "SendEmail":
         # SES authorizes the sender's identity (its address's, or its domain's when only
-        # the domain is verified: the role grants both) and the configuration set.
+        # the domain is verified: the role grants both) and the configuration set, each
+        # with the message's From address as ses:FromAddress.
         address = str(params["FromEmailAddress"]).rsplit("<", 1)[-1].rstrip(">")
-        yield Permission("ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{address}")
+        context = {"ses:FromAddress": (address,)}
+        identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{address}"
+        yield Permission("ses:SendEmail", identity, context)
         if params.get("ConfigurationSetName"):
             name = params["ConfigurationSetName"]
-            yield Permission(
-                "ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{name}"
-            )
+            configuration_set = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{name}"
+            yield Permission("ses:SendEmail", configuration_set, context)
     elif service == "kms" and operation in ("Sign", "GetPublicKey"):
         key = str(params["KeyId"])  # an id or an ARN: IAM and the key policy see the ARN
         yield Permission(f"kms:{operation}", arns.get(key, key))
-    elif service == "sesv2" and operation == "SendEmail":
-        # IAM checks the identity the message is sent from (and a configuration set).
-        sender = str(params["FromEmailAddress"])
-        yield Permission("ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{sender}")
-        if "ConfigurationSetName" in params:
-            name = params["ConfigurationSetName"]
-            yield Permission(
-                "ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{name}"
-            )
     else:
         raise ValueError(f"no IAM mapping for {service}.{operation}: add one")
 
