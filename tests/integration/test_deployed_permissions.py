@@ -32,6 +32,8 @@ from tests.helpers import (
     stream_records,
     totp_code,
 )
+from tests.mail_helpers import deliver_mail
+from tests.mailer_helpers import ADDRESS, mail_stack, with_verified_address
 
 
 def actions(stack: Stack, function: str) -> set[str]:
@@ -167,3 +169,58 @@ def test_a_call_the_check_cannot_map_fails_loudly(stack: Stack) -> None:
     unknown = Call("ApiFunction", "kms", "Decrypt", {})
     with pytest.raises(ValueError, match=r"kms\.Decrypt"):
         missing_permissions([unknown], stack.template)
+
+
+def test_the_mailers_calls_fit_its_conditions_and_the_same_calls_bent_do_not(
+    stack_with: Callable[..., Stack],
+) -> None:
+    # Given a verification code, a reset link and a sign-in code mailed
+    stack = mail_stack(stack_with)
+    with_verified_address(stack)
+    assert stack.http("POST", "/auth/password/forgot", {"username": "ada"}).status == 202
+    assert stack.http("POST", "/auth/email/login/start", {"email": ADDRESS}).status == 202
+    assert deliver_mail(stack) == {"batchItemFailures": []}
+    calls = [call for call in stack.calls.calls if call.function == "MailerFunction"]
+    # Then each of its table calls fits its role's conditions, item by item
+    assert missing_permissions(calls, stack.template) == []
+    arns = stack_arns(stack.template)
+    touched = {
+        (needed.action.removeprefix("dynamodb:"), partition.split("#")[0])
+        for call in calls
+        if call.service == "dynamodb"
+        for needed in permissions_for(call.service, call.operation, call.params, arns)
+        for partition in needed.context["dynamodb:LeadingKeys"]
+    }
+    assert {
+        ("GetItem", "LOGIN"),
+        ("GetItem", "USER"),
+        ("GetItem", "EMAIL"),
+        ("GetItem", "EMAILVERIFY"),
+        ("GetItem", "EMAILLOGIN"),
+        ("UpdateItem", "EMAILVERIFY"),
+        ("UpdateItem", "EMAILLOGIN"),
+        ("UpdateItem", "LOGIN"),
+        ("PutItem", "RESET"),
+        ("PutItem", "ACCOUNT_EVENT"),
+        ("PutItem", "MAILSENT"),
+        ("UpdateItem", "MAILSENT"),
+    } <= touched
+    # And the same calls bent to another end are refused: the reset's write on the
+    # credential setting its password hash, a code written onto the credential
+    (issue_reset,) = [call for call in calls if call.operation == "TransactWriteItems"]
+    hash_set = copy.deepcopy(dict(issue_reset.params))
+    (credential,) = [i["Update"] for i in hash_set["TransactItems"] if "Update" in i]
+    credential["UpdateExpression"] = "SET password_hash = :digest"
+    code = next(
+        call
+        for call in calls
+        if call.operation == "UpdateItem" and "code_digest" in call.params["UpdateExpression"]
+    )
+    code_on_credential = {**code.params, "Key": credential["Key"]}
+    bent = [
+        Call("MailerFunction", "dynamodb", "TransactWriteItems", hash_set),
+        Call("MailerFunction", "dynamodb", "UpdateItem", code_on_credential),
+    ]
+    table = stack.template.names.attributes[("SessionTable", "Arn")]
+    refused = missing_permissions(bent, stack.template)
+    assert refused == [("MailerFunction", Permission("dynamodb:UpdateItem", table))] * 2

@@ -1,7 +1,8 @@
 """The template as CloudFormation would deploy it (expanded by aws-sam-translator): what
 AWS enforces and no emulator does. A queue a service writes to lets it; no function reserves
 concurrency unless asked; state that must outlive the stack does; Secrets Manager may invoke
-the rotation function for this secret only."""
+the rotation function for this secret only; the mailer touches the table item by item and
+sends as the sender only."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from local_run.expansion import deployed_template, expanded_template
 from local_run.functions import reserved_concurrency
 from local_run.template import Template, load_template
 from tests.deployed_shape import (
+    PARTITION_KEY,
     Permission,
     allowed,
+    expression_attributes,
     key_policy_allows,
+    permissions_for,
     resources_of_type,
     role_statements,
 )
@@ -120,6 +124,8 @@ def test_no_function_reserves_concurrency_unless_asked() -> None:
 # Resources whose content a stack cannot recreate: users, sessions, keys (the second
 # factor's key too: the sealed TOTP secrets open with it only).
 STATEFUL = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+# ...but for the e-mailed codes' key: a new one voids only the codes outstanding (minutes).
+RECREATABLE = "EmailCodeKeySecret"
 
 
 def test_state_outlives_the_stack_but_not_a_failed_creation() -> None:
@@ -127,11 +133,14 @@ def test_state_outlives_the_stack_but_not_a_failed_creation() -> None:
         logical_id: resource
         for kind in STATEFUL
         for logical_id, resource in resources_of_type(EXPANDED, kind).items()
+        if logical_id != RECREATABLE
     }
     assert sorted(stateful) == ["SecondFactorKeySecret", "SessionTable", "SigningKeySecret"]
     for logical_id, resource in stateful.items():
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         assert resource["UpdateReplacePolicy"] == "Retain", logical_id
+    code_key = EXPANDED["Resources"][RECREATABLE]
+    assert (code_key["DeletionPolicy"], code_key["UpdateReplacePolicy"]) == ("Delete", "Delete")
 
 
 def test_a_failed_first_creation_can_delete_the_table_it_made() -> None:
@@ -230,3 +239,156 @@ def test_writes_of_the_published_keys_by_others_reach_an_alarmed_queue_of_their_
         1,
         "GreaterThanOrEqualToThreshold",
     )
+
+
+# -- the mailer: the table item by item, the sender's address only ---------------------------
+
+MAIL = {"EmailSender": "no-reply@example.com"}
+MAIL_TEMPLATE = deployed_template(MAIL)
+MAILER = role_statements(expanded_template(MAIL), "MailerFunction")
+TABLE = str(MAIL_TEMPLATE.resolve({"Ref": "SessionTable"}))
+ARNS = {TABLE: str(MAIL_TEMPLATE.resolve({"Fn::GetAtt": ["SessionTable", "Arn"]}))}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def mailer_may(operation: str, service: str = "dynamodb", **params: Any) -> bool:
+    """Whether the mailer's deployed role allows the call, every item of it."""
+    needed = list(permissions_for(service, operation, {"TableName": TABLE, **params}, ARNS))
+    return all(allowed(MAILER, permission, MAIL_TEMPLATE.resolve) for permission in needed)
+
+
+def update(pk: str, expression: str, condition: str = "password_version = :v") -> dict[str, Any]:
+    item = key(pk, pk.split("#", maxsplit=1)[0])
+    return {"Key": item, "UpdateExpression": expression, "ConditionExpression": condition}
+
+
+NEWEST_RESET = update("LOGIN#ada", "SET reset_digest = :digest")
+
+
+def test_every_table_right_of_the_mailer_names_its_partitions_and_requires_one() -> None:
+    on_table = [s for s in MAILER if "dynamodb:" in str(s["Action"])]
+    assert len(on_table) == 6
+    for statement in on_table:
+        condition = statement["Condition"]
+        assert condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"], statement["Sid"]
+        assert condition["Null"] == {"dynamodb:LeadingKeys": "false"}, statement["Sid"]
+    # The table's partition key is what the check reads dynamodb:LeadingKeys from
+    schema = EXPANDED["Resources"]["SessionTable"]["Properties"]["KeySchema"]
+    assert (schema[0]["AttributeName"], schema[0]["KeyType"]) == (PARTITION_KEY, "HASH")
+
+
+def test_the_mailer_reads_the_items_it_mails_for() -> None:
+    # a credential, a profile, an address's owner, a pending verification and code sign-in
+    reads = ["LOGIN#ada", "USER#u-1", "EMAIL#ada@example.com", "EMAILVERIFY#u-1", "EMAILLOGIN#d"]
+    for pk in reads:
+        assert mailer_may("GetItem", Key=key(pk, "S"), ConsistentRead=True), pk
+
+
+def test_the_mailer_writes_the_codes_the_reset_token_and_its_records_as_its_code_does() -> None:
+    verification = "SET code_digest = :code, expires_at = :expires, tries = :zero"
+    assert mailer_may("UpdateItem", **update("EMAILVERIFY#u-1", verification, "request_id = :r"))
+    sign_in = "SET user_id = :user, username_key = :key, code_digest = :code, tries = :zero"
+    assert mailer_may("UpdateItem", **update("EMAILLOGIN#d", sign_in, "attribute_exists(pk)"))
+    reset = {"Put": {"TableName": TABLE, "Item": {**key("RESET#d", "RESET"), "user_id": {}}}}
+    event = {
+        "Put": {
+            "TableName": TABLE,
+            "Item": {**key("ACCOUNT_EVENT#r", "EVENT"), "at": {}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    newest = {"Update": {"TableName": TABLE, **NEWEST_RESET}}
+    assert mailer_may("TransactWriteItems", TransactItems=[reset, newest, event])
+    # Powertools' idempotency records: what its DynamoDBPersistenceLayer sends
+    sent, names = key("MAILSENT", "mailer#h"), {"#id": "pk", "#s": "status"}
+    new = "attribute_not_exists(#id)"
+    failure = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    assert mailer_may(
+        "PutItem", Item=sent, ConditionExpression=new, **failure, ExpressionAttributeNames=names
+    )
+    assert mailer_may(
+        "UpdateItem", Key=sent, UpdateExpression="SET #s = :s", ExpressionAttributeNames=names
+    )
+    assert mailer_may("GetItem", Key=sent, ConsistentRead=True)
+    assert mailer_may("DeleteItem", Key=sent)
+    assert mailer_may("SendEmail", "sesv2", FromEmailAddress="no-reply@example.com")
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        # a password hash overwritten, a TOTP secret removed, an account enabled
+        ("UpdateItem", update("LOGIN#ada", "SET password_hash = :hash")),
+        ("UpdateItem", update("LOGIN#ada", "REMOVE totp_secret, recovery_codes")),
+        ("UpdateItem", update("LOGIN#ada", "SET reset_digest = :d, disabled = :no")),
+        # the whole credential returned by the one write it may make on it
+        ("UpdateItem", {**NEWEST_RESET, "ReturnValues": "ALL_OLD"}),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {
+                        "Update": {
+                            "TableName": TABLE,
+                            **update("LOGIN#ada", "SET password_hash = :hash"),
+                        }
+                    }
+                ]
+            },
+        ),
+        ("PutItem", {"Item": key("LOGIN#ada", "LOGIN")}),
+        ("DeleteItem", {"Key": key("USER#u-1", "PROFILE")}),
+        # an address claimed, a pending verification moved to another address
+        ("PutItem", {"Item": key("EMAIL#eve@example.com", "EMAIL")}),
+        ("UpdateItem", update("EMAILVERIFY#u-1", "SET address = :a", "request_id = :r")),
+        # a second-factor challenge or a throttle's counters read
+        ("GetItem", {"Key": key("MFA#d", "CHALLENGE")}),
+        ("GetItem", {"Key": key("THROTTLE#ip", "W#1")}),
+        ("Query", {"KeyConditionExpression": "pk = :pk"}),
+    ],
+)
+def test_the_mailer_may_not_touch_what_it_does_not_mail_for(
+    operation: str, params: dict[str, Any]
+) -> None:
+    assert not mailer_may(operation, **params)
+
+
+def test_the_mailer_sends_as_the_sender_only_though_its_domain_is_the_identity() -> None:
+    # SES authorizes the address's identity, or the domain's when only the domain is
+    # verified, and the domain's covers every address of it: the From address decides
+    identities = ["no-reply@example.com", "example.com"]
+    for identity in (f"arn:aws:ses:us-east-1:123456789012:identity/{i}" for i in identities):
+        for sender, expected in (("no-reply@example.com", True), ("ceo@example.com", False)):
+            needed = Permission("ses:SendEmail", identity, {"ses:FromAddress": (sender,)})
+            assert allowed(MAILER, needed, MAIL_TEMPLATE.resolve) is expected, (identity, sender)
+    # as the check reads a call's From address, display name or not
+    assert mailer_may("SendEmail", "sesv2", FromEmailAddress="Us <no-reply@example.com>")
+    assert not mailer_may("SendEmail", "sesv2", FromEmailAddress="Bank <ceo@example.com>")
+
+
+def test_the_check_evaluates_for_all_values_and_the_null_guard_as_iam_does() -> None:
+    (reads,) = [s for s in MAILER if s.get("Sid") == "ReadAccountsAndMailItems"]
+    nothing_named = Permission("dynamodb:GetItem", ARNS[TABLE], {"dynamodb:LeadingKeys": ()})
+    # ForAllValues holds for a request without the key: the Null guard refuses it
+    assert not allowed([reads], nothing_named, MAIL_TEMPLATE.resolve)
+    unguarded = {**reads, "Condition": {k: v for k, v in reads["Condition"].items() if k != "Null"}}
+    assert allowed([unguarded], nothing_named, MAIL_TEMPLATE.resolve)
+    # IAM's wildcards, not fnmatch's: [ ] is no character class
+    (puts,) = [s for s in MAILER if s.get("Sid") == "IssueResetTokens"]
+    bracket = Permission("dynamodb:PutItem", ARNS[TABLE], {"dynamodb:LeadingKeys": ("[R]ESET#",)})
+    assert not allowed([puts], bracket, MAIL_TEMPLATE.resolve)
+    # A condition key the check does not model for the call fails it, never passes
+    identity = "arn:aws:ses:us-east-1:123456789012:identity/no-reply@example.com"
+    with pytest.raises(ValueError, match="does not model ses:FromAddress"):
+        allowed(MAILER, Permission("ses:SendEmail", identity), MAIL_TEMPLATE.resolve)
+
+
+def test_the_attributes_of_an_expression_are_its_top_level_names() -> None:
+    expression = "SET #a = :x, b.c = list_append(b.c, :y) REMOVE d[0].e ADD tries :one"
+    names = {"#a": "alpha"}
+    assert expression_attributes(expression, names) == {"alpha", "b", "d", "tries"}
+    condition = "attribute_exists(pk) AND size (tried) < :max AND NOT contains(tried, :id)"
+    assert expression_attributes(condition, {}) == {"pk", "tried"}

@@ -1,7 +1,7 @@
 """The role tables of docs/deploy.md are the template's: what each function's role, as
-aws-sam-translator expands it, allows on which of the stack's resources, and the AWS
-managed policies it carries. A role changed without its row, or a row without its role,
-fails here."""
+aws-sam-translator expands it, allows on which of the stack's resources under which
+conditions, and the AWS managed policies it carries. A role changed without its row, or a
+row without its role, fails here."""
 
 from __future__ import annotations
 
@@ -9,16 +9,30 @@ import re
 from collections import defaultdict
 from typing import Any
 
+import pytest
+
 from local_run.expansion import expanded_template
 from local_run.template import ROOT
 from tests.deployed_shape import resources_of_type, role_statements
 
 DEPLOY = ROOT / "docs" / "deploy.md"
-GRANTS_HEADER = "| function | may | on |"
+GRANTS_HEADER = "| function | may | on | when |"
 MANAGED_HEADER = "| function | AWS managed policies |"
 EVERY_FUNCTION = "every function"
 
-Grants = dict[str, set[tuple[str, str]]]
+# (action, resource, conditions) per function; the conditions as the table's "when" cell
+# states them, canonical: "label value, value; label value" (labels and values sorted).
+Grants = dict[str, set[tuple[str, str, str]]]
+# What each label of the "when" cell stands for: the condition operator and key. A
+# "partition" clause carries its Null guard too (dynamodb:LeadingKeys present: without it
+# ForAllValues would hold for a call that names no partition key).
+CONDITION_LABELS = {
+    "partition": ("ForAllValues:StringLike", "dynamodb:LeadingKeys"),
+    "attributes": ("ForAllValues:StringEquals", "dynamodb:Attributes"),
+    "returning": ("StringEqualsIfExists", "dynamodb:ReturnValues"),
+    "from": ("StringEquals", "ses:FromAddress"),
+}
+PARTITION_GUARD = ("Null", "dynamodb:LeadingKeys", "false")
 
 
 def table_rows(document: str, header: str) -> list[list[str]]:
@@ -37,19 +51,34 @@ def quoted(cell: str) -> list[str]:
     return re.findall(r"`([^`]+)`", cell)
 
 
+def canonical_conditions(clauses: list[tuple[str, list[str]]]) -> str:
+    return "; ".join(f"{label} {', '.join(sorted(values))}" for label, values in sorted(clauses))
+
+
+def documented_conditions(cell: str) -> str:
+    """The "when" cell's clauses ("partition `LOGIN#*`, `USER#*`; attributes `pk`"),
+    canonical; each label one of CONDITION_LABELS."""
+    clauses = []
+    for clause in filter(str.strip, cell.split(";")):
+        label = clause.split("`", 1)[0].strip()
+        assert label in CONDITION_LABELS, f"the role table has no condition {label!r}: {cell}"
+        clauses.append((label, quoted(clause)))
+    return canonical_conditions(clauses)
+
+
 def documented_grants(document: str) -> Grants:
-    """(action, resource) per function, as the table states them. A row without a function
-    continues the one above; an action without its service (`Query` after
-    `dynamodb:GetItem`) is of the service before it."""
+    """(action, resource, conditions) per function, as the table states them. A row
+    without a function continues the one above; an action without its service (`Query`
+    after `dynamodb:GetItem`) is of the service before it."""
     grants: Grants = defaultdict(set)
     function = ""
-    for function_cell, actions_cell, resources_cell in table_rows(document, GRANTS_HEADER):
+    for function_cell, actions_cell, resources_cell, when in table_rows(document, GRANTS_HEADER):
         function = (quoted(function_cell) or [function])[0]
         service = ""
         for action in quoted(actions_cell):
             service, _, name = action.rpartition(":") if ":" in action else (service, "", action)
             for resource in quoted(resources_cell):
-                grants[function].add((f"{service}:{name}", resource))
+                grants[function].add((f"{service}:{name}", resource, documented_conditions(when)))
     return dict(grants)
 
 
@@ -90,19 +119,45 @@ def resource_name(value: Any) -> str:
     raise ValueError(f"the role table does not model this resource: {value}")
 
 
+def condition_value(value: Any) -> str:
+    """A condition's value as the table names it: a parameter's as <Parameter>."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return f"<{value['Ref']}>"
+    assert isinstance(value, str), f"the role table does not model this value: {value}"
+    return value
+
+
+def deployed_conditions(condition: dict[str, Any] | None) -> str:
+    """A statement's Condition as the "when" cell states it; one the table has no label
+    for fails, and so does a partition clause without its Null guard."""
+    labels = {spec: label for label, spec in CONDITION_LABELS.items()}
+    clauses, guarded = [], False
+    for operator, tests in (condition or {}).items():
+        for key, value in tests.items():
+            values = [condition_value(v) for v in (value if isinstance(value, list) else [value])]
+            if (operator, key, *values) == PARTITION_GUARD:
+                guarded = True
+                continue
+            assert (operator, key) in labels, f"the role table does not model {operator} {key}"
+            clauses.append((labels[operator, key], values))
+    assert guarded == any(label == "partition" for label, _ in clauses), condition
+    return canonical_conditions(clauses)
+
+
 def deployed_grants(template: dict[str, Any], functions: list[str]) -> Grants:
     grants: Grants = {}
     for function in functions:
         granted = set()
         for statement in role_statements(template, function):
-            # Only plain allows: a condition or a NotAction would need a column of its own.
-            assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}, statement
+            # Only allows: a NotAction or a Deny would need a column of its own.
+            assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
             assert statement["Effect"] == "Allow", statement
             actions = statement["Action"]
             resources = statement["Resource"]
+            when = deployed_conditions(statement.get("Condition"))
             for action in [actions] if isinstance(actions, str) else actions:
                 for resource in resources if isinstance(resources, list) else [resources]:
-                    granted.add((action, resource_name(resource)))
+                    granted.add((action, resource_name(resource), when))
         grants[function] = granted
     return grants
 
@@ -131,20 +186,36 @@ def test_the_table_reader_carries_the_function_and_the_service_down() -> None:
     document = "\n".join(
         [
             GRANTS_HEADER,
-            "|---|---|---|",
-            "| `F` | `dynamodb:GetItem`, `Query` | `SessionTable` |",
-            "| | `ssm:GetParameter`, `sqs:SendMessage` | `/<stack>/a`, `Queue` |",
+            "|---|---|---|---|",
+            "| `F` | `dynamodb:GetItem`, `Query` | `SessionTable` | |",
+            "| | `ssm:GetParameter`, `sqs:SendMessage` | `/<stack>/a`, `Queue` | |",
+            "| | `dynamodb:UpdateItem` | `T` | partition `B#*`, `A#*`; attributes `pk` |",
             "",
-            "| `G` | `events:PutEvents` | `EventBus` |",
+            "| `G` | `events:PutEvents` | `EventBus` | |",
         ]
     )
     assert documented_grants(document) == {
         "F": {
-            ("dynamodb:GetItem", "SessionTable"),
-            ("dynamodb:Query", "SessionTable"),
-            ("ssm:GetParameter", "/<stack>/a"),
-            ("ssm:GetParameter", "Queue"),
-            ("sqs:SendMessage", "/<stack>/a"),
-            ("sqs:SendMessage", "Queue"),
+            ("dynamodb:GetItem", "SessionTable", ""),
+            ("dynamodb:Query", "SessionTable", ""),
+            ("ssm:GetParameter", "/<stack>/a", ""),
+            ("ssm:GetParameter", "Queue", ""),
+            ("sqs:SendMessage", "/<stack>/a", ""),
+            ("sqs:SendMessage", "Queue", ""),
+            ("dynamodb:UpdateItem", "T", "attributes pk; partition A#*, B#*"),
         }
     }
+
+
+def test_a_condition_reads_as_its_when_cell_and_a_partition_needs_its_guard() -> None:
+    partition = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["B#*", "A#*"]}}
+    guard = {"Null": {"dynamodb:LeadingKeys": "false"}}
+    sender = {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
+    assert deployed_conditions({**partition, **guard}) == "partition A#*, B#*"
+    assert deployed_conditions(sender) == "from <EmailSender>"
+    assert documented_conditions("from `<EmailSender>`") == "from <EmailSender>"
+    # ForAllValues alone holds for a call that names no partition key: refused here
+    with pytest.raises(AssertionError):
+        deployed_conditions(partition)
+    with pytest.raises(AssertionError, match="does not model"):
+        deployed_conditions({"StringLike": {"dynamodb:LeadingKeys": "A#*"}})

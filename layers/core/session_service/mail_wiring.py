@@ -4,21 +4,55 @@ flows the API serves, and the mailer's dispatch. Once per container, on first us
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING
 
 from session_service import wiring
 from session_service.adapters.store import dynamo_store
 from session_service.config import get_settings
+from session_service.domain.keys.keyring import KeyRingError
 
 if TYPE_CHECKING:
     from session_service.adapters.email_store import DynamoEmailStore
     from session_service.domain.email.dispatch import MailDispatch
     from session_service.domain.email.policy import EmailPolicy, MailThrottle
     from session_service.domain.flows.email_flows import EmailFlows
+    from session_service.domain.keys.keyring import SecretFetcher
+
+# The secret of the e-mailed codes' key (EmailCodeKeySecret): the API function's and the
+# mailer's only. Not the second-factor key, which seals the TOTP secrets.
+CODE_KEY_SECRET_VARIABLE = "EMAIL_CODE_KEY_SECRET_ID"
 
 
 def code_key() -> bytes:
-    return wiring.second_factor_keys().code_key
+    """The key of the e-mailed codes' digests, derived (HKDF-SHA256) from the e-mail code
+    key secret: read at most once per SIGNING_KEY_CACHE_SECONDS, derived once per value."""
+    value = _code_key_secret()(False)
+    text = value.get("key")
+    if not isinstance(text, str) or len(text) < 32:
+        raise KeyRingError("the e-mail code key secret holds no key of 32+ characters")
+    return _derived_code_key(text)
+
+
+@functools.cache
+def _code_key_secret() -> SecretFetcher:
+    from session_service.adapters.secrets import secrets_manager_fetcher  # noqa: PLC0415
+
+    secret_id = os.environ.get(CODE_KEY_SECRET_VARIABLE, "")
+    if not secret_id:
+        raise KeyRingError(f"{CODE_KEY_SECRET_VARIABLE} names no secret (is e-mail on?)")
+    return secrets_manager_fetcher(
+        secret_id, get_settings().signing_key_cache_seconds, what="the e-mail code key secret"
+    )
+
+
+@functools.cache
+def _derived_code_key(secret_text: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: PLC0415
+
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"email-code-digest")
+    return hkdf.derive(secret_text.encode())
 
 
 @functools.cache
