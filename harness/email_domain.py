@@ -124,6 +124,7 @@ def build_email_services(
             second_factors=lambda: services.second_factors,
             passkeys=lambda: services.passkeys,
             proofs=services.proofs,
+            accounts=services.accounts,
         ),
         sign_in=EmailSignIn(
             store,
@@ -134,6 +135,7 @@ def build_email_services(
             second_factors=lambda: services.second_factors,
             proofs=services.proofs,
             code_key=lambda: CODE_KEY,
+            accounts=services.accounts,
         ),
         dispatch=MailDispatch(
             store, email_store, sender, mailer, lambda: CODE_KEY, clock=services.clock

@@ -131,13 +131,15 @@ class InMemoryEmailStore:
         owner: AddressOwner,
         previous: str | None,
         event: AccountEvent,
+        notice: MailRequest | None = None,
     ) -> None:
         store = self.store
         releases = previous is not None and previous != owner.address
         with store._lock:
             self._call("verify_address")
             check_keys(owner_key(owner.address), pending_key(pending.user_id))
-            store._transaction(4 + releases)
+            # (a change also voids the credential's reset link and tells the old address)
+            store._transaction(4 + 2 * releases + (notice is not None and releases))
             # In the transaction's order: its first failed condition is the error.
             held = store.email_owners.get(owner.address)
             if held is not None and held.user_id != owner.user_id:
@@ -162,6 +164,13 @@ class InMemoryEmailStore:
             store.account_events.append(event)
             if previous and releases:
                 store.email_owners.pop(previous, None)
+                stored = store.credentials.get(owner.username_key)
+                if stored is not None:
+                    store.credentials[owner.username_key] = dataclasses.replace(
+                        stored, reset_digest=None
+                    )
+                if notice is not None:
+                    store.mail_requests[notice.request_id] = notice
 
     def find_owner(self, address: str) -> AddressOwner | None:
         with self.store._lock:

@@ -170,7 +170,10 @@ ROUTES = {
         verified, add_address, BOTH, _new_address_state, MAILED
     ),
     "verify_the_address": Route(registered, verify, BOTH, _verified_state),
-    "verify_a_wrong_code": Route(registered, verify_wrong_code, BOTH, _verification_tries),
+    # a wrong code keeps its place in the account's day of verification tries
+    "verify_a_wrong_code": Route(
+        registered, verify_wrong_code, BOTH, _verification_tries, frozenset({"verify"})
+    ),
     "forgot_the_password": Route(verified, forgot, BOTH, _link_state, MAILED),
     "reset_the_password": Route(linked(verified), reset, frozenset(), _password_state),
     "reset_the_password_with_totp": Route(
@@ -178,9 +181,14 @@ ROUTES = {
     ),
     "start_a_sign_in_by_code": Route(verified, answer_kept(start), BOTH, _code_state, MAILED),
     "sign_in_by_code": Route(coded(verified), sign_in, BOTH, _replayed),
-    # a wrong code is a judged failure: its place in the account's window is kept
+    # a wrong code is a judged failure: its places (the address's window of codes and the
+    # client's) are kept
     "sign_in_with_a_wrong_code": Route(
-        coded(verified), sign_in_wrong_code, BOTH, _sign_in_tries, frozenset({"factor"})
+        coded(verified),
+        sign_in_wrong_code,
+        BOTH,
+        _sign_in_tries,
+        frozenset({"email-code", "email-code-ip"}),
     ),
     "sign_in_by_code_with_totp": Route(coded(with_totp), answer_kept(sign_in), BOTH, _second_step),
     "reset_the_factors": Route(with_totp, factors_reset, frozenset(), _password_login),
@@ -225,6 +233,7 @@ ADDED: dict[str, tuple[int, dict[str, int]]] = {
 # The routes that prove a credential (a code, a link with TOTP) and hold throttle places
 # as they do, and those that keep a mailing place
 TAKE_PLACES = {
+    "verify_the_address",
     "reset_the_password_with_totp",
     "sign_in_by_code",
     "sign_in_by_code_with_totp",

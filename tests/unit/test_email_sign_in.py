@@ -9,7 +9,7 @@ import pytest
 
 from harness.domain import CLIENT
 from harness.email_domain import EmailDomain, build_email_domain, mailed_code, verify_address
-from session_service.domain.email.addresses import token_digest
+from session_service.domain.email.addresses import address_digest, token_digest
 from session_service.domain.errors import InvalidGrant, MfaRequired, RateLimited
 from session_service.domain.flows.second_step import SecondStepRequest
 from tests.helpers import enroll_totp, login_as, outcome, totp_code
@@ -113,32 +113,48 @@ def test_an_account_with_totp_proves_it_after_the_code(domain: EmailDomain) -> N
     assert issued.session.amr == ("email", "otp")
 
 
-def test_wrong_codes_count_in_the_accounts_second_factor_window(domain: EmailDomain) -> None:
+def test_wrong_codes_count_in_a_window_of_the_address_never_the_accounts_factors(
+    domain: EmailDomain,
+) -> None:
     user_id = _user(domain)
     for _ in range(2):
         login_id, code = _started(domain)
         for _ in range(5):
             assert _complete(domain, login_id, _wrong(code)) == "InvalidGrant"
-    assert domain.store.held(f"factor#{user_id}") == 10
-    failing = [e for e in domain.store.account_events if e.event_type == "SecondFactorFailing"]
-    assert [(e.reason, e.failures) for e in failing] == [("window_limit", 10)]
+    mailbox = address_digest(ADDRESS)
+    assert domain.store.held(f"email-code#{mailbox}") == 10
     # The eleventh, even with the right code, is refused for the window
     login_id, code = _started(domain)
     with pytest.raises(RateLimited) as refused:
         domain.email.sign_in.complete(login_id, code, CLIENT)
     assert refused.value.status == 429
-    # Not in the password scopes, nor in TOTP's run of failures
+    # Not in the password scopes, nor in the account's second-factor window or TOTP's
+    # run: guessing codes needs no password, and must not lock the owner's factors out
     counted = {key.split("#")[0] for (key, _), held in domain.store.attempts.items() if held}
-    assert counted == {"factor", "mail-ip", "mail-to", "register"}
+    assert counted == {"email-code", "email-code-ip", "mail-ip", "mail-to", "register"}
+    assert domain.store.held(f"factor#{user_id}") == 0
+    assert [e for e in domain.store.account_events if e.event_type == "SecondFactorFailing"] == []
     # A password still signs in
     assert login_as(domain).session.user_id == user_id
 
 
+def test_an_unknown_address_is_tried_counted_and_refused_alike(domain: EmailDomain) -> None:
+    _user(domain)
+    answers: list[str] = []
+    for _ in range(3):
+        login_id = domain.email.sign_in.start("nobody@example.test", CLIENT.ip)
+        domain.email.deliver()
+        answers += [_complete(domain, login_id, f"{n:06d}") for n in range(5)][: 11 - len(answers)]
+    # as for a known address: ten judged wrong, then the window refuses
+    assert answers == ["InvalidGrant"] * 10 + ["RateLimited"]
+    assert domain.store.held(f"email-code#{address_digest('nobody@example.test')}") == 10
+
+
 def test_a_right_code_gives_its_place_back(domain: EmailDomain) -> None:
-    user_id = _user(domain)
+    _user(domain)
     login_id, code = _started(domain)
     assert _complete(domain, login_id, _wrong(code)) == "InvalidGrant"
     with pytest.raises(InvalidGrant):
         domain.email.sign_in.complete("x" * 43, code, CLIENT)
     assert _complete(domain, login_id, code) == "ok"
-    assert domain.store.held(f"factor#{user_id}") == 1
+    assert domain.store.held(f"email-code#{address_digest(ADDRESS)}") == 1

@@ -107,6 +107,7 @@ def email_flows() -> EmailFlows:
             second_factors=wiring.second_factors,
             passkeys=wiring.passkeys,
             proofs=wiring.proof_throttle(),
+            accounts=wiring.accounts(),
         ),
         sign_in=EmailSignIn(
             store,
@@ -117,6 +118,7 @@ def email_flows() -> EmailFlows:
             second_factors=wiring.second_factors,
             proofs=wiring.proof_throttle(),
             code_key=code_key,
+            accounts=wiring.accounts(),
         ),
     )
 

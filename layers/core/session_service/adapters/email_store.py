@@ -163,6 +163,7 @@ class DynamoEmailStore:
         owner: AddressOwner,
         previous: str | None,
         event: AccountEvent,
+        notice: MailRequest | None = None,
     ) -> None:
         items: list[Item] = [
             # One account per verified address: another's refuses; the user's own stays.
@@ -206,6 +207,19 @@ class DynamoEmailStore:
                     }
                 }
             )
+            # A reset link sent to the old address is void with it.
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": login_key(owner.username_key),
+                        "UpdateExpression": "REMOVE reset_digest",
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+            if notice is not None:
+                items.append(self._put(mail_request_item(notice)))
         transact(self._db, "verify_address", items, conflicts={0: AlreadyExists})
 
     def find_owner(self, address: str) -> AddressOwner | None:

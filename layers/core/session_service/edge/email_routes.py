@@ -95,6 +95,7 @@ def email_router(context: ApiContext) -> APIGatewayHttpRouter:
         event = router.current_event.raw_event
         transport.check_browser_origin(event, mode)
         request = ResetRequest(
+            replaces=transport.replaced_session(event, mode),
             reset_token=body.reset_token,
             new_password=body.new_password,
             client=http.client_info(event),
@@ -118,7 +119,10 @@ def email_router(context: ApiContext) -> APIGatewayHttpRouter:
         event = router.current_event.raw_event
         transport.check_browser_origin(event, mode)
         issued = services.email().sign_in.complete(
-            body.login_id, body.code, http.client_info(event)
+            body.login_id,
+            body.code,
+            http.client_info(event),
+            replaces=transport.replaced_session(event, mode),
         )
         return transport.issued_response(issued, mode)
 

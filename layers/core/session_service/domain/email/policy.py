@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from session_service.domain.email.addresses import address_digest
+from session_service.domain.email.addresses import address_digest, mailbox_of
 from session_service.domain.errors import Conflict, RateLimited, Unavailable
-from session_service.domain.models import Reservation, ThrottleScope
+from session_service.domain.models import Millis, Reservation, ThrottleScope
 from session_service.domain.throttling.login_throttle import LoginThrottle, client_address
 
 NOT_CONFIGURED = "E-mail is not configured on this service (EMAIL_SENDER)."
+# Wrong verification codes an account may send in a day (a guess at 1 in a million each).
+WRONG_VERIFICATIONS_PER_DAY = 20
+DAY_MS = 86_400_000
 SIGN_IN_OFF = "Sign-in by e-mailed code is off on this service (EMAIL_SIGN_IN)."
 
 
@@ -48,7 +51,9 @@ class MailThrottle:
         is found by) from `ip`; RateLimited when either scope is full."""
         scopes = (
             ThrottleScope(f"mail-ip#{client_address(ip)}", self._policy.per_ip),
-            ThrottleScope(f"mail-to#{address_digest(recipient)}", self._policy.per_address),
+            ThrottleScope(
+                f"mail-to#{address_digest(mailbox_of(recipient))}", self._policy.per_address
+            ),
         )
         return self._throttle.reserve_scopes(scopes)
 
@@ -71,3 +76,19 @@ class MailThrottle:
             self._throttle.release(reservation)
             raise
         return True
+
+    def verification_try[T](self, user_id: str, now: Millis, judge: Callable[[], T]) -> T:
+        """Judge a try of a verification code holding a place of the account's day
+        (WRONG_VERIFICATIONS_PER_DAY): five tries a code and five codes a window would
+        otherwise let an account guess at a code mailed to someone else's address all
+        year. A wrong code keeps its place; a right one gives it back."""
+        day = now // DAY_MS
+        scope = ThrottleScope(
+            f"verify#{user_id}", WRONG_VERIFICATIONS_PER_DAY, span=(day, (day + 1) * DAY_MS)
+        )
+        try:
+            reservation = self._throttle.reserve_scopes((scope,))
+        except RateLimited as full:
+            description = "Too many wrong codes today; try again tomorrow."
+            raise RateLimited(full.retry_after, description, full.scope) from None
+        return self._throttle.judge(reservation, judge)

@@ -107,8 +107,10 @@ class EmailStore(Protocol):
         owner: AddressOwner,
         previous: str | None,
         event: AccountEvent,
+        notice: MailRequest | None = None,
     ) -> None:
-        """The pending address becomes the user's verified one (replacing `previous`),
+        """The pending address becomes the user's verified one (replacing `previous`,
+        whose reset link is void, and which `notice` tells of the change),
         spending its code: AlreadyExists when another account holds it verified,
         StaleWrite when the code was spent or replaced meanwhile."""
         ...

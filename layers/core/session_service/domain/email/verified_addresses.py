@@ -112,6 +112,11 @@ class VerifiedAddresses:
             or pending.tries >= MAX_CODE_TRIES
         ):
             raise InvalidGrant(WRONG_CODE)
+        return self._mail_throttle.verification_try(
+            change.user_id, self._now(), lambda: self._try(change, pending, code)
+        )
+
+    def _try(self, change: FactorChange, pending: PendingAddress, code: str) -> str:
         # The try is counted before the code is judged: of a burst of guesses, no more
         # than MAX_CODE_TRIES are judged.
         try:
@@ -136,8 +141,18 @@ class VerifiedAddresses:
         if profile is None:
             raise InvalidGrant("The account no longer exists.")
         owner = AddressOwner(pending.address, change.user_id, username_key(change.username))
+        notice = None
+        if profile.email and profile.email != pending.address:
+            # The previous address is told: a thief who moves it does not do so unseen.
+            notice = MailRequest(
+                str(uuid.uuid4()),
+                "email_changed",
+                self._now(),
+                user_id=change.user_id,
+                address=profile.email,
+            )
         try:
-            self._store.verify_address(pending, owner, profile.email, event)
+            self._store.verify_address(pending, owner, profile.email, event, notice)
         except AlreadyExists:
             raise Conflict("Another account has verified this address.") from None
         except StaleWrite:

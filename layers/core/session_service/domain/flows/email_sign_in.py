@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from session_service.domain.email.addresses import (
+    address_digest,
     codes_match,
     is_code,
     is_token,
+    mailbox_of,
     normalize_address,
     token_digest,
 )
@@ -25,6 +27,7 @@ from session_service.domain.email.mail import MailRequest
 from session_service.domain.email.policy import EmailPolicy, MailThrottle
 from session_service.domain.email.records import MAX_CODE_TRIES, EmailLogin, EmailStore
 from session_service.domain.errors import InvalidGrant, MfaRequired, Unavailable
+from session_service.domain.flows.password_flows import Accounts
 from session_service.domain.models import ClientInfo, Credential
 from session_service.domain.ports import SecretSpend, SessionStore, StaleWrite
 from session_service.domain.sessions.lifecycle import SessionService
@@ -50,7 +53,9 @@ class EmailSignIn:
         second_factors: Callable[[], SecondFactors],
         proofs: ProofThrottle,
         code_key: Callable[[], bytes],
+        accounts: Accounts,
     ) -> None:
+        self._accounts = accounts
         self._store = store
         self._email_store = email_store
         self._policy = policy
@@ -81,7 +86,13 @@ class EmailSignIn:
         )
         return login_id
 
-    def complete(self, login_id: object, code: object, client: ClientInfo) -> IssuedTokens:
+    def complete(
+        self, login_id: object, code: object, client: ClientInfo, replaces: str | None = None
+    ) -> IssuedTokens:
+        """A session for the code (or an mfa_token, for an account with a second factor).
+        A login started for an unknown address is tried, counted and throttled exactly as
+        a known one (its code is none anyone has): the answers tell nobody which
+        addresses have accounts."""
         self._policy.require_sign_in()
         if not isinstance(login_id, str) or not is_token(login_id):
             raise InvalidGrant(WRONG_CODE)
@@ -90,23 +101,26 @@ class EmailSignIn:
         login = self._email_store.find_email_login(token_digest(login_id))
         if (
             login is None
-            or login.code_digest is None
             or login.tries >= MAX_CODE_TRIES
             or self._sessions.now() >= login.expires_at
         ):
             raise InvalidGrant(WRONG_CODE)
-        credential = self._store.find_credential(login.username_key)
-        if credential is None or credential.user_id != login.user_id or credential.disabled:
-            raise InvalidGrant(WRONG_CODE)
-        reservation = self._proofs.reserve_email_code(credential)
+        # (read for an unknown address too, by a key no account has: the same calls)
+        credential = self._store.find_credential(login.username_key or "~none")
+        mailbox = address_digest(mailbox_of(login.address))
+        reservation = self._proofs.reserve_email_code(mailbox, client.ip)
 
         def attempt() -> IssuedTokens:
             return self._prove_and_start(login, credential, code, client)
 
-        return self._proofs.judge_factor(reservation, credential, client, attempt)
+        issued = self._proofs.judge_email_code(reservation, attempt)
+        if credential is None:  # (never: a session was started for it)
+            raise InvalidGrant(WRONG_CODE)
+        # As a login: a device token, and a browser's previous session replaced.
+        return self._accounts.signed_in(issued, credential, replaces, None)
 
     def _prove_and_start(
-        self, login: EmailLogin, credential: Credential, code: str, client: ClientInfo
+        self, login: EmailLogin, credential: Credential | None, code: str, client: ClientInfo
     ) -> IssuedTokens:
         # The try is counted before the code is judged: of a burst of guesses on one
         # login, no more than MAX_CODE_TRIES are judged.
@@ -123,12 +137,14 @@ class EmailSignIn:
             raise
 
     def _judge(
-        self, login: EmailLogin, credential: Credential, code: str, client: ClientInfo
+        self, login: EmailLogin, credential: Credential | None, code: str, client: ClientInfo
     ) -> IssuedTokens:
         expected = login.code_digest or ""
         if not expected or not codes_match(
             expected, self._code_key(), SIGN_IN_PURPOSE, login.digest, code
         ):
+            raise InvalidGrant(WRONG_CODE)
+        if credential is None or credential.user_id != login.user_id or credential.disabled:
             raise InvalidGrant(WRONG_CODE)
         if credential.has_second_factor:
             # The challenge first: a code is never spent without the mfa_token it buys

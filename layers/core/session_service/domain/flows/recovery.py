@@ -20,6 +20,7 @@ from session_service.domain.email.mail import MailRequest
 from session_service.domain.email.policy import EmailPolicy, MailThrottle
 from session_service.domain.email.records import EmailStore
 from session_service.domain.errors import InvalidGrant, InvalidRequest, SecondFactorNeeded
+from session_service.domain.flows.password_flows import Accounts
 from session_service.domain.models import ClientInfo, Credential
 from session_service.domain.ports import SecondFactorUse, SecretSpend, SessionStore
 from session_service.domain.sessions.lifecycle import SessionService
@@ -43,6 +44,8 @@ class ResetRequest:
     code: str | None = None
     ceremony_id: str | None = None
     credential: dict[str, Any] | None = None
+    # The session a browser's reset replaces (its previous refresh cookie).
+    replaces: str | None = None
 
 
 class PasswordRecovery:
@@ -57,7 +60,9 @@ class PasswordRecovery:
         second_factors: Callable[[], SecondFactors],
         passkeys: Callable[[], Passkeys],
         proofs: ProofThrottle,
+        accounts: Accounts,
     ) -> None:
+        self._accounts = accounts
         self._store = store
         self._email_store = email_store
         self._policy = policy
@@ -104,17 +109,30 @@ class PasswordRecovery:
             or credential.disabled
         ):
             raise InvalidGrant(INVALID_LINK)
-        new_hash = self._hash_password(request.new_password)
         if not credential.has_second_factor:
-            return self._start(request, credential, new_hash, digest, EMAIL_AMR, None)
+            new_hash = self._hash_password(request.new_password)
+            issued = self._start(request, credential, new_hash, digest, EMAIL_AMR, None)
+            return self._signed_in(issued, credential, request)
         kind = self._proof_kind(request, credential)
-        reservation = self._proofs.reserve_factor(credential, kind)
+        # A proof of the second factor, held like one after a password: in the login
+        # scopes (the username's and the address's) and the account's own.
+        reservation = self._proofs.reserve_reset_factor(credential, request.client.ip, kind)
 
         def attempt() -> IssuedTokens:
             amr, use = self._prove(request, credential, kind)
+            # argon2 only once the factor is proved: a link alone buys no hashing.
+            new_hash = self._hash_password(request.new_password)
             return self._start(request, credential, new_hash, digest, amr, use)
 
-        return self._proofs.judge_factor(reservation, credential, request.client, attempt)
+        issued = self._proofs.judge_factor(reservation, credential, request.client, attempt)
+        return self._signed_in(issued, credential, request)
+
+    def _signed_in(
+        self, issued: IssuedTokens, credential: Credential, request: ResetRequest
+    ) -> IssuedTokens:
+        # As a login: a device token, and a browser's previous session replaced.
+        changed = dataclasses.replace(credential, password_version=credential.password_version + 1)
+        return self._accounts.signed_in(issued, changed, request.replaces, None)
 
     def _proof_kind(self, request: ResetRequest, credential: Credential) -> ProofKind:
         if request.code is not None and credential.totp is not None:

@@ -25,7 +25,11 @@ from session_service.domain.models import (
     ThrottleScope,
 )
 from session_service.domain.ports import MfaChallenge, SessionStore
-from session_service.domain.throttling.login_throttle import LoginThrottle, throttled_name
+from session_service.domain.throttling.login_throttle import (
+    LoginThrottle,
+    client_address,
+    throttled_name,
+)
 from session_service.observability import logger
 
 # What a second-factor proof is: a TOTP code counts toward the lock, and is refused by it.
@@ -112,15 +116,43 @@ class ProofThrottle:
         except RateLimited as full:
             raise self._explained(full) from None
 
-    def reserve_email_code(self, credential: Credential) -> Reservation:
-        """A place in the account's window for an e-mailed code (contract v3: not in the
-        password scopes). Not in the run of consecutive failures: a right e-mailed code
-        must not end it, or it would lift the TOTP lock that only a recovery code, a
-        passkey or an administrator lifts."""
+    def reserve_email_code(self, mailbox: str, ip: str) -> Reservation:
+        """Places for a try of an e-mailed code, in scopes of their own (not the password
+        scopes): the client address's (LOGIN_FAILURES_PER_IP) and a window of the
+        address it was mailed to (SECOND_FACTOR_FAILURES_PER_WINDOW),
+        taken alike whether or not the address is an account's, so that the answers
+        tell nobody which addresses are. Not the account's own second-factor window:
+        guessing codes needs no password, and must not let anyone who knows an address
+        lock its owner's TOTP and passkeys out (nor, a right code, lift the TOTP lock)."""
+        policy = self._throttle.policy
+        scopes = (
+            ThrottleScope(f"email-code-ip#{client_address(ip)}", policy.failures_per_ip),
+            ThrottleScope(f"email-code#{mailbox}", policy.second_factor_failures_per_window),
+        )
         try:
-            return self._throttle.reserve_scopes(self.account_scopes(credential, "email_code")[:1])
+            return self._throttle.reserve_scopes(scopes)
+        except RateLimited as full:
+            if (full.scope or "").startswith("email-code#"):
+                description = "Too many wrong codes for this address; try later."
+                raise RateLimited(full.retry_after, description, full.scope) from None
+            raise
+
+    def reserve_reset_factor(self, credential: Credential, ip: str, kind: ProofKind) -> Reservation:
+        """Places for the second factor of a reset: every login scope (no device is known
+        to a reset) and the account's own, as a login's second step holds."""
+        try:
+            return self._throttle.reserve(
+                throttled_name(credential.username_key, credential),
+                ip,
+                known_device=False,
+                account=self._run_then_window(credential, kind),
+            )
         except RateLimited as full:
             raise self._explained(full) from None
+
+    def judge_email_code[T](self, reservation: Reservation, attempt: Callable[[], T]) -> T:
+        """Run a try of an e-mailed code holding its places (a wrong one keeps them)."""
+        return self._throttle.judge(reservation, attempt)
 
     def _run_then_window(
         self, credential: Credential, kind: ProofKind
