@@ -240,6 +240,7 @@ VALID_FOR_EVERY_ROUTE: dict[str, object] = {
     "new_password": "another passphrase",
     "password": PASSWORD,
     "code": "123456",
+    "email": "ada@example.com",
 }
 # A passkey's registration, well formed (it proves nothing): the route's own body.
 WELL_FORMED_REGISTRATION: dict[str, object] = {
