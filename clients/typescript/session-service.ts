@@ -808,12 +808,21 @@ export interface components {
             /** Mfa Token */
             mfa_token?: string | null;
         };
-        /** ForgotRequest */
-        ForgotRequest: {
-            /** Email */
-            email?: string | null;
-            /** Username */
-            username?: string | null;
+        /** ForgotByEmail */
+        ForgotByEmail: {
+            /**
+             * Email
+             * @example ada@example.com
+             */
+            email: string;
+        };
+        /** ForgotByUsername */
+        ForgotByUsername: {
+            /**
+             * Username
+             * @example ada@example.com
+             */
+            username: string;
         };
         /** JsonWebKey */
         JsonWebKey: {
@@ -3198,7 +3207,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ForgotRequest"];
+                "application/json": components["schemas"]["ForgotByUsername"] | components["schemas"]["ForgotByEmail"];
             };
         };
         responses: {

@@ -135,7 +135,8 @@ HOSTILE_ADDRESSES = [
     "<ada@example.com>",
     "Ada <ada@example.com>",
     "ada@example.com, eve@example.com",
-    "a" * 65 + "@example.com",
+    "ada=?@example.com",  # no "=" nor "?": an encoded-word cannot be spelt
+    "a" * 250 + "@example.com",  # over 254 in all
     "ada@" + "e" * 250 + ".com",
     "ada@@example.com",
     "ada@localhost",

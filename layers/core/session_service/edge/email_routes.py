@@ -20,6 +20,7 @@ from session_service.edge.email_schemas import (
     EmailLoginRequest,
     EmailLoginStart,
     EmailRequest,
+    ForgotByUsername,
     ForgotRequest,
     LoginIdResponse,
     ResetRequestBody,
@@ -87,7 +88,10 @@ def email_router(context: ApiContext) -> APIGatewayHttpRouter:
     )
     def forgot_password(body: Annotated[ForgotRequest, Body()]) -> Response[Any]:
         ip = http.client_info(router.current_event.raw_event).ip
-        services.email().recovery.forgot(body.username, body.email, ip)
+        if isinstance(body, ForgotByUsername):
+            services.email().recovery.forgot(body.username, None, ip)
+        else:
+            services.email().recovery.forgot(None, body.email, ip)
         return accepted()
 
     @router.post("/auth/password/reset", responses=responses(TokenResponse, 400, 401, 409, 429))

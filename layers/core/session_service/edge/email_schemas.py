@@ -6,13 +6,22 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from session_service.domain.email.addresses import ADDRESS_PATTERN, MAX_ADDRESS_LENGTH
 from session_service.edge.fields import Username
 from session_service.edge.passkey_schemas import AuthenticationResponseJson, CeremonyId
 from session_service.edge.schemas import CredentialsRequest, OneTimeCode, Password
 
-# Checked as an address by the domain (a clear 400); here only bounded.
-EmailValue = Annotated[str, Field(min_length=3, max_length=320, examples=["ada@example.com"])]
-EmailCode = Annotated[str, Field(min_length=1, max_length=16, examples=["123456"])]
+# An address as the domain takes it (addresses.normalize_address): the same pattern.
+EmailValue = Annotated[
+    str,
+    Field(
+        min_length=6,
+        max_length=MAX_ADDRESS_LENGTH,
+        pattern=ADDRESS_PATTERN,
+        examples=["ada@example.com"],
+    ),
+]
+EmailCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", examples=["123456"])]
 Opaque = Annotated[str, Field(min_length=1, max_length=256)]
 
 
@@ -33,9 +42,18 @@ class EmailCodeRequest(_Body):
     code: EmailCode
 
 
-class ForgotRequest(_Body):
-    username: Username | None = None
-    email: EmailValue | None = None
+class ForgotByUsername(_Body):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    username: Username
+
+
+class ForgotByEmail(_Body):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    email: EmailValue
+
+
+# One or the other, never both.
+ForgotRequest = ForgotByUsername | ForgotByEmail
 
 
 class ResetRequestBody(_Body):
