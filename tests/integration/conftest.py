@@ -51,6 +51,7 @@ from session_service.domain.throttling.login_throttle import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
 from tests.helpers import serialize_aws_calls
 from tests.integration.aws_call_count import READS, AwsCalls
+from tests.integration.email_routes import Refusals
 
 # Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
 # DynamoDB Local (a JVM per test worker: tests/conftest.py), with moto for the other services.
@@ -238,3 +239,23 @@ def passkey_store(stores: Stores) -> PasskeyStore:
 @pytest.fixture
 def factor_store(stores: Stores) -> SecondFactorStore:
     return stores[2]
+
+
+@pytest.fixture
+def sweep_mail_stack(stack_with: Callable[..., Stack]) -> Stack:
+    """A stack with e-mail on whose sender SES knows, mailing without a client's limit:
+    the e-mail sweeps send every run of a route from one client address."""
+    from tests.mail_helpers import EMAIL_ON, verify_sender  # noqa: PLC0415
+
+    stack = stack_with(**EMAIL_ON, EMAILS_PER_IP="1000")
+    verify_sender(stack)
+    return stack
+
+
+@pytest.fixture
+def refusals(monkeypatch: pytest.MonkeyPatch) -> Iterator[Refusals]:
+    """DynamoDB calls refused beyond botocore's retries, once started (email_routes)."""
+    refusals = Refusals()
+    monkeypatch.setattr(BaseClient, "_make_api_call", refusals.wrap(BaseClient._make_api_call))
+    yield refusals
+    refusals.start()

@@ -7,11 +7,10 @@ clean call gets (a throttle counter at zero is as good as none)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 
 from harness.stack import Stack
 from tests.integration.backends import BACKENDS
@@ -39,7 +38,6 @@ from tests.integration.email_routes import (
     with_totp,
 )
 from tests.integration.lost_answer_sweep import Subject
-from tests.mail_helpers import EMAIL_ON, verify_sender
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
@@ -63,18 +61,8 @@ ROUTES: dict[str, tuple[Prepare, Call, int]] = {
 
 
 @pytest.fixture
-def mail_stack(stack_with: Callable[..., Stack]) -> Stack:
-    stack = stack_with(**EMAIL_ON, EMAILS_PER_IP="1000")
-    verify_sender(stack)
-    return stack
-
-
-@pytest.fixture
-def refusals(monkeypatch: pytest.MonkeyPatch) -> Iterator[Refusals]:
-    refusals = Refusals()
-    monkeypatch.setattr(BaseClient, "_make_api_call", refusals.wrap(BaseClient._make_api_call))
-    yield refusals
-    refusals.start()
+def mail_stack(sweep_mail_stack: Stack) -> Stack:
+    return sweep_mail_stack
 
 
 def _state(stack: Stack) -> list[str]:

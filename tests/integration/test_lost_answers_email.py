@@ -10,7 +10,6 @@ published once; and what the mailer then sends works."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -43,7 +42,7 @@ from tests.integration.email_routes import (
     with_totp,
 )
 from tests.integration.lost_answer_sweep import Route, Subject, credential_item, sweep
-from tests.mail_helpers import EMAIL_ON, deliver_new_mail, sent, verify_sender
+from tests.mail_helpers import deliver_new_mail, sent
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
@@ -52,11 +51,8 @@ MAILED = frozenset({"mail-to", "mail-ip"})
 
 
 @pytest.fixture
-def mail_stack(stack_with: Callable[..., Stack]) -> Stack:
-    # Every run of a sweep mails from one client address: room for them all.
-    stack = stack_with(**EMAIL_ON, EMAILS_PER_IP="1000")
-    verify_sender(stack)
-    return stack
+def mail_stack(sweep_mail_stack: Stack) -> Stack:
+    return sweep_mail_stack
 
 
 # -- what each leaves ------------------------------------------------------------------

@@ -6,12 +6,11 @@ sends exactly one message, whose code or link is the one that works."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.client import BaseClient
 
 from harness.lost_answers import DynamoFaults, injected, nth_write
 from harness.stack import HttpAnswer, Stack
@@ -30,25 +29,15 @@ from tests.integration.email_routes import (
     verify,
 )
 from tests.integration.lost_answer_sweep import Subject
-from tests.mail_helpers import EMAIL_ON, new_mail_requests, sent, verify_sender
+from tests.mail_helpers import new_mail_requests, sent, verify_sender
 from tests.mailer_helpers import mailer, ses_down, ses_up
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def mail_stack(stack_with: Callable[..., Stack]) -> Stack:
-    stack = stack_with(**EMAIL_ON, EMAILS_PER_IP="1000")
-    verify_sender(stack)
-    return stack
-
-
-@pytest.fixture
-def refusals(monkeypatch: pytest.MonkeyPatch) -> Iterator[Refusals]:
-    refusals = Refusals()
-    monkeypatch.setattr(BaseClient, "_make_api_call", refusals.wrap(BaseClient._make_api_call))
-    yield refusals
-    refusals.start()
+def mail_stack(sweep_mail_stack: Stack) -> Stack:
+    return sweep_mail_stack
 
 
 # -- each request: asked for, then what its message does --------------------------------
