@@ -7,59 +7,25 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.e2e.service import (
-    BACKENDS,
-    DEPLOYED_URL,
-    LOCAL_DEFAULTS,
-    Service,
-    pause,
-    start_local_run,
-    stop,
-)
+from tests.e2e.local_runs import LocalRuns
+from tests.e2e.service import BACKENDS, DEPLOYED_URL, Service
 
 
 @pytest.fixture(scope="session")
-def local_services(request: pytest.FixtureRequest) -> Iterator[Callable[..., Service]]:
-    """Local runs by configuration, started on first use and shared for the session. Those
-    on DynamoDB Local share the worker's, each under an access key (a database) of its own."""
-    started: dict[tuple[tuple[str, str], ...], Service] = {}
-
-    def get(**settings: str) -> Service:
-        settings = {**LOCAL_DEFAULTS, **settings}
-        key = tuple(sorted(settings.items()))
-        if key not in started:
-            if settings["LOCAL_DYNAMODB"] == "dynamodb-local":
-                endpoint = request.getfixturevalue("dynamodb_local_endpoint")
-                settings |= {
-                    "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-                    "AWS_ACCESS_KEY_ID": f"e2erun{len(started)}",  # letters and digits only
-                }
-            started[key] = start_local_run(settings)
-        elif key in paused:
-            pause(started[key], False)
-            paused.discard(key)
-        return started[key]
-
-    def pause_all() -> None:
-        for key, service in started.items():
-            if key not in paused:
-                pause(service, True)
-                paused.add(key)
-
-    paused: set[tuple[tuple[str, str], ...]] = set()
-    get.pause_all = pause_all  # type: ignore[attr-defined]
-    yield get
-    for key in paused:
-        pause(started[key], False)
-    for service in started.values():
-        stop(service)
+def local_services(request: pytest.FixtureRequest) -> Iterator[LocalRuns]:
+    """Local runs by configuration, started on first use and kept, within a bound, for later
+    modules (tests.e2e.local_runs). Those on DynamoDB Local share the worker's, each under
+    an access key (a database) of its own."""
+    runs = LocalRuns(lambda: str(request.getfixturevalue("dynamodb_local_endpoint")))
+    yield runs
+    runs.stop_all()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _runs_of_other_modules_paused(local_services: Callable[..., Service]) -> None:
+def _runs_of_other_modules_paused(local_services: LocalRuns) -> None:
     """Each module starts with every local run paused; asking for one continues it. The
     module's fixtures ask for theirs after this one (autouse first)."""
-    local_services.pause_all()  # type: ignore[attr-defined]
+    local_services.new_module()
 
 
 @pytest.fixture
