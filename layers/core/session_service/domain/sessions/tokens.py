@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -94,11 +94,13 @@ class AccessTokens:
         auth_time: int | None = None,
         amr: tuple[str, ...] = PASSWORD_AMR,
         proof_id: str | None = None,
+        app_claims: Mapping[str, str] | None = None,
     ) -> MintedAccessToken:
         """A token for the session, expiring after the configured lifetime or when the
         session itself ends (`not_after`, epoch seconds), whichever comes first; with
         `auth_time` and `amr` (RFC 9470, RFC 8176) for step-up decisions, and the id of
-        the step-up they come from (`proof`), by which the authorizer finds them."""
+        the step-up they come from (`proof`), by which the authorizer finds them; an app's
+        token (single sign-on) adds `client_id` and `scope` (RFC 9068) in `app_claims`."""
         if self._keys is None:
             raise RuntimeError("this function verifies tokens only; it holds no signing key")
         key = self._signer()
@@ -117,13 +119,27 @@ class AccessTokens:
         }
         if proof_id is not None:
             claims["proof"] = proof_id
-        token = jwt.encode(
-            claims,
+        claims |= app_claims or {}
+        token = self.sign(claims, ACCESS_TOKEN_TYPE, key)
+        return MintedAccessToken(token=token, expires_in=expires_at - issued_at)
+
+    def sign(self, claims: Mapping[str, Any], typ: str, key: SigningKey | None = None) -> str:
+        """A JWT of these claims under the current signing key: an access token, or the
+        ID and logout tokens of single sign-on (their own `typ`)."""
+        key = key or self._signer()
+        return jwt.encode(
+            dict(claims),
             key.private_key,
             algorithm=key.algorithm,
-            headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE},
+            headers={"kid": key.kid, "typ": typ},
         )
-        return MintedAccessToken(token=token, expires_in=expires_at - issued_at)
+
+    def issuer(self) -> str:
+        return self._issuer()
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
 
     def verify(self, token: str) -> AccessTokenClaims:
         if not token or len(token) > MAX_ACCESS_TOKEN_LENGTH:

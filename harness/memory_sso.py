@@ -1,0 +1,84 @@
+"""Single sign-on's codes and grants in memory (GrantStore), over the in-memory store (its
+lock and its sessions): the DynamoDB store's conditions, one for one
+(adapters/grant_store.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from harness.fakes import InMemoryStore
+from harness.key_limits import check_keys
+from session_service.adapters.grant_store import code_key, grant_key
+from session_service.domain.ports import StaleWrite
+from session_service.domain.sso.records import (
+    AuthorizationCode,
+    CentralSessionEnded,
+    CodeSpent,
+    Grant,
+)
+
+
+class InMemoryGrantStore:
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.codes: dict[str, AuthorizationCode] = {}
+        self.grants: dict[tuple[str, str], Grant] = {}
+
+    def _call(self, name: str) -> None:
+        self.store.calls.append(name)
+
+    def put_code(self, code: AuthorizationCode) -> None:
+        with self.store._lock:
+            self._call("put_code")
+            check_keys(code_key(code.digest))
+            self.codes.setdefault(code.digest, code)
+
+    def find_code(self, digest: str) -> AuthorizationCode | None:
+        with self.store._lock:
+            self._call("find_code")
+            return self.codes.get(digest)
+
+    def exchange_code(self, code: AuthorizationCode, grant: Grant) -> None:
+        with self.store._lock:
+            self._call("exchange_code")
+            check_keys(code_key(code.digest), grant_key(grant.user_id, grant.grant_id))
+            stored = self.codes.get(code.digest)
+            if stored is None or stored.spent:
+                raise CodeSpent()
+            if (code.user_id, code.session_id) not in self.store.sessions:
+                raise CentralSessionEnded()
+            if (grant.user_id, grant.grant_id) in self.grants:
+                raise CodeSpent()
+            self.codes[code.digest] = dataclasses.replace(stored, spent=True)
+            self.grants[(grant.user_id, grant.grant_id)] = grant
+
+    def find_grant(self, user_id: str, grant_id: str) -> Grant | None:
+        with self.store._lock:
+            self._call("find_grant")
+            return self.grants.get((user_id, grant_id))
+
+    def rotate_grant(self, grant: Grant, refresh_digest: str) -> None:
+        with self.store._lock:
+            self._call("rotate_grant")
+            current = self.grants.get((grant.user_id, grant.grant_id))
+            if current is None or current.refresh_digest != grant.refresh_digest:
+                if current is not None and current.refresh_digest == refresh_digest:
+                    return  # its own rotation, sent again
+                raise StaleWrite()
+            self.grants[(grant.user_id, grant.grant_id)] = dataclasses.replace(
+                current, refresh_digest=refresh_digest, generation=grant.generation + 1
+            )
+
+    def end_grant(self, user_id: str, grant_id: str) -> None:
+        with self.store._lock:
+            self._call("end_grant")
+            self.grants.pop((user_id, grant_id), None)
+
+    def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
+        with self.store._lock:
+            self._call("session_grants")
+            return [
+                grant
+                for (owner, _), grant in self.grants.items()
+                if owner == user_id and grant.session_id == session_id
+            ]

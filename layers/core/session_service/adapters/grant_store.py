@@ -1,0 +1,240 @@
+"""DynamoDB's side of single sign-on's codes and grants (GrantStore, docs/sso.md).
+
+Items (pk / sk):
+  OAUTH_CODE#<digest>  / CODE          an authorization code: 60 s, then TTL removes it;
+                                       `spent` once exchanged, so that a replay is known
+  GRANTS#<user id>     / GRANT#<id>    an app's grant on one of the user's central sessions
+                                       (apart from USER#: a login's read of the user's
+                                       sessions never reads grants)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from session_service.adapters.dynamo import (
+    aws,
+    dynamodb_client,
+    is_condition_failure,
+    put_new,
+    transact,
+)
+from session_service.adapters.store_items import (
+    Item,
+    Key,
+    key,
+    n,
+    s,
+    session_key,
+    str_of,
+)
+from session_service.domain.models import Millis
+from session_service.domain.ports import StaleWrite
+from session_service.domain.sso.records import (
+    AuthorizationCode,
+    CentralSessionEnded,
+    CodeSpent,
+    Grant,
+)
+
+GRANT_PREFIX = "GRANT#"
+# A spent code is kept a little past its expiry, so that a late replay still finds it.
+SPENT_CODE_SECONDS = 600
+
+
+def code_key(digest: str) -> Key:
+    return key(f"OAUTH_CODE#{digest}", "CODE")
+
+
+def grants_partition(user_id: str) -> str:
+    return f"GRANTS#{user_id}"
+
+
+def grant_key(user_id: str, grant_id: str) -> Key:
+    return key(grants_partition(user_id), f"{GRANT_PREFIX}{grant_id}")
+
+
+def _optional(value: str | None) -> dict[str, dict[str, str]]:
+    return {} if value is None else {"nonce": s(value)}
+
+
+def code_item(code: AuthorizationCode) -> Item:
+    return {
+        **code_key(code.digest),
+        "client_id": s(code.client_id),
+        "redirect_uri": s(code.redirect_uri),
+        "code_challenge": s(code.code_challenge),
+        "scope": s(code.scope),
+        "user_id": s(code.user_id),
+        "session_id": s(code.session_id),
+        "auth_time": n(code.auth_time),
+        "amr": s(" ".join(code.amr)),
+        "grant_id": s(code.grant_id),
+        "issued_at": n(code.issued_at),
+        "expires_at": n(code.expires_at),
+        "ttl": n(code.expires_at // 1000 + SPENT_CODE_SECONDS),
+        **_optional(code.nonce),
+    }
+
+
+def code_from_item(item: Item) -> AuthorizationCode:
+    return AuthorizationCode(
+        digest=str_of(item, "pk").removeprefix("OAUTH_CODE#"),
+        client_id=str_of(item, "client_id"),
+        redirect_uri=str_of(item, "redirect_uri"),
+        code_challenge=str_of(item, "code_challenge"),
+        scope=str_of(item, "scope"),
+        nonce=item["nonce"]["S"] if "nonce" in item else None,
+        user_id=str_of(item, "user_id"),
+        session_id=str_of(item, "session_id"),
+        auth_time=Millis(int(item["auth_time"]["N"])),
+        amr=tuple(str_of(item, "amr").split()),
+        grant_id=str_of(item, "grant_id"),
+        issued_at=Millis(int(item["issued_at"]["N"])),
+        expires_at=Millis(int(item["expires_at"]["N"])),
+        spent="spent" in item,
+    )
+
+
+def grant_item(grant: Grant) -> Item:
+    return {
+        **grant_key(grant.user_id, grant.grant_id),
+        "client_id": s(grant.client_id),
+        "session_id": s(grant.session_id),
+        "scope": s(grant.scope),
+        "auth_time": n(grant.auth_time),
+        "amr": s(" ".join(grant.amr)),
+        "created_at": n(grant.created_at),
+        "expires_at": n(grant.expires_at),
+        "refresh_digest": s(grant.refresh_digest),
+        "generation": n(grant.generation),
+        "ttl": n(grant.expires_at // 1000 + 1),
+        **_optional(grant.nonce),
+    }
+
+
+def grant_from_item(item: Item) -> Grant:
+    return Grant(
+        user_id=str_of(item, "pk").removeprefix("GRANTS#"),
+        grant_id=str_of(item, "sk").removeprefix(GRANT_PREFIX),
+        client_id=str_of(item, "client_id"),
+        session_id=str_of(item, "session_id"),
+        scope=str_of(item, "scope"),
+        nonce=item["nonce"]["S"] if "nonce" in item else None,
+        auth_time=Millis(int(item["auth_time"]["N"])),
+        amr=tuple(str_of(item, "amr").split()),
+        created_at=Millis(int(item["created_at"]["N"])),
+        expires_at=Millis(int(item["expires_at"]["N"])),
+        refresh_digest=str_of(item, "refresh_digest"),
+        generation=int(item["generation"]["N"]),
+    )
+
+
+class DynamoGrantStore:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or dynamodb_client()
+
+    def put_code(self, code: AuthorizationCode) -> None:
+        put_new(self.client, self._table, "put_code", code_item(code))
+
+    def find_code(self, digest: str) -> AuthorizationCode | None:
+        with aws("find_code"):
+            item = self.client.get_item(
+                TableName=self._table, Key=code_key(digest), ConsistentRead=True
+            ).get("Item")
+        return None if item is None else code_from_item(item)
+
+    def exchange_code(self, code: AuthorizationCode, grant: Grant) -> None:
+        transact(
+            self.client,
+            "exchange_code",
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": code_key(code.digest),
+                        "UpdateExpression": "SET spent = :grant",
+                        "ConditionExpression": (
+                            "attribute_exists(pk) AND attribute_not_exists(spent)"
+                        ),
+                        "ExpressionAttributeValues": {":grant": s(grant.grant_id)},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": session_key(code.user_id, code.session_id),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": grant_item(grant),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ],
+            conflicts={0: CodeSpent, 1: CentralSessionEnded, 2: CodeSpent},
+        )
+
+    def find_grant(self, user_id: str, grant_id: str) -> Grant | None:
+        with aws("find_grant"):
+            item = self.client.get_item(
+                TableName=self._table, Key=grant_key(user_id, grant_id), ConsistentRead=True
+            ).get("Item")
+        return None if item is None else grant_from_item(item)
+
+    def rotate_grant(self, grant: Grant, refresh_digest: str) -> None:
+        with aws("rotate_grant"):
+            try:
+                self.client.update_item(
+                    TableName=self._table,
+                    Key=grant_key(grant.user_id, grant.grant_id),
+                    UpdateExpression="SET refresh_digest = :next, generation = :generation",
+                    ConditionExpression="refresh_digest = :current",
+                    ExpressionAttributeValues={
+                        ":next": s(refresh_digest),
+                        ":current": s(grant.refresh_digest),
+                        ":generation": n(grant.generation + 1),
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                # A resend of this very rotation (its answer lost) finds its own digest.
+                current = error.response.get("Item", {})
+                if current.get("refresh_digest", {}).get("S") != refresh_digest:
+                    raise StaleWrite() from None
+
+    def end_grant(self, user_id: str, grant_id: str) -> None:
+        with aws("end_grant"):
+            self.client.delete_item(TableName=self._table, Key=grant_key(user_id, grant_id))
+
+    def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
+        grants: list[Grant] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :grant)",
+            "ExpressionAttributeValues": {
+                ":pk": s(grants_partition(user_id)),
+                ":grant": s(GRANT_PREFIX),
+            },
+            "ConsistentRead": True,
+        }
+        with aws("session_grants"):
+            while True:
+                page = self.client.query(**request)
+                grants += [grant_from_item(item) for item in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [grant for grant in grants if grant.session_id == session_id]

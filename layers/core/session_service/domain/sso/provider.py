@@ -1,0 +1,354 @@
+"""The OpenID Connect provider's lifecycle (docs/sso.md): a central session issues codes,
+a code's exchange starts an app's grant, a grant's refresh token rotates, and every grant
+is active only while its central session lives. The protocol's parsing and checks (OAuth
+parameters, client authentication, PKCE) are Authlib's, in edge/oauth2; this is what they
+decide on."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from session_service.domain.errors import InvalidGrant, InvalidToken
+from session_service.domain.models import Millis, Session, UserProfile
+from session_service.domain.ports import SessionStore, StaleWrite
+from session_service.domain.sessions.tokens import AccessTokens, RefreshTokens
+from session_service.domain.sso.grant_tokens import (
+    GrantRefreshToken,
+    GrantTokens,
+    digest,
+    is_code,
+    new_code,
+)
+from session_service.domain.sso.records import (
+    CODE_TTL_MS,
+    AuthorizationCode,
+    CentralSessionEnded,
+    CodeSpent,
+    Grant,
+    GrantStore,
+)
+
+ID_TOKEN_TYPE = "JWT"
+
+
+@dataclass(frozen=True, slots=True)
+class CentralSession:
+    """A browser's live central session, as its cookie names it."""
+
+    user_id: str
+    session_id: str
+    auth_time: Millis
+    amr: tuple[str, ...]
+    expires_at: Millis
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRequest:
+    """What an authorization request asked for, checked by the edge already."""
+
+    client_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    scope: str
+    id_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveGrant:
+    """A grant whose central session lives, and the user it is for."""
+
+    grant: Grant
+    profile: UserProfile
+
+
+class SingleSignOn:
+    def __init__(
+        self,
+        grants: GrantStore,
+        sessions: SessionStore,
+        access_tokens: AccessTokens,
+        session_tokens: RefreshTokens,
+        grant_tokens: GrantTokens,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._grants = grants
+        self._sessions = sessions
+        self._access_tokens = access_tokens
+        self._session_tokens = session_tokens
+        self._grant_tokens = grant_tokens
+        self._clock = clock
+
+    def _now(self) -> Millis:
+        return Millis(int(self._clock() * 1000))
+
+    # -- the central session ------------------------------------------------------------------
+
+    def central_session(self, cookie_token: str | None) -> CentralSession | None:
+        """The live central session whose token the browser's cookie holds, if any. The
+        token is never rotated by use: two apps' sign-ins at once must not race."""
+        if not cookie_token:
+            return None
+        try:
+            token = self._session_tokens.parse(cookie_token)
+        except InvalidGrant:
+            return None
+        session, profile = self._sessions.authorization_lookup(token.user_id, token.session_id)
+        now = self._now()
+        if (
+            session is None
+            or profile is None
+            or profile.disabled
+            or token.digest not in session.refresh_digests
+            or not session.is_live(now, profile.not_before)
+        ):
+            return None
+        return _central(session, profile)
+
+    # -- codes --------------------------------------------------------------------------------
+
+    def issue_code(self, central: CentralSession, request: CodeRequest) -> str:
+        value = new_code()
+        now = self._now()
+        self._grants.put_code(
+            AuthorizationCode(
+                digest=digest(value),
+                client_id=request.client_id,
+                redirect_uri=request.redirect_uri,
+                code_challenge=request.code_challenge,
+                scope=request.scope,
+                nonce=request.nonce,
+                user_id=central.user_id,
+                session_id=central.session_id,
+                auth_time=central.auth_time,
+                amr=central.amr,
+                grant_id=str(uuid.uuid4()),
+                issued_at=now,
+                # never beyond the central session it hangs on
+                expires_at=Millis(min(now + CODE_TTL_MS, central.expires_at)),
+            )
+        )
+        return value
+
+    def find_code(self, value: object, client_id: str) -> AuthorizationCode | None:
+        """The code a client presents, if it is that client's and still good. A code
+        presented again ends the grant its first exchange started (RFC 6749 §4.1.2)."""
+        if not is_code(value):
+            return None
+        assert isinstance(value, str)
+        code = self._grants.find_code(digest(value))
+        if code is None or code.client_id != client_id:
+            return None
+        if code.spent:
+            self._grants.end_grant(code.user_id, code.grant_id)
+            return None
+        return code if code.is_live(self._now()) else None
+
+    def exchange(self, code: AuthorizationCode) -> AppTokens:
+        """Spend a code found by find_code (and checked by the edge: redirect URI, PKCE)
+        and start its grant. A concurrent exchange of the same code that spent it first
+        has its grant ended, as a replay's would be."""
+        now = self._now()
+        session, profile = self._sessions.authorization_lookup(code.user_id, code.session_id)
+        if session is None or profile is None or not session.is_live(now, profile.not_before):
+            raise InvalidGrant("The sign-in this code comes from has ended.")
+        refresh = self._grant_tokens.issue(code.user_id, code.grant_id, 0)
+        grant = Grant(
+            user_id=code.user_id,
+            grant_id=code.grant_id,
+            client_id=code.client_id,
+            session_id=code.session_id,
+            scope=code.scope,
+            nonce=code.nonce,
+            auth_time=code.auth_time,
+            amr=code.amr,
+            created_at=now,
+            expires_at=session.absolute_expires_at,
+            refresh_digest=refresh.digest,
+        )
+        try:
+            self._grants.exchange_code(code, grant)
+        except CodeSpent:
+            self._grants.end_grant(code.user_id, code.grant_id)
+            raise InvalidGrant("The authorization code was used already.") from None
+        except CentralSessionEnded:
+            raise InvalidGrant("The sign-in this code comes from has ended.") from None
+        return self._tokens(grant, refresh, profile, session, id_token=True)
+
+    # -- grants -------------------------------------------------------------------------------
+
+    def refresh(self, client_id: str, value: object) -> AppTokens:
+        """Rotate an app's refresh token. A token older than the grant's current one ends
+        the grant (reuse); only the app's own grant is touched."""
+        token = self._grant_tokens.parse(value)
+        active = self.active_grant(token.user_id, token.grant_id)
+        if active is None or active.grant.client_id != client_id:
+            raise InvalidGrant("The refresh token is not active.")
+        grant = active.grant
+        if token.digest != grant.refresh_digest:
+            self._grants.end_grant(grant.user_id, grant.grant_id)
+            raise InvalidGrant("The refresh token was used already; the grant has ended.")
+        following = self._grant_tokens.issue(grant.user_id, grant.grant_id, grant.generation + 1)
+        try:
+            self._grants.rotate_grant(grant, following.digest)
+        except StaleWrite:
+            # Another exchange of this very token won: this one is the reuse.
+            self._grants.end_grant(grant.user_id, grant.grant_id)
+            raise InvalidGrant("The refresh token was used already; the grant has ended.") from None
+        rotated = replace(grant, refresh_digest=following.digest, generation=grant.generation + 1)
+        session, _ = self._sessions.authorization_lookup(grant.user_id, grant.session_id)
+        if session is None:
+            raise InvalidGrant("The refresh token is not active.")
+        return self._tokens(rotated, following, active.profile, session, id_token=False)
+
+    def active_grant(self, user_id: str, grant_id: str) -> ActiveGrant | None:
+        """The grant, if it and its central session both live."""
+        grant = self._grants.find_grant(user_id, grant_id)
+        if grant is None:
+            return None
+        session, profile = self._sessions.authorization_lookup(user_id, grant.session_id)
+        now = self._now()
+        if (
+            session is None
+            or profile is None
+            or profile.disabled
+            or now >= grant.expires_at
+            or not session.is_live(now, profile.not_before)
+        ):
+            return None
+        return ActiveGrant(grant, profile)
+
+    def revoke_refresh_token(self, client_id: str, value: object) -> None:
+        """RFC 7009: end the grant of this client's refresh token; anything else is ignored
+        (the endpoint answers 200 either way)."""
+        try:
+            token = self._grant_tokens.parse(value)
+        except InvalidGrant:
+            return
+        grant = self._grants.find_grant(token.user_id, token.grant_id)
+        if grant is not None and grant.client_id == client_id:
+            self._grants.end_grant(grant.user_id, grant.grant_id)
+
+    def introspect(self, value: str) -> dict[str, Any]:
+        """RFC 7662's answer for an access or a refresh token of an app: active while the
+        central session lives."""
+        if GrantTokens.looks_like_one(value):
+            return self._introspect_refresh(value)
+        try:
+            claims = self._access_tokens.verify(value)
+        except InvalidToken:
+            return {"active": False}
+        session, profile = self._sessions.authorization_lookup(claims.user_id, claims.session_id)
+        now = self._now()
+        if session is None or profile is None or not session.is_live(now, profile.not_before):
+            return {"active": False}
+        return {
+            "active": True,
+            "token_type": "access_token",
+            "sub": claims.user_id,
+            "sid": claims.session_id,
+            "exp": claims.expires_at,
+            "iat": claims.issued_at,
+            "iss": self._access_tokens.issuer(),
+            "username": profile.username,
+        }
+
+    def _introspect_refresh(self, value: str) -> dict[str, Any]:
+        try:
+            token = self._grant_tokens.parse(value)
+        except InvalidGrant:
+            return {"active": False}
+        active = self.active_grant(token.user_id, token.grant_id)
+        if active is None or active.grant.refresh_digest != token.digest:
+            return {"active": False}
+        grant = active.grant
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "client_id": grant.client_id,
+            "scope": grant.scope,
+            "sub": grant.user_id,
+            "sid": grant.session_id,
+            "exp": grant.expires_at // 1000,
+            "iss": self._access_tokens.issuer(),
+            "username": active.profile.username,
+        }
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def _tokens(
+        self,
+        grant: Grant,
+        refresh: GrantRefreshToken,
+        profile: UserProfile,
+        session: Session,
+        id_token: bool,
+    ) -> AppTokens:
+        not_after = min(grant.expires_at, session.expires_at) // 1000
+        access = self._access_tokens.mint(
+            grant.user_id,
+            grant.session_id,
+            not_after=not_after,
+            auth_time=grant.auth_time // 1000,
+            amr=grant.amr,
+            app_claims={"client_id": grant.client_id, "scope": grant.scope},
+        )
+        return AppTokens(
+            access_token=access.token,
+            expires_in=access.expires_in,
+            refresh_token=refresh.value,
+            scope=grant.scope,
+            id_token=self._id_token(grant, profile, not_after) if id_token else None,
+        )
+
+    def _id_token(self, grant: Grant, profile: UserProfile, not_after: int) -> str:
+        now = int(self._clock())
+        claims: dict[str, Any] = {
+            "iss": self._access_tokens.issuer(),
+            "sub": grant.user_id,
+            "aud": grant.client_id,
+            "iat": now,
+            "exp": max(now + 1, min(now + self._access_tokens.ttl_seconds, not_after)),
+            "auth_time": grant.auth_time // 1000,
+            "amr": list(grant.amr),
+            "sid": grant.session_id,
+            **user_claims(profile, grant.scopes),
+        }
+        if grant.nonce is not None:
+            claims["nonce"] = grant.nonce
+        return self._access_tokens.sign(claims, ID_TOKEN_TYPE)
+
+
+def user_claims(profile: UserProfile, scopes: frozenset[str]) -> dict[str, Any]:
+    """The claims the scopes release (OpenID Connect Core §5.4)."""
+    claims: dict[str, Any] = {}
+    if "profile" in scopes:
+        claims["preferred_username"] = profile.username
+    if "email" in scopes and profile.email is not None:
+        claims["email"] = profile.email
+        claims["email_verified"] = True
+    return claims
+
+
+def _central(session: Session, profile: UserProfile) -> CentralSession:
+    return CentralSession(
+        user_id=session.user_id,
+        session_id=session.session_id,
+        auth_time=session.auth_time or session.created_at,
+        amr=session.amr,
+        expires_at=session.expires_at,
+        username=profile.username,
+    )

@@ -1,0 +1,101 @@
+"""Single sign-on's records (docs/sso.md): authorization codes and the grants they start,
+and what the provider needs from storage (GrantStore)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from session_service.domain.models import Millis
+from session_service.domain.ports import StoreError
+
+# RFC 6749 §4.1.2 recommends at most 10 minutes; the contract says 60 s.
+CODE_TTL_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """A code issued to a client at its redirect URI, by its digest. The grant its exchange
+    creates is named here already, so that a second exchange knows which grant to end."""
+
+    digest: str
+    client_id: str
+    redirect_uri: str
+    # PKCE (RFC 7636): S256 only
+    code_challenge: str
+    scope: str
+    nonce: str | None
+    user_id: str
+    # The central session that signed the user in, and when and how it proved who it is
+    session_id: str
+    auth_time: Millis
+    amr: tuple[str, ...]
+    grant_id: str
+    issued_at: Millis
+    expires_at: Millis
+    # Exchanged once already: a second exchange ends `grant_id`
+    spent: bool = False
+
+    def is_live(self, now: Millis) -> bool:
+        return now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One app's hold on a central session: its refresh token (rotating, by digest) and
+    what it was granted. It lives no longer than the session it hangs on."""
+
+    user_id: str
+    grant_id: str
+    client_id: str
+    session_id: str
+    scope: str
+    nonce: str | None
+    auth_time: Millis
+    amr: tuple[str, ...]
+    created_at: Millis
+    expires_at: Millis
+    refresh_digest: str
+    generation: int = 0
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
+
+
+class CodeSpent(StoreError):
+    """The code was exchanged already (or never issued): the exchange is refused."""
+
+
+class CentralSessionEnded(StoreError):
+    """The central session a code or grant hangs on is gone."""
+
+
+class GrantStore(Protocol):
+    """Storage of codes and grants, with DynamoDB's conditions."""
+
+    def put_code(self, code: AuthorizationCode) -> None: ...
+
+    def find_code(self, digest: str) -> AuthorizationCode | None:
+        """The code by its digest, spent or not (consistent read)."""
+        ...
+
+    def exchange_code(self, code: AuthorizationCode, grant: Grant) -> None:
+        """Spend the code and create its grant at once, if the code is unspent (else
+        CodeSpent) and its central session still exists (else CentralSessionEnded)."""
+        ...
+
+    def find_grant(self, user_id: str, grant_id: str) -> Grant | None: ...
+
+    def rotate_grant(self, grant: Grant, refresh_digest: str) -> None:
+        """The grant's next refresh token, if its current one is still `grant`'s (else
+        ports.StaleWrite: another exchange of the same token won)."""
+        ...
+
+    def end_grant(self, user_id: str, grant_id: str) -> None:
+        """Delete the grant (nothing happens if it is gone)."""
+        ...
+
+    def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
+        """The grants that hang on one central session (bounded by the user's live grants)."""
+        ...

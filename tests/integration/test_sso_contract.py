@@ -1,0 +1,213 @@
+"""Single sign-on's lifecycle over each backend (in memory, moto, DynamoDB Local): a central
+session issues a code, the code's one exchange starts an app's grant, the grant's refresh
+token rotates, and every grant ends with its central session. Under bursts: one code
+exchanged 8 times at once gives one token set; one refresh token presented 8 times at once,
+one winner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jwt
+import pytest
+
+from harness.domain import AUDIENCE, CLIENT, ISSUER, Services
+from harness.sso_domain import build_single_sign_on
+from session_service.domain.errors import InvalidGrant
+from session_service.domain.flows.password_flows import LoginRequest
+from session_service.domain.ports import SessionStore
+from session_service.domain.sessions.session_records import IssuedTokens
+from session_service.domain.sso.provider import AppTokens, CentralSession, CodeRequest, SingleSignOn
+from tests.helpers import burst, outcome
+from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
+
+pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
+
+PASSWORD = "correct horse"
+BURST = 8
+APP = "app-one"
+OTHER_APP = "app-two"
+REDIRECT = "https://app.example.test/callback"
+
+
+@pytest.fixture
+def services(services_with: Callable[..., Services]) -> Services:
+    return services_with(throttle=ROOM_FOR_BURSTS)
+
+
+@pytest.fixture
+def sso(services: Services, store: SessionStore) -> SingleSignOn:
+    return build_single_sign_on(services, store)
+
+
+def signed_in(services: Services) -> IssuedTokens:
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
+    return services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+
+
+def central(sso: SingleSignOn, tokens: IssuedTokens) -> CentralSession:
+    found = sso.central_session(tokens.refresh_token)
+    assert found is not None
+    return found
+
+
+def request(client_id: str = APP, nonce: str | None = "n-0S6_WzA2Mj") -> CodeRequest:
+    return CodeRequest(client_id, REDIRECT, "openid profile", nonce, "challenge")
+
+
+def exchange(sso: SingleSignOn, code: str, client_id: str = APP) -> AppTokens:
+    found = sso.find_code(code, client_id)
+    if found is None:
+        raise InvalidGrant("not a good code")
+    return sso.exchange(found)
+
+
+def test_the_cookie_of_a_live_session_names_its_central_session(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    found = central(sso, tokens)
+    assert (found.user_id, found.session_id, found.username) == (
+        tokens.session.user_id,
+        tokens.session.session_id,
+        "ada",
+    )
+    assert found.amr == ("pwd",)
+    assert sso.central_session(None) is None
+    assert sso.central_session("rt2.garbage") is None
+    services.ending.logout(tokens.session.user_id, tokens.session.session_id)
+    assert sso.central_session(tokens.refresh_token) is None
+
+
+def test_a_code_exchanged_once_gives_tokens_that_name_the_app_and_the_central_session(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    issued = exchange(sso, sso.issue_code(central(sso, tokens), request()))
+    access = services.access_tokens.verify(issued.access_token)
+    assert (access.user_id, access.session_id) == (
+        tokens.session.user_id,
+        tokens.session.session_id,
+    )
+    access_claims = jwt.decode(issued.access_token, options={"verify_signature": False})
+    assert (access_claims["client_id"], access_claims["scope"], access_claims["aud"]) == (
+        APP,
+        "openid profile",
+        AUDIENCE,
+    )
+    assert issued.id_token is not None
+    assert jwt.get_unverified_header(issued.id_token)["typ"] == "JWT"
+    id_claims = jwt.decode(issued.id_token, options={"verify_signature": False})
+    assert {k: id_claims[k] for k in ("iss", "sub", "aud", "nonce", "sid", "amr")} == {
+        "iss": ISSUER,
+        "sub": tokens.session.user_id,
+        "aud": APP,
+        "nonce": "n-0S6_WzA2Mj",
+        "sid": tokens.session.session_id,
+        "amr": ["pwd"],
+    }
+    assert id_claims["preferred_username"] == "ada"
+    assert issued.refresh_token.startswith("og1.")
+
+
+def test_a_code_presented_again_is_refused_and_ends_the_grant_it_started(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    code = sso.issue_code(central(sso, tokens), request())
+    first = exchange(sso, code)
+    assert outcome(lambda: exchange(sso, code)) == "InvalidGrant"
+    assert sso.introspect(first.refresh_token) == {"active": False}
+    assert outcome(lambda: sso.refresh(APP, first.refresh_token)) == "InvalidGrant"
+    # The central session and the app's next sign-in live on
+    again = exchange(sso, sso.issue_code(central(sso, tokens), request()))
+    assert sso.introspect(again.refresh_token)["active"] is True
+
+
+def test_a_code_is_its_clients_only_and_dies_with_its_minute(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    code = sso.issue_code(central(sso, tokens), request())
+    assert sso.find_code(code, OTHER_APP) is None
+    assert sso.find_code("not-a-code", APP) is None
+    services.clock.advance(60)
+    assert sso.find_code(code, APP) is None
+
+
+def test_one_code_exchanged_8_times_at_once_gives_one_token_set(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    code = sso.issue_code(central(sso, tokens), request())
+    issued: list[AppTokens] = []
+
+    def attempt(_: int) -> str:
+        return outcome(lambda: issued.append(exchange(sso, code)))
+
+    assert burst(BURST, attempt) == {"ok": 1, "InvalidGrant": BURST - 1}
+    assert len(issued) == 1
+
+
+def test_a_refresh_token_rotates_and_its_reuse_ends_only_that_apps_grant(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    session = central(sso, tokens)
+    app = exchange(sso, sso.issue_code(session, request()))
+    other = exchange(sso, sso.issue_code(session, request(OTHER_APP)), OTHER_APP)
+    rotated = sso.refresh(APP, app.refresh_token)
+    assert rotated.refresh_token != app.refresh_token
+    assert rotated.id_token is None
+    assert outcome(lambda: sso.refresh(OTHER_APP, rotated.refresh_token)) == "InvalidGrant"
+    assert outcome(lambda: sso.refresh(APP, app.refresh_token)) == "InvalidGrant"
+    assert outcome(lambda: sso.refresh(APP, rotated.refresh_token)) == "InvalidGrant"
+    assert sso.introspect(other.refresh_token)["active"] is True
+    assert sso.central_session(tokens.refresh_token) is not None
+
+
+def test_one_refresh_token_presented_8_times_at_once_has_one_winner(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    app = exchange(sso, sso.issue_code(central(sso, tokens), request()))
+    assert burst(BURST, lambda _: outcome(lambda: sso.refresh(APP, app.refresh_token))) == {
+        "ok": 1,
+        "InvalidGrant": BURST - 1,
+    }
+
+
+def test_ending_the_central_session_ends_every_apps_grant_at_once(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    session = central(sso, tokens)
+    apps = [exchange(sso, sso.issue_code(session, request(c)), c) for c in (APP, OTHER_APP)]
+    assert [sso.introspect(a.access_token)["active"] for a in apps] == [True, True]
+    services.ending.logout(session.user_id, session.session_id)
+    for app in apps:
+        assert sso.introspect(app.access_token) == {"active": False}
+        assert sso.introspect(app.refresh_token) == {"active": False}
+    assert outcome(lambda: sso.refresh(APP, apps[0].refresh_token)) == "InvalidGrant"
+
+
+def test_a_code_of_a_central_session_that_ended_is_refused(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    session = central(sso, tokens)
+    code = sso.issue_code(session, request())
+    services.ending.logout(session.user_id, session.session_id)
+    assert outcome(lambda: exchange(sso, code)) == "InvalidGrant"
+
+
+def test_revoking_a_refresh_token_ends_its_grant_for_its_own_client_only(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    app = exchange(sso, sso.issue_code(central(sso, tokens), request()))
+    sso.revoke_refresh_token(OTHER_APP, app.refresh_token)
+    assert sso.introspect(app.refresh_token)["active"] is True
+    sso.revoke_refresh_token(APP, app.refresh_token)
+    assert sso.introspect(app.refresh_token) == {"active": False}
+    sso.revoke_refresh_token(APP, "og1.not-a-token")
