@@ -25,6 +25,8 @@ CAPABILITIES: dict[str, set[str]] = {
     "flows": {"accounts", "throttling", "sessions", "factors", "keys", "email"},
     "activity": set(),
     "administration": {"accounts", "sessions", "email"},
+    # Single sign-on: the provider's codes and grants hang on sessions, signed by the keys
+    "sso": {"sessions", "keys"},
 }
 
 
