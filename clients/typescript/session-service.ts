@@ -38,6 +38,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /admin/clients */
+        get: operations["listClients"];
+        put?: never;
+        /** POST /admin/clients */
+        post: operations["registerClient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /admin/clients/{client_id} */
+        get: operations["getClient"];
+        put?: never;
+        post?: never;
+        /** DELETE /admin/clients/{client_id} */
+        delete: operations["deleteClient"];
+        options?: never;
+        head?: never;
+        /** PATCH /admin/clients/{client_id} */
+        patch: operations["changeClient"];
+        trace?: never;
+    };
+    "/admin/clients/{client_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /admin/clients/{client_id}/secret */
+        post: operations["newClientSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users": {
         parameters: {
             query?: never;
@@ -730,6 +784,82 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * ClientChange
+         * @description What is sent changes; what is not stays. `backchannel_logout_uri: null` removes it;
+         *     `type` may be sent only unchanged.
+         */
+        ClientChange: {
+            /** Backchannel Logout Uri */
+            backchannel_logout_uri?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Post Logout Redirect Uris */
+            post_logout_redirect_uris?: string[] | null;
+            /** Redirect Uris */
+            redirect_uris?: string[] | null;
+            /** Type */
+            type?: ("confidential" | "public") | null;
+        };
+        /** ClientRegistration */
+        ClientRegistration: {
+            /** Backchannel Logout Uri */
+            backchannel_logout_uri?: string | null;
+            /**
+             * Name
+             * @example Billing dashboard
+             */
+            name: string;
+            /**
+             * Post Logout Redirect Uris
+             * @default []
+             */
+            post_logout_redirect_uris: string[];
+            /** Redirect Uris */
+            redirect_uris: string[];
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "confidential" | "public";
+        };
+        /** ClientSecretResponse */
+        ClientSecretResponse: {
+            /** Client Id */
+            client_id: string;
+            /** Client Secret */
+            client_secret: string;
+        };
+        /**
+         * ClientView
+         * @description A client as the admin API shows it: never its secret's digest.
+         */
+        ClientView: {
+            /** Backchannel Logout Uri */
+            backchannel_logout_uri: string | null;
+            /** Client Id */
+            client_id: string;
+            /** Created At */
+            created_at: string;
+            /** Name */
+            name: string;
+            /** Post Logout Redirect Uris */
+            post_logout_redirect_uris: string[];
+            /** Redirect Uris */
+            redirect_uris: string[];
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "confidential" | "public";
+            /** Updated At */
+            updated_at: string;
+        };
+        /** ClientsResponse */
+        ClientsResponse: {
+            /** Clients */
+            clients: components["schemas"]["ClientView"][];
+        };
         /** CreationOptionsResponse */
         CreationOptionsResponse: {
             /** Options */
@@ -1014,6 +1144,30 @@ export interface components {
             /** User Id */
             user_id: string;
         };
+        /** RegisteredClientResponse */
+        RegisteredClientResponse: {
+            /** Backchannel Logout Uri */
+            backchannel_logout_uri: string | null;
+            /** Client Id */
+            client_id: string;
+            /** Client Secret */
+            client_secret?: string | null;
+            /** Created At */
+            created_at: string;
+            /** Name */
+            name: string;
+            /** Post Logout Redirect Uris */
+            post_logout_redirect_uris: string[];
+            /** Redirect Uris */
+            redirect_uris: string[];
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "confidential" | "public";
+            /** Updated At */
+            updated_at: string;
+        };
         /**
          * RegistrationResponseJson
          * @description RegistrationResponseJSON: what `credential.toJSON()` gives after `create()`.
@@ -1183,6 +1337,377 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OpenIdConfiguration"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listClients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientsResponse"];
+                };
+            };
+            /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    registerClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientRegistration"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredClientResponse"];
+                };
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The client is deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    changeClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientChange"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large: a body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: AWS throttled or failed; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    newClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientSecretResponse"];
+                };
+            };
+            /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict (username taken, enrollment state) or session_limit (policy reject) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */

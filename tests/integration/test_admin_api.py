@@ -29,6 +29,7 @@ from tests.helpers import (
     register,
     stream_records,
 )
+from tests.integration.client_admin import WEB_APP, registered
 
 
 def admin(stack: Stack, method: str, path: str) -> Any:
@@ -173,6 +174,12 @@ def test_the_admin_routes_are_the_contracts() -> None:
             ("POST", "/admin/users/{user_id}/enable"),
             ("DELETE", "/admin/users/{user_id}/login-lock"),
             ("POST", "/admin/users/{user_id}/factors/reset"),
+            ("POST", "/admin/clients"),
+            ("GET", "/admin/clients"),
+            ("GET", "/admin/clients/{client_id}"),
+            ("PATCH", "/admin/clients/{client_id}"),
+            ("DELETE", "/admin/clients/{client_id}"),
+            ("POST", "/admin/clients/{client_id}/secret"),
         ]
     )
 
@@ -184,7 +191,8 @@ def test_every_admin_route_refuses_a_request_without_iam(
     # The function invoked some other way than through IAM-authorised routes: refused
     user_id = register(stack)
     session_id = login(stack)["session_id"]
-    parameters = {"user_id": user_id, "session_id": session_id}
+    client_id = registered(stack, WEB_APP)["client_id"]
+    parameters = {"user_id": user_id, "session_id": session_id, "client_id": client_id}
     path = route.format(**parameters)
     event = sample_event("admin/find-user.json")
     event["requestContext"].pop("authorizer")
@@ -199,6 +207,8 @@ def test_every_admin_route_refuses_a_request_without_iam(
         stack.http("GET", "/auth/session", headers=bearer(login(stack)["access_token"])).status
         == 200
     )
+    (client,) = admin(stack, "GET", "/admin/clients").json()["clients"]
+    assert (client["client_id"], client["updated_at"]) == (client_id, client["created_at"])
 
 
 # -- who may call, and the record of each call ------------------------------------------

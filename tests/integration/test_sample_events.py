@@ -58,6 +58,8 @@ def test_published_samples_have_the_shape_the_publisher_produces() -> None:
             "PasskeyAdded",
             "PasskeyRemoved",
             "PasskeySignCountRegressed",
+            "ClientRegistered",
+            "ClientDeleted",
         }
     )
     for detail_type, event in documented.items():
@@ -141,6 +143,7 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
         "second-factor-changes": {"MfaEnabled", "RecoveryCodeUsed", "MfaDisabled"},
         "account-disabled-and-enabled": {"AccountDisabled", "AccountEnabled"},
         "passkey-changes": {"PasskeyAdded", "PasskeySignCountRegressed", "PasskeyRemoved"},
+        "client-changes": {"ClientRegistered", "ClientDeleted"},
     }[name]
     assert kinds == expected
     assert result == {"batchItemFailures": []}

@@ -11,6 +11,7 @@ import pytest
 
 from local_run.expansion import deployed_template
 from local_run.filters import parse_filters, passes
+from session_service.adapters.client_items import client_event_item, client_item
 from session_service.adapters.mail_items import mail_request_item
 from session_service.adapters.store_items import (
     challenge_item,
@@ -29,12 +30,14 @@ from session_service.domain.activity.events import events_for
 from session_service.domain.email.mail import MailRequest
 from session_service.domain.models import (
     AccountEvent,
+    ClientEvent,
     Credential,
     EndedSessions,
     Session,
     UserProfile,
 )
 from session_service.domain.ports import MfaChallenge
+from session_service.domain.sso.clients import OAuthClient
 
 USER = "00000000-0000-4000-8000-000000000000"
 SESSION = Session(USER, "00000000-0000-4000-8000-000000000001", 1, 1, 9, 9, "192.0.2.1", "ua")
@@ -50,6 +53,16 @@ WITH_TOTP = {
     "totp_last_step": n(8),
 }
 CHALLENGE = challenge_item(MfaChallenge("d", USER, "ada", 0, None, 1, 9))
+CLIENT_ID = "00000000-0000-4000-8000-0000000000c1"
+OAUTH_CLIENT = client_item(
+    OAuthClient(CLIENT_ID, "Billing", "confidential", ("https://a.test/cb",), (), None, "d", 1, 1)
+)
+CLIENT_REGISTERED = client_event_item(
+    ClientEvent("c1", "ClientRegistered", CLIENT_ID, "Billing", "confidential", 1)
+)
+CLIENT_DELETED = client_event_item(
+    ClientEvent("c2", "ClientDeleted", CLIENT_ID, "Billing", "confidential", 2)
+)
 
 
 def record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -101,6 +114,17 @@ CHANGES = {
     # publisher: its images hold the password hash and the sealed secret.
     "code step spent": (record("MODIFY", WITH_TOTP, {**WITH_TOTP, "totp_last_step": n(9)}), False),
     "mfa login challenge": (record("INSERT", None, CHALLENGE), False),
+    "client registered": (record("INSERT", None, CLIENT_REGISTERED), True),
+    "client deleted": (record("INSERT", None, CLIENT_DELETED), True),
+    "client event record expired": (record("REMOVE", CLIENT_REGISTERED, None), False),
+    # A client's own item holds its secret's digest: it never reaches the publisher, which
+    # hears of clients through their event records.
+    "client item written": (record("INSERT", None, OAUTH_CLIENT), False),
+    "client item changed": (
+        record("MODIFY", OAUTH_CLIENT, {**OAUTH_CLIENT, "secret_digest": {"S": "e"}}),
+        False,
+    ),
+    "client item deleted": (record("REMOVE", OAUTH_CLIENT, None), False),
 }
 
 
@@ -108,6 +132,11 @@ CHANGES = {
 def test_the_publisher_sees_exactly_the_changes_that_mean_an_event(name: str) -> None:
     change, wanted = CHANGES[name]
     assert passes(publisher_filters(), change) is wanted
+
+
+def test_the_publishers_filters_fit_lambdas_default_quota() -> None:
+    # Lambda takes 5 filters per event source mapping unless a quota increase is asked for
+    assert len(publisher_filters()) <= 5
 
 
 @pytest.mark.parametrize("name", [name for name, (_, wanted) in CHANGES.items() if wanted])

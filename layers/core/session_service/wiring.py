@@ -380,11 +380,12 @@ def administration() -> Administration:
 def reset() -> None:
     """Forget every built object (tests change the environment between cases): every
     cached factory of this module, and the clients and settings it uses."""
-    # mail_wiring composes the e-mail capability on top of this module (which cannot
-    # import it back): its factories, and the SES client, are forgotten too, if loaded.
-    mail = sys.modules.get("session_service.mail_wiring")
-    ses = sys.modules.get("session_service.adapters.ses_mail")
-    composed = [globals(), vars(mail) if mail else {}, vars(ses) if ses else {}]
+    # mail_wiring and sso_wiring compose e-mail and single sign-on on top of this module
+    # (which cannot import them back): their factories, and the SES client, are forgotten
+    # too, if loaded.
+    loaded = ("mail_wiring", "sso_wiring", "adapters.ses_mail")
+    modules = [sys.modules.get(f"session_service.{name}") for name in loaded]
+    composed = [globals(), *(vars(module) for module in modules if module)]
     for value in [value for names in composed for value in list(names.values())]:
         if callable(getattr(value, "cache_clear", None)):
             value.cache_clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from session_service.adapters.client_items import client_event_from_item
 from session_service.adapters.store_items import (
     ENDED_RECORD_SECONDS,
     Item,
@@ -102,8 +103,9 @@ def account_event_from_item(item: Item) -> AccountEvent:
 
 
 def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
-    """Sessions, profiles, ended-session and second-factor records from a DynamoDB stream
-    record; None for other items (credentials, throttle counters, challenges)."""
+    """Sessions, profiles, ended-session records, account and client events from a
+    DynamoDB stream record; None for other items (credentials, OAuth clients, throttle
+    counters, challenges)."""
     images = record.get("dynamodb", {})
     old, new = images.get("OldImage"), images.get("NewImage")
     kind = str((new or old or {}).get("kind", {}).get("S", ""))
@@ -122,13 +124,22 @@ def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
             old_profile=profile_from_item(old) if old else None,
             new_profile=profile_from_item(new) if new else None,
         )
-    if kind == "account_event" and new and not old:
+    if new and not old:
+        return _inserted_record(event_id, kind, new)
+    return None
+
+
+def _inserted_record(event_id: str, kind: str, new: Item) -> StreamChange | None:
+    """A record written once, whose insertion is what the stream carries."""
+    if kind == "account_event":
         return StreamChange(
             event_id=event_id, kind=kind, account_event=account_event_from_item(new)
         )
-    if kind == "login_attempt" and new and not old:
+    if kind == "login_attempt":
         attempt = login_attempt_from_item(new)
         return StreamChange(event_id=event_id, kind=kind, login_attempt=attempt)
-    if kind == "ended" and new and not old:
+    if kind == "ended":
         return StreamChange(event_id=event_id, kind=kind, ended=ended_from_item(new))
+    if kind == "client_event":
+        return StreamChange(event_id=event_id, kind=kind, client_event=client_event_from_item(new))
     return None

@@ -18,5 +18,7 @@ only the capabilities below it (tests/unit/test_architecture.py holds the map):
   sessions, factors, keys, email).
 - activity: what changes mean on the bus, the user's activity log, the operators' signals.
 - administration: what support staff may do for a user (accounts, sessions, email).
+- sso: single sign-on: the OAuth clients the team's apps are registered as, and the
+  provider's codes and grants (sessions, keys).
 
 It imports no AWS SDK and no adapter."""

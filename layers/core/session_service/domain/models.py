@@ -266,6 +266,24 @@ class AccountEvent:
     failures: int | None = None
 
 
+# Single sign-on's clients (domain/sso/clients.py): an app that holds a secret, or not.
+ClientType = Literal["confidential", "public"]
+ClientEventType = Literal["ClientRegistered", "ClientDeleted"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """An OAuth client registered or deleted, recorded with the change: the record the
+    table's stream turns into the event. It holds no secret, nor its digest."""
+
+    record_id: str
+    event_type: ClientEventType
+    client_id: str
+    name: str
+    client_type: ClientType
+    at: Millis
+
+
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
     """A known user's login that failed (a wrong password or code) or was throttled: a

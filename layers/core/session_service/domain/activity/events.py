@@ -15,6 +15,7 @@ from typing import Any
 
 from session_service.domain.models import (
     AccountEvent,
+    ClientEvent,
     EndedSessions,
     LoginAttempt,
     Session,
@@ -39,6 +40,8 @@ SECOND_FACTOR_FAILING = "SecondFactorFailing"
 EMAIL_VERIFIED = "EmailVerified"
 PASSWORD_RESET_REQUESTED = "PasswordResetRequested"
 FACTORS_RESET = "FactorsReset"
+CLIENT_REGISTERED = "ClientRegistered"
+CLIENT_DELETED = "ClientDeleted"
 
 _MAX_ENTRIES_PER_PUT = 10
 
@@ -56,6 +59,7 @@ class StreamChange:
     ended: EndedSessions | None = None
     account_event: AccountEvent | None = None
     login_attempt: LoginAttempt | None = None
+    client_event: ClientEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,8 @@ def events_for(change: StreamChange) -> list[ServiceEvent]:
         return _profile_events(change)
     if change.kind == "account_event":
         return _account_events(change)
+    if change.kind == "client_event":
+        return _client_events(change)
     return []
 
 
@@ -177,6 +183,26 @@ def _account_events(change: StreamChange) -> list[ServiceEvent]:
         detail |= {"reason": event.reason, "failures": event.failures}
     detail[_ACCOUNT_EVENT_TIME[kind]] = rfc3339(event.at)
     return [ServiceEvent(kind, detail)]
+
+
+# When each client event happened, by the name its detail gives the time.
+_CLIENT_EVENT_TIME = {CLIENT_REGISTERED: "registered_at", CLIENT_DELETED: "deleted_at"}
+
+
+def _client_events(change: StreamChange) -> list[ServiceEvent]:
+    """An OAuth client registered or deleted through the admin API: which client, its name
+    and type; never its secret nor the secret's digest (the record holds neither)."""
+    event = change.client_event
+    if event is None:
+        return []
+    detail = {
+        "event_id": change.event_id,
+        "client_id": event.client_id,
+        "name": event.name,
+        "type": event.client_type,
+        _CLIENT_EVENT_TIME[event.event_type]: rfc3339(event.at),
+    }
+    return [ServiceEvent(event.event_type, detail)]
 
 
 @dataclass(frozen=True, slots=True)
