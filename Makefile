@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test prerequisites check coverage lint unit integration e2e validate check-template build deploy lock openapi tools clean
-.PHONY: browser dynamodb-local java translator typescript
+.PHONY: browser dynamodb-local java translator typescript openid-client
 .PHONY: bench load smoke admin
 
 install: $(STAMP) $(TRANSLATOR_STAMP)
@@ -79,7 +79,7 @@ test: prerequisites
 # What the suite needs, side by side: the installs mostly wait on the network and the
 # disk, the checks on the CPU (a fresh clone spent over 2 minutes here one after another).
 prerequisites:
-	$(MAKE) -j4 --output-sync=target lint check-template browser dynamodb-local typescript
+	$(MAKE) -j4 --output-sync=target lint check-template browser dynamodb-local typescript openid-client
 
 unit: install typescript
 	$(PY) -m pytest tests/unit
@@ -102,7 +102,7 @@ integration: install dynamodb-local
 	$(PY) -m pytest tests/integration
 
 # Against the local run by default, against a deployed stack with API_URL=https://...
-e2e: install dynamodb-local browser
+e2e: install dynamodb-local browser openid-client
 	API_URL=$(API_URL) $(PY) -m pytest tests/e2e
 
 # tests/e2e/browser/ drives Debian's chromium through Playwright (never `playwright
@@ -132,6 +132,19 @@ $(DYNAMODB_LOCAL_STAMP): scripts/dynamodb-local/package.json scripts/dynamodb-lo
 	@mkdir -p $(DYNAMODB_LOCAL) && cp scripts/dynamodb-local/package*.json $(DYNAMODB_LOCAL)/
 	cd $(DYNAMODB_LOCAL) && flock /tmp/.session-service-npm.lock npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(DYNAMODB_LOCAL)/.installed-* && touch $@
+
+# Node's openid-client (OpenID Certified), the relying party that drives the service's
+# OpenID Connect provider in tests/e2e/test_sso_relying_party.py (locked in
+# scripts/openid-client; installed where missing, never run outside that test).
+OPENID_CLIENT := .openid-client
+OPENID_CLIENT_STAMP := $(OPENID_CLIENT)/.installed-$(shell cat scripts/openid-client/package-lock.json | cksum | cut -d' ' -f1)
+openid-client: $(OPENID_CLIENT_STAMP)
+
+$(OPENID_CLIENT_STAMP): scripts/openid-client/package.json scripts/openid-client/package-lock.json
+	@command -v npm >/dev/null || { $(APT_INSTALL) npm; }
+	@mkdir -p $(OPENID_CLIENT) && cp scripts/openid-client/package*.json $(OPENID_CLIENT)/
+	cd $(OPENID_CLIENT) && flock /tmp/.session-service-npm.lock npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(OPENID_CLIENT)/.installed-* && touch $@
 
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.
 tools: $(TOOLS_STAMP)

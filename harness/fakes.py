@@ -45,6 +45,7 @@ from session_service.domain.ports import (
     SignInCeremony,
     StaleWrite,
 )
+from session_service.domain.sso.records import AuthorizationCode, Grant
 
 
 class InMemoryStore(InMemoryCounters, InMemorySpending):
@@ -75,6 +76,10 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
         self.email_logins: dict[str, EmailLogin] = {}
         self.resets: dict[str, ResetToken] = {}
         self.mail_requests: dict[str, MailRequest] = {}
+        # Single sign-on (harness/memory_sso.py keeps them): codes by digest, grants by
+        # (user id, grant id).
+        self.sso_codes: dict[str, AuthorizationCode] = {}
+        self.sso_grants: dict[tuple[str, str], Grant] = {}
         self.attempts: dict[tuple[str, int], int] = {}
         self.holders: dict[tuple[str, int], set[str]] = {}
         self.calls: list[str] = []

@@ -9,6 +9,7 @@ import dataclasses
 from harness.fakes import InMemoryStore
 from harness.key_limits import check_keys
 from session_service.adapters.grant_store import code_key, grant_key
+from session_service.domain.models import Millis
 from session_service.domain.ports import StaleWrite
 from session_service.domain.sso.records import (
     AuthorizationCode,
@@ -21,8 +22,9 @@ from session_service.domain.sso.records import (
 class InMemoryGrantStore:
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
-        self.codes: dict[str, AuthorizationCode] = {}
-        self.grants: dict[tuple[str, str], Grant] = {}
+        # The store's own: every grant store over it shares them
+        self.codes = store.sso_codes
+        self.grants = store.sso_grants
 
     def _call(self, name: str) -> None:
         self.store.calls.append(name)
@@ -57,7 +59,7 @@ class InMemoryGrantStore:
             self._call("find_grant")
             return self.grants.get((user_id, grant_id))
 
-    def rotate_grant(self, grant: Grant, refresh_digest: str) -> None:
+    def rotate_grant(self, grant: Grant, refresh_digest: str, now: Millis) -> None:
         with self.store._lock:
             self._call("rotate_grant")
             current = self.grants.get((grant.user_id, grant.grant_id))
@@ -66,7 +68,11 @@ class InMemoryGrantStore:
                     return  # its own rotation, sent again
                 raise StaleWrite()
             self.grants[(grant.user_id, grant.grant_id)] = dataclasses.replace(
-                current, refresh_digest=refresh_digest, generation=grant.generation + 1
+                current,
+                refresh_digest=refresh_digest,
+                generation=grant.generation + 1,
+                previous_digest=grant.refresh_digest,
+                rotated_at=now,
             )
 
     def end_grant(self, user_id: str, grant_id: str) -> None:

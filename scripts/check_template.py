@@ -38,6 +38,7 @@ EVERY_OPTION_ON: dict[str, str] = {
     "AuthorizerReservedConcurrency": "100",
     "PasswordChangedReservedConcurrency": "10",
     "EventPublisherReservedConcurrency": "5",
+    "BackchannelLogoutReservedConcurrency": "5",
     "AdminReservedConcurrency": "2",
     "KeyRotationReservedConcurrency": "1",
     "MailerReservedConcurrency": "2",

@@ -262,6 +262,14 @@ def _dynamodb_permissions(
     elif operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
         context = _item_context(operation, params)
         yield Permission(f"dynamodb:{operation}", arns[params["TableName"]], context)
+    elif operation == "Query":
+        # The partition its key condition names (pk = :value), as IAM sees LeadingKeys
+        found = re.search(rf"\b{PARTITION_KEY}\s*=\s*(:\w+)", params["KeyConditionExpression"])
+        assert found, params["KeyConditionExpression"]
+        partition = params["ExpressionAttributeValues"][found.group(1)]["S"]
+        yield Permission(
+            "dynamodb:Query", arns[params["TableName"]], {"dynamodb:LeadingKeys": (partition,)}
+        )
     elif operation in _SINGLE_TABLE_OPERATIONS:
         yield Permission(f"dynamodb:{operation}", arns[params["TableName"]])
     else:

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import mail_wiring, wiring
+from session_service import mail_wiring, sso_wiring, wiring
 from session_service.config import get_settings
 from session_service.edge import authorization, resolver, transport
 from session_service.edge.account_routes import account_router
@@ -17,6 +17,8 @@ from session_service.edge.api_context import ApiContext, ApiServices
 from session_service.edge.email_routes import email_router
 from session_service.edge.hosted_page_routes import hosted_page_router
 from session_service.edge.key_routes import key_router
+from session_service.edge.oauth2.routes import oauth2_router
+from session_service.edge.oauth2.sign_in_routes import sign_in_router
 from session_service.edge.passkey_routes import passkey_router
 from session_service.edge.session_routes import session_router
 from session_service.edge.totp_routes import totp_router
@@ -53,6 +55,8 @@ for router in (account_router, totp_router, session_router, activity_router, key
 app.include_router(passkey_router(api_context))
 app.include_router(email_router(api_context))
 app.include_router(hosted_page_router())
+app.include_router(oauth2_router(sso_wiring.provider, sso_wiring.central_sign_out))
+app.include_router(sign_in_router(api_context.services, wiring.token_issuer))
 if settings.api_docs:
     app.enable_swagger(path="/docs")
 

@@ -96,6 +96,7 @@ def on_failure_destinations() -> list[tuple[str, str]]:
 def test_every_on_failure_destination_is_writable_by_the_function_role() -> None:
     destinations = on_failure_destinations()
     assert sorted(destinations) == [
+        ("ref:BackchannelLogoutFunction", "arn:BackchannelLogoutDeadLetterQueue"),
         ("ref:EventPublisherFunction", "arn:PublisherDeadLetterQueue"),
         # the mailer's stream mapping and its asynchronous invocations (notices)
         ("ref:MailerFunction", "arn:MailerDeadLetterQueue"),
@@ -111,7 +112,7 @@ def test_no_function_reserves_concurrency_unless_asked() -> None:
     # With every parameter at its default, as a first `sam deploy --guided` proposes
     template = deployed_template()
     functions = list(template.functions())
-    assert len(functions) == 7
+    assert len(functions) == 8
     for function in functions:
         assert reserved_concurrency(template, function) is None, function
     # and each can be asked for (the local run's pools take it from there too)
@@ -317,6 +318,10 @@ def test_the_mailer_writes_the_codes_the_reset_token_and_its_records_as_its_code
     assert mailer_may("SendEmail", "sesv2", FromEmailAddress="no-reply@example.com")
 
 
+# A user's partition, as a Query names it
+A_USER = {":p": {"S": "USER#u-1"}}
+
+
 @pytest.mark.parametrize(
     ("operation", "params"),
     [
@@ -347,7 +352,7 @@ def test_the_mailer_writes_the_codes_the_reset_token_and_its_records_as_its_code
         # a second-factor challenge or a throttle's counters read
         ("GetItem", {"Key": key("MFA#d", "CHALLENGE")}),
         ("GetItem", {"Key": key("THROTTLE#ip", "W#1")}),
-        ("Query", {"KeyConditionExpression": "pk = :pk"}),
+        ("Query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": A_USER}),
     ],
 )
 def test_the_mailer_may_not_touch_what_it_does_not_mail_for(

@@ -51,6 +51,17 @@ def test_every_route_of_the_template_is_documented_with_its_errors() -> None:
 
 
 # The contract's error codes (v1 and the v2 additions).
+# OAuth's own, on the /oauth2/ routes only (contract v3, "Single sign-on").
+OAUTH_ERROR_CODES = {
+    "access_denied",
+    "invalid_client",
+    "invalid_scope",
+    "login_required",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "unsupported_response_type",
+    "unsupported_token_type",
+}
 CONTRACT_ERROR_CODES = {
     "invalid_request",
     "invalid_grant",
@@ -90,6 +101,7 @@ def test_every_operation_has_a_readable_unique_id_and_one_tag() -> None:
         "Passkeys",
         "Activity",
         "Discovery",
+        "Single sign-on",
         "Admin",
     }
     assert all(len(operation["tags"]) == 1 for _, _, operation in _operations())
@@ -98,7 +110,7 @@ def test_every_operation_has_a_readable_unique_id_and_one_tag() -> None:
 def test_error_codes_are_an_enum_and_meaningful_headers_are_declared() -> None:
     document = json.loads(DOCUMENT.read_text())
     error = document["components"]["schemas"]["ErrorResponse"]["properties"]["error"]
-    assert set(error["enum"]) == CONTRACT_ERROR_CODES
+    assert set(error["enum"]) == CONTRACT_ERROR_CODES | OAUTH_ERROR_CODES
     for method, path, operation in _operations():
         for status, response in operation["responses"].items():
             headers = set(response.get("headers", {}))

@@ -129,6 +129,8 @@ def grant_from_item(item: Item) -> Grant:
         expires_at=Millis(int(item["expires_at"]["N"])),
         refresh_digest=str_of(item, "refresh_digest"),
         generation=int(item["generation"]["N"]),
+        previous_digest=item["previous_digest"]["S"] if "previous_digest" in item else None,
+        rotated_at=Millis(int(item["rotated_at"]["N"])) if "rotated_at" in item else None,
     )
 
 
@@ -192,18 +194,22 @@ class DynamoGrantStore:
             ).get("Item")
         return None if item is None else grant_from_item(item)
 
-    def rotate_grant(self, grant: Grant, refresh_digest: str) -> None:
+    def rotate_grant(self, grant: Grant, refresh_digest: str, now: Millis) -> None:
         with aws("rotate_grant"):
             try:
                 self.client.update_item(
                     TableName=self._table,
                     Key=grant_key(grant.user_id, grant.grant_id),
-                    UpdateExpression="SET refresh_digest = :next, generation = :generation",
+                    UpdateExpression=(
+                        "SET refresh_digest = :next, generation = :generation,"
+                        " previous_digest = :current, rotated_at = :now"
+                    ),
                     ConditionExpression="refresh_digest = :current",
                     ExpressionAttributeValues={
                         ":next": s(refresh_digest),
                         ":current": s(grant.refresh_digest),
                         ":generation": n(grant.generation + 1),
+                        ":now": n(now),
                     },
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )

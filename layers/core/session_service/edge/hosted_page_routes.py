@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from session_service.domain.errors import NotFound
+from session_service.edge.page_headers import HOSTED_HEADERS
 from session_service.edge.schemas import error_responses
 
 if TYPE_CHECKING:
@@ -26,16 +27,6 @@ PAGE = "signin.html"
 ASSETS = {
     "signin.js": "text/javascript; charset=utf-8",
     "signin.css": "text/css; charset=utf-8",
-}
-# connect-src: the page's fetch of the reset route (default-src 'none' would refuse it).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-HOSTED_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
 }
 
 
@@ -71,6 +62,12 @@ def hosted_page_router() -> APIGatewayHttpRouter:
         },
     )
     def sign_in_page() -> Response[Any]:
+        # An app's authorization request (single sign-on) asks for the sign-in form
+        request = router.current_event.get_query_string_value("request")
+        if request:
+            from session_service.edge.oauth2.pages import sign_in_form  # noqa: PLC0415
+
+            return sign_in_form(request)
         return answer("text/html; charset=utf-8", PAGE)
 
     @router.get(

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from session_service.domain.keys.keyring import JWKS_MAX_AGE_SECONDS
 from session_service.edge import http
 from session_service.edge.api_context import ApiContext
+from session_service.edge.oauth2.metadata import provider_metadata
 from session_service.edge.schemas import (
     Jwks,
     OpenIdConfiguration,
@@ -40,8 +41,9 @@ def key_router(context: ApiContext) -> APIGatewayHttpRouter:
             "issuer": issuer,
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "id_token_signing_alg_values_supported": [context.jwt_algorithm],
-            "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
+            # Single sign-on (docs/sso.md): the provider of the team's apps
+            **provider_metadata(issuer),
         }
         return http.json_response(200, document, headers={"Cache-Control": "public, max-age=300"})
 

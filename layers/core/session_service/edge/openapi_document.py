@@ -12,6 +12,18 @@ from session_service.domain.errors import ServiceError
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # Each route's tag, by the first prefix its path starts with.
+# What the provider's /oauth2/ routes answer beside the service's own codes (RFC 6749
+# §4.1.2.1 and §5.2, RFC 7009 §2.2.1, OpenID Connect Core §3.1.2.6), Authlib's errors.
+OAUTH_ERROR_CODES = (
+    "access_denied",
+    "invalid_client",
+    "invalid_scope",
+    "login_required",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "unsupported_response_type",
+    "unsupported_token_type",
+)
 TAGS = (
     ("/auth/passkeys", "Passkeys"),
     ("/auth/mfa", "Two-step verification"),
@@ -21,6 +33,7 @@ TAGS = (
     ("/auth/", "Sign-in"),
     ("/signin", "Sign-in"),
     ("/.well-known/", "Discovery"),
+    ("/oauth2/", "Single sign-on"),
     ("/admin/", "Admin"),
 )
 HEADERS = {
@@ -46,7 +59,7 @@ def error_codes() -> list[str]:
         error = pending.pop()
         pending += error.__subclasses__()
         found.add(error.code)
-    return sorted(found)
+    return sorted(found | set(OAUTH_ERROR_CODES))
 
 
 def for_integrators(schema: Any) -> None:

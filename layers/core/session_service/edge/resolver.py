@@ -32,26 +32,34 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 
+# Paths whose bodies are application/x-www-form-urlencoded (RFC 6749), not JSON.
+FORM_PATHS = ("/oauth2/", "/signin")
+
+
 def api_resolver(title: str = "Session service") -> APIGatewayHttpResolver:
     """The API's resolver: validation on, errors in the contract's shape, body limit, and
     security headers on every response, errors and 404s included."""
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: PLC0415
 
+    from session_service.edge.oauth2.documentation import form_bodies  # noqa: PLC0415
     from session_service.edge.openapi_document import for_integrators  # noqa: PLC0415
 
     class SessionApiResolver(APIGatewayHttpResolver):
         def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             # The API speaks JSON whatever Content-Type a client sends (curl -d says
-            # form): a body is parsed as JSON or refused as such, never as a form.
-            headers = {
-                name: value
-                for name, value in (event.get("headers") or {}).items()
-                if name.lower() != "content-type"
-            }
-            event = {**event, "headers": {**headers, "content-type": "application/json"}}
+            # form): a body is parsed as JSON or refused as such, never as a form. OAuth's
+            # endpoints alone take forms (RFC 6749), which Authlib parses.
+            form = str(event.get("rawPath", "")).startswith(FORM_PATHS)
+            if not form:
+                headers = {
+                    name: value
+                    for name, value in (event.get("headers") or {}).items()
+                    if name.lower() != "content-type"
+                }
+                event = {**event, "headers": {**headers, "content-type": "application/json"}}
             if _body_size(event) > MAX_BODY_BYTES:
                 response = _lambda_response(PayloadTooLarge())
-            elif (problem := _body_problem(event)) is not None:
+            elif not form and (problem := _body_problem(event)) is not None:
                 response = _lambda_response(InvalidRequest(problem))
             else:
                 response = super().resolve(event, context)
@@ -77,6 +85,7 @@ def api_resolver(title: str = "Session service") -> APIGatewayHttpResolver:
             if schema.components is not None and schema.components.schemas:
                 for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
                     schema.components.schemas.pop(name, None)
+            form_bodies(schema.paths or {})
             for_integrators(schema)
             return schema
 

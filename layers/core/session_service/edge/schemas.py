@@ -216,6 +216,25 @@ class OpenIdConfiguration(_Body):
     id_token_signing_alg_values_supported: list[str]
     response_types_supported: list[str]
     subject_types_supported: list[str]
+    # The OpenID Connect provider of the team's apps (docs/sso.md)
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    introspection_endpoint: str
+    revocation_endpoint: str
+    end_session_endpoint: str
+    response_modes_supported: list[str]
+    grant_types_supported: list[str]
+    code_challenge_methods_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    introspection_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]
+    scopes_supported: list[str]
+    claims_supported: list[str]
+    prompt_values_supported: list[str]
+    backchannel_logout_supported: bool
+    backchannel_logout_session_supported: bool
+    authorization_response_iss_parameter_supported: bool
 
 
 class ErrorResponse(_Body):

@@ -54,6 +54,9 @@ class AccessTokenClaims:
     amr: tuple[str, ...] = ()
     # The step-up the token's client made, if it made one (its id, `proof`).
     proof_id: str | None = None
+    # An app's token (single sign-on, RFC 9068): the app, and what it was granted.
+    client_id: str | None = None
+    scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,42 @@ class AccessTokens:
         self._check_times(claims)
         return _claims(claims)
 
+    def verify_id_token_hint(self, token: str) -> dict[str, Any]:
+        """An ID token we issued (RP-Initiated Logout's id_token_hint): its signature and
+        issuer, whatever its audience and even expired (OpenID Connect RP-Initiated Logout
+        1.0 §2); the caller matches `aud` and `sid`."""
+        if not token or len(token) > MAX_ACCESS_TOKEN_LENGTH:
+            raise InvalidToken("The ID token is malformed.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("The ID token is malformed.") from None
+        if header.get("typ") != "JWT" or header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise InvalidToken("The token is not one of our ID tokens.")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not 0 < len(kid) <= 128:
+            raise InvalidToken("The ID token names no valid key.")
+        key = self._verification_key(self._verification_keys.current(), kid)
+        if header["alg"] != key.algorithm:
+            raise InvalidToken("The ID token's algorithm does not match its key.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[key.algorithm],
+                issuer=self._issuer(),
+                options={
+                    "require": ["iss", "sub", "aud", "sid"],
+                    "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError:
+            raise InvalidToken("The ID token is invalid.") from None
+        return claims
+
     def _check_times(self, claims: dict[str, Any]) -> None:
         now = self._clock()
         times = {name: claims.get(name) for name in ("exp", "iat", "nbf")}
@@ -232,6 +271,9 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
         raise InvalidToken("The access token's auth_time is not a number.")
     if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
         raise InvalidToken("The access token's amr is not a list of methods.")
+    client_id, scope = claims.get("client_id"), claims.get("scope")
+    if not all(value is None or isinstance(value, str) for value in (client_id, scope)):
+        raise InvalidToken("The access token's client_id or scope is not a string.")
     return AccessTokenClaims(
         user_id=user_id,
         session_id=session_id,
@@ -241,6 +283,8 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
         auth_time=auth_time,
         amr=tuple(amr),
         proof_id=proof_id,
+        client_id=client_id,
+        scope=scope,
     )
 
 

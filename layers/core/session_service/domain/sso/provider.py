@@ -25,6 +25,7 @@ from session_service.domain.sso.grant_tokens import (
 )
 from session_service.domain.sso.records import (
     CODE_TTL_MS,
+    RACE_WINDOW_MS,
     AuthorizationCode,
     CentralSessionEnded,
     CodeSpent,
@@ -120,8 +121,11 @@ class SingleSignOn:
 
     # -- codes --------------------------------------------------------------------------------
 
-    def issue_code(self, central: CentralSession, request: CodeRequest) -> str:
-        value = new_code()
+    def issue_code(
+        self, central: CentralSession, request: CodeRequest, value: str | None = None
+    ) -> str:
+        """A code for this request (`value`, or a new one: the edge may draw it)."""
+        value = value or new_code()
         now = self._now()
         self._grants.put_code(
             AuthorizationCode(
@@ -198,16 +202,20 @@ class SingleSignOn:
         if active is None or active.grant.client_id != client_id:
             raise InvalidGrant("The refresh token is not active.")
         grant = active.grant
+        now = self._now()
         if token.digest != grant.refresh_digest:
+            if _racing(grant, token.digest, now):
+                raise InvalidGrant("The refresh token was used at the same time.")
             self._grants.end_grant(grant.user_id, grant.grant_id)
             raise InvalidGrant("The refresh token was used already; the grant has ended.")
         following = self._grant_tokens.issue(grant.user_id, grant.grant_id, grant.generation + 1)
         try:
-            self._grants.rotate_grant(grant, following.digest)
+            self._grants.rotate_grant(grant, following.digest, now)
         except StaleWrite:
-            # Another exchange of this very token won: this one is the reuse.
-            self._grants.end_grant(grant.user_id, grant.grant_id)
-            raise InvalidGrant("The refresh token was used already; the grant has ended.") from None
+            # Another exchange of this very token, at this very moment, won: one client's
+            # racing requests (two tabs), not a thief's replay of an old token; the winner
+            # keeps the grant.
+            raise InvalidGrant("The refresh token was used at the same time.") from None
         rotated = replace(grant, refresh_digest=following.digest, generation=grant.generation + 1)
         session, _ = self._sessions.authorization_lookup(grant.user_id, grant.session_id)
         if session is None:
@@ -265,6 +273,24 @@ class SingleSignOn:
             "iss": self._access_tokens.issuer(),
             "username": profile.username,
         }
+
+    def userinfo(self, access_token: str) -> dict[str, Any]:
+        """OpenID Connect Core §5.3: the claims an app's token with `openid` may read,
+        while its central session lives."""
+        claims = self._access_tokens.verify(access_token)
+        scopes = frozenset((claims.scope or "").split())
+        if claims.client_id is None or "openid" not in scopes:
+            raise InvalidToken("The access token is not an app's token with the openid scope.")
+        session, profile = self._sessions.authorization_lookup(claims.user_id, claims.session_id)
+        now = self._now()
+        if (
+            session is None
+            or profile is None
+            or profile.disabled
+            or not session.is_live(now, profile.not_before)
+        ):
+            raise InvalidToken("The sign-in this token comes from has ended.")
+        return {"sub": claims.user_id, **user_claims(profile, scopes)}
 
     def _introspect_refresh(self, value: str) -> dict[str, Any]:
         try:
@@ -341,6 +367,16 @@ def user_claims(profile: UserProfile, scopes: frozenset[str]) -> dict[str, Any]:
         claims["email"] = profile.email
         claims["email_verified"] = True
     return claims
+
+
+def _racing(grant: Grant, digest: str, now: Millis) -> bool:
+    """The token the grant's last rotation replaced, moments ago: a concurrent request of
+    the same client that lost, not a replay."""
+    return (
+        grant.previous_digest == digest
+        and grant.rotated_at is not None
+        and now - grant.rotated_at < RACE_WINDOW_MS
+    )
 
 
 def _central(session: Session, profile: UserProfile) -> CentralSession:

@@ -11,6 +11,9 @@ from session_service.domain.ports import StoreError
 
 # RFC 6749 §4.1.2 recommends at most 10 minutes; the contract says 60 s.
 CODE_TTL_MS = 60_000
+# How soon after a rotation the token it replaced is a race rather than a replay (the
+# sessions' REFRESH_REUSE_GRACE_SECONDS default, for the same reason).
+RACE_WINDOW_MS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,10 @@ class Grant:
     expires_at: Millis
     refresh_digest: str
     generation: int = 0
+    # The token the last rotation replaced, and when: presented again soon after, it is
+    # one client's racing request, refused without ending the grant (RACE_WINDOW_MS).
+    previous_digest: str | None = None
+    rotated_at: Millis | None = None
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -87,9 +94,10 @@ class GrantStore(Protocol):
 
     def find_grant(self, user_id: str, grant_id: str) -> Grant | None: ...
 
-    def rotate_grant(self, grant: Grant, refresh_digest: str) -> None:
-        """The grant's next refresh token, if its current one is still `grant`'s (else
-        ports.StaleWrite: another exchange of the same token won)."""
+    def rotate_grant(self, grant: Grant, refresh_digest: str, now: Millis) -> None:
+        """The grant's next refresh token (the current one becoming its previous, at
+        `now`), if its current one is still `grant`'s (else ports.StaleWrite: another
+        exchange of the same token won)."""
         ...
 
     def end_grant(self, user_id: str, grant_id: str) -> None:

@@ -1,0 +1,88 @@
+"""The provider's small HTML answers (sign-out), under the hosted page's policy: no script,
+no inline style, forms to this origin only; every value escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import Response
+
+from session_service.edge.page_headers import HOSTED_HEADERS
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.shared.cookies import Cookie
+
+# What the confirmation carries on to the POST that ends the session.
+KEPT = ("post_logout_redirect_uri", "client_id", "state")
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="stylesheet" href="/signin/assets/signin.css"><title>{escape(title)}</title>'
+        f"</head><body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
+    )
+
+
+def _html(status: int, text: str, cookies: list[Cookie] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=text,
+        headers=dict(HOSTED_HEADERS),
+        cookies=cookies or [],
+    )
+
+
+def confirm_sign_out(params: Mapping[str, str]) -> Response[str]:
+    """No ID token says which app asks: the user confirms (a POST of this page)."""
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{escape(params[name])}">'
+        for name in KEPT
+        if name in params
+    )
+    form = (
+        '<p>Sign out of every app that uses this sign-in?</p><form method="post" '
+        f'action="/oauth2/logout">{hidden}<button type="submit">Sign out</button></form>'
+    )
+    return _html(200, _page("Sign out", form))
+
+
+def signed_out(cleared: Cookie) -> Response[str]:
+    return _html(200, _page("Signed out", "<p>You are signed out of every app.</p>"), [cleared])
+
+
+def sign_in_form(
+    request: str, message: str | None = None, status: int = 200, mfa_token: str | None = None
+) -> Response[str]:
+    """The central sign-in (no script needed): username and password, or, when the account
+    has a second factor, its code. `request` is the app's authorization request, where the
+    browser returns once signed in."""
+    notice = f'<p role="alert">{escape(message)}</p>' if message else ""
+    carried = f'<input type="hidden" name="request" value="{escape(request)}">'
+    if mfa_token is None:
+        fields = (
+            '<label for="username">Username</label>'
+            '<input id="username" name="username" autocomplete="username" required>'
+            '<label for="password">Password</label>'
+            '<input id="password" name="password" type="password" '
+            'autocomplete="current-password" required>'
+            '<button type="submit">Sign in</button>'
+        )
+    else:
+        fields = (
+            f'<input type="hidden" name="mfa_token" value="{escape(mfa_token)}">'
+            '<label for="code">Code from your authenticator app, or a recovery code</label>'
+            '<input id="code" name="code" autocomplete="one-time-code" required>'
+            '<button type="submit">Continue</button>'
+        )
+        restart = (
+            f'<p><a href="/signin?{escape(urlencode({"request": request}))}">Start again</a></p>'
+        )
+        fields += restart
+    form = f'{notice}<form method="post" action="/signin">{carried}{fields}</form>'
+    return _html(status, _page("Sign in", form))

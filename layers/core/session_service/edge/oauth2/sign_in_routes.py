@@ -1,0 +1,115 @@
+"""The central sign-in's form (POST /signin, no script needed): the password, then the
+second factor when the account has one, through the same domain flows as the API's login;
+a session started here is the browser's central session (its cookie), and the browser goes
+back to the app's authorization request. A router the API's resolver includes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from session_service.domain.errors import MfaRequired, ServiceError
+from session_service.domain.flows.password_flows import LoginRequest
+from session_service.domain.flows.second_step import SecondStepRequest
+from session_service.domain.sessions.session_records import IssuedTokens
+from session_service.edge import http
+from session_service.edge.api_context import ApiServices
+from session_service.edge.oauth2 import pages
+from session_service.edge.oauth2.documentation import answers, html, redirect
+from session_service.edge.oauth2.routes import SSO_COOKIE, form_body
+from session_service.edge.transport import request_cookie
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.shared.cookies import Cookie
+
+MAX_REQUEST_LENGTH = 4096
+
+
+def sso_cookie(token: str, max_age: int) -> Cookie:
+    from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
+
+    # Lax, not Strict: the browser must send it on the redirect from an app's page
+    return Cookie(
+        name=SSO_COOKIE,
+        value=token,
+        path="/",
+        secure=True,
+        http_only=True,
+        same_site=SameSite.LAX_MODE,
+        max_age=max_age,
+    )
+
+
+def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatewayHttpRouter:
+    router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+
+    @router.post(
+        "/signin",
+        summary="The central sign-in's form: back to the app's request with a central session",
+        responses=answers(
+            400,
+            401,
+            403,
+            429,
+            _200=html("The form again: the second factor's code"),
+            _303=redirect("To /oauth2/authorize, with the central session's cookie"),
+        ),
+    )
+    def sign_in() -> Response[str]:
+        event = router.current_event
+        form = dict(parse_qsl(form_body(event), True))
+        request = form.get("request", "")
+        if len(request) > MAX_REQUEST_LENGTH or not request:
+            return pages.sign_in_form("", "Open the app you came from and sign in again.", 400)
+        if not _same_origin(event.headers.get("origin"), issuer()):
+            # A page of another site may not sign a browser in (login CSRF)
+            return pages.sign_in_form(request, "Sign in from this page.", 403)
+        client = http.client_info(event.raw_event)
+        replaces = request_cookie(event.raw_event, SSO_COOKIE)
+        try:
+            if form.get("mfa_token"):
+                tokens = services.second_step().complete(
+                    SecondStepRequest(
+                        form["mfa_token"], client, code=form.get("code", ""), replaces=replaces
+                    )
+                )
+            else:
+                tokens = services.accounts().login(
+                    LoginRequest(
+                        form.get("username", ""),
+                        form.get("password", ""),
+                        client,
+                        replaces=replaces,
+                    )
+                )
+        except MfaRequired as second_factor:
+            return pages.sign_in_form(request, None, 200, mfa_token=second_factor.mfa_token)
+        except ServiceError as refused:
+            # (a wrong code leaves the mfa_token its other tries; the form offers a restart)
+            mfa_token = form.get("mfa_token") or None
+            return pages.sign_in_form(request, refused.description, refused.status, mfa_token)
+        return _signed_in(tokens, request)
+
+    return router
+
+
+def _signed_in(tokens: IssuedTokens, request: str) -> Response[str]:
+    """Back to the authorization request, now with a central session (303: a GET)."""
+    return Response(
+        status_code=303,
+        content_type="text/plain",
+        body="",
+        headers={"Location": f"/oauth2/authorize?{request}", "Cache-Control": "no-store"},
+        cookies=[sso_cookie(tokens.refresh_token, tokens.refresh_expires_in)],
+    )
+
+
+def _same_origin(origin: str | None, issuer: str) -> bool:
+    if not origin:
+        return False
+    expected = urlsplit(issuer)
+    return origin == f"{expected.scheme}://{expected.netloc}"

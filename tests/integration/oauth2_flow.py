@@ -1,0 +1,67 @@
+"""What the OpenID Connect provider's tests share: a central session's cookie, the
+authorization request of a PKCE client, and the token endpoint's form requests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from harness.stack import HttpAnswer, Stack
+from tests.helpers import PASSWORD, login
+from tests.integration.client_admin import NATIVE_APP
+
+VERIFIER = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def signed_in(stack: Stack) -> str:
+    """A central session's cookie header for ada."""
+    stack.http("POST", "/auth/register", {"username": "ada", "password": PASSWORD})
+    tokens = login(stack)
+    return f"__Host-sso={tokens['refresh_token']}"
+
+
+def authorize(stack: Stack, client_id: str, cookie: str | None = None, **params: str) -> HttpAnswer:
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": NATIVE_APP["redirect_uris"][0],
+        "scope": "openid profile",
+        "state": "af0ifjsldkj",
+        "nonce": "n-0S6_WzA2Mj",
+        "code_challenge": CHALLENGE.decode(),
+        "code_challenge_method": "S256",
+        **params,
+    }
+    headers = {"cookie": cookie} if cookie else {}
+    return stack.http("GET", f"/oauth2/authorize?{urlencode(query)}", headers=headers)
+
+
+def redirected(answer: HttpAnswer) -> dict[str, list[str]]:
+    assert answer.status == 302, answer.raw
+    location = answer.headers["location"]
+    assert location.startswith(NATIVE_APP["redirect_uris"][0] + "?"), location
+    return parse_qs(urlsplit(location).query)
+
+
+def token(stack: Stack, form: dict[str, str], headers: dict[str, str] | None = None) -> HttpAnswer:
+    return stack.http("POST", "/oauth2/token", urlencode(form), headers={**FORM, **(headers or {})})
+
+
+def code_of(stack: Stack, client_id: str, cookie: str) -> str:
+    return redirected(authorize(stack, client_id, cookie))["code"][0]
+
+
+def exchange(stack: Stack, client_id: str, code: str, verifier: str = VERIFIER) -> HttpAnswer:
+    return token(
+        stack,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": NATIVE_APP["redirect_uris"][0],
+            "client_id": client_id,
+            "code_verifier": verifier,
+        },
+    )
