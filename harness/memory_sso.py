@@ -9,7 +9,7 @@ import dataclasses
 from harness.fakes import InMemoryStore
 from harness.key_limits import check_keys
 from session_service.adapters.grant_store import code_key, grant_key
-from session_service.domain.models import Millis
+from session_service.domain.models import AccountEvent, Millis
 from session_service.domain.ports import StaleWrite
 from session_service.domain.sso.records import (
     AuthorizationCode,
@@ -40,7 +40,7 @@ class InMemoryGrantStore:
             self._call("find_code")
             return self.codes.get(digest)
 
-    def exchange_code(self, code: AuthorizationCode, grant: Grant) -> None:
+    def exchange_code(self, code: AuthorizationCode, grant: Grant, event: AccountEvent) -> None:
         with self.store._lock:
             self._call("exchange_code")
             check_keys(code_key(code.digest), grant_key(grant.user_id, grant.grant_id))
@@ -53,6 +53,7 @@ class InMemoryGrantStore:
                 raise CodeSpent()
             self.codes[code.digest] = dataclasses.replace(stored, spent=True)
             self.grants[(grant.user_id, grant.grant_id)] = grant
+            self.store.account_events.append(event)
 
     def find_grant(self, user_id: str, grant_id: str) -> Grant | None:
         with self.store._lock:

@@ -44,7 +44,7 @@ def notify_record(record: DynamoDBRecord) -> int:
             "back-channel logout undelivered", client_id=failed.client_id, reason=failed.reason
         )
         metrics.add_metric(name="BackchannelLogoutFailed", unit=MetricUnit.Count, value=1)
-        wiring.dead_letter_queue()(asdict(failed), "back-channel logout undelivered")
+        sso_wiring.undelivered_logouts()(asdict(failed), "back-channel logout undelivered")
         detail = {k: v for k, v in asdict(failed).items() if k != "uri"}
         wiring.event_publisher().publish([ServiceEvent("BackchannelLogoutFailed", detail)])
     return len(undelivered)

@@ -60,6 +60,7 @@ def test_published_samples_have_the_shape_the_publisher_produces() -> None:
             "PasskeySignCountRegressed",
             "ClientRegistered",
             "ClientDeleted",
+            "SsoSignIn",
         }
     )
     for detail_type, event in documented.items():
@@ -144,6 +145,7 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
         "account-disabled-and-enabled": {"AccountDisabled", "AccountEnabled"},
         "passkey-changes": {"PasskeyAdded", "PasskeySignCountRegressed", "PasskeyRemoved"},
         "client-changes": {"ClientRegistered", "ClientDeleted"},
+        "sso-sign-in": {"SsoSignIn"},
     }[name]
     assert kinds == expected
     assert result == {"batchItemFailures": []}
@@ -175,7 +177,14 @@ def _check_mailer(stack: Stack, name: str, result: Any, listener: str) -> None:
     assert result == expected
 
 
+def _check_backchannel_logout(stack: Stack, name: str, result: Any, listener: str) -> None:
+    # A central session that no app took part in ended (its TTL): nobody to tell
+    assert name == "session-expired"
+    assert result == {"batchItemFailures": []}
+
+
 _CHECKS = {
+    "backchannel_logout": _check_backchannel_logout,
     "admin": _check_admin,
     "mailer": _check_mailer,
     "api": _check_api,

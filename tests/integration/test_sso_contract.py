@@ -20,7 +20,7 @@ from session_service.domain.sessions.session_records import IssuedTokens
 from session_service.domain.sso.provider import AppTokens, CentralSession, CodeRequest, SingleSignOn
 from session_service.domain.sso.records import RACE_WINDOW_MS
 from tests.helpers import burst, outcome
-from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS
+from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS, account_events
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
 
@@ -137,7 +137,7 @@ def test_a_code_is_its_clients_only_and_dies_with_its_minute(
 
 
 def test_one_code_exchanged_8_times_at_once_gives_one_token_set(
-    services: Services, sso: SingleSignOn
+    services: Services, sso: SingleSignOn, store: SessionStore
 ) -> None:
     tokens = signed_in(services)
     code = sso.issue_code(central(sso, tokens), request())
@@ -148,6 +148,11 @@ def test_one_code_exchanged_8_times_at_once_gives_one_token_set(
 
     assert burst(BURST, attempt) == {"ok": 1, "InvalidGrant": BURST - 1}
     assert len(issued) == 1
+    # One sign-in, announced once (SsoSignIn, written with the grant)
+    signed_in_events = [e for e in account_events(store) if e.event_type == "SsoSignIn"]
+    assert [(e.client_id, e.session_id) for e in signed_in_events] == [
+        (APP, tokens.session.session_id)
+    ]
 
 
 def test_a_refresh_token_rotates_and_its_reuse_ends_only_that_apps_grant(

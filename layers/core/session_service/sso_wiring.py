@@ -5,7 +5,8 @@ them."""
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from session_service.config import get_settings
 
@@ -74,6 +75,15 @@ def central_sign_out() -> CentralSignOut:
 
     ending = wiring.session_ending()
     return CentralSignOut(wiring.access_tokens(), client_registry().find, ending.logout)
+
+
+@functools.cache
+def undelivered_logouts() -> Callable[[dict[str, Any], str], None]:
+    """Parks a logout no app took in BackchannelLogoutDeadLetterQueue."""
+    from session_service.adapters.aws import aws_client  # noqa: PLC0415
+    from session_service.adapters.sqs import dead_letter_sender  # noqa: PLC0415
+
+    return dead_letter_sender(aws_client("sqs"), get_settings().backchannel_dead_letter_queue_url)
 
 
 @functools.cache

@@ -30,7 +30,8 @@ from session_service.adapters.store_items import (
     session_key,
     str_of,
 )
-from session_service.domain.models import Millis
+from session_service.adapters.store_writes import account_event_put
+from session_service.domain.models import AccountEvent, Millis
 from session_service.domain.ports import StaleWrite
 from session_service.domain.sso.records import (
     AuthorizationCode,
@@ -153,7 +154,7 @@ class DynamoGrantStore:
             ).get("Item")
         return None if item is None else code_from_item(item)
 
-    def exchange_code(self, code: AuthorizationCode, grant: Grant) -> None:
+    def exchange_code(self, code: AuthorizationCode, grant: Grant, event: AccountEvent) -> None:
         transact(
             self.client,
             "exchange_code",
@@ -183,6 +184,7 @@ class DynamoGrantStore:
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
+                account_event_put(self._table, event),
             ],
             conflicts={0: CodeSpent, 1: CentralSessionEnded, 2: CodeSpent},
         )

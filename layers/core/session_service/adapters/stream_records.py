@@ -80,6 +80,10 @@ def account_event_item(event: AccountEvent) -> Item:
         item["reason"] = s(event.reason)
     if event.failures is not None:
         item["failures"] = n(event.failures)
+    if event.client_id is not None:
+        item["client_id"] = s(event.client_id)
+    if event.session_id is not None:
+        item["session_id"] = s(event.session_id)
     return item
 
 
@@ -96,6 +100,8 @@ def account_event_from_item(item: Item) -> AccountEvent:
         user_agent=opt_str_of(item, "user_agent") or "",
         reason=opt_str_of(item, "reason"),
         failures=opt_int_of(item, "failures"),
+        client_id=opt_str_of(item, "client_id"),
+        session_id=opt_str_of(item, "session_id"),
     )
 
 

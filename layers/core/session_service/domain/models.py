@@ -242,6 +242,7 @@ AccountEventType = Literal[
     "EmailVerified",
     "PasswordResetRequested",
     "FactorsReset",
+    "SsoSignIn",
 ]
 
 
@@ -264,6 +265,9 @@ class AccountEvent:
     # A second factor failing: which limit it reached, and the failures counted there.
     reason: str | None = None
     failures: int | None = None
+    # An app's sign-in through the central session (single sign-on): the app, the session.
+    client_id: str | None = None
+    session_id: str | None = None
 
 
 # Single sign-on's clients (domain/sso/clients.py): an app that holds a secret, or not.

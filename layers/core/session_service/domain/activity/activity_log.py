@@ -38,6 +38,7 @@ ActivityType = Literal[
     "password_reset_requested",
     "password_reset",
     "factors_reset",
+    "sso_sign_in",
 ]
 _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "MfaEnabled": "mfa_enabled",
@@ -53,6 +54,7 @@ _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "EmailVerified": "email_verified",
     "PasswordResetRequested": "password_reset_requested",
     "FactorsReset": "factors_reset",
+    "SsoSignIn": "sso_sign_in",
 }
 _ACCOUNT_EVENT_REASON = {"PasskeySignCountRegressed": "passkey_sign_count_regressed"}
 # What a User-Agent header is, by the first of these it contains (the order matters: every
@@ -201,6 +203,7 @@ def activity_of(change: StreamChange) -> list[ActivityEntry]:
                 ip=event.ip,
                 user_agent=event.user_agent,
                 reason=_ACCOUNT_EVENT_REASON.get(event.event_type, event.reason),
+                session_id=event.session_id,
             )
         ]
     if change.kind == "login_attempt" and change.login_attempt is not None:

@@ -40,6 +40,7 @@ SECOND_FACTOR_FAILING = "SecondFactorFailing"
 EMAIL_VERIFIED = "EmailVerified"
 PASSWORD_RESET_REQUESTED = "PasswordResetRequested"
 FACTORS_RESET = "FactorsReset"
+SSO_SIGN_IN = "SsoSignIn"
 CLIENT_REGISTERED = "ClientRegistered"
 CLIENT_DELETED = "ClientDeleted"
 
@@ -155,6 +156,7 @@ _ACCOUNT_EVENT_TIME = {
     EMAIL_VERIFIED: "verified_at",
     PASSWORD_RESET_REQUESTED: "requested_at",
     FACTORS_RESET: "reset_at",
+    SSO_SIGN_IN: "signed_in_at",
 }
 
 
@@ -181,6 +183,8 @@ def _account_events(change: StreamChange) -> list[ServiceEvent]:
         # window_limit: the account's codes answer 429 until the window ends; totp_locked:
         # TOTP answers 429 until a recovery code, a passkey or an admin reset.
         detail |= {"reason": event.reason, "failures": event.failures}
+    if kind == SSO_SIGN_IN:
+        detail |= {"client_id": event.client_id, "session_id": event.session_id}
     detail[_ACCOUNT_EVENT_TIME[kind]] = rfc3339(event.at)
     return [ServiceEvent(kind, detail)]
 

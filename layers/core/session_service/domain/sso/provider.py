@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from session_service.domain.errors import InvalidGrant, InvalidToken
-from session_service.domain.models import Millis, Session, UserProfile
+from session_service.domain.models import AccountEvent, Millis, Session, UserProfile
 from session_service.domain.ports import SessionStore, StaleWrite
 from session_service.domain.sessions.tokens import AccessTokens, RefreshTokens
 from session_service.domain.sso.grant_tokens import (
@@ -183,8 +183,16 @@ class SingleSignOn:
             expires_at=session.absolute_expires_at,
             refresh_digest=refresh.digest,
         )
+        signed_in = AccountEvent(
+            str(uuid.uuid4()),
+            code.user_id,
+            "SsoSignIn",
+            now,
+            client_id=code.client_id,
+            session_id=code.session_id,
+        )
         try:
-            self._grants.exchange_code(code, grant)
+            self._grants.exchange_code(code, grant, signed_in)
         except CodeSpent:
             self._grants.end_grant(code.user_id, code.grant_id)
             raise InvalidGrant("The authorization code was used already.") from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from session_service.domain.models import Millis
+from session_service.domain.models import AccountEvent, Millis
 from session_service.domain.ports import StoreError
 
 # RFC 6749 §4.1.2 recommends at most 10 minutes; the contract says 60 s.
@@ -87,9 +87,10 @@ class GrantStore(Protocol):
         """The code by its digest, spent or not (consistent read)."""
         ...
 
-    def exchange_code(self, code: AuthorizationCode, grant: Grant) -> None:
-        """Spend the code and create its grant at once, if the code is unspent (else
-        CodeSpent) and its central session still exists (else CentralSessionEnded)."""
+    def exchange_code(self, code: AuthorizationCode, grant: Grant, event: AccountEvent) -> None:
+        """Spend the code and create its grant at once, with the record of its event
+        (SsoSignIn), if the code is unspent (else CodeSpent) and its central session still
+        exists (else CentralSessionEnded)."""
         ...
 
     def find_grant(self, user_id: str, grant_id: str) -> Grant | None: ...
