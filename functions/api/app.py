@@ -19,6 +19,7 @@ from session_service.edge.hosted_page_routes import hosted_page_router
 from session_service.edge.key_routes import key_router
 from session_service.edge.oauth2.routes import oauth2_router
 from session_service.edge.oauth2.sign_in_routes import sign_in_router
+from session_service.edge.oauth2.user_routes import user_router
 from session_service.edge.passkey_routes import passkey_router
 from session_service.edge.session_routes import session_router
 from session_service.edge.totp_routes import totp_router
@@ -55,7 +56,10 @@ for router in (account_router, totp_router, session_router, activity_router, key
 app.include_router(passkey_router(api_context))
 app.include_router(email_router(api_context))
 app.include_router(hosted_page_router())
-app.include_router(oauth2_router(sso_wiring.provider, sso_wiring.central_sign_out))
+app.include_router(
+    oauth2_router(sso_wiring.provider, mfa_required=settings.mfa_policy == "required")
+)
+app.include_router(user_router(sso_wiring.provider, sso_wiring.central_sign_out))
 app.include_router(sign_in_router(api_context.services, wiring.token_issuer))
 if settings.api_docs:
     app.enable_swagger(path="/docs")

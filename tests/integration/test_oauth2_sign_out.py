@@ -118,7 +118,16 @@ def test_a_logout_without_a_hint_asks_the_user_and_a_post_of_that_page_signs_out
     assert asked.status == 200
     assert '<form method="post" action="/oauth2/logout">' in asked.raw.body.decode()
     assert userinfo(stack, tokens["access_token"]).status == 200
-    confirmed = stack.http("POST", "/oauth2/logout", "", headers={**FORM, "cookie": cookie})
+    # A POST of another site's page (or of none) is asked again: SameSite=Lax alone would
+    # let a sibling site's form sign the browser out
+    for origin in ({"origin": "https://evil.example"}, {}):
+        again = stack.http(
+            "POST", "/oauth2/logout", "", headers={**FORM, "cookie": cookie, **origin}
+        )
+        assert '<form method="post" action="/oauth2/logout">' in again.raw.body.decode()
+    assert userinfo(stack, tokens["access_token"]).status == 200
+    page = {**FORM, "cookie": cookie, "origin": ISSUER}
+    confirmed = stack.http("POST", "/oauth2/logout", "", headers=page)
     assert confirmed.status == 200
     assert "signed out" in confirmed.raw.body.decode()
     assert userinfo(stack, tokens["access_token"]).status == 401

@@ -78,6 +78,10 @@ def authorizer_answer(
         if token is None:
             raise InvalidToken("A Bearer access token is required.")
         authorized = authorize(token)
+        if authorized.claims.client_id is not None and _for_our_api(event):
+            # An app's token (single sign-on) is for the team's APIs: the account itself
+            # (its sessions, factors, address, password) is managed with the service's own.
+            raise InvalidToken("An app's access token cannot manage the account.")
         if (
             mfa_required
             and not _for_our_api(event)

@@ -12,3 +12,15 @@ HOSTED_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
 }
+# The sign-in and sign-out forms of single sign-on: their POST answers with a redirect to
+# an app (another origin), which form-action 'self' would block in Chrome and Safari (they
+# apply it to the redirects after a submission); and a same-origin Referrer-Policy, under
+# which the browser names this origin in the POST's Origin (no-referrer makes it "null"),
+# the check that only these pages sign a browser in or out.
+SSO_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+}

@@ -23,6 +23,7 @@ from session_service.domain.sso.grant_tokens import (
     is_code,
     new_code,
 )
+from session_service.domain.sso.id_tokens import signed_id_token, user_claims
 from session_service.domain.sso.records import (
     CODE_TTL_MS,
     RACE_WINDOW_MS,
@@ -32,8 +33,6 @@ from session_service.domain.sso.records import (
     Grant,
     GrantStore,
 )
-
-ID_TOKEN_TYPE = "JWT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +166,12 @@ class SingleSignOn:
         has its grant ended, as a replay's would be."""
         now = self._now()
         session, profile = self._sessions.authorization_lookup(code.user_id, code.session_id)
-        if session is None or profile is None or not session.is_live(now, profile.not_before):
+        if (
+            session is None
+            or profile is None
+            or profile.disabled
+            or not session.is_live(now, profile.not_before)
+        ):
             raise InvalidGrant("The sign-in this code comes from has ended.")
         refresh = self._grant_tokens.issue(code.user_id, code.grant_id, 0)
         grant = Grant(
@@ -258,14 +262,17 @@ class SingleSignOn:
         if grant is not None and grant.client_id == client_id:
             self._grants.end_grant(grant.user_id, grant.grant_id)
 
-    def introspect(self, value: str) -> dict[str, Any]:
+    def introspect(self, value: str, client_id: str | None = None) -> dict[str, Any]:
         """RFC 7662's answer for an access or a refresh token of an app: active while the
-        central session lives."""
+        central session lives; for a client, its own tokens only (another's are
+        inactive to it: nothing about them is told)."""
         if GrantTokens.looks_like_one(value):
-            return self._introspect_refresh(value)
+            return self._introspect_refresh(value, client_id)
         try:
             claims = self._access_tokens.verify(value)
         except InvalidToken:
+            return {"active": False}
+        if client_id is not None and claims.client_id != client_id:
             return {"active": False}
         session, profile = self._sessions.authorization_lookup(claims.user_id, claims.session_id)
         now = self._now()
@@ -300,13 +307,15 @@ class SingleSignOn:
             raise InvalidToken("The sign-in this token comes from has ended.")
         return {"sub": claims.user_id, **user_claims(profile, scopes)}
 
-    def _introspect_refresh(self, value: str) -> dict[str, Any]:
+    def _introspect_refresh(self, value: str, client_id: str | None) -> dict[str, Any]:
         try:
             token = self._grant_tokens.parse(value)
         except InvalidGrant:
             return {"active": False}
         active = self.active_grant(token.user_id, token.grant_id)
         if active is None or active.grant.refresh_digest != token.digest:
+            return {"active": False}
+        if client_id is not None and active.grant.client_id != client_id:
             return {"active": False}
         grant = active.grant
         return {
@@ -345,36 +354,12 @@ class SingleSignOn:
             expires_in=access.expires_in,
             refresh_token=refresh.value,
             scope=grant.scope,
-            id_token=self._id_token(grant, profile, not_after) if id_token else None,
+            id_token=(
+                signed_id_token(self._access_tokens, grant, profile, not_after, self._clock)
+                if id_token
+                else None
+            ),
         )
-
-    def _id_token(self, grant: Grant, profile: UserProfile, not_after: int) -> str:
-        now = int(self._clock())
-        claims: dict[str, Any] = {
-            "iss": self._access_tokens.issuer(),
-            "sub": grant.user_id,
-            "aud": grant.client_id,
-            "iat": now,
-            "exp": max(now + 1, min(now + self._access_tokens.ttl_seconds, not_after)),
-            "auth_time": grant.auth_time // 1000,
-            "amr": list(grant.amr),
-            "sid": grant.session_id,
-            **user_claims(profile, grant.scopes),
-        }
-        if grant.nonce is not None:
-            claims["nonce"] = grant.nonce
-        return self._access_tokens.sign(claims, ID_TOKEN_TYPE)
-
-
-def user_claims(profile: UserProfile, scopes: frozenset[str]) -> dict[str, Any]:
-    """The claims the scopes release (OpenID Connect Core §5.4)."""
-    claims: dict[str, Any] = {}
-    if "profile" in scopes:
-        claims["preferred_username"] = profile.username
-    if "email" in scopes and profile.email is not None:
-        claims["email"] = profile.email
-        claims["email_verified"] = True
-    return claims
 
 
 def _racing(grant: Grant, digest: str, now: Millis) -> bool:

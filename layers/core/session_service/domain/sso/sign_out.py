@@ -66,6 +66,11 @@ class CentralSignOut:
         if session is None:
             return SignOutOutcome(redirect_to=None, signed_out=request.cookie_session is None)
         self._end_session(*session)
+        browser = request.cookie_session
+        if browser is not None and browser.user_id == session[0]:
+            # An older ID token of the same user: the browser's own central session ends
+            # too, else the page would say signed out while it is not
+            self._end_session(browser.user_id, browser.session_id)
         return SignOutOutcome(redirect_to=redirect_to, signed_out=True)
 
     def _redirect(self, client_id: str | None, request: SignOutRequest) -> str | None:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 
-from session_service.edge.page_headers import HOSTED_HEADERS
+from session_service.edge.page_headers import SSO_PAGE_HEADERS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.shared.cookies import Cookie
@@ -33,7 +33,7 @@ def _html(status: int, text: str, cookies: list[Cookie] | None = None) -> Respon
         status_code=status,
         content_type="text/html; charset=utf-8",
         body=text,
-        headers=dict(HOSTED_HEADERS),
+        headers=dict(SSO_PAGE_HEADERS),
         cookies=cookies or [],
     )
 

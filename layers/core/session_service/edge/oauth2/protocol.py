@@ -25,7 +25,7 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Payload,
     OAuth2Request,
 )
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -57,6 +57,27 @@ class OAuthAnswer:
     @property
     def location(self) -> str | None:
         return next((value for name, value in self.headers if name == "Location"), None)
+
+
+class S256Required(CodeChallenge):  # type: ignore[misc]
+    """PKCE for every client, confidential ones too, and S256 only (the contract):
+    Authlib's own extension lets a request without a challenge through, and takes plain."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("code_challenge (PKCE, S256) is required.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("code_verifier (PKCE) is required.")
+        super().validate_code_verifier(grant, result)
 
 
 class Client(ClientMixin):  # type: ignore[misc]
@@ -213,6 +234,11 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
+            def authenticate_token(self, request: OAuth2Request, client: Client) -> Any:
+                # The caller's own tokens only: the domain answers with the client's id
+                self.check_params(request, client)
+                return PresentedToken(request.form["token"], client.client_id)
+
             def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
                 return PresentedToken(token_string, None)
 
@@ -222,7 +248,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
                 return True
 
             def create_introspection_payload(self, token: PresentedToken) -> dict[str, Any]:
-                return provider.sso.introspect(token.value)
+                return provider.sso.introspect(token.value, token.client_id)
 
         class NonceAndPrompt(OpenIDCode):  # type: ignore[misc]
             """OpenID Connect's checks of the authorization request (nonce, prompt); the
@@ -234,7 +260,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
             def process_token(self, grant: Any, response: Any) -> Any:
                 return response
 
-        self.register_grant(CodeGrant, [CodeChallenge(required=True), NonceAndPrompt()])
+        self.register_grant(CodeGrant, [S256Required(required=True), NonceAndPrompt()])
         self.register_grant(RefreshGrant)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)

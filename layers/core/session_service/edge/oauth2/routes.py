@@ -5,29 +5,30 @@ page with its request, and comes back here once signed in."""
 
 from __future__ import annotations
 
-import json
+import base64
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from session_service.domain.errors import InvalidToken
-from session_service.domain.sso.sign_out import CentralSignOut, SignOutRequest
-from session_service.edge.oauth2 import pages
-from session_service.edge.oauth2.documentation import answers, html, json_object, redirect
+from session_service.domain.errors import InvalidRequest
+from session_service.edge.oauth2.documentation import answers, json_object, redirect
 from session_service.edge.transport import request_cookie
 
 # The central session's cookie: __Host- (Secure, no Domain, Path=/), HttpOnly, SameSite=Lax
 # so that the browser sends it on the redirect from an app to /oauth2/authorize.
 SSO_COOKIE = "__Host-sso"
 SIGN_IN_PATH = "/signin"
+# max_age is a number of seconds (OpenID Connect Core §3.1.2.1); more than 10 digits is not
+MAX_AGE = re.compile(r"[0-9]{1,10}")
+# A second factor proven (RFC 8176 values the service uses)
+SECOND_FACTOR_AMR = frozenset({"otp", "hwk", "swk", "mfa"})
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.shared.cookies import Cookie
-
     from session_service.edge.oauth2.protocol import OAuthAnswer, Provider
 
 
@@ -45,12 +46,42 @@ def _answer(answer: OAuthAnswer) -> Response[str]:
 
 
 def form_body(event: Any) -> str:
-    body = event.decoded_body if event.body else ""
+    """The form a request sent, as text; a body that is not UTF-8 (or not base64 where it
+    says it is) is the client's error."""
+    try:
+        body = event.decoded_body if event.body else ""
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        raise InvalidRequest("The body is not a UTF-8 form.") from None
     return str(body or "")
 
 
+def checked_basic_auth(headers: Mapping[str, str]) -> None:
+    """Authlib decodes client_secret_basic without catching what a hostile header makes
+    it raise: such a header is refused here as OAuth refuses a client (RFC 6749 §5.2)."""
+    value = headers.get("authorization") or ""
+    scheme, _, credentials = value.partition(" ")
+    if scheme.lower() != "basic":
+        return
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except ValueError:  # not ASCII, not base64, not UTF-8
+        decoded = ""
+    if ":" not in decoded:
+        raise InvalidRequest("The Authorization header is not client_secret_basic.")
+
+
+def from_this_origin(headers: Mapping[str, str], issuer: str) -> bool:
+    """A POST of one of the service's own pages: its Origin, or, where a browser sends
+    none, Fetch Metadata's same-origin."""
+    origin = headers.get("origin")
+    if origin and origin != "null":
+        expected = urlsplit(issuer)
+        return origin == f"{expected.scheme}://{expected.netloc}"
+    return headers.get("sec-fetch-site") == "same-origin"
+
+
 def oauth2_router(
-    provider: Callable[[], Provider], sign_out: Callable[[], CentralSignOut]
+    provider: Callable[[], Provider], mfa_required: bool = False
 ) -> APIGatewayHttpRouter:
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
@@ -58,6 +89,7 @@ def oauth2_router(
         from session_service.edge.oauth2.protocol import EventRequest  # noqa: PLC0415
 
         event = router.current_event
+        checked_basic_auth(event.headers)
         url = f"{provider().issuer()}{path}"
         return EventRequest(method, url, event.raw_query_string or "", form, event.headers)
 
@@ -70,6 +102,8 @@ def oauth2_router(
     )
     def authorize() -> Response[str]:
         from authlib.oauth2 import OAuth2Error  # noqa: PLC0415
+        from authlib.oauth2.rfc6749.errors import AccessDeniedError  # noqa: PLC0415
+        from authlib.oidc.core.errors import LoginRequiredError  # noqa: PLC0415
 
         server = provider()
         oauth = request("GET", "/oauth2/authorize")
@@ -78,9 +112,23 @@ def oauth2_router(
         )
         try:
             grant = server.get_consent_grant(oauth, end_user=central)
+            sign_in_again = (
+                central is None or grant.prompt == "login" or _too_old(oauth, central.auth_time)
+            )
+            if sign_in_again and "none" in _prompts(oauth):
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+            if (
+                central is not None
+                and not sign_in_again
+                and mfa_required
+                and not SECOND_FACTOR_AMR & set(central.amr)
+            ):
+                description = "The account must sign in with a second factor first."
+                raise AccessDeniedError(description, redirect_uri=grant.redirect_uri)
         except OAuth2Error as error:
+            error.state = oauth.payload.state
             return _answer(server.with_issuer(server.handle_error_response(oauth, error)))
-        if central is None or grant.prompt == "login" or _too_old(oauth, central.auth_time):
+        if sign_in_again:
             return _to_sign_in(router.current_event.raw_query_string or "")
         answer = server.create_authorization_response(oauth, grant_user=central, grant=grant)
         return _answer(server.with_issuer(answer))
@@ -112,117 +160,32 @@ def oauth2_router(
         oauth = request("POST", "/oauth2/revoke", form_body(router.current_event))
         return _answer(provider().create_endpoint_response("revocation", oauth))
 
-    @router.get(
-        "/oauth2/userinfo",
-        summary="The claims an app's access token may read (OpenID Connect Core §5.3)",
-        responses=answers(401, _200=json_object("sub and the scopes' claims")),
-    )
-    def userinfo() -> Response[str]:
-        header = router.current_event.headers.get("authorization") or ""
-        scheme, _, token = header.partition(" ")
-        try:
-            if scheme.lower() != "bearer" or not token:
-                raise InvalidToken("An app's access token is required (Bearer).")
-            claims = provider().sso.userinfo(token.strip())
-        except InvalidToken as refused:
-            description = str(refused).replace('"', "'")
-            challenge = f'Bearer error="invalid_token", error_description="{description}"'
-            body = json.dumps({"error": "invalid_token", "error_description": str(refused)})
-            return Response(
-                status_code=401,
-                content_type="application/json",
-                body=body,
-                headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
-            )
-        return Response(
-            status_code=200,
-            content_type="application/json",
-            body=json.dumps(claims),
-            headers={"Cache-Control": "no-store"},
-        )
-
-    @router.post(
-        "/oauth2/userinfo",
-        summary="The claims an app's access token may read (OpenID Connect Core §5.3)",
-        responses=answers(401, _200=json_object("sub and the scopes' claims")),
-    )
-    def userinfo_by_post() -> Response[str]:
-        return userinfo()
-
-    @router.get(
-        "/oauth2/logout",
-        summary="RP-Initiated Logout: end the central session and every app's grant",
-        responses=answers(
-            400, _200=html("Signed out, or asked to confirm"), _302=redirect("To the app")
-        ),
-    )
-    def end_session() -> Response[str]:
-        event = router.current_event
-        confirmed = event.http_method == "POST"
-        params = dict(parse_qsl(event.raw_query_string or "", True))
-        if confirmed:
-            params |= dict(parse_qsl(form_body(event), True))
-        central = provider().sso.central_session(request_cookie(event.raw_event, SSO_COOKIE))
-        outcome = sign_out().sign_out(
-            SignOutRequest(
-                id_token_hint=params.get("id_token_hint"),
-                post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
-                client_id=params.get("client_id"),
-                state=params.get("state"),
-                cookie_session=central,
-                confirmed=confirmed,
-            )
-        )
-        if not outcome.signed_out:
-            return pages.confirm_sign_out(params)
-        cleared = cleared_sso_cookie()
-        if outcome.redirect_to is not None:
-            return Response(
-                status_code=302,
-                content_type="text/plain",
-                body="",
-                headers={"Location": outcome.redirect_to, "Cache-Control": "no-store"},
-                cookies=[cleared],
-            )
-        return pages.signed_out(cleared)
-
-    @router.post(
-        "/oauth2/logout",
-        summary="RP-Initiated Logout, confirmed on the service's own page",
-        responses=answers(400, _200=html("Signed out"), _302=redirect("To the app")),
-    )
-    def end_session_confirmed() -> Response[str]:
-        return end_session()
-
     return router
-
-
-def cleared_sso_cookie() -> Cookie:
-    from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
-
-    return Cookie(
-        name=SSO_COOKIE,
-        value="",
-        path="/",
-        secure=True,
-        http_only=True,
-        same_site=SameSite.LAX_MODE,
-        max_age=0,
-    )
 
 
 def _too_old(oauth: Any, auth_time_ms: int) -> bool:
     """OpenID Connect Core §3.1.2.1 max_age: the sign-in is older than the app allows."""
     raw = oauth.payload.data.get("max_age")
-    if raw is None or not str(raw).isdigit():
+    if raw is None or not MAX_AGE.fullmatch(str(raw)):
         return False
     return time.time() - auth_time_ms / 1000 > int(raw)
 
 
+def _prompts(oauth: Any) -> set[str]:
+    return set(str(oauth.payload.data.get("prompt") or "").split())
+
+
 def _to_sign_in(query: str) -> Response[str]:
     """To the hosted page with the request, which it sends back here once the user has
-    signed in (then without prompt=login, which that sign-in answers)."""
-    kept = [(k, v) for k, v in parse_qsl(query, True) if not (k == "prompt" and v == "login")]
+    signed in: then without what that sign-in answers (prompt=login, max_age), so that
+    the browser does not go round again."""
+    kept: list[tuple[str, str]] = []
+    for name, value in parse_qsl(query, True):
+        kept_value = (
+            " ".join(p for p in value.split() if p != "login") if name == "prompt" else value
+        )
+        if name != "max_age" and (name != "prompt" or kept_value):
+            kept.append((name, kept_value))
     location = f"{SIGN_IN_PATH}?{urlencode({'request': urlencode(kept)})}"
     return Response(
         status_code=302,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -20,7 +20,7 @@ from session_service.edge import http
 from session_service.edge.api_context import ApiServices
 from session_service.edge.oauth2 import pages
 from session_service.edge.oauth2.documentation import answers, html, redirect
-from session_service.edge.oauth2.routes import SSO_COOKIE, form_body
+from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin
 from session_service.edge.transport import request_cookie
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
         request = form.get("request", "")
         if len(request) > MAX_REQUEST_LENGTH or not request:
             return pages.sign_in_form("", "Open the app you came from and sign in again.", 400)
-        if not _same_origin(event.headers.get("origin"), issuer()):
+        if not from_this_origin(event.headers, issuer()):
             # A page of another site may not sign a browser in (login CSRF)
             return pages.sign_in_form(request, "Sign in from this page.", 403)
         client = http.client_info(event.raw_event)
@@ -98,18 +98,14 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
 
 
 def _signed_in(tokens: IssuedTokens, request: str) -> Response[str]:
-    """Back to the authorization request, now with a central session (303: a GET)."""
+    """Back to the authorization request, now with a central session (303: a GET). The
+    request is encoded again from its parameters: nothing it carries (a CR, an LF) can
+    reach the header raw."""
+    query = urlencode(parse_qsl(request, keep_blank_values=True))
     return Response(
         status_code=303,
         content_type="text/plain",
         body="",
-        headers={"Location": f"/oauth2/authorize?{request}", "Cache-Control": "no-store"},
+        headers={"Location": f"/oauth2/authorize?{query}", "Cache-Control": "no-store"},
         cookies=[sso_cookie(tokens.refresh_token, tokens.refresh_expires_in)],
     )
-
-
-def _same_origin(origin: str | None, issuer: str) -> bool:
-    if not origin:
-        return False
-    expected = urlsplit(issuer)
-    return origin == f"{expected.scheme}://{expected.netloc}"
