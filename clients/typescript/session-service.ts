@@ -1130,6 +1130,17 @@ export interface components {
             /** Mfa Token */
             mfa_token: string;
         };
+        /**
+         * OAuthError
+         * @description OAuth's own error (RFC 6749 §5.2): `error`, with `error_description` where there is
+         *     one to give. The codes are OAuth's and the extensions' (RFC 7009, OpenID Connect).
+         */
+        OAuthError: {
+            /** Error */
+            error: string;
+            /** Error Description */
+            error_description?: string | null;
+        };
         /** OpenIdConfiguration */
         OpenIdConfiguration: {
             /** Authorization Endpoint */
@@ -4491,13 +4502,13 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            /** @description OAuth's error (invalid_request, invalid_grant, unsupported_grant_type, ...) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -4549,16 +4560,16 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            /** @description OAuth's error (invalid_request, invalid_grant, unsupported_grant_type, ...) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_client (the client's authentication failed), or invalid_token */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -4566,7 +4577,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -4618,13 +4629,13 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            /** @description OAuth's error (invalid_request, invalid_grant, unsupported_grant_type, ...) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -4684,13 +4695,13 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            /** @description OAuth's error (invalid_request, invalid_grant, unsupported_grant_type, ...) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -4742,16 +4753,16 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            /** @description OAuth's error (invalid_request, invalid_grant, unsupported_grant_type, ...) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_client (the client's authentication failed), or invalid_token */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -4759,7 +4770,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -4814,16 +4825,16 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            /** @description OAuth's error (invalid_request, invalid_grant, unsupported_grant_type, ...) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_client (the client's authentication failed), or invalid_token */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -4831,7 +4842,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -4874,7 +4885,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_client (the client's authentication failed), or invalid_token */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -4882,7 +4893,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -4925,7 +4936,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description invalid_client (the client's authentication failed), or invalid_token */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -4933,7 +4944,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -5035,16 +5046,16 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description invalid_request: malformed JSON, a missing or invalid field */
+            /** @description The page again, saying what went wrong */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "text/html": string;
                 };
             };
-            /** @description invalid_grant (credentials, code, refresh token), invalid_token (access token), mfa_required (with mfa_token and factors: the account has a second factor) or insufficient_user_authentication (the route needs a recent sign-in: POST /auth/reauth; WWW-Authenticate names max_age) */
+            /** @description The page again, saying what went wrong */
             401: {
                 headers: {
                     /** @description With insufficient_user_authentication: Bearer error="insufficient_user_authentication", max_age=<REAUTH_MAX_AGE_SECONDS> (RFC 9470) */
@@ -5052,16 +5063,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "text/html": string;
                 };
             };
-            /** @description forbidden (a cookie request without an allowed Origin and X-Requested-With) or mfa_enrollment_required (MFA_POLICY=required: enroll a second factor first) */
+            /** @description The page again, saying what went wrong */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "text/html": string;
                 };
             };
             /** @description payload_too_large: a body over 16 KiB */
@@ -5073,7 +5084,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description rate_limited: too many failed logins; see Retry-After */
+            /** @description The page again, saying what went wrong */
             429: {
                 headers: {
                     /** @description Seconds to wait before trying again */
@@ -5081,7 +5092,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "text/html": string;
                 };
             };
             /** @description unavailable: AWS throttled or failed; see Retry-After */

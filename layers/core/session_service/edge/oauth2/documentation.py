@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from session_service.edge.schemas import error_responses
 
 if TYPE_CHECKING:
@@ -28,10 +30,40 @@ def html(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+class OAuthError(BaseModel):
+    """OAuth's own error (RFC 6749 §5.2): `error`, with `error_description` where there is
+    one to give. The codes are OAuth's and the extensions' (RFC 7009, OpenID Connect)."""
+
+    model_config = ConfigDict(frozen=True)
+    error: str
+    error_description: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+_OAUTH_ERROR_MEANINGS = {
+    400: "OAuth's error (invalid_request, invalid_grant, unsupported_grant_type, ...)",
+    401: "invalid_client (the client's authentication failed), or invalid_token",
+}
+
+
 def answers(*errors: int, **success: OpenAPIResponse) -> dict[int, OpenAPIResponse]:
-    """`success` by status (`_200`, `_302`, `_303`), then the contract's errors."""
+    """`success` by status (`_200`, `_302`, `_303`), then OAuth's errors; every route may
+    also answer the contract's 413 and 503."""
     found = {int(status.lstrip("_")): response for status, response in success.items()}
-    return {**found, **error_responses(*errors)}
+    oauth: dict[int, OpenAPIResponse] = {
+        status: {
+            "description": _OAUTH_ERROR_MEANINGS[status],
+            "content": {"application/json": {"model": OAuthError}},
+        }
+        for status in errors
+    }
+    return {**found, **error_responses(), **oauth}
+
+
+def page_answers(*errors: int, **success: OpenAPIResponse) -> dict[int, OpenAPIResponse]:
+    """A page's answers: its errors are the page again, saying what went wrong."""
+    found = {int(status.lstrip("_")): response for status, response in success.items()}
+    pages = {status: html("The page again, saying what went wrong") for status in errors}
+    return {**found, **error_responses(), **pages}
 
 
 def _form(required: tuple[str, ...], optional: tuple[str, ...]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from session_service.domain.sessions.session_records import IssuedTokens
 from session_service.edge import http
 from session_service.edge.api_context import ApiServices
 from session_service.edge.oauth2 import pages
-from session_service.edge.oauth2.documentation import answers, html, redirect
+from session_service.edge.oauth2.documentation import html, page_answers, redirect
 from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin
 from session_service.edge.transport import request_cookie
 
@@ -50,7 +50,7 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
     @router.post(
         "/signin",
         summary="The central sign-in's form: back to the app's request with a central session",
-        responses=answers(
+        responses=page_answers(
             400,
             401,
             403,
