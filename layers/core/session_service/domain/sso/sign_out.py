@@ -67,7 +67,11 @@ class CentralSignOut:
             return SignOutOutcome(redirect_to=None, signed_out=request.cookie_session is None)
         self._end_session(*session)
         browser = request.cookie_session
-        if browser is not None and browser.user_id == session[0]:
+        if (
+            browser is not None
+            and browser.user_id == session[0]
+            and browser.session_id != session[1]
+        ):
             # An older ID token of the same user: the browser's own central session ends
             # too, else the page would say signed out while it is not
             self._end_session(browser.user_id, browser.session_id)
