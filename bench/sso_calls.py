@@ -8,50 +8,23 @@ other operations; `python -m bench.sso_calls` prints them."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from botocore.credentials import Credentials
 
 from bench.aws_calls import PASSWORDS, OperationCalls, count, counted_stack
+from harness.sso_apps import PKCE_CHALLENGE, PKCE_VERIFIER, BackchannelApp
 from harness.stack import ISSUER, HttpAnswer, Stack
 from local_run.sigv4 import signed_headers
 
 USERNAME = "ada"
 REDIRECT_URI = "http://127.0.0.1:8400/callback"
-VERIFIER = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"
-CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-class App:
-    """An app's back-channel logout endpoint: it counts what it received."""
-
-    def __init__(self) -> None:
-        self.received = 0
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                app.received += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel-logout"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @dataclass
@@ -71,7 +44,7 @@ def _query() -> str:
             "redirect_uri": REDIRECT_URI,
             "state": "s",
             "nonce": "n",
-            "code_challenge": CHALLENGE.decode(),
+            "code_challenge": PKCE_CHALLENGE,
             "code_challenge_method": "S256",
         }
     )
@@ -110,7 +83,7 @@ def _exchange(stack: Stack, state: SsoState) -> None:
         "grant_type": "authorization_code",
         "code": state.code,
         "redirect_uri": REDIRECT_URI,
-        "code_verifier": VERIFIER,
+        "code_verifier": PKCE_VERIFIER,
     }
     _token(stack, state, form)
 
@@ -170,7 +143,7 @@ SSO_OPERATIONS = (
 )
 
 
-def _register(stack: Stack, app: App) -> SsoState:
+def _register(stack: Stack, app: BackchannelApp) -> SsoState:
     body = json.dumps(
         {
             "name": "Bench",
@@ -193,7 +166,7 @@ def _register(stack: Stack, app: App) -> SsoState:
 def run() -> tuple[list[OperationCalls], int]:
     """The operations' calls, and how many logout tokens the app received."""
     results = [OperationCalls(op.name, op.route, note=op.note) for op in SSO_OPERATIONS]
-    app = App()
+    app = BackchannelApp()
     try:
         with counted_stack({}) as counted:
             stack = counted.moto.stack
@@ -201,8 +174,8 @@ def run() -> tuple[list[OperationCalls], int]:
             state = _register(stack, app)
             count(counted, SSO_OPERATIONS, results, lambda op: op.perform(stack, state))
     finally:
-        app.server.shutdown()
-    return results, app.received
+        app.stop()
+    return results, len(app.received)
 
 
 def _summary(calls: OperationCalls) -> str:

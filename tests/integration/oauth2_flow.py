@@ -3,16 +3,14 @@ authorization request of a PKCE client, and the token endpoint's form requests."
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from harness.sso_apps import PKCE_CHALLENGE, PKCE_VERIFIER
 from harness.stack import HttpAnswer, Stack
 from tests.helpers import PASSWORD, login
 from tests.integration.client_admin import NATIVE_APP
 
-VERIFIER = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"
-CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
+VERIFIER = PKCE_VERIFIER
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
@@ -31,7 +29,7 @@ def authorize(stack: Stack, client_id: str, cookie: str | None = None, **params:
         "scope": "openid profile",
         "state": "af0ifjsldkj",
         "nonce": "n-0S6_WzA2Mj",
-        "code_challenge": CHALLENGE.decode(),
+        "code_challenge": PKCE_CHALLENGE,
         "code_challenge_method": "S256",
         **params,
     }

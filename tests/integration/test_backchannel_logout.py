@@ -7,15 +7,13 @@ is announced, without its token."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import jwt
 import pytest
 
+from harness.sso_apps import BackchannelApp
 from harness.stack import ISSUER, LambdaContext, Stack
 from tests.helpers import stream_records
 from tests.integration.client_admin import NATIVE_APP, registered
@@ -24,35 +22,11 @@ from tests.integration.oauth2_flow import code_of, exchange, signed_in
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
-class App:
-    """An app's back-channel endpoint: what it received, and the status it answers."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, list[str]]] = []
-        self.status = 200
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                app.received.append(parse_qs(self.rfile.read(length).decode()))
-                self.send_response(app.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel-logout"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def app() -> Iterator[App]:
-    running = App()
+def app() -> Iterator[BackchannelApp]:
+    running = BackchannelApp()
     yield running
-    running.server.shutdown()
+    running.stop()
 
 
 def run_backchannel(stack: Stack) -> dict[str, Any]:
@@ -61,7 +35,7 @@ def run_backchannel(stack: Stack) -> dict[str, Any]:
     return dict(handler(event, LambdaContext()))
 
 
-def ended_central_session(stack: Stack, app: App) -> tuple[dict[str, Any], str]:
+def ended_central_session(stack: Stack, app: BackchannelApp) -> tuple[dict[str, Any], str]:
     client = registered(stack, {**NATIVE_APP, "backchannel_logout_uri": app.uri})
     cookie = signed_in(stack)
     tokens = exchange(stack, client["client_id"], code_of(stack, client["client_id"], cookie))
@@ -71,7 +45,9 @@ def ended_central_session(stack: Stack, app: App) -> tuple[dict[str, Any], str]:
     return client, tokens.json()["id_token"]
 
 
-def test_a_logout_reaches_the_app_as_a_logout_token_it_can_verify(stack: Stack, app: App) -> None:
+def test_a_logout_reaches_the_app_as_a_logout_token_it_can_verify(
+    stack: Stack, app: BackchannelApp
+) -> None:
     client, id_token = ended_central_session(stack, app)
     assert run_backchannel(stack) == {"batchItemFailures": []}
     ((token,),) = [form["logout_token"] for form in app.received]
@@ -91,7 +67,7 @@ def test_a_logout_reaches_the_app_as_a_logout_token_it_can_verify(stack: Stack, 
 
 
 def test_an_app_that_is_down_is_parked_and_announced_without_its_token(
-    stack: Stack, app: App
+    stack: Stack, app: BackchannelApp
 ) -> None:
     app.status = 503
     client, _ = ended_central_session(stack, app)

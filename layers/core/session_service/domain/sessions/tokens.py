@@ -343,7 +343,7 @@ class RefreshTokens:
         key = self._keys.current()
         prefix = f"rt3.{key.kid}.{proof_id}" if proof_id else f"rt2.{key.kid}"
         body = f"{prefix}.{user_id}.{session_id}.{generation}.{absolute_expires_at}.{secret}"
-        value = f"{body}.{_mac(key, body)}"
+        value = f"{body}.{token_mac(key, body)}"
         return RefreshToken(user_id, session_id, generation, absolute_expires_at, value, proof_id)
 
     def parse(self, value: str) -> RefreshToken:
@@ -352,7 +352,7 @@ class RefreshTokens:
             raise InvalidGrant("The refresh token is malformed.")
         body = value.rsplit(".", 1)[0]
         key = self._keys.named(match["kid"] or match["kid3"] or LEGACY_MAC_KEY_ID)
-        if key is None or not hmac.compare_digest(_mac(key, body), match["mac"]):
+        if key is None or not hmac.compare_digest(token_mac(key, body), match["mac"]):
             raise InvalidGrant("The refresh token is invalid.")
         return RefreshToken(
             match["user"],
@@ -364,5 +364,7 @@ class RefreshTokens:
         )
 
 
-def _mac(key: MacKey, body: str) -> str:
+def token_mac(key: MacKey, body: str) -> str:
+    """The MAC an opaque token of ours ends with (128 bits of HMAC-SHA256, base64url); the
+    apps' refresh tokens of single sign-on carry the same."""
     return b64url(hmac.new(key.key, body.encode(), hashlib.sha256).digest()[:16])

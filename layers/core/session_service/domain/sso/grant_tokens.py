@@ -10,8 +10,9 @@ import secrets
 from dataclasses import dataclass
 
 from session_service.domain.errors import InvalidGrant
-from session_service.domain.keys.keyring import MAC_KEY_ID_PATTERN, MacKey, MacKeys
+from session_service.domain.keys.keyring import MAC_KEY_ID_PATTERN, MacKeys
 from session_service.domain.models import UUID_PATTERN, b64url
+from session_service.domain.sessions.tokens import token_mac
 
 _SECRET = r"[A-Za-z0-9_-]{43}"
 _CODE = re.compile(_SECRET)
@@ -57,7 +58,7 @@ class GrantTokens:
     def issue(self, user_id: str, grant_id: str, generation: int) -> GrantRefreshToken:
         key = self._keys.current()
         body = f"og1.{key.kid}.{user_id}.{grant_id}.{generation}.{secrets.token_urlsafe(32)}"
-        return GrantRefreshToken(user_id, grant_id, generation, f"{body}.{_mac(key, body)}")
+        return GrantRefreshToken(user_id, grant_id, generation, f"{body}.{token_mac(key, body)}")
 
     def parse(self, value: object) -> GrantRefreshToken:
         match = (
@@ -70,14 +71,10 @@ class GrantTokens:
         assert isinstance(value, str)
         body = value.rsplit(".", 1)[0]
         key = self._keys.named(match["kid"])
-        if key is None or not hmac.compare_digest(_mac(key, body), match["mac"]):
+        if key is None or not hmac.compare_digest(token_mac(key, body), match["mac"]):
             raise InvalidGrant("The refresh token is invalid.")
         return GrantRefreshToken(match["user"], match["grant"], int(match["generation"]), value)
 
     @staticmethod
     def looks_like_one(value: object) -> bool:
         return isinstance(value, str) and value.startswith("og1.")
-
-
-def _mac(key: MacKey, body: str) -> str:
-    return b64url(hmac.new(key.key, body.encode(), hashlib.sha256).digest()[:16])

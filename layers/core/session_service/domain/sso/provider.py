@@ -69,9 +69,10 @@ class AppTokens:
 
 @dataclass(frozen=True, slots=True)
 class ActiveGrant:
-    """A grant whose central session lives, and the user it is for."""
+    """A grant whose central session lives, that session, and the user it is for."""
 
     grant: Grant
+    session: Session
     profile: UserProfile
 
 
@@ -106,17 +107,24 @@ class SingleSignOn:
             token = self._session_tokens.parse(cookie_token)
         except InvalidGrant:
             return None
-        session, profile = self._sessions.authorization_lookup(token.user_id, token.session_id)
-        now = self._now()
+        live = self._live_session(token.user_id, token.session_id)
+        if live is None or token.digest not in live[0].refresh_digests:
+            return None
+        return _central(*live)
+
+    def _live_session(self, user_id: str, session_id: str) -> tuple[Session, UserProfile] | None:
+        """A central session and its user, if it lives (in its timeouts, after the last
+        password change) and the account is enabled: what every code, grant and token of
+        single sign-on hangs on. One read of both (the authorizer's)."""
+        session, profile = self._sessions.authorization_lookup(user_id, session_id)
         if (
             session is None
             or profile is None
             or profile.disabled
-            or token.digest not in session.refresh_digests
-            or not session.is_live(now, profile.not_before)
+            or not session.is_live(self._now(), profile.not_before)
         ):
             return None
-        return _central(session, profile)
+        return session, profile
 
     # -- codes --------------------------------------------------------------------------------
 
@@ -165,14 +173,10 @@ class SingleSignOn:
         and start its grant. A concurrent exchange of the same code that spent it first
         has its grant ended, as a replay's would be."""
         now = self._now()
-        session, profile = self._sessions.authorization_lookup(code.user_id, code.session_id)
-        if (
-            session is None
-            or profile is None
-            or profile.disabled
-            or not session.is_live(now, profile.not_before)
-        ):
+        live = self._live_session(code.user_id, code.session_id)
+        if live is None:
             raise InvalidGrant("The sign-in this code comes from has ended.")
+        session, profile = live
         refresh = self._grant_tokens.issue(code.user_id, code.grant_id, 0)
         grant = Grant(
             user_id=code.user_id,
@@ -229,27 +233,17 @@ class SingleSignOn:
             # keeps the grant.
             raise InvalidGrant("The refresh token was used at the same time.") from None
         rotated = replace(grant, refresh_digest=following.digest, generation=grant.generation + 1)
-        session, _ = self._sessions.authorization_lookup(grant.user_id, grant.session_id)
-        if session is None:
-            raise InvalidGrant("The refresh token is not active.")
-        return self._tokens(rotated, following, active.profile, session, id_token=False)
+        return self._tokens(rotated, following, active.profile, active.session, id_token=False)
 
     def active_grant(self, user_id: str, grant_id: str) -> ActiveGrant | None:
         """The grant, if it and its central session both live."""
         grant = self._grants.find_grant(user_id, grant_id)
         if grant is None:
             return None
-        session, profile = self._sessions.authorization_lookup(user_id, grant.session_id)
-        now = self._now()
-        if (
-            session is None
-            or profile is None
-            or profile.disabled
-            or now >= grant.expires_at
-            or not session.is_live(now, profile.not_before)
-        ):
+        live = self._live_session(user_id, grant.session_id)
+        if live is None or self._now() >= grant.expires_at:
             return None
-        return ActiveGrant(grant, profile)
+        return ActiveGrant(grant, *live)
 
     def revoke_refresh_token(self, client_id: str, value: object) -> None:
         """RFC 7009: end the grant of this client's refresh token; anything else is ignored
@@ -274,10 +268,10 @@ class SingleSignOn:
             return {"active": False}
         if client_id is not None and claims.client_id != client_id:
             return {"active": False}
-        session, profile = self._sessions.authorization_lookup(claims.user_id, claims.session_id)
-        now = self._now()
-        if session is None or profile is None or not session.is_live(now, profile.not_before):
+        live = self._live_session(claims.user_id, claims.session_id)
+        if live is None:
             return {"active": False}
+        _, profile = live
         return {
             "active": True,
             "token_type": "access_token",
@@ -296,16 +290,10 @@ class SingleSignOn:
         scopes = frozenset((claims.scope or "").split())
         if claims.client_id is None or "openid" not in scopes:
             raise InvalidToken("The access token is not an app's token with the openid scope.")
-        session, profile = self._sessions.authorization_lookup(claims.user_id, claims.session_id)
-        now = self._now()
-        if (
-            session is None
-            or profile is None
-            or profile.disabled
-            or not session.is_live(now, profile.not_before)
-        ):
+        live = self._live_session(claims.user_id, claims.session_id)
+        if live is None:
             raise InvalidToken("The sign-in this token comes from has ended.")
-        return {"sub": claims.user_id, **user_claims(profile, scopes)}
+        return {"sub": claims.user_id, **user_claims(live[1], scopes)}
 
     def _introspect_refresh(self, value: str, client_id: str | None) -> dict[str, Any]:
         try:

@@ -29,6 +29,8 @@ MAX_AGE = re.compile(r"[0-9]{1,10}")
 SECOND_FACTOR_AMR = frozenset({"otp", "hwk", "swk", "mfa"})
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.shared.cookies import Cookie
+
     from session_service.edge.oauth2.protocol import OAuthAnswer, Provider
 
 
@@ -42,6 +44,21 @@ def _answer(answer: OAuthAnswer) -> Response[str]:
             headers[name] = value
     return Response(
         status_code=answer.status, content_type=content_type, body=answer.body, headers=headers
+    )
+
+
+def sso_cookie(token: str, max_age: int) -> Cookie:
+    from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
+
+    # Lax, not Strict: the browser must send it on the redirect from an app's page
+    return Cookie(
+        name=SSO_COOKIE,
+        value=token,
+        path="/",
+        secure=True,
+        http_only=True,
+        same_site=SameSite.LAX_MODE,
+        max_age=max_age,
     )
 
 

@@ -6,7 +6,6 @@ back to the app's authorization request. A router the API's resolver includes.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode
 
 from aws_lambda_powertools.event_handler import Response
@@ -20,28 +19,10 @@ from session_service.edge import http
 from session_service.edge.api_context import ApiServices
 from session_service.edge.oauth2 import pages
 from session_service.edge.oauth2.documentation import html, page_answers, redirect
-from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin
+from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin, sso_cookie
 from session_service.edge.transport import request_cookie
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.shared.cookies import Cookie
-
 MAX_REQUEST_LENGTH = 4096
-
-
-def sso_cookie(token: str, max_age: int) -> Cookie:
-    from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
-
-    # Lax, not Strict: the browser must send it on the redirect from an app's page
-    return Cookie(
-        name=SSO_COOKIE,
-        value=token,
-        path="/",
-        secure=True,
-        http_only=True,
-        same_site=SameSite.LAX_MODE,
-        max_age=max_age,
-    )
 
 
 def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatewayHttpRouter:

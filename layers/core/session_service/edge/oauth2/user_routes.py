@@ -16,12 +16,10 @@ from session_service.domain.errors import InvalidToken
 from session_service.domain.sso.sign_out import CentralSignOut, SignOutRequest
 from session_service.edge.oauth2 import pages
 from session_service.edge.oauth2.documentation import answers, html, json_object, redirect
-from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin
+from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin, sso_cookie
 from session_service.edge.transport import request_cookie
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.shared.cookies import Cookie
-
     from session_service.edge.oauth2.protocol import Provider
 
 
@@ -96,7 +94,7 @@ def user_router(
         )
         if not outcome.signed_out:
             return pages.confirm_sign_out(params)
-        cleared = cleared_sso_cookie()
+        cleared = sso_cookie("", 0)
         if outcome.redirect_to is not None:
             return Response(
                 status_code=302,
@@ -116,17 +114,3 @@ def user_router(
         return end_session()
 
     return router
-
-
-def cleared_sso_cookie() -> Cookie:
-    from aws_lambda_powertools.shared.cookies import Cookie, SameSite  # noqa: PLC0415
-
-    return Cookie(
-        name=SSO_COOKIE,
-        value="",
-        path="/",
-        secure=True,
-        http_only=True,
-        same_site=SameSite.LAX_MODE,
-        max_age=0,
-    )
