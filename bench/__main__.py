@@ -13,6 +13,7 @@ from pathlib import Path
 from bench import (
     argon2_cost,
     aws_calls,
+    backchannel_timing,
     chart,
     coldstart,
     email_calls,
@@ -20,6 +21,7 @@ from bench import (
     jwt_signing,
     machine,
     operations,
+    sso_calls,
 )
 from bench.report import render
 from bench.results import Results
@@ -51,6 +53,13 @@ def main() -> None:
         help="requests per side of each known/unknown e-mail comparison "
         f"(default {email_timing.RUNS})",
     )
+    parser.add_argument(
+        "--backchannel-rounds",
+        type=int,
+        default=backchannel_timing.ROUNDS,
+        help="logouts timed to the other app's back-channel receipt "
+        f"(default {backchannel_timing.ROUNDS})",
+    )
     parser.add_argument("--out", type=Path, default=DOCS, help="where to write (docs/)")
     args = parser.parse_args()
     logger.setLevel("WARNING")  # evictions and the like would flood the console
@@ -65,6 +74,11 @@ def main() -> None:
     email = _phase(
         "e-mail, known against unknown accounts", lambda: email_timing.run(args.email_runs)
     )
+    sso, _ = _phase("AWS calls of single sign-on against moto", sso_calls.run)
+    backchannel = _phase(
+        "logout to back-channel receipt, on a local run",
+        lambda: backchannel_timing.run(args.backchannel_rounds),
+    )
     results = Results(
         machine=machine.describe(),
         cold_start=cold_start,
@@ -73,6 +87,8 @@ def main() -> None:
         jwt=jwt,
         aws_calls=calls,
         email_timing=email,
+        sso_calls=sso,
+        backchannel=backchannel,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance.md").write_text(render(results))

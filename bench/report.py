@@ -18,6 +18,7 @@ from bench.report_sections import (
     jwt_section,
     operations_section,
 )
+from bench.report_sso import sso_section
 from bench.results import Results, comparisons
 
 
@@ -105,6 +106,15 @@ def _summary(results: Results) -> str:
             ]
         )
     rows += summary_rows(results.email_timing)
+    backchannel = results.backchannel
+    rows.append(
+        [
+            "logout in one app → the other's back-channel receipt (local run): median / p95 ms",
+            f"{backchannel.median_ms:.0f} / {backchannel.p95_ms:.0f}",
+            "within 5 s (the contract) "
+            + ("(met)" if backchannel.max_ms < 5000 else "(**missed**)"),
+        ]
+    )
     return "\n\n".join(
         [
             "## Summary",
@@ -177,6 +187,7 @@ def render(results: Results) -> str:
         argon2_section(results),
         jwt_section(results),
         email_section(results),
+        sso_section(results),
         load.saved_section(),
         _caveats(),
     ]

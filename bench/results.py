@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bench.argon2_cost import Argon2Figures
 from bench.aws_calls import OperationCalls
+from bench.backchannel_timing import BackchannelTiming
 from bench.coldstart import ColdStart
 from bench.email_timing import EmailTiming
 from bench.jwt_signing import JwtFigures
@@ -23,6 +24,8 @@ class Results:
     jwt: list[JwtFigures]
     aws_calls: list[OperationCalls]  # the e-mail operations' among them (settings set)
     email_timing: EmailTiming
+    sso_calls: list[OperationCalls]
+    backchannel: BackchannelTiming
 
     def argon2_named(self, label: str) -> Argon2Figures:
         return next(figures for figures in self.argon2 if figures.label == label)
