@@ -17,6 +17,7 @@ from session_service.edge.api_context import ApiContext, ApiServices
 from session_service.edge.email_routes import email_router
 from session_service.edge.hosted_page_routes import hosted_page_router
 from session_service.edge.key_routes import key_router
+from session_service.edge.oauth2.passkey_sign_in_routes import passkey_sign_in_router
 from session_service.edge.oauth2.routes import oauth2_router
 from session_service.edge.oauth2.sign_in_routes import sign_in_router
 from session_service.edge.oauth2.user_routes import user_router
@@ -61,6 +62,7 @@ app.include_router(
 )
 app.include_router(user_router(sso_wiring.provider, sso_wiring.central_sign_out))
 app.include_router(sign_in_router(api_context.services, wiring.token_issuer))
+app.include_router(passkey_sign_in_router(api_context.services, wiring.token_issuer))
 if settings.api_docs:
     app.enable_swagger(path="/docs")
 

@@ -61,7 +61,7 @@ def _error_shape(path: str, status: str, content: dict[str, Any]) -> str:
         return "not the contract's"
     if path.startswith("/oauth2/") and json_schema == {"$ref": "#/components/schemas/OAuthError"}:
         return "documented"
-    if path == "/signin" and set(content) == {"text/html"}:
+    if path.startswith("/signin") and set(content) == {"text/html"}:
         return "documented"
     return "undocumented"
 

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 HOSTED_DIR = Path(__file__).with_name("hosted")
 PAGE = "signin.html"
-# What the page loads (by name, relative to it: signin/assets/NAME), and nothing else.
+# What the pages load (by name, relative to them: signin/assets/NAME), and nothing else:
+# passkey.js is the single sign-on form's passkey button (edge/oauth2/pages.py).
 ASSETS = {
     "signin.js": "text/javascript; charset=utf-8",
+    "passkey.js": "text/javascript; charset=utf-8",
     "signin.css": "text/css; charset=utf-8",
 }
 
@@ -72,7 +74,7 @@ def hosted_page_router() -> APIGatewayHttpRouter:
 
     @router.get(
         "/signin/assets/<name>",
-        summary="The hosted page's script and style sheet",
+        summary="The hosted pages' scripts and style sheet",
         responses={
             200: _text("The file", "text/javascript", "text/css"),
             **error_responses(404),

@@ -24,3 +24,12 @@ SSO_PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
 }
+# The sign-in form also runs its passkey button's script (this origin's file, no inline
+# script), which asks this origin for a ceremony (connect-src).
+SSO_SIGN_IN_HEADERS = {
+    **SSO_PAGE_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}

@@ -1,5 +1,6 @@
-"""The provider's small HTML answers (sign-out), under the hosted page's policy: no script,
-no inline style, forms to this origin only; every value escaped."""
+"""The provider's small HTML answers (sign-in, sign-out), under the hosted page's policy:
+no inline script or style (the sign-in's one script is this origin's file); every value
+escaped."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 
-from session_service.edge.page_headers import SSO_PAGE_HEADERS
+from session_service.edge.page_headers import SSO_PAGE_HEADERS, SSO_SIGN_IN_HEADERS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.shared.cookies import Cookie
@@ -19,21 +20,28 @@ if TYPE_CHECKING:
 KEPT = ("post_logout_redirect_uri", "client_id", "state")
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, script: str = "") -> str:
+    loads = f'<script src="/signin/assets/{script}" defer></script>' if script else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<link rel="stylesheet" href="/signin/assets/signin.css"><title>{escape(title)}</title>'
+        f'<link rel="stylesheet" href="/signin/assets/signin.css">{loads}'
+        f"<title>{escape(title)}</title>"
         f"</head><body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
     )
 
 
-def _html(status: int, text: str, cookies: list[Cookie] | None = None) -> Response[str]:
+def _html(
+    status: int,
+    text: str,
+    cookies: list[Cookie] | None = None,
+    headers: Mapping[str, str] = SSO_PAGE_HEADERS,
+) -> Response[str]:
     return Response(
         status_code=status,
         content_type="text/html; charset=utf-8",
         body=text,
-        headers=dict(SSO_PAGE_HEADERS),
+        headers=dict(headers),
         cookies=cookies or [],
     )
 
@@ -85,4 +93,18 @@ def sign_in_form(
         )
         fields += restart
     form = f'{notice}<form method="post" action="/signin">{carried}{fields}</form>'
-    return _html(status, _page("Sign in", form))
+    page = _page("Sign in", form + _passkey_form(request), script="passkey.js")
+    return _html(status, page, headers=SSO_SIGN_IN_HEADERS)
+
+
+def _passkey_form(request: str) -> str:
+    """The passkey button (edge/oauth2/passkey_sign_in_routes.py): hidden until its script
+    (hosted/passkey.js) shows it, so that a browser without script sees the password form
+    alone. The script fills in the ceremony and the assertion, then posts the form."""
+    return (
+        '<form id="passkey" method="post" action="/signin/passkey" hidden>'
+        f'<input type="hidden" name="request" value="{escape(request)}">'
+        '<input type="hidden" name="ceremony_id"><input type="hidden" name="credential">'
+        '<p>or</p><button type="button">Sign in with a passkey</button>'
+        '<p id="passkey-message" role="status"></p></form>'
+    )
