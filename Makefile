@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test prerequisites check coverage lint unit integration e2e validate check-template build deploy lock openapi tools clean
 .PHONY: browser dynamodb-local java translator typescript openid-client
-.PHONY: bench load smoke admin
+.PHONY: bench load smoke admin sso-demo
 
 install: $(STAMP) $(TRANSLATOR_STAMP)
 
@@ -66,6 +66,11 @@ $(TYPESCRIPT_STAMP): scripts/typescript/package.json scripts/typescript/package-
 # LOCAL_DYNAMODB=dynamodb-local serves DynamoDB from AWS's DynamoDB Local instead of moto.
 run: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)
 	$(PY) -m local_run
+
+# Single sign-on to try in a browser: the local run, the two example apps (examples/sso_*)
+# registered as its clients, and a demo user; scripts/sso_demo.py prints where to go.
+sso-demo: install $(if $(filter dynamodb-local,$(LOCAL_DYNAMODB)),dynamodb-local)
+	$(PY) scripts/sso_demo.py
 
 lint: install
 	$(PY) scripts/lock.py --check
