@@ -205,7 +205,11 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
             user_id = change.credential.user_id
             check_keys(session_key(user_id, change.session_id))
             proof = change.second_factor
-            self._transaction(2 + (2 if proof is not None and proof.passkey is not None else 0))
+            self._transaction(
+                2
+                + (2 if proof is not None and proof.passkey is not None else 0)
+                + (1 if proof is not None and proof.challenge_digest is not None else 0)
+            )
             current = self.sessions.get((user_id, change.session_id))
             if (
                 current is None
@@ -213,6 +217,13 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
                 or current.generation != change.generation
                 or len(current.refresh_digests) >= change.max_digests
                 or (change.replaced_step_ups and current.step_ups is not None)
+                or (
+                    change.digests is not None
+                    and (
+                        len(current.refresh_digests) != len(change.digests)
+                        or not change.digests - {change.new_digest} <= current.refresh_digests
+                    )
+                )
             ):
                 raise StaleWrite()
             stored = self.credentials.get(change.credential.username_key)
@@ -225,7 +236,11 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
             self.credentials[stored.username_key] = stored
             self.sessions[(user_id, change.session_id)] = dataclasses.replace(
                 current,
-                refresh_digests=current.refresh_digests | {change.new_digest},
+                refresh_digests=(
+                    change.digests
+                    if change.digests is not None
+                    else current.refresh_digests | {change.new_digest}
+                ),
                 last_used_at=change.now,
                 idle_expires_at=change.idle_expires_at,
                 step_ups=(

@@ -81,6 +81,17 @@ class InMemoryGrantStore:
             self._call("end_grant")
             self.grants.pop((user_id, grant_id), None)
 
+    def keep_alive(
+        self, user_id: str, session_id: str, idle_expires_at: Millis, now: Millis
+    ) -> None:
+        with self.store._lock:
+            self._call("keep_alive")
+            current = self.store.sessions.get((user_id, session_id))
+            if current is not None and current.idle_expires_at < idle_expires_at:
+                self.store.sessions[(user_id, session_id)] = dataclasses.replace(
+                    current, idle_expires_at=idle_expires_at, last_used_at=now
+                )
+
     def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
         with self.store._lock:
             self._call("session_grants")

@@ -29,5 +29,6 @@ def build_single_sign_on(services: Services, store: SessionStore) -> SingleSignO
         services.access_tokens,
         services.refresh_tokens,
         GrantTokens(MacKeys(services.keys, services.clock)),
+        services.sessions.policy,
         clock=services.clock,
     )

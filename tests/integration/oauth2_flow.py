@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from harness.sso_apps import PKCE_CHALLENGE, PKCE_VERIFIER
-from harness.stack import HttpAnswer, Stack
+from harness.stack import ISSUER, HttpAnswer, Stack
 from tests.helpers import PASSWORD, login
 from tests.integration.client_admin import NATIVE_APP
 
@@ -63,3 +63,24 @@ def exchange(stack: Stack, client_id: str, code: str, verifier: str = VERIFIER) 
             "code_verifier": verifier,
         },
     )
+
+
+def on_the_sign_in_page(
+    stack: Stack, client_id: str, fields: dict[str, str], cookie: str | None = None, **params: str
+) -> HttpAnswer:
+    """An app's authorization request sent to the hosted page (`params`: prompt=login...),
+    and the page's form posted there with `fields` by the browser holding `cookie`."""
+    sent_to = authorize(stack, client_id, cookie, **params)
+    assert sent_to.status == 302, sent_to.raw
+    location = urlsplit(sent_to.headers["location"])
+    assert location.path == "/signin", location
+    form = {"request": parse_qs(location.query)["request"][0], **fields}
+    headers = {**FORM, "origin": ISSUER, **({"cookie": cookie} if cookie else {})}
+    return stack.http("POST", "/signin", urlencode(form), headers=headers)
+
+
+def sso_cookie_of(answer: HttpAnswer) -> str:
+    """The central session's cookie the hosted page set, as a Cookie header."""
+    assert answer.status == 303, answer.raw
+    (cookie,) = [c for c in answer.cookies if c.startswith("__Host-sso=")]
+    return cookie.split(";", 1)[0]

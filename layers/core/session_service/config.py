@@ -67,6 +67,9 @@ class Settings:
     access_token_ttl_seconds: int = 600
     session_idle_timeout_seconds: int = 604_800
     session_absolute_timeout_seconds: int = 2_592_000
+    # A central session's (single sign-on); by default the session's own
+    sso_session_idle_timeout_seconds: int = 604_800
+    sso_session_absolute_timeout_seconds: int = 2_592_000
     max_sessions_per_user: int = 5
     session_limit_policy: LimitPolicy = "evict_oldest"
     # A client whose refresh answer was lost retries with the same token: within this
@@ -135,6 +138,8 @@ class Settings:
                 "VERIFICATION_KEYS_PARAMETER needs VERIFICATION_KEYS_SIGNING_KEY (the KMS key "
                 "that signs it)"
             )
+        idle = reader.positive_int("SESSION_IDLE_TIMEOUT_SECONDS", 604_800)
+        absolute = reader.positive_int("SESSION_ABSOLUTE_TIMEOUT_SECONDS", 2_592_000)
         max_sessions = reader.positive_int("MAX_SESSIONS_PER_USER", 5)
         if max_sessions > MAX_SESSION_LIMIT:
             raise ConfigurationError(f"MAX_SESSIONS_PER_USER must be at most {MAX_SESSION_LIMIT}")
@@ -162,11 +167,13 @@ class Settings:
             event_source=reader.optional("EVENT_SOURCE") or "session-service",
             jwt_algorithm=reader.choice("JWT_ALGORITHM", get_args(JwtAlgorithm), "RS256"),
             access_token_ttl_seconds=reader.positive_int("ACCESS_TOKEN_TTL_SECONDS", 600),
-            session_idle_timeout_seconds=reader.positive_int(
-                "SESSION_IDLE_TIMEOUT_SECONDS", 604_800
+            session_idle_timeout_seconds=idle,
+            session_absolute_timeout_seconds=absolute,
+            sso_session_idle_timeout_seconds=reader.positive_int(
+                "SSO_SESSION_IDLE_TIMEOUT_SECONDS", idle
             ),
-            session_absolute_timeout_seconds=reader.positive_int(
-                "SESSION_ABSOLUTE_TIMEOUT_SECONDS", 2_592_000
+            sso_session_absolute_timeout_seconds=reader.positive_int(
+                "SSO_SESSION_ABSOLUTE_TIMEOUT_SECONDS", absolute
             ),
             max_sessions_per_user=max_sessions,
             session_limit_policy=reader.choice(

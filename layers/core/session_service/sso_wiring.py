@@ -55,6 +55,7 @@ def single_sign_on() -> SingleSignOn:
         wiring.access_tokens(),
         RefreshTokens(wiring.mac_keys()),
         GrantTokens(wiring.mac_keys()),
+        wiring.session_policy(get_settings()),
     )
 
 

@@ -130,6 +130,8 @@ def session_policy(settings: Settings) -> SessionPolicy:
         reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
         max_refreshes=settings.session_max_refreshes,
         bind_to_ip=settings.bind_session_to_ip,
+        central_idle_timeout_seconds=settings.sso_session_idle_timeout_seconds,
+        central_absolute_timeout_seconds=settings.sso_session_absolute_timeout_seconds,
     )
 
 

@@ -20,6 +20,7 @@ from session_service.adapters.dynamo import (
     is_condition_failure,
     put_new,
     transact,
+    update_if,
 )
 from session_service.adapters.store_items import (
     Item,
@@ -29,6 +30,7 @@ from session_service.adapters.store_items import (
     s,
     session_key,
     str_of,
+    ttl_seconds,
 )
 from session_service.adapters.store_writes import account_event_put
 from session_service.domain.models import AccountEvent, Millis
@@ -226,6 +228,25 @@ class DynamoGrantStore:
     def end_grant(self, user_id: str, grant_id: str) -> None:
         with aws("end_grant"):
             self.client.delete_item(TableName=self._table, Key=grant_key(user_id, grant_id))
+
+    def keep_alive(
+        self, user_id: str, session_id: str, idle_expires_at: Millis, now: Millis
+    ) -> None:
+        update_if(
+            self.client,
+            self._table,
+            "keep_alive",
+            Key=session_key(user_id, session_id),
+            UpdateExpression="SET idle_expires_at = :idle, last_used_at = :now, #ttl = :ttl",
+            # Never revives an ended session (no item) nor shortens a later extension.
+            ConditionExpression="attribute_exists(pk) AND idle_expires_at < :idle",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":idle": n(idle_expires_at),
+                ":now": n(now),
+                ":ttl": n(ttl_seconds(idle_expires_at)),
+            },
+        )
 
     def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
         grants: list[Grant] = []

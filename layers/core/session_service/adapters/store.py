@@ -293,10 +293,18 @@ class DynamoSessionStore:
                 self._table, change.credential, second_factor=proof, password_alone=False
             ),
         ]
-        if proof is not None and proof.event is not None:
-            items.append(account_event_put(self._table, proof.event))
         spent = SecondFactorSpent if proof is not None else CredentialChanged
         conflicts: dict[int, type[StoreError]] = {1: spent}
+        if proof is not None and proof.challenge_digest is not None:
+            # A login's mfa_token (the hosted page renewing its central session)
+            conflicts[len(items)] = SecondFactorSpent
+            items.append(
+                challenge_spend_item(
+                    self._table, proof.challenge_digest, change.credential.user_id, change.now
+                )
+            )
+        if proof is not None and proof.event is not None:
+            items.append(account_event_put(self._table, proof.event))
         if proof is not None and proof.passkey is not None:
             for item in passkey_use_items(self._table, proof.passkey):
                 conflicts[len(items)] = SecondFactorSpent

@@ -224,12 +224,24 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
         kept_apart = ""
     dropped = [f"step_ups.#dropped{index}" for index in range(len(change.dropped_step_ups))]
     names.update({f"#dropped{i}": d for i, d in enumerate(change.dropped_step_ups)})
+    digests, as_read = "ADD refresh_digests :fresh SET", ""
+    if change.digests is not None:
+        # A central session's: the set written whole holds as many tokens as it did when
+        # read (one of them, the cookie's, replaced), each of the others still there.
+        digests = "SET refresh_digests = :fresh,"
+        kept = sorted(change.digests - {change.new_digest})
+        value.update({f":kept{i}": s(d) for i, d in enumerate(kept)})
+        value[":held"] = n(len(change.digests))
+        as_read = " AND size(refresh_digests) = :held" + "".join(
+            f" AND contains(refresh_digests, :kept{i})" for i in range(len(kept))
+        )
+    fresh = sorted(change.digests) if change.digests is not None else [change.new_digest]
     return {
         "Update": {
             "TableName": table,
             "Key": session_key(user_id, change.session_id),
             "UpdateExpression": (
-                f"ADD refresh_digests :fresh SET {step_up},"
+                f"{digests} {step_up},"
                 " last_used_at = :now, idle_expires_at = :idle, #ttl = :ttl"
                 + (f" REMOVE {', '.join(dropped)}" if dropped else "")
             ),
@@ -239,11 +251,11 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
             "ConditionExpression": (
                 "attribute_exists(pk) AND idle_expires_at > :now AND absolute_expires_at > :now"
                 " AND generation = :generation AND created_at >= :not_before"
-                " AND size(refresh_digests) < :max" + kept_apart
+                " AND size(refresh_digests) < :max" + kept_apart + as_read
             ),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {
-                ":fresh": {"SS": [change.new_digest]},
+                ":fresh": {"SS": fresh},
                 ":now": n(change.now),
                 **value,
                 ":idle": n(change.idle_expires_at),

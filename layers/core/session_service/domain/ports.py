@@ -198,6 +198,8 @@ class Reauthentication:
     not_before: Millis | None
     max_digests: int
     second_factor: SecondFactorUse | None = None
+    # A central session's tokens, written whole (its cookie's replaced), if still as read.
+    digests: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

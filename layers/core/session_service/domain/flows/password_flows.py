@@ -32,6 +32,7 @@ from session_service.domain.models import (
 from session_service.domain.ports import AlreadyExists, SessionStore
 from session_service.domain.sessions.devices import DeviceToken, DeviceTokens
 from session_service.domain.sessions.lifecycle import SessionService
+from session_service.domain.sessions.renewal import SessionRenewal
 from session_service.domain.sessions.session_ending import SessionEnding
 from session_service.domain.sessions.session_records import IssuedTokens, StartRequest
 from session_service.domain.throttling.login_throttle import (
@@ -61,6 +62,9 @@ class LoginRequest:
     device_token: str | None = None
     # The session a browser's new login replaces (its previous refresh cookie).
     replaces: str | None = None
+    # The hosted page's sign-in: a central session, or the browser's (`replaces`)
+    # re-authenticated when it is this user's (docs/sso.md).
+    central: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,6 +101,7 @@ class Accounts:
         self._devices = devices
         self._proofs = proofs
         self._clock = clock
+        self.renewal = SessionRenewal(store, sessions, sessions.refresh_tokens)
         # Throttled attempts recorded by this container, by record id: their window.
         self._recorded: dict[str, int] = {}
 
@@ -217,7 +222,8 @@ class Accounts:
         device_id: str | None,
     ) -> IssuedTokens:
         if replaces:
-            self._ending.end_replaced(replaces, credential.user_id)
+            # (not the session itself, when the sign-in renewed it)
+            self._ending.end_replaced(replaces, credential.user_id, issued.session.session_id)
         token: DeviceToken = self._devices.issue(credential, device_id)
         return dataclasses.replace(issued, device=token)
 
@@ -239,9 +245,10 @@ class Accounts:
             # The password was right: its places go back; the proof will hold its own.
             token = self._second_factors.open_challenge(credential, device_id)
             raise MfaRequired(token, credential.factors)
-        return self._sessions.start(
-            StartRequest(credential.user_id, request.client, credential=credential)
+        start = StartRequest(
+            credential.user_id, request.client, credential=credential, central=request.central
         )
+        return self.renewal.start_or_renew(start, request.replaces)
 
     def confirm_totp(
         self, change: FactorChange, session_id: str, code: str, client: ClientInfo

@@ -42,6 +42,8 @@ class SecondStepRequest:
     credential: dict[str, Any] | None = None
     # The session a browser's new login replaces (its previous refresh cookie).
     replaces: str | None = None
+    # The hosted page's: as LoginRequest.central
+    central: bool = False
 
 
 class SecondStep:
@@ -126,5 +128,6 @@ class SecondStep:
             credential=credential,
             amr=amr,
             second_factor=dataclasses.replace(use, challenge_digest=challenge.digest),
+            central=request.central,
         )
-        return self._sessions.start(start)
+        return self._accounts.renewal.start_or_renew(start, request.replaces)

@@ -10,13 +10,11 @@ A code counts in the account's second-factor scopes as well (proof_throttling)."
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from session_service.domain.accounts.usernames import check_password, username_key
-from session_service.domain.errors import InvalidGrant, InvalidRequest, InvalidToken, Unavailable
+from session_service.domain.errors import InvalidGrant, InvalidRequest
 from session_service.domain.factors.passkeys import NOT_VERIFIED, Passkeys
 from session_service.domain.models import (
     PASSWORD_AMR,
@@ -24,27 +22,14 @@ from session_service.domain.models import (
     ClientInfo,
     Credential,
     Reservation,
-    StepUpProof,
 )
-from session_service.domain.ports import (
-    CredentialChanged,
-    Reauthentication,
-    SecondFactorSpent,
-    SessionStore,
-    StaleWrite,
-)
-from session_service.domain.sessions.lifecycle import (
-    CREDENTIALS_CHANGED,
-    MAX_GRACE_SIBLINGS,
-    SessionService,
-)
+from session_service.domain.ports import SessionStore
+from session_service.domain.sessions.lifecycle import SessionService
+from session_service.domain.sessions.renewal import SessionRenewal
 from session_service.domain.sessions.session_records import IssuedTokens, ReauthRequest
 from session_service.domain.sessions.tokens import RefreshTokens
 from session_service.domain.throttling.login_throttle import throttled_name
 from session_service.domain.throttling.proof_throttling import ProofThrottle
-
-# Step-ups a session keeps (the newest): an older one's tokens fall back to its start.
-MAX_STEP_UPS = 4
 
 if TYPE_CHECKING:
     # argon2 and pyotp load with what the composition root builds, not with this module.
@@ -87,7 +72,7 @@ class StepUp:
         passkeys: Callable[[], Passkeys],
         refresh_tokens: RefreshTokens,
     ) -> None:
-        self._refresh_tokens = refresh_tokens
+        self._renewal = SessionRenewal(store, sessions, refresh_tokens)
         self._store = store
         self._sessions = sessions
         self._passwords = passwords
@@ -147,59 +132,7 @@ class StepUp:
         return issued
 
     def _reauthenticate(self, request: ReauthRequest) -> IssuedTokens:
-        """A fresh auth_time (and amr) for the client that proved it, in a live session:
-        a new refresh token joins the session's current ones (another tab's stays good,
-        RFC 9470), naming the step-up that only its own tokens carry: a copy of another
-        of the session's tokens keeps the sign-in it had."""
-        user_id = request.credential.user_id
-        for _ in range(2):
-            session, profile = self._store.authorization_lookup(user_id, request.session_id)
-            now = self._sessions.now()
-            not_before = profile.not_before if profile else None
-            if session is None or not session.is_live(now, not_before):
-                raise InvalidToken("The session has ended.")
-            proof = StepUpProof(secrets.token_urlsafe(16), now, request.amr)
-            sibling = self._refresh_tokens.issue(
-                user_id,
-                session.session_id,
-                session.generation,
-                session.absolute_expires_at,
-                proof.proof_id,
-            )
-            kept = (session.step_ups or ())[-(MAX_STEP_UPS - 1) :]
-            change = Reauthentication(
-                credential=request.credential,
-                session_id=session.session_id,
-                new_digest=sibling.digest,
-                generation=session.generation,
-                now=now,
-                step_up=proof,
-                replaced_step_ups=session.step_ups is None,
-                dropped_step_ups=tuple(s.proof_id for s in session.step_ups or () if s not in kept),
-                idle_expires_at=self._sessions.policy.idle_expiry(now),
-                absolute_expires_at=session.absolute_expires_at,
-                not_before=not_before,
-                max_digests=2 * MAX_GRACE_SIBLINGS,
-                second_factor=request.second_factor,
-            )
-            try:
-                self._store.reauthenticate(change)
-            except CredentialChanged:
-                raise InvalidGrant(CREDENTIALS_CHANGED) from None
-            except SecondFactorSpent:
-                raise InvalidGrant("The code or the passkey sign-in has been used.") from None
-            except StaleWrite:
-                continue  # refreshed or ended meanwhile: read the session once more
-            updated = replace(
-                session,
-                refresh_digests=session.refresh_digests | {sibling.digest},
-                last_used_at=now,
-                idle_expires_at=change.idle_expires_at,
-                step_ups=(*kept, proof),
-            )
-            return self._sessions.issue(updated, sibling, now)
-        # Refreshed twice meanwhile: contention, not a wrong credential (no throttle place).
-        raise Unavailable(retry_after=1)
+        return self._renewal.reauthenticate(request)
 
     def _credential(self, user_id: str, username: str) -> Credential:
         credential = self._store.find_credential(username_key(username))

@@ -91,6 +91,10 @@ class SessionService:
     def policy(self) -> SessionPolicy:
         return self._policy
 
+    @property
+    def refresh_tokens(self) -> RefreshTokens:
+        return self._refresh_tokens
+
     # -- start ----------------------------------------------------------------------------
 
     def start(self, request: StartRequest) -> IssuedTokens:
@@ -146,14 +150,16 @@ class SessionService:
     def _new_session(self, request: StartRequest, now: Millis) -> tuple[Session, RefreshToken]:
         user_id, client = request.user_id, request.client
         session_id = str(uuid.uuid4())
-        absolute_expires_at = self._policy.absolute_expiry(now)
-        refresh = self._refresh_tokens.issue(user_id, session_id, 0, absolute_expires_at)
+        absolute_expires_at = self._policy.absolute_expiry(now, request.central)
+        refresh = self._refresh_tokens.issue(
+            user_id, session_id, 0, absolute_expires_at, central=request.central
+        )
         session = Session(
             user_id=user_id,
             session_id=session_id,
             created_at=now,
             last_used_at=now,
-            idle_expires_at=self._policy.idle_expiry(now),
+            idle_expires_at=self._policy.idle_expiry(now, request.central),
             absolute_expires_at=absolute_expires_at,
             ip=client.ip,
             user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH],
@@ -193,6 +199,8 @@ class SessionService:
         at why: the previous token inside the grace window rotates again, any other genuine
         older token is reuse and ends the session."""
         token = self._refresh_tokens.parse(raw_token)
+        if token.central:
+            raise InvalidGrant("A central session's token is not refreshed: sign in to the app.")
         now = self.now()
         if now >= token.absolute_expires_at:
             raise InvalidGrant("The session has expired.")

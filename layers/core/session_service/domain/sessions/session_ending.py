@@ -47,6 +47,9 @@ class SessionEnding:
             self.logout(claims.user_id, claims.session_id)
         elif refresh_token:
             token = self._refresh_tokens.parse(refresh_token)
+            if token.central:
+                # The hosted sign-in's cookie: a central session ends at /oauth2/logout
+                raise InvalidGrant("A central session's token is not taken here.")
             self.logout(token.user_id, token.session_id)
         else:
             raise InvalidToken("Send a Bearer access token or a refresh token.")
@@ -112,14 +115,15 @@ class SessionEnding:
         logger.warning("gave up ending sessions under contention", user_id=user_id)
         raise Unavailable(retry_after=1)
 
-    def end_replaced(self, refresh_token: str, user_id: str) -> None:
+    def end_replaced(self, refresh_token: str, user_id: str, kept: str = "") -> None:
         """End the session a new login replaces (the browser's previous cookie), if it is
-        a genuine token of the same user; anything else is ignored."""
+        a genuine token of the same user and not the session `kept` (the sign-in renewed
+        it); anything else is ignored."""
         try:
             token = self._refresh_tokens.parse(refresh_token)
         except InvalidGrant:
             return
-        if token.user_id == user_id:
+        if token.user_id == user_id and token.session_id != kept:
             self.logout(token.user_id, token.session_id)
 
     def end_after_failed_step_ups(self, user_id: str, session_id: str) -> bool:

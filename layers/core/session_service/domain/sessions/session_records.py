@@ -31,15 +31,20 @@ class SessionPolicy:
     reuse_grace_seconds: int
     max_refreshes: int | None
     bind_to_ip: bool
+    # A central session's own (single sign-on, SSO_SESSION_*); None: the session's.
+    central_idle_timeout_seconds: int | None = None
+    central_absolute_timeout_seconds: int | None = None
 
     # The policy's durations in the store's unit, written once.
-    def idle_expiry(self, now: Millis) -> Millis:
-        """When a session used at `now` idles out."""
-        return now + self.idle_timeout_seconds * 1000
+    def idle_expiry(self, now: Millis, central: bool = False) -> Millis:
+        """When a session (a central one) used at `now` idles out."""
+        seconds = self.central_idle_timeout_seconds if central else None
+        return now + (seconds or self.idle_timeout_seconds) * 1000
 
-    def absolute_expiry(self, started_at: Millis) -> Millis:
-        """When a session started at `started_at` ends whatever its use."""
-        return started_at + self.absolute_timeout_seconds * 1000
+    def absolute_expiry(self, started_at: Millis, central: bool = False) -> Millis:
+        """When a session (a central one) started at `started_at` ends whatever its use."""
+        seconds = self.central_absolute_timeout_seconds if central else None
+        return started_at + (seconds or self.absolute_timeout_seconds) * 1000
 
     @property
     def grace_ms(self) -> Millis:
@@ -93,6 +98,8 @@ class StartRequest:
     spends: SecretSpend | None = None
     # Why the sessions a password change ends are over (a reset says so).
     reason: RevocationReason = "password_changed"
+    # A central session (the hosted sign-in's): its own timeouts, its cookie's token.
+    central: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,9 @@ class ReauthRequest:
     session_id: str
     amr: tuple[str, ...]
     second_factor: SecondFactorUse | None = None
+    # A central session's renewal on the hosted page: the browser's cookie (its digest),
+    # which the new token replaces (the session must still hold it).
+    central_digest: str | None = None
 
 
 def ended_record(

@@ -291,11 +291,13 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
 # rt2.<MAC key id>.<user id>.<session id>.<generation>.<absolute expiry, ms>
 #    .<256-bit secret>.<MAC>; `rt1` tokens, from before MAC key ids, name no key; `rt3`
 # tokens, of a client that stepped up, name its step-up after the key: rt3.<MAC key
-# id>.<proof id>.<user id>...
+# id>.<proof id>.<user id>... A central session's (the hosted sign-in's cookie, docs/sso.md)
+# are `ct2` and `ct3`: the MAC covers the prefix, and no refresh-token route takes them.
 _UUID = UUID_PATTERN
 _PROOF_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _REFRESH_TOKEN = re.compile(
-    rf"rt(?:1|2\.(?P<kid>{MAC_KEY_ID_PATTERN})|3\.(?P<kid3>{MAC_KEY_ID_PATTERN})\.(?P<proof>[A-Za-z0-9_-]{{22}}))"
+    rf"(?:rt1|(?P<kind>rt|ct)(?:2\.(?P<kid>{MAC_KEY_ID_PATTERN})"
+    rf"|3\.(?P<kid3>{MAC_KEY_ID_PATTERN})\.(?P<proof>[A-Za-z0-9_-]{{22}})))"
     rf"\.(?P<user>{_UUID})\.(?P<session>{_UUID})\.(?P<generation>0|[1-9][0-9]{{0,8}})"
     r"\.(?P<expires>[1-9][0-9]{0,14})\.(?P<secret>[A-Za-z0-9_-]{43})\.(?P<mac>[A-Za-z0-9_-]{22})"
 )
@@ -313,6 +315,8 @@ class RefreshToken:
     value: str
     # The step-up of the client it was issued to, if that client stepped up.
     proof_id: str | None = None
+    # A central session's (its cookie's): never exchanged at a refresh-token route.
+    central: bool = False
 
     @property
     def digest(self) -> str:
@@ -338,13 +342,17 @@ class RefreshTokens:
         generation: int,
         absolute_expires_at: int,
         proof_id: str | None = None,
+        central: bool = False,
     ) -> RefreshToken:
         secret = secrets.token_urlsafe(32)
         key = self._keys.current()
-        prefix = f"rt3.{key.kid}.{proof_id}" if proof_id else f"rt2.{key.kid}"
+        kind = "ct" if central else "rt"
+        prefix = f"{kind}3.{key.kid}.{proof_id}" if proof_id else f"{kind}2.{key.kid}"
         body = f"{prefix}.{user_id}.{session_id}.{generation}.{absolute_expires_at}.{secret}"
         value = f"{body}.{token_mac(key, body)}"
-        return RefreshToken(user_id, session_id, generation, absolute_expires_at, value, proof_id)
+        return RefreshToken(
+            user_id, session_id, generation, absolute_expires_at, value, proof_id, central
+        )
 
     def parse(self, value: str) -> RefreshToken:
         match = _REFRESH_TOKEN.fullmatch(value) if isinstance(value, str) else None
@@ -361,6 +369,7 @@ class RefreshTokens:
             int(match["expires"]),
             value,
             match["proof"],
+            central=match["kind"] == "ct",
         )
 
 

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from session_service.domain.errors import InvalidGrant, InvalidToken
+from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
 from session_service.domain.models import AccountEvent, Millis, Session, UserProfile
 from session_service.domain.ports import SessionStore, StaleWrite
+from session_service.domain.sessions.session_records import SessionPolicy
 from session_service.domain.sessions.tokens import AccessTokens, RefreshTokens
 from session_service.domain.sso.grant_tokens import (
     GrantRefreshToken,
@@ -33,6 +34,10 @@ from session_service.domain.sso.records import (
     Grant,
     GrantStore,
 )
+from session_service.observability import logger
+
+# Apps' uses extend a central session's idle timeout once in this (or a tenth of it) at most
+KEEP_ALIVE_STEP_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,8 @@ class CentralSession:
     amr: tuple[str, ...]
     expires_at: Millis
     username: str
+    last_used_at: Millis = 0
+    absolute_expires_at: Millis = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +91,10 @@ class SingleSignOn:
         access_tokens: AccessTokens,
         session_tokens: RefreshTokens,
         grant_tokens: GrantTokens,
+        policy: SessionPolicy,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._policy = policy
         self._grants = grants
         self._sessions = sessions
         self._access_tokens = access_tokens
@@ -110,7 +119,7 @@ class SingleSignOn:
         live = self._live_session(token.user_id, token.session_id)
         if live is None or token.digest not in live[0].refresh_digests:
             return None
-        return _central(*live)
+        return _central(*live, token.proof_id)
 
     def _live_session(self, user_id: str, session_id: str) -> tuple[Session, UserProfile] | None:
         """A central session and its user, if it lives (in its timeouts, after the last
@@ -126,6 +135,18 @@ class SingleSignOn:
             return None
         return session, profile
 
+    def _keep_alive(self, central: CentralSession, now: Millis) -> None:
+        """An app's use of the central session (an authorization, a refresh) pushes its idle
+        timeout back: one conditional write of its expiry, at most once a step."""
+        idle_ms = self._policy.idle_expiry(Millis(0), central=True)
+        if now - central.last_used_at < min(KEEP_ALIVE_STEP_MS, idle_ms // 10):
+            return
+        idle_expires_at = Millis(min(now + idle_ms, central.absolute_expires_at))
+        try:
+            self._grants.keep_alive(central.user_id, central.session_id, idle_expires_at, now)
+        except Unavailable:
+            logger.warning("the central session's idle timeout was not extended")
+
     # -- codes --------------------------------------------------------------------------------
 
     def issue_code(
@@ -134,6 +155,7 @@ class SingleSignOn:
         """A code for this request (`value`, or a new one: the edge may draw it)."""
         value = value or new_code()
         now = self._now()
+        self._keep_alive(central, now)
         self._grants.put_code(
             AuthorizationCode(
                 digest=digest(value),
@@ -232,6 +254,7 @@ class SingleSignOn:
             # racing requests (two tabs), not a thief's replay of an old token; the winner
             # keeps the grant.
             raise InvalidGrant("The refresh token was used at the same time.") from None
+        self._keep_alive(_central(active.session, active.profile), now)
         rotated = replace(grant, refresh_digest=following.digest, generation=grant.generation + 1)
         return self._tokens(rotated, following, active.profile, active.session, id_token=False)
 
@@ -360,12 +383,15 @@ def _racing(grant: Grant, digest: str, now: Millis) -> bool:
     )
 
 
-def _central(session: Session, profile: UserProfile) -> CentralSession:
+def _central(session: Session, profile: UserProfile, proof_id: str | None = None) -> CentralSession:
+    auth_time, amr = session.proven(proof_id)  # the cookie's renewal's, or the start's
     return CentralSession(
         user_id=session.user_id,
         session_id=session.session_id,
-        auth_time=session.auth_time or session.created_at,
-        amr=session.amr,
+        auth_time=auth_time,
+        amr=amr,
         expires_at=session.expires_at,
         username=profile.username,
+        last_used_at=session.last_used_at,
+        absolute_expires_at=session.absolute_expires_at,
     )

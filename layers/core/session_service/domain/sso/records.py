@@ -105,6 +105,14 @@ class GrantStore(Protocol):
         """Delete the grant (nothing happens if it is gone)."""
         ...
 
+    def keep_alive(
+        self, user_id: str, session_id: str, idle_expires_at: Millis, now: Millis
+    ) -> None:
+        """Push a central session's idle timeout back to `idle_expires_at` (used at `now`),
+        if it still exists and idles out sooner; nothing otherwise (never shortened, never
+        revived)."""
+        ...
+
     def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
         """The grants that hang on one central session (bounded by the user's live grants)."""
         ...

@@ -55,7 +55,11 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
             if form.get("mfa_token"):
                 tokens = services.second_step().complete(
                     SecondStepRequest(
-                        form["mfa_token"], client, code=form.get("code", ""), replaces=replaces
+                        form["mfa_token"],
+                        client,
+                        code=form.get("code", ""),
+                        replaces=replaces,
+                        central=True,
                     )
                 )
             else:
@@ -65,6 +69,7 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
                         form.get("password", ""),
                         client,
                         replaces=replaces,
+                        central=True,
                     )
                 )
         except MfaRequired as second_factor:

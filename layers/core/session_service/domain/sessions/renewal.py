@@ -1,0 +1,132 @@
+"""Re-authentication of a live session (RFC 9470): a fresh auth_time and amr for the
+client that proved a credential again, the session kept. POST /auth/reauth's step-up and
+the hosted page's sign-in of a browser that already holds its user's central session
+(docs/sso.md) both come here."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+
+from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
+from session_service.domain.models import StepUpProof
+from session_service.domain.ports import (
+    CredentialChanged,
+    Reauthentication,
+    SecondFactorSpent,
+    SessionStore,
+    StaleWrite,
+)
+from session_service.domain.sessions.lifecycle import (
+    CREDENTIALS_CHANGED,
+    MAX_GRACE_SIBLINGS,
+    SessionService,
+)
+from session_service.domain.sessions.session_records import (
+    IssuedTokens,
+    ReauthRequest,
+    StartRequest,
+)
+from session_service.domain.sessions.tokens import RefreshTokens
+
+# Step-ups a session keeps (the newest): an older one's tokens fall back to its start.
+MAX_STEP_UPS = 4
+
+
+class SessionRenewal:
+    def __init__(
+        self, store: SessionStore, sessions: SessionService, refresh_tokens: RefreshTokens
+    ) -> None:
+        self._store = store
+        self._sessions = sessions
+        self._refresh_tokens = refresh_tokens
+
+    def start_or_renew(self, start: StartRequest, browser_token: str | None) -> IssuedTokens:
+        """A sign-in on the hosted page (`start.central`): the browser's central session
+        (its cookie, `browser_token`) re-authenticated when it is this user's and lives, so
+        that the other apps' grants on it live on; else a new central session."""
+        if not start.central or not browser_token or start.credential is None:
+            return self._sessions.start(start)
+        try:
+            token = self._refresh_tokens.parse(browser_token)
+        except InvalidGrant:
+            return self._sessions.start(start)
+        if token.user_id != start.user_id:
+            return self._sessions.start(start)  # another user's: replaced
+        request = ReauthRequest(
+            start.credential,
+            token.session_id,
+            start.amr,
+            start.second_factor,
+            central_digest=token.digest,
+        )
+        try:
+            return self.reauthenticate(request)
+        except InvalidToken:
+            return self._sessions.start(start)  # it has ended, or is not the cookie's
+
+    def reauthenticate(self, request: ReauthRequest) -> IssuedTokens:
+        """A fresh auth_time (and amr) for the client that proved it, in a live session:
+        a new refresh token joins the session's current ones (another tab's stays good,
+        RFC 9470), naming the step-up that only its own tokens carry: a copy of another
+        of the session's tokens keeps the sign-in it had. A central session's new token
+        replaces its cookie's instead (the browser holds one), so its tokens never grow."""
+        user_id = request.credential.user_id
+        central = request.central_digest is not None
+        for _ in range(2):
+            session, profile = self._store.authorization_lookup(user_id, request.session_id)
+            now = self._sessions.now()
+            not_before = profile.not_before if profile else None
+            if session is None or not session.is_live(now, not_before):
+                raise InvalidToken("The session has ended.")
+            if central and request.central_digest not in session.refresh_digests:
+                raise InvalidToken("The session is no longer the browser's.")
+            proof = StepUpProof(secrets.token_urlsafe(16), now, request.amr)
+            sibling = self._refresh_tokens.issue(
+                user_id,
+                session.session_id,
+                session.generation,
+                session.absolute_expires_at,
+                proof.proof_id,
+                central=central,
+            )
+            kept = (session.step_ups or ())[-(MAX_STEP_UPS - 1) :]
+            digests = (
+                session.refresh_digests - {request.central_digest} | {sibling.digest}
+                if central
+                else session.refresh_digests | {sibling.digest}
+            )
+            change = Reauthentication(
+                credential=request.credential,
+                session_id=session.session_id,
+                new_digest=sibling.digest,
+                generation=session.generation,
+                now=now,
+                step_up=proof,
+                replaced_step_ups=session.step_ups is None,
+                dropped_step_ups=tuple(s.proof_id for s in session.step_ups or () if s not in kept),
+                idle_expires_at=self._sessions.policy.idle_expiry(now, central),
+                absolute_expires_at=session.absolute_expires_at,
+                not_before=not_before,
+                max_digests=2 * MAX_GRACE_SIBLINGS,
+                second_factor=request.second_factor,
+                digests=digests if central else None,
+            )
+            try:
+                self._store.reauthenticate(change)
+            except CredentialChanged:
+                raise InvalidGrant(CREDENTIALS_CHANGED) from None
+            except SecondFactorSpent:
+                raise InvalidGrant("The code or the passkey sign-in has been used.") from None
+            except StaleWrite:
+                continue  # refreshed or ended meanwhile: read the session once more
+            updated = replace(
+                session,
+                refresh_digests=digests,
+                last_used_at=now,
+                idle_expires_at=change.idle_expires_at,
+                step_ups=(*kept, proof),
+            )
+            return self._sessions.issue(updated, sibling, now)
+        # Refreshed twice meanwhile: contention, not a wrong credential (no throttle place).
+        raise Unavailable(retry_after=1)
