@@ -143,7 +143,12 @@ def test_a_sign_out_in_the_web_app_signs_the_spa_out_at_its_next_refresh(
     assert (refused.value.status, refused.value.json()["error"]) == (400, "invalid_grant")
     expect(spa.locator("#status")).to_have_text("Signed out.")
     expect(spa.locator("#notice")).to_have_text("Your session has ended.")
-    # And signing in to it again asks for the password: the central session is gone
+    # And the SPA opened anew is told at once that there is no central session to join
+    again, visited = open_the_spa(context, apps)
+    expect(again.locator("#status")).to_have_text("Signed out.")
+    expect(again.locator("#notice")).to_be_empty()
+    assert visited == [f"{apps.service.base_url}/oauth2/authorize"]
+    # And signing in to it again asks for the password
     spa.get_by_role("button", name="Sign in").click()
     spa.wait_for_url(f"{apps.service.base_url}/signin?**")
     expect(spa.get_by_label("Password")).to_be_visible()
