@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from botocore.credentials import Credentials
@@ -168,7 +169,9 @@ def run() -> tuple[list[OperationCalls], int]:
     results = [OperationCalls(op.name, op.route, note=op.note) for op in SSO_OPERATIONS]
     app = BackchannelApp()
     try:
-        with counted_stack({}) as counted:
+        # The app listens on loopback, where back-channel logouts go only when
+        # BACKCHANNEL_LOOPBACK is on (the local run's setting; off on AWS).
+        with patch.dict(os.environ, BACKCHANNEL_LOOPBACK="on"), counted_stack({}) as counted:
             stack = counted.moto.stack
             stack.http("POST", "/auth/register", {"username": USERNAME, "password": PASSWORDS[0]})
             state = _register(stack, app)

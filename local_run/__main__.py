@@ -255,6 +255,9 @@ def _serve(
         POWERTOOLS_DEV=os.environ.get("POWERTOOLS_DEV", "false"),
         # Swagger UI at /docs, for the local run only.
         API_DOCS=os.environ.get("API_DOCS", "on"),
+        # The apps of the local run listen on loopback: back-channel logouts go there
+        # (on AWS, loopback is the Lambda environment itself, and nothing is sent there).
+        BACKCHANNEL_LOOPBACK=os.environ.get("BACKCHANNEL_LOOPBACK", "on"),
     )
     functions.update(start_functions(template, base_env))
     for trigger in provisioned.stream_triggers:

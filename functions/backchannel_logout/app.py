@@ -1,8 +1,13 @@
 """Table stream → apps: a central session's item removed (whatever ended it: a logout, an
 admin, a password change, reuse, eviction, its TTL) sends each app that took part its
-logout token (domain/sso/backchannel.py). An app that never takes it is parked in the
-dead-letter queue and announced (BackchannelLogoutFailed); the record still succeeds, so
-that one app that is down holds back no other session."""
+logout token (domain/sso/backchannel.py). The batch's sessions are told together: every
+delivery at once, all by one deadline (the contract's 5 s, sooner if the invocation's
+remaining time asks). An app that has not taken its token by its last try or the deadline
+is parked in the dead-letter queue and announced (BackchannelLogoutFailed); its record
+still succeeds, as a stream retry would hold back every later record of the shard. A
+loopback URI is told only where BACKCHANNEL_LOOPBACK is on (the local run). Only a failure
+of the service itself fails a record (ReportBatchItemFailures): the stream retries it,
+then parks it in the same queue."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from session_service import sso_wiring, wiring
 from session_service.config import get_settings
 from session_service.domain.activity.events import ServiceEvent
+from session_service.domain.sso.backchannel import EndedSession, SessionLogout, Undelivered
 from session_service.observability import logger, metrics
 
 get_settings()
@@ -29,31 +35,67 @@ SESSION_PREFIX = "SESSION#"
 USER_PREFIX = "USER#"
 
 
-def notify_record(record: DynamoDBRecord) -> int:
-    """The apps of one ended central session told; raises (the stream retries) only if
-    the service itself failed (reading the grants, a client)."""
-    keys = record.raw_event["dynamodb"]["Keys"]
+def ended_session(record: dict[str, Any]) -> EndedSession | None:
+    """The central session whose removal the record carries; None for any other record
+    (the mapping's filter passes only these: an unfiltered stream, as in tests, has the
+    session's writes too)."""
+    keys = record["dynamodb"]["Keys"]
     partition, sort_key = keys["pk"]["S"], keys["sk"]["S"]
-    if not (partition.startswith(USER_PREFIX) and sort_key.startswith(SESSION_PREFIX)):
-        return 0
-    user_id = partition.removeprefix(USER_PREFIX)
-    session_id = sort_key.removeprefix(SESSION_PREFIX)
-    undelivered = sso_wiring.backchannel_logout().session_ended(user_id, session_id)
-    for failed in undelivered:
+    if record.get("eventName") != "REMOVE" or not (
+        partition.startswith(USER_PREFIX) and sort_key.startswith(SESSION_PREFIX)
+    ):
+        return None
+    return EndedSession(partition.removeprefix(USER_PREFIX), sort_key.removeprefix(SESSION_PREFIX))
+
+
+def without_uri(failed: Undelivered) -> dict[str, str]:
+    """The event's detail: who was not told and why; not the app's URI."""
+    return {name: value for name, value in asdict(failed).items() if name != "uri"}
+
+
+def settle(outcome: SessionLogout | None) -> None:
+    """What one session's logout came to, told; raises (the stream retries that record)
+    only if the service itself failed."""
+    if outcome is None:
+        return
+    if outcome.failure is not None:
+        raise outcome.failure
+    for client_id in outcome.skipped:
+        logger.warning(
+            "back-channel logout to a loopback URI skipped: only the local run delivers there",
+            client_id=client_id,
+        )
+        metrics.add_metric(name="BackchannelLogoutSkipped", unit=MetricUnit.Count, value=1)
+    for failed in outcome.undelivered:
         logger.warning(
             "back-channel logout undelivered", client_id=failed.client_id, reason=failed.reason
         )
         metrics.add_metric(name="BackchannelLogoutFailed", unit=MetricUnit.Count, value=1)
         sso_wiring.undelivered_logouts()(asdict(failed), "back-channel logout undelivered")
-        detail = {k: v for k, v in asdict(failed).items() if k != "uri"}
-        wiring.event_publisher().publish([ServiceEvent("BackchannelLogoutFailed", detail)])
-    return len(undelivered)
+    if outcome.undelivered:
+        wiring.event_publisher().publish(
+            ServiceEvent("BackchannelLogoutFailed", without_uri(failed))
+            for failed in outcome.undelivered
+        )
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ended = {
+        record["dynamodb"]["SequenceNumber"]: session
+        for record in event["Records"]
+        if (session := ended_session(record)) is not None
+    }
+    told = sso_wiring.backchannel_logout().sessions_ended(
+        list(ended.values()), context.get_remaining_time_in_millis() / 1000
+    )
+    outcomes = dict(zip(ended, told, strict=True))
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        settle(outcomes.get(record.raw_event["dynamodb"]["SequenceNumber"]))
+
     answer = process_partial_response(
-        event=event, record_handler=notify_record, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(answer)

@@ -93,6 +93,9 @@ class Settings:
     dead_letter_queue_url: str = ""
     # Single sign-on's back-channel logout: where an app that never took its token is parked
     backchannel_dead_letter_queue_url: str = ""
+    # Whether back-channel logouts go to loopback URIs (http://127.0.0.1, localhost): the
+    # local run's apps listen there; on AWS that is the Lambda environment itself, so off.
+    backchannel_loopback: bool = False
     # Swagger UI at /docs: the local run turns it on; deployments leave it off.
     api_docs: bool = False
     # Step-up: how recent auth_time must be for sensitive routes (RFC 9470).
@@ -199,6 +202,7 @@ class Settings:
             signing_key_cache_seconds=reader.positive_int("SIGNING_KEY_CACHE_SECONDS", 300),
             dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
             backchannel_dead_letter_queue_url=reader.optional("BACKCHANNEL_DEAD_LETTER_QUEUE_URL"),
+            backchannel_loopback=reader.flag("BACKCHANNEL_LOOPBACK"),
             api_docs=reader.flag("API_DOCS"),
             reauth_max_age_seconds=reader.positive_int("REAUTH_MAX_AGE_SECONDS", 900),
             mfa_policy=reader.choice("MFA_POLICY", get_args(MfaPolicy), "optional"),

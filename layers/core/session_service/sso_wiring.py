@@ -94,5 +94,9 @@ def backchannel_logout() -> BackchannelLogout:
     from session_service.domain.sso.backchannel import BackchannelLogout  # noqa: PLC0415
 
     return BackchannelLogout(
-        grant_store(), client_registry().find, wiring.access_tokens(), HttpLogoutDelivery()
+        grant_store(),
+        client_registry().find,
+        wiring.access_tokens(),
+        HttpLogoutDelivery(),
+        deliver_to_loopback=get_settings().backchannel_loopback,
     )

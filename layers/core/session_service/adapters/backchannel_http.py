@@ -1,6 +1,7 @@
 """Back-channel logout over HTTP (LogoutDelivery): a form POST of the logout token to the
-app's registered URI, within a time budget, following no redirect (a redirect could point
-the service's own network position at an address the admin never registered)."""
+app's registered URI, within the time the domain gives each try, following no redirect (a
+redirect could point the service's own network position at an address the admin never
+registered). One opener for every thread: urllib's opener keeps no state per request."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from session_service.domain.sso.backchannel import DeliveryFailed
-
-TIMEOUT_SECONDS = 2.0
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -23,10 +22,7 @@ _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class HttpLogoutDelivery:
-    def __init__(self, timeout: float = TIMEOUT_SECONDS) -> None:
-        self._timeout = timeout
-
-    def post(self, uri: str, logout_token: str) -> None:
+    def post(self, uri: str, logout_token: str, timeout: float) -> None:
         request = urllib.request.Request(  # noqa: S310 - https, or loopback http (registered)
             uri,
             data=urlencode({"logout_token": logout_token}).encode(),
@@ -34,11 +30,18 @@ class HttpLogoutDelivery:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         try:
-            with _OPENER.open(request, timeout=self._timeout) as answer:
+            with _OPENER.open(request, timeout=timeout) as answer:
                 status = int(answer.status)
         except urllib.error.HTTPError as refused:
             raise DeliveryFailed(f"HTTP {refused.code}") from None
         except (urllib.error.URLError, OSError, ValueError) as failed:
-            raise DeliveryFailed(type(failed).__name__) from None
+            raise DeliveryFailed(_reason(failed)) from None
         if status not in (200, 204):
             raise DeliveryFailed(f"HTTP {status}")
+
+
+def _reason(failed: Exception) -> str:
+    """What went wrong, by the exception's name (never its text, which may hold the URI):
+    urllib wraps what the socket said (TimeoutError, ConnectionRefusedError) in a URLError."""
+    cause = failed.reason if isinstance(failed, urllib.error.URLError) else failed
+    return type(cause).__name__ if isinstance(cause, BaseException) else type(failed).__name__

@@ -1,28 +1,48 @@
 """Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a central session
 ends, whatever ended it, every app that took part hears it from the service itself, by a
-logout token POSTed to its back-channel logout URI; then the session's grants go."""
+logout token POSTed to its back-channel logout URI; then the session's grants go.
+
+The ended sessions of one batch are told together: every delivery of the batch runs at
+once (a small pool of threads), and all of them share one deadline, so an app that never
+answers costs the batch no more than that deadline, and a fast app never waits for it."""
 
 from __future__ import annotations
 
+import contextvars
+import math
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from session_service.domain.sessions.tokens import AccessTokens
 from session_service.domain.sso.clients import OAuthClient
-from session_service.domain.sso.records import GrantStore
+from session_service.domain.sso.records import Grant, GrantStore
+from session_service.domain.sso.redirect_uris import reaches_loopback
 
 LOGOUT_TOKEN_TYPE = "logout+jwt"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # A logout token is for now: the app checks it on receipt (spec §2.4 has no lifetime).
 LOGOUT_TOKEN_SECONDS = 120
-# Tries of one delivery, in one invocation, and the pause before each retry: an app that
-# is down for a few seconds still hears it within the contract's 5 s.
+# Tries of one delivery, each given at most TRY_SECONDS, and the pause before each retry:
+# an app that is down for a moment still hears it within the contract's 5 s.
 ATTEMPTS = 3
+TRY_SECONDS = 2.0
 BACK_OFF_SECONDS = (0.5, 1.5)
+# The contract's: every app hears of the ending within 5 s. A batch's deliveries end by
+# then, or sooner if the invocation must: MARGIN_SECONDS before its end, kept for parking
+# what was not delivered and forgetting the grants.
+DELIVERY_SECONDS = 5.0
+MARGIN_SECONDS = 3.0
+# A try that would have less time than this is not started: no app answers so fast.
+MIN_TRY_SECONDS = 0.1
+# Deliveries of a batch at once: an app that hangs holds one thread until the deadline.
+POOL_SIZE = 16
+# How long past the deadline a batch waits for a try still running.
+GRACE_SECONDS = 0.25
+DEADLINE_PASSED = "deadline passed"
 
 
 class DeliveryFailed(Exception):
@@ -30,9 +50,16 @@ class DeliveryFailed(Exception):
 
 
 class LogoutDelivery(Protocol):
-    def post(self, uri: str, logout_token: str) -> None:
-        """POST `logout_token=...` (form) to the app; DeliveryFailed if it refused."""
+    def post(self, uri: str, logout_token: str, timeout: float) -> None:
+        """POST `logout_token=...` (form) to the app, waiting `timeout` seconds at most;
+        DeliveryFailed if it refused or did not answer."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class EndedSession:
+    user_id: str
+    session_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +74,32 @@ class Undelivered:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLogout:
+    """What became of one ended session's logout tokens."""
+
+    session: EndedSession
+    undelivered: tuple[Undelivered, ...] = ()
+    # Apps whose URI is on this machine's own loopback, not told (deliver_to_loopback off).
+    skipped: tuple[str, ...] = ()
+    # The service's own failure (reading the grants or a client, signing, forgetting the
+    # grants): the session is to be told again, its grants are kept for that.
+    failure: Exception | None = None
+
+
+@dataclass(slots=True)
+class _Plan:
+    session: EndedSession
+    grants: list[Grant] = field(default_factory=list)
+    targets: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failure: Exception | None = None
+
+
+# A delivery under way: the app (client id, URI) and what becomes of it.
+type _Delivery = tuple[str, str, Future[Undelivered | None]]
+
+
 class BackchannelLogout:
     def __init__(
         self,
@@ -54,52 +107,138 @@ class BackchannelLogout:
         find_client: Callable[[str], OAuthClient | None],
         tokens: AccessTokens,
         delivery: LogoutDelivery,
+        *,
+        deliver_to_loopback: bool = False,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._grants = grants
         self._find_client = find_client
         self._tokens = tokens
         self._delivery = delivery
+        self._deliver_to_loopback = deliver_to_loopback
         self._clock = clock
+        self._monotonic = monotonic
         self._sleep = sleep
 
-    def session_ended(self, user_id: str, session_id: str) -> list[Undelivered]:
-        """Tell every app that took part, at once; then forget the session's grants.
-        What could not be delivered is returned, never raised: one app that is down
-        holds back no other app and no other session."""
-        grants = self._grants.session_grants(user_id, session_id)
-        clients = sorted({grant.client_id for grant in grants})
-        targets = [
-            (client_id, client.backchannel_logout_uri)
-            for client_id in clients
-            if (client := self._find_client(client_id)) is not None
-            and client.backchannel_logout_uri
+    def sessions_ended(
+        self, sessions: Sequence[EndedSession], time_left: float
+    ) -> list[SessionLogout]:
+        """Tell every app that took part in these sessions, all at once, within
+        DELIVERY_SECONDS and `time_left` (the invocation's seconds) less MARGIN_SECONDS;
+        then forget the sessions' grants. One outcome per session, in order: what could
+        not be delivered is reported, never raised, so that one app that is down holds
+        back no other app and no other session; a failure of the service is that
+        session's alone."""
+        deadline = self._monotonic() + min(DELIVERY_SECONDS, time_left - MARGIN_SECONDS)
+        plans = [self._plan(session) for session in sessions]
+        pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="backchannel")
+        try:
+            deliveries = [self._start(pool, plan, deadline) for plan in plans]
+            # Each try ends by the deadline; an app that answers byte by byte could hold
+            # its thread longer: it is then late, and nothing waits for it.
+            wait(
+                [future for started in deliveries for _, _, future in started],
+                timeout=max(0.0, deadline - self._monotonic()) + GRACE_SECONDS,
+            )
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return [
+            self._settle(plan, planned) for plan, planned in zip(plans, deliveries, strict=True)
         ]
+
+    def session_ended(
+        self, user_id: str, session_id: str, time_left: float = math.inf
+    ) -> list[Undelivered]:
+        """One session's apps told (sessions_ended); the service's failure raised."""
+        (outcome,) = self.sessions_ended([EndedSession(user_id, session_id)], time_left)
+        if outcome.failure is not None:
+            raise outcome.failure
+        return list(outcome.undelivered)
+
+    def _plan(self, session: EndedSession) -> _Plan:
+        plan = _Plan(session)
+        try:
+            plan.grants = self._grants.session_grants(session.user_id, session.session_id)
+            for client_id in sorted({grant.client_id for grant in plan.grants}):
+                client = self._find_client(client_id)
+                uri = client.backchannel_logout_uri if client is not None else None
+                if not uri:
+                    continue
+                if reaches_loopback(uri) and not self._deliver_to_loopback:
+                    plan.skipped.append(client_id)
+                else:
+                    plan.targets.append((client_id, uri))
+        except Exception as failure:  # whatever failed, it is this session's alone
+            plan.failure = failure
+            plan.targets = []
+        return plan
+
+    def _start(self, pool: ThreadPoolExecutor, plan: _Plan, deadline: float) -> list[_Delivery]:
+        # Each in a copy of the invocation's context variables (what tracing and the
+        # harness's record of AWS calls read), as a thread starts with none.
+        return [
+            (
+                client_id,
+                uri,
+                pool.submit(
+                    contextvars.copy_context().run,
+                    self._deliver,
+                    plan.session,
+                    client_id,
+                    uri,
+                    deadline,
+                ),
+            )
+            for client_id, uri in plan.targets
+        ]
+
+    def _settle(self, plan: _Plan, deliveries: list[_Delivery]) -> SessionLogout:
+        if plan.failure is not None:
+            return SessionLogout(plan.session, failure=plan.failure)
         undelivered: list[Undelivered] = []
-        if targets:
-            with ThreadPoolExecutor(min(len(targets), 8)) as pool:
-                outcomes = pool.map(
-                    lambda target: self._deliver(user_id, session_id, *target), targets
-                )
-                undelivered = [outcome for outcome in outcomes if outcome is not None]
-        for grant in grants:
-            self._grants.end_grant(grant.user_id, grant.grant_id)
-        return undelivered
+        try:
+            for client_id, uri, future in deliveries:
+                if future.done() and not future.cancelled():
+                    outcome = future.result()
+                else:
+                    outcome = Undelivered(
+                        plan.session.user_id,
+                        plan.session.session_id,
+                        client_id,
+                        uri,
+                        DEADLINE_PASSED,
+                    )
+                if outcome is not None:
+                    undelivered.append(outcome)
+            for grant in plan.grants:
+                self._grants.end_grant(grant.user_id, grant.grant_id)
+        except Exception as failure:  # a token not signed, a grant not forgotten
+            return SessionLogout(plan.session, failure=failure)
+        return SessionLogout(plan.session, tuple(undelivered), tuple(plan.skipped))
 
     def _deliver(
-        self, user_id: str, session_id: str, client_id: str, uri: str
+        self, session: EndedSession, client_id: str, uri: str, deadline: float
     ) -> Undelivered | None:
-        reason = ""
+        reason = DEADLINE_PASSED
         for attempt in range(ATTEMPTS):
             if attempt:
-                self._sleep(BACK_OFF_SECONDS[attempt - 1])
+                pause = BACK_OFF_SECONDS[attempt - 1]
+                if self._monotonic() + pause + MIN_TRY_SECONDS > deadline:
+                    break
+                self._sleep(pause)
+            left = deadline - self._monotonic()
+            if left < MIN_TRY_SECONDS:
+                break
+            token = self.logout_token(session.user_id, session.session_id, client_id)
             try:
-                self._delivery.post(uri, self.logout_token(user_id, session_id, client_id))
-                return None
+                self._delivery.post(uri, token, min(TRY_SECONDS, left))
             except DeliveryFailed as failed:
                 reason = str(failed)
-        return Undelivered(user_id, session_id, client_id, uri, reason)
+            else:
+                return None
+        return Undelivered(session.user_id, session.session_id, client_id, uri, reason)
 
     def logout_token(self, user_id: str, session_id: str, client_id: str) -> str:
         now = int(self._clock())

@@ -17,6 +17,7 @@ import ipaddress
 import re
 import string
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 MAX_URI_LENGTH = 2000
 # Loopback hosts where plain http is allowed (lower case; a host name is case-insensitive).
@@ -105,3 +106,23 @@ def _is_host(host: str) -> bool:
             return False
         return True
     return _HOST_NAME.fullmatch(host) is not None
+
+
+def reaches_loopback(uri: str) -> bool:
+    """Whether a registered URI names the machine it is called from: a loopback host
+    (`localhost`, 127.0.0.0/8, ::1, an IPv4-mapped loopback) or the unspecified address
+    (0.0.0.0, ::), which connects there too; whatever the scheme. A name that merely
+    resolves there is not seen (nothing is resolved here)."""
+    try:
+        host = (urlsplit(uri).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
