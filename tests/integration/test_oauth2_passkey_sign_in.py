@@ -118,6 +118,40 @@ def test_a_passkey_signs_in_and_returns_the_browser_with_a_central_session(
     assert claims["amr"] == ["hwk", "user"]
 
 
+def test_a_passkey_sign_in_again_renews_the_browsers_central_session(
+    sso_stack: Stack, authenticator: SoftAuthenticator, client_id: str
+) -> None:
+    # Given a browser with a central session from a passkey, and the app's grant on it
+    request = the_request(sso_stack, client_id)
+    signed_in = submit(sso_stack, {"request": request, **ceremony(sso_stack, authenticator)})
+    first = sso_cookie(signed_in)
+    assert first.removeprefix("__Host-sso=").startswith("ct2.")
+    code = redirected(authorize(sso_stack, client_id, first))["code"][0]
+    granted = exchange(sso_stack, client_id, code).json()
+    sid = jwt.decode(granted["id_token"], options={"verify_signature": False})["sid"]
+    # When the same user signs in with the passkey again in that browser
+    headers = {**PAGE_ORIGIN, "cookie": first}
+    fields = {"request": request, **ceremony(sso_stack, authenticator)}
+    again = sso_cookie(submit(sso_stack, fields, headers))
+    # Then the central session is the same one, and the grant on it lives on
+    code = redirected(authorize(sso_stack, client_id, again))["code"][0]
+    renewed = exchange(sso_stack, client_id, code).json()
+    assert jwt.decode(renewed["id_token"], options={"verify_signature": False})["sid"] == sid
+    refreshed = sso_stack.http(
+        "POST",
+        "/oauth2/token",
+        urlencode(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": granted["refresh_token"],
+                "client_id": client_id,
+            }
+        ),
+        headers=FORM,
+    )
+    assert refreshed.status == 200, refreshed.json()
+
+
 def test_a_bad_assertion_shows_the_page_again_and_sets_no_cookie(
     sso_stack: Stack, authenticator: SoftAuthenticator, client_id: str
 ) -> None:

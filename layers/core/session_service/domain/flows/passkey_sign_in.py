@@ -36,6 +36,8 @@ class PasskeyLoginRequest:
     client: ClientInfo
     device_token: str | None = None
     replaces: str | None = None
+    # The hosted page's: as LoginRequest.central
+    central: bool = False
 
 
 class PasskeySignIn:
@@ -85,8 +87,9 @@ class PasskeySignIn:
                 credential=credential,
                 amr=proof.amr,
                 second_factor=proof.use,
+                central=request.central,
             )
-            return self._sessions.start(start)
+            return self._accounts.renewal.start_or_renew(start, request.replaces)
 
         try:
             issued = self._accounts.judged(reservation, attempt)

@@ -68,6 +68,7 @@ def passkey_sign_in_router(
                     credential=browser_json(presented.credential),
                     client=http.client_info(event.raw_event),
                     replaces=request_cookie(event.raw_event, SSO_COOKIE),
+                    central=True,
                 )
             )
         except ServiceError as refused:
