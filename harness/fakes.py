@@ -10,6 +10,7 @@ from harness.key_limits import check_keys
 from harness.memory_spending import InMemorySpending, start_items
 from harness.memory_throttle import InMemoryCounters
 from session_service.adapters.store_items import (
+    grant_key,
     login_key,
     profile_key,
     session_key,
@@ -325,12 +326,19 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
                 self._end(change.ended)
 
     def authorization_lookup(
-        self, user_id: str, session_id: str, consistent: bool = True
+        self, user_id: str, session_id: str, consistent: bool = True, grant_id: str | None = None
     ) -> tuple[Session | None, UserProfile | None]:
         with self._lock:
             self.calls.append("authorization_lookup" if consistent else "eventual_lookup")
-            check_keys(profile_key(user_id), session_key(user_id, session_id))
-            return self.sessions.get((user_id, session_id)), self.profiles.get(user_id)
+            keys = [profile_key(user_id), session_key(user_id, session_id)]
+            check_keys(*keys, *([grant_key(user_id, grant_id)] if grant_id else []))
+            session = self.sessions.get((user_id, session_id))
+            if grant_id is not None:
+                # an app's token: good while its grant exists and hangs on this session
+                grant = self.sso_grants.get((user_id, grant_id))
+                if grant is None or grant.session_id != session_id:
+                    session = None
+            return session, self.profiles.get(user_id)
 
     def _check_live(self, ended: EndedSessions, now: Millis) -> None:
         for session_id in ended.session_ids:

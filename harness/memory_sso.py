@@ -8,7 +8,8 @@ import dataclasses
 
 from harness.fakes import InMemoryStore
 from harness.key_limits import check_keys
-from session_service.adapters.grant_store import code_key, grant_key
+from session_service.adapters.grant_store import code_key
+from session_service.adapters.store_items import grant_key
 from session_service.domain.models import AccountEvent, Millis
 from session_service.domain.ports import StaleWrite
 from session_service.domain.sso.records import (

@@ -2,7 +2,8 @@
 session issues a code, the code's one exchange starts an app's grant, the grant's refresh
 token rotates, and every grant ends with its central session. Under bursts: one code
 exchanged 8 times at once gives one token set; one refresh token presented 8 times at once,
-one winner."""
+one winner. An app's access token is refused at the authorizer once its grant alone ends
+(revoked, replayed, reused): the store reads the grant with the session."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from session_service.domain.errors import InvalidGrant
 from session_service.domain.flows.password_flows import LoginRequest
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions.session_records import IssuedTokens
+from session_service.domain.sessions.tokens import AccessTokenClaims
 from session_service.domain.sso.provider import AppTokens, CentralSession, CodeRequest, SingleSignOn
 from session_service.domain.sso.records import RACE_WINDOW_MS
 from tests.helpers import burst, outcome
@@ -228,3 +230,89 @@ def test_revoking_a_refresh_token_ends_its_grant_for_its_own_client_only(
     sso.revoke_refresh_token(APP, app.refresh_token)
     assert sso.introspect(app.refresh_token) == {"active": False}
     sso.revoke_refresh_token(APP, "og1.not-a-token")
+
+
+def authorized(services: Services, access_token: str) -> list[str]:
+    """The authorizer's outcome for the token, with a consistent read and an eventual one."""
+    return [
+        outcome(lambda: services.sessions.authorize(access_token, consistent=True)),
+        outcome(lambda: services.sessions.authorize(access_token, consistent=False)),
+    ]
+
+
+def grant_of(services: Services, access_token: str) -> AccessTokenClaims:
+    claims = services.access_tokens.verify(access_token)
+    assert claims.grant_id is not None
+    return claims
+
+
+def test_revoking_an_apps_refresh_token_ends_its_access_token_at_the_authorizer_at_once(
+    services: Services, sso: SingleSignOn
+) -> None:
+    # Given two apps signed in on one central session
+    tokens = signed_in(services)
+    session = central(sso, tokens)
+    revoked = exchange(sso, sso.issue_code(session, request()))
+    other = exchange(sso, sso.issue_code(session, request(OTHER_APP)), OTHER_APP)
+    assert authorized(services, revoked.access_token) == ["ok", "ok"]
+    # When the first app revokes its refresh token (RFC 7009 §2.1)
+    sso.revoke_refresh_token(APP, revoked.refresh_token)
+    # Then its access token is refused as an ended session's is; introspection agrees
+    assert authorized(services, revoked.access_token) == ["InvalidToken", "InvalidToken"]
+    assert sso.introspect(revoked.access_token) == {"active": False}
+    assert outcome(lambda: sso.userinfo(revoked.access_token)) == "InvalidToken"
+    # And the other app and the central session's own token live on
+    assert authorized(services, other.access_token) == ["ok", "ok"]
+    assert sso.introspect(other.access_token)["active"] is True
+    assert authorized(services, tokens.access_token) == ["ok", "ok"]
+
+
+def test_a_replayed_code_ends_the_access_token_of_its_first_exchange(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    code = sso.issue_code(central(sso, tokens), request())
+    first = exchange(sso, code)
+    assert authorized(services, first.access_token) == ["ok", "ok"]
+    # When the code is presented again (RFC 6749 §4.1.2)
+    assert outcome(lambda: exchange(sso, code)) == "InvalidGrant"
+    # Then the token of its first exchange is refused; the central session lives on
+    assert authorized(services, first.access_token) == ["InvalidToken", "InvalidToken"]
+    assert authorized(services, tokens.access_token) == ["ok", "ok"]
+
+
+def test_a_reused_refresh_token_ends_the_access_tokens_of_its_grant(
+    services: Services, sso: SingleSignOn
+) -> None:
+    tokens = signed_in(services)
+    app = exchange(sso, sso.issue_code(central(sso, tokens), request()))
+    rotated = sso.refresh(APP, app.refresh_token)
+    services.clock.advance(RACE_WINDOW_MS / 1000)
+    assert outcome(lambda: sso.refresh(APP, app.refresh_token)) == "InvalidGrant"
+    assert authorized(services, app.access_token) == ["InvalidToken", "InvalidToken"]
+    assert authorized(services, rotated.access_token) == ["InvalidToken", "InvalidToken"]
+
+
+def test_the_lookup_finds_the_session_only_through_a_grant_that_hangs_on_it(
+    services: Services, sso: SingleSignOn, store: SessionStore
+) -> None:
+    # Given a grant on one central session of ada's, and another session of hers
+    tokens = signed_in(services)
+    issued = exchange(sso, sso.issue_code(central(sso, tokens), request()))
+    app = grant_of(services, issued.access_token)
+    second = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT)).session
+    user_id, grant_id = app.user_id, app.grant_id
+
+    def found(session_id: str, grant: str | None, consistent: bool = True) -> tuple[str, str]:
+        session, profile = store.authorization_lookup(user_id, session_id, consistent, grant)
+        assert profile is not None  # the profile is read whatever the grant
+        return (session.session_id if session else "none", profile.username)
+
+    # Then the grant finds its own session, by either read
+    assert found(app.session_id, grant_id) == (app.session_id, "ada")
+    assert found(app.session_id, grant_id, consistent=False) == (app.session_id, "ada")
+    # And neither another session of the user nor a grant that does not exist does
+    assert found(second.session_id, grant_id) == ("none", "ada")
+    assert found(app.session_id, "0b0e6a53-4a51-4c3a-9a55-2b5d0f1e8a3c") == ("none", "ada")
+    # And without a grant id, each session is found as before
+    assert found(second.session_id, None) == (second.session_id, "ada")

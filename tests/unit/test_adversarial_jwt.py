@@ -227,3 +227,17 @@ def test_access_token_presented_as_a_refresh_token_is_refused(domain: Domain) ->
         domain.sessions.refresh(issued.access_token, CLIENT)
     # and the session it belongs to is untouched
     domain.sessions.authorize(issued.access_token)
+
+
+@pytest.mark.parametrize("grant_id", [7, "", "GRANT#x", "not-a-uuid", ["a"], "0" * 37])
+def test_a_grant_id_that_is_not_one_of_ours_is_refused(domain: Domain, grant_id: Any) -> None:
+    # (the authorizer reads the grant it names: nothing but a grant id reaches the key)
+    assert refused(domain, signed(domain, grant_id=grant_id)).description == (
+        "The access token's grant_id is not one of ours."
+    )
+
+
+def test_a_grant_id_of_ours_is_read_from_the_token(domain: Domain) -> None:
+    grant_id = "0b0e6a53-4a51-4c3a-9a55-2b5d0f1e8a3c"
+    assert domain.access_tokens.verify(signed(domain, grant_id=grant_id)).grant_id == grant_id
+    assert domain.access_tokens.verify(signed(domain)).grant_id is None

@@ -23,8 +23,11 @@ from session_service.adapters.dynamo import (
     update_if,
 )
 from session_service.adapters.store_items import (
+    GRANT_PREFIX,
     Item,
     Key,
+    grant_key,
+    grants_partition,
     key,
     n,
     s,
@@ -42,21 +45,12 @@ from session_service.domain.sso.records import (
     Grant,
 )
 
-GRANT_PREFIX = "GRANT#"
 # A spent code is kept a little past its expiry, so that a late replay still finds it.
 SPENT_CODE_SECONDS = 600
 
 
 def code_key(digest: str) -> Key:
     return key(f"OAUTH_CODE#{digest}", "CODE")
-
-
-def grants_partition(user_id: str) -> str:
-    return f"GRANTS#{user_id}"
-
-
-def grant_key(user_id: str, grant_id: str) -> Key:
-    return key(grants_partition(user_id), f"{GRANT_PREFIX}{grant_id}")
 
 
 def _optional(value: str | None) -> dict[str, dict[str, str]]:

@@ -30,6 +30,8 @@ from session_service.adapters.store_items import (
     Key,
     credential_from_item,
     credential_item,
+    grant_key,
+    holds_session,
     key_id,
     login_key,
     n,
@@ -273,13 +275,16 @@ class DynamoSessionStore:
         return self._update_session(rotation, update, condition, values)
 
     def authorization_lookup(
-        self, user_id: str, session_id: str, consistent: bool = True
+        self, user_id: str, session_id: str, consistent: bool = True, grant_id: str | None = None
     ) -> tuple[Session | None, UserProfile | None]:
         keys = [session_key(user_id, session_id), profile_key(user_id)]
+        if grant_id is not None:  # an app's token: its grant, in the same round trip
+            keys.append(grant_key(user_id, grant_id))
         found = self._batch_get(keys, consistent)
-        session, profile = (found.get(key_id(k)) for k in keys)
+        session, profile, *grant = (found.get(key_id(k)) for k in keys)
+        held = grant_id is None or holds_session(grant[0], session_id)
         return (
-            session_from_item(session) if session else None,
+            session_from_item(session) if session and held else None,
             profile_from_item(profile) if profile else None,
         )
 

@@ -16,6 +16,8 @@ Items (pk / sk):
                                        request, turned into its event by the stream
   PASSKEYS#<user id>    / PASSKEY#<id> a passkey, and / REGISTRATION its pending creation
   WEBAUTHN#<digest>     / CEREMONY     a passkey sign-in's challenge (passkey_items)
+  GRANTS#<user id>      / GRANT#<id>   an app's grant on a central session (grant_store);
+                                       its key is here, as the authorizer reads it
 Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing needs.
 """
 
@@ -116,6 +118,23 @@ def challenge_key(digest: str) -> Key:
 
 def account_event_key(record_id: str) -> Key:
     return key(f"ACCOUNT_EVENT#{record_id}", "EVENT")
+
+
+GRANT_PREFIX = "GRANT#"
+
+
+def grants_partition(user_id: str) -> str:
+    return f"GRANTS#{user_id}"
+
+
+def grant_key(user_id: str, grant_id: str) -> Key:
+    return key(grants_partition(user_id), f"{GRANT_PREFIX}{grant_id}")
+
+
+def holds_session(grant: Item | None, session_id: str) -> bool:
+    """Whether a grant's item exists and hangs on this session: an app's access token is
+    good while both do (ending a grant deletes its item)."""
+    return grant is not None and grant.get("session_id", {}).get("S") == session_id
 
 
 # -- records -----------------------------------------------------------------------------

@@ -286,10 +286,11 @@ class SessionStore(Protocol):
     def raise_not_before(self, change: NotBeforeRaise) -> None: ...
 
     def authorization_lookup(
-        self, user_id: str, session_id: str, consistent: bool = True
+        self, user_id: str, session_id: str, consistent: bool = True, grant_id: str | None = None
     ) -> tuple[Session | None, UserProfile | None]:
-        """The session and its user's profile; `consistent=False` may read them as they
-        were up to about a second ago (half the read's cost)."""
+        """The session and its user's profile in one read (`consistent=False`: maybe as they
+        were about a second ago, at half the cost); with `grant_id` (an app's token), its
+        grant too, and the session is None unless that grant exists and hangs on it."""
         ...
 
     def reauthenticate(self, change: Reauthentication) -> None: ...

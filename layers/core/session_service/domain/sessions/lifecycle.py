@@ -320,10 +320,11 @@ class SessionService:
     # -- authorize ------------------------------------------------------------------------
 
     def authorize(self, access_token: str, consistent: bool = True) -> AuthorizedSession:
-        """A valid access token of a live session, in one DynamoDB round trip; with
-        `consistent=False` (AuthorizerConsistentRead), a read that may lag by about a second,
-        and a second, consistent one before refusing: a refusal may be cached, and a session
-        started moments ago must not be refused for a lagging read."""
+        """A valid access token of a live session (an app's, of its live grant too), in one
+        DynamoDB round trip; with `consistent=False` (AuthorizerConsistentRead), a read that
+        may lag by about a second, and a second, consistent one before refusing: a refusal
+        may be cached, and a session started moments ago must not be refused for a lagging
+        read."""
         claims = self._access_tokens.verify(access_token)
         found = self._live(claims, consistent)
         if found is None and not consistent:
@@ -335,7 +336,7 @@ class SessionService:
 
     def _live(self, claims: AccessTokenClaims, consistent: bool) -> tuple[Session, str] | None:
         session, profile = self._store.authorization_lookup(
-            claims.user_id, claims.session_id, consistent
+            claims.user_id, claims.session_id, consistent, grant_id=claims.grant_id
         )
         if (
             session is None

@@ -54,9 +54,11 @@ class AccessTokenClaims:
     amr: tuple[str, ...] = ()
     # The step-up the token's client made, if it made one (its id, `proof`).
     proof_id: str | None = None
-    # An app's token (single sign-on, RFC 9068): the app, and what it was granted.
+    # An app's token (single sign-on, RFC 9068): the app, what it was granted, and the
+    # grant, which the authorizer reads with the session (an ended grant ends the token).
     client_id: str | None = None
     scope: str | None = None
+    grant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +276,9 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
     client_id, scope = claims.get("client_id"), claims.get("scope")
     if not all(value is None or isinstance(value, str) for value in (client_id, scope)):
         raise InvalidToken("The access token's client_id or scope is not a string.")
+    grant_id = claims.get("grant_id")
+    if grant_id is not None and not (isinstance(grant_id, str) and _UUID_ID.fullmatch(grant_id)):
+        raise InvalidToken("The access token's grant_id is not one of ours.")
     return AccessTokenClaims(
         user_id=user_id,
         session_id=session_id,
@@ -285,6 +290,7 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
         proof_id=proof_id,
         client_id=client_id,
         scope=scope,
+        grant_id=grant_id,
     )
 
 
@@ -294,6 +300,7 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
 # id>.<proof id>.<user id>... A central session's (the hosted sign-in's cookie, docs/sso.md)
 # are `ct2` and `ct3`: the MAC covers the prefix, and no refresh-token route takes them.
 _UUID = UUID_PATTERN
+_UUID_ID = re.compile(_UUID)
 _PROOF_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _REFRESH_TOKEN = re.compile(
     rf"(?:rt1|(?P<kind>rt|ct)(?:2\.(?P<kid>{MAC_KEY_ID_PATTERN})"

@@ -121,11 +121,14 @@ class SingleSignOn:
             return None
         return _central(*live, token.proof_id)
 
-    def _live_session(self, user_id: str, session_id: str) -> tuple[Session, UserProfile] | None:
+    def _live_session(
+        self, user_id: str, session_id: str, grant_id: str | None = None
+    ) -> tuple[Session, UserProfile] | None:
         """A central session and its user, if it lives (in its timeouts, after the last
-        password change) and the account is enabled: what every code, grant and token of
-        single sign-on hangs on. One read of both (the authorizer's)."""
-        session, profile = self._sessions.authorization_lookup(user_id, session_id)
+        password change), the account is enabled and `grant_id`'s grant (an app's token's)
+        hangs on it: what single sign-on hangs on. One read of all (the authorizer's)."""
+        lookup = self._sessions.authorization_lookup
+        session, profile = lookup(user_id, session_id, grant_id=grant_id)
         if (
             session is None
             or profile is None
@@ -291,7 +294,7 @@ class SingleSignOn:
             return {"active": False}
         if client_id is not None and claims.client_id != client_id:
             return {"active": False}
-        live = self._live_session(claims.user_id, claims.session_id)
+        live = self._live_session(claims.user_id, claims.session_id, claims.grant_id)
         if live is None:
             return {"active": False}
         _, profile = live
@@ -313,7 +316,7 @@ class SingleSignOn:
         scopes = frozenset((claims.scope or "").split())
         if claims.client_id is None or "openid" not in scopes:
             raise InvalidToken("The access token is not an app's token with the openid scope.")
-        live = self._live_session(claims.user_id, claims.session_id)
+        live = self._live_session(claims.user_id, claims.session_id, claims.grant_id)
         if live is None:
             raise InvalidToken("The sign-in this token comes from has ended.")
         return {"sub": claims.user_id, **user_claims(live[1], scopes)}
@@ -358,7 +361,7 @@ class SingleSignOn:
             not_after=not_after,
             auth_time=grant.auth_time // 1000,
             amr=grant.amr,
-            app_claims={"client_id": grant.client_id, "scope": grant.scope},
+            app_claims=grant.access_claims,
         )
         return AppTokens(
             access_token=access.token,

@@ -69,6 +69,12 @@ class Grant:
     def scopes(self) -> frozenset[str]:
         return frozenset(self.scope.split())
 
+    @property
+    def access_claims(self) -> dict[str, str]:
+        """What its app's access tokens say of it: RFC 9068's `client_id` and `scope`, and
+        `grant_id`, by which the authorizer refuses them once the grant has ended."""
+        return {"client_id": self.client_id, "scope": self.scope, "grant_id": self.grant_id}
+
 
 class CodeSpent(StoreError):
     """The code was exchanged already (or never issued): the exchange is refused."""
