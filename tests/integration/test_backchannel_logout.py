@@ -2,8 +2,9 @@
 session, the table's stream carries the session item's removal to BackchannelLogoutFunction,
 and the app's back-channel URI (a real HTTP server here, on loopback) receives a logout
 token it can verify from the JWKS; an app that is down lands in the dead-letter queue and
-is announced, without its token; one that never answers holds back no other app; and a
-loopback URI is told only where the local run turns BACKCHANNEL_LOOPBACK on."""
+is announced, without its token; one that never answers, or answers a byte at a time,
+holds back no other app, even over a whole batch of sessions; and a loopback URI is told
+only where the local run turns BACKCHANNEL_LOOPBACK on."""
 
 from __future__ import annotations
 
@@ -18,9 +19,19 @@ import pytest
 
 from harness.sso_apps import BackchannelApp
 from harness.stack import ISSUER, LambdaContext, Stack
-from tests.helpers import emf_metrics, stream_records
+from tests.helpers import PASSWORD, emf_metrics, stream_records
 from tests.integration.client_admin import NATIVE_APP, registered
-from tests.integration.oauth2_flow import code_of, exchange, signed_in
+from tests.integration.oauth2_flow import (
+    FORM,
+    code_of,
+    exchange,
+    on_the_sign_in_page,
+    signed_in,
+    sso_cookie_of,
+)
+
+# A stream batch's most records (the mapping's BatchSize)
+BATCH_SIZE = 25
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -195,6 +206,77 @@ def test_an_app_that_never_answers_holds_back_no_other_app(
     assert parked(stack) == [{**expected, "uri": hanging_app.uri}]
     assert heard(stack, listener) == [("BackchannelLogoutFailed", expected)]
     assert app_claims(app)["aud"] == healthy["client_id"]
+
+
+@pytest.mark.parametrize("slow", ["hanging", "trickling"])
+def test_a_slow_app_in_every_session_of_a_batch_holds_back_no_delivery_of_another(
+    stack_with: Callable[..., Stack], app: BackchannelApp, slow: str
+) -> None:
+    # Given a full batch of ended central sessions, each of which both apps took part in:
+    # one app answers, the other takes each request and never answers, or answers a byte
+    # every 0.05 s (so that no read of its socket ever times out)
+    stack = stack_with(BACKCHANNEL_LOOPBACK="on", MAX_SESSIONS_PER_USER=str(BATCH_SIZE))
+    slow_app = BackchannelApp(hang=slow == "hanging", trickle=slow == "trickling")
+    try:
+        clients = [
+            registered(stack, {**NATIVE_APP, "backchannel_logout_uri": running.uri})
+            for running in (app, slow_app)
+        ]
+        stack.http("POST", "/auth/register", {"username": "ada", "password": PASSWORD})
+        ada = {"username": "ada", "password": PASSWORD}
+        cookies = [
+            sso_cookie_of(on_the_sign_in_page(stack, clients[0]["client_id"], ada))
+            for _ in range(BATCH_SIZE)
+        ]
+        for cookie in cookies:
+            for client in clients:
+                code = code_of(stack, client["client_id"], cookie)
+                assert exchange(stack, client["client_id"], code).status == 200
+        for cookie in cookies:
+            headers = {**FORM, "cookie": cookie, "origin": ISSUER}
+            assert stack.http("POST", "/oauth2/logout", "", headers=headers).status == 200
+        # When the batch reaches the function with 12 s left: its deliveries' deadline is
+        # the contract's 5 s
+        handler = stack.function("BackchannelLogoutFunction").lambda_handler
+        event = json.loads(json.dumps({"Records": stream_records(stack)}))
+        started = time.monotonic()
+        answer = handler(event, TimeLeft(12_000))
+        took = time.monotonic() - started
+        # Then the healthy app had all 25 logout tokens as soon as the deliveries began,
+        # none parked; the slow app's were each tried, then parked; the invocation ended
+        # within the time it had
+        assert answer == {"batchItemFailures": []}
+        began = min(app.received_at + slow_app.received_at)
+        assert len(app.received) == BATCH_SIZE
+        assert len({app_claims_of(form)["sid"] for form in app.received}) == BATCH_SIZE
+        assert max(app.received_at) - began < 1.0
+        assert len({app_claims_of(form)["sid"] for form in slow_app.received}) == BATCH_SIZE
+        assert max(slow_app.received_at) < started + 5.0
+        assert took < 12.0
+        dead = parked_all(stack)
+        assert (len(dead), {(d["client_id"], d["reason"]) for d in dead}) == (
+            BATCH_SIZE,
+            {(clients[1]["client_id"], "TimeoutError")},
+        )
+    finally:
+        slow_app.stop()
+
+
+def app_claims_of(form: dict[str, list[str]]) -> dict[str, Any]:
+    return dict(jwt.decode(form["logout_token"][0], options={"verify_signature": False}))
+
+
+def parked_all(stack: Stack) -> list[dict[str, Any]]:
+    """Everything BackchannelLogoutDeadLetterQueue holds, page by page."""
+    queue = stack.template.names.refs["BackchannelLogoutDeadLetterQueue"]
+    bodies: list[dict[str, Any]] = []
+    while (
+        messages := stack.clients("sqs")
+        .receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        .get("Messages", [])
+    ):
+        bodies.extend(json.loads(message["Body"]) for message in messages)
+    return bodies
 
 
 def test_on_aws_a_loopback_uri_is_not_told_but_logged_and_counted(

@@ -2,16 +2,19 @@
 ends, whatever ended it, every app that took part hears it from the service itself, by a
 logout token POSTed to its back-channel logout URI; then the session's grants go.
 
-The ended sessions of one batch are told together: every delivery of the batch runs at
-once (a small pool of threads), and all of them share one deadline, so an app that never
-answers costs the batch no more than that deadline, and a fast app never waits for it."""
+The ended sessions of one batch are told together, and all of their deliveries share one
+deadline. Each app has a lane of threads of its own (an equal share of MAX_THREADS), so an
+app that never answers, or answers byte by byte, holds its own lane until the deadline and
+never a thread another app's deliveries wait for."""
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -38,8 +41,10 @@ DELIVERY_SECONDS = 5.0
 MARGIN_SECONDS = 3.0
 # A try that would have less time than this is not started: no app answers so fast.
 MIN_TRY_SECONDS = 0.1
-# Deliveries of a batch at once: an app that hangs holds one thread until the deadline.
-POOL_SIZE = 16
+# Threads of a batch's deliveries, shared equally among its apps (each app's lane has at
+# least one, and no more than its deliveries): a batch of 25 sessions and 4 apps runs all
+# of its 100 deliveries at once; an app that hangs holds its own lane until the deadline.
+MAX_THREADS = 100
 # How long past the deadline a batch waits for a try still running.
 GRACE_SECONDS = 0.25
 DEADLINE_PASSED = "deadline passed"
@@ -51,8 +56,9 @@ class DeliveryFailed(Exception):
 
 class LogoutDelivery(Protocol):
     def post(self, uri: str, logout_token: str, timeout: float) -> None:
-        """POST `logout_token=...` (form) to the app, waiting `timeout` seconds at most;
-        DeliveryFailed if it refused or did not answer."""
+        """POST `logout_token=...` (form) to the app, returning or raising within
+        `timeout` seconds in all (however slowly the app answers); DeliveryFailed if it
+        refused or did not answer in time."""
         ...
 
 
@@ -96,6 +102,17 @@ class _Plan:
     failure: Exception | None = None
 
 
+def _lanes(plans: Sequence[_Plan]) -> dict[str, ThreadPoolExecutor]:
+    """A pool of threads for each app of the batch: MAX_THREADS shared equally, at least
+    one each, never more than its deliveries."""
+    deliveries = Counter(client_id for plan in plans for client_id, _ in plan.targets)
+    share = max(1, MAX_THREADS // max(1, len(deliveries)))
+    return {
+        client_id: ThreadPoolExecutor(min(count, share), thread_name_prefix="backchannel")
+        for client_id, count in deliveries.items()
+    }
+
+
 # A delivery under way: the app (client id, URI) and what becomes of it.
 type _Delivery = tuple[str, str, Future[Undelivered | None]]
 
@@ -132,18 +149,19 @@ class BackchannelLogout:
         back no other app and no other session; a failure of the service is that
         session's alone."""
         deadline = self._monotonic() + min(DELIVERY_SECONDS, time_left - MARGIN_SECONDS)
-        plans = [self._plan(session) for session in sessions]
-        pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="backchannel")
+        plans = self._plans(sessions)
+        lanes = _lanes(plans)
         try:
-            deliveries = [self._start(pool, plan, deadline) for plan in plans]
-            # Each try ends by the deadline; an app that answers byte by byte could hold
-            # its thread longer: it is then late, and nothing waits for it.
+            deliveries = [self._start(lanes, plan, deadline) for plan in plans]
+            # Each try ends by the deadline (LogoutDelivery's promise); nothing waits for
+            # a try beyond it and its grace.
             wait(
                 [future for started in deliveries for _, _, future in started],
                 timeout=max(0.0, deadline - self._monotonic()) + GRACE_SECONDS,
             )
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            for lane in lanes.values():
+                lane.shutdown(wait=False, cancel_futures=True)
         return [
             self._settle(plan, planned) for plan, planned in zip(plans, deliveries, strict=True)
         ]
@@ -157,12 +175,27 @@ class BackchannelLogout:
             raise outcome.failure
         return list(outcome.undelivered)
 
-    def _plan(self, session: EndedSession) -> _Plan:
+    def _plans(self, sessions: Sequence[EndedSession]) -> list[_Plan]:
+        """Every session's grants and apps, read at once (a thread each), each client
+        once for the batch (functools.cache: a failure is not kept)."""
+        find_client = functools.cache(self._find_client)
+        if not sessions:
+            return []
+        with ThreadPoolExecutor(len(sessions), thread_name_prefix="backchannel-plan") as pool:
+            planned = [
+                pool.submit(contextvars.copy_context().run, self._plan, session, find_client)
+                for session in sessions
+            ]
+        return [future.result() for future in planned]
+
+    def _plan(
+        self, session: EndedSession, find_client: Callable[[str], OAuthClient | None]
+    ) -> _Plan:
         plan = _Plan(session)
         try:
             plan.grants = self._grants.session_grants(session.user_id, session.session_id)
             for client_id in sorted({grant.client_id for grant in plan.grants}):
-                client = self._find_client(client_id)
+                client = find_client(client_id)
                 uri = client.backchannel_logout_uri if client is not None else None
                 if not uri:
                     continue
@@ -175,14 +208,16 @@ class BackchannelLogout:
             plan.targets = []
         return plan
 
-    def _start(self, pool: ThreadPoolExecutor, plan: _Plan, deadline: float) -> list[_Delivery]:
-        # Each in a copy of the invocation's context variables (what tracing and the
-        # harness's record of AWS calls read), as a thread starts with none.
+    def _start(
+        self, lanes: dict[str, ThreadPoolExecutor], plan: _Plan, deadline: float
+    ) -> list[_Delivery]:
+        # Each in its app's lane, in a copy of the invocation's context variables (what
+        # tracing and the harness's record of AWS calls read), as a thread starts with none.
         return [
             (
                 client_id,
                 uri,
-                pool.submit(
+                lanes[client_id].submit(
                     contextvars.copy_context().run,
                     self._deliver,
                     plan.session,
