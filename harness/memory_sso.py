@@ -5,6 +5,7 @@ lock and its sessions): the DynamoDB store's conditions, one for one
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from harness.fakes import InMemoryStore
 from harness.key_limits import check_keys
@@ -81,6 +82,13 @@ class InMemoryGrantStore:
         with self.store._lock:
             self._call("end_grant")
             self.grants.pop((user_id, grant_id), None)
+
+    def end_grants(self, grants: Sequence[Grant]) -> None:
+        with self.store._lock:
+            for start in range(0, len(grants), 25):  # one BatchWriteItem per 25
+                self._call("end_grants")
+                for grant in grants[start : start + 25]:
+                    self.grants.pop((grant.user_id, grant.grant_id), None)
 
     def keep_alive(
         self, user_id: str, session_id: str, idle_expires_at: Millis, now: Millis

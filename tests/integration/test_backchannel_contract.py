@@ -278,3 +278,17 @@ def test_a_loopback_uri_is_told_only_where_that_is_allowed(
         assert (told, outcome.skipped) == (["https://billing.example.test/logout"], ("desktop",))
     assert (outcome.undelivered, outcome.failure) == ((), None)
     assert grant_store_over(store).session_grants(user_id, session_id) == []
+
+
+def test_a_sessions_grants_beyond_one_batch_write_are_all_deleted(
+    services: Services, store: SessionStore, sso: SingleSignOn
+) -> None:
+    # Given a central session with 30 grants: more than one BatchWriteItem takes (25)
+    user_id, session_id = central_with_apps(services, sso, ("spa",) * 30)
+    grants = grant_store_over(store)
+    assert len(grants.session_grants(user_id, session_id)) == 30
+    # When it ends, then every grant is gone
+    assert (
+        backchannel(services, store, RecordingDelivery()).session_ended(user_id, session_id) == []
+    )
+    assert grants.session_grants(user_id, session_id) == []

@@ -10,6 +10,9 @@ Items (pk / sk):
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,6 +39,7 @@ from session_service.adapters.store_items import (
     ttl_seconds,
 )
 from session_service.adapters.store_writes import account_event_put
+from session_service.domain.errors import Unavailable
 from session_service.domain.models import AccountEvent, Millis
 from session_service.domain.ports import StaleWrite
 from session_service.domain.sso.records import (
@@ -45,6 +49,9 @@ from session_service.domain.sso.records import (
     Grant,
 )
 
+# DynamoDB's most writes in one BatchWriteItem, and the tries of what it leaves unprocessed
+BATCH_WRITE_ITEMS = 25
+BATCH_WRITE_ATTEMPTS = 5
 # A spent code is kept a little past its expiry, so that a late replay still finds it.
 SPENT_CODE_SECONDS = 600
 
@@ -222,6 +229,23 @@ class DynamoGrantStore:
     def end_grant(self, user_id: str, grant_id: str) -> None:
         with aws("end_grant"):
             self.client.delete_item(TableName=self._table, Key=grant_key(user_id, grant_id))
+
+    def end_grants(self, grants: Sequence[Grant]) -> None:
+        deletes = [
+            {"DeleteRequest": {"Key": grant_key(grant.user_id, grant.grant_id)}} for grant in grants
+        ]
+        for start in range(0, len(deletes), BATCH_WRITE_ITEMS):
+            pending = {self._table: deletes[start : start + BATCH_WRITE_ITEMS]}
+            for attempt in range(BATCH_WRITE_ATTEMPTS):
+                with aws("end_grants"):
+                    answer = self.client.batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt * random.random())  # noqa: S311 - jitter
+            else:
+                # The session's record fails, and its retry deletes what is left.
+                raise Unavailable(retry_after=1)
 
     def keep_alive(
         self, user_id: str, session_id: str, idle_expires_at: Millis, now: Millis

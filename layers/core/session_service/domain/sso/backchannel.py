@@ -247,8 +247,7 @@ class BackchannelLogout:
                     )
                 if outcome is not None:
                     undelivered.append(outcome)
-            for grant in plan.grants:
-                self._grants.end_grant(grant.user_id, grant.grant_id)
+            self._grants.end_grants(plan.grants)
         except Exception as failure:  # a token not signed, a grant not forgotten
             return SessionLogout(plan.session, failure=failure)
         return SessionLogout(plan.session, tuple(undelivered), tuple(plan.skipped))

@@ -3,6 +3,7 @@ and what the provider needs from storage (GrantStore)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -109,6 +110,11 @@ class GrantStore(Protocol):
 
     def end_grant(self, user_id: str, grant_id: str) -> None:
         """Delete the grant (nothing happens if it is gone)."""
+        ...
+
+    def end_grants(self, grants: Sequence[Grant]) -> None:
+        """Delete these grants (an ended session's), 25 to a write; those gone already
+        are no matter. Raises if some could not be deleted (throttled throughout)."""
         ...
 
     def keep_alive(
