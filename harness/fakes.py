@@ -78,9 +78,9 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
         self.resets: dict[str, ResetToken] = {}
         self.mail_requests: dict[str, MailRequest] = {}
         # Single sign-on (harness/memory_sso.py keeps them): codes by digest, grants by
-        # (user id, grant id).
+        # (user id, session id, grant id).
         self.sso_codes: dict[str, AuthorizationCode] = {}
-        self.sso_grants: dict[tuple[str, str], Grant] = {}
+        self.sso_grants: dict[tuple[str, str, str], Grant] = {}
         self.attempts: dict[tuple[str, int], int] = {}
         self.holders: dict[tuple[str, int], set[str]] = {}
         self.calls: list[str] = []
@@ -331,11 +331,11 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
         with self._lock:
             self.calls.append("authorization_lookup" if consistent else "eventual_lookup")
             keys = [profile_key(user_id), session_key(user_id, session_id)]
-            check_keys(*keys, *([grant_key(user_id, grant_id)] if grant_id else []))
+            check_keys(*keys, *([grant_key(user_id, session_id, grant_id)] if grant_id else []))
             session = self.sessions.get((user_id, session_id))
             if grant_id is not None:
                 # an app's token: good while its grant exists and hangs on this session
-                grant = self.sso_grants.get((user_id, grant_id))
+                grant = self.sso_grants.get((user_id, session_id, grant_id))
                 if grant is None or grant.session_id != session_id:
                     session = None
             return session, self.profiles.get(user_id)

@@ -45,32 +45,32 @@ class InMemoryGrantStore:
     def exchange_code(self, code: AuthorizationCode, grant: Grant, event: AccountEvent) -> None:
         with self.store._lock:
             self._call("exchange_code")
-            check_keys(code_key(code.digest), grant_key(grant.user_id, grant.grant_id))
+            check_keys(code_key(code.digest), grant_key(*_id(grant)))
             stored = self.codes.get(code.digest)
             if stored is None or stored.spent:
                 raise CodeSpent()
             if (code.user_id, code.session_id) not in self.store.sessions:
                 raise CentralSessionEnded()
-            if (grant.user_id, grant.grant_id) in self.grants:
+            if _id(grant) in self.grants:
                 raise CodeSpent()
             self.codes[code.digest] = dataclasses.replace(stored, spent=True)
-            self.grants[(grant.user_id, grant.grant_id)] = grant
+            self.grants[_id(grant)] = grant
             self.store.account_events.append(event)
 
-    def find_grant(self, user_id: str, grant_id: str) -> Grant | None:
+    def find_grant(self, user_id: str, session_id: str, grant_id: str) -> Grant | None:
         with self.store._lock:
             self._call("find_grant")
-            return self.grants.get((user_id, grant_id))
+            return self.grants.get((user_id, session_id, grant_id))
 
     def rotate_grant(self, grant: Grant, refresh_digest: str, now: Millis) -> None:
         with self.store._lock:
             self._call("rotate_grant")
-            current = self.grants.get((grant.user_id, grant.grant_id))
+            current = self.grants.get(_id(grant))
             if current is None or current.refresh_digest != grant.refresh_digest:
                 if current is not None and current.refresh_digest == refresh_digest:
                     return  # its own rotation, sent again
                 raise StaleWrite()
-            self.grants[(grant.user_id, grant.grant_id)] = dataclasses.replace(
+            self.grants[_id(grant)] = dataclasses.replace(
                 current,
                 refresh_digest=refresh_digest,
                 generation=grant.generation + 1,
@@ -78,17 +78,17 @@ class InMemoryGrantStore:
                 rotated_at=now,
             )
 
-    def end_grant(self, user_id: str, grant_id: str) -> None:
+    def end_grant(self, user_id: str, session_id: str, grant_id: str) -> None:
         with self.store._lock:
             self._call("end_grant")
-            self.grants.pop((user_id, grant_id), None)
+            self.grants.pop((user_id, session_id, grant_id), None)
 
     def end_grants(self, grants: Sequence[Grant]) -> None:
         with self.store._lock:
             for start in range(0, len(grants), 25):  # one BatchWriteItem per 25
                 self._call("end_grants")
                 for grant in grants[start : start + 25]:
-                    self.grants.pop((grant.user_id, grant.grant_id), None)
+                    self.grants.pop(_id(grant), None)
 
     def keep_alive(
         self, user_id: str, session_id: str, idle_expires_at: Millis, now: Millis
@@ -104,8 +104,12 @@ class InMemoryGrantStore:
     def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
         with self.store._lock:
             self._call("session_grants")
+            # the session's own, in their keys' order (GRANT#<session id>#<grant id>)
             return [
-                grant
-                for (owner, _), grant in self.grants.items()
-                if owner == user_id and grant.session_id == session_id
+                self.grants[key] for key in sorted(self.grants) if key[:2] == (user_id, session_id)
             ]
+
+
+def _id(grant: Grant) -> tuple[str, str, str]:
+    """A grant's place: its item's key, GRANTS#<user id> / GRANT#<session id>#<grant id>."""
+    return grant.user_id, grant.session_id, grant.grant_id

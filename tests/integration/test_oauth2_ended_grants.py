@@ -100,7 +100,11 @@ def test_an_apps_token_is_checked_in_one_read_of_three_keys_and_the_services_own
     own = login(stack)
     session_id = jwt.decode(own["access_token"], options={"verify_signature": False})["sid"]
     claims = jwt.decode(app["access_token"], options={"verify_signature": False})
-    grant_keys = [f"SESSION#{claims['sid']}", "PROFILE", f"GRANT#{claims['grant_id']}"]
+    grant_keys = [
+        f"SESSION#{claims['sid']}",
+        "PROFILE",
+        f"GRANT#{claims['sid']}#{claims['grant_id']}",
+    ]
     assert allowed(stack, own["access_token"]) is True  # warm: its keys read at cold start
     mark = len(stack.calls.calls)
     # When each is checked while it lives

@@ -110,7 +110,7 @@ def test_a_code_exchanged_once_gives_tokens_that_name_the_app_and_the_central_se
         "amr": ["pwd"],
     }
     assert id_claims["preferred_username"] == "ada"
-    assert issued.refresh_token.startswith("og1.")
+    assert issued.refresh_token.startswith("og2.")
 
 
 def test_a_code_presented_again_is_refused_and_ends_the_grant_it_started(
@@ -229,7 +229,7 @@ def test_revoking_a_refresh_token_ends_its_grant_for_its_own_client_only(
     assert sso.introspect(app.refresh_token)["active"] is True
     sso.revoke_refresh_token(APP, app.refresh_token)
     assert sso.introspect(app.refresh_token) == {"active": False}
-    sso.revoke_refresh_token(APP, "og1.not-a-token")
+    sso.revoke_refresh_token(APP, "og2.not-a-token")
 
 
 def authorized(services: Services, access_token: str) -> list[str]:

@@ -3,9 +3,11 @@
 Items (pk / sk):
   OAUTH_CODE#<digest>  / CODE          an authorization code: 60 s, then TTL removes it;
                                        `spent` once exchanged, so that a replay is known
-  GRANTS#<user id>     / GRANT#<id>    an app's grant on one of the user's central sessions
+  GRANTS#<user id>     / GRANT#<session id>#<grant id>
+                                       an app's grant on one of the user's central sessions
                                        (apart from USER#: a login's read of the user's
-                                       sessions never reads grants)
+                                       sessions never reads grants; a session's grants are
+                                       one Query of its own prefix)
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from session_service.adapters.dynamo import (
     update_if,
 )
 from session_service.adapters.store_items import (
-    GRANT_PREFIX,
     Item,
     Key,
     grant_key,
@@ -34,6 +35,7 @@ from session_service.adapters.store_items import (
     key,
     n,
     s,
+    session_grants_prefix,
     session_key,
     str_of,
     ttl_seconds,
@@ -104,7 +106,7 @@ def code_from_item(item: Item) -> AuthorizationCode:
 
 def grant_item(grant: Grant) -> Item:
     return {
-        **grant_key(grant.user_id, grant.grant_id),
+        **grant_key(grant.user_id, grant.session_id, grant.grant_id),
         "client_id": s(grant.client_id),
         "session_id": s(grant.session_id),
         "scope": s(grant.scope),
@@ -122,7 +124,7 @@ def grant_item(grant: Grant) -> Item:
 def grant_from_item(item: Item) -> Grant:
     return Grant(
         user_id=str_of(item, "pk").removeprefix("GRANTS#"),
-        grant_id=str_of(item, "sk").removeprefix(GRANT_PREFIX),
+        grant_id=str_of(item, "sk").rsplit("#", 1)[1],
         client_id=str_of(item, "client_id"),
         session_id=str_of(item, "session_id"),
         scope=str_of(item, "scope"),
@@ -192,10 +194,12 @@ class DynamoGrantStore:
             conflicts={0: CodeSpent, 1: CentralSessionEnded, 2: CodeSpent},
         )
 
-    def find_grant(self, user_id: str, grant_id: str) -> Grant | None:
+    def find_grant(self, user_id: str, session_id: str, grant_id: str) -> Grant | None:
         with aws("find_grant"):
             item = self.client.get_item(
-                TableName=self._table, Key=grant_key(user_id, grant_id), ConsistentRead=True
+                TableName=self._table,
+                Key=grant_key(user_id, session_id, grant_id),
+                ConsistentRead=True,
             ).get("Item")
         return None if item is None else grant_from_item(item)
 
@@ -204,7 +208,7 @@ class DynamoGrantStore:
             try:
                 self.client.update_item(
                     TableName=self._table,
-                    Key=grant_key(grant.user_id, grant.grant_id),
+                    Key=grant_key(grant.user_id, grant.session_id, grant.grant_id),
                     UpdateExpression=(
                         "SET refresh_digest = :next, generation = :generation,"
                         " previous_digest = :current, rotated_at = :now"
@@ -226,13 +230,16 @@ class DynamoGrantStore:
                 if current.get("refresh_digest", {}).get("S") != refresh_digest:
                     raise StaleWrite() from None
 
-    def end_grant(self, user_id: str, grant_id: str) -> None:
+    def end_grant(self, user_id: str, session_id: str, grant_id: str) -> None:
         with aws("end_grant"):
-            self.client.delete_item(TableName=self._table, Key=grant_key(user_id, grant_id))
+            self.client.delete_item(
+                TableName=self._table, Key=grant_key(user_id, session_id, grant_id)
+            )
 
     def end_grants(self, grants: Sequence[Grant]) -> None:
         deletes = [
-            {"DeleteRequest": {"Key": grant_key(grant.user_id, grant.grant_id)}} for grant in grants
+            {"DeleteRequest": {"Key": grant_key(grant.user_id, grant.session_id, grant.grant_id)}}
+            for grant in grants
         ]
         for start in range(0, len(deletes), BATCH_WRITE_ITEMS):
             pending = {self._table: deletes[start : start + BATCH_WRITE_ITEMS]}
@@ -273,7 +280,7 @@ class DynamoGrantStore:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :grant)",
             "ExpressionAttributeValues": {
                 ":pk": s(grants_partition(user_id)),
-                ":grant": s(GRANT_PREFIX),
+                ":grant": s(session_grants_prefix(session_id)),
             },
             "ConsistentRead": True,
         }
@@ -284,4 +291,4 @@ class DynamoGrantStore:
                 if "LastEvaluatedKey" not in page:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [grant for grant in grants if grant.session_id == session_id]
+        return grants

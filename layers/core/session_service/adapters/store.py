@@ -279,7 +279,7 @@ class DynamoSessionStore:
     ) -> tuple[Session | None, UserProfile | None]:
         keys = [session_key(user_id, session_id), profile_key(user_id)]
         if grant_id is not None:  # an app's token: its grant, in the same round trip
-            keys.append(grant_key(user_id, grant_id))
+            keys.append(grant_key(user_id, session_id, grant_id))
         found = self._batch_get(keys, consistent)
         session, profile, *grant = (found.get(key_id(k)) for k in keys)
         held = grant_id is None or holds_session(grant[0], session_id)

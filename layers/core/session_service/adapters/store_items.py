@@ -16,7 +16,8 @@ Items (pk / sk):
                                        request, turned into its event by the stream
   PASSKEYS#<user id>    / PASSKEY#<id> a passkey, and / REGISTRATION its pending creation
   WEBAUTHN#<digest>     / CEREMONY     a passkey sign-in's challenge (passkey_items)
-  GRANTS#<user id>      / GRANT#<id>   an app's grant on a central session (grant_store);
+  GRANTS#<user id>      / GRANT#<session id>#<grant id>
+                                       an app's grant on a central session (grant_store);
                                        its key is here, as the authorizer reads it
 Every item carries `ttl` (epoch seconds) so that DynamoDB removes what nothing needs.
 """
@@ -127,8 +128,14 @@ def grants_partition(user_id: str) -> str:
     return f"GRANTS#{user_id}"
 
 
-def grant_key(user_id: str, grant_id: str) -> Key:
-    return key(grants_partition(user_id), f"{GRANT_PREFIX}{grant_id}")
+def session_grants_prefix(session_id: str) -> str:
+    """The sort keys of one central session's grants begin so: a session's grants are one
+    Query of its own, bounded by them alone (never the user's other sessions' grants)."""
+    return f"{GRANT_PREFIX}{session_id}#"
+
+
+def grant_key(user_id: str, session_id: str, grant_id: str) -> Key:
+    return key(grants_partition(user_id), f"{session_grants_prefix(session_id)}{grant_id}")
 
 
 def holds_session(grant: Item | None, session_id: str) -> bool:

@@ -16,11 +16,15 @@ from session_service.domain.sessions.tokens import token_mac
 
 _SECRET = r"[A-Za-z0-9_-]{43}"
 _CODE = re.compile(_SECRET)
-# og1.<MAC key id>.<user id>.<grant id>.<generation>.<256-bit secret>.<MAC>: the MAC tells
-# a genuine older token (reuse, which ends its grant) from a forgery (merely refused).
+# og2.<MAC key id>.<user id>.<central session id>.<grant id>.<generation>.<256-bit
+# secret>.<MAC> (the MAC covers all before it): the MAC tells a genuine older token (reuse,
+# which ends its grant) from a forgery (merely refused). The session id names the grant's
+# item (GRANTS#<user id> / GRANT#<session id>#<grant id>).
+_PREFIX = "og2."
 _GRANT_TOKEN = re.compile(
-    rf"og1\.(?P<kid>{MAC_KEY_ID_PATTERN})\.(?P<user>{UUID_PATTERN})\.(?P<grant>{UUID_PATTERN})"
-    rf"\.(?P<generation>0|[1-9][0-9]{{0,8}})\.{_SECRET}\.(?P<mac>[A-Za-z0-9_-]{{22}})"
+    rf"og2\.(?P<kid>{MAC_KEY_ID_PATTERN})\.(?P<user>{UUID_PATTERN})\.(?P<session>{UUID_PATTERN})"
+    rf"\.(?P<grant>{UUID_PATTERN})\.(?P<generation>0|[1-9][0-9]{{0,8}})\.{_SECRET}"
+    rf"\.(?P<mac>[A-Za-z0-9_-]{{22}})"
 )
 MAX_TOKEN_LENGTH = 512
 
@@ -40,6 +44,7 @@ def is_code(value: object) -> bool:
 @dataclass(frozen=True, slots=True)
 class GrantRefreshToken:
     user_id: str
+    session_id: str
     grant_id: str
     generation: int
     value: str
@@ -55,10 +60,14 @@ class GrantTokens:
     def __init__(self, keys: MacKeys) -> None:
         self._keys = keys
 
-    def issue(self, user_id: str, grant_id: str, generation: int) -> GrantRefreshToken:
+    def issue(
+        self, user_id: str, session_id: str, grant_id: str, generation: int
+    ) -> GrantRefreshToken:
         key = self._keys.current()
-        body = f"og1.{key.kid}.{user_id}.{grant_id}.{generation}.{secrets.token_urlsafe(32)}"
-        return GrantRefreshToken(user_id, grant_id, generation, f"{body}.{token_mac(key, body)}")
+        secret = secrets.token_urlsafe(32)
+        body = f"{_PREFIX}{key.kid}.{user_id}.{session_id}.{grant_id}.{generation}.{secret}"
+        value = f"{body}.{token_mac(key, body)}"
+        return GrantRefreshToken(user_id, session_id, grant_id, generation, value)
 
     def parse(self, value: object) -> GrantRefreshToken:
         match = (
@@ -73,8 +82,10 @@ class GrantTokens:
         key = self._keys.named(match["kid"])
         if key is None or not hmac.compare_digest(token_mac(key, body), match["mac"]):
             raise InvalidGrant("The refresh token is invalid.")
-        return GrantRefreshToken(match["user"], match["grant"], int(match["generation"]), value)
+        return GrantRefreshToken(
+            match["user"], match["session"], match["grant"], int(match["generation"]), value
+        )
 
     @staticmethod
     def looks_like_one(value: object) -> bool:
-        return isinstance(value, str) and value.startswith("og1.")
+        return isinstance(value, str) and value.startswith(_PREFIX)

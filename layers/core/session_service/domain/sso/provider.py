@@ -27,7 +27,6 @@ from session_service.domain.sso.grant_tokens import (
 from session_service.domain.sso.id_tokens import signed_id_token, user_claims
 from session_service.domain.sso.records import (
     CODE_TTL_MS,
-    RACE_WINDOW_MS,
     AuthorizationCode,
     CentralSessionEnded,
     CodeSpent,
@@ -189,7 +188,7 @@ class SingleSignOn:
         if code is None or code.client_id != client_id:
             return None
         if code.spent:
-            self._grants.end_grant(code.user_id, code.grant_id)
+            self._grants.end_grant(code.user_id, code.session_id, code.grant_id)
             return None
         return code if code.is_live(self._now()) else None
 
@@ -202,7 +201,7 @@ class SingleSignOn:
         if live is None:
             raise InvalidGrant("The sign-in this code comes from has ended.")
         session, profile = live
-        refresh = self._grant_tokens.issue(code.user_id, code.grant_id, 0)
+        refresh = self._grant_tokens.issue(code.user_id, code.session_id, code.grant_id, 0)
         grant = Grant(
             user_id=code.user_id,
             grant_id=code.grant_id,
@@ -227,7 +226,7 @@ class SingleSignOn:
         try:
             self._grants.exchange_code(code, grant, signed_in)
         except CodeSpent:
-            self._grants.end_grant(code.user_id, code.grant_id)
+            self._grants.end_grant(code.user_id, code.session_id, code.grant_id)
             raise InvalidGrant("The authorization code was used already.") from None
         except CentralSessionEnded:
             raise InvalidGrant("The sign-in this code comes from has ended.") from None
@@ -239,17 +238,19 @@ class SingleSignOn:
         """Rotate an app's refresh token. A token older than the grant's current one ends
         the grant (reuse); only the app's own grant is touched."""
         token = self._grant_tokens.parse(value)
-        active = self.active_grant(token.user_id, token.grant_id)
+        active = self.active_grant(token.user_id, token.session_id, token.grant_id)
         if active is None or active.grant.client_id != client_id:
             raise InvalidGrant("The refresh token is not active.")
         grant = active.grant
         now = self._now()
         if token.digest != grant.refresh_digest:
-            if _racing(grant, token.digest, now):
+            if grant.racing(token.digest, now):
                 raise InvalidGrant("The refresh token was used at the same time.")
-            self._grants.end_grant(grant.user_id, grant.grant_id)
+            self._grants.end_grant(grant.user_id, grant.session_id, grant.grant_id)
             raise InvalidGrant("The refresh token was used already; the grant has ended.")
-        following = self._grant_tokens.issue(grant.user_id, grant.grant_id, grant.generation + 1)
+        following = self._grant_tokens.issue(
+            grant.user_id, grant.session_id, grant.grant_id, grant.generation + 1
+        )
         try:
             self._grants.rotate_grant(grant, following.digest, now)
         except StaleWrite:
@@ -261,12 +262,12 @@ class SingleSignOn:
         rotated = replace(grant, refresh_digest=following.digest, generation=grant.generation + 1)
         return self._tokens(rotated, following, active.profile, active.session, id_token=False)
 
-    def active_grant(self, user_id: str, grant_id: str) -> ActiveGrant | None:
+    def active_grant(self, user_id: str, session_id: str, grant_id: str) -> ActiveGrant | None:
         """The grant, if it and its central session both live."""
-        grant = self._grants.find_grant(user_id, grant_id)
+        grant = self._grants.find_grant(user_id, session_id, grant_id)
         if grant is None:
             return None
-        live = self._live_session(user_id, grant.session_id)
+        live = self._live_session(user_id, session_id)
         if live is None or self._now() >= grant.expires_at:
             return None
         return ActiveGrant(grant, *live)
@@ -278,9 +279,9 @@ class SingleSignOn:
             token = self._grant_tokens.parse(value)
         except InvalidGrant:
             return
-        grant = self._grants.find_grant(token.user_id, token.grant_id)
+        grant = self._grants.find_grant(token.user_id, token.session_id, token.grant_id)
         if grant is not None and grant.client_id == client_id:
-            self._grants.end_grant(grant.user_id, grant.grant_id)
+            self._grants.end_grant(grant.user_id, grant.session_id, grant.grant_id)
 
     def introspect(self, value: str, client_id: str | None = None) -> dict[str, Any]:
         """RFC 7662's answer for an access or a refresh token of an app: active while the
@@ -326,7 +327,7 @@ class SingleSignOn:
             token = self._grant_tokens.parse(value)
         except InvalidGrant:
             return {"active": False}
-        active = self.active_grant(token.user_id, token.grant_id)
+        active = self.active_grant(token.user_id, token.session_id, token.grant_id)
         if active is None or active.grant.refresh_digest != token.digest:
             return {"active": False}
         if client_id is not None and active.grant.client_id != client_id:
@@ -374,16 +375,6 @@ class SingleSignOn:
                 else None
             ),
         )
-
-
-def _racing(grant: Grant, digest: str, now: Millis) -> bool:
-    """The token the grant's last rotation replaced, moments ago: a concurrent request of
-    the same client that lost, not a replay."""
-    return (
-        grant.previous_digest == digest
-        and grant.rotated_at is not None
-        and now - grant.rotated_at < RACE_WINDOW_MS
-    )
 
 
 def _central(session: Session, profile: UserProfile, proof_id: str | None = None) -> CentralSession:

@@ -70,6 +70,15 @@ class Grant:
     def scopes(self) -> frozenset[str]:
         return frozenset(self.scope.split())
 
+    def racing(self, digest: str, now: Millis) -> bool:
+        """Whether `digest` is the token the last rotation replaced, moments ago: a
+        concurrent request of the same client that lost, not a replay."""
+        return (
+            self.previous_digest == digest
+            and self.rotated_at is not None
+            and now - self.rotated_at < RACE_WINDOW_MS
+        )
+
     @property
     def access_claims(self) -> dict[str, str]:
         """What its app's access tokens say of it: RFC 9068's `client_id` and `scope`, and
@@ -100,7 +109,7 @@ class GrantStore(Protocol):
         exists (else CentralSessionEnded)."""
         ...
 
-    def find_grant(self, user_id: str, grant_id: str) -> Grant | None: ...
+    def find_grant(self, user_id: str, session_id: str, grant_id: str) -> Grant | None: ...
 
     def rotate_grant(self, grant: Grant, refresh_digest: str, now: Millis) -> None:
         """The grant's next refresh token (the current one becoming its previous, at
@@ -108,7 +117,7 @@ class GrantStore(Protocol):
         exchange of the same token won)."""
         ...
 
-    def end_grant(self, user_id: str, grant_id: str) -> None:
+    def end_grant(self, user_id: str, session_id: str, grant_id: str) -> None:
         """Delete the grant (nothing happens if it is gone)."""
         ...
 
@@ -126,5 +135,5 @@ class GrantStore(Protocol):
         ...
 
     def session_grants(self, user_id: str, session_id: str) -> list[Grant]:
-        """The grants that hang on one central session (bounded by the user's live grants)."""
+        """The grants that hang on one central session (bounded by that session's own)."""
         ...
