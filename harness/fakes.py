@@ -81,6 +81,8 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
         # (user id, session id, grant id).
         self.sso_codes: dict[str, AuthorizationCode] = {}
         self.sso_grants: dict[tuple[str, str, str], Grant] = {}
+        # each central session's grants' version (GRANT#<session id>#), by (user, session)
+        self.sso_grant_versions: dict[tuple[str, str], int] = {}
         self.attempts: dict[tuple[str, int], int] = {}
         self.holders: dict[tuple[str, int], set[str]] = {}
         self.calls: list[str] = []

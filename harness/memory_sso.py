@@ -18,6 +18,8 @@ from session_service.domain.sso.records import (
     CentralSessionEnded,
     CodeSpent,
     Grant,
+    GrantsChanged,
+    GrantSlots,
 )
 
 
@@ -42,9 +44,24 @@ class InMemoryGrantStore:
             self._call("find_code")
             return self.codes.get(digest)
 
-    def exchange_code(self, code: AuthorizationCode, grant: Grant, event: AccountEvent) -> None:
+    def grant_slots(self, user_id: str, session_id: str, cap: int) -> GrantSlots:
+        with self.store._lock:
+            self._call("grant_slots")
+            ids = [g for (u, s, g) in sorted(self.grants) if (u, s) == (user_id, session_id)]
+            version = self.store.sso_grant_versions.get((user_id, session_id), 0)
+            return GrantSlots(version, tuple(ids[:cap]))
+
+    def exchange_code(
+        self,
+        code: AuthorizationCode,
+        grant: Grant,
+        event: AccountEvent,
+        version: int = 0,
+        evict: str | None = None,
+    ) -> None:
         with self.store._lock:
             self._call("exchange_code")
+            session = (grant.user_id, grant.session_id)
             check_keys(code_key(code.digest), grant_key(*_id(grant)))
             stored = self.codes.get(code.digest)
             if stored is None or stored.spent:
@@ -53,6 +70,14 @@ class InMemoryGrantStore:
                 raise CentralSessionEnded()
             if _id(grant) in self.grants:
                 raise CodeSpent()
+            evicted = None if evict is None else (*session, evict)
+            if self.store.sso_grant_versions.get(session, 0) != version or (
+                evicted is not None and evicted not in self.grants
+            ):
+                raise GrantsChanged()
+            self.store.sso_grant_versions[session] = version + 1
+            if evicted is not None:
+                del self.grants[evicted]
             self.codes[code.digest] = dataclasses.replace(stored, spent=True)
             self.grants[_id(grant)] = grant
             self.store.account_events.append(event)

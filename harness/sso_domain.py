@@ -9,6 +9,7 @@ from session_service.adapters.grant_store import DynamoGrantStore
 from session_service.adapters.store import DynamoSessionStore
 from session_service.domain.keys.keyring import MacKeys
 from session_service.domain.ports import SessionStore
+from session_service.domain.sso.grant_exchange import MAX_GRANTS_PER_SESSION
 from session_service.domain.sso.grant_tokens import GrantTokens
 from session_service.domain.sso.provider import SingleSignOn
 from session_service.domain.sso.records import GrantStore
@@ -22,7 +23,9 @@ def grant_store_over(store: SessionStore) -> GrantStore:
     return DynamoGrantStore(store._table, store._db)
 
 
-def build_single_sign_on(services: Services, store: SessionStore) -> SingleSignOn:
+def build_single_sign_on(
+    services: Services, store: SessionStore, max_grants: int = MAX_GRANTS_PER_SESSION
+) -> SingleSignOn:
     return SingleSignOn(
         grant_store_over(store),
         store,
@@ -31,4 +34,5 @@ def build_single_sign_on(services: Services, store: SessionStore) -> SingleSignO
         GrantTokens(MacKeys(services.keys, services.clock)),
         services.sessions.policy,
         clock=services.clock,
+        max_grants=max_grants,
     )

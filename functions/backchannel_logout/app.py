@@ -41,10 +41,13 @@ def ended_session(record: dict[str, Any]) -> EndedSession | None:
     session's writes too)."""
     keys = record["dynamodb"]["Keys"]
     partition, sort_key = keys["pk"]["S"], keys["sk"]["S"]
+    old_image = record["dynamodb"].get("OldImage", {})
     if record.get("eventName") != "REMOVE" or not (
         partition.startswith(USER_PREFIX) and sort_key.startswith(SESSION_PREFIX)
     ):
         return None
+    if old_image.get("central", {}).get("BOOL") is not True:
+        return None  # an API session: it has no grants, so nothing is read for it
     return EndedSession(partition.removeprefix(USER_PREFIX), sort_key.removeprefix(SESSION_PREFIX))
 
 

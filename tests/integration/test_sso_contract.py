@@ -13,12 +13,14 @@ import jwt
 import pytest
 
 from harness.domain import AUDIENCE, CLIENT, ISSUER, Services
-from harness.sso_domain import build_single_sign_on
+from harness.sso_domain import build_single_sign_on, grant_store_over
 from session_service.domain.errors import InvalidGrant
 from session_service.domain.flows.password_flows import LoginRequest
+from session_service.domain.keys.keyring import MacKeys
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions.session_records import IssuedTokens
 from session_service.domain.sessions.tokens import AccessTokenClaims
+from session_service.domain.sso.grant_tokens import GrantTokens
 from session_service.domain.sso.provider import AppTokens, CentralSession, CodeRequest, SingleSignOn
 from session_service.domain.sso.records import RACE_WINDOW_MS
 from tests.helpers import burst, outcome
@@ -316,3 +318,36 @@ def test_the_lookup_finds_the_session_only_through_a_grant_that_hangs_on_it(
     assert found(app.session_id, "0b0e6a53-4a51-4c3a-9a55-2b5d0f1e8a3c") == ("none", "ada")
     # And without a grant id, each session is found as before
     assert found(second.session_id, None) == (second.session_id, "ada")
+
+
+def test_a_burst_of_exchanges_on_a_session_at_its_cap_ends_exactly_as_many_oldest_grants(
+    services: Services, store: SessionStore
+) -> None:
+    # Given a central session holding its cap of grants (a small cap: the same rule)
+    cap = 12
+    sso = build_single_sign_on(services, store, max_grants=cap)
+    session = central(sso, signed_in(services))
+    held = []
+    for _ in range(cap):
+        held.append(exchange(sso, sso.issue_code(session, request())).refresh_token)
+        services.clock.advance(0.002)  # grant ids sort by their codes' millisecond
+    # And 8 more codes of the same session
+    codes = [sso.issue_code(session, request()) for _ in range(BURST)]
+    services.clock.advance(0.002)
+    # When they are exchanged at once
+    issued: list[str] = []
+    assert burst(
+        BURST, lambda i: outcome(lambda: issued.append(exchange(sso, codes[i]).refresh_token))
+    ) == {"ok": BURST}
+    # Then the session holds exactly its cap: the 8 new grants and the newest of the others
+    grants = grant_store_over(store).session_grants(session.user_id, session.session_id)
+    live = {grant.grant_id for grant in grants}
+    tokens = GrantTokens(MacKeys(services.keys, services.clock))
+    assert len(live) == cap
+    assert {tokens.parse(token).grant_id for token in issued} <= live
+    assert {tokens.parse(token).grant_id for token in held[BURST:]} <= live
+    assert live.isdisjoint(tokens.parse(token).grant_id for token in held[:BURST])
+    # And an evicted grant is as a revoked one: its refresh token is refused
+    with pytest.raises(InvalidGrant):
+        sso.refresh(APP, held[0])
+    assert sso.introspect(held[0])["active"] is False

@@ -5,6 +5,7 @@ items the store writes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -163,6 +164,17 @@ MAILER_CHANGES = {
 def test_the_mailer_sees_exactly_the_new_mail_requests(name: str) -> None:
     change, wanted = MAILER_CHANGES[name]
     assert passes(filters_of("MailerFunction"), change) is wanted
+
+
+def test_the_backchannel_sees_only_central_sessions_removals() -> None:
+    # Given a central session's item and an API session's
+    central = session_item(replace(SESSION, central=True))
+    api = session_item(SESSION)
+    backchannel = filters_of("BackchannelLogoutFunction")
+    # Then only the central session's removal passes (an API session has no grants)
+    assert passes(backchannel, record("REMOVE", central, None)) is True
+    assert passes(backchannel, record("REMOVE", api, None)) is False
+    assert passes(backchannel, record("INSERT", None, central)) is False
 
 
 def test_the_publisher_never_sees_the_mailers_items() -> None:

@@ -7,7 +7,10 @@ Items (pk / sk):
                                        an app's grant on one of the user's central sessions
                                        (apart from USER#: a login's read of the user's
                                        sessions never reads grants; a session's grants are
-                                       one Query of its own prefix)
+                                       one Query of its own prefix; grant ids sort by age)
+  GRANTS#<user id>     / GRANT#<session id>#
+                                       the version of the session's grants, which each
+                                       exchange takes (the cap's; first in its Query)
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from session_service.domain.sso.records import (
     CentralSessionEnded,
     CodeSpent,
     Grant,
+    GrantsChanged,
+    GrantSlots,
 )
 
 # DynamoDB's most writes in one BatchWriteItem, and the tries of what it leaves unprocessed
@@ -159,7 +164,46 @@ class DynamoGrantStore:
             ).get("Item")
         return None if item is None else code_from_item(item)
 
-    def exchange_code(self, code: AuthorizationCode, grant: Grant, event: AccountEvent) -> None:
+    def grant_slots(self, user_id: str, session_id: str, cap: int) -> GrantSlots:
+        head = session_grants_prefix(session_id)
+        with aws("grant_slots"):
+            items = self.client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :head)",
+                ExpressionAttributeValues={":pk": s(grants_partition(user_id)), ":head": s(head)},
+                ProjectionExpression="sk, version",
+                ConsistentRead=True,
+                Limit=cap + 1,  # the version's item, then the oldest grants
+            ).get("Items", [])
+        version = next((int(i["version"]["N"]) for i in items if i["sk"]["S"] == head), 0)
+        ids = [i["sk"]["S"].removeprefix(head) for i in items if i["sk"]["S"] != head]
+        return GrantSlots(version, tuple(ids[:cap]))
+
+    def exchange_code(
+        self,
+        code: AuthorizationCode,
+        grant: Grant,
+        event: AccountEvent,
+        version: int = 0,
+        evict: str | None = None,
+    ) -> None:
+        head = key(grants_partition(grant.user_id), session_grants_prefix(grant.session_id))
+        # The session's grants as the exchange read them: no other exchange between.
+        seen = "attribute_not_exists(version)" if version == 0 else "version = :seen"
+        evicted = (
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": grant_key(grant.user_id, grant.session_id, evict),
+                        # Not ended meanwhile: else the count read is not the count.
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            ]
+            if evict is not None
+            else []
+        )
         transact(
             self.client,
             "exchange_code",
@@ -190,8 +234,29 @@ class DynamoGrantStore:
                     }
                 },
                 account_event_put(self._table, event),
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": head,
+                        "UpdateExpression": "SET version = :next, #ttl = :ttl",
+                        "ConditionExpression": seen,
+                        "ExpressionAttributeNames": {"#ttl": "ttl"},
+                        "ExpressionAttributeValues": {
+                            ":next": n(version + 1),
+                            ":ttl": n(grant.expires_at // 1000 + 1),
+                            **({":seen": n(version)} if version else {}),
+                        },
+                    }
+                },
+                *evicted,
             ],
-            conflicts={0: CodeSpent, 1: CentralSessionEnded, 2: CodeSpent},
+            conflicts={
+                0: CodeSpent,
+                1: CentralSessionEnded,
+                2: CodeSpent,
+                4: GrantsChanged,
+                5: GrantsChanged,
+            },
         )
 
     def find_grant(self, user_id: str, session_id: str, grant_id: str) -> Grant | None:
@@ -287,7 +352,11 @@ class DynamoGrantStore:
         with aws("session_grants"):
             while True:
                 page = self.client.query(**request)
-                grants += [grant_from_item(item) for item in page.get("Items", [])]
+                grants += [
+                    grant_from_item(item)
+                    for item in page.get("Items", [])
+                    if item["sk"]["S"] != session_grants_prefix(session_id)  # the version's
+                ]
                 if "LastEvaluatedKey" not in page:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

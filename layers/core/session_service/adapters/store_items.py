@@ -168,6 +168,8 @@ def session_item(session: Session) -> Item:
         item["step_ups"] = {"M": {p.proof_id: step_up_value(p) for p in session.step_ups}}
     if session.refresh_digests:
         item["refresh_digests"] = {"SS": sorted(session.refresh_digests)}
+    if session.central:  # the back-channel's stream filter passes only these removals
+        item["central"] = {"BOOL": True}
     return item
 
 
@@ -190,6 +192,7 @@ def session_from_item(item: Item) -> Session:
         amr=tuple(str(m["S"]) for m in item["amr"]["L"]) if "amr" in item else PASSWORD_AMR,
         # (DynamoDB Local's stream shows an empty map as {}, without its type)
         step_ups=_step_ups(item["step_ups"].get("M", {})) if "step_ups" in item else None,
+        central=item.get("central", {}).get("BOOL") is True,
     )
 
 

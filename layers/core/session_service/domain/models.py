@@ -98,6 +98,9 @@ class Session:
     amr: tuple[str, ...] = PASSWORD_AMR
     # Its step-ups, newest last (None: none yet; its first one writes them whole).
     step_ups: tuple[StepUpProof, ...] | None = None
+    # A central session (single sign-on's, the hosted sign-in's): only such a session has
+    # apps' grants, so only its ending is told to the back-channel (docs/sso.md).
+    central: bool = False
 
     def proven(self, proof_id: str | None) -> tuple[Millis, tuple[str, ...]]:
         """When and how the holder of a token naming `proof_id` last proved a credential:

@@ -166,6 +166,7 @@ class SessionService:
             refresh_digests=frozenset({refresh.digest}),
             auth_time=now,
             amr=request.amr,
+            central=request.central,
         )
         return session, refresh
 

@@ -17,6 +17,11 @@ from session_service.domain.models import AccountEvent, Millis, Session, UserPro
 from session_service.domain.ports import SessionStore, StaleWrite
 from session_service.domain.sessions.session_records import SessionPolicy
 from session_service.domain.sessions.tokens import AccessTokens, RefreshTokens
+from session_service.domain.sso.grant_exchange import (
+    MAX_GRANTS_PER_SESSION,
+    exchange_within_cap,
+    time_ordered_id,
+)
 from session_service.domain.sso.grant_tokens import (
     GrantRefreshToken,
     GrantTokens,
@@ -92,7 +97,9 @@ class SingleSignOn:
         grant_tokens: GrantTokens,
         policy: SessionPolicy,
         clock: Callable[[], float] = time.time,
+        max_grants: int = MAX_GRANTS_PER_SESSION,
     ) -> None:
+        self._max_grants = max_grants
         self._policy = policy
         self._grants = grants
         self._sessions = sessions
@@ -170,7 +177,7 @@ class SingleSignOn:
                 session_id=central.session_id,
                 auth_time=central.auth_time,
                 amr=central.amr,
-                grant_id=str(uuid.uuid4()),
+                grant_id=time_ordered_id(now),  # its grant's age: the cap ends the oldest
                 issued_at=now,
                 # never beyond the central session it hangs on
                 expires_at=Millis(min(now + CODE_TTL_MS, central.expires_at)),
@@ -224,7 +231,7 @@ class SingleSignOn:
             session_id=code.session_id,
         )
         try:
-            self._grants.exchange_code(code, grant, signed_in)
+            exchange_within_cap(self._grants, code, grant, signed_in, self._max_grants)
         except CodeSpent:
             self._grants.end_grant(code.user_id, code.session_id, code.grant_id)
             raise InvalidGrant("The authorization code was used already.") from None

@@ -86,6 +86,19 @@ class Grant:
         return {"client_id": self.client_id, "scope": self.scope, "grant_id": self.grant_id}
 
 
+@dataclass(frozen=True, slots=True)
+class GrantSlots:
+    """A central session's grants as an exchange reads them: the version of the set (0:
+    none yet) and the ids of the oldest (as many as the cap), oldest first."""
+
+    version: int
+    grant_ids: tuple[str, ...]
+
+
+class GrantsChanged(StoreError):
+    """Another exchange (or an ending) changed the session's grants since they were read."""
+
+
 class CodeSpent(StoreError):
     """The code was exchanged already (or never issued): the exchange is refused."""
 
@@ -103,10 +116,23 @@ class GrantStore(Protocol):
         """The code by its digest, spent or not (consistent read)."""
         ...
 
-    def exchange_code(self, code: AuthorizationCode, grant: Grant, event: AccountEvent) -> None:
+    def grant_slots(self, user_id: str, session_id: str, cap: int) -> GrantSlots:
+        """The session's grants' version and its `cap` oldest grants (one bounded read)."""
+        ...
+
+    def exchange_code(
+        self,
+        code: AuthorizationCode,
+        grant: Grant,
+        event: AccountEvent,
+        version: int = 0,
+        evict: str | None = None,
+    ) -> None:
         """Spend the code and create its grant at once, with the record of its event
         (SsoSignIn), if the code is unspent (else CodeSpent) and its central session still
-        exists (else CentralSessionEnded)."""
+        exists (else CentralSessionEnded); the session's grants move from `version` to the
+        next, and `evict`'s grant (the session's) is deleted, if they are as read (else
+        GrantsChanged)."""
         ...
 
     def find_grant(self, user_id: str, session_id: str, grant_id: str) -> Grant | None: ...
