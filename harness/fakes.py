@@ -212,6 +212,7 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
                 2
                 + (2 if proof is not None and proof.passkey is not None else 0)
                 + (1 if proof is not None and proof.challenge_digest is not None else 0)
+                + (1 if change.event is not None else 0)
             )
             current = self.sessions.get((user_id, change.session_id))
             if (
@@ -225,6 +226,10 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
                     and (
                         len(current.refresh_digests) != len(change.digests)
                         or not change.digests - {change.new_digest} <= current.refresh_digests
+                        or (
+                            change.replaced_digest is not None
+                            and change.replaced_digest not in current.refresh_digests
+                        )
                     )
                 )
             ):
@@ -255,6 +260,8 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
                     change.step_up,
                 ),
             )
+            if change.event is not None:
+                self.account_events.append(change.event)
 
     def record_login_attempt(self, attempt: LoginAttempt) -> bool:
         with self._lock:

@@ -7,18 +7,21 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from harness.sso_apps import PKCE_CHALLENGE, PKCE_VERIFIER
 from harness.stack import ISSUER, HttpAnswer, Stack
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD
 from tests.integration.client_admin import NATIVE_APP
 
 VERIFIER = PKCE_VERIFIER
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
-def signed_in(stack: Stack) -> str:
-    """A central session's cookie header for ada."""
-    stack.http("POST", "/auth/register", {"username": "ada", "password": PASSWORD})
-    tokens = login(stack)
-    return f"__Host-sso={tokens['refresh_token']}"
+def signed_in(stack: Stack, username: str = "ada") -> str:
+    """A central session's cookie header for a new user, as the hosted page sets it (its
+    form posted for an app's request: the request itself is checked at the authorize
+    endpoint, where the page sends the browser back)."""
+    stack.http("POST", "/auth/register", {"username": username, "password": PASSWORD})
+    form = {"request": "response_type=code", "username": username, "password": PASSWORD}
+    answer = stack.http("POST", "/signin", urlencode(form), headers={**FORM, "origin": ISSUER})
+    return sso_cookie_of(answer)
 
 
 def authorize(stack: Stack, client_id: str, cookie: str | None = None, **params: str) -> HttpAnswer:

@@ -125,7 +125,7 @@ def central_with_apps(
 ) -> tuple[str, str]:
     if register:
         services.accounts.register("ada", PASSWORD, CLIENT.ip)
-    tokens = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    tokens = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT, central=True))
     central = sso.central_session(tokens.refresh_token)
     assert central is not None
     for app in apps:
@@ -177,7 +177,7 @@ def test_only_the_ended_sessions_apps_hear_of_it(
     services: Services, store: SessionStore, sso: SingleSignOn
 ) -> None:
     user_id, session_id = central_with_apps(services, sso, ("billing",))
-    other = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    other = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT, central=True))
     other_central = sso.central_session(other.refresh_token)
     assert other_central is not None
     code = sso.find_code(

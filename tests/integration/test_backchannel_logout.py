@@ -85,8 +85,10 @@ def ended_central_session(stack: Stack, *apps: BackchannelApp) -> tuple[list[dic
         assert tokens.status == 200, tokens.json()
         clients.append(client)
         id_tokens.append(tokens.json()["id_token"])
-    logout = stack.http("POST", "/auth/logout", {"refresh_token": cookie.split("=", 1)[1]})
-    assert logout.status == 204
+    # (signed out on the service's own page: /auth/logout takes no central session's token)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    headers = {**form, "cookie": cookie, "origin": ISSUER}
+    assert stack.http("POST", "/oauth2/logout", "", headers=headers).status == 200
     return clients, id_tokens[0]
 
 

@@ -11,14 +11,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from harness.stack import ISSUER, HttpAnswer, Stack
 from tests.helpers import PASSWORD, bearer, login
+from tests.integration.aws_call_count import AwsCalls
 from tests.integration.client_admin import NATIVE_APP, WEB_APP, registered
 from tests.integration.oauth2_flow import (
     FORM,
     authorize,
     code_of,
     exchange,
+    on_the_sign_in_page,
     redirected,
     signed_in,
+    sso_cookie_of,
     token,
 )
 
@@ -121,13 +124,69 @@ def test_an_older_id_token_signs_the_browsers_own_central_session_out_too(
     client = registered(stack, {**NATIVE_APP, "post_logout_redirect_uris": []})
     old = app_tokens(stack, client["client_id"], signed_in(stack))
     # The browser's central session is now another one of the same user
-    browser = f"__Host-sso={login(stack)['refresh_token']}"
+    ada = {"username": "ada", "password": PASSWORD}
+    browser = sso_cookie_of(on_the_sign_in_page(stack, client["client_id"], ada))
     newer = app_tokens(stack, client["client_id"], browser)
     hint = {"id_token_hint": old["id_token"]}
     done = stack.http("GET", f"/oauth2/logout?{urlencode(hint)}", headers={"cookie": browser})
     assert done.status == 200
     refused = stack.http("GET", "/oauth2/userinfo", headers=bearer(newer["access_token"]))
     assert refused.status == 401
+    assert [c.split(";")[0] for c in done.cookies] == ["__Host-sso="]
+
+
+def test_an_api_refresh_token_is_no_central_session_cookie(stack: Stack) -> None:
+    # Given ada's API session (body mode), whose refresh token a thief holds
+    client = registered(stack, NATIVE_APP)
+    stack.http("POST", "/auth/register", {"username": "ada", "password": PASSWORD})
+    stolen = login(stack)["refresh_token"]
+    assert stolen.startswith("rt2.")
+    # When the thief sends it as the central session's cookie
+    cookie = f"__Host-sso={stolen}"
+    answer = authorize(stack, client["client_id"], cookie)
+    silent = redirected(authorize(stack, client["client_id"], cookie, prompt="none"))
+    # Then it is no central session: the password is asked for, no code is issued
+    assert (answer.status, urlsplit(answer.headers["location"]).path) == (302, "/signin")
+    assert (silent["error"], "code" in silent) == (["login_required"], False)
+    # And the API session is untouched: its token still rotates, once
+    assert stack.http("POST", "/auth/refresh", {"refresh_token": stolen}).status == 200
+
+
+def test_an_apps_access_token_cannot_end_its_central_session_at_auth_logout(
+    stack: Stack, aws_calls: AwsCalls
+) -> None:
+    # Given an app signed in on ada's central session
+    client = registered(stack, NATIVE_APP)
+    cookie = signed_in(stack)
+    app = app_tokens(stack, client["client_id"], cookie)
+    aws_calls.clear()
+    # When its access token is sent to the API's logout, as the API's own tokens are
+    answer = stack.http("POST", "/auth/logout", headers=bearer(app["access_token"]))
+    # Then it is refused as the authorizer refuses it on the API, before any write
+    assert (answer.status, answer.json()["error"]) == (401, "invalid_token")
+    assert not [call for call in aws_calls.calls if call.startswith("dynamodb.")]
+    # And the central session and the app's grant live on
+    assert "code" in redirected(authorize(stack, client["client_id"], cookie))
+    form = {"grant_type": "refresh_token", "refresh_token": app["refresh_token"]}
+    assert token(stack, {**form, "client_id": client["client_id"]}).status == 200
+
+
+def test_another_sites_logout_link_with_its_own_id_token_leaves_the_browsers_cookie(
+    stack: Stack,
+) -> None:
+    # Given ada's browser signed in, and mallory's ID token of an app
+    client = registered(stack, NATIVE_APP)
+    victim = signed_in(stack)
+    mallory = signed_in(stack, "mallory")
+    hint = {"id_token_hint": app_tokens(stack, client["client_id"], mallory)["id_token"]}
+    # When a page of another site sends ada's browser to sign out with mallory's hint
+    headers = {"cookie": victim, "sec-fetch-site": "cross-site"}
+    answer = stack.http("GET", f"/oauth2/logout?{urlencode(hint)}", headers=headers)
+    # Then mallory's central session ends, and ada's browser keeps its own, cookie and all
+    assert (answer.status, answer.cookies) == (200, [])
+    assert "code" in redirected(authorize(stack, client["client_id"], victim))
+    ended = authorize(stack, client["client_id"], mallory)
+    assert urlsplit(ended.headers["location"]).path == "/signin"
 
 
 def test_mfa_policy_required_holds_for_apps(stack_with: Callable[..., Stack]) -> None:

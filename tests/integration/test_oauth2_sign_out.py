@@ -52,8 +52,8 @@ def test_userinfo_answers_an_apps_token_until_the_central_session_ends(stack: St
     assert answer.status == 200, answer.json()
     subject = jwt.decode(tokens["id_token"], options={"verify_signature": False})["sub"]
     assert answer.json() == {"sub": subject, "preferred_username": "ada"}
-    login_token = cookie.removeprefix("__Host-sso=")
-    assert stack.http("POST", "/auth/logout", {"refresh_token": login_token}).status == 204
+    signed_out = {**FORM, "cookie": cookie, "origin": ISSUER}
+    assert stack.http("POST", "/oauth2/logout", "", headers=signed_out).status == 200
     refused = userinfo(stack, tokens["access_token"])
     assert (refused.status, refused.json()["error"]) == (401, "invalid_token")
     assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')

@@ -13,6 +13,9 @@ from urllib.parse import urlencode
 import jwt
 
 from harness.stack import Stack
+from session_service.adapters.stream_records import decode_stream_record
+from session_service.domain.activity.activity_log import activity_of
+from session_service.domain.activity.events import events_for
 from tests.helpers import PASSWORD, assert_error, login, stream_records
 from tests.integration.client_admin import NATIVE_APP, WEB_APP, registered
 from tests.integration.oauth2_flow import (
@@ -135,6 +138,29 @@ def test_a_sign_in_with_the_second_factor_renews_the_central_session_too(stack: 
     assert renewed["sid"] == first["sid"]
     assert "otp" in renewed["amr"]
     assert sessions_removed(stack) == []
+
+
+def test_signing_in_again_is_a_login_in_the_users_activity_not_a_new_session(
+    stack: Stack,
+) -> None:
+    # Given ada's central session, and the stream read up to here
+    app = registered(stack, NATIVE_APP)["client_id"]
+    stack.http("POST", "/auth/register", CREDENTIALS)
+    cookie = sso_cookie_of(on_the_sign_in_page(stack, app, CREDENTIALS))
+    sid = claims(exchange(stack, app, code_of(stack, app, cookie)).json()["id_token"])["sid"]
+    read: dict[str, str] = {}
+    stream_records(stack, read)
+    # When she signs in again on the page (an app's prompt=login)
+    again = on_the_sign_in_page(stack, app, CREDENTIALS, cookie, prompt="login")
+    assert again.status == 303
+    # Then her activity has a login of that session, from where she signed in, written
+    # with the renewal; the bus hears SsoSessionRenewed, and no SessionStarted
+    changes = [change for r in stream_records(stack, read) if (change := decode_stream_record(r))]
+    activity = [(e.type, e.session_id, e.ip, e.user_agent) for c in changes for e in activity_of(c)]
+    assert activity == [("login_succeeded", sid, "198.51.100.1", "pytest")]
+    renewed = [event for change in changes for event in events_for(change)]
+    assert [event.detail_type for event in renewed] == ["SsoSessionRenewed"]
+    assert renewed[0].detail["session_id"] == sid
 
 
 def test_another_users_sign_in_replaces_the_browsers_central_session(stack: Stack) -> None:

@@ -61,6 +61,7 @@ def test_published_samples_have_the_shape_the_publisher_produces() -> None:
             "ClientRegistered",
             "ClientDeleted",
             "SsoSignIn",
+            "SsoSessionRenewed",
         }
     )
     for detail_type, event in documented.items():
@@ -146,6 +147,8 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
         "passkey-changes": {"PasskeyAdded", "PasskeySignCountRegressed", "PasskeyRemoved"},
         "client-changes": {"ClientRegistered", "ClientDeleted"},
         "sso-sign-in": {"SsoSignIn"},
+        # A sign-in again: a login in the user's activity, so a new device's is told too
+        "sso-session-renewed": {"SsoSessionRenewed", "NewDeviceSignIn"},
     }[name]
     assert kinds == expected
     assert result == {"batchItemFailures": []}

@@ -47,7 +47,7 @@ def sso(services: Services, store: SessionStore) -> SingleSignOn:
 
 def signed_in(services: Services) -> IssuedTokens:
     services.accounts.register("ada", PASSWORD, CLIENT.ip)
-    return services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    return services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT, central=True))
 
 
 def central(sso: SingleSignOn, tokens: IssuedTokens) -> CentralSession:
@@ -80,6 +80,10 @@ def test_the_cookie_of_a_live_session_names_its_central_session(
     assert found.amr == ("pwd",)
     assert sso.central_session(None) is None
     assert sso.central_session("rt2.garbage") is None
+    # An API session's refresh token (rt2.), genuine and current, names no central session
+    api = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    assert api.refresh_token.startswith("rt2.")
+    assert sso.central_session(api.refresh_token) is None
     services.ending.logout(tokens.session.user_id, tokens.session.session_id)
     assert sso.central_session(tokens.refresh_token) is None
 

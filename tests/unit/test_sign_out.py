@@ -53,6 +53,28 @@ def test_without_a_hint_only_a_confirmed_request_ends_the_browsers_session() -> 
     assert signed_out(None, central("ada", "s2"), confirmed=True) == [("ada", "s2")]
 
 
+def clears_cookie(
+    hint: str | None, browser: CentralSession | None, confirmed: bool = False
+) -> bool:
+    sign_out = CentralSignOut(cast(AccessTokens, Hints()), lambda _: None, lambda u, s: None)
+    request = SignOutRequest(hint, None, None, None, browser, confirmed)
+    return sign_out.sign_out(request).clears_cookie
+
+
+def test_the_cookie_is_cleared_only_when_the_browsers_own_central_session_ends() -> None:
+    # Its own session, or an older one of the same user (which ends the browser's too)
+    assert clears_cookie("ada:s1", central("ada", "s1")) is True
+    assert clears_cookie("ada:s1", central("ada", "s2")) is True
+    assert clears_cookie(None, central("ada", "s2"), confirmed=True) is True
+    # No live central session in the browser: whatever it holds is cleared
+    assert clears_cookie("eve:s9", None) is True
+    assert clears_cookie(None, None) is True
+    # Another user's hint (another site's link): the browser's session and cookie stay
+    assert clears_cookie("eve:s9", central("ada", "s2")) is False
+    # Not confirmed, no hint: the page asks, nothing changes
+    assert clears_cookie(None, central("ada", "s2")) is False
+
+
 def test_a_redirect_the_app_did_not_register_is_refused() -> None:
     sign_out = CentralSignOut(cast(AccessTokens, Hints()), lambda _: None, lambda u, s: None)
     request = SignOutRequest("ada:s1", "https://evil.example/", None, None, None, False)

@@ -310,6 +310,8 @@ class DynamoSessionStore:
             )
         if proof is not None and proof.event is not None:
             items.append(account_event_put(self._table, proof.event))
+        if change.event is not None:  # a central session's renewal: a sign-in's record
+            items.append(account_event_put(self._table, change.event))
         if proof is not None and proof.passkey is not None:
             for item in passkey_use_items(self._table, proof.passkey):
                 conflicts[len(items)] = SecondFactorSpent

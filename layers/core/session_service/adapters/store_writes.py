@@ -227,7 +227,8 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
     digests, as_read = "ADD refresh_digests :fresh SET", ""
     if change.digests is not None:
         # A central session's: the set written whole holds as many tokens as it did when
-        # read (one of them, the cookie's, replaced), each of the others still there.
+        # read (one of them, the cookie's, replaced), each of the others still there, and
+        # the cookie's too: of two renewals from one cookie at once, one wins.
         digests = "SET refresh_digests = :fresh,"
         kept = sorted(change.digests - {change.new_digest})
         value.update({f":kept{i}": s(d) for i, d in enumerate(kept)})
@@ -235,6 +236,9 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
         as_read = " AND size(refresh_digests) = :held" + "".join(
             f" AND contains(refresh_digests, :kept{i})" for i in range(len(kept))
         )
+        if change.replaced_digest is not None:
+            value[":replaced"] = s(change.replaced_digest)
+            as_read += " AND contains(refresh_digests, :replaced)"
     fresh = sorted(change.digests) if change.digests is not None else [change.new_digest]
     return {
         "Update": {

@@ -246,6 +246,7 @@ AccountEventType = Literal[
     "PasswordResetRequested",
     "FactorsReset",
     "SsoSignIn",
+    "SsoSessionRenewed",
 ]
 
 

@@ -175,9 +175,8 @@ class NewSession:
 
 @dataclass(frozen=True, slots=True)
 class Reauthentication:
-    """A fresh proof of the credential for a live session: its auth_time and amr change,
-    and a new refresh token joins the session's current ones (the others stay good, so
-    another tab is not signed out)."""
+    """A fresh proof of the credential for a live session: a new auth_time and amr, and a
+    new refresh token beside the session's current ones (another tab's stays good)."""
 
     credential: Credential
     session_id: str
@@ -198,8 +197,10 @@ class Reauthentication:
     not_before: Millis | None
     max_digests: int
     second_factor: SecondFactorUse | None = None
-    # A central session's tokens, written whole (its cookie's replaced), if still as read.
+    # A central session's renewal: its tokens, written if as read; its cookie's; a record.
     digests: frozenset[str] | None = None
+    replaced_digest: str | None = None
+    event: AccountEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)

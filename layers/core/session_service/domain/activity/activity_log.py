@@ -55,6 +55,8 @@ _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "PasswordResetRequested": "password_reset_requested",
     "FactorsReset": "factors_reset",
     "SsoSignIn": "sso_sign_in",
+    # The hosted page's sign-in again, which renewed the browser's central session.
+    "SsoSessionRenewed": "login_succeeded",
 }
 _ACCOUNT_EVENT_REASON = {"PasskeySignCountRegressed": "passkey_sign_count_regressed"}
 # What a User-Agent header is, by the first of these it contains (the order matters: every

@@ -41,6 +41,7 @@ EMAIL_VERIFIED = "EmailVerified"
 PASSWORD_RESET_REQUESTED = "PasswordResetRequested"
 FACTORS_RESET = "FactorsReset"
 SSO_SIGN_IN = "SsoSignIn"
+SSO_SESSION_RENEWED = "SsoSessionRenewed"
 CLIENT_REGISTERED = "ClientRegistered"
 CLIENT_DELETED = "ClientDeleted"
 
@@ -157,6 +158,7 @@ _ACCOUNT_EVENT_TIME = {
     PASSWORD_RESET_REQUESTED: "requested_at",
     FACTORS_RESET: "reset_at",
     SSO_SIGN_IN: "signed_in_at",
+    SSO_SESSION_RENEWED: "renewed_at",
 }
 
 
@@ -185,6 +187,9 @@ def _account_events(change: StreamChange) -> list[ServiceEvent]:
         detail |= {"reason": event.reason, "failures": event.failures}
     if kind == SSO_SIGN_IN:
         detail |= {"client_id": event.client_id, "session_id": event.session_id}
+    if kind == SSO_SESSION_RENEWED:
+        # A sign-in again, as SessionStarted tells of a login: which session, from where
+        detail |= {"session_id": event.session_id, "ip": event.ip, "user_agent": event.user_agent}
     detail[_ACCOUNT_EVENT_TIME[kind]] = rfc3339(event.at)
     return [ServiceEvent(kind, detail)]
 

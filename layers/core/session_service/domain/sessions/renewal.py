@@ -6,10 +6,11 @@ the hosted page's sign-in of a browser that already holds its user's central ses
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import replace
 
 from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
-from session_service.domain.models import StepUpProof
+from session_service.domain.models import AccountEvent, Millis, StepUpProof
 from session_service.domain.ports import (
     CredentialChanged,
     Reauthentication,
@@ -20,6 +21,7 @@ from session_service.domain.ports import (
 from session_service.domain.sessions.lifecycle import (
     CREDENTIALS_CHANGED,
     MAX_GRACE_SIBLINGS,
+    MAX_USER_AGENT_LENGTH,
     SessionService,
 )
 from session_service.domain.sessions.session_records import (
@@ -48,7 +50,7 @@ class SessionRenewal:
         if not start.central or not browser_token or start.credential is None:
             return self._sessions.start(start)
         try:
-            token = self._refresh_tokens.parse(browser_token)
+            token = self._refresh_tokens.parse_central(browser_token)
         except InvalidGrant:
             return self._sessions.start(start)
         if token.user_id != start.user_id:
@@ -59,6 +61,7 @@ class SessionRenewal:
             start.amr,
             start.second_factor,
             central_digest=token.digest,
+            client=start.client,
         )
         try:
             return self.reauthenticate(request)
@@ -111,6 +114,8 @@ class SessionRenewal:
                 max_digests=2 * MAX_GRACE_SIBLINGS,
                 second_factor=request.second_factor,
                 digests=digests if central else None,
+                replaced_digest=request.central_digest,
+                event=_renewed(request, now) if central else None,
             )
             try:
                 self._store.reauthenticate(change)
@@ -130,3 +135,18 @@ class SessionRenewal:
             return self._sessions.issue(updated, sibling, now)
         # Refreshed twice meanwhile: contention, not a wrong credential (no throttle place).
         raise Unavailable(retry_after=1)
+
+
+def _renewed(request: ReauthRequest, now: Millis) -> AccountEvent:
+    """The record of a central session's renewal: a sign-in the user's activity shows as a
+    login (login_succeeded), from where it came; not a new session (no SessionStarted)."""
+    client = request.client
+    return AccountEvent(
+        str(uuid.uuid4()),
+        request.credential.user_id,
+        "SsoSessionRenewed",
+        now,
+        ip=client.ip if client else "",
+        user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH] if client else "",
+        session_id=request.session_id,
+    )

@@ -44,6 +44,10 @@ class SessionEnding:
         genuine token of the session will do (an old one could end it as reuse anyway)."""
         if access_token:
             claims = self._access_tokens.verify(access_token)
+            if claims.client_id is not None:
+                # An app's (single sign-on): its grant ends at /oauth2/revoke, the central
+                # session it hangs on at /oauth2/logout; as the authorizer refuses it here.
+                raise InvalidToken("An app's access token cannot end a session here.")
             self.logout(claims.user_id, claims.session_id)
         elif refresh_token:
             token = self._refresh_tokens.parse(refresh_token)
@@ -118,12 +122,14 @@ class SessionEnding:
     def end_replaced(self, refresh_token: str, user_id: str, kept: str = "") -> None:
         """End the session a new login replaces (the browser's previous cookie), if it is
         a genuine token of the same user and not the session `kept` (the sign-in renewed
-        it); anything else is ignored."""
+        it); anything else is ignored. A central session's token is never replaced so: its
+        sign-in renewed that session, or found it ended, or lost the race to another sign-in
+        from the same cookie, whose renewal the session now is (docs/sso.md)."""
         try:
             token = self._refresh_tokens.parse(refresh_token)
         except InvalidGrant:
             return
-        if token.user_id == user_id and token.session_id != kept:
+        if token.user_id == user_id and token.session_id != kept and not token.central:
             self.logout(token.user_id, token.session_id)
 
     def end_after_failed_step_ups(self, user_id: str, session_id: str) -> bool:

@@ -111,8 +111,10 @@ class ReauthRequest:
     amr: tuple[str, ...]
     second_factor: SecondFactorUse | None = None
     # A central session's renewal on the hosted page: the browser's cookie (its digest),
-    # which the new token replaces (the session must still hold it).
+    # which the new token replaces (the session must still hold it), and where the sign-in
+    # came from (its record's, as a login's).
     central_digest: str | None = None
+    client: ClientInfo | None = None
 
 
 def ended_record(

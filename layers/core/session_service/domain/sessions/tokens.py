@@ -379,6 +379,14 @@ class RefreshTokens:
             central=match["kind"] == "ct",
         )
 
+    def parse_central(self, value: str) -> RefreshToken:
+        """A central session's token (the hosted sign-in's cookie): any other genuine
+        token, an API session's above all, is no central session's (docs/sso.md)."""
+        token = self.parse(value)
+        if not token.central:
+            raise InvalidGrant("The token is not a central session's.")
+        return token
+
 
 def token_mac(key: MacKey, body: str) -> str:
     """The MAC an opaque token of ours ends with (128 bits of HMAC-SHA256, base64url); the

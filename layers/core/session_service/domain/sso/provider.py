@@ -119,7 +119,7 @@ class SingleSignOn:
         if not cookie_token:
             return None
         try:
-            token = self._session_tokens.parse(cookie_token)
+            token = self._session_tokens.parse_central(cookie_token)
         except InvalidGrant:
             return None
         live = self._live_session(token.user_id, token.session_id)

@@ -33,6 +33,9 @@ class SignOutOutcome:
     redirect_to: str | None
     # False: nothing proves who asked (no hint, not confirmed): the page asks the user
     signed_out: bool
+    # The browser's cookie is cleared: its own central session ended (or it held none
+    # live). A hint of another user's session (a link of another site) leaves it.
+    clears_cookie: bool = False
 
 
 class CentralSignOut:
@@ -63,10 +66,10 @@ class CentralSignOut:
         elif request.confirmed and request.cookie_session is not None:
             session = (request.cookie_session.user_id, request.cookie_session.session_id)
         redirect_to = self._redirect(client_id, request)
-        if session is None:
-            return SignOutOutcome(redirect_to=None, signed_out=request.cookie_session is None)
-        self._end_session(*session)
         browser = request.cookie_session
+        if session is None:
+            return SignOutOutcome(None, signed_out=browser is None, clears_cookie=browser is None)
+        self._end_session(*session)
         if (
             browser is not None
             and browser.user_id == session[0]
@@ -75,7 +78,8 @@ class CentralSignOut:
             # An older ID token of the same user: the browser's own central session ends
             # too, else the page would say signed out while it is not
             self._end_session(browser.user_id, browser.session_id)
-        return SignOutOutcome(redirect_to=redirect_to, signed_out=True)
+        ours = browser is None or browser.user_id == session[0]
+        return SignOutOutcome(redirect_to=redirect_to, signed_out=True, clears_cookie=ours)
 
     def _redirect(self, client_id: str | None, request: SignOutRequest) -> str | None:
         uri = request.post_logout_redirect_uri

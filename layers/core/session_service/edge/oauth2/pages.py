@@ -60,8 +60,8 @@ def confirm_sign_out(params: Mapping[str, str]) -> Response[str]:
     return _html(200, _page("Sign out", form))
 
 
-def signed_out(cleared: Cookie) -> Response[str]:
-    return _html(200, _page("Signed out", "<p>You are signed out of every app.</p>"), [cleared])
+def signed_out(cleared: list[Cookie]) -> Response[str]:
+    return _html(200, _page("Signed out", "<p>You are signed out of every app.</p>"), cleared)
 
 
 def sign_in_form(

@@ -94,14 +94,15 @@ def user_router(
         )
         if not outcome.signed_out:
             return pages.confirm_sign_out(params)
-        cleared = sso_cookie("", 0)
+        # (the browser's own central session ended: a hint of another's leaves its cookie)
+        cleared = [sso_cookie("", 0)] if outcome.clears_cookie else []
         if outcome.redirect_to is not None:
             return Response(
                 status_code=302,
                 content_type="text/plain",
                 body="",
                 headers={"Location": outcome.redirect_to, "Cache-Control": "no-store"},
-                cookies=[cleared],
+                cookies=cleared,
             )
         return pages.signed_out(cleared)
 

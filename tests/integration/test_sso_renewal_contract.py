@@ -1,0 +1,129 @@
+"""Signing in again on the hosted page (domain/sessions/renewal.py) over each backend (in
+memory, moto, DynamoDB Local): the browser's central session is renewed only from its own
+token (a central one, ct2./ct3.), never from an API session's; of 8 sign-ins from one
+cookie at once exactly one renews it, and the others, whose cookie it no longer holds, start
+central sessions of their own and end none; a renewal is recorded as a sign-in."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.domain import CLIENT, Services
+from harness.sso_domain import build_single_sign_on
+from session_service.domain.errors import ServiceError
+from session_service.domain.flows.password_flows import LoginRequest
+from session_service.domain.ports import SessionStore
+from session_service.domain.sessions.session_records import IssuedTokens
+from session_service.domain.sso.provider import SingleSignOn
+from tests.helpers import burst
+from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS, account_events
+
+pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
+
+PASSWORD = "correct horse"
+BURST = 8
+
+
+@pytest.fixture
+def services(services_with: Callable[..., Services]) -> Services:
+    # Room for the burst's sessions: an eviction by the cap would end the oldest, the
+    # renewed one
+    return services_with(throttle=ROOM_FOR_BURSTS, max_sessions_per_user=BURST + 2)
+
+
+@pytest.fixture
+def sso(services: Services, store: SessionStore) -> SingleSignOn:
+    return build_single_sign_on(services, store)
+
+
+def on_the_page(services: Services, cookie: str | None = None) -> IssuedTokens:
+    """ada's sign-in on the hosted page, by the browser holding `cookie`."""
+    return services.accounts.login(
+        LoginRequest("ada", PASSWORD, CLIENT, replaces=cookie, central=True)
+    )
+
+
+def test_a_sign_in_renews_a_central_session_only_from_its_own_token(
+    services: Services, sso: SingleSignOn
+) -> None:
+    # Given ada's API session (its refresh token, rt2.) in the browser's central cookie
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
+    api = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT))
+    assert api.refresh_token.startswith("rt2.")
+    # When she signs in on the hosted page
+    central = on_the_page(services, api.refresh_token)
+    # Then that is a new central session, not the API session renewed
+    assert central.session.session_id != api.session.session_id
+    assert central.refresh_token.startswith("ct2.")
+    assert sso.central_session(api.refresh_token) is None
+    # And from the central session's own token, a sign-in again renews it
+    again = on_the_page(services, central.refresh_token)
+    assert again.session.session_id == central.session.session_id
+    assert again.refresh_token.startswith("ct3.")
+
+
+def reads_together(store: SessionStore, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Each thread's first read of a session waits until `count` threads have read it: all
+    of them see it as it was, before any of their writes (else the burst's threads, which
+    spend most of their time checking the password, would rarely overlap there)."""
+    read = store.authorization_lookup
+    together = threading.Barrier(count, timeout=30)
+    waited = threading.local()
+
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        if not getattr(waited, "done", False):
+            waited.done = True
+            together.wait()
+        return found
+
+    monkeypatch.setattr(store, "authorization_lookup", gated)
+
+
+def test_8_sign_ins_from_one_cookie_at_once_renew_it_once_and_end_nothing(
+    services: Services, sso: SingleSignOn, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ada's central session in the browser, renewed once already (a session's first
+    # renewal is kept apart by another condition: its step-ups must still be none)
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
+    first = on_the_page(services, on_the_page(services).refresh_token)
+    renewed_id = first.session.session_id
+    issued: dict[int, IssuedTokens] = {}
+    reads_together(store, monkeypatch, BURST)
+
+    def sign_in_again(index: int) -> str:
+        try:
+            issued[index] = on_the_page(services, first.refresh_token)
+        except ServiceError as refused:
+            return type(refused).__name__
+        return "renewed" if issued[index].session.session_id == renewed_id else "started"
+
+    # When 8 sign-ins from that cookie run at once, each having read the session as it was
+    outcomes = burst(BURST, sign_in_again)
+    monkeypatch.undo()
+    # Then exactly one renewed it; the others, whose cookie it no longer held, started
+    # central sessions of their own
+    assert outcomes == Counter({"renewed": 1, "started": BURST - 1})
+    (winner,) = [t for t in issued.values() if t.session.session_id == renewed_id]
+    # And nothing ended: the winner's cookie names the renewed session, each other's its
+    # own, and the cookie they all presented names none
+    for tokens in issued.values():
+        found = sso.central_session(tokens.refresh_token)
+        assert found is not None
+        assert found.session_id == tokens.session.session_id
+    assert sso.central_session(first.refresh_token) is None
+    live = services.sessions.list_sessions(first.session.user_id)
+    assert len(live) == BURST
+    renewed = [s for s in live if s.session_id == renewed_id]
+    assert [len(s.refresh_digests) for s in renewed] == [1]
+    assert winner.refresh_token.startswith("ct3.")
+    # And one record of the renewal, as a sign-in's
+    records = [e for e in account_events(store) if e.event_type == "SsoSessionRenewed"]
+    assert [(e.session_id, e.ip, e.user_agent) for e in records] == [
+        (renewed_id, CLIENT.ip, CLIENT.user_agent)
+    ] * 2
