@@ -101,6 +101,18 @@ def ask_for_a_step_up(page: Page) -> None:
             time.sleep(0.3)
 
 
+def confirm_if_asked(page: Page, done: str) -> None:
+    """Until the JavaScript condition `done` holds: a loaded machine may take longer than
+    REAUTH_MAX_AGE_SECONDS (3 s in the cookie-mode runs) from the sign-in to a route that
+    needs a recent one; the page then asks to confirm it's you (the password) and retries
+    by itself."""
+    page.wait_for_function(f"() => ({done}) || !document.querySelector('#step-up').hidden")
+    if page.locator("#step-up").is_visible():
+        page.fill("#reauth [name=password]", PASSWORD)
+        page.click("#reauth button[type=submit]")
+    page.wait_for_function(f"() => {done}")
+
+
 def refresh_cookie(context: BrowserContext) -> dict[str, Any] | None:
     found = [dict(c) for c in context.cookies() if c["name"] == COOKIE and c["value"]]
     return found[0] if found else None

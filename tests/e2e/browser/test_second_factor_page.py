@@ -10,30 +10,16 @@ import time
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.browser.pages import ask_for_a_step_up, log_in, open_demo
+from tests.e2e.browser.pages import ask_for_a_step_up, confirm_if_asked, log_in, open_demo
 from tests.e2e.service import Service
 from tests.helpers import PASSWORD, totp_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
-def _confirm_if_asked(page: Page, then: str) -> None:
-    """Until `then` shows: a loaded machine may take longer than REAUTH_MAX_AGE_SECONDS
-    (3 s here) from the sign-in to a route that needs a recent one; the page then asks to
-    confirm it's you (the password: no second factor yet) and retries by itself."""
-    page.wait_for_function(
-        f"() => !document.querySelector('{then}').hidden"
-        " || !document.querySelector('#step-up').hidden"
-    )
-    if page.locator("#step-up").is_visible():
-        page.fill("#reauth [name=password]", PASSWORD)
-        page.click("#reauth button[type=submit]")
-    expect(page.locator(then)).to_be_visible()
-
-
 def _enroll(page: Page) -> tuple[str, list[str]]:
     page.click("#totp-on")
-    _confirm_if_asked(page, "#totp-setup")
+    confirm_if_asked(page, "!document.querySelector('#totp-setup').hidden")
     # The URI is drawn as a QR code (an SVG of the local run's), the key shown beside it
     expect(page.locator("#qr svg path")).to_have_count(1)
     secret = page.locator("#totp-secret").inner_text()
