@@ -108,12 +108,14 @@ class InMemoryGrantStore:
             self._call("end_grant")
             self.grants.pop((user_id, session_id, grant_id), None)
 
-    def end_grants(self, grants: Sequence[Grant]) -> None:
+    def end_grants(self, user_id: str, session_id: str, grants: Sequence[Grant]) -> None:
         with self.store._lock:
-            for start in range(0, len(grants), 25):  # one BatchWriteItem per 25
+            # One BatchWriteItem per 25 deletes: the grants, then the session's version
+            for start in range(0, len(grants) + 1, 25):
                 self._call("end_grants")
                 for grant in grants[start : start + 25]:
                     self.grants.pop(_id(grant), None)
+            self.store.sso_grant_versions.pop((user_id, session_id), None)
 
     def keep_alive(
         self, user_id: str, session_id: str, idle_expires_at: Millis, now: Millis

@@ -23,6 +23,32 @@ TIMEOUT = 1.2
 LATE = 0.3
 
 
+def _request(connection: socket.socket) -> bytes:
+    """What the caller sent: its head and the body its Content-Length announces (a client
+    may send them apart), or what came before a 0.2 s silence."""
+    read = b""
+    try:
+        while True:
+            head, separator, body = read.partition(b"\r\n\r\n")
+            if separator:
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                if len(body) >= length:
+                    return read
+            chunk = connection.recv(65536)
+            if not chunk:
+                return read
+            read += chunk
+    except TimeoutError:
+        return read
+
+
 class RawApp:
     """A TCP server on loopback that keeps what it reads of each connection and answers
     with `answer` (bytes written at once) or `trickle` (one byte every 0.05 s, until the
@@ -47,10 +73,7 @@ class RawApp:
     def _answer(self, connection: socket.socket) -> None:
         with connection:
             connection.settimeout(0.2)
-            try:
-                self.requests.append(connection.recv(65536))
-            except TimeoutError:
-                self.requests.append(b"")
+            self.requests.append(_request(connection))
             try:
                 connection.sendall(self.answer)
                 for byte in self.trickle * 1000:

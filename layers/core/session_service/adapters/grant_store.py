@@ -301,11 +301,12 @@ class DynamoGrantStore:
                 TableName=self._table, Key=grant_key(user_id, session_id, grant_id)
             )
 
-    def end_grants(self, grants: Sequence[Grant]) -> None:
+    def end_grants(self, user_id: str, session_id: str, grants: Sequence[Grant]) -> None:
+        version = key(grants_partition(user_id), session_grants_prefix(session_id))
         deletes = [
             {"DeleteRequest": {"Key": grant_key(grant.user_id, grant.session_id, grant.grant_id)}}
             for grant in grants
-        ]
+        ] + [{"DeleteRequest": {"Key": version}}]
         for start in range(0, len(deletes), BATCH_WRITE_ITEMS):
             pending = {self._table: deletes[start : start + BATCH_WRITE_ITEMS]}
             for attempt in range(BATCH_WRITE_ATTEMPTS):

@@ -247,7 +247,7 @@ class BackchannelLogout:
                     )
                 if outcome is not None:
                     undelivered.append(outcome)
-            self._grants.end_grants(plan.grants)
+            self._grants.end_grants(plan.session.user_id, plan.session.session_id, plan.grants)
         except Exception as failure:  # a token not signed, a grant not forgotten
             return SessionLogout(plan.session, failure=failure)
         return SessionLogout(plan.session, tuple(undelivered), tuple(plan.skipped))

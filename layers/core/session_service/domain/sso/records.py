@@ -147,9 +147,10 @@ class GrantStore(Protocol):
         """Delete the grant (nothing happens if it is gone)."""
         ...
 
-    def end_grants(self, grants: Sequence[Grant]) -> None:
-        """Delete these grants (an ended session's), 25 to a write; those gone already
-        are no matter. Raises if some could not be deleted (throttled throughout)."""
+    def end_grants(self, user_id: str, session_id: str, grants: Sequence[Grant]) -> None:
+        """Delete these grants of an ended session, and what the cap kept of the session
+        (its grants' version), 25 to a write; those gone already are no matter. Raises if
+        some could not be deleted (throttled throughout)."""
         ...
 
     def keep_alive(
