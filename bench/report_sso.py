@@ -18,6 +18,7 @@ def _cost_table(results: Results) -> str:
             detail(result.warm[0]),
             str(units(result.warm_units)),
             services(result.asynchronous[0]) if result.asynchronous else "none",
+            detail(result.asynchronous[0]) if result.asynchronous else "—",
             result.note,
         ]
         for result in results.sso_calls
@@ -29,6 +30,7 @@ def _cost_table(results: Results) -> str:
         "which",
         "RRU / WRU",
         "afterwards: calls",
+        "which (back-channel logout's HTTP POSTs to the apps not counted)",
         "what happens",
     ]
     return table(headers, rows)

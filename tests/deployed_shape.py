@@ -256,9 +256,11 @@ def _dynamodb_permissions(
                 else [w.get("Item") or w["Key"] for r in requests for w in r.values()]
             )
             partitions = tuple(key[PARTITION_KEY]["S"] for key in keys)
-            yield Permission(
-                f"dynamodb:{operation}", arns[table], {"dynamodb:LeadingKeys": partitions}
-            )
+            batch: dict[str, tuple[str, ...]] = {"dynamodb:LeadingKeys": partitions}
+            if operation == "BatchWriteItem":
+                # the attributes its items carry (a delete's, its key's)
+                batch["dynamodb:Attributes"] = tuple(sorted({a for k in keys for a in k}))
+            yield Permission(f"dynamodb:{operation}", arns[table], batch)
     elif operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
         context = _item_context(operation, params)
         yield Permission(f"dynamodb:{operation}", arns[params["TableName"]], context)

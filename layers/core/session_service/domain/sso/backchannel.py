@@ -48,6 +48,9 @@ MAX_THREADS = 100
 # How long past the deadline a batch waits for a try still running.
 GRACE_SECONDS = 0.25
 DEADLINE_PASSED = "deadline passed"
+# Threads reading a batch's grants and clients: botocore keeps 10 connections to DynamoDB,
+# and more threads would wait for one.
+PLANNING_THREADS = 10
 
 
 class DeliveryFailed(Exception):
@@ -181,7 +184,8 @@ class BackchannelLogout:
         find_client = functools.cache(self._find_client)
         if not sessions:
             return []
-        with ThreadPoolExecutor(len(sessions), thread_name_prefix="backchannel-plan") as pool:
+        threads = min(len(sessions), PLANNING_THREADS)
+        with ThreadPoolExecutor(threads, thread_name_prefix="backchannel-plan") as pool:
             planned = [
                 pool.submit(contextvars.copy_context().run, self._plan, session, find_client)
                 for session in sessions
