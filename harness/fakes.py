@@ -232,6 +232,14 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
                         )
                     )
                 )
+                or (
+                    change.race_start is not None
+                    and (
+                        current.replaced_digest != change.replaced_digest
+                        or current.replaced_at is None
+                        or current.replaced_at <= change.race_start
+                    )
+                )
             ):
                 raise StaleWrite()
             stored = self.credentials.get(change.credential.username_key)
@@ -242,6 +250,11 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
             if proof is not None:
                 stored = self._spend(stored, proof, user_id, change.now)
             self.credentials[stored.username_key] = stored
+            if change.digests is not None and change.replaced_digest is not None:
+                # remembered, with when, for the renewals racing this one (they join)
+                current = dataclasses.replace(
+                    current, replaced_digest=change.replaced_digest, replaced_at=change.now
+                )
             self.sessions[(user_id, change.session_id)] = dataclasses.replace(
                 current,
                 refresh_digests=(

@@ -193,6 +193,8 @@ def session_from_item(item: Item) -> Session:
         # (DynamoDB Local's stream shows an empty map as {}, without its type)
         step_ups=_step_ups(item["step_ups"].get("M", {})) if "step_ups" in item else None,
         central=item.get("central", {}).get("BOOL") is True,
+        replaced_digest=opt_str_of(item, "replaced_digest"),
+        replaced_at=opt_int_of(item, "replaced_at"),
     )
 
 

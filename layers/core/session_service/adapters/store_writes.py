@@ -237,8 +237,16 @@ def reauth_session_item(table: str, change: Reauthentication) -> Item:
             f" AND contains(refresh_digests, :kept{i})" for i in range(len(kept))
         )
         if change.replaced_digest is not None:
+            # ... and remembered, with when, for the renewals racing it (they join)
             value[":replaced"] = s(change.replaced_digest)
             as_read += " AND contains(refresh_digests, :replaced)"
+            digests += " replaced_digest = :replaced, replaced_at = :now,"
+    elif change.race_start is not None and change.replaced_digest is not None:
+        # Joining a central session: its last renewal replaced this cookie's token, moments
+        # ago (the set only grows, up to its maximum: joins at once all land).
+        value[":replaced"] = s(change.replaced_digest)
+        value[":race_start"] = n(change.race_start)
+        as_read = " AND replaced_digest = :replaced AND replaced_at > :race_start"
     fresh = sorted(change.digests) if change.digests is not None else [change.new_digest]
     return {
         "Update": {

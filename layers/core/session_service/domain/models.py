@@ -101,6 +101,10 @@ class Session:
     # A central session (single sign-on's, the hosted sign-in's): only such a session has
     # apps' grants, so only its ending is told to the back-channel (docs/sso.md).
     central: bool = False
+    # A central session's last renewal: the cookie's token it replaced, and when (another
+    # renewal from that cookie moments later joins the session, docs/sso.md).
+    replaced_digest: str | None = None
+    replaced_at: Millis | None = None
 
     def proven(self, proof_id: str | None) -> tuple[Millis, tuple[str, ...]]:
         """When and how the holder of a token naming `proof_id` last proved a credential:

@@ -184,11 +184,9 @@ class Reauthentication:
     # The generation the new token belongs to: a refresh meanwhile refuses the write.
     generation: int
     now: Millis
-    # The step-up, kept with the session (the new token names it); the session's own
-    # auth_time and amr, its start's, stay.
+    # The step-up, kept with the session (the new token names it; its start's stay).
     step_up: StepUpProof
-    # The session's first step-up (none yet, or an item from before step-ups were kept
-    # apart): its map is written whole.
+    # The session's first step-up (none yet, or an older item's): its map written whole.
     replaced_step_ups: bool
     # The oldest step-ups, beyond what a session keeps.
     dropped_step_ups: tuple[str, ...]
@@ -198,8 +196,10 @@ class Reauthentication:
     max_digests: int
     second_factor: SecondFactorUse | None = None
     # A central session's renewal: its tokens, written if as read; its cookie's; a record.
+    # Joining one instead (no `digests`): its cookie's, replaced since `race_start`.
     digests: frozenset[str] | None = None
     replaced_digest: str | None = None
+    race_start: Millis | None = None
     event: AccountEvent | None = None
 
 

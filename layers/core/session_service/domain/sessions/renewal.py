@@ -10,7 +10,7 @@ import uuid
 from dataclasses import replace
 
 from session_service.domain.errors import InvalidGrant, InvalidToken, Unavailable
-from session_service.domain.models import AccountEvent, Millis, StepUpProof
+from session_service.domain.models import AccountEvent, Millis, Session, StepUpProof
 from session_service.domain.ports import (
     CredentialChanged,
     Reauthentication,
@@ -33,6 +33,13 @@ from session_service.domain.sessions.tokens import RefreshTokens
 
 # Step-ups a session keeps (the newest): an older one's tokens fall back to its start.
 MAX_STEP_UPS = 4
+# How soon after a central session's renewal another from the same cookie joins it: a
+# concurrent sign-in (a double click, two tabs), not a stale cookie (as an app's grant's
+# RACE_WINDOW_MS, domain/sso/records.py).
+RENEWAL_RACE_MS = 10_000
+# Reads of the session a re-authentication makes at most: each write that met another
+# (a refresh, or the renewals of a burst from one cookie) reads it again.
+MAX_ATTEMPTS = 4
 
 
 class SessionRenewal:
@@ -73,16 +80,19 @@ class SessionRenewal:
         a new refresh token joins the session's current ones (another tab's stays good,
         RFC 9470), naming the step-up that only its own tokens carry: a copy of another
         of the session's tokens keeps the sign-in it had. A central session's new token
-        replaces its cookie's instead (the browser holds one), so its tokens never grow."""
+        replaces its cookie's instead (the browser holds one), so its tokens never grow;
+        a renewal racing it from the same cookie joins the session with a token of its
+        own, up to the session's maximum, rather than start another."""
         user_id = request.credential.user_id
         central = request.central_digest is not None
-        for _ in range(2):
+        for _ in range(MAX_ATTEMPTS):
             session, profile = self._store.authorization_lookup(user_id, request.session_id)
             now = self._sessions.now()
             not_before = profile.not_before if profile else None
             if session is None or not session.is_live(now, not_before):
                 raise InvalidToken("The session has ended.")
-            if central and request.central_digest not in session.refresh_digests:
+            joining = central and request.central_digest not in session.refresh_digests
+            if joining and not _racing(session, request.central_digest, now):
                 raise InvalidToken("The session is no longer the browser's.")
             proof = StepUpProof(secrets.token_urlsafe(16), now, request.amr)
             sibling = self._refresh_tokens.issue(
@@ -96,7 +106,7 @@ class SessionRenewal:
             kept = (session.step_ups or ())[-(MAX_STEP_UPS - 1) :]
             digests = (
                 session.refresh_digests - {request.central_digest} | {sibling.digest}
-                if central
+                if central and not joining
                 else session.refresh_digests | {sibling.digest}
             )
             change = Reauthentication(
@@ -113,8 +123,9 @@ class SessionRenewal:
                 not_before=not_before,
                 max_digests=2 * MAX_GRACE_SIBLINGS,
                 second_factor=request.second_factor,
-                digests=digests if central else None,
+                digests=digests if central and not joining else None,
                 replaced_digest=request.central_digest,
+                race_start=now - RENEWAL_RACE_MS if joining else None,
                 event=_renewed(request, now) if central else None,
             )
             try:
@@ -132,9 +143,22 @@ class SessionRenewal:
                 idle_expires_at=change.idle_expires_at,
                 step_ups=(*kept, proof),
             )
+            if central and not joining:
+                updated = replace(updated, replaced_digest=request.central_digest, replaced_at=now)
             return self._sessions.issue(updated, sibling, now)
-        # Refreshed twice meanwhile: contention, not a wrong credential (no throttle place).
+        # Written over at each read: contention, not a wrong credential (no throttle place).
         raise Unavailable(retry_after=1)
+
+
+def _racing(session: Session, digest: str | None, now: Millis) -> bool:
+    """Whether `digest`, no longer the session's, is the cookie's token its last renewal
+    replaced moments ago: a concurrent sign-in from that cookie, which joins it."""
+    return (
+        digest is not None
+        and session.replaced_digest == digest
+        and session.replaced_at is not None
+        and now - session.replaced_at < RENEWAL_RACE_MS
+    )
 
 
 def _renewed(request: ReauthRequest, now: Millis) -> AccountEvent:
