@@ -47,9 +47,13 @@ class InMemoryGrantStore:
     def grant_slots(self, user_id: str, session_id: str, cap: int) -> GrantSlots:
         with self.store._lock:
             self._call("grant_slots")
-            ids = [g for (u, s, g) in sorted(self.grants) if (u, s) == (user_id, session_id)]
+            held = [k for k in sorted(self.grants) if k[:2] == (user_id, session_id)][:cap]
             version = self.store.sso_grant_versions.get((user_id, session_id), 0)
-            return GrantSlots(version, tuple(ids[:cap]))
+            return GrantSlots(
+                version,
+                tuple(grant_id for (_, _, grant_id) in held),
+                tuple(self.grants[k].client_id for k in held),
+            )
 
     def exchange_code(
         self,

@@ -18,21 +18,25 @@ from session_service.domain.errors import InvalidGrant
 from session_service.domain.flows.password_flows import LoginRequest
 from session_service.domain.keys.keyring import MacKeys
 from session_service.domain.ports import SessionStore
-from session_service.domain.sessions.session_records import IssuedTokens
 from session_service.domain.sessions.tokens import AccessTokenClaims
 from session_service.domain.sso.grant_tokens import GrantTokens
-from session_service.domain.sso.provider import AppTokens, CentralSession, CodeRequest, SingleSignOn
+from session_service.domain.sso.provider import AppTokens, SingleSignOn
 from session_service.domain.sso.records import RACE_WINDOW_MS
 from tests.helpers import burst, outcome
 from tests.integration.backends import BACKENDS, ROOM_FOR_BURSTS, account_events
+from tests.integration.sso_domain_flow import (
+    APP,
+    OTHER_APP,
+    PASSWORD,
+    central,
+    exchange,
+    request,
+    signed_in,
+)
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", *BACKENDS], indirect=True)
 
-PASSWORD = "correct horse"
 BURST = 8
-APP = "app-one"
-OTHER_APP = "app-two"
-REDIRECT = "https://app.example.test/callback"
 
 
 @pytest.fixture
@@ -43,28 +47,6 @@ def services(services_with: Callable[..., Services]) -> Services:
 @pytest.fixture
 def sso(services: Services, store: SessionStore) -> SingleSignOn:
     return build_single_sign_on(services, store)
-
-
-def signed_in(services: Services) -> IssuedTokens:
-    services.accounts.register("ada", PASSWORD, CLIENT.ip)
-    return services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT, central=True))
-
-
-def central(sso: SingleSignOn, tokens: IssuedTokens) -> CentralSession:
-    found = sso.central_session(tokens.refresh_token)
-    assert found is not None
-    return found
-
-
-def request(client_id: str = APP, nonce: str | None = "n-0S6_WzA2Mj") -> CodeRequest:
-    return CodeRequest(client_id, REDIRECT, "openid profile", nonce, "challenge")
-
-
-def exchange(sso: SingleSignOn, code: str, client_id: str = APP) -> AppTokens:
-    found = sso.find_code(code, client_id)
-    if found is None:
-        raise InvalidGrant("not a good code")
-    return sso.exchange(found)
 
 
 def test_the_cookie_of_a_live_session_names_its_central_session(

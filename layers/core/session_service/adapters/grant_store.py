@@ -171,13 +171,17 @@ class DynamoGrantStore:
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :head)",
                 ExpressionAttributeValues={":pk": s(grants_partition(user_id)), ":head": s(head)},
-                ProjectionExpression="sk, version",
+                ProjectionExpression="sk, version, client_id",
                 ConsistentRead=True,
                 Limit=cap + 1,  # the version's item, then the oldest grants
             ).get("Items", [])
         version = next((int(i["version"]["N"]) for i in items if i["sk"]["S"] == head), 0)
-        ids = [i["sk"]["S"].removeprefix(head) for i in items if i["sk"]["S"] != head]
-        return GrantSlots(version, tuple(ids[:cap]))
+        held = [i for i in items if i["sk"]["S"] != head][:cap]
+        return GrantSlots(
+            version,
+            tuple(i["sk"]["S"].removeprefix(head) for i in held),
+            tuple(str_of(i, "client_id") for i in held),
+        )
 
     def exchange_code(
         self,

@@ -89,10 +89,12 @@ class Grant:
 @dataclass(frozen=True, slots=True)
 class GrantSlots:
     """A central session's grants as an exchange reads them: the version of the set (0:
-    none yet) and the ids of the oldest (as many as the cap), oldest first."""
+    none yet), the ids of the oldest (as many as the cap), oldest first, and each one's
+    client (`client_ids[i]` is `grant_ids[i]`'s)."""
 
     version: int
     grant_ids: tuple[str, ...]
+    client_ids: tuple[str, ...]
 
 
 class GrantsChanged(StoreError):
