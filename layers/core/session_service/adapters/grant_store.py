@@ -59,6 +59,11 @@ from session_service.domain.sso.records import (
 # DynamoDB's most writes in one BatchWriteItem, and the tries of what it leaves unprocessed
 BATCH_WRITE_ITEMS = 25
 BATCH_WRITE_ATTEMPTS = 5
+# A grant (and its session's version) outlives its session's absolute expiry by this much
+# in TTL: DynamoDB's TTL deletes in no order and late, and a session's removal must still
+# find its grants when the back-channel tells their apps (the grant's own expires_at, not
+# its TTL, says whether it lives).
+GRANT_TTL_MARGIN_SECONDS = 3 * 24 * 3600
 # A spent code is kept a little past its expiry, so that a late replay still finds it.
 SPENT_CODE_SECONDS = 600
 
@@ -121,7 +126,7 @@ def grant_item(grant: Grant) -> Item:
         "expires_at": n(grant.expires_at),
         "refresh_digest": s(grant.refresh_digest),
         "generation": n(grant.generation),
-        "ttl": n(grant.expires_at // 1000 + 1),
+        "ttl": n(grant.expires_at // 1000 + GRANT_TTL_MARGIN_SECONDS),
         **_optional(grant.nonce),
     }
 
@@ -247,7 +252,7 @@ class DynamoGrantStore:
                         "ExpressionAttributeNames": {"#ttl": "ttl"},
                         "ExpressionAttributeValues": {
                             ":next": n(version + 1),
-                            ":ttl": n(grant.expires_at // 1000 + 1),
+                            ":ttl": n(grant.expires_at // 1000 + GRANT_TTL_MARGIN_SECONDS),
                             **({":seen": n(version)} if version else {}),
                         },
                     }
