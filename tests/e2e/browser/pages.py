@@ -9,6 +9,7 @@ from typing import Any
 
 from playwright.sync_api import (
     BrowserContext,
+    CDPSession,
     Page,
     Response,
     expect,
@@ -111,6 +112,24 @@ def confirm_if_asked(page: Page, done: str) -> None:
         page.fill("#reauth [name=password]", PASSWORD)
         page.click("#reauth button[type=submit]")
     page.wait_for_function(f"() => {done}")
+
+
+def virtual_authenticator(context: BrowserContext, page: Page) -> CDPSession:
+    """Chromium's virtual authenticator on this page (CDP): a platform authenticator that
+    holds discoverable credentials and verifies its user at once."""
+    devtools = context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    authenticator = devtools.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    devtools.authenticator_id = authenticator["authenticatorId"]  # type: ignore[attr-defined]
+    return devtools
 
 
 def refresh_cookie(context: BrowserContext) -> dict[str, Any] | None:

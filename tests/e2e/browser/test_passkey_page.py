@@ -12,11 +12,17 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, CDPSession, Page, expect
+from playwright.sync_api import BrowserContext, CDPSession, expect
 
 from local_run.launcher import free_port
 from local_run.template import ROOT
-from tests.e2e.browser.pages import ask_for_a_step_up, confirm_if_asked, log_in, open_demo
+from tests.e2e.browser.pages import (
+    ask_for_a_step_up,
+    confirm_if_asked,
+    log_in,
+    open_demo,
+    virtual_authenticator,
+)
 from tests.e2e.service import DEPLOYED_URL, Service
 from tests.helpers import PASSWORD
 
@@ -41,22 +47,6 @@ def passkey_service(local_services: Callable[..., Service]) -> Service:
     return dataclasses.replace(service, base_url=origin)
 
 
-def _virtual_authenticator(context: BrowserContext, page: Page) -> CDPSession:
-    devtools = context.new_cdp_session(page)
-    devtools.send("WebAuthn.enable")
-    options = {
-        "protocol": "ctap2",
-        "transport": "internal",
-        "hasResidentKey": True,
-        "hasUserVerification": True,
-        "isUserVerified": True,
-        "automaticPresenceSimulation": True,
-    }
-    authenticator = devtools.send("WebAuthn.addVirtualAuthenticator", {"options": options})
-    devtools.authenticator_id = authenticator["authenticatorId"]  # type: ignore[attr-defined]
-    return devtools
-
-
 def _credentials(devtools: CDPSession) -> list[dict[str, object]]:
     found = devtools.send(
         "WebAuthn.getCredentials",
@@ -71,7 +61,7 @@ def test_create_a_passkey_sign_in_with_it_and_answer_a_step_up(
     service = passkey_service
     username = service.new_user()
     page = open_demo(context, service)
-    devtools = _virtual_authenticator(context, page)
+    devtools = virtual_authenticator(context, page)
     log_in(page, username)
     # Add a passkey: the authenticator now holds one discoverable credential for this user
     page.fill("#passkey-add [name=name]", "This laptop")

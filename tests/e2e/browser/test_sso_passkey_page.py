@@ -29,7 +29,7 @@ from harness.sso_apps import PKCE_CHALLENGE, PKCE_VERIFIER
 from local_run.launcher import free_port
 from local_run.sigv4 import signed_headers
 from local_run.template import ROOT
-from tests.e2e.browser.pages import log_in, open_demo
+from tests.e2e.browser.pages import log_in, open_demo, virtual_authenticator
 from tests.e2e.service import DEPLOYED_URL, Service
 from tests.helpers import PASSWORD
 
@@ -140,27 +140,13 @@ def _code_at_the_app(
     return dict(claims)
 
 
-def _add_virtual_authenticator(context: BrowserContext, page: Page) -> None:
-    devtools = context.new_cdp_session(page)
-    devtools.send("WebAuthn.enable")
-    options = {
-        "protocol": "ctap2",
-        "transport": "internal",
-        "hasResidentKey": True,
-        "hasUserVerification": True,
-        "isUserVerified": True,
-        "automaticPresenceSimulation": True,
-    }
-    devtools.send("WebAuthn.addVirtualAuthenticator", {"options": options})
-
-
 def test_the_passkey_button_signs_in_and_returns_to_the_app_with_a_code(
     sso_service: Service, context: BrowserContext, client_id: str, redirect_uri: str
 ) -> None:
     # Given a passkey made on the demo page, held by the browser's authenticator
     username = sso_service.new_user()
     page = open_demo(context, sso_service)
-    _add_virtual_authenticator(context, page)
+    virtual_authenticator(context, page)
     log_in(page, username)
     page.fill("#passkey-add [name=name]", "This laptop")
     page.click("#passkey-add button")

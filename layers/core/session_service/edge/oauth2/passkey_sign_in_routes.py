@@ -9,7 +9,6 @@ includes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -20,8 +19,8 @@ from session_service.edge import http
 from session_service.edge.api_context import ApiServices
 from session_service.edge.oauth2 import pages
 from session_service.edge.oauth2.documentation import page_answers, redirect
-from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin
-from session_service.edge.oauth2.sign_in_routes import MAX_REQUEST_LENGTH, _signed_in
+from session_service.edge.oauth2.routes import SSO_COOKIE
+from session_service.edge.oauth2.sign_in_routes import sign_in_form, signed_in
 from session_service.edge.passkey_schemas import (
     AuthenticationResponseJson,
     PasskeySignInRequest,
@@ -51,13 +50,10 @@ def passkey_sign_in_router(
     )
     def sign_in_page_passkey() -> Response[str]:
         event = router.current_event
-        form = dict(parse_qsl(form_body(event), True))
-        request = form.get("request", "")
-        if len(request) > MAX_REQUEST_LENGTH or not request:
-            return pages.sign_in_form("", "Open the app you came from and sign in again.", 400)
-        if not from_this_origin(event.headers, issuer()):
-            # A page of another site may not sign a browser in (login CSRF)
-            return pages.sign_in_form(request, "Sign in from this page.", 403)
+        form = sign_in_form(event, issuer())
+        if isinstance(form, Response):
+            return form
+        request = form["request"]
         from session_service.domain.flows.passkey_sign_in import PasskeyLoginRequest  # noqa: PLC0415
 
         try:
@@ -73,7 +69,7 @@ def passkey_sign_in_router(
             )
         except ServiceError as refused:
             return pages.sign_in_form(request, refused.description, refused.status)
-        return _signed_in(tokens, request)
+        return signed_in(tokens, request)
 
     return router
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from session_service.domain.errors import MfaRequired, ServiceError
 from session_service.domain.flows.password_flows import LoginRequest
@@ -42,13 +43,10 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
     )
     def sign_in() -> Response[str]:
         event = router.current_event
-        form = dict(parse_qsl(form_body(event), True))
-        request = form.get("request", "")
-        if len(request) > MAX_REQUEST_LENGTH or not request:
-            return pages.sign_in_form("", "Open the app you came from and sign in again.", 400)
-        if not from_this_origin(event.headers, issuer()):
-            # A page of another site may not sign a browser in (login CSRF)
-            return pages.sign_in_form(request, "Sign in from this page.", 403)
+        form = sign_in_form(event, issuer())
+        if isinstance(form, Response):
+            return form
+        request = form["request"]
         client = http.client_info(event.raw_event)
         replaces = request_cookie(event.raw_event, SSO_COOKIE)
         try:
@@ -78,12 +76,24 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
             # (a wrong code leaves the mfa_token its other tries; the form offers a restart)
             mfa_token = form.get("mfa_token") or None
             return pages.sign_in_form(request, refused.description, refused.status, mfa_token)
-        return _signed_in(tokens, request)
+        return signed_in(tokens, request)
 
     return router
 
 
-def _signed_in(tokens: IssuedTokens, request: str) -> Response[str]:
+def sign_in_form(event: APIGatewayProxyEventV2, issuer: str) -> dict[str, str] | Response[str]:
+    """A sign-in form's fields, or the page again: without the app's request (or with one
+    too long), or posted by a page of another site (login CSRF)."""
+    form = dict(parse_qsl(form_body(event), True))
+    request = form.get("request", "")
+    if len(request) > MAX_REQUEST_LENGTH or not request:
+        return pages.sign_in_form("", "Open the app you came from and sign in again.", 400)
+    if not from_this_origin(event.headers, issuer):
+        return pages.sign_in_form(request, "Sign in from this page.", 403)
+    return form
+
+
+def signed_in(tokens: IssuedTokens, request: str) -> Response[str]:
     """Back to the authorization request, now with a central session (303: a GET). The
     request is encoded again from its parameters: nothing it carries (a CR, an LF) can
     reach the header raw."""
