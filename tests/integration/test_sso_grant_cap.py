@@ -108,9 +108,9 @@ def test_an_exchange_whose_answer_was_lost_beyond_retries_gets_its_tokens_and_it
             applied(grants, *args, **kwargs)
             raise Unavailable(retry_after=1)
 
-        monkeypatch.setattr(InMemoryGrantStore, "exchange_code", lost)
-        tokens = exchange(sso, code)
-        monkeypatch.undo()
+        with monkeypatch.context() as patched:
+            patched.setattr(InMemoryGrantStore, "exchange_code", lost)
+            tokens = exchange(sso, code)
     else:
         # Every attempt botocore makes is applied and its answer lost
         with injected(faults):
