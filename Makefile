@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test prerequisites check coverage lint unit integration e2e validate check-template build deploy lock openapi tools clean
-.PHONY: browser dynamodb-local java translator typescript openid-client
+.PHONY: browser dynamodb-local java translator typescript openid-client oidc-provider
 .PHONY: bench load smoke admin sso-demo
 
 install: $(STAMP) $(TRANSLATOR_STAMP)
@@ -84,7 +84,7 @@ test: prerequisites
 # What the suite needs, side by side: the installs mostly wait on the network and the
 # disk, the checks on the CPU (a fresh clone spent over 2 minutes here one after another).
 prerequisites:
-	$(MAKE) -j4 --output-sync=target lint check-template browser dynamodb-local typescript openid-client
+	$(MAKE) -j4 --output-sync=target lint check-template browser dynamodb-local typescript openid-client oidc-provider
 
 unit: install typescript
 	$(PY) -m pytest tests/unit
@@ -107,7 +107,7 @@ integration: install dynamodb-local
 	$(PY) -m pytest tests/integration
 
 # Against the local run by default, against a deployed stack with API_URL=https://...
-e2e: install dynamodb-local browser openid-client
+e2e: install dynamodb-local browser openid-client oidc-provider
 	API_URL=$(API_URL) $(PY) -m pytest tests/e2e
 
 # tests/e2e/browser/ drives Debian's chromium through Playwright (never `playwright
@@ -150,6 +150,19 @@ $(OPENID_CLIENT_STAMP): scripts/openid-client/package.json scripts/openid-client
 	@mkdir -p $(OPENID_CLIENT) && cp scripts/openid-client/package*.json $(OPENID_CLIENT)/
 	cd $(OPENID_CLIENT) && flock /tmp/.session-service-npm.lock npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(OPENID_CLIENT)/.installed-* && touch $@
+
+# Node's oidc-provider (OpenID Certified), the upstream identity provider of the federation
+# tests (tests/federation/upstream_provider.mjs, locked in scripts/oidc-provider; installed
+# where missing, never run outside those tests).
+OIDC_PROVIDER := .oidc-provider
+OIDC_PROVIDER_STAMP := $(OIDC_PROVIDER)/.installed-$(shell cat scripts/oidc-provider/package-lock.json | cksum | cut -d' ' -f1)
+oidc-provider: $(OIDC_PROVIDER_STAMP)
+
+$(OIDC_PROVIDER_STAMP): scripts/oidc-provider/package.json scripts/oidc-provider/package-lock.json
+	@command -v npm >/dev/null || { $(APT_INSTALL) npm; }
+	@mkdir -p $(OIDC_PROVIDER) && cp scripts/oidc-provider/package*.json $(OIDC_PROVIDER)/
+	cd $(OIDC_PROVIDER) && flock /tmp/.session-service-npm.lock npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(OIDC_PROVIDER)/.installed-* && touch $@
 
 # SAM CLI, cfn-lint and checkov pin their own boto3; they live in a venv of their own.
 tools: $(TOOLS_STAMP)
@@ -234,4 +247,4 @@ else
 endif
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) $(TYPESCRIPT) $(LOCKER) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(TRANSLATOR) $(DYNAMODB_LOCAL) $(TYPESCRIPT) $(OIDC_PROVIDER) $(LOCKER) .aws-sam .mypy_cache .ruff_cache .pytest_cache
