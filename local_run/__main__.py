@@ -258,6 +258,9 @@ def _serve(
         # The apps of the local run listen on loopback: back-channel logouts go there
         # (on AWS, loopback is the Lambda environment itself, and nothing is sent there).
         BACKCHANNEL_LOOPBACK=os.environ.get("BACKCHANNEL_LOOPBACK", "on"),
+        # ...and so does an identity provider of the local run: its issuer may be
+        # http://127.0.0.1:PORT (anywhere else, an issuer is https).
+        FEDERATION_LOOPBACK=os.environ.get("FEDERATION_LOOPBACK", "on"),
     )
     functions.update(start_functions(template, base_env))
     for trigger in provisioned.stream_triggers:

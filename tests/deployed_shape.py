@@ -76,7 +76,9 @@ def _effects(
 
 
 # Keys that hold a set of values in a request: IAM tests them with ForAllValues only.
-MULTIVALUED_KEYS = frozenset({"dynamodb:LeadingKeys", "dynamodb:Attributes"})
+MULTIVALUED_KEYS = frozenset(
+    {"dynamodb:LeadingKeys", "dynamodb:Attributes", "kms:EncryptionContextKeys"}
+)
 
 
 def _like(value: str, pattern: str) -> bool:
@@ -313,6 +315,11 @@ def permissions_for(
     elif service == "kms" and operation in ("Sign", "GetPublicKey"):
         key = str(params["KeyId"])  # an id or an ARN: IAM and the key policy see the ARN
         yield Permission(f"kms:{operation}", arns.get(key, key))
+    elif service == "kms" and operation in ("Encrypt", "Decrypt"):
+        # (a Decrypt without KeyId names its key in the ciphertext: ours always name it)
+        key = str(params["KeyId"])
+        context = {"kms:EncryptionContextKeys": tuple(sorted(params.get("EncryptionContext", {})))}
+        yield Permission(f"kms:{operation}", arns.get(key, key), context)
     else:
         raise ValueError(f"no IAM mapping for {service}.{operation}: add one")
 

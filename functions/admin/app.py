@@ -1,8 +1,9 @@
 """The admin API, behind API Gateway's IAM authorization: support staff look a user up,
 end their sessions, disable or enable the account, and lift its login lock; the apps of
-single sign-on are registered and managed (OAuth clients). Every call is checked (the
-signer's account, ADMIN_PRINCIPALS) before anything else, its body's validation included,
-and audited after."""
+single sign-on are registered and managed (OAuth clients), and so are the upstream
+identity providers of federation. Every call is checked (the signer's account,
+ADMIN_PRINCIPALS) before anything else, its body's validation included, and audited
+after."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import sso_wiring, wiring
+from session_service import federation_wiring, sso_wiring, wiring
 from session_service.config import get_settings
 from session_service.domain.errors import Forbidden
 from session_service.edge import authorization, resolver
@@ -20,12 +21,14 @@ from session_service.edge.admin_audit import audited
 from session_service.edge.admin_routes import admin_router
 from session_service.edge.client_admin_routes import client_admin_router
 from session_service.edge.http import SECURITY_HEADERS
+from session_service.edge.provider_admin_routes import provider_admin_router
 from session_service.observability import logger
 
 get_settings()
 app = resolver.api_resolver(title="Session service admin API")
 app.include_router(admin_router(wiring.administration))
 app.include_router(client_admin_router(sso_wiring.client_registry))
+app.include_router(provider_admin_router(federation_wiring.provider_registry))
 
 
 def refusal(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:

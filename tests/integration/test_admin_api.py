@@ -180,6 +180,10 @@ def test_the_admin_routes_are_the_contracts() -> None:
             ("PATCH", "/admin/clients/{client_id}"),
             ("DELETE", "/admin/clients/{client_id}"),
             ("POST", "/admin/clients/{client_id}/secret"),
+            ("POST", "/admin/identity-providers"),
+            ("GET", "/admin/identity-providers"),
+            ("GET", "/admin/identity-providers/{provider_id}"),
+            ("DELETE", "/admin/identity-providers/{provider_id}"),
         ]
     )
 
@@ -192,7 +196,12 @@ def test_every_admin_route_refuses_a_request_without_iam(
     user_id = register(stack)
     session_id = login(stack)["session_id"]
     client_id = registered(stack, WEB_APP)["client_id"]
-    parameters = {"user_id": user_id, "session_id": session_id, "client_id": client_id}
+    parameters = {
+        "user_id": user_id,
+        "session_id": session_id,
+        "client_id": client_id,
+        "provider_id": "google",
+    }
     path = route.format(**parameters)
     event = sample_event("admin/find-user.json")
     event["requestContext"].pop("authorizer")

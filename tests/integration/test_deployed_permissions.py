@@ -166,8 +166,8 @@ def test_a_role_missing_a_statement_is_caught(stack: Stack) -> None:
 
 
 def test_a_call_the_check_cannot_map_fails_loudly(stack: Stack) -> None:
-    unknown = Call("ApiFunction", "kms", "Decrypt", {})
-    with pytest.raises(ValueError, match=r"kms\.Decrypt"):
+    unknown = Call("ApiFunction", "kms", "GenerateDataKey", {})
+    with pytest.raises(ValueError, match=r"kms\.GenerateDataKey"):
         missing_permissions([unknown], stack.template)
 
 

@@ -87,9 +87,9 @@ def test_tests_share_helpers_through_modules_and_bench_imports_no_test() -> None
 
 def test_every_module_of_the_layer_sits_in_a_part_or_is_the_composition() -> None:
     top = {path.name for path in PACKAGE.glob("*.py")}
-    # The composition root is wiring.py, with mail_wiring.py for the e-mail capability and
-    # sso_wiring.py for single sign-on.
-    composition = {"wiring.py", "mail_wiring.py", "sso_wiring.py"}
+    # The composition root is wiring.py, with mail_wiring.py for the e-mail capability,
+    # sso_wiring.py for single sign-on and federation_wiring.py for federation.
+    composition = {"wiring.py", "mail_wiring.py", "sso_wiring.py", "federation_wiring.py"}
     assert top == {"__init__.py", "config.py", "observability.py", *composition}
 
 

@@ -31,8 +31,14 @@ CONDITION_LABELS = {
     "attributes": ("ForAllValues:StringEquals", "dynamodb:Attributes"),
     "returning": ("StringEqualsIfExists", "dynamodb:ReturnValues"),
     "from": ("StringEquals", "ses:FromAddress"),
+    "context": ("ForAllValues:StringEquals", "kms:EncryptionContextKeys"),
 }
-PARTITION_GUARD = ("Null", "dynamodb:LeadingKeys", "false")
+# The Null guards a ForAllValues clause carries (the call names a partition key; it has
+# an encryption context): without one, ForAllValues holds for a call with no value.
+GUARDS = {
+    "partition": ("Null", "dynamodb:LeadingKeys", "false"),
+    "context": ("Null", "kms:EncryptionContextKeys", "false"),
+}
 
 
 def table_rows(document: str, header: str) -> list[list[str]]:
@@ -129,18 +135,19 @@ def condition_value(value: Any) -> str:
 
 def deployed_conditions(condition: dict[str, Any] | None) -> str:
     """A statement's Condition as the "when" cell states it; one the table has no label
-    for fails, and so does a partition clause without its Null guard."""
+    for fails, and so does a partition or context clause without its Null guard."""
     labels = {spec: label for label, spec in CONDITION_LABELS.items()}
-    clauses, guarded = [], False
+    guards = {guard: label for label, guard in GUARDS.items()}
+    clauses, guarded = [], set()
     for operator, tests in (condition or {}).items():
         for key, value in tests.items():
             values = [condition_value(v) for v in (value if isinstance(value, list) else [value])]
-            if (operator, key, *values) == PARTITION_GUARD:
-                guarded = True
+            if (operator, key, *values) in guards:
+                guarded.add(guards[(operator, key, *values)])
                 continue
             assert (operator, key) in labels, f"the role table does not model {operator} {key}"
             clauses.append((labels[operator, key], values))
-    assert guarded == any(label == "partition" for label, _ in clauses), condition
+    assert guarded == {label for label, _ in clauses} & set(GUARDS), condition
     return canonical_conditions(clauses)
 
 

@@ -96,6 +96,12 @@ class Settings:
     # Whether back-channel logouts go to loopback URIs (http://127.0.0.1, localhost): the
     # local run's apps listen there; on AWS that is the Lambda environment itself, so off.
     backchannel_loopback: bool = False
+    # The KMS key (id or ARN) that seals identity providers' client secrets (federation):
+    # the admin function encrypts with it, the API function decrypts.
+    idp_secret_key_id: str = ""
+    # Whether an identity provider's issuer may be http on loopback (http://127.0.0.1:PORT,
+    # http://localhost:PORT): the local run's provider listens there; elsewhere https only.
+    federation_loopback: bool = False
     # Swagger UI at /docs: the local run turns it on; deployments leave it off.
     api_docs: bool = False
     # Step-up: how recent auth_time must be for sensitive routes (RFC 9470).
@@ -203,6 +209,8 @@ class Settings:
             dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
             backchannel_dead_letter_queue_url=reader.optional("BACKCHANNEL_DEAD_LETTER_QUEUE_URL"),
             backchannel_loopback=reader.flag("BACKCHANNEL_LOOPBACK"),
+            idp_secret_key_id=reader.optional("IDP_SECRET_KEY_ID"),
+            federation_loopback=reader.flag("FEDERATION_LOOPBACK"),
             api_docs=reader.flag("API_DOCS"),
             reauth_max_age_seconds=reader.positive_int("REAUTH_MAX_AGE_SECONDS", 900),
             mfa_policy=reader.choice("MFA_POLICY", get_args(MfaPolicy), "optional"),

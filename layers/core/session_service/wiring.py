@@ -382,10 +382,10 @@ def administration() -> Administration:
 def reset() -> None:
     """Forget every built object (tests change the environment between cases): every
     cached factory of this module, and the clients and settings it uses."""
-    # mail_wiring and sso_wiring compose e-mail and single sign-on on top of this module
-    # (which cannot import them back): their factories, and the SES client, are forgotten
-    # too, if loaded.
-    loaded = ("mail_wiring", "sso_wiring", "adapters.ses_mail")
+    # mail_wiring, sso_wiring and federation_wiring compose e-mail, single sign-on and
+    # federation on top of this module (which cannot import them back): their factories,
+    # and the SES client, are forgotten too, if loaded.
+    loaded = ("mail_wiring", "sso_wiring", "federation_wiring", "adapters.ses_mail")
     modules = [sys.modules.get(f"session_service.{name}") for name in loaded]
     composed = [globals(), *(vars(module) for module in modules if module)]
     for value in [value for names in composed for value in list(names.values())]:

@@ -1,6 +1,8 @@
 """KMS: the document key, which signs the published verification keys. The rotation signs
 with it (its key policy lets no one else); verifiers read its public part once per
-container and verify locally, through the one client factory."""
+container and verify locally, through the one client factory. And the identity providers'
+secret key, which seals their client secrets at rest (KmsSealer): the admin API encrypts
+with it, the API decrypts, each call bound to the provider by its encryption context."""
 
 from __future__ import annotations
 
@@ -53,3 +55,49 @@ def document_key(client: Any, key_id: str) -> ec.EllipticCurvePublicKey:
     ):
         raise KeyRingError("the document key is not an ECDSA_SHA_256 signing key")
     return document_public_key(bytes(answer["PublicKey"]))
+
+
+# The encryption context's key: a sealed secret opens only for the provider it was sealed
+# for (IAM's condition on kms:EncryptionContextKeys requires it).
+CONTEXT_KEY = "provider_id"
+
+
+class KmsSealer:
+    """SecretSealer with a symmetric KMS key: Encrypt and Decrypt (both naming the key, so
+    that a ciphertext of another key is refused, not opened with whichever key made it),
+    with {"provider_id": context} as the encryption context. KMS failing is a 503."""
+
+    def __init__(self, client: Any, key_id: str) -> None:
+        self._kms = client
+        self._key_id = key_id
+
+    def seal(self, plaintext: str, context: str) -> bytes:
+        try:
+            answer = self._kms.encrypt(
+                KeyId=self._key_id,
+                Plaintext=plaintext.encode(),
+                EncryptionContext={CONTEXT_KEY: context},
+            )
+        except (ClientError, BotoCoreError) as error:
+            logger.error("could not seal a secret", key=self._key_id, error=_code(error))
+            raise Unavailable(retry_after=2) from None
+        return bytes(answer["CiphertextBlob"])
+
+    def unseal(self, sealed: bytes, context: str) -> str:
+        try:
+            answer = self._kms.decrypt(
+                KeyId=self._key_id,
+                CiphertextBlob=sealed,
+                EncryptionContext={CONTEXT_KEY: context},
+            )
+        except (ClientError, BotoCoreError) as error:
+            # InvalidCiphertextException too: a sealed secret moved to another provider
+            logger.error("could not unseal a secret", key=self._key_id, error=_code(error))
+            raise Unavailable(retry_after=2) from None
+        return bytes(answer["Plaintext"]).decode()
+
+
+def _code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return type(error).__name__

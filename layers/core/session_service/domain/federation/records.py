@@ -5,12 +5,15 @@ checks), and the secret sealer that keeps providers' client secrets at rest."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from session_service.domain.errors import ServiceError
 from session_service.domain.models import Millis
+from session_service.domain.ports import StoreError
 
-ProviderEventType = Literal["IdentityProviderRegistered", "IdentityProviderDeleted"]
+# The providers a deployment may register: a handful in practice (the sign-in page shows a
+# button for each), and few enough that listing them is one bounded read.
+MAX_PROVIDERS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +30,15 @@ class IdentityProvider:
     created_at: Millis
 
 
+class ProvidersFull(StoreError):
+    """A registration beyond the store's limit of providers."""
+
+
 class ProviderStore(Protocol):
-    def put_provider(self, provider: IdentityProvider) -> None:
-        """Raises AlreadyExists when the id is taken."""
+    def put_provider(self, provider: IdentityProvider, limit: int = MAX_PROVIDERS) -> None:
+        """Raises AlreadyExists when the id is taken, ProvidersFull when `limit` providers
+        are registered already: both decided in the write itself, so that of racing
+        registrations one takes an id, and no more than `limit` land."""
 
     def find_provider(self, provider_id: str) -> IdentityProvider | None: ...
 
