@@ -13,6 +13,7 @@ from harness.memory_factors import InMemorySecondFactorStore
 from harness.memory_passkeys import InMemoryPasskeyStore
 from session_service.domain.accounts.passwords import Argon2Parameters, Passwords
 from session_service.domain.administration.admin_actions import Administration
+from session_service.domain.administration.records import AdministrationStore
 from session_service.domain.factors.one_time_codes import SecondFactorKeys
 from session_service.domain.factors.passkeys import Passkeys
 from session_service.domain.factors.totp import SecondFactors
@@ -24,7 +25,6 @@ from session_service.domain.flows.step_up import StepUp
 from session_service.domain.keys.keyring import KeyRingSource, MacKeys
 from session_service.domain.models import ClientInfo
 from session_service.domain.ports import (
-    AdministrationStore,
     PasskeyStore,
     SecondFactorStore,
     SessionStore,

@@ -22,6 +22,7 @@ from session_service.domain.email.records import (
     PendingAddress,
     ResetToken,
 )
+from session_service.domain.federation.flow_records import Handoff
 from session_service.domain.models import (
     AccountEvent,
     Credential,
@@ -77,6 +78,9 @@ class InMemoryStore(InMemoryCounters, InMemorySpending):
         self.email_logins: dict[str, EmailLogin] = {}
         self.resets: dict[str, ResetToken] = {}
         self.mail_requests: dict[str, MailRequest] = {}
+        # Federation's handoffs by digest (harness/memory_federation_flows.py keeps them;
+        # a session start spends one).
+        self.federation_handoffs: dict[str, Handoff] = {}
         # Single sign-on (harness/memory_sso.py keeps them): codes by digest, grants by
         # (user id, session id, grant id).
         self.sso_codes: dict[str, AuthorizationCode] = {}

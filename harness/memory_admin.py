@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from harness.fakes import InMemoryStore
+from session_service.domain.administration.records import AccountStatusChange, FactorsResetChange
 from session_service.domain.models import Credential
-from session_service.domain.ports import AccountStatusChange, FactorsResetChange, StaleWrite
+from session_service.domain.ports import StaleWrite
 
 
 class InMemoryAdministrationStore:

@@ -11,6 +11,7 @@ import dataclasses
 import threading
 
 from session_service.domain.email.records import MAX_CODE_TRIES, EmailLogin, ResetToken
+from session_service.domain.federation.flow_records import Handoff
 from session_service.domain.models import (
     SECOND_FACTOR_METHODS,
     AccountEvent,
@@ -45,6 +46,7 @@ def start_items(start: NewSession) -> int:
     if spends is not None:
         items += spends.login_digest is not None and spends.code_digest is not None
         items += spends.reset_digest is not None
+        items += spends.handoff_digest is not None
     return items
 
 
@@ -63,6 +65,7 @@ class InMemorySpending:
     sign_ins: dict[str, SignInCeremony]
     email_logins: dict[str, EmailLogin]
     resets: dict[str, ResetToken]
+    federation_handoffs: dict[str, Handoff]
 
     def _checked_credential(self, start: NewSession) -> Credential:
         """The credential as stored, if the start's condition on it holds."""
@@ -83,7 +86,12 @@ class InMemorySpending:
         return stored
 
     def _check_secret(self, spends: SecretSpend | None) -> None:
-        """An e-mailed code's login still holds that code, with tries left."""
+        """An e-mailed code's login still holds that code, with tries left; a federated
+        sign-in's handoff is still there."""
+        if spends is not None and spends.handoff_digest is not None:
+            if spends.handoff_digest not in self.federation_handoffs:
+                raise SecondFactorSpent()
+            return
         if spends is None or spends.login_digest is None or spends.code_digest is None:
             return
         login = self.email_logins.get(spends.login_digest)
@@ -116,6 +124,8 @@ class InMemorySpending:
             del self.email_logins[spends.login_digest]
         if spends.reset_digest is not None:
             self.resets.pop(spends.reset_digest, None)
+        if spends.handoff_digest is not None:
+            del self.federation_handoffs[spends.handoff_digest]
 
     def _spend(
         self, stored: Credential, proof: SecondFactorUse, user_id: str, now: Millis

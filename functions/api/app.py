@@ -8,13 +8,14 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from session_service import mail_wiring, sso_wiring, wiring
+from session_service import federation_wiring, mail_wiring, sso_wiring, wiring
 from session_service.config import get_settings
 from session_service.edge import authorization, resolver, transport
 from session_service.edge.account_routes import account_router
 from session_service.edge.activity_routes import activity_router
 from session_service.edge.api_context import ApiContext, ApiServices
 from session_service.edge.email_routes import email_router
+from session_service.edge.federation_routes import federation_router
 from session_service.edge.hosted_page_routes import hosted_page_router
 from session_service.edge.key_routes import key_router
 from session_service.edge.oauth2.passkey_sign_in_routes import passkey_sign_in_router
@@ -48,6 +49,9 @@ api_context = ApiContext(
         passkeys=wiring.passkeys,
         passkey_sign_in=wiring.passkey_sign_in,
         email=mail_wiring.email_flows,
+        federation=federation_wiring.federated_sign_in,
+        identities=federation_wiring.identities,
+        provider_buttons=federation_wiring.provider_buttons,
     ),
     jwt_algorithm=settings.jwt_algorithm,
 )
@@ -56,7 +60,8 @@ for router in (account_router, totp_router, session_router, activity_router, key
     app.include_router(router(api_context))
 app.include_router(passkey_router(api_context))
 app.include_router(email_router(api_context))
-app.include_router(hosted_page_router())
+app.include_router(federation_router(api_context))
+app.include_router(hosted_page_router(federation_wiring.provider_buttons))
 app.include_router(
     oauth2_router(sso_wiring.provider, mfa_required=settings.mfa_policy == "required")
 )

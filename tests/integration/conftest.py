@@ -40,8 +40,8 @@ from session_service.adapters.second_factor_store import DynamoSecondFactorStore
 from session_service.adapters.store import DynamoSessionStore
 from session_service.adapters.throttle_store import DynamoThrottleStore
 from session_service.domain.accounts.passwords import Passwords
+from session_service.domain.administration.records import AdministrationStore
 from session_service.domain.ports import (
-    AdministrationStore,
     PasskeyStore,
     SecondFactorStore,
     SessionStore,
@@ -49,9 +49,11 @@ from session_service.domain.ports import (
 )
 from session_service.domain.throttling.login_throttle import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
+from tests.federation.upstream import UpstreamProvider
 from tests.helpers import serialize_aws_calls
 from tests.integration.aws_call_count import READS, AwsCalls
 from tests.integration.email_routes import Refusals
+from tests.integration.federation_flow import upstream_client
 
 # Where DynamoDB lives in a stack: moto (in process, with everything else), or AWS's own
 # DynamoDB Local (a JVM per test worker: tests/conftest.py), with moto for the other services.
@@ -259,3 +261,11 @@ def refusals(monkeypatch: pytest.MonkeyPatch) -> Iterator[Refusals]:
     monkeypatch.setattr(BaseClient, "_make_api_call", refusals.wrap(BaseClient._make_api_call))
     yield refusals
     refusals.start()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[UpstreamProvider]:
+    """A real upstream OpenID Connect provider (Node's oidc-provider) with the service as
+    its client, for a module's federation tests (tests/integration/federation_flow.py)."""
+    with UpstreamProvider().start([upstream_client()]) as provider:
+        yield provider

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -10,7 +10,9 @@ import pytest
 
 from harness.domain import DEFAULT_POLICY, THROTTLE, Domain, build_domain
 from harness.key_pool import use_pooled_keys
+from session_service.adapters.upstream_oidc import UpstreamRelyingParty
 from session_service.domain.throttling.login_throttle import ThrottlePolicy
+from tests.unit.upstream_fake import NOW, Monotonic, Upstream
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +36,20 @@ def domain_with() -> Callable[..., Domain]:
         return build_domain(replace(DEFAULT_POLICY, **changes), algorithm, throttle)
 
     return make
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    running = Upstream()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def monotonic() -> Monotonic:
+    return Monotonic()
+
+
+@pytest.fixture
+def party(monotonic: Monotonic) -> UpstreamRelyingParty:
+    return UpstreamRelyingParty(allow_loopback_http=True, clock=lambda: NOW, monotonic=monotonic)

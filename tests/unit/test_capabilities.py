@@ -27,6 +27,9 @@ CAPABILITIES: dict[str, set[str]] = {
     "administration": {"accounts", "sessions", "email"},
     # Single sign-on: the provider's codes and grants hang on sessions, signed by the keys
     "sso": {"sessions", "keys"},
+    # Federation: another way to sign in, meeting accounts, the throttle, sessions, the
+    # second factor and the flows' sign-in (password_flows.Accounts)
+    "federation": {"accounts", "throttling", "sessions", "factors", "flows"},
 }
 
 

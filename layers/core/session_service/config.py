@@ -102,6 +102,8 @@ class Settings:
     # Whether an identity provider's issuer may be http on loopback (http://127.0.0.1:PORT,
     # http://localhost:PORT): the local run's provider listens there; elsewhere https only.
     federation_loopback: bool = False
+    # FEDERATION_SIGNUP: an unknown identity makes a new account; off, only linked ones sign in.
+    federation_signup: bool = True
     # Swagger UI at /docs: the local run turns it on; deployments leave it off.
     api_docs: bool = False
     # Step-up: how recent auth_time must be for sensitive routes (RFC 9470).
@@ -211,6 +213,7 @@ class Settings:
             backchannel_loopback=reader.flag("BACKCHANNEL_LOOPBACK"),
             idp_secret_key_id=reader.optional("IDP_SECRET_KEY_ID"),
             federation_loopback=reader.flag("FEDERATION_LOOPBACK"),
+            federation_signup=reader.flag("FEDERATION_SIGNUP", default=True),
             api_docs=reader.flag("API_DOCS"),
             reauth_max_age_seconds=reader.positive_int("REAUTH_MAX_AGE_SECONDS", 900),
             mfa_policy=reader.choice("MFA_POLICY", get_args(MfaPolicy), "optional"),

@@ -45,6 +45,8 @@ def entry_item(entry: ActivityEntry, retention_days: int) -> Item:
         item["session_id"] = s(entry.session_id)
     if entry.reason is not None:
         item["reason"] = s(entry.reason)
+    if entry.provider is not None:
+        item["provider"] = s(entry.provider)
     return item
 
 
@@ -59,6 +61,7 @@ def entry_from_item(user_id: str, item: Item) -> ActivityEntry:
         user_agent=str(item["user_agent"]["S"]),
         session_id=item["session_id"]["S"] if "session_id" in item else None,
         reason=item["reason"]["S"] if "reason" in item else None,
+        provider=item["provider"]["S"] if "provider" in item else None,
     )
 
 

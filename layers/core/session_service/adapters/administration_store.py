@@ -12,8 +12,9 @@ from session_service.adapters.dynamo import aws, is_condition_failure, transact
 from session_service.adapters.passkey_items import passkey_key
 from session_service.adapters.store_items import Item, login_key, n, profile_key
 from session_service.adapters.store_writes import account_event_put, ending_items
+from session_service.domain.administration.records import AccountStatusChange, FactorsResetChange
 from session_service.domain.models import Credential
-from session_service.domain.ports import AccountStatusChange, FactorsResetChange, StaleWrite
+from session_service.domain.ports import StaleWrite
 
 
 class DynamoAdministrationStore:

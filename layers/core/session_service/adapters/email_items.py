@@ -14,6 +14,7 @@ Every one carries `ttl` but the verified address, which lives as long as the acc
 
 from __future__ import annotations
 
+from session_service.adapters.federation_items import handoff_spend
 from session_service.adapters.store_items import (
     Item,
     Key,
@@ -177,4 +178,6 @@ def reset_spend(table: str, spends: SecretSpend) -> Item | None:
 def spend_items(table: str, spends: SecretSpend | None) -> list[Item]:
     if spends is None:
         return []
-    return [item for item in (email_login_spend(table, spends), reset_spend(table, spends)) if item]
+    handoff = handoff_spend(table, spends.handoff_digest) if spends.handoff_digest else None
+    spent = (email_login_spend(table, spends), reset_spend(table, spends), handoff)
+    return [item for item in spent if item]

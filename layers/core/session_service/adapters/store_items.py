@@ -170,6 +170,8 @@ def session_item(session: Session) -> Item:
         item["refresh_digests"] = {"SS": sorted(session.refresh_digests)}
     if session.central:  # the back-channel's stream filter passes only these removals
         item["central"] = {"BOOL": True}
+    if session.provider is not None:
+        item["provider"] = s(session.provider)
     return item
 
 
@@ -195,6 +197,7 @@ def session_from_item(item: Item) -> Session:
         central=item.get("central", {}).get("BOOL") is True,
         replaced_digest=opt_str_of(item, "replaced_digest"),
         replaced_at=opt_int_of(item, "replaced_at"),
+        provider=opt_str_of(item, "provider"),
     )
 
 
@@ -248,6 +251,7 @@ def credential_item(credential: Credential) -> Item:
         "username": s(credential.username),
         "password_hash": s(credential.password_hash),
         "password_version": n(credential.password_version),
+        **({"identity_count": n(credential.identities)} if credential.identities else {}),
     }
 
 
@@ -264,6 +268,7 @@ def credential_from_item(item: Item) -> Credential:
         throttle_generation=opt_int_of(item, "throttle_generation") or 0,
         passkeys=opt_int_of(item, "passkey_count") or 0,
         reset_digest=opt_str_of(item, "reset_digest"),
+        identities=opt_int_of(item, "identity_count") or 0,
     )
 
 

@@ -84,6 +84,10 @@ def account_event_item(event: AccountEvent) -> Item:
         item["client_id"] = s(event.client_id)
     if event.session_id is not None:
         item["session_id"] = s(event.session_id)
+    if event.provider_id is not None:
+        item["provider_id"] = s(event.provider_id)
+    if event.identity_id is not None:
+        item["identity_id"] = s(event.identity_id)
     return item
 
 
@@ -102,6 +106,8 @@ def account_event_from_item(item: Item) -> AccountEvent:
         failures=opt_int_of(item, "failures"),
         client_id=opt_str_of(item, "client_id"),
         session_id=opt_str_of(item, "session_id"),
+        provider_id=opt_str_of(item, "provider_id"),
+        identity_id=opt_str_of(item, "identity_id"),
     )
 
 

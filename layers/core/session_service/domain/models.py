@@ -105,6 +105,8 @@ class Session:
     # renewal from that cookie moments later joins the session, docs/sso.md).
     replaced_digest: str | None = None
     replaced_at: Millis | None = None
+    # A federated sign-in's: the provider it came through.
+    provider: str | None = None
 
     def proven(self, proof_id: str | None) -> tuple[Millis, tuple[str, ...]]:
         """When and how the holder of a token naming `proof_id` last proved a credential:
@@ -184,6 +186,9 @@ class Credential:
     # The digest of the newest password-reset token: a newer one, or any password
     # change (which removes it), voids the others.
     reset_digest: str | None = None
+    # Identities at upstream providers that sign this account in (federation); an account
+    # made by one has no password (an empty hash).
+    identities: int = 0
 
     @property
     def has_second_factor(self) -> bool:
@@ -251,6 +256,8 @@ AccountEventType = Literal[
     "FactorsReset",
     "SsoSignIn",
     "SsoSessionRenewed",
+    "IdentityLinked",
+    "IdentityUnlinked",
 ]
 
 
@@ -276,6 +283,9 @@ class AccountEvent:
     # An app's sign-in through the central session (single sign-on): the app, the session.
     client_id: str | None = None
     session_id: str | None = None
+    # An identity at an upstream provider linked or unlinked (federation).
+    provider_id: str | None = None
+    identity_id: str | None = None
 
 
 # Single sign-on's clients (domain/sso/clients.py): an app that holds a secret, or not.

@@ -144,13 +144,14 @@ class MfaChallenge:
 
 @dataclass(frozen=True, slots=True)
 class SecretSpend:
-    """A single-use secret from an e-mail, spent by the session it buys: a reset token
-    (the credential must still name its digest) or an e-mailed code (its login, which
-    must still hold the code's digest)."""
+    """A single-use secret spent by the session it buys: a reset token (the credential
+    must still name its digest), an e-mailed code (its login, which must still hold the
+    code's digest) or a federated sign-in's handoff (of concurrent exchanges, one lands)."""
 
     reset_digest: str | None = None
     login_digest: str | None = None
     code_digest: str | None = None
+    handoff_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,20 +217,6 @@ class TotpEnrollment:
     # The caller proved no factor: the account must still have none (no passkey added
     # meanwhile) when this lands.
     first_factor: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AccountStatusChange:
-    """An administrator disabling or enabling an account: the profile (which the
-    authorizer reads) and the credential (which login reads) change together, with the
-    sessions a disable ends and the record the event comes from."""
-
-    credential: Credential
-    disabled: bool
-    # The profile's version as read: a login racing this reads again and sees the change.
-    expected_version: int
-    event: AccountEvent
-    ended: EndedSessions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,31 +290,6 @@ class SessionStore(Protocol):
     def record_account_event_once(self, event: AccountEvent) -> bool:
         """Write the record once: False (nothing written) when its id was written before."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class FactorsResetChange:
-    """An administrator removing every second factor of a user who lost them: TOTP, its
-    recovery codes and the passkeys read (their count must still be what was read), with
-    every session ended and the record the FactorsReset event comes from."""
-
-    credential: Credential
-    passkey_ids: tuple[str, ...]
-    expected_version: int
-    event: AccountEvent
-    ended: EndedSessions | None = None
-
-
-class AdministrationStore(Protocol):
-    """What an administrator's actions write."""
-
-    def set_disabled(self, change: AccountStatusChange) -> None: ...
-
-    def reset_factors(self, change: FactorsResetChange) -> None:
-        """StaleWrite when a factor or a session changed meanwhile (read again)."""
-        ...
-
-    def lift_login_lock(self, credential: Credential) -> None: ...
 
 
 class SecondFactorStore(Protocol):

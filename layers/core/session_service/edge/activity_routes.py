@@ -42,6 +42,7 @@ def activity_router(context: ApiContext) -> APIGatewayHttpRouter:
                 user_agent=entry.user_agent,
                 session_id=entry.session_id,
                 reason=entry.reason,
+                provider=entry.provider,
             )
             for entry in page.entries
         ]

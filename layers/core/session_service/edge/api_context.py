@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from session_service.domain.activity.activity_log import ActivityStore
     from session_service.domain.factors.passkeys import Passkeys
     from session_service.domain.factors.totp import SecondFactors
+    from session_service.domain.federation.identities import Identities
+    from session_service.domain.federation.sign_in import FederatedSignIn
     from session_service.domain.flows.email_flows import EmailFlows
     from session_service.domain.flows.passkey_sign_in import PasskeySignIn
     from session_service.domain.flows.password_flows import Accounts
@@ -40,6 +42,10 @@ class ApiServices:
     passkeys: Callable[[], Passkeys]
     passkey_sign_in: Callable[[], PasskeySignIn]
     email: Callable[[], EmailFlows]
+    federation: Callable[[], FederatedSignIn]
+    identities: Callable[[], Identities]
+    # The identity providers' buttons of the hosted sign-in page: (id, name) pairs.
+    provider_buttons: Callable[[], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)

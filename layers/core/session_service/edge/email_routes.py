@@ -54,7 +54,7 @@ def email_router(context: ApiContext) -> APIGatewayHttpRouter:
                 email_verified=verified is not None,
                 mfa=bool(view.credential and view.credential.totp),
                 passkeys=view.credential.passkeys if view.credential else 0,
-                identities=0,
+                identities=view.credential.identities if view.credential else 0,
                 created_at=rfc3339(view.profile.created_at),
             ),
         )

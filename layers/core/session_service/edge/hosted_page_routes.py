@@ -8,6 +8,7 @@ API's resolver includes (functions/api/app.py)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +44,11 @@ def _text(description: str, *media_types: str) -> OpenAPIResponse:
     return text
 
 
-def hosted_page_router() -> APIGatewayHttpRouter:
-    """The page and its files: it holds no service of its own, it calls the API's routes."""
+def hosted_page_router(
+    providers: Callable[[], Sequence[tuple[str, str]]] = tuple,
+) -> APIGatewayHttpRouter:
+    """The page and its files: it holds no service of its own, it calls the API's routes
+    (`providers`: the identity providers' buttons of the single sign-on form)."""
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
     def answer(media_type: str, name: str) -> Response[Any]:
@@ -69,7 +73,7 @@ def hosted_page_router() -> APIGatewayHttpRouter:
         if request:
             from session_service.edge.oauth2.pages import sign_in_form  # noqa: PLC0415
 
-            return sign_in_form(request)
+            return sign_in_form(request, providers=providers())
         return answer("text/html; charset=utf-8", PAGE)
 
     @router.get(

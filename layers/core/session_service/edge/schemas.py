@@ -189,6 +189,8 @@ class ActivityView(_Body):
     user_agent: str
     session_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
     reason: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    # A federated sign-in's provider, or the linked or unlinked identity's.
+    provider: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class ActivityResponse(_Body):

@@ -39,6 +39,8 @@ ActivityType = Literal[
     "password_reset",
     "factors_reset",
     "sso_sign_in",
+    "identity_linked",
+    "identity_unlinked",
 ]
 _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "MfaEnabled": "mfa_enabled",
@@ -57,6 +59,8 @@ _ACCOUNT_EVENT_ACTIVITY: dict[str, ActivityType] = {
     "SsoSignIn": "sso_sign_in",
     # The hosted page's sign-in again, which renewed the browser's central session.
     "SsoSessionRenewed": "login_succeeded",
+    "IdentityLinked": "identity_linked",
+    "IdentityUnlinked": "identity_unlinked",
 }
 _ACCOUNT_EVENT_REASON = {"PasskeySignCountRegressed": "passkey_sign_count_regressed"}
 # What a User-Agent header is, by the first of these it contains (the order matters: every
@@ -95,6 +99,8 @@ class ActivityEntry:
     user_agent: str = ""
     session_id: str | None = None
     reason: str | None = None
+    # A federated sign-in's provider, or the identity linked or unlinked's.
+    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,7 @@ def activity_of(change: StreamChange) -> list[ActivityEntry]:
                 ip=session.ip,
                 user_agent=session.user_agent,
                 session_id=session.session_id,
+                provider=session.provider,
             )
         ]
     if change.kind == "ended" and change.ended is not None:
@@ -206,6 +213,7 @@ def activity_of(change: StreamChange) -> list[ActivityEntry]:
                 user_agent=event.user_agent,
                 reason=_ACCOUNT_EVENT_REASON.get(event.event_type, event.reason),
                 session_id=event.session_id,
+                provider=event.provider_id,
             )
         ]
     if change.kind == "login_attempt" and change.login_attempt is not None:

@@ -42,6 +42,8 @@ PASSWORD_RESET_REQUESTED = "PasswordResetRequested"
 FACTORS_RESET = "FactorsReset"
 SSO_SIGN_IN = "SsoSignIn"
 SSO_SESSION_RENEWED = "SsoSessionRenewed"
+IDENTITY_LINKED = "IdentityLinked"
+IDENTITY_UNLINKED = "IdentityUnlinked"
 CLIENT_REGISTERED = "ClientRegistered"
 CLIENT_DELETED = "ClientDeleted"
 
@@ -159,6 +161,8 @@ _ACCOUNT_EVENT_TIME = {
     FACTORS_RESET: "reset_at",
     SSO_SIGN_IN: "signed_in_at",
     SSO_SESSION_RENEWED: "renewed_at",
+    IDENTITY_LINKED: "linked_at",
+    IDENTITY_UNLINKED: "unlinked_at",
 }
 
 
@@ -190,6 +194,8 @@ def _account_events(change: StreamChange) -> list[ServiceEvent]:
     if kind == SSO_SESSION_RENEWED:
         # A sign-in again, as SessionStarted tells of a login: which session, from where
         detail |= {"session_id": event.session_id, "ip": event.ip, "user_agent": event.user_agent}
+    if kind in (IDENTITY_LINKED, IDENTITY_UNLINKED):
+        detail |= {"identity_id": event.identity_id, "provider_id": event.provider_id}
     detail[_ACCOUNT_EVENT_TIME[kind]] = rfc3339(event.at)
     return [ServiceEvent(kind, detail)]
 

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 from session_service.domain.accounts.account_changes import account_event
 from session_service.domain.accounts.usernames import check_username, username_key
+from session_service.domain.administration.records import (
+    AccountStatusChange,
+    AdministrationStore,
+    FactorsResetChange,
+)
 from session_service.domain.email.addresses import normalize_address
 from session_service.domain.email.records import AddressOwner
 from session_service.domain.errors import NotFound, Unavailable
@@ -22,9 +27,6 @@ from session_service.domain.models import (
     UserProfile,
 )
 from session_service.domain.ports import (
-    AccountStatusChange,
-    AdministrationStore,
-    FactorsResetChange,
     SessionStore,
     StaleWrite,
 )

@@ -167,6 +167,7 @@ class SessionService:
             auth_time=now,
             amr=request.amr,
             central=request.central,
+            provider=request.provider,
         )
         return session, refresh
 

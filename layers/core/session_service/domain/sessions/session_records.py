@@ -100,6 +100,8 @@ class StartRequest:
     reason: RevocationReason = "password_changed"
     # A central session (the hosted sign-in's): its own timeouts, its cookie's token.
     central: bool = False
+    # A federated sign-in's provider (its activity says which).
+    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

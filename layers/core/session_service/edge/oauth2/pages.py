@@ -4,7 +4,7 @@ escaped."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -65,7 +65,11 @@ def signed_out(cleared: list[Cookie]) -> Response[str]:
 
 
 def sign_in_form(
-    request: str, message: str | None = None, status: int = 200, mfa_token: str | None = None
+    request: str,
+    message: str | None = None,
+    status: int = 200,
+    mfa_token: str | None = None,
+    providers: Sequence[tuple[str, str]] = (),
 ) -> Response[str]:
     """The central sign-in (no script needed): username and password, or, when the account
     has a second factor, its code. `request` is the app's authorization request, where the
@@ -93,8 +97,23 @@ def sign_in_form(
         )
         fields += restart
     form = f'{notice}<form method="post" action="/signin">{carried}{fields}</form>'
-    page = _page("Sign in", form + _passkey_form(request), script="passkey.js")
+    others = _provider_links(request, providers) if mfa_token is None else ""
+    page = _page("Sign in", form + _passkey_form(request) + others, script="passkey.js")
     return _html(status, page, headers=SSO_SIGN_IN_HEADERS)
+
+
+def _provider_links(request: str, providers: Sequence[tuple[str, str]]) -> str:
+    """A link per identity provider (federation): its sign-in comes back to this page's
+    request (docs/federation.md). Plain links: no script needed."""
+    if not providers or not request:
+        return ""
+    back = f"/signin?{urlencode({'request': request})}"
+    links = "".join(
+        f'<li><a class="provider" href="/auth/federation/{escape(provider_id)}/start?'
+        f'{escape(urlencode({"return_to": back}))}">Sign in with {escape(name)}</a></li>'
+        for provider_id, name in providers
+    )
+    return f'<nav aria-label="Other ways to sign in"><ul>{links}</ul></nav>'
 
 
 def _passkey_form(request: str) -> str:

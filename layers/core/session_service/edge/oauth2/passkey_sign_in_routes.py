@@ -68,7 +68,12 @@ def passkey_sign_in_router(
                 )
             )
         except ServiceError as refused:
-            return pages.sign_in_form(request, refused.description, refused.status)
+            return pages.sign_in_form(
+                request,
+                refused.description,
+                refused.status,
+                providers=services.provider_buttons(),
+            )
         return signed_in(tokens, request)
 
     return router

@@ -75,7 +75,13 @@ def sign_in_router(services: ApiServices, issuer: Callable[[], str]) -> APIGatew
         except ServiceError as refused:
             # (a wrong code leaves the mfa_token its other tries; the form offers a restart)
             mfa_token = form.get("mfa_token") or None
-            return pages.sign_in_form(request, refused.description, refused.status, mfa_token)
+            return pages.sign_in_form(
+                request,
+                refused.description,
+                refused.status,
+                mfa_token,
+                providers=services.provider_buttons(),
+            )
         return signed_in(tokens, request)
 
     return router

@@ -1,0 +1,59 @@
+"""Where a federated sign-in may send the browser back to: a page of an allowed origin
+(ALLOWED_ORIGINS) or of the service itself. Anything else is refused before any redirect
+(an open redirect would carry a handoff, or an error, to an attacker's page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from session_service.domain.errors import InvalidRequest
+
+MAX_RETURN_LENGTH = 2048
+# The hosted sign-in page (single sign-on): a flow back to it continues the app's request.
+SIGN_IN_PAGE = "/signin"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedReturn:
+    url: str
+    # The app's authorization request, when the return is to the hosted sign-in page.
+    sign_in_request: str | None = None
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class ReturnUrls:
+    def __init__(self, allowed_origins: tuple[str, ...], base_url: Callable[[], str]) -> None:
+        self._allowed = frozenset(origin.lower().rstrip("/") for origin in allowed_origins)
+        self._base_url = base_url
+
+    def check(self, return_to: str | None) -> CheckedReturn:
+        if not return_to or len(return_to) > MAX_RETURN_LENGTH:
+            raise InvalidRequest("return_to must be the URL of a page of an allowed origin.")
+        if return_to.startswith("/") and not return_to.startswith(("//", "/\\")):
+            # A page of the service itself (the hosted sign-in page's own links)
+            return_to = self._base_url() + return_to
+        try:
+            parts = urlsplit(return_to)
+            parts.port  # noqa: B018 (a malformed port raises here)
+        except ValueError:
+            raise InvalidRequest("return_to is not a URL.") from None
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
+            raise InvalidRequest("return_to must be an absolute http(s) URL.")
+        if parts.fragment or any(c in return_to for c in "\r\n\t\\ "):
+            raise InvalidRequest("return_to may carry no fragment: the answer goes there.")
+        origin = origin_of(return_to)
+        own = origin == origin_of(self._base_url())
+        if not own and origin not in self._allowed:
+            raise InvalidRequest("return_to must be on an allowed origin (ALLOWED_ORIGINS).")
+        if own and parts.path == SIGN_IN_PAGE:
+            request = parse_qs(parts.query).get("request", [""])[0]
+            if not request:
+                raise InvalidRequest("A return to the sign-in page carries its request.")
+            return CheckedReturn(return_to, sign_in_request=request)
+        return CheckedReturn(return_to)

@@ -1,0 +1,151 @@
+"""What an upstream provider's answer must pass before anyone is signed in (contract v3,
+federation), over the HTTP API on moto against Node's oidc-provider: the real flow, with
+the ID token the service receives replaced by one made from it (signed with the
+provider's own key, or not): another audience, a wrong nonce, an expired token, `alg:
+none`, an unknown key, a mismatched PKCE verifier. Each is sent back to return_to with
+the error in its fragment, and no account or session is made. And the hosted sign-in
+page's provider buttons, which end in a central session."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from harness.stack import Stack
+from session_service.domain.federation import sign_in as federation_sign_in
+from tests.federation.upstream import UpstreamProvider, signing_key
+from tests.integration.client_admin import NATIVE_APP, registered
+from tests.integration.federation_flow import (
+    RETURN_TO,
+    Browser,
+    TokenSwap,
+    at_provider,
+    callback,
+    federated_stack,
+    fragment,
+    new_subject,
+    sign_in,
+    start,
+)
+from tests.integration.oauth2_flow import authorize
+
+
+def made_nothing(stack: Stack) -> None:
+    items = stack.items()
+    assert [i for i in items if i["sk"]["S"] == "PROFILE"] == []
+    assert [i for i in items if i.get("kind", {}).get("S") == "session"] == []
+    assert [i for i in items if i.get("kind", {}).get("S") == "federation_handoff"] == []
+
+
+def refused_with(answer: Any, description: str) -> None:
+    assert answer.status == 303
+    location = answer.headers["location"]
+    assert location.startswith(f"{RETURN_TO}#")
+    said = fragment(location)
+    assert said["error"] == "invalid_grant"
+    assert description in said["error_description"]
+
+
+CASES: dict[str, tuple[Callable[[TokenSwap], None], str]] = {
+    "another audience": (
+        lambda swap: setattr(swap, "change", lambda c: {**c, "aud": "another-app"}),
+        "aud",
+    ),
+    "a wrong nonce": (
+        lambda swap: setattr(swap, "change", lambda c: {**c, "nonce": "not-the-flows"}),
+        "nonce",
+    ),
+    "an expired token": (
+        lambda swap: setattr(
+            swap,
+            "change",
+            lambda c: {**c, "iat": int(time.time()) - 900, "exp": int(time.time()) - 300},
+        ),
+        "expired",
+    ),
+    "alg none": (lambda swap: setattr(swap, "unsigned", True), "alg"),
+    "an unknown key": (lambda swap: setattr(swap, "key", signing_key()), "key"),
+    "another issuer": (
+        lambda swap: setattr(swap, "change", lambda c: {**c, "iss": "https://evil.example"}),
+        "iss",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_id_token_that_fails_a_check_signs_nobody_in(
+    stack_with: Callable[..., Stack],
+    upstream: UpstreamProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    make, description = CASES[case]
+    make(TokenSwap(monkeypatch, upstream))
+    answer = sign_in(stack, upstream, sub=new_subject())
+    refused_with(answer, description)
+    made_nothing(stack)
+
+
+def test_a_mismatched_pkce_verifier_is_refused_by_the_provider(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    browser = Browser()
+    upstream.sign_in_as(new_subject())
+    url = at_provider(upstream, browser, start(stack, browser))
+    # The callback derives another verifier than the start's challenge was made from
+    monkeypatch.setattr(federation_sign_in, "code_verifier", lambda binding, state: "v" * 43)
+    answer = callback(stack, browser, url)
+    refused_with(answer, "token endpoint")
+    made_nothing(stack)
+
+
+def test_the_providers_refusal_is_sent_back_as_an_error(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    browser = Browser()
+    url = start(stack, browser)
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    answer = callback(
+        stack,
+        browser,
+        "/auth/federation/upstream/callback?"
+        + urlencode({"state": state, "error": "access_denied<script>"}),
+    )
+    refused_with(answer, "access_denied")
+    assert "<script>" not in fragment(answer.headers["location"])["error_description"]
+    made_nothing(stack)
+
+
+def test_the_sign_in_page_offers_each_provider_and_ends_in_a_central_session(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    client = registered(stack, NATIVE_APP)
+    location = urlsplit(authorize(stack, client["client_id"]).headers["location"])
+    page = stack.http("GET", f"{location.path}?{location.query}")
+    body = page.raw.body.decode()
+    links = re.findall(r'href="(/auth/federation/upstream/start\?[^"]+)"', body)
+    assert len(links) == 1, body
+    assert "Sign in with Upstream" in body
+    browser = Browser()
+    upstream.sign_in_as(new_subject())
+    query = links[0].replace("&amp;", "&").split("?", 1)[1]
+    back = callback(
+        stack, browser, at_provider(upstream, browser, start(stack, browser, query=query))
+    )
+    assert back.status == 303
+    assert back.headers["location"].startswith("/oauth2/authorize?")
+    assert parse_qs(urlsplit(back.headers["location"]).query)["client_id"] == [client["client_id"]]
+    [central] = [c for c in back.cookies if c.startswith("__Host-sso=")]
+    assert "HttpOnly" in central
+    sessions = [i for i in stack.items() if i.get("kind", {}).get("S") == "session"]
+    assert [s["central"]["BOOL"] for s in sessions] == [True]
+    assert [s["provider"]["S"] for s in sessions] == ["upstream"]

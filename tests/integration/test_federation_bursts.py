@@ -1,0 +1,76 @@
+"""Federation's single uses under bursts, over the HTTP API on moto and on DynamoDB Local,
+against Node's oidc-provider: one handoff exchanged 8 times at once gives one session;
+one callback replayed 8 times at once goes on once; 8 first sign-ins of one new identity
+at once make one account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from harness.stack import Stack
+from tests.federation.upstream import UpstreamProvider
+from tests.helpers import burst
+from tests.integration.federation_flow import (
+    Browser,
+    at_provider,
+    callback,
+    claims,
+    exchange,
+    federated_stack,
+    fragment,
+    new_subject,
+    sign_in,
+    start,
+)
+
+pytestmark = pytest.mark.parametrize("backend", ["moto", "dynamodb-local"], indirect=True)
+
+
+def sessions(stack: Stack) -> int:
+    return len([i for i in stack.items() if i.get("kind", {}).get("S") == "session"])
+
+
+def test_one_handoff_exchanged_eight_times_at_once_gives_one_session(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    answer = sign_in(stack, upstream, sub=new_subject())
+    handoff = fragment(answer.headers["location"])["handoff"]
+    assert burst(8, lambda _: exchange(stack, handoff).status) == {200: 1, 401: 7}
+    assert sessions(stack) == 1
+
+
+def test_one_callback_replayed_eight_times_at_once_goes_on_once(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    upstream.sign_in_as(new_subject())
+    browser = Browser()
+    url = at_provider(upstream, browser, start(stack, browser))
+    assert burst(8, lambda _: callback(stack, browser, url).status) == {303: 1, 400: 7}
+    handoffs = [i for i in stack.items() if i.get("kind", {}).get("S") == "federation_handoff"]
+    assert len(handoffs) == 1
+
+
+def test_eight_first_sign_ins_of_one_identity_at_once_make_one_account(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    upstream.sign_in_as(new_subject())
+    browsers = [Browser() for _ in range(8)]
+    urls = [at_provider(upstream, b, start(stack, b)) for b in browsers]
+
+    def finish(index: int) -> str:
+        answer = callback(stack, browsers[index], urls[index])
+        assert answer.status == 303, answer.json()
+        tokens = exchange(stack, fragment(answer.headers["location"])["handoff"])
+        assert tokens.status == 200, tokens.json()
+        return str(claims(tokens.json()["access_token"])["sub"])
+
+    users = burst(8, finish)
+    assert len(users) == 1
+    assert sum(users.values()) == 8
+    profiles = [i for i in stack.items() if i["sk"]["S"] == "PROFILE"]
+    assert len(profiles) == 1
