@@ -63,6 +63,10 @@ class InMemoryFederationStore:
         with self._lock:
             self.links[intent.digest] = intent
 
+    def find_link_intent(self, digest: str) -> LinkIntent | None:
+        with self._lock:
+            return self.links.get(digest)
+
     def take_link_intent(self, digest: str) -> LinkIntent | None:
         with self._lock:
             return self.links.pop(digest, None)

@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -99,6 +99,28 @@ def start(
         name, _, rest = cookie.partition("=")
         if name == BINDING:
             browser.binding = rest.split(";")[0]
+    return answer.headers["location"]
+
+
+def linking(stack: Stack, browser: Browser, authorization_url: str) -> str:
+    """A link URL opened in the browser: its page asks, the browser confirms (a POST of
+    that page): the provider's authorization URL."""
+    path = authorization_url.removeprefix(ISSUER)
+    page = stack.http("GET", path, headers=browser.cookie_header())
+    assert page.status == 200, page.json()
+    for cookie in page.cookies:
+        name, _, rest = cookie.partition("=")
+        if name == BINDING:
+            browser.binding = rest.split(";")[0]
+    link = parse_qsl(urlsplit(authorization_url).query)[0][1]
+    form = urlencode({"link": link})
+    headers = {
+        **browser.cookie_header(),
+        "origin": ISSUER,
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    answer = stack.http("POST", urlsplit(path).path, form, headers=headers)
+    assert answer.status == 302, answer.json()
     return answer.headers["location"]
 
 

@@ -227,7 +227,12 @@ def test_an_access_token_is_not_a_refresh_token_nor_the_reverse(stack: Stack) ->
 
 
 BEARER_ROUTES = [
-    (route.method, route.path.replace("{session_id}", "00000000-0000-4000-8000-000000000000"))
+    (
+        route.method,
+        route.path.replace("{session_id}", "00000000-0000-4000-8000-000000000000")
+        .replace("{identity_id}", "00000000-0000-4000-8000-000000000000")
+        .replace("{provider_id}", "google"),
+    )
     for route in http_api(deployed_template()).routes
     if route.authorizer and route.authorizer != "AWS_IAM"
 ]
@@ -241,6 +246,7 @@ VALID_FOR_EVERY_ROUTE: dict[str, object] = {
     "password": PASSWORD,
     "code": "123456",
     "email": "ada@example.com",
+    "return_to": "https://app.example.com/",
 }
 # A passkey's registration, well formed (it proves nothing): the route's own body.
 WELL_FORMED_REGISTRATION: dict[str, object] = {

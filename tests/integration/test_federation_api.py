@@ -24,6 +24,7 @@ from tests.integration.federation_flow import (
     exchange,
     federated_stack,
     fragment,
+    linking,
     new_subject,
     sign_in,
     signed_in,
@@ -193,6 +194,9 @@ def test_an_account_with_a_second_factor_proves_it_after_the_provider(
     done = stack.http("POST", "/auth/login/mfa", {"mfa_token": mfa_token, "code": code})
     assert done.status == 200, done.json()
     assert claims(done.json()["access_token"])["amr"] == ["fed", "otp"]
+    session_id = done.json()["session_id"]
+    [session] = [i for i in stack.items() if i["sk"]["S"] == f"SESSION#{session_id}"]
+    assert session["provider"]["S"] == "upstream"
 
 
 def test_cookie_mode_sends_the_second_factor_back_in_the_fragment(
@@ -237,26 +241,25 @@ def test_the_owner_links_an_identity_and_unlinks_it(
     stack = federated_stack(stack_with, upstream)
     user_id = register(stack, "grace")
     access = bearer(login(stack, "grace")["access_token"])
-    linking = stack.http(
+    asked = stack.http(
         "POST", "/auth/federation/upstream/link", {"return_to": RETURN_TO}, headers=access
     )
-    assert linking.status == 200, linking.json()
-    url = linking.json()["authorization_url"]
+    assert asked.status == 200, asked.json()
+    url = asked.json()["authorization_url"]
     assert url.startswith("https://sessions.example.test/auth/federation/upstream/start?link=")
     upstream.sign_in_as(subject := new_subject())
     browser = Browser()
-    path = url.removeprefix("https://sessions.example.test")
-    query = path.split("?", 1)[1]
-    back = callback(
-        stack, browser, at_provider(upstream, browser, start(stack, browser, query=query))
-    )
+    page = stack.http("GET", url.removeprefix("https://sessions.example.test"))
+    assert page.status == 200
+    assert "<strong>grace</strong>" in page.raw.body.decode()
+    back = callback(stack, browser, at_provider(upstream, browser, linking(stack, browser, url)))
     assert back.status == 303
     linked = fragment(back.headers["location"])["identity_linked"]
     [identity] = identities(stack, access["authorization"].removeprefix("Bearer "))
     assert identity["identity_id"] == linked
     assert identity["subject"] == subject
     # The link URL was single use
-    reused = stack.http("GET", path)
+    reused = stack.http("GET", url.removeprefix("https://sessions.example.test"))
     assert_error(reused, 400, "invalid_request")
     # The identity now signs in to grace's account
     tokens = signed_in(stack, upstream, sub=subject)

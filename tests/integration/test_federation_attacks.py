@@ -19,7 +19,8 @@ import pytest
 from harness.stack import Stack
 from session_service.domain.federation import sign_in as federation_sign_in
 from tests.federation.upstream import UpstreamProvider, signing_key
-from tests.integration.client_admin import NATIVE_APP, registered
+from tests.helpers import assert_error, bearer, login, register
+from tests.integration.client_admin import NATIVE_APP, admin_call, registered
 from tests.integration.federation_flow import (
     RETURN_TO,
     Browser,
@@ -29,8 +30,10 @@ from tests.integration.federation_flow import (
     federated_stack,
     fragment,
     new_subject,
+    register_provider,
     sign_in,
     start,
+    upstream_client,
 )
 from tests.integration.oauth2_flow import authorize
 
@@ -149,3 +152,79 @@ def test_the_sign_in_page_offers_each_provider_and_ends_in_a_central_session(
     sessions = [i for i in stack.items() if i.get("kind", {}).get("S") == "session"]
     assert [s["central"]["BOOL"] for s in sessions] == [True]
     assert [s["provider"]["S"] for s in sessions] == ["upstream"]
+
+
+def test_a_link_url_starts_nothing_without_its_pages_confirmation(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider
+) -> None:
+    """Link CSRF: an attacker's link URL (for the attacker's account) opened in a victim's
+    browser must not link the victim's identity silently. Its page names the account, and
+    only a POST of that page (this origin) starts the flow."""
+    stack = federated_stack(stack_with, upstream)
+    register(stack, "mallory")
+    access = bearer(login(stack, "mallory")["access_token"])
+    body = {"return_to": RETURN_TO}
+    url = stack.http("POST", "/auth/federation/upstream/link", body, headers=access).json()[
+        "authorization_url"
+    ]
+    link = parse_qs(urlsplit(url).query)["link"][0]
+    page = stack.http("GET", urlsplit(url).path + "?" + urlsplit(url).query)
+    assert page.status == 200
+    assert "<strong>mallory</strong>" in page.raw.body.decode()
+    assert not any(c.startswith("location") for c in page.headers)
+    form = urlencode({"link": link})
+    for headers in (
+        {"origin": "https://evil.example"},
+        {"sec-fetch-site": "cross-site"},
+        {},
+    ):
+        posted = stack.http(
+            "POST",
+            "/auth/federation/upstream/start",
+            form,
+            headers={**headers, "content-type": "application/x-www-form-urlencoded"},
+        )
+        assert_error(posted, 403, "forbidden")
+    # A link returns to the app, never to the sign-in page
+    to_page = {"return_to": "/signin?request=x"}
+    refused = stack.http("POST", "/auth/federation/upstream/link", to_page, headers=access)
+    assert_error(refused, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "return_to",
+    [
+        "https://sessions.example.test/oauth2/authorize?client_id=x&prompt=none",
+        "/oauth2/logout?post_logout_redirect_uri=https://app.example.test/",
+        "/auth/federation/exchange",
+        "https://app.example.test/\x00x",
+        "https://app.example.test/caf\u00e9",
+        "https://app.example.test\\@evil.example/",
+        "https://user@app.example.test/",
+    ],
+)
+def test_a_return_to_another_page_of_the_service_or_with_raw_characters_is_refused(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider, return_to: str
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    answer = stack.http(
+        "GET", "/auth/federation/upstream/start?" + urlencode({"return_to": return_to})
+    )
+    assert_error(answer, 400, "invalid_request")
+    assert "location" not in answer.headers
+
+
+def test_a_provider_registered_again_with_another_issuer_signs_in_none_of_its_identities(
+    stack_with: Callable[..., Stack], upstream: UpstreamProvider
+) -> None:
+    stack = federated_stack(stack_with, upstream)
+    subject = new_subject()
+    assert sign_in(stack, upstream, sub=subject).status == 303
+    assert admin_call(stack, "DELETE", "/admin/identity-providers/upstream").status == 204
+    with UpstreamProvider().start([upstream_client()]) as impostor:
+        register_provider(stack, impostor)
+        answer = sign_in(stack, impostor, sub=subject)
+    refused = fragment(answer.headers["location"])
+    assert refused["error"] == "invalid_grant"
+    assert "another issuer" in refused["error_description"]
+    assert len([i for i in stack.items() if i["sk"]["S"] == "PROFILE"]) == 1

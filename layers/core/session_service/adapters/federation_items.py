@@ -148,6 +148,7 @@ def _identity_attributes(identity: LinkedIdentity) -> Item:
         "provider_id": s(identity.provider_id),
         "subject": s(identity.subject),
         "linked_at": n(identity.linked_at),
+        "issuer": s(identity.issuer),
     }
     if identity.email is not None:
         item["email"] = s(identity.email)
@@ -179,4 +180,5 @@ def identity_from_item(item: Item) -> LinkedIdentity:
         subject=str_of(item, "subject"),
         linked_at=int_of(item, "linked_at"),
         email=opt_str_of(item, "email"),
+        issuer=opt_str_of(item, "issuer") or "",
     )

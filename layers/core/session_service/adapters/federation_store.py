@@ -108,6 +108,10 @@ class DynamoFederationStore:
     def put_link_intent(self, intent: LinkIntent) -> None:
         put_new(self._db, self._table, "put_link_intent", link_item(intent))
 
+    def find_link_intent(self, digest: str) -> LinkIntent | None:
+        item = self._get("find_link_intent", link_key(digest))
+        return link_from_item(item) if item else None
+
     def take_link_intent(self, digest: str) -> LinkIntent | None:
         with aws("take_link_intent"):
             try:

@@ -307,6 +307,8 @@ def challenge_item(challenge: MfaChallenge) -> Item:
         item["device_id"] = s(challenge.device_id)
     if challenge.first_amr != PASSWORD_AMR:
         item["first_amr"] = {"L": [s(method) for method in challenge.first_amr]}
+    if challenge.provider is not None:
+        item["provider"] = s(challenge.provider)
     return item
 
 
@@ -324,6 +326,7 @@ def challenge_from_item(item: Item) -> MfaChallenge:
             if "first_amr" in item
             else PASSWORD_AMR
         ),
+        provider=opt_str_of(item, "provider"),
     )
 
 

@@ -138,8 +138,9 @@ class MfaChallenge:
     device_id: str | None
     created_at: Millis
     expires_at: Millis
-    # How the first step proved the user (a password, or an e-mailed code).
+    # How the first step proved the user (a password, an e-mailed code, a provider's).
     first_amr: tuple[str, ...] = ("pwd",)
+    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

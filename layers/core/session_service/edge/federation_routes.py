@@ -4,16 +4,22 @@ domain function, shape the answer. A router the API's resolver includes."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
-from session_service.domain.errors import MfaRequired, NotFound
-from session_service.domain.federation.sign_in import CallbackOutcome, CallbackRequest
+from session_service.domain.errors import Forbidden, MfaRequired, NotFound
+from session_service.domain.federation.return_urls import MAX_RETURN_LENGTH
+from session_service.domain.federation.sign_in import (
+    CallbackOutcome,
+    CallbackRequest,
+    StartedFlow,
+)
 from session_service.domain.models import is_issued_id, rfc3339
 from session_service.edge import http, transport
 from session_service.edge.api_context import ApiContext
@@ -26,7 +32,7 @@ from session_service.edge.federation_schemas import (
 )
 from session_service.edge.oauth2 import pages
 from session_service.edge.oauth2.documentation import redirect
-from session_service.edge.oauth2.routes import SSO_COOKIE
+from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin
 from session_service.edge.oauth2.sign_in_routes import signed_in
 from session_service.edge.schemas import TokenResponse, error_responses, responses
 
@@ -81,16 +87,36 @@ def federation_router(context: ApiContext) -> APIGatewayHttpRouter:
     )
     def start(
         provider_id: ProviderId,
-        return_to: Annotated[str | None, Query(max_length=2048)] = None,
+        return_to: Annotated[str | None, Query(max_length=MAX_RETURN_LENGTH)] = None,
         link: Annotated[str | None, Query(max_length=128)] = None,
     ) -> Response[str]:
         event = router.current_event.raw_event
-        started = services.federation().start(
-            provider_id,
-            return_to,
-            transport.request_cookie(event, BINDING_COOKIE),
-            link=link,
-        )
+        binding = transport.request_cookie(event, BINDING_COOKIE)
+        if link is not None:
+            # Linking asks first, on a page of this origin that posts back here
+            name, username = services.federation().link_to_confirm(provider_id, link)
+            cookie = binding_cookie(binding or secrets.token_urlsafe(32))
+            return pages.confirm_link(provider_id, name, username, link, [cookie])
+        return _started(services.federation().start(provider_id, return_to, binding))
+
+    @router.post(
+        "/auth/federation/<provider_id>/start",
+        summary="Linking confirmed on its page: to the identity provider",
+        responses={
+            302: redirect("To the provider's authorization endpoint"),
+            **error_responses(400, 403, 404),
+        },
+    )
+    def start_link(provider_id: ProviderId) -> Response[str]:
+        event = router.current_event
+        if not from_this_origin(event.headers, services.token_issuer()):
+            raise Forbidden("Linking is confirmed on the service's own page.")
+        form = dict(parse_qsl(form_body(event)))
+        link = form.get("link", "")
+        binding = transport.request_cookie(event.raw_event, BINDING_COOKIE)
+        return _started(services.federation().start(provider_id, None, binding, link=link))
+
+    def _started(started: StartedFlow) -> Response[str]:
         return Response(
             status_code=302,
             content_type="text/plain",

@@ -32,8 +32,15 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 
-# Paths whose bodies are application/x-www-form-urlencoded (RFC 6749), not JSON.
+# Paths whose bodies are application/x-www-form-urlencoded (RFC 6749, and the pages' own
+# forms), not JSON.
 FORM_PATHS = ("/oauth2/", "/signin")
+
+
+def is_form(path: str, method: str) -> bool:
+    """A route that takes a form: OAuth's, the sign-in page's, and linking's page."""
+    linking = method == "POST" and path.startswith("/auth/federation/") and path.endswith("/start")
+    return path.startswith(FORM_PATHS) or linking
 
 
 def api_resolver(title: str = "Session service") -> APIGatewayHttpResolver:
@@ -49,7 +56,8 @@ def api_resolver(title: str = "Session service") -> APIGatewayHttpResolver:
             # The API speaks JSON whatever Content-Type a client sends (curl -d says
             # form): a body is parsed as JSON or refused as such, never as a form. OAuth's
             # endpoints alone take forms (RFC 6749), which Authlib parses.
-            form = str(event.get("rawPath", "")).startswith(FORM_PATHS)
+            method = str(event.get("requestContext", {}).get("http", {}).get("method", ""))
+            form = is_form(str(event.get("rawPath", "")), method)
             if not form:
                 headers = {
                     name: value

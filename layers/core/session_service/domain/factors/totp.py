@@ -179,6 +179,7 @@ class SecondFactors:
         credential: Credential,
         device_id: str | None,
         first_amr: tuple[str, ...] = PASSWORD_AMR,
+        provider: str | None = None,
     ) -> str:
         """The mfa_token of a login whose password was right: 256 random bits, stored
         only as a digest, single use, valid for MFA_TOKEN_SECONDS."""
@@ -194,6 +195,7 @@ class SecondFactors:
                 created_at=now,
                 expires_at=now + MFA_TOKEN_SECONDS * 1000,
                 first_amr=first_amr,
+                provider=provider,
             )
         )
         return token

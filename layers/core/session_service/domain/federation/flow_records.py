@@ -72,6 +72,9 @@ class LinkedIdentity:
     subject: str
     linked_at: Millis
     email: str | None = None
+    # The provider's issuer when it was linked: a provider registered again under its id
+    # with another issuer signs none of its identities in.
+    issuer: str = ""
 
 
 class FederationStore(Protocol):
@@ -94,6 +97,8 @@ class FederationStore(Protocol):
         ...
 
     def put_link_intent(self, intent: LinkIntent) -> None: ...
+
+    def find_link_intent(self, digest: str) -> LinkIntent | None: ...
 
     def take_link_intent(self, digest: str) -> LinkIntent | None:
         """The intent, deleted (single use); None when there is none."""

@@ -70,6 +70,11 @@ class Identities:
                     "identity provider is off: sign in, then link it."
                 )
             linked = self._create_account(provider, identity, client)
+        if linked.issuer != provider.issuer:
+            raise InvalidGrant(
+                "This identity was linked through another issuer registered under this "
+                "provider's id: link it again from the signed-in account."
+            )
         credential = self._sessions_store.find_credential(linked.username_key)
         if credential is None or credential.user_id != linked.user_id:
             raise InvalidGrant("The account of this identity no longer exists.")
@@ -120,7 +125,7 @@ class Identities:
         for _ in range(ATTEMPTS):
             existing = self._store.find_identity(provider.provider_id, identity.subject)
             if existing is not None:
-                if existing.user_id != user_id:
+                if existing.user_id != user_id or existing.issuer != provider.issuer:
                     raise Conflict("This identity signs in another account.")
                 return existing
             credential = self._credential_of(user_id)
@@ -190,6 +195,7 @@ class Identities:
             subject=identity.subject,
             linked_at=now,
             email=email,
+            issuer=provider.issuer,
         )
 
     @staticmethod

@@ -1,6 +1,8 @@
 """Where a federated sign-in may send the browser back to: a page of an allowed origin
-(ALLOWED_ORIGINS) or of the service itself. Anything else is refused before any redirect
-(an open redirect would carry a handoff, or an error, to an attacker's page)."""
+(ALLOWED_ORIGINS), or the service's own sign-in page (and the local run's demo page).
+Anything else is refused before any redirect: an open redirect would carry a handoff, or
+an mfa_token, to an attacker's page, and so would another page of the service that
+redirects onwards (/oauth2/authorize would carry the fragment to an app's URI)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from session_service.domain.errors import InvalidRequest
 
-MAX_RETURN_LENGTH = 2048
+# (the hosted sign-in page's own, with the app's request of up to 4096 characters in it)
+MAX_RETURN_LENGTH = 8192
 # The hosted sign-in page (single sign-on): a flow back to it continues the app's request.
 SIGN_IN_PAGE = "/signin"
+# The local run's demo page (served by the local run only; nothing answers it on AWS).
+DEMO_PAGE = "/demo/"
+# Printable ASCII but the space: anything else is percent-encoded in a URL.
+PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,8 @@ class ReturnUrls:
     def check(self, return_to: str | None) -> CheckedReturn:
         if not return_to or len(return_to) > MAX_RETURN_LENGTH:
             raise InvalidRequest("return_to must be the URL of a page of an allowed origin.")
+        if not PRINTABLE.issuperset(return_to) or "\\" in return_to:
+            raise InvalidRequest("return_to must be a URL, its special characters encoded.")
         if return_to.startswith("/") and not return_to.startswith(("//", "/\\")):
             # A page of the service itself (the hosted sign-in page's own links)
             return_to = self._base_url() + return_to
@@ -43,12 +52,14 @@ class ReturnUrls:
             parts.port  # noqa: B018 (a malformed port raises here)
         except ValueError:
             raise InvalidRequest("return_to is not a URL.") from None
-        if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.netloc.count("@"):
             raise InvalidRequest("return_to must be an absolute http(s) URL.")
-        if parts.fragment or any(c in return_to for c in "\r\n\t\\ "):
+        if parts.fragment or "#" in return_to:
             raise InvalidRequest("return_to may carry no fragment: the answer goes there.")
         origin = origin_of(return_to)
         own = origin == origin_of(self._base_url())
+        if own and parts.path not in (SIGN_IN_PAGE, DEMO_PAGE):
+            raise InvalidRequest("return_to may name no page of the service but its sign-in.")
         if not own and origin not in self._allowed:
             raise InvalidRequest("return_to must be on an allowed origin (ALLOWED_ORIGINS).")
         if own and parts.path == SIGN_IN_PAGE:

@@ -166,11 +166,25 @@ class FederatedSignIn:
         request = AuthorizationRequest(self.redirect_uri(provider_id), state, nonce, challenge)
         return StartedFlow(self._upstream.authorization_url(provider, request), binding)
 
+    def link_to_confirm(self, provider_id: str, link: str) -> tuple[str, str]:
+        """The provider's name and the account's username a link URL would link to: its
+        page asks before the flow starts (nothing is spent here)."""
+        provider = self._providers().get(provider_id)
+        intent = self._store.find_link_intent(digest(link)) if link else None
+        if intent is None or intent.provider_id != provider_id or self._expired(intent):
+            raise InvalidRequest(SPENT)
+        profile = self._sessions_store.find_profile(intent.user_id)
+        if profile is None:
+            raise InvalidRequest(SPENT)
+        return provider.name, profile.username
+
     def link_url(self, user_id: str, provider_id: str, return_to: str | None) -> str:
         """A URL of the service that starts linking in the browser that opens it (single
         use, LINK_SECONDS): the signed-in owner's own request, made with a recent session."""
         provider = self._providers().get(provider_id)
         checked = self._return_urls.check(return_to)
+        if checked.sign_in_request is not None:
+            raise InvalidRequest("A link returns to the app's own page, not the sign-in page.")
         secret = secrets.token_urlsafe(32)
         now = self._now()
         self._store.put_link_intent(
@@ -279,7 +293,9 @@ class FederatedSignIn:
             raise InvalidGrant("The account is disabled.")
         if credential.has_second_factor:
             # The challenge first: a handoff is never spent without the mfa_token it buys.
-            token = self._second_factors().open_challenge(credential, None, FEDERATED_AMR)
+            token = self._second_factors().open_challenge(
+                credential, None, FEDERATED_AMR, provider.provider_id
+            )
             if handoff_digest is not None and not self._store.spend_handoff(handoff_digest):
                 raise InvalidGrant(SPENT)
             raise MfaRequired(token, credential.factors)

@@ -129,5 +129,6 @@ class SecondStep:
             amr=amr,
             second_factor=dataclasses.replace(use, challenge_digest=challenge.digest),
             central=request.central,
+            provider=challenge.provider,
         )
         return self._accounts.renewal.start_or_renew(start, request.replaces)

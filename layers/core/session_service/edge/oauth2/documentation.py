@@ -89,6 +89,7 @@ FORM_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/oauth2/logout", "post"): _form((), ("post_logout_redirect_uri", "client_id", "state")),
     ("/signin", "post"): _form(("request",), ("username", "password", "mfa_token", "code")),
     ("/signin/passkey", "post"): _form(("request", "ceremony_id", "credential"), ()),
+    ("/auth/federation/{provider_id}/start", "post"): _form(("link",), ()),
 }
 
 

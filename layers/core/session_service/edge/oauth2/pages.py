@@ -60,6 +60,23 @@ def confirm_sign_out(params: Mapping[str, str]) -> Response[str]:
     return _html(200, _page("Sign out", form))
 
 
+def confirm_link(
+    provider_id: str, provider_name: str, username: str, link: str, cookies: list[Cookie]
+) -> Response[str]:
+    """Linking an identity asks first, naming the account: a link URL someone else made
+    (for their own account) must not link this browser's identity silently (link CSRF).
+    The form posts to this origin only, where the flow then starts."""
+    form = (
+        f"<p>Link your {escape(provider_name)} account to the account "
+        f"<strong>{escape(username)}</strong>? Signing in with {escape(provider_name)} will "
+        "then sign in to that account. If you did not ask for this, close this page.</p>"
+        f'<form method="post" action="/auth/federation/{escape(provider_id)}/start">'
+        f'<input type="hidden" name="link" value="{escape(link)}">'
+        f'<button type="submit">Link {escape(provider_name)}</button></form>'
+    )
+    return _html(200, _page("Link an identity", form), cookies, headers=SSO_SIGN_IN_HEADERS)
+
+
 def signed_out(cleared: list[Cookie]) -> Response[str]:
     return _html(200, _page("Signed out", "<p>You are signed out of every app.</p>"), cleared)
 
