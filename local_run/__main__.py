@@ -24,6 +24,7 @@ from botocore.config import Config
 
 from local_run import dynamodb_local
 from local_run.api_definition import http_api
+from local_run.demo_providers import providers
 from local_run.demo_qr import qr_svg
 from local_run.expansion import ExpansionError, deployed_template
 from local_run.functions import (
@@ -275,7 +276,11 @@ def _serve(
     config.domain = f"{HOST}:{port}"
     config.static = {"/demo/": DEMO}
     config.local_posts = {"/demo/qr": qr_svg}
-    config.local_gets = {"/demo/mailbox": mailbox(clients("sesv2").meta.endpoint_url)}
+    table = next(t.table_name for t in provisioned.ttl_tables if "SessionTable" in t.table_name)
+    config.local_gets = {
+        "/demo/mailbox": mailbox(clients("sesv2").meta.endpoint_url),
+        "/demo/providers": providers(clients("dynamodb"), table),
+    }
     server = serve(Gateway(config), HOST, port)
     endpoint, dynamodb = os.environ["AWS_ENDPOINT_URL"], clients("dynamodb").meta.endpoint_url
     print(

@@ -62,6 +62,8 @@ def test_published_samples_have_the_shape_the_publisher_produces() -> None:
             "ClientDeleted",
             "SsoSignIn",
             "SsoSessionRenewed",
+            "IdentityLinked",
+            "IdentityUnlinked",
         }
     )
     for detail_type, event in documented.items():
@@ -149,6 +151,7 @@ def _check_event_publisher(stack: Stack, name: str, result: Any, listener: str) 
         "sso-sign-in": {"SsoSignIn"},
         # A sign-in again: a login in the user's activity, so a new device's is told too
         "sso-session-renewed": {"SsoSessionRenewed", "NewDeviceSignIn"},
+        "identity-changes": {"IdentityLinked", "IdentityUnlinked"},
     }[name]
     assert kinds == expected
     assert result == {"batchItemFailures": []}

@@ -20,12 +20,17 @@ from local_run.launcher import free_port
 from tests.e2e.browser.pages import ATTACKER_PAGE, CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.service import DEPLOYED_URL, Service
 
+# The port of each cookie-mode configuration, chosen once per worker: the modules that ask
+# for the same configuration share its local run (tests.e2e.local_runs keys runs by their
+# settings, the port included), rather than each starting one of its own.
+_PORTS: dict[tuple[tuple[str, str], ...], int] = {}
+
 
 def _cookie_mode(local_services: Callable[..., Service], **settings: str) -> Service:
     """A local run in cookie mode whose own origin (the demo page's) is the allowed one."""
     if DEPLOYED_URL:
         pytest.skip("needs a local run in cookie mode serving the demo page")
-    port = free_port()
+    port = _PORTS.setdefault(tuple(sorted(settings.items())), free_port())
     return local_services(
         PORT=str(port),
         REFRESH_TOKEN_TRANSPORT="cookie",

@@ -89,6 +89,8 @@ class ProviderRegistry:
         self._clock = clock
         self._allow_loopback_http = allow_loopback_http
         self._sleep = sleep
+        # Client secrets unsealed in this container, by provider and sealed form.
+        self._unsealed: dict[tuple[str, bytes], str] = {}
 
     def _now(self) -> Millis:
         return int(self._clock() * 1000)
@@ -174,8 +176,17 @@ class ProviderRegistry:
         raise Unavailable(retry_after=1)
 
     def client_secret(self, provider: IdentityProvider) -> str:
-        """The provider's client secret, unsealed (for its token endpoint only)."""
-        return self._sealer.unseal(provider.sealed_secret, provider.provider_id)
+        """The provider's client secret, unsealed (for its token endpoint only): once per
+        container and sealed form (a provider registered again has a new one), not a KMS
+        call per sign-in."""
+        key = (provider.provider_id, provider.sealed_secret)
+        secret = self._unsealed.get(key)
+        if secret is None:
+            secret = self._sealer.unseal(provider.sealed_secret, provider.provider_id)
+            if len(self._unsealed) >= MAX_PROVIDERS:
+                self._unsealed.clear()
+            self._unsealed[key] = secret
+        return secret
 
     def _pause(self, attempt: int) -> None:
         ceiling = BACKOFF_SECONDS * 2 ** min(attempt, 5)
