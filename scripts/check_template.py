@@ -45,6 +45,7 @@ EVERY_OPTION_ON: dict[str, str] = {
     "EmailSender": "no-reply@mail.example.com",
     "EmailConfigurationSet": "session-service-mail",
     "EmailSignIn": "on",
+    "FederationSignup": "off",
     "AuthorizerSnapStart": "true",
     "RefreshTokenTransport": "cookie",
     "MfaPolicy": "required",

@@ -360,7 +360,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /auth/federation/exchange */
-        post: operations["exchange"];
+        post: operations["federationExchange"];
         delete?: never;
         options?: never;
         head?: never;
@@ -375,7 +375,7 @@ export interface paths {
             cookie?: never;
         };
         /** Back from the identity provider: signed in, handed off or linked */
-        get: operations["callback"];
+        get: operations["federationCallback"];
         put?: never;
         post?: never;
         delete?: never;
@@ -394,7 +394,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** POST /auth/federation/{provider_id}/link */
-        post: operations["link"];
+        post: operations["federationLink"];
         delete?: never;
         options?: never;
         head?: never;
@@ -409,10 +409,10 @@ export interface paths {
             cookie?: never;
         };
         /** To the identity provider, the flow bound to this browser */
-        get: operations["start"];
+        get: operations["federationStart"];
         put?: never;
         /** Linking confirmed on its page: to the identity provider */
-        post: operations["startLink"];
+        post: operations["federationLinkConfirmed"];
         delete?: never;
         options?: never;
         head?: never;
@@ -447,7 +447,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** DELETE /auth/identities/{identity_id} */
-        delete: operations["unlink"];
+        delete: operations["unlinkIdentity"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3271,7 +3271,7 @@ export interface operations {
             };
         };
     };
-    exchange: {
+    federationExchange: {
         parameters: {
             query?: never;
             header?: never;
@@ -3355,7 +3355,7 @@ export interface operations {
             };
         };
     };
-    callback: {
+    federationCallback: {
         parameters: {
             query?: never;
             header?: never;
@@ -3406,7 +3406,7 @@ export interface operations {
             };
         };
     };
-    link: {
+    federationLink: {
         parameters: {
             query?: never;
             header?: never;
@@ -3481,7 +3481,7 @@ export interface operations {
             };
         };
     };
-    start: {
+    federationStart: {
         parameters: {
             query?: {
                 return_to?: string | null;
@@ -3495,6 +3495,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description With `link`: the page that asks before linking (HTML) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
             /** @description To the provider's authorization endpoint */
             302: {
                 headers: {
@@ -3544,7 +3553,7 @@ export interface operations {
             };
         };
     };
-    startLink: {
+    federationLinkConfirmed: {
         parameters: {
             query?: never;
             header?: never;
@@ -3670,7 +3679,7 @@ export interface operations {
             };
         };
     };
-    unlink: {
+    unlinkIdentity: {
         parameters: {
             query?: never;
             header?: never;

@@ -30,6 +30,7 @@ from tests.integration.federation_flow import (
     signed_in,
     start,
 )
+from tests.mail_helpers import EMAIL_ON, deliver_mail, sent, verify_sender
 
 
 def identities(stack: Stack, access_token: str) -> list[dict[str, str]]:
@@ -149,17 +150,33 @@ def test_a_return_to_outside_the_allowed_origins_is_refused_without_a_redirect(
     assert_error(unknown, 404, "not_found")
 
 
-def test_a_matching_address_never_reaches_an_existing_account(
+def test_a_matching_verified_address_never_reaches_an_existing_account(
     stack_with: Callable[..., Stack], upstream: UpstreamProvider
 ) -> None:
-    """Pre-account takeover: the identity's address is an existing account's username and
-    its verified-looking address; a new account is made, the existing one untouched."""
-    stack = federated_stack(stack_with, upstream)
-    victim = register(stack, "ada@upstream.test")
-    tokens = signed_in(stack, upstream, sub=new_subject(), email="ada@upstream.test")
+    """Pre-account takeover: the identity's verified address is an existing account's
+    verified address; a new account is made, the existing one untouched."""
+    stack = federated_stack(stack_with, upstream, **EMAIL_ON)
+    verify_sender(stack)
+    victim = register(stack, "ada")
+    owner = bearer(login(stack, "ada")["access_token"])
+    assert (
+        stack.http("POST", "/auth/email", {"email": "ada@upstream.test"}, headers=owner).status
+        == 202
+    )
+    deliver_mail(stack)
+    (mail,) = sent("ada@upstream.test")
+    assert (
+        stack.http("POST", "/auth/email/verify", {"code": mail.code}, headers=owner).status == 204
+    )
+    account = stack.http("GET", "/auth/account", headers=owner).json()
+    assert (account["email"], account["email_verified"]) == ("ada@upstream.test", True)
+    tokens = signed_in(
+        stack, upstream, sub=new_subject(), email="ada@upstream.test", email_verified=True
+    )
     assert claims(tokens["access_token"])["sub"] != victim
-    owner = login(stack, "ada@upstream.test")
-    assert identities(stack, owner["access_token"]) == []
+    assert identities(stack, owner["authorization"].removeprefix("Bearer ")) == []
+    made = stack.http("GET", "/auth/account", headers=bearer(tokens["access_token"])).json()
+    assert (made["email"], made["identities"]) == (None, 1)
 
 
 def test_with_sign_up_off_an_unknown_identity_is_sent_back_forbidden(

@@ -31,7 +31,7 @@ from session_service.edge.federation_schemas import (
     LinkResponse,
 )
 from session_service.edge.oauth2 import pages
-from session_service.edge.oauth2.documentation import redirect
+from session_service.edge.oauth2.documentation import html, redirect
 from session_service.edge.oauth2.routes import SSO_COOKIE, form_body, from_this_origin
 from session_service.edge.oauth2.sign_in_routes import signed_in
 from session_service.edge.schemas import TokenResponse, error_responses, responses
@@ -81,11 +81,12 @@ def federation_router(context: ApiContext) -> APIGatewayHttpRouter:
         "/auth/federation/<provider_id>/start",
         summary="To the identity provider, the flow bound to this browser",
         responses={
+            200: html("With `link`: the page that asks before linking (HTML)"),
             302: redirect("To the provider's authorization endpoint"),
             **error_responses(400, 404),
         },
     )
-    def start(
+    def federation_start(
         provider_id: ProviderId,
         return_to: Annotated[str | None, Query(max_length=MAX_RETURN_LENGTH)] = None,
         link: Annotated[str | None, Query(max_length=128)] = None,
@@ -107,7 +108,7 @@ def federation_router(context: ApiContext) -> APIGatewayHttpRouter:
             **error_responses(400, 403, 404),
         },
     )
-    def start_link(provider_id: ProviderId) -> Response[str]:
+    def federation_link_confirmed(provider_id: ProviderId) -> Response[str]:
         event = router.current_event
         if not from_this_origin(event.headers, services.token_issuer()):
             raise Forbidden("Linking is confirmed on the service's own page.")
@@ -133,7 +134,7 @@ def federation_router(context: ApiContext) -> APIGatewayHttpRouter:
             **error_responses(400),
         },
     )
-    def callback(provider_id: ProviderId) -> Response[Any]:
+    def federation_callback(provider_id: ProviderId) -> Response[Any]:
         event = router.current_event
         raw = event.raw_event
         params = dict(event.query_string_parameters or {})
@@ -183,7 +184,7 @@ def federation_router(context: ApiContext) -> APIGatewayHttpRouter:
     @router.post(
         "/auth/federation/exchange", responses=responses(TokenResponse, 400, 401, 403, 409)
     )
-    def exchange(body: Annotated[HandoffRequest, Body()]) -> Response[TokenResponse]:
+    def federation_exchange(body: Annotated[HandoffRequest, Body()]) -> Response[TokenResponse]:
         event = router.current_event.raw_event
         transport.check_browser_origin(event, mode)
         issued = services.federation().exchange(body.handoff, http.client_info(event))
@@ -194,7 +195,9 @@ def federation_router(context: ApiContext) -> APIGatewayHttpRouter:
         security=http.BEARER_SECURITY,
         responses=responses(LinkResponse, 400, 401, 404),
     )
-    def link(provider_id: ProviderId, body: Annotated[LinkRequest, Body()]) -> LinkResponse:
+    def federation_link(
+        provider_id: ProviderId, body: Annotated[LinkRequest, Body()]
+    ) -> LinkResponse:
         caller = rules.caller(router.current_event.raw_event, recent=True)
         url = services.federation().link_url(caller.user_id, provider_id, body.return_to)
         return LinkResponse(authorization_url=url)
@@ -223,7 +226,7 @@ def federation_router(context: ApiContext) -> APIGatewayHttpRouter:
         security=http.BEARER_SECURITY,
         responses=responses(None, 401, 404, 409, status=204, description="Unlinked"),
     )
-    def unlink(identity_id: Annotated[str, Path(max_length=64)]) -> Response[None]:
+    def unlink_identity(identity_id: str) -> Response[None]:
         event = router.current_event.raw_event
         caller = rules.caller(event, recent=True)
         if not is_issued_id(identity_id):

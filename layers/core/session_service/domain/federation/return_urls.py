@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from session_service.domain.errors import InvalidRequest
 
-# (the hosted sign-in page's own, with the app's request of up to 4096 characters in it)
-MAX_RETURN_LENGTH = 8192
+# (a URL of 4096 characters, each of them percent-encoded, stays within what the gateways
+# take in a request line; the hosted sign-in page's own return carries the app's request)
+MAX_RETURN_LENGTH = 4096
 # The hosted sign-in page (single sign-on): a flow back to it continues the app's request.
 SIGN_IN_PAGE = "/signin"
 # The local run's demo page (served by the local run only; nothing answers it on AWS).
