@@ -119,6 +119,19 @@ class InMemoryFederationStore:
             self.identities[(identity.provider_id, identity.subject)] = identity
             self._store.account_events.append(event)
 
+    def reissue(self, identity: LinkedIdentity, issuer: str) -> None:
+        with self._lock:
+            found = self.identities.get((identity.provider_id, identity.subject))
+            if (
+                found is None
+                or found.user_id != identity.user_id
+                or found.issuer != identity.issuer
+            ):
+                raise StaleWrite()
+            self.identities[(identity.provider_id, identity.subject)] = dataclasses.replace(
+                found, issuer=issuer
+            )
+
     def list_identities(self, user_id: str) -> list[LinkedIdentity]:
         with self._lock:
             return [i for i in self.identities.values() if i.user_id == user_id]

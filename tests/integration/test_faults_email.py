@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from harness.stack import Stack
-from tests.integration.backends import BACKENDS
+from tests.integration.backends import SWEEP_BACKENDS
 from tests.integration.email_routes import (
     FAILURES,
     Call,
@@ -39,7 +39,7 @@ from tests.integration.email_routes import (
 )
 from tests.integration.lost_answer_sweep import Subject
 
-pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.parametrize("backend", SWEEP_BACKENDS, indirect=True)
 
 Prepare = Callable[[Stack, str], Subject]
 # Each route: its subject, its call, and what the clean call answers

@@ -11,7 +11,7 @@ import pytest
 
 from harness.stack import Stack
 from tests.federation.upstream import UpstreamProvider
-from tests.helpers import burst
+from tests.helpers import burst, serialize_aws_calls
 from tests.integration.federation_flow import (
     Browser,
     at_provider,
@@ -26,6 +26,14 @@ from tests.integration.federation_flow import (
 )
 
 pytestmark = pytest.mark.parametrize("backend", ["moto", "dynamodb-local"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _moto_one_call_at_a_time(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's in-process backend is not thread-safe: its calls take turns (each request's
+    calls still interleave with the others', which is what the bursts race on)."""
+    if backend == "moto":
+        serialize_aws_calls(monkeypatch)
 
 
 def sessions(stack: Stack) -> int:

@@ -88,10 +88,11 @@ def test_a_federated_sign_in_makes_the_fewest_calls_cold_and_warm(
         "dynamodb.TransactWriteItems": 1,
         "dynamodb.PutItem": 1,
     }
-    # The exchange: the handoff, the credential, the provider (GetItem, 3), the user's
-    # live sessions (Query), the session with the handoff spent (TransactWriteItems).
+    # The exchange: the handoff, the credential, the provider, the identity (still linked)
+    # (GetItem, 4), the user's live sessions (Query), the session with the handoff spent
+    # (TransactWriteItems).
     assert warm["exchange"] == {
-        "aws": {"dynamodb.GetItem": 3, "dynamodb.Query": 1, "dynamodb.TransactWriteItems": 1},
+        "aws": {"dynamodb.GetItem": 4, "dynamodb.Query": 1, "dynamodb.TransactWriteItems": 1},
         "http": {},
     }
     # A returning identity: its account found, nothing made

@@ -11,7 +11,7 @@ import pytest
 
 from harness.stack import HttpAnswer, Stack
 from tests.helpers import PASSWORD, admin_headers
-from tests.integration.backends import BACKENDS
+from tests.integration.backends import SWEEP_BACKENDS
 from tests.integration.lost_answer_sweep import (
     Route,
     Subject,
@@ -20,7 +20,7 @@ from tests.integration.lost_answer_sweep import (
     sweep,
 )
 
-pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.parametrize("backend", SWEEP_BACKENDS, indirect=True)
 
 
 def _admin(stack: Stack, method: str, path: str) -> HttpAnswer:

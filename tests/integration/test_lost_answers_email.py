@@ -17,7 +17,7 @@ import pytest
 from harness.stack import Stack
 from session_service.domain.email.addresses import token_digest
 from tests.helpers import PASSWORD, bearer, login, totp_code
-from tests.integration.backends import BACKENDS
+from tests.integration.backends import SWEEP_BACKENDS
 from tests.integration.email_routes import (
     NEW_PASSWORD,
     add_address,
@@ -44,7 +44,7 @@ from tests.integration.email_routes import (
 from tests.integration.lost_answer_sweep import Route, Subject, credential_item, sweep
 from tests.mail_helpers import deliver_new_mail, sent
 
-pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.parametrize("backend", SWEEP_BACKENDS, indirect=True)
 
 # A message asked for keeps a place in its recipient's scope and its client address's.
 MAILED = frozenset({"mail-to", "mail-ip"})

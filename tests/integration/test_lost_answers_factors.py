@@ -15,7 +15,7 @@ import pytest
 from harness.soft_authenticator import SoftAuthenticator
 from harness.stack import HttpAnswer, Stack
 from tests.helpers import PASSWORD, bearer, http_add_passkey, totp_code
-from tests.integration.backends import BACKENDS
+from tests.integration.backends import SWEEP_BACKENDS
 from tests.integration.lost_answer_sweep import (
     Route,
     Subject,
@@ -24,7 +24,7 @@ from tests.integration.lost_answer_sweep import (
     sweep,
 )
 
-pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.parametrize("backend", SWEEP_BACKENDS, indirect=True)
 
 APP = "https://app.example.test"
 

@@ -14,10 +14,10 @@ import pytest
 
 from harness.stack import HttpAnswer, Stack
 from tests.helpers import PASSWORD, bearer
-from tests.integration.backends import BACKENDS
+from tests.integration.backends import SWEEP_BACKENDS
 from tests.integration.lost_answer_sweep import Route, Subject, signed_in_twice, sweep
 
-pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.parametrize("backend", SWEEP_BACKENDS, indirect=True)
 
 
 @pytest.fixture

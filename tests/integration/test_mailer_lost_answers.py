@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from harness.lost_answers import DynamoFaults, injected, nth_write
 from harness.stack import HttpAnswer, Stack
 from tests.helpers import login
-from tests.integration.backends import BACKENDS
+from tests.integration.backends import SWEEP_BACKENDS
 from tests.integration.email_routes import (
     Refusals,
     address,
@@ -32,7 +32,7 @@ from tests.integration.lost_answer_sweep import Subject
 from tests.mail_helpers import new_mail_requests, sent, verify_sender
 from tests.mailer_helpers import mailer, ses_down, ses_up
 
-pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.parametrize("backend", SWEEP_BACKENDS, indirect=True)
 
 
 @pytest.fixture

@@ -6,8 +6,18 @@ import math
 import time
 from typing import Any
 
+import pytest
+
 from harness.stack import Stack
-from tests.helpers import PASSWORD, assert_error, bearer, login, register
+from tests.helpers import (
+    PASSWORD,
+    assert_error,
+    bearer,
+    burst,
+    login,
+    register,
+    serialize_aws_calls,
+)
 
 
 def test_sessions_list_shows_devices_newest_first_without_token_material(stack: Stack) -> None:
@@ -152,3 +162,29 @@ def test_the_owners_device_logs_in_while_many_addresses_attack(stack_with: Any) 
     answer = stack.http("POST", "/auth/login", known, source_ip="192.0.2.40")
     assert answer.status == 200, answer.json()
     assert answer.json()["device_token"].split(".")[1] == home["device_token"].split(".")[1]
+
+
+@pytest.mark.parametrize("backend", ["moto", "dynamodb-local"], indirect=True)
+def test_the_reject_policy_lets_exactly_the_limit_in_under_a_burst_of_logins(
+    stack_with: Any, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Through the API (the gateway, the functions, their answers): of 12 logins at once at
+    # a limit of 3, exactly 3 get in and 9 get 409 session_limit (the store-level bursts
+    # are tests/integration/test_store_contract.py's)
+    stack = stack_with(
+        MAX_SESSIONS_PER_USER="3",
+        SESSION_LIMIT_POLICY="reject",
+        LOGIN_FAILURES_PER_USERNAME="12",
+    )
+    if backend == "moto":
+        serialize_aws_calls(monkeypatch)
+    register(stack)
+    body = {"username": "ada", "password": PASSWORD}
+
+    def log_in(_: int) -> tuple[int, str]:
+        answer = stack.http("POST", "/auth/login", body)
+        return answer.status, answer.json().get("error", "")
+
+    assert burst(12, log_in) == {(200, ""): 3, (409, "session_limit"): 9}
+    session_items = [i for i in stack.items() if i.get("kind", {}).get("S") == "session"]
+    assert len(session_items) == 3

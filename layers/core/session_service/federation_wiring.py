@@ -97,7 +97,9 @@ def federated_sign_in() -> FederatedSignIn:
         identities(),
         wiring.accounts,
         wiring.second_factors,
-        ReturnUrls(settings.allowed_origins, wiring.token_issuer),
+        ReturnUrls(
+            settings.allowed_origins, wiring.token_issuer, demo=settings.federation_loopback
+        ),
         wiring.token_issuer,
         now=_now,
     )

@@ -89,6 +89,7 @@ def handoff_item(handoff: Handoff) -> Item:
         "user_id": s(handoff.user_id),
         "username_key": s(handoff.username_key),
         "provider_id": s(handoff.provider_id),
+        "subject": s(handoff.subject),
         "created_at": n(handoff.created_at),
         "expires_at": n(handoff.expires_at),
         "ttl": n(ttl_seconds(handoff.expires_at)),
@@ -103,6 +104,7 @@ def handoff_from_item(item: Item) -> Handoff:
         provider_id=str_of(item, "provider_id"),
         created_at=int_of(item, "created_at"),
         expires_at=int_of(item, "expires_at"),
+        subject=opt_str_of(item, "subject") or "",
     )
 
 

@@ -203,6 +203,25 @@ class DynamoFederationStore:
         ]
         transact(self._db, "link_identity", items, conflicts={0: AlreadyExists})
 
+    def reissue(self, identity: LinkedIdentity, issuer: str) -> None:
+        values = {":user": s(identity.user_id), ":was": s(identity.issuer), ":now": s(issuer)}
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": item_key,
+                    "UpdateExpression": "SET issuer = :now",
+                    "ConditionExpression": "user_id = :user AND issuer = :was",
+                    "ExpressionAttributeValues": values,
+                }
+            }
+            for item_key in (
+                identity_key(identity.provider_id, identity.subject),
+                key(account_identities_partition(identity.user_id), identity.identity_id),
+            )
+        ]
+        transact(self._db, "reissue_identity", items)
+
     def list_identities(self, user_id: str) -> list[LinkedIdentity]:
         with aws("list_identities"):
             found = self._db.query(

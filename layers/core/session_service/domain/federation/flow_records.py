@@ -48,6 +48,8 @@ class Handoff:
     provider_id: str
     created_at: Millis
     expires_at: Millis
+    # The identity it came through: still linked when the handoff is exchanged.
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,11 @@ class FederationStore(Protocol):
         ...
 
     def list_identities(self, user_id: str) -> list[LinkedIdentity]: ...
+
+    def reissue(self, identity: LinkedIdentity, issuer: str) -> None:
+        """The identity now of this issuer (its owner proved it there), if it is still
+        as read; StaleWrite when it changed meanwhile."""
+        ...
 
     def unlink_identity(
         self, credential: Credential, identity: LinkedIdentity, event: AccountEvent

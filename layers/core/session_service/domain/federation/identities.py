@@ -5,6 +5,7 @@ in. An identity is `(provider_id, sub)` and nothing else: never an address."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Callable
@@ -107,8 +108,9 @@ class Identities:
                 linked,
                 self._event("IdentityLinked", linked, client, now),
             )
-        except AlreadyExists:
-            # Another callback of this identity made its account first: that one it is.
+        except (AlreadyExists, StaleWrite):
+            # Another callback of this identity made its account first (or was making it,
+            # in a transaction that crossed this one): that one it is.
             existing = self._store.find_identity(provider.provider_id, identity.subject)
             if existing is None:
                 raise Unavailable(retry_after=1) from None
@@ -125,8 +127,12 @@ class Identities:
         for _ in range(ATTEMPTS):
             existing = self._store.find_identity(provider.provider_id, identity.subject)
             if existing is not None:
-                if existing.user_id != user_id or existing.issuer != provider.issuer:
+                if existing.user_id != user_id:
                     raise Conflict("This identity signs in another account.")
+                if existing.issuer != provider.issuer:
+                    # Its owner, signed in, proved it at the provider's new issuer
+                    self._store.reissue(existing, provider.issuer)
+                    return dataclasses.replace(existing, issuer=provider.issuer)
                 return existing
             credential = self._credential_of(user_id)
             if credential.identities >= MAX_IDENTITIES:

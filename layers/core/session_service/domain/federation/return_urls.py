@@ -19,6 +19,10 @@ MAX_RETURN_LENGTH = 4096
 SIGN_IN_PAGE = "/signin"
 # The local run's demo page (served by the local run only; nothing answers it on AWS).
 DEMO_PAGE = "/demo/"
+# The service's own routes, wherever they are served (an allowed origin may proxy them, or
+# be the service under another name: the local run's localhost and 127.0.0.1): each
+# redirects onwards or answers JSON, none is a frontend's page.
+SERVICE_ROUTES = ("/oauth2/", "/auth/", "/admin/", "/.well-known/", "/signin/")
 # Printable ASCII but the space: anything else is percent-encoded in a URL.
 PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
 
@@ -36,9 +40,13 @@ def origin_of(url: str) -> str:
 
 
 class ReturnUrls:
-    def __init__(self, allowed_origins: tuple[str, ...], base_url: Callable[[], str]) -> None:
+    def __init__(
+        self, allowed_origins: tuple[str, ...], base_url: Callable[[], str], demo: bool = False
+    ) -> None:
         self._allowed = frozenset(origin.lower().rstrip("/") for origin in allowed_origins)
         self._base_url = base_url
+        # The local run's demo page, served by the local run only.
+        self._own_pages = (SIGN_IN_PAGE, DEMO_PAGE) if demo else (SIGN_IN_PAGE,)
 
     def check(self, return_to: str | None) -> CheckedReturn:
         if not return_to or len(return_to) > MAX_RETURN_LENGTH:
@@ -59,7 +67,7 @@ class ReturnUrls:
             raise InvalidRequest("return_to may carry no fragment: the answer goes there.")
         origin = origin_of(return_to)
         own = origin == origin_of(self._base_url())
-        if own and parts.path not in (SIGN_IN_PAGE, DEMO_PAGE):
+        if (own and parts.path not in self._own_pages) or parts.path.startswith(SERVICE_ROUTES):
             raise InvalidRequest("return_to may name no page of the service but its sign-in.")
         if not own and origin not in self._allowed:
             raise InvalidRequest("return_to must be on an allowed origin (ALLOWED_ORIGINS).")

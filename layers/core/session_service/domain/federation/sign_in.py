@@ -245,13 +245,14 @@ class FederatedSignIn:
             return dataclasses.replace(outcome, linked_identity_id=linked.identity_id)
         credential = self._identities.account_of(provider, identity, request.client)
         if request.handoff and flow.sign_in_request is None:
-            return dataclasses.replace(outcome, handoff=self._hand_off(credential, provider))
+            handoff = self._hand_off(credential, provider, identity.subject)
+            return dataclasses.replace(outcome, handoff=handoff)
         central = flow.sign_in_request is not None
         replaces = request.central_cookie if central else request.refresh_cookie
         issued = self._sign_in(credential, provider, request.client, replaces, None, central)
         return dataclasses.replace(outcome, issued=issued)
 
-    def _hand_off(self, credential: Credential, provider: IdentityProvider) -> str:
+    def _hand_off(self, credential: Credential, provider: IdentityProvider, subject: str) -> str:
         secret = secrets.token_urlsafe(32)
         now = self._now()
         self._store.put_handoff(
@@ -262,6 +263,7 @@ class FederatedSignIn:
                 provider_id=provider.provider_id,
                 created_at=now,
                 expires_at=now + HANDOFF_SECONDS * 1000,
+                subject=subject,
             )
         )
         return secret
@@ -278,6 +280,10 @@ class FederatedSignIn:
         if credential is None or credential.user_id != found.user_id or credential.disabled:
             raise InvalidGrant(SPENT)
         provider = self._providers().get(found.provider_id)
+        # Unlinked meanwhile (its owner no longer trusts it): its handoff buys nothing.
+        linked = self._store.find_identity(found.provider_id, found.subject)
+        if linked is None or linked.user_id != found.user_id or linked.issuer != provider.issuer:
+            raise InvalidGrant(SPENT)
         return self._sign_in(credential, provider, client, None, found.digest)
 
     def _sign_in(

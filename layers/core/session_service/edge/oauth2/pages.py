@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 
+from session_service.domain.federation.return_urls import MAX_RETURN_LENGTH
 from session_service.edge.page_headers import SSO_PAGE_HEADERS, SSO_SIGN_IN_HEADERS
 
 if TYPE_CHECKING:
@@ -125,6 +126,8 @@ def _provider_links(request: str, providers: Sequence[tuple[str, str]]) -> str:
     if not providers or not request:
         return ""
     back = f"/signin?{urlencode({'request': request})}"
+    if len(back) > MAX_RETURN_LENGTH - 64:
+        return ""  # (the app's request too long to come back to: the password form alone)
     links = "".join(
         f'<li><a class="provider" href="/auth/federation/{escape(provider_id)}/start?'
         f'{escape(urlencode({"return_to": back}))}">Sign in with {escape(name)}</a></li>'
