@@ -113,17 +113,14 @@ def test_no_function_reserves_concurrency_unless_asked() -> None:
     template = deployed_template()
     functions = list(template.functions())
     assert len(functions) == 8
-    for function in functions:
-        assert reserved_concurrency(template, function) is None, function
-    # and each can be asked for (the local run's pools take it from there too): each its
+    assert {f: reserved_concurrency(template, f) for f in functions} == dict.fromkeys(functions)
+    # and each can be asked for (the local run's pools take it from there too), each its
     # own number, in one expansion (each takes a second)
-    asking = {
-        function: (function.removesuffix("Function") + "ReservedConcurrency", 7 + index)
-        for index, function in enumerate(functions)
-    }
-    asked = deployed_template({parameter: str(value) for parameter, value in asking.values()})
-    for function, (_, value) in asking.items():
-        assert reserved_concurrency(asked, function) == value, function
+    numbers = {function: 7 + index for index, function in enumerate(functions)}
+    asked = deployed_template(
+        {f.removesuffix("Function") + "ReservedConcurrency": str(n) for f, n in numbers.items()}
+    )
+    assert {f: reserved_concurrency(asked, f) for f in functions} == numbers
 
 
 # Resources whose content a stack cannot recreate: users, sessions, keys (the second
