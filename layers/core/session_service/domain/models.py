@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
+
+from session_service.domain.errors import InvalidRequest
 
 # The signature algorithms the service signs access tokens with.
 JwtAlgorithm = Literal["RS256", "ES256", "EdDSA"]
@@ -37,6 +40,24 @@ def is_issued_id(value: str) -> bool:
     """Whether a client-supplied id can be one of ours; anything else names nothing (and
     could exceed DynamoDB's key limits)."""
     return _UUID.fullmatch(value) is not None
+
+
+# A registered thing's name (an OAuth client's, an identity provider's): shown to people.
+MAX_NAME_LENGTH = 100
+
+
+def display_name(value: object) -> str:
+    """A name as registered: 1 to MAX_NAME_LENGTH characters once trimmed, and printable
+    (no control, format, unassigned or surrogate code point: it is shown to people, on
+    the sign-in page's buttons among others)."""
+    if not isinstance(value, str):
+        raise InvalidRequest("name: must be a string.")
+    name = value.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidRequest(f"name: must be 1 to {MAX_NAME_LENGTH} characters.")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cn", "Cs") for c in name):
+        raise InvalidRequest("name: must be printable text.")
+    return name
 
 
 def rfc3339(millis: Millis, timespec: str = "milliseconds") -> str:

@@ -15,7 +15,6 @@ import builtins
 import random
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -27,7 +26,7 @@ from session_service.domain.federation.records import (
     ProviderStore,
     SecretSealer,
 )
-from session_service.domain.models import Millis
+from session_service.domain.models import MAX_NAME_LENGTH, Millis, display_name
 from session_service.domain.ports import AlreadyExists, WriteConflict
 
 __all__ = [
@@ -52,7 +51,6 @@ MAX_SCOPE_LENGTH = 200
 MAX_ISSUER_LENGTH = 512
 MAX_CLIENT_ID_LENGTH = 255
 MAX_CLIENT_SECRET_LENGTH = 512
-MAX_NAME_LENGTH = 100
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 # Writes DynamoDB cancels because another registration or deletion was in flight on the
 # providers' counter (TransactionConflict) are tried again, with jitter, then 503.
@@ -115,7 +113,7 @@ class ProviderRegistry:
         checked_client_id = _client_id(client_id)
         secret = _client_secret(client_secret)
         checked_scopes = _scopes(DEFAULT_SCOPES if scopes is None else scopes)
-        checked_name = _name(name)
+        checked_name = display_name(name)
         provider = IdentityProvider(
             provider_id=provider_id,
             name=checked_name,
@@ -228,19 +226,6 @@ class ProviderRegistry:
         if parts.fragment or "#" in value:
             raise InvalidRequest("issuer: has a fragment (#), which an issuer must not have.")
         return value
-
-
-def _name(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest("name: must be a string.")
-    name = value.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidRequest(f"name: must be 1 to {MAX_NAME_LENGTH} characters.")
-    # Control, format, unassigned and surrogate code points: a name is shown to people
-    # (the sign-in page's button).
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cn", "Cs") for c in name):
-        raise InvalidRequest("name: must be printable text.")
-    return name
 
 
 def _client_id(value: object) -> str:

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,11 +22,13 @@ from typing import Protocol, TypedDict
 
 from session_service.domain.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from session_service.domain.models import (
+    MAX_NAME_LENGTH,
     ClientEvent,
     ClientEventType,
     ClientType,
     Millis,
     b64url,
+    display_name,
     is_issued_id,
 )
 from session_service.domain.ports import AlreadyExists, StaleWrite
@@ -47,7 +48,6 @@ __all__ = [
 ]
 
 CLIENT_TYPES: tuple[ClientType, ...] = ("confidential", "public")
-MAX_NAME_LENGTH = 100
 # Per list (redirect_uris, post_logout_redirect_uris): an app has a handful of them.
 MAX_URIS = 20
 # The fields PATCH may change (the type may be sent, unchanged: a client's type is fixed).
@@ -277,7 +277,7 @@ def _checked(**fields: object) -> _Settings:
     is 400 invalid_request naming it (by the API's name)."""
     checked: _Settings = {}
     if "name" in fields:
-        checked["name"] = _name(fields["name"])
+        checked["name"] = display_name(fields["name"])
     if "redirect_uris" in fields:
         checked["redirect_uris"] = _uris("redirect_uris", fields["redirect_uris"], at_least=True)
     if "post_logout_redirect_uris" in fields:
@@ -289,18 +289,6 @@ def _checked(**fields: object) -> _Settings:
             None if value is None else _uri("backchannel_logout_uri", value)
         )
     return checked
-
-
-def _name(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest("name: must be a string.")
-    name = value.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidRequest(f"name: must be 1 to {MAX_NAME_LENGTH} characters.")
-    # Control, format, unassigned and surrogate code points: a name is shown to people.
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cn", "Cs") for c in name):
-        raise InvalidRequest("name: must be printable text.")
-    return name
 
 
 def _uris(field: str, value: object, at_least: bool = False) -> tuple[str, ...]:
