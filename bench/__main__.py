@@ -19,6 +19,7 @@ from bench import (
     email_calls,
     email_timing,
     jwt_signing,
+    login_wall,
     machine,
     operations,
     sso_calls,
@@ -79,6 +80,7 @@ def main() -> None:
         "logout to back-channel receipt, on a local run",
         lambda: backchannel_timing.run(args.backchannel_rounds),
     )
+    wall = _phase("a login's wall time, on a local run over DynamoDB Local", login_wall.run)
     results = Results(
         machine=machine.describe(),
         cold_start=cold_start,
@@ -89,6 +91,7 @@ def main() -> None:
         email_timing=email,
         sso_calls=sso,
         backchannel=backchannel,
+        login_wall=wall,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance.md").write_text(render(results))

@@ -7,7 +7,11 @@ functions runs is counted and attributed to that function; the bench's own calls
 the table's stream, draining the queues that stand in for EventBridge targets) are not.
 
 For each operation there are three counts:
-- warm: the request path (authorizer and API function), containers already warm;
+- warm: the request path (authorizer and API function), containers already warm, with
+  its round trips: the longest chain of calls each sent after the one before it answered
+  (calls sent at once overlap, and count once; each call takes ROUND_TRIP_SECONDS more,
+  as the network would make it, outside the lock that applies moto's calls one at a
+  time);
 - asynchronous: what the request sets off afterwards, the table's stream into the event
   publisher and the events it puts on the bus into their consumers;
 - cold: the request path when every function it reaches starts with empty caches.
@@ -15,6 +19,8 @@ For each operation there are three counts:
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +37,9 @@ from session_service import wiring
 USERNAME = "ada"
 PASSWORDS = ("correct horse battery", "a brand new passphrase")
 REPETITIONS = 3
+# The network's part of a round trip, added to each call so that calls sent at once
+# overlap in time whatever the machine's scheduling.
+ROUND_TRIP_SECONDS = 0.01
 # Services whose calls the report has a column for; any other service is still counted.
 SERVICES = {
     "dynamodb": "DynamoDB",
@@ -70,23 +79,41 @@ class CallLog:
         self.calls: Calls = Counter()
         self.units: FunctionUnits = {}
         self.meter = Meter()
+        self.spans: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        original = BaseClient._make_api_call
         log = self
+        applying = threading.Lock()  # moto in process applies one call at a time
+        unlocked = BaseClient._make_api_call
+
+        def original(client: BaseClient, operation: str, params: Any) -> Any:
+            with applying:
+                return unlocked(client, operation, params)
 
         def counting(client: BaseClient, operation: str, params: Any) -> Any:
             function = log.function
             if function is None:
                 return original(client, operation, params)
+            started = time.perf_counter()
+            time.sleep(ROUND_TRIP_SECONDS)
+            try:
+                return measured(client, operation, params, function)
+            finally:
+                with log._lock:
+                    log.spans.append((started, time.perf_counter()))
+
+        def measured(client: BaseClient, operation: str, params: Any, function: str) -> Any:
             service = client.meta.service_model.service_name
-            log.calls[Call(function, service, operation)] += 1
+            with log._lock:
+                log.calls[Call(function, service, operation)] += 1
             if service != "dynamodb":
                 return original(client, operation, params)
 
             def charge(units: Units) -> None:
-                log.units[function] = log.units.get(function, Units()) + units
+                with log._lock:
+                    log.units[function] = log.units.get(function, Units()) + units
 
             def uncounted(name: str, arguments: dict[str, Any]) -> Any:
                 return original(client, name, arguments)
@@ -97,12 +124,23 @@ class CallLog:
         try:
             yield
         finally:
-            BaseClient._make_api_call = original
+            BaseClient._make_api_call = unlocked
 
     def take(self) -> tuple[Calls, FunctionUnits]:
         taken = self.calls, self.units
         self.calls, self.units = Counter(), {}
+        self.spans = []
         return taken
+
+    def round_trips(self) -> int:
+        """The longest chain of the calls since `take`, each sent after the one before
+        it had answered: the round trips the request waited, one after another."""
+        spans = sorted(self.spans)
+        depths: list[int] = []
+        for start, _ in spans:
+            before = [depths[j] for j, (_, end) in enumerate(spans[: len(depths)]) if end <= start]
+            depths.append(1 + max(before, default=0))
+        return max(depths, default=0)
 
 
 @dataclass
@@ -195,6 +233,8 @@ class OperationCalls:
     warm: list[Calls] = field(default_factory=list)
     asynchronous: list[Calls] = field(default_factory=list)
     cold: Calls = field(default_factory=Counter)
+    # the warm samples' round trips (calls sent at once count once)
+    warm_trips: list[int] = field(default_factory=list)
     # DynamoDB request units of the same samples
     warm_units: list[FunctionUnits] = field(default_factory=list)
     asynchronous_units: list[FunctionUnits] = field(default_factory=list)
@@ -237,11 +277,13 @@ def count[O](
     for cycle in range(1 + REPETITIONS):
         for operation, result in zip(operations, results, strict=True):
             perform(operation)
+            trips = log.round_trips()
             warm, warm_units = log.take()
             pump.drain()
             asynchronous, asynchronous_units = log.take()
             if cycle > 0:  # the first cycle warms every container
                 result.warm.append(warm)
+                result.warm_trips.append(trips)
                 result.warm_units.append(warm_units)
                 result.asynchronous.append(asynchronous)
                 result.asynchronous_units.append(asynchronous_units)

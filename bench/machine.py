@@ -36,7 +36,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _commit() -> str:
+def commit() -> str:
     try:
         answer = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
@@ -65,6 +65,6 @@ def describe() -> Machine:
         python=platform.python_version(),
         system=f"{platform.system()} {platform.release()} {platform.machine()}",
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        commit=_commit(),
+        commit=commit(),
         packages={package: _version(package) for package in PACKAGES},
     )

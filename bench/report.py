@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench import argon2_cost, coldstart, load
+from bench import argon2_cost, coldstart, load, login_wall
 from bench.argon2_cost import LambdaCost
 from bench.aws_calls import OperationCalls
 from bench.markdown import ms, table, us
@@ -46,9 +46,17 @@ def _summary(results: Results) -> str:
     owasp = results.argon2_named("OWASP minimum")
     memory = argon2_cost.api_memory_mb()
     login_cost = LambdaCost(memory, default.verify.median_cpu_ms)
+    login = calls["login"]
+    wall = results.login_wall
     rows: list[list[object]] = [
         ["AWS calls, warm authorized request", warm("authorized request"), "—"],
         ["AWS calls, warm login", warm("login"), "—"],
+        ["DynamoDB round trips, warm login", login.warm_trips[0], "at most 3"],
+        [
+            "login on the local run over DynamoDB Local: median / p95 ms",
+            f"{wall.median_ms:.0f} / {wall.p95_ms:.0f}",
+            f"before: {login_wall.BEFORE.median_ms:.0f} / {login_wall.BEFORE.p95_ms:.0f}",
+        ],
         ["AWS calls, warm refresh", warm("refresh"), "—"],
         [
             "warm requests calling Secrets Manager, SSM or KMS",
@@ -124,6 +132,11 @@ def _summary(results: Results) -> str:
     )
 
 
+def _login_wall(results: Results) -> str:
+    login = next(result for result in results.aws_calls if result.name == "login")
+    return login_wall.section(results.login_wall, login.warm_trips[0], sum(login.warm[0].values()))
+
+
 def _machine(results: Results) -> str:
     machine = results.machine
     packages = ", ".join(f"{name} {version}" for name, version in machine.packages.items())
@@ -188,6 +201,7 @@ def render(results: Results) -> str:
         jwt_section(results),
         email_section(results),
         sso_section(results),
+        _login_wall(results),
         load.saved_section(),
         _caveats(),
     ]

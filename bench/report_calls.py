@@ -33,7 +33,7 @@ def detail(calls: Calls) -> str:
     return "; ".join(f"{function}: {', '.join(names)}" for function, names in by_function.items())
 
 
-def varies(samples: list[Calls] | list[FunctionUnits]) -> str:
+def varies(samples: list[Calls] | list[FunctionUnits] | list[int]) -> str:
     return "" if aws_calls.steady(samples) else " (varied between repetitions)"
 
 
@@ -58,6 +58,8 @@ def aws_section(results: Results) -> str:
                 *(counts.get(service, 0) for service in SERVICE_COLUMNS),
                 other,
                 sum(counts.values()),
+                f"{result.warm_trips[0] if result.warm_trips else '—'}"
+                f"{varies(result.warm_trips) if result.warm_trips else ''}",
                 f"{units(result.warm_units)}{varies(result.warm_units)}",
                 detail(warm) + varies(result.warm),
             ]
@@ -68,6 +70,7 @@ def aws_section(results: Results) -> str:
         *(aws_calls.SERVICES[s] for s in SERVICE_COLUMNS),
         "other",
         "total",
+        "round trips",
         "DynamoDB RRU / WRU",
         "calls, by function",
     ]
@@ -95,6 +98,14 @@ def aws_section(results: Results) -> str:
             "not deployed and not invoked. Each "
             f"operation ran once to warm the containers, then {aws_calls.REPETITIONS} more "
             "times; the counts below are those of the warm repetitions.",
+            "*Round trips* are the calls a request waits for one after another: the "
+            "longest chain of calls each sent after the one before it had answered. Calls "
+            "sent at once (a login's reads and writes that do not depend on each other, "
+            "`domain/concurrency.py`) overlap, and count once. To make that visible on "
+            f"one machine, each call takes {aws_calls.ROUND_TRIP_SECONDS * 1000:.0f} ms "
+            "more, as the network would make it; on AWS a round trip inside the region "
+            "is a few milliseconds, so a request's time outside its own work is about its "
+            "round trips times that.",
             f"Operations marked {MARK} ran on a stack deployed with "
             + "; ".join(marked)
             + " (`EMAIL_SENDER` set, `EMAIL_SIGN_IN=on`, the mailing limits raised out of "

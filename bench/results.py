@@ -11,6 +11,7 @@ from bench.backchannel_timing import BackchannelTiming
 from bench.coldstart import ColdStart
 from bench.email_timing import EmailTiming
 from bench.jwt_signing import JwtFigures
+from bench.login_wall import LoginWallTime
 from bench.machine import Machine
 from bench.operations import OperationFigures
 
@@ -26,6 +27,7 @@ class Results:
     email_timing: EmailTiming
     sso_calls: list[OperationCalls]
     backchannel: BackchannelTiming
+    login_wall: LoginWallTime
 
     def argon2_named(self, label: str) -> Argon2Figures:
         return next(figures for figures in self.argon2 if figures.label == label)

@@ -3,6 +3,7 @@ with a fixed clock and cheap argon2) and the store contract suite's (DynamoDB)."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from harness.memory_passkeys import InMemoryPasskeyStore
 from session_service.domain.accounts.passwords import Argon2Parameters, Passwords
 from session_service.domain.administration.admin_actions import Administration
 from session_service.domain.administration.records import AdministrationStore
+from session_service.domain.concurrency import ParallelCalls
 from session_service.domain.factors.one_time_codes import SecondFactorKeys
 from session_service.domain.factors.passkeys import Passkeys
 from session_service.domain.factors.totp import SecondFactors
@@ -46,6 +48,9 @@ AUDIENCE = "example-api"
 # The relying party of the tests' passkeys (harness/soft_authenticator.py signs for it).
 RELYING_PARTY = RelyingParty("example.test", "Example Sessions", ("https://app.example.test",))
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")
+# The calls a request sends at once go out on threads, as in a container (one pool for
+# every domain the tests build).
+PARALLEL = ParallelCalls(ThreadPoolExecutor(8, thread_name_prefix="harness"))
 # Unit tests exercise logic, not argon2's cost: the smallest parameters argon2 allows.
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
@@ -113,7 +118,9 @@ def build_services(
     )
     ending = SessionEnding(store, sessions, access_tokens, refresh_tokens)
     passwords = Passwords(CHEAP_ARGON2)
-    login_throttle = LoginThrottle(throttle_store, throttle, now=lambda: int(clock() * 1000))
+    login_throttle = LoginThrottle(
+        throttle_store, throttle, now=lambda: int(clock() * 1000), parallel=PARALLEL
+    )
     devices = DeviceTokens(MacKeys(keys, clock), clock)
     second_factors = SecondFactors(
         store, factor_store, lambda: SECOND_FACTOR_KEYS, TOTP_ISSUER, clock=clock

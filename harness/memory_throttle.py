@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from harness.key_limits import check_keys
 from session_service.adapters.store_items import throttle_key
 from session_service.domain.models import Millis, ThrottleScope
+from session_service.domain.ports import Place, PlacesTaken
 
 
 class InMemoryCounters:
@@ -33,6 +35,31 @@ class InMemoryCounters:
             holders.add(attempt)
             self._add(scope, window, 1)
             return self.attempts[key]
+
+    def reserve_together(self, places: Sequence[Place], attempt: str) -> PlacesTaken:
+        if len(places) == 1:  # one write, as DynamoDB's store makes it
+            scope, window, ends_at = places[0]
+            count = self.reserve(scope, window, ends_at, attempt)
+            if count is None:
+                return PlacesTaken(full=0)
+            return PlacesTaken(reached=frozenset({scope.key} if count == scope.mark else ()))
+        with self._lock:
+            self.calls.append("reserve_together")
+            for index, (scope, window, _) in enumerate(places):
+                check_keys(throttle_key(scope.key, window))
+                key = (scope.key, window)
+                held = attempt in self.holders.get(key, set())
+                if not held and self.attempts.get(key, 0) >= scope.limit:
+                    return PlacesTaken(full=index)
+            reached = set()
+            for scope, window, _ in places:
+                holders = self.holders.setdefault((scope.key, window), set())
+                if attempt not in holders:
+                    holders.add(attempt)
+                    self._add(scope, window, 1)
+                    if self.attempts[(scope.key, window)] == scope.mark:
+                        reached.add(scope.key)
+            return PlacesTaken(reached=frozenset(reached))
 
     def release(
         self, scope: ThrottleScope, window: int, window_ends_at: Millis, attempt: str

@@ -3,22 +3,47 @@ the tests of bounded reads and of each operation's calls assert on (fixture aws_
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 
 
+# The time a round trip takes when `AwsCalls.latency` is on: long enough that calls sent
+# at once overlap whatever the machine's scheduling, as a network round trip makes them.
+ROUND_TRIP_SECONDS = 0.03
+
+
 class AwsCalls:
     """AWS calls counted at botocore's edge (every client, every service), and what the
     DynamoDB reads among them read: items, and read units by DynamoDB's own arithmetic
     (strongly consistent: 4 KB units, a Query's items summed before rounding; moto's
-    ConsumedCapacity is a constant, so it is computed from the items instead)."""
+    ConsumedCapacity is a constant, so it is computed from the items instead).
+
+    With `latency` on, each call takes ROUND_TRIP_SECONDS more before it is made (outside
+    the lock that applies moto's calls one at a time), so that `round_trips` counts the
+    calls made one after another."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.items_read = 0
         self.read_units = 0
+        self.latency = False
+        self.spans: list[tuple[float, float]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def round_trips(self) -> int:
+        """The longest chain of calls each made after the one before it had answered:
+        the round trips a client waits, one after another (calls that overlap in time
+        count once)."""
+        spans = sorted(self.spans)
+        depths: list[int] = []
+        for start, _ in spans:
+            before = [depths[j] for j, (_, end) in enumerate(spans[: len(depths)]) if end <= start]
+            depths.append(1 + max(before, default=0))
+        return max(depths, default=0)
 
     def by_service(self) -> dict[str, int]:
         services: Counter[str] = Counter()
@@ -34,6 +59,7 @@ class AwsCalls:
         self.calls.clear()
         self.items_read = 0
         self.read_units = 0
+        self.spans.clear()
 
     def record_read(self, operation: str, response: dict[str, Any]) -> None:
         if operation == "GetItem":

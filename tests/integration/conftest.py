@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
+import time
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -51,7 +52,7 @@ from session_service.domain.throttling.login_throttle import ThrottlePolicy
 from tests.deployed_shape import missing_permissions
 from tests.federation.upstream import UpstreamProvider
 from tests.helpers import serialize_aws_calls
-from tests.integration.aws_call_count import READS, AwsCalls
+from tests.integration.aws_call_count import READS, ROUND_TRIP_SECONDS, AwsCalls
 from tests.integration.email_routes import Refusals
 from tests.integration.federation_flow import upstream_client
 
@@ -101,6 +102,9 @@ def stack_with(
     # Every AWS call a function makes must be allowed by its role as deployed
     recorder = CallRecorder()
     monkeypatch.setattr(BaseClient, "_make_api_call", recorder.wrap(BaseClient._make_api_call))
+    if backend == "moto":
+        # A request sends some of its calls at once (domain/concurrency.py)
+        serialize_aws_calls(monkeypatch)
     with mock_aws():
         stacks: list[Stack] = []
 
@@ -177,10 +181,18 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
 
     def counting(client: BaseClient, operation: str, params: Any) -> Any:
         service = client.meta.service_model.service_name
-        counter.calls[f"{service}.{operation}"] += 1
-        response = original(client, operation, params)
+        started = time.perf_counter()
+        if counter.latency:
+            time.sleep(ROUND_TRIP_SECONDS)  # the network's part of a round trip
+        try:
+            response = original(client, operation, params)
+        finally:  # (a call whose condition failed is a call too)
+            with counter.lock:
+                counter.spans.append((started, time.perf_counter()))
+                counter.calls[f"{service}.{operation}"] += 1
         if service == "dynamodb" and operation in READS:
-            counter.record_read(operation, response)
+            with counter.lock:
+                counter.record_read(operation, response)
         return response
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)

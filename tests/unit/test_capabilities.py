@@ -12,8 +12,9 @@ from local_run.template import ROOT
 from tests.import_graph import circles, import_graph, imports_of
 
 DOMAIN = ROOT / "layers" / "core" / "session_service" / "domain"
-# What every capability sees: the records, the error family, the storage interfaces.
-KERNEL = {"models", "errors", "ports"}
+# What every capability sees: the records, the error family, the storage interfaces, and
+# the calls sent at once.
+KERNEL = {"models", "errors", "ports", "concurrency"}
 # Each capability, and the others it may use (beside the kernel).
 CAPABILITIES: dict[str, set[str]] = {
     "keys": set(),

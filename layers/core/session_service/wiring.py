@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from session_service.adapters import kms, ssm
 from session_service.adapters import secrets as secret_store
 from session_service.adapters.aws import aws_client
-from session_service.adapters.dynamo import dynamodb_client
+from session_service.adapters.dynamo import dynamodb_client, parallel_calls
 from session_service.adapters.eventbridge import EventPublisher
 from session_service.adapters.secrets import secrets_manager_fetcher
 from session_service.adapters.sqs import dead_letter_sender
@@ -232,7 +232,7 @@ def login_throttle() -> LoginThrottle:
         registrations_per_ip=settings.registrations_per_ip,
     )
     throttle_store = DynamoThrottleStore(dynamodb_client(), settings.table_name)
-    return LoginThrottle(throttle_store, policy, now=lambda: int(time.time() * 1000))
+    return LoginThrottle(throttle_store, policy, lambda: int(time.time() * 1000), parallel_calls())
 
 
 @functools.cache

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from session_service.adapters.aws import aws_client
+from session_service.domain.concurrency import ParallelCalls
 from session_service.domain.errors import Unavailable
 from session_service.domain.ports import StaleWrite, StoreError, WriteConflict
 from session_service.observability import logger
@@ -159,6 +161,18 @@ def update_if(client: Any, table: str, operation: str, **request: Any) -> dict[s
                 return None
             raise
     return dict(response.get("Attributes", {}))
+
+
+# Threads per container for DynamoDB calls sent at once (a login's give-backs are the
+# most: six); with the request's own thread, within botocore's 10 pooled connections. The
+# threads start with the first call sent this way, and outlive the tests' resets.
+PARALLEL_CALLS = 8
+_POOL = ParallelCalls(ThreadPoolExecutor(PARALLEL_CALLS, thread_name_prefix="dynamodb"))
+
+
+def parallel_calls() -> ParallelCalls:
+    """The container's pool for calls that do not wait on each other (domain/concurrency)."""
+    return _POOL
 
 
 @functools.cache

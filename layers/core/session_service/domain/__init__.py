@@ -3,7 +3,8 @@ prove it (factors), as Ory Kratos keeps its flows and strategies; a new way to s
 recover is one more factor or flow, not one more module beside twenty-five.
 
 Every capability sees the shared kernel: `models` (the records), `errors` (the one error
-family) and `ports` (the interfaces the domain needs from storage). Beyond it, each may use
+family), `ports` (the interfaces the domain needs from storage) and `concurrency` (calls
+that do not wait on each other, sent at once). Beyond it, each may use
 only the capabilities below it (tests/unit/test_architecture.py holds the map):
 
 - keys: the key ring, its rotation and the published verification keys.

@@ -51,6 +51,9 @@ class InvalidGrant(ServiceError):
     code = "invalid_grant"
     status = 401
     default_description = "The credentials or refresh token are invalid, expired or revoked."
+    # Raised after the attempt's credential was proven (its throttle places given back):
+    # the write it bought was refused (the proof spent meanwhile), not a wrong credential.
+    after_proof: bool = False
 
 
 class InvalidToken(ServiceError):

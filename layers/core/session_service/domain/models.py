@@ -371,6 +371,13 @@ class ThrottleScope:
     # more attempts cost no write: only for an account's scopes, which no burst of right
     # attempts ever fills.
     remembered: bool = False
+    # A client address's: shared by every attempt from it, so never in a transaction (one
+    # in flight would refuse every other write to it); its place is taken first, alone.
+    address: bool = False
+    # A count an attempt must know whether its own place reached (the wrong proof that
+    # fills a session's step-ups ends it; the one that fills an account's window, or
+    # locks TOTP, is recorded): taken exactly, whatever else races.
+    mark: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,18 +389,11 @@ class Reservation:
     window: int
     # The window's end: its counters are kept until then (DynamoDB TTL).
     window_ends_at: Millis
-    # The count each scope reached with this attempt's place, in the order of `scopes`.
-    counts: tuple[int, ...] = ()
     # The attempt's id, which its places carry: a retried write takes or gives back none
     # twice.
     attempt: str = ""
+    # The scopes whose mark this attempt's place reached.
+    reached: frozenset[str] = frozenset()
 
     def window_of(self, scope: ThrottleScope) -> tuple[int, Millis]:
         return scope.span or (self.window, self.window_ends_at)
-
-    def count_of(self, key: str) -> int | None:
-        """The count a scope reached with this place; None for a scope it does not hold."""
-        for scope, count in zip(self.scopes, self.counts, strict=False):
-            if scope.key == key:
-                return count
-        return None

@@ -4,6 +4,7 @@ implement these (and tests/fakes.py in memory)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -342,8 +343,30 @@ class PasskeyStore(Protocol):
     def record_account_event(self, event: AccountEvent) -> None: ...
 
 
+# A place to take in a scope's counter: the scope, its window, and when that window ends.
+Place = tuple[ThrottleScope, int, Millis]
+
+
+@dataclass(frozen=True, slots=True)
+class PlacesTaken:
+    """What taking an attempt's places together found: the index of the first scope found
+    full (None: every place taken), and the scopes whose mark (ThrottleScope.mark) the
+    attempt's own place reached."""
+
+    full: int | None = None
+    reached: frozenset[str] = frozenset()
+
+
 class ThrottleStore(Protocol):
-    """Attempt counters: a place per judged attempt in each scope's fixed window."""
+    """Attempt counters: a place per judged attempt in each scope's fixed window. A write
+    that meets a transaction in flight on its counter raises WriteConflict (nothing was
+    written: it may be sent again)."""
+
+    def reserve_together(self, places: Sequence[Place], attempt: str) -> PlacesTaken:
+        """Take a place in every one of `places` for the attempt, or in none (then `full`
+        names the first one found full). Taking them again for the same attempt takes no
+        other place."""
+        ...
 
     def reserve(
         self, scope: ThrottleScope, window: int, window_ends_at: Millis, attempt: str

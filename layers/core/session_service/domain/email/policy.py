@@ -50,7 +50,7 @@ class MailThrottle:
         """Places for one message to `recipient` (an address, or a username the account
         is found by) from `ip`; RateLimited when either scope is full."""
         scopes = (
-            ThrottleScope(f"mail-ip#{client_address(ip)}", self._policy.per_ip),
+            ThrottleScope(f"mail-ip#{client_address(ip)}", self._policy.per_ip, address=True),
             ThrottleScope(
                 f"mail-to#{address_digest(mailbox_of(recipient))}", self._policy.per_address
             ),

@@ -8,15 +8,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from session_service.domain.concurrency import Pending
 from session_service.domain.errors import InvalidGrant, RateLimited
 from session_service.domain.factors.passkeys import (
     NOT_VERIFIED,
+    PasskeyProof,
     Passkeys,
     PresentedPasskey,
     SignCountRegressed,
 )
 from session_service.domain.flows.password_flows import Accounts
-from session_service.domain.models import ClientInfo, Credential
+from session_service.domain.models import ClientInfo, Credential, UserSessions
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions.devices import DeviceTokens
 from session_service.domain.sessions.lifecycle import SessionService
@@ -63,46 +65,63 @@ class PasskeySignIn:
         """The token response, amr ["hwk", "user"] (["swk", "user"] for a synced passkey):
         a passkey is a second factor in itself, for MFA_POLICY=required and step-up."""
         named = self._passkeys.presented(request.ceremony_id, request.credential)
-        credential = self._owner(named)
-        device = self._devices.recognise(request.device_token, credential)
-        name = throttled_name(credential.username_key, credential) if credential else None
+        owner_key = named.passkey.username_key if named.passkey else UNKNOWN_PASSKEY
+        loaded: Pending[UserSessions | None] | None = None
         try:
-            reservation = self._throttle.reserve(
-                name or UNKNOWN_PASSKEY, request.client.ip, known_device=device is not None
-            )
-        except RateLimited as refused:
-            self._accounts.record_refusal(
-                credential, request.client, refused, name or UNKNOWN_PASSKEY
-            )
-            raise
+            with self._throttle.opening(request.client.ip, owner_key) as opening:
+                credential = self._owner(named)
+                device = self._devices.recognise(request.device_token, credential)
+                name = throttled_name(credential.username_key, credential) if credential else None
+                if credential and not credential.disabled and not request.central:
+                    user_id = credential.user_id
+                    loaded = self._throttle.parallel.start(lambda: self._store.load_user(user_id))
+                try:
+                    reservation = opening.reserve(
+                        name or UNKNOWN_PASSKEY, known_device=device is not None
+                    )
+                except RateLimited as refused:
+                    self._accounts.record_refusal(
+                        credential, request.client, refused, name or UNKNOWN_PASSKEY
+                    )
+                    raise
 
-        def attempt() -> IssuedTokens:
-            # A disabled account answers like an unknown passkey (and counts like one).
-            if credential is None or credential.disabled:
-                raise InvalidGrant(NOT_VERIFIED)
-            proof = self._passkeys.prove(named, request.credential, request.client)
-            start = StartRequest(
-                credential.user_id,
-                request.client,
-                credential=credential,
-                amr=proof.amr,
-                second_factor=proof.use,
-                central=request.central,
-            )
-            return self._accounts.renewal.start_or_renew(start, request.replaces)
+            def prove() -> PasskeyProof:
+                # A disabled account answers like an unknown passkey (and counts like one).
+                if credential is None or credential.disabled:
+                    raise InvalidGrant(NOT_VERIFIED)
+                return self._passkeys.prove(named, request.credential, request.client)
 
-        try:
-            issued = self._accounts.judged(reservation, attempt)
-        except SignCountRegressed:
-            raise  # (recorded already, with its reason)
-        except InvalidGrant:
-            self._accounts.record_attempt(
-                credential, request.client, throttled=False, name=name or UNKNOWN_PASSKEY
-            )
-            raise
-        assert credential is not None  # (attempt refused every other case)
-        # A passkey used lifts the TOTP lock of a run of wrong codes.
-        self._proofs.passkey_used(credential)
+            def start(proof: PasskeyProof) -> IssuedTokens:
+                assert credential is not None  # (proven)
+                owner = credential
+                start = StartRequest(
+                    owner.user_id,
+                    request.client,
+                    credential=owner,
+                    amr=proof.amr,
+                    second_factor=proof.use,
+                    central=request.central,
+                    loaded=loaded,
+                )
+                # A passkey used lifts the TOTP lock of a run of wrong codes.
+                return self._throttle.parallel.alongside(
+                    lambda: self._proofs.passkey_used(owner),
+                    lambda: self._accounts.renewal.start_or_renew(start, request.replaces),
+                )
+
+            try:
+                issued = self._throttle.judge_then(reservation, prove, start)
+            except SignCountRegressed:
+                raise  # (recorded already, with its reason)
+            except InvalidGrant:
+                self._accounts.record_attempt(
+                    credential, request.client, throttled=False, name=name or UNKNOWN_PASSKEY
+                )
+                raise
+        finally:
+            if loaded is not None:
+                loaded.settle()
+        assert credential is not None  # (prove refused every other case)
         device_id = device.device_id if device else None
         return self._accounts.signed_in(issued, credential, request.replaces, device_id)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from session_service.domain.accounts.account_changes import FactorChange
 from session_service.domain.accounts.usernames import check_password, check_username, username_key
+from session_service.domain.concurrency import Pending
 from session_service.domain.errors import (
     Conflict,
     InsufficientUserAuthentication,
@@ -27,6 +28,7 @@ from session_service.domain.models import (
     LoginAttempt,
     Reservation,
     UserProfile,
+    UserSessions,
     b64url,
 )
 from session_service.domain.ports import AlreadyExists, SessionStore
@@ -146,30 +148,56 @@ class Accounts:
     def login(self, request: LoginRequest) -> IssuedTokens:
         """Read the credential, hold a place in the throttle, verify the password, start a
         session. An unknown user costs the same argon2 work, is counted and throttled the
-        same, and gets the same answer as a wrong password."""
+        same, and gets the same answer as a wrong password. Three round trips: the
+        credential with the address's place; the other places with the user's sessions;
+        the session's transaction with the places given back."""
         check_username(request.username)
         check_password(request.password)
         key = username_key(request.username)
-        credential = self._store.find_credential(key)
-        device = self._devices.recognise(request.device_token, credential)
-        known = device is not None
-        name = throttled_name(key, credential)
+        loaded: Pending[UserSessions | None] | None = None
         try:
-            reservation = self._throttle.reserve(name, request.client.ip, known_device=known)
-        except RateLimited as refused:
-            self.record_refusal(credential, request.client, refused, name)
-            raise
-        device_id = device.device_id if device else None
-        try:
-            if credential is None:
-                self.judged(reservation, lambda: self._unknown_user(request.password))
-            issued = self.judged(
-                reservation, lambda: self._verify_and_start(request, credential, device_id)
-            )
-        except InvalidGrant:
-            self.record_attempt(credential, request.client, throttled=False, name=name)
-            raise
+            with self._throttle.opening(request.client.ip, key) as opening:
+                credential = self._store.find_credential(key)
+                device = self._devices.recognise(request.device_token, credential)
+                name = throttled_name(key, credential)
+                loaded = self._prefetch(credential, request)
+                try:
+                    reservation = opening.reserve(name, known_device=device is not None)
+                except RateLimited as refused:
+                    self.record_refusal(credential, request.client, refused, name)
+                    raise
+            device_id = device.device_id if device else None
+            try:
+                if credential is None:
+                    self.judged(reservation, lambda: self._unknown_user(request.password))
+                proven = credential  # (for the closures: not None from here)
+
+                def start(_: None) -> IssuedTokens:
+                    return self._start(request, proven, device_id, loaded)
+
+                issued = self._throttle.judge_then(
+                    reservation, lambda: self._verify(request.password, proven), start
+                )
+            except InvalidGrant:
+                self.record_attempt(credential, request.client, throttled=False, name=name)
+                raise
+        finally:
+            if loaded is not None:
+                loaded.settle()
         return self.signed_in(issued, credential, request.replaces, device_id)
+
+    def _prefetch(
+        self, credential: Credential | None, request: LoginRequest
+    ) -> Pending[UserSessions | None] | None:
+        """The user's sessions, read alongside the throttle's transaction when the login
+        will start a session with them (not for an account with a second factor, nor for
+        a hosted sign-in that may renew the browser's central session instead)."""
+        if credential is None or credential.disabled or credential.has_second_factor:
+            return None
+        if request.central and request.replaces:
+            return None
+        user_id = credential.user_id
+        return self._throttle.parallel.start(lambda: self._store.load_user(user_id))
 
     def record_attempt(
         self, credential: Credential | None, client: ClientInfo, throttled: bool, name: str
@@ -231,14 +259,21 @@ class Accounts:
         self._passwords.dummy_verify(password)
         raise InvalidGrant("The username or password is incorrect.")
 
-    def _verify_and_start(
-        self, request: LoginRequest, credential: Credential, device_id: str | None
-    ) -> IssuedTokens:
+    def _verify(self, password: str, credential: Credential) -> None:
         # argon2 runs for a disabled account too: every answer costs the same work. A
         # disabled account answers exactly like a wrong password (and counts like one).
-        verified = self._passwords.verify(credential.password_hash, request.password)
+        verified = self._passwords.verify(credential.password_hash, password)
         if credential.disabled or not verified:
             raise InvalidGrant("The username or password is incorrect.")
+
+    def _start(
+        self,
+        request: LoginRequest,
+        credential: Credential,
+        device_id: str | None,
+        loaded: Pending[UserSessions | None] | None,
+    ) -> IssuedTokens:
+        """After the right password (its places going back meanwhile)."""
         if self._passwords.needs_rehash(credential.password_hash):
             self._store.replace_password_hash(credential, self._passwords.hash(request.password))
         if credential.has_second_factor:
@@ -246,7 +281,11 @@ class Accounts:
             token = self._second_factors.open_challenge(credential, device_id)
             raise MfaRequired(token, credential.factors)
         start = StartRequest(
-            credential.user_id, request.client, credential=credential, central=request.central
+            credential.user_id,
+            request.client,
+            credential=credential,
+            central=request.central,
+            loaded=loaded,
         )
         return self.renewal.start_or_renew(start, request.replaces)
 
@@ -287,41 +326,53 @@ class Accounts:
         # The username comes from the authorizer's read of the profile; the credential
         # found by it must still belong to this user.
         key = username_key(caller.username)
-        credential = self._store.find_credential(key)
-        if credential is None or credential.user_id != caller.user_id:
-            raise InvalidGrant("The account no longer exists.")
-        if credential.has_second_factor and not caller.proves_a_factor:
-            raise InsufficientUserAuthentication(
-                caller.max_age,
-                "Changing the password of an account with a second factor needs a sign-in "
-                "with it: POST /auth/reauth with the code, or with a passkey.",
-            )
-        reservation = self._proofs.reserve_from_session(
-            change.session_id,
-            throttled_name(key, credential),
-            change.client.ip,
-            known_device=True,
-        )
+        loaded: Pending[UserSessions | None] | None = None
+        try:
+            with self._throttle.opening(change.client.ip, key) as opening:
+                credential = self._store.find_credential(key)
+                if credential is None or credential.user_id != caller.user_id:
+                    raise InvalidGrant("The account no longer exists.")
+                if credential.has_second_factor and not caller.proves_a_factor:
+                    raise InsufficientUserAuthentication(
+                        caller.max_age,
+                        "Changing the password of an account with a second factor needs a "
+                        "sign-in with it: POST /auth/reauth with the code, or with a passkey.",
+                    )
+                found = credential
+                loaded = self._throttle.parallel.start(lambda: self._store.load_user(found.user_id))
+                reservation = self._proofs.reserve_from_session(
+                    change.session_id,
+                    throttled_name(key, credential),
+                    change.client.ip,
+                    known_device=True,
+                    opening=opening,
+                )
 
-        def attempt() -> IssuedTokens:
-            if not self._passwords.verify(credential.password_hash, change.current_password):
-                raise InvalidGrant("The current password is incorrect.")
-            if change.new_password == change.current_password:
-                raise Conflict("new_password must differ from the current password.")
-            start = StartRequest(
-                caller.user_id,
-                change.client,
-                credential=credential,
-                new_password_hash=self._passwords.hash(change.new_password),
-                # The fresh session keeps how the caller's session proved the user (a
-                # recent step-up with a code included): it replaces that session.
-                amr=caller.amr or PASSWORD_AMR,
-            )
-            return self._sessions.start(start)
+            def prove() -> None:
+                if not self._passwords.verify(found.password_hash, change.current_password):
+                    raise InvalidGrant("The current password is incorrect.")
+                if change.new_password == change.current_password:
+                    raise Conflict("new_password must differ from the current password.")
 
-        issued = self._proofs.judge_from_session(
-            reservation, caller.user_id, change.session_id, attempt
-        )
+            def start(_: None) -> IssuedTokens:
+                request = StartRequest(
+                    caller.user_id,
+                    change.client,
+                    credential=found,
+                    new_password_hash=self._passwords.hash(change.new_password),
+                    # The fresh session keeps how the caller's session proved the user (a
+                    # recent step-up with a code included): it replaces that session.
+                    amr=caller.amr or PASSWORD_AMR,
+                    loaded=loaded,
+                )
+                return self._sessions.start(request)
+
+            issued = self._proofs.judge_from_session(
+                reservation, caller.user_id, change.session_id, prove, start
+            )
+        finally:
+            if loaded is not None:
+                loaded.settle()
         changed = dataclasses.replace(credential, password_version=credential.password_version + 1)
         return dataclasses.replace(issued, device=self._devices.issue(changed))
 

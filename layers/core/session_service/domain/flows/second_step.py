@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from session_service.domain.concurrency import Pending
 from session_service.domain.errors import InvalidGrant, InvalidRequest, RateLimited
 from session_service.domain.factors.passkeys import (
     NOT_VERIFIED,
@@ -19,8 +20,8 @@ from session_service.domain.factors.passkeys import (
     SignCountRegressed,
 )
 from session_service.domain.flows.password_flows import Accounts
-from session_service.domain.models import ClientInfo, Credential
-from session_service.domain.ports import MfaChallenge, SessionStore
+from session_service.domain.models import ClientInfo, Credential, UserSessions
+from session_service.domain.ports import MfaChallenge, SecondFactorUse, SessionStore
 from session_service.domain.sessions.lifecycle import SessionService
 from session_service.domain.sessions.session_records import IssuedTokens, StartRequest
 from session_service.domain.throttling.login_throttle import throttled_name
@@ -64,7 +65,63 @@ class SecondStep:
         self._passkeys = passkeys
 
     def complete(self, request: SecondStepRequest) -> IssuedTokens:
+        """The mfa_token's challenge; then its account's credential with the address's
+        place; the other places with the user's sessions; the session's transaction with
+        the places given back."""
         challenge = self._second_factors.find_challenge(request.mfa_token)
+        client = request.client
+        loaded: Pending[UserSessions | None] | None = None
+        try:
+            with self._proofs.opening(client.ip, challenge.username_key) as opening:
+                credential, kind, presented = self._proof_of(request, challenge)
+                name = throttled_name(challenge.username_key, credential)
+                if not (request.central and request.replaces):
+                    loaded = self._proofs.prefetch(
+                        lambda: self._store.load_user(credential.user_id)
+                    )
+                try:
+                    reservation = self._proofs.reserve_second_step(
+                        challenge, credential, client.ip, kind, opening
+                    )
+                except RateLimited as refused:
+                    self._accounts.record_refusal(credential, client, refused, name)
+                    raise
+
+            def prove() -> tuple[tuple[str, ...], SecondFactorUse]:
+                return self._prove(request, challenge, credential, presented)
+
+            def start(proof: tuple[tuple[str, ...], SecondFactorUse]) -> IssuedTokens:
+                amr, use = proof
+                start = StartRequest(
+                    credential.user_id,
+                    request.client,
+                    credential=credential,
+                    amr=amr,
+                    second_factor=dataclasses.replace(use, challenge_digest=challenge.digest),
+                    central=request.central,
+                    provider=challenge.provider,
+                    loaded=loaded,
+                )
+                return self._accounts.renewal.start_or_renew(start, request.replaces)
+
+            try:
+                issued = self._proofs.judge_factor_then(
+                    reservation, credential, client, prove, start
+                )
+            except SignCountRegressed:
+                raise  # (recorded already, with its reason)
+            except InvalidGrant:
+                self._accounts.record_attempt(credential, client, throttled=False, name=name)
+                raise
+        finally:
+            if loaded is not None:
+                loaded.settle()
+        return self._accounts.signed_in(issued, credential, request.replaces, challenge.device_id)
+
+    def _proof_of(
+        self, request: SecondStepRequest, challenge: MfaChallenge
+    ) -> tuple[Credential, ProofKind, PresentedPasskey | None]:
+        """The challenge's account, still as it was, and what the request proves it with."""
         credential = self._store.find_credential(challenge.username_key)
         if (
             credential is None
@@ -74,61 +131,26 @@ class SecondStep:
             or credential.disabled
         ):
             raise InvalidGrant(TOKEN_SPENT)
-        presented = None
-        kind: ProofKind
         if request.code is not None:
-            kind = self._second_factors.kind_of(request.code)
             if credential.totp is None:
                 raise InvalidRequest("The account has no TOTP: sign in with a passkey.")
-        else:
-            kind = "passkey"
-            if credential.passkeys == 0:
-                raise InvalidRequest("The account has no passkey: send a code.")
-            presented = self._passkeys().presented(
-                request.ceremony_id or "", request.credential or {}
-            )
-        name = throttled_name(challenge.username_key, credential)
-        client = request.client
-        try:
-            reservation = self._proofs.reserve_second_step(challenge, credential, client.ip, kind)
-        except RateLimited as refused:
-            self._accounts.record_refusal(credential, client, refused, name)
-            raise
+            return credential, self._second_factors.kind_of(request.code), None
+        if credential.passkeys == 0:
+            raise InvalidRequest("The account has no passkey: send a code.")
+        presented = self._passkeys().presented(request.ceremony_id or "", request.credential or {})
+        return credential, "passkey", presented
 
-        def attempt() -> IssuedTokens:
-            return self._prove_and_start(request, challenge, credential, presented)
-
-        try:
-            issued = self._proofs.judge_factor(reservation, credential, client, attempt)
-        except SignCountRegressed:
-            raise  # (recorded already, with its reason)
-        except InvalidGrant:
-            self._accounts.record_attempt(credential, client, throttled=False, name=name)
-            raise
-        return self._accounts.signed_in(issued, credential, request.replaces, challenge.device_id)
-
-    def _prove_and_start(
+    def _prove(
         self,
         request: SecondStepRequest,
         challenge: MfaChallenge,
         credential: Credential,
         presented: PresentedPasskey | None,
-    ) -> IssuedTokens:
+    ) -> tuple[tuple[str, ...], SecondFactorUse]:
         if presented is None:
             proven = self._second_factors.prove(credential, request.code, self._sessions.now())
-            amr, use = (*challenge.first_amr, "otp"), proven.use
-        else:
-            if presented.passkey is None or presented.passkey.user_id != credential.user_id:
-                raise InvalidGrant(NOT_VERIFIED)
-            proof = self._passkeys().prove(presented, request.credential or {}, request.client)
-            amr, use = challenge.first_amr + proof.amr, proof.use
-        start = StartRequest(
-            credential.user_id,
-            request.client,
-            credential=credential,
-            amr=amr,
-            second_factor=dataclasses.replace(use, challenge_digest=challenge.digest),
-            central=request.central,
-            provider=challenge.provider,
-        )
-        return self._accounts.renewal.start_or_renew(start, request.replaces)
+            return (*challenge.first_amr, "otp"), proven.use
+        if presented.passkey is None or presented.passkey.user_id != credential.user_id:
+            raise InvalidGrant(NOT_VERIFIED)
+        proof = self._passkeys().prove(presented, request.credential or {}, request.client)
+        return challenge.first_amr + proof.amr, proof.use

@@ -10,25 +10,34 @@ A code counts in the account's second-factor scopes as well (proof_throttling)."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from session_service.domain.accounts.usernames import check_password, username_key
+from session_service.domain.concurrency import Pending
 from session_service.domain.errors import InvalidGrant, InvalidRequest
-from session_service.domain.factors.passkeys import NOT_VERIFIED, Passkeys
+from session_service.domain.factors.passkeys import (
+    NOT_VERIFIED,
+    PasskeyProof,
+    Passkeys,
+    PresentedPasskey,
+)
 from session_service.domain.models import (
     PASSWORD_AMR,
     PASSWORD_AND_OTP_AMR,
     ClientInfo,
     Credential,
     Reservation,
+    Session,
+    UserProfile,
 )
-from session_service.domain.ports import SessionStore
+from session_service.domain.ports import SecondFactorUse, SessionStore
 from session_service.domain.sessions.lifecycle import SessionService
 from session_service.domain.sessions.renewal import SessionRenewal
 from session_service.domain.sessions.session_records import IssuedTokens, ReauthRequest
 from session_service.domain.sessions.tokens import RefreshTokens
-from session_service.domain.throttling.login_throttle import throttled_name
+from session_service.domain.throttling.login_throttle import Opening, throttled_name
 from session_service.domain.throttling.proof_throttling import ProofThrottle
 
 if TYPE_CHECKING:
@@ -84,52 +93,97 @@ class StepUp:
         """The password, and a code when the account has TOTP on (the code holds places in
         the account's second-factor scopes once the password was right)."""
         check_password(call.password)
-        credential = self._credential(call.user_id, call.username)
-        if credential.totp is not None and not call.code:
-            raise InvalidRequest("code is required: the account has TOTP on.")
-        reservation = self._reserve(call.session_id, credential, call.client)
+        with self._looking_up(call.user_id, call.session_id) as looked_up:
+            with self._proofs.opening(call.client.ip, username_key(call.username)) as opening:
+                credential = self._credential(call.user_id, call.username)
+                if credential.totp is not None and not call.code:
+                    raise InvalidRequest("code is required: the account has TOTP on.")
+                looked_up.start()
+                reservation = self._reserve(call.session_id, credential, call.client, opening)
+            return self._password_step_up(call, credential, reservation, looked_up.pending)
 
-        def attempt() -> IssuedTokens:
+    def _password_step_up(
+        self,
+        call: ReauthCall,
+        credential: Credential,
+        reservation: Reservation,
+        looked_up: Lookup | None,
+    ) -> IssuedTokens:
+
+        def prove() -> SecondFactorUse | None:
             if not self._passwords.verify(credential.password_hash, call.password):
                 raise InvalidGrant("The password is incorrect.")
             if credential.totp is None or call.code is None:
-                return self._reauthenticate(
-                    ReauthRequest(credential, call.session_id, PASSWORD_AMR)
-                )
+                return None
             code = call.code
             factor = self._proofs.reserve_factor(credential, self._second_factors.kind_of(code))
 
-            def prove() -> IssuedTokens:
-                proven = self._second_factors.prove(credential, code, self._sessions.now())
-                request = ReauthRequest(
-                    credential, call.session_id, PASSWORD_AND_OTP_AMR, proven.use
-                )
-                return self._reauthenticate(request)
+            def prove_code() -> SecondFactorUse:
+                return self._second_factors.prove(credential, code, self._sessions.now()).use
 
-            return self._proofs.judge_factor(factor, credential, call.client, prove)
+            return self._proofs.judge_factor(factor, credential, call.client, prove_code)
 
-        return self._proofs.judge_from_session(reservation, call.user_id, call.session_id, attempt)
+        def then(use: SecondFactorUse | None) -> IssuedTokens:
+            amr = PASSWORD_AMR if use is None else PASSWORD_AND_OTP_AMR
+            request = ReauthRequest(credential, call.session_id, amr, use, looked_up=looked_up)
+            return self._reauthenticate(request)
+
+        return self._proofs.judge_from_session(
+            reservation, call.user_id, call.session_id, prove, then
+        )
 
     def with_passkey(self, call: PasskeyReauthCall) -> IssuedTokens:
         """One of the caller's own passkeys: the same session, a fresh auth_time, amr of
         the passkey; a passkey used lifts the TOTP lock."""
         passkeys = self._passkeys()
         named = passkeys.presented(call.ceremony_id, call.credential)
-        credential = self._credential(call.user_id, call.username)
-        reservation = self._reserve(call.session_id, credential, call.client)
+        with self._looking_up(call.user_id, call.session_id) as looked_up:
+            with self._proofs.opening(call.client.ip, username_key(call.username)) as opening:
+                credential = self._credential(call.user_id, call.username)
+                looked_up.start()
+                reservation = self._reserve(call.session_id, credential, call.client, opening)
+            return self._passkey_step_up(call, named, credential, reservation, looked_up.pending)
 
-        def attempt() -> IssuedTokens:
+    def _passkey_step_up(
+        self,
+        call: PasskeyReauthCall,
+        named: PresentedPasskey,
+        credential: Credential,
+        reservation: Reservation,
+        looked_up: Lookup | None,
+    ) -> IssuedTokens:
+        passkeys = self._passkeys()
+
+        def prove() -> PasskeyProof:
             if named.passkey is None or named.passkey.user_id != call.user_id:
                 raise InvalidGrant(NOT_VERIFIED)
-            proof = passkeys.prove(named, call.credential, call.client)
-            request = ReauthRequest(credential, call.session_id, proof.amr, proof.use)
-            return self._reauthenticate(request)
+            return passkeys.prove(named, call.credential, call.client)
 
-        issued = self._proofs.judge_from_session(
-            reservation, call.user_id, call.session_id, attempt
+        def then(proof: PasskeyProof) -> IssuedTokens:
+            request = ReauthRequest(
+                credential, call.session_id, proof.amr, proof.use, looked_up=looked_up
+            )
+            return self._proofs.alongside(
+                lambda: self._proofs.passkey_used(credential),
+                lambda: self._reauthenticate(request),
+            )
+
+        return self._proofs.judge_from_session(
+            reservation, call.user_id, call.session_id, prove, then
         )
-        self._proofs.passkey_used(credential)
-        return issued
+
+    @contextmanager
+    def _looking_up(self, user_id: str, session_id: str) -> Iterator[LookingUp]:
+        """The session and profile the step-up renews, read alongside its throttle
+        places (once started), and waited for before the step-up answers."""
+        looking_up = LookingUp(
+            self._proofs, lambda: self._store.authorization_lookup(user_id, session_id)
+        )
+        try:
+            yield looking_up
+        finally:
+            if looking_up.pending is not None:
+                looking_up.pending.settle()
 
     def _reauthenticate(self, request: ReauthRequest) -> IssuedTokens:
         return self._renewal.reauthenticate(request)
@@ -140,6 +194,25 @@ class StepUp:
             raise InvalidGrant("The account no longer exists.")
         return credential
 
-    def _reserve(self, session_id: str, credential: Credential, client: ClientInfo) -> Reservation:
+    def _reserve(
+        self, session_id: str, credential: Credential, client: ClientInfo, opening: Opening
+    ) -> Reservation:
         name = throttled_name(credential.username_key, credential)
-        return self._proofs.reserve_from_session(session_id, name, client.ip, known_device=False)
+        return self._proofs.reserve_from_session(
+            session_id, name, client.ip, known_device=False, opening=opening
+        )
+
+
+Lookup = Pending[tuple[Session | None, UserProfile | None]]
+
+
+class LookingUp:
+    def __init__(
+        self, proofs: ProofThrottle, read: Callable[[], tuple[Session | None, UserProfile | None]]
+    ) -> None:
+        self._proofs = proofs
+        self._read = read
+        self.pending: Lookup | None = None
+
+    def start(self) -> None:
+        self.pending = self._proofs.prefetch(self._read)

@@ -108,7 +108,8 @@ class SessionService:
         session items are removed on the way, so that reads stay bounded by live state."""
         changing_password = request.new_password_hash is not None
         for attempt in range(MAX_START_ATTEMPTS):
-            state = self._store.load_user(request.user_id)
+            loaded = request.loaded if attempt == 0 else None
+            state = loaded.result() if loaded else self._store.load_user(request.user_id)
             if state is None or state.profile.disabled:
                 raise InvalidGrant()
             now = max(self.now(), state.profile.not_before or 0)

@@ -85,8 +85,13 @@ class SessionRenewal:
         own, up to the session's maximum, rather than start another."""
         user_id = request.credential.user_id
         central = request.central_digest is not None
-        for _ in range(MAX_ATTEMPTS):
-            session, profile = self._store.authorization_lookup(user_id, request.session_id)
+        for attempt in range(MAX_ATTEMPTS):
+            looked_up = request.looked_up if attempt == 0 else None
+            session, profile = (
+                looked_up.result()
+                if looked_up
+                else self._store.authorization_lookup(user_id, request.session_id)
+            )
             now = self._sessions.now()
             not_before = profile.not_before if profile else None
             if session is None or not session.is_live(now, not_before):

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from session_service.domain.concurrency import Pending
 from session_service.domain.models import (
     PASSWORD_AMR,
     ClientInfo,
@@ -15,6 +16,8 @@ from session_service.domain.models import (
     Millis,
     RevocationReason,
     Session,
+    UserProfile,
+    UserSessions,
 )
 from session_service.domain.ports import SecondFactorUse, SecretSpend
 from session_service.domain.sessions.devices import DeviceToken
@@ -102,6 +105,9 @@ class StartRequest:
     central: bool = False
     # A federated sign-in's provider (its activity says which).
     provider: str | None = None
+    # The user's sessions, read alongside the sign-in's throttle places (SessionService.
+    # prefetch): the start's first try uses them instead of reading them again.
+    loaded: Pending[UserSessions | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,9 @@ class ReauthRequest:
     # came from (its record's, as a login's).
     central_digest: str | None = None
     client: ClientInfo | None = None
+    # The session and profile, read alongside the step-up's throttle places: the first
+    # try uses them instead of reading them again.
+    looked_up: Pending[tuple[Session | None, UserProfile | None]] | None = None
 
 
 def ended_record(

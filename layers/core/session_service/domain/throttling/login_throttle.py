@@ -14,12 +14,15 @@ its /64: a host picks any address in its network, so one address is no limit.
 
 Windows are fixed (LOGIN_FAILURE_WINDOW_SECONDS, aligned to the epoch); a scope may
 instead count over a span of its own (an mfa_token's life, a session's, a run of
-consecutive failures). A reservation is one conditional write per scope, made before any
-password work, so however many attempts arrive at once at most `limit` are judged in a
-scope's window. A failed attempt keeps its place (a judged failure, until the window
-ends); a success gives it back (or, for a run of consecutive failures, starts the run
-afresh); any other outcome gives it back. An attempt that finds a scope full gets 429 with
-Retry-After (the window's end), unjudged and counted nowhere. A right password is judged
+consecutive failures). A reservation is made before any password work, in two round
+trips at most: a conditional write for the client address's place (sent alongside the
+read of the credential, which the other scopes' names depend on), then one transaction
+for every other scope, all or none (attempt_places). However many attempts arrive at
+once, at most `limit` are judged in a scope's window. A failed attempt keeps its place (a
+judged failure, until the window ends); a success gives it back (or, for a run of
+consecutive failures, starts the run afresh), alongside the session's write; any other
+outcome gives it back. An attempt that finds a scope full gets 429 with Retry-After (the
+window's end), unjudged and counted nowhere. A right password is judged
 by the same rule: arriving while a burst of wrong ones holds every place, it is refused
 like them, and lets the owner in from a known device or after the window."""
 
@@ -27,17 +30,16 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import NoReturn
 
+from session_service.domain.concurrency import SEQUENTIAL, ParallelCalls, Pending
 from session_service.domain.errors import InvalidGrant, RateLimited, ServiceError
 from session_service.domain.models import Credential, Millis, Reservation, ThrottleScope
 from session_service.domain.ports import ThrottleStore
-from session_service.observability import logger
-
-# Scopes remembered as full in one container; beyond this many, it forgets them all.
-MAX_REMEMBERED_FULL = 4096
+from session_service.domain.throttling.attempt_places import AttemptPlaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +100,26 @@ def is_address_scope(key: str) -> bool:
 
 class LoginThrottle:
     def __init__(
-        self, store: ThrottleStore, policy: ThrottlePolicy, now: Callable[[], Millis]
+        self,
+        store: ThrottleStore,
+        policy: ThrottlePolicy,
+        now: Callable[[], Millis],
+        parallel: ParallelCalls = SEQUENTIAL,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._store = store
         self._policy = policy
         self._now = now
-        # Scopes found full, by key: the window they were full in.
-        self._full: dict[str, int] = {}
+        self._parallel = parallel
+        self._places = AttemptPlaces(store, parallel, sleep)
 
     @property
     def policy(self) -> ThrottlePolicy:
         return self._policy
+
+    @property
+    def parallel(self) -> ParallelCalls:
+        """The container's pool, for the calls a flow sends alongside its reservation."""
+        return self._parallel
 
     def now(self) -> Millis:
         return self._now()
@@ -123,10 +134,9 @@ class LoginThrottle:
         policy = self._policy
         # The address first: many usernames tried from one full address cost one refused
         # write each, and nothing is taken and given back in the username's scopes. The
-        # username's ceiling last: no attempt refused after it holds one of its places
-        # for a moment, so a full one is full of judged attempts (it is remembered).
+        # username's ceiling last (its place is taken with the others', all or none).
         scopes = [
-            ThrottleScope(ip_scope(ip), policy.failures_per_ip),
+            ThrottleScope(ip_scope(ip), policy.failures_per_ip, address=True),
             ThrottleScope(
                 username_and_ip_scope(username_key, ip), policy.failures_per_username_and_ip
             ),
@@ -154,100 +164,169 @@ class LoginThrottle:
         scopes = (*before, *self.scopes(username_key, ip, known_device, account))
         return self.reserve_scopes(scopes)
 
+    @contextmanager
+    def opening(self, ip: str, username_key: str) -> Iterator[Opening]:
+        """The client address's place, taken while the block reads what the other scopes
+        depend on (the credential: the throttle's name for the username), so that both
+        take one round trip; `Opening.reserve` takes the others. Unless this container
+        remembers the username's ceiling as full in this window: then nothing is written
+        before the credential is known (a locked username costs no write)."""
+        now = self._now()
+        window = now // (self._policy.window_seconds * 1000)
+        address = ThrottleScope(ip_scope(ip), self._policy.failures_per_ip, address=True)
+        reservation = self._skeleton((address,), now)
+        remembered = self._places.remembers_name(username_scope(username_key), window)
+        opening = Opening(self, reservation, now)
+        if not remembered:
+            opening.start_address()
+        try:
+            yield opening
+        except BaseException:
+            opening.abandon()
+            raise
+        opening.abandon()  # (when `reserve` was never reached)
+
     def reserve_registration(self, ip: str) -> Reservation:
         """A place for one registration from this address (REGISTRATIONS_PER_IP), taken
         before any argon2 work; registrations never give it back."""
-        scope = ThrottleScope(registration_scope(ip), self._policy.registrations_per_ip)
+        scope = ThrottleScope(
+            registration_scope(ip), self._policy.registrations_per_ip, address=True
+        )
         return self.reserve_scopes((scope,))
 
     def reserve_scopes(self, scopes: Sequence[ThrottleScope]) -> Reservation:
         now = self._now()
+        reservation = self._skeleton(scopes, now)
+        self._places.refuse_remembered(reservation, now)
+        self._places.take_address(reservation, now)
+        return self._take_others(reservation, now)
+
+    def _skeleton(self, scopes: Sequence[ThrottleScope], now: Millis) -> Reservation:
         window_ms = self._policy.window_seconds * 1000
         window = now // window_ms
         attempt = secrets.token_urlsafe(9)
-        reservation = Reservation(tuple(scopes), window, (window + 1) * window_ms, attempt=attempt)
-        for scope in reservation.scopes:
-            # A scope this container found full in this window refuses before any write.
-            scope_window = reservation.window_of(scope)[0]
-            if self._full.get(scope.key) == scope_window:
-                self._refuse(scope, scope_window, reservation.window_ends_at - now)
-        counts: list[int] = []
-        try:
-            for scope in reservation.scopes:
-                scope_window, ends_at = reservation.window_of(scope)
-                count = self._store.reserve(scope, scope_window, ends_at, attempt)
-                if count is None:
-                    self._refuse(scope, scope_window, reservation.window_ends_at - now)
-                counts.append(count)
-        except RateLimited:
-            # Give back what this attempt took in the scopes before: it is not judged.
-            self._release(reservation.scopes[: len(counts)], reservation)
-            raise
-        except Exception:
-            # The scope that failed too: its write may have been applied before its answer
-            # was lost. A release finds and gives back only a place this attempt holds.
-            self._release(reservation.scopes[: len(counts) + 1], reservation)
-            raise
-        return replace(reservation, counts=tuple(counts))
+        return Reservation(tuple(scopes), window, (window + 1) * window_ms, attempt=attempt)
 
-    def _refuse(self, scope: ThrottleScope, window: int, remaining_ms: Millis) -> NoReturn:
-        logger.warning(
-            "attempt refused: its throttle window is full",
-            scope=scope.key.split("#", 1)[0],
-            limit=scope.limit,
-        )
-        if scope.remembered:
-            if len(self._full) >= MAX_REMEMBERED_FULL:
-                self._full.clear()
-            self._full[scope.key] = window
-        raise RateLimited(retry_after=-(-remaining_ms // 1000), scope=scope.key)
+    def _take_others(self, reservation: Reservation, now: Millis) -> Reservation:
+        """The places of the scopes other than the address's: the address's given back
+        when one is full (its attempt is not judged) or when the write fails."""
+        try:
+            return self._places.take_together(reservation, now)
+        except BaseException:
+            self._places.give_back(reservation, [s for s in reservation.scopes if s.address])
+            raise
 
     def judge[T](self, reservation: Reservation, attempt: Callable[[], T]) -> T:
-        """Run an attempt that holds places. A wrong credential keeps them (a judged
-        failure); a success gives them back (a run starts afresh); any other outcome, the
-        session limit or an AWS failure, gives them back: only a wrong credential fails."""
+        """Run an attempt that holds places: as judge_then, its whole work the proof."""
+        return self.judge_then(reservation, attempt, _same)
+
+    def judge_then[P, T](
+        self, reservation: Reservation, prove: Callable[[], P], then: Callable[[P], T]
+    ) -> T:
+        """Run an attempt that holds places. A wrong credential (InvalidGrant from
+        `prove`) keeps them (a judged failure); any other failure of `prove` (an AWS
+        failure) gives them back; once proven, they go back (a run of consecutive
+        failures starts afresh) while `then` runs with the proof, whatever it answers:
+        the session's write and the places given back take one round trip."""
         try:
-            outcome = attempt()
+            proof = prove()
         except InvalidGrant:
             raise
         except ServiceError:
             self.release(reservation)
             raise
-        self.succeeded(reservation)
-        return outcome
+        giving_back = self._places.start_giving_back(
+            reservation, reservation.scopes, succeeded=True
+        )
+        try:
+            return then(proof)
+        except InvalidGrant as refused:
+            refused.after_proof = True
+            raise
+        finally:
+            for pending in giving_back:
+                pending.settle()
 
     def succeeded(self, reservation: Reservation) -> None:
         """The attempt proved its credential: its places go back, and a run of consecutive
         failures starts afresh. Best effort, as release."""
-        for scope in reservation.scopes:
-            self._give_back(scope, reservation, reset=scope.resets)
+        for pending in self._places.start_giving_back(
+            reservation, reservation.scopes, succeeded=True
+        ):
+            pending.settle()
 
     def release(self, reservation: Reservation) -> None:
         """Give the places back: the attempt was not judged after all. Best effort: a
         place that cannot be given back now counts as a failure until its window ends
         (the safe side), and never fails the request."""
-        self._release(reservation.scopes, reservation)
+        self._places.give_back(reservation, reservation.scopes)
 
     def reset(self, scope: ThrottleScope) -> None:
         """Start a scope's count afresh without holding a place in it (a passkey used:
         the TOTP lock lifts). Best effort."""
         reservation = Reservation((scope,), 0, 0)
-        self._give_back(scope, reservation, reset=True)
+        for pending in self._places.start_giving_back(reservation, (scope,), succeeded=True):
+            pending.settle()
 
-    def _release(self, scopes: tuple[ThrottleScope, ...], reservation: Reservation) -> None:
-        for scope in scopes:
-            self._give_back(scope, reservation, reset=False)
 
-    def _give_back(self, scope: ThrottleScope, reservation: Reservation, reset: bool) -> None:
-        window, ends_at = reservation.window_of(scope)
+def _same[T](value: T) -> T:
+    return value
+
+
+class Opening:
+    """A reservation whose address place is under way (LoginThrottle.opening)."""
+
+    def __init__(self, throttle: LoginThrottle, address: Reservation, now: Millis) -> None:
+        self._throttle = throttle
+        self._address = address
+        self._now = now
+        self._pending: Pending[None] | None = None
+        self._done = False
+
+    def start_address(self) -> None:
+        places = self._throttle._places
+        address, now = self._address, self._now
+        self._pending = self._throttle.parallel.start(lambda: places.take_address(address, now))
+
+    def reserve(
+        self,
+        username_key: str,
+        known_device: bool = False,
+        before: Sequence[ThrottleScope] = (),
+        account: Sequence[ThrottleScope] = (),
+    ) -> Reservation:
+        """The reservation's other places (LoginThrottle.reserve's scopes), in one
+        transaction once the address's place is held; RateLimited, and nothing held, when
+        a scope is full."""
+        throttle, places = self._throttle, self._throttle._places
+        address = self._address.scopes[0]
+        ip = address.key.split("#", 1)[1]
+        scopes = throttle.scopes(username_key, ip, known_device, account)
+        reservation = replace(self._address, scopes=(address, *before, *scopes[1:]))
+        self._done = True
         try:
-            if reset:
-                self._store.reset(scope, window, ends_at)
-            else:
-                self._store.release(scope, window, ends_at, reservation.attempt)
-        except Exception as error:  # whatever DynamoDB did, go on
-            logger.warning(
-                "a throttle place could not be given back; it counts until its window ends",
-                scope=scope.key.split("#", 1)[0],
-                error=type(error).__name__,
-            )
+            places.refuse_remembered(reservation, self._now)
+        except RateLimited:
+            self._settle_address()
+            raise
+        if self._pending is None:
+            places.take_address(reservation, self._now)
+        else:
+            pending, self._pending = self._pending, None
+            pending.result()
+        return throttle._take_others(reservation, self._now)
+
+    def abandon(self) -> None:
+        """The block ended without reserving: the address's place (if taken) goes back."""
+        if not self._done:
+            self._done = True
+            self._settle_address()
+
+    def _settle_address(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            try:
+                pending.result()
+            except Exception:  # (refused, or failed: nothing of it is held)
+                return
+            self._throttle._places.give_back(self._address, self._address.scopes)

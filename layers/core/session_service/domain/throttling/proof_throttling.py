@@ -12,10 +12,12 @@ number of attempts that find it so."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Literal
 
 from session_service.domain.accounts.account_changes import account_event
+from session_service.domain.concurrency import Pending
 from session_service.domain.errors import InvalidGrant, InvalidToken, RateLimited, Unavailable
 from session_service.domain.models import (
     ClientInfo,
@@ -27,6 +29,7 @@ from session_service.domain.models import (
 from session_service.domain.ports import MfaChallenge, SessionStore
 from session_service.domain.throttling.login_throttle import (
     LoginThrottle,
+    Opening,
     client_address,
     throttled_name,
 )
@@ -68,6 +71,17 @@ class ProofThrottle:
         self._end_session = end_session
         self._session_lifetime_ms = session_lifetime_seconds * 1000
 
+    def opening(self, ip: str, username_key: str) -> AbstractContextManager[Opening]:
+        """LoginThrottle.opening: the address's place taken while the block reads."""
+        return self._throttle.opening(ip, username_key)
+
+    def prefetch[T](self, read: Callable[[], T]) -> Pending[T]:
+        """A read started now, for the caller to take later (or settle)."""
+        return self._throttle.parallel.start(read)
+
+    def alongside[T](self, side: Callable[[], object], main: Callable[[], T]) -> T:
+        return self._throttle.parallel.alongside(side, main)
+
     # -- an account's second factor -------------------------------------------------------
 
     def account_scopes(
@@ -75,17 +89,24 @@ class ProofThrottle:
     ) -> tuple[ThrottleScope, ThrottleScope]:
         policy = self._throttle.policy
         name = account_name(credential)
-        window = ThrottleScope(f"factor#{name}", policy.second_factor_failures_per_window)
+        limit = policy.second_factor_failures_per_window
+        window = ThrottleScope(f"factor#{name}", limit, mark=limit)
         run = ThrottleScope(
             f"factor-run#{name}",
             policy.second_factor_failures_max if kind == "totp" else UNLIMITED,
             span=(0, self._throttle.now() + RUN_RETENTION_MS),
             resets=True,
+            mark=policy.second_factor_failures_max,
         )
         return window, run
 
     def reserve_second_step(
-        self, challenge: MfaChallenge, credential: Credential, ip: str, kind: ProofKind
+        self,
+        challenge: MfaChallenge,
+        credential: Credential,
+        ip: str,
+        kind: ProofKind,
+        opening: Opening | None = None,
     ) -> Reservation:
         """Places for the second step of a login: its mfa_token's tries first (a spent
         token refuses at one write), every login scope (a known device included: a code is
@@ -95,14 +116,12 @@ class ProofThrottle:
         tries = ThrottleScope(
             f"mfa#{challenge.digest}", MFA_TOKEN_TRIES, span=(0, challenge.expires_at)
         )
+        name = throttled_name(challenge.username_key, credential)
+        account = self._run_then_window(credential, kind)
         try:
-            return self._throttle.reserve(
-                throttled_name(challenge.username_key, credential),
-                ip,
-                known_device=False,
-                before=(tries,),
-                account=self._run_then_window(credential, kind),
-            )
+            if opening is not None:
+                return opening.reserve(name, before=(tries,), account=account)
+            return self._throttle.reserve(name, ip, before=(tries,), account=account)
         except RateLimited as full:
             if full.scope == tries.key:
                 raise InvalidGrant(TOKEN_SPENT) from None
@@ -126,7 +145,9 @@ class ProofThrottle:
         lock its owner's TOTP and passkeys out (nor, a right code, lift the TOTP lock)."""
         policy = self._throttle.policy
         scopes = (
-            ThrottleScope(f"email-code-ip#{client_address(ip)}", policy.failures_per_ip),
+            ThrottleScope(
+                f"email-code-ip#{client_address(ip)}", policy.failures_per_ip, address=True
+            ),
             ThrottleScope(f"email-code#{mailbox}", policy.second_factor_failures_per_window),
         )
         try:
@@ -180,10 +201,22 @@ class ProofThrottle:
     ) -> T:
         """Run a second-factor proof holding its places: a wrong one keeps them and may
         make the account's second factor failing; a right one lifts the TOTP lock."""
+        return self.judge_factor_then(reservation, credential, client, attempt, _same)
+
+    def judge_factor_then[P, T](
+        self,
+        reservation: Reservation,
+        credential: Credential,
+        client: ClientInfo,
+        prove: Callable[[], P],
+        then: Callable[[P], T],
+    ) -> T:
+        """As judge_factor; once proven, the places go back while `then` runs."""
         try:
-            return self._throttle.judge(reservation, attempt)
-        except InvalidGrant:
-            self._failing(reservation, credential, client)
+            return self._throttle.judge_then(reservation, prove, then)
+        except InvalidGrant as wrong:
+            if not wrong.after_proof:
+                self._failing(reservation, credential, client)
             raise
 
     def passkey_used(self, credential: Credential) -> None:
@@ -193,12 +226,14 @@ class ProofThrottle:
     def _failing(
         self, reservation: Reservation, credential: Credential, client: ClientInfo
     ) -> None:
+        """A wrong proof, judged: when it filled the account's window, or locked TOTP, the
+        record of it (once per window, however many find it so)."""
         policy = self._throttle.policy
         window_scope, run_scope = self.account_scopes(credential, "totp")
         reached = []
-        if reservation.count_of(window_scope.key) == policy.second_factor_failures_per_window:
+        if window_scope.key in reservation.reached:
             reached.append(("window_limit", policy.second_factor_failures_per_window))
-        if reservation.count_of(run_scope.key) == policy.second_factor_failures_max:
+        if run_scope.key in reservation.reached:
             reached.append(("totp_locked", policy.second_factor_failures_max))
         for reason, failures in reached:
             self._record_failing(credential, client, reason, failures, reservation.window)
@@ -223,27 +258,45 @@ class ProofThrottle:
         """A session's wrong step-ups (and wrong current passwords), over its life."""
         until = self._throttle.now() + self._session_lifetime_ms
         limit = self._throttle.policy.step_up_failures_per_session
-        return ThrottleScope(f"step-up#{session_id}", limit, span=(0, until))
+        return ThrottleScope(f"step-up#{session_id}", limit, span=(0, until), mark=limit)
 
     def reserve_from_session(
-        self, session_id: str, name: str, ip: str, known_device: bool
+        self,
+        session_id: str,
+        name: str,
+        ip: str,
+        known_device: bool,
+        opening: Opening | None = None,
     ) -> Reservation:
         """Places for a proof made from a session: the session's own, then the login's.
         A session out of places answers 429 (the wrong proof that filled it ended it)."""
         scope = self.session_scope(session_id)
+        if opening is not None:
+            return opening.reserve(name, known_device=known_device, before=(scope,))
         return self._throttle.reserve(name, ip, known_device=known_device, before=(scope,))
 
-    def judge_from_session[T](
-        self, reservation: Reservation, user_id: str, session_id: str, attempt: Callable[[], T]
+    def judge_from_session[P, T](
+        self,
+        reservation: Reservation,
+        user_id: str,
+        session_id: str,
+        prove: Callable[[], P],
+        then: Callable[[P], T],
     ) -> T:
-        """Run a proof made from a session: the wrong one that reaches the session's limit
-        ends it (reason reauth_failed)."""
+        """Run a proof made from a session (once proven, its places go back while `then`
+        runs): the wrong one that fills the session's scope ends it (reason
+        reauth_failed)."""
         try:
-            return self._throttle.judge(reservation, attempt)
-        except InvalidGrant:
-            limit = self._throttle.policy.step_up_failures_per_session
-            if reservation.count_of(self.session_scope(session_id).key) == limit:
+            return self._throttle.judge_then(reservation, prove, then)
+        except InvalidGrant as wrong:
+            if wrong.after_proof:
+                raise
+            if self.session_scope(session_id).key in reservation.reached:
                 logger.warning("session ended after repeated wrong step-ups", user_id=user_id)
                 self._end_session(user_id, session_id)
                 raise InvalidToken(SESSION_ENDED) from None
             raise
+
+
+def _same[T](value: T) -> T:
+    return value
