@@ -18,6 +18,8 @@ class InMemoryCounters:
     # Places held, by (scope key, window), and the attempts holding them.
     attempts: dict[tuple[str, int], int]
     holders: dict[tuple[str, int], set[str]]
+    # The items of each transaction the store would send (DynamoDB's store sends one).
+    transaction_sizes: list[int]
 
     def reserve(
         self, scope: ThrottleScope, window: int, window_ends_at: Millis, attempt: str
@@ -45,6 +47,7 @@ class InMemoryCounters:
             return PlacesTaken(reached=frozenset({scope.key} if count == scope.mark else ()))
         with self._lock:
             self.calls.append("reserve_together")
+            self.transaction_sizes.append(len(places))
             for index, (scope, window, _) in enumerate(places):
                 check_keys(throttle_key(scope.key, window))
                 key = (scope.key, window)

@@ -225,6 +225,8 @@ def test_a_code_sign_in_and_a_reset_with_a_recovery_code_are_one_transaction_eac
     transaction_sizes.clear()
     request = ResetRequest(token, NEW_PASSWORD, CLIENT, code=recovery_codes[0])
     assert email.recovery.reset(request).session.amr == ("email", "otp")
-    # the profile, the session, the one live session ended and the record of it, the
-    # credential (its password, its recovery code), the code's use recorded, the token
-    assert transaction_sizes == [7]
+    # the throttle's places (the username's from this address, the account's run and
+    # window, the username's ceiling); then the profile, the session, the one live session
+    # ended and the record of it, the credential (its password, its recovery code), the
+    # code's use recorded, the token
+    assert transaction_sizes == [4, 7]

@@ -5,6 +5,8 @@ judged gives its throttle places back: a counter at zero is as good as none)."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,75 +69,114 @@ def _requests(tokens: dict[str, Any], other: dict[str, Any]) -> dict[str, Reques
     }
 
 
-# The DynamoDB calls each route makes when all is well (test_aws_calls counts the warm
-# ones); a fault is injected at each of them in turn.
+def kind(operation: str, params: Any) -> str:
+    """A DynamoDB call as the steps below name it: the throttle's writes by what they do
+    (a place, the places of a transaction, a place given back), others by operation."""
+    on_throttle = "THROTTLE#" in str(params.get("Key") or params.get("TransactItems"))
+    if on_throttle and operation == "TransactWriteItems":
+        return PLACES
+    if on_throttle and operation == "UpdateItem":
+        return RELEASE if ":minus_one" in str(params) else PLACE
+    return operation
+
+
+PLACE = "a place"  # a conditional write taking a place in one throttle scope
+PLACES = "places"  # a transaction taking an attempt's other places
+RELEASE = "a place given back"
+
+
+def made(*calls: str, releases: int = 0) -> Counter[str]:
+    return Counter({**Counter(calls), **({RELEASE: releases} if releases else {})})
+
+
 # Per route: its DynamoDB calls up to the one that commits its change (test_aws_calls counts
-# the warm ones), each with the throttle places held when it is made. A fault is injected at
-# each in turn; the places held are given back, and nothing else is written.
-RESERVE = "UpdateItem"  # a place in one throttle scope (a release is the same call)
-PLACE = "UpdateItem: a place"  # a step that takes a place (the call is RESERVE)
-STEPS: dict[str, list[tuple[str, int]]] = {
+# the warm ones). A fault is injected at each in turn; the calls made are then those sent
+# before it or alongside it, and the places held given back (the one whose write failed
+# too: it may have been applied before its answer was lost); nothing else is written.
+LOGIN = ("GetItem", PLACE, PLACES, "Query", "TransactWriteItems")
+STEPS: dict[str, dict[str, Counter[str]]] = {
     # A registration's place of its address is kept unless AWS fails (then given back).
-    "register": [(PLACE, 0), ("TransactWriteItems", 1)],
-    # The address's scope first, then the username's from it, then from every address.
-    "login": [
-        ("GetItem", 0),
-        (PLACE, 0),
-        (PLACE, 1),
-        (PLACE, 2),
-        ("Query", 3),
-        ("TransactWriteItems", 3),
-    ],
-    "refresh": [("GetItem", 0), ("UpdateItem", 0)],
-    "logout": [("TransactWriteItems", 0)],
-    "logout_by_refresh_token": [("TransactWriteItems", 0)],
-    "session": [("BatchGetItem", 0)],
-    "sessions": [("BatchGetItem", 0), ("Query", 0)],
-    "revoke_session": [("BatchGetItem", 0), ("TransactWriteItems", 0)],
-    "revoke_other_sessions": [("BatchGetItem", 0), ("Query", 0), ("TransactWriteItems", 0)],
+    "register": {
+        PLACE: made(PLACE, releases=1),
+        "TransactWriteItems": made(PLACE, "TransactWriteItems", releases=1),
+    },
+    # The address's place alongside the credential; the username's two in one transaction
+    # alongside the user's sessions; the session's transaction beside the places given back.
+    "login": {
+        "GetItem": made("GetItem", PLACE, releases=1),
+        PLACE: made("GetItem", PLACE, releases=1),
+        PLACES: made("GetItem", PLACE, PLACES, "Query", releases=3),
+        "Query": made("GetItem", PLACE, PLACES, "Query", releases=3),
+        "TransactWriteItems": made(*LOGIN, releases=3),
+    },
+    "refresh": {"GetItem": made("GetItem"), "UpdateItem": made("GetItem", "UpdateItem")},
+    "logout": {"TransactWriteItems": made("TransactWriteItems")},
+    "logout_by_refresh_token": {"TransactWriteItems": made("TransactWriteItems")},
+    "session": {"BatchGetItem": made("BatchGetItem")},
+    "sessions": {"BatchGetItem": made("BatchGetItem"), "Query": made("BatchGetItem", "Query")},
+    "revoke_session": {
+        "BatchGetItem": made("BatchGetItem"),
+        "TransactWriteItems": made("BatchGetItem", "TransactWriteItems"),
+    },
+    "revoke_other_sessions": {
+        "BatchGetItem": made("BatchGetItem"),
+        "Query": made("BatchGetItem", "Query"),
+        "TransactWriteItems": made("BatchGetItem", "Query", "TransactWriteItems"),
+    },
     # A password change comes from a live session, a known device: the session's scope
     # and the address's two, not the username's across all addresses.
-    "password": [
-        ("BatchGetItem", 0),
-        ("GetItem", 0),
-        (PLACE, 0),
-        (PLACE, 1),
-        (PLACE, 2),
-        ("Query", 3),
-        ("TransactWriteItems", 3),
-    ],
+    "password": {
+        "BatchGetItem": made("BatchGetItem"),
+        "GetItem": made("BatchGetItem", "GetItem", PLACE, releases=1),
+        PLACE: made("BatchGetItem", "GetItem", PLACE, releases=1),
+        PLACES: made("BatchGetItem", "GetItem", PLACE, PLACES, "Query", releases=3),
+        "Query": made("BatchGetItem", "GetItem", PLACE, PLACES, "Query", releases=3),
+        "TransactWriteItems": made("BatchGetItem", *LOGIN, releases=3),
+    },
 }
-CALLS = {
-    route: [RESERVE if operation == PLACE else operation for operation, _ in steps]
-    for route, steps in STEPS.items()
-}
+TRANSACTIONS = ("TransactWriteItems", PLACES)
 CASES = [
-    (route, fault, number)
+    (route, fault, step)
     for route, steps in STEPS.items()
-    for number, (operation, _) in enumerate(steps, start=1)
+    for step in steps
     for fault in FAULTS
-    if fault != "transaction_cancelled" or operation == "TransactWriteItems"
+    if fault != "transaction_cancelled" or step in TRANSACTIONS
 ]
 
 
 class FaultInjector:
-    """A failing fake at botocore's edge: `fail(operation, number)` may return the error
-    the n-th DynamoDB call of a request raises."""
+    """A failing fake at botocore's edge: `fail(kind)` may return the error a DynamoDB
+    call of that kind raises (the first one only, unless it says otherwise)."""
 
     def __init__(self) -> None:
-        self.fail: Callable[[str, int], Exception | None] = lambda operation, number: None
+        self.fail: Callable[[str, Any], Exception | None] = lambda kind, params: None
         self.calls: list[str] = []
+        self.lock = threading.Lock()
 
     def wrap(self, original: Any) -> Any:
         def call(client: BaseClient, operation: str, params: Any) -> Any:
             if client.meta.service_model.service_name == "dynamodb":
-                self.calls.append(operation)
-                error = self.fail(operation, len(self.calls))
+                with self.lock:
+                    self.calls.append(kind(operation, params))
+                    error = self.fail(self.calls[-1], params)
                 if error is not None:
                     raise error
             return original(client, operation, params)
 
         return call
+
+    def once(self, step: str, error: Callable[[str], Exception]) -> None:
+        """The first call of kind `step` fails with `error`."""
+        failed: list[str] = []
+
+        def fail(called: str, params: Any) -> Exception | None:
+            del params
+            if called != step or failed:
+                return None
+            failed.append(called)
+            return error("TransactWriteItems" if called == PLACES else "UpdateItem")
+
+        self.fail = fail
 
 
 @pytest.fixture
@@ -160,9 +201,9 @@ def _send(stack: Stack, request: Request, tokens: dict[str, Any]) -> Any:
     return stack.http(request.method, request.path, request.body, headers=headers)
 
 
-@pytest.mark.parametrize(("route", "fault", "call_number"), CASES)
+@pytest.mark.parametrize(("route", "fault", "step"), CASES)
 def test_dynamodb_failure_gives_503_and_leaves_no_half_written_state(
-    stack: Stack, injector: FaultInjector, route: str, fault: str, call_number: int
+    stack: Stack, injector: FaultInjector, route: str, fault: str, step: str
 ) -> None:
     # Given a user with two sessions
     register(stack)
@@ -170,18 +211,14 @@ def test_dynamodb_failure_gives_503_and_leaves_no_half_written_state(
     request = _requests(tokens, other)[route]
     snapshot = _state(stack)
     injector.calls.clear()
-    # When the n-th DynamoDB call of the request fails
-    injector.fail = lambda operation, number: (
-        FAULTS[fault](operation) if number == call_number else None
-    )
+    # When the route's first call of this kind fails
+    injector.once(step, FAULTS[fault])
     answer = _send(stack, request, tokens)
-    injector.fail = lambda operation, number: None
-    # Then the route made the calls it makes, up to the failed one, and after it exactly
-    # the releases of the throttle places it held, and of the place whose write failed
-    # (it may have been applied before its answer was lost)
-    step, held = STEPS[route][call_number - 1]
-    released = held + 1 if step == PLACE else held
-    assert injector.calls == [*CALLS[route][:call_number], *[RESERVE] * released]
+    injector.fail = lambda kind, params: None
+    # Then the route made the calls it makes up to the failed one (and those sent with it),
+    # and after it exactly the releases of the throttle places it held, and of the place
+    # whose write failed (it may have been applied before its answer was lost)
+    assert Counter(injector.calls) == STEPS[route][step]
     # And the client is told to retry, and nothing was half written
     assert answer.status == 503, answer.json()
     assert answer.json()["error"] == "unavailable"
@@ -203,8 +240,8 @@ def test_persistent_transaction_conflicts_give_503_after_retrying(
     register(stack)
     snapshot = _state(stack)
     injector.calls.clear()
-    injector.fail = lambda operation, number: (
-        _conflict(operation) if operation == "TransactWriteItems" else None
+    injector.fail = lambda called, params: (
+        _conflict("TransactWriteItems") if called == "TransactWriteItems" else None
     )
     answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     assert answer.status == 503
@@ -214,29 +251,30 @@ def test_persistent_transaction_conflicts_give_503_after_retrying(
     assert _state(stack) == snapshot
 
 
-@pytest.mark.parametrize("release", [1, 2, 3])
+@pytest.mark.parametrize("scope", ["ip", "user-ip", "user"])
 def test_a_release_that_fails_after_the_session_started_still_answers_the_login(
-    stack: Stack, injector: FaultInjector, release: int
+    stack: Stack, injector: FaultInjector, scope: str
 ) -> None:
     # Given a login whose session is committed, and DynamoDB failing one of the releases
     register(stack)
     injector.calls.clear()
-    committed = len(CALLS["login"])
-    injector.fail = lambda operation, number: (
-        FAULTS["internal_error"](operation) if number == committed + release else None
+    injector.fail = lambda called, params: (
+        FAULTS["internal_error"]("UpdateItem")
+        if called == RELEASE and f"THROTTLE#{scope}#" in str(params["Key"])
+        else None
     )
     answer = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     # Then the login is answered (its session exists), the other releases still went out,
     # and the one place not given back counts until its window ends (the safe side)
     assert answer.status == 200, answer.json()
-    assert injector.calls == [*CALLS["login"], RESERVE, RESERVE, RESERVE]
+    assert Counter(injector.calls) == made(*LOGIN, releases=3)
     scopes = ["ip", "user-ip", "user"]
     counters = {
         item["pk"]["S"].split("#")[1]: int(item["attempts"]["N"])
         for item in stack.items()
         if item["pk"]["S"].startswith("THROTTLE#") and item["pk"]["S"].split("#")[1] in scopes
     }
-    assert counters == {scope: int(index == release - 1) for index, scope in enumerate(scopes)}
+    assert counters == {name: int(name == scope) for name in scopes}
 
 
 @pytest.mark.parametrize(
@@ -275,7 +313,7 @@ def test_a_logout_that_meets_a_write_in_flight_still_ends_the_session(
     register(stack)
     tokens = login(stack)
     injector.calls.clear()
-    injector.fail = lambda operation, number: _conflict(operation) if number == 1 else None
+    injector.once("TransactWriteItems", _conflict)
     # When the user logs out
     answer = stack.http("POST", "/auth/logout", headers=bearer(tokens["access_token"]))
     # Then the logout is tried again and the session ends: a conflict is not "ended already"
@@ -289,10 +327,10 @@ def test_a_logout_that_keeps_meeting_conflicts_is_a_503_not_a_false_204(
 ) -> None:
     register(stack)
     tokens = login(stack)
-    injector.fail = lambda operation, number: (
-        _conflict(operation) if operation == "TransactWriteItems" else None
+    injector.fail = lambda called, params: (
+        _conflict(called) if called == "TransactWriteItems" else None
     )
     answer = stack.http("POST", "/auth/logout", headers=bearer(tokens["access_token"]))
-    injector.fail = lambda operation, number: None
+    injector.fail = lambda called, params: None
     assert answer.status == 503
     assert authorize(stack, tokens["access_token"])["isAuthorized"] is True

@@ -96,15 +96,26 @@ def _counters(stack: Stack) -> dict[str, int]:
     }
 
 
-# A login's throttle writes: a place in each of its 3 scopes, then (right password) each
-# given back. Each in turn is sent again by botocore after its answer was lost.
-@pytest.mark.parametrize("number", range(1, 7))
+# A login's throttle writes: the address's place, the username's two in one transaction,
+# then (right password) the three given back. Each in turn is sent again by botocore after
+# its answer was lost.
+@pytest.mark.parametrize(
+    "write",
+    [
+        ("UpdateItem", 1),
+        ("TransactWriteItems", 1),
+        ("UpdateItem", 2),
+        ("UpdateItem", 3),
+        ("UpdateItem", 4),
+    ],
+)
 def test_a_throttle_write_sent_again_takes_or_gives_back_one_place(
-    stack_with: Callable[..., Stack], number: int
+    stack_with: Callable[..., Stack], write: tuple[str, int]
 ) -> None:
     stack = stack_with()
     register(stack)
-    faults = DynamoFaults("post", choose=lambda op, n: op == "UpdateItem" and n == number)
+    operation, number = write
+    faults = DynamoFaults("post", choose=lambda op, n: op == operation and n == number)
     with injected(faults):
         right = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
         assert right.status == 200
@@ -112,7 +123,7 @@ def test_a_throttle_write_sent_again_takes_or_gives_back_one_place(
             "POST", "/auth/login", {"username": "ada", "password": "not the password"}
         )
         assert wrong.status == 401
-    assert faults.injected["UpdateItem"] == 1
+    assert faults.injected[operation] == 1
     # The right password's places all given back, the wrong one's kept: one in each scope
     assert _counters(stack) == {"ip": 1, "user-ip": 1, "user": 1}
 
@@ -122,14 +133,14 @@ def test_a_throttle_place_whose_answers_were_both_lost_is_given_back(
 ) -> None:
     stack = stack_with()
     register(stack)
-    # The second scope's place: applied, then both of botocore's attempts lose their answer
-    faults = DynamoFaults("post", choose=lambda op, n: op == "UpdateItem" and n in (2, 3))
+    # The username's places: applied, then both of botocore's attempts lose their answer
+    faults = DynamoFaults("post", choose=lambda op, n: op == "TransactWriteItems" and n <= 2)
     with injected(faults):
         lost = stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD})
     assert (lost.status, lost.headers.get("retry-after")) == (503, "1")
-    assert faults.injected["UpdateItem"] == 2
-    # Given back with the first scope's (the attempt was never judged); no third taken
-    assert _counters(stack) == {"user-ip": 0, "ip": 0}
+    assert faults.injected["TransactWriteItems"] == 2
+    # Given back with the address's (the attempt was never judged)
+    assert _counters(stack) == {"user-ip": 0, "ip": 0, "user": 0}
     assert (
         stack.http("POST", "/auth/login", {"username": "ada", "password": PASSWORD}).status == 200
     )

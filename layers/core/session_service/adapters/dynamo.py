@@ -101,11 +101,14 @@ def take_place(
     limit: int,
     ttl: int,
     ttl_expression: str = "if_not_exists(#ttl, :ttl)",
+    conflicts: bool = False,
 ) -> int | None:
     """One of a counter's `limit` places (the attribute `count`) for `holder`, whose id
     joins the set `holders`: the count with it, or None when the counter is full. Of N racing
     writes exactly the free places' worth succeed; a holder takes one place at most, so the
-    same write sent again (its answer lost, or a replayed batch) finds its own place."""
+    same write sent again (its answer lost, or a replayed batch) finds its own place. With
+    `conflicts`, one that met a transaction in flight on the counter raises WriteConflict
+    (nothing written) instead of a 503."""
     with aws(operation):
         try:
             taken = client.update_item(
@@ -128,6 +131,8 @@ def take_place(
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
+            if conflicts and error.response["Error"]["Code"] == "TransactionConflictException":
+                raise WriteConflict() from None  # a transaction in flight on it: again
             if not is_condition_failure(error):
                 raise
             current = error.response.get("Item", {})

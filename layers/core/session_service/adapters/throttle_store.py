@@ -23,12 +23,13 @@ from botocore.exceptions import ClientError
 from session_service.adapters.dynamo import (
     aws,
     cancellation_codes,
-    raise_for_cancellation,
     take_place,
 )
 from session_service.adapters.store_items import n, s, throttle_key, ttl_seconds
+from session_service.domain.errors import Unavailable
 from session_service.domain.models import ThrottleScope
 from session_service.domain.ports import Place, PlacesTaken, WriteConflict
+from session_service.observability import logger
 
 # What a reservation writes: a place for its attempt unless the counter is full (or holds
 # the attempt already: then the condition fails, and the attempt finds its own place).
@@ -61,6 +62,11 @@ class DynamoThrottleStore:
         """Take a place in the scope's window: the count with it; None when it is full. The
         attempt's id joins the window's holders with it, so a retry of this write (its
         answer lost, botocore sends it again) finds the place taken and takes no other."""
+        return self._take(scope, window, window_ends_at, attempt, conflicts=False)
+
+    def _take(
+        self, scope: ThrottleScope, window: int, ends_at: int, attempt: str, conflicts: bool
+    ) -> int | None:
         # A window's counter lives until the window ends; a run of failures (counted until
         # a success resets it) as long after its last failure as its span says.
         ttl = ":ttl" if scope.resets else "if_not_exists(#ttl, :ttl)"
@@ -73,8 +79,9 @@ class DynamoThrottleStore:
             holders="holders",
             holder=attempt,
             limit=scope.limit,
-            ttl=ttl_seconds(window_ends_at),
+            ttl=ttl_seconds(ends_at),
             ttl_expression=ttl,
+            conflicts=conflicts,
         )
 
     def reserve_together(self, places: Sequence[Place], attempt: str) -> PlacesTaken:
@@ -85,7 +92,8 @@ class DynamoThrottleStore:
         attempt then knows that its place reached the mark."""
         if len(places) == 1:
             scope, window, ends_at = places[0]
-            count = self.reserve(scope, window, ends_at, attempt)
+            # (an account's counter: another attempt's transaction may be in flight on it)
+            count = self._take(scope, window, ends_at, attempt, conflicts=True)
             if count is None:
                 return PlacesTaken(full=0)
             return PlacesTaken(reached=frozenset({scope.key} if count == scope.mark else ()))
@@ -193,30 +201,36 @@ def _cancelled(
 ) -> PlacesTaken | None:
     """What a cancelled reservation found: the first scope full (in `places`' order); or
     None, with `expected` updated, when a scope with a mark was only near it; or every
-    place taken, when each failed condition was on a counter the attempt holds already
-    (its own transaction, applied before its answer was lost). A transaction in flight on
-    a counter: WriteConflict."""
+    place taken, only when each failed condition was on a counter the attempt holds
+    already (its own transaction, applied before its answer was lost). A transaction in
+    flight on a counter: WriteConflict; any other reason: a 503."""
     codes = cancellation_codes(error)
+    if any(code not in ("None", "ConditionalCheckFailed") for code in codes):
+        if "TransactionConflict" in codes:
+            raise WriteConflict()
+        logger.warning("throttle reservation cancelled", codes=codes)
+        raise Unavailable(retry_after=1)
     reasons = error.response.get("CancellationReasons", [])
     failed = [index for index, code in enumerate(codes) if code == "ConditionalCheckFailed"]
-    if not failed:
-        raise_for_cancellation(error)  # TransactionConflict: WriteConflict; else a 503
+    if not failed or len(reasons) != len(places):
+        raise Unavailable(retry_after=1)  # (not DynamoDB's answer to this request)
     near = False
     for index in failed:
-        old = reasons[index].get("Item", {}) if index < len(reasons) else {}
+        if "Item" not in reasons[index]:
+            return PlacesTaken(full=index)  # no count to go by: refused, the safe side
+        old = reasons[index]["Item"]
         if attempt in old.get("holders", {}).get("SS", []):
             continue
         scope = places[index][0]
         count = int(old.get("attempts", {}).get("N", "0"))
         if count >= scope.limit:
             return PlacesTaken(full=index)
-        if scope.mark is not None:
-            # Its place would be the mark's (or its count moved): again, knowing it.
-            if count == scope.mark - 1:
-                expected[index] = count
-            else:
-                expected.pop(index, None)
-            near = True
-    if near:
-        return None
-    return PlacesTaken()
+        if scope.mark is None:
+            return PlacesTaken(full=index)  # (its only condition is the limit's)
+        # Its place would be the mark's (or its count moved): again, knowing it.
+        if count == scope.mark - 1:
+            expected[index] = count
+        else:
+            expected.pop(index, None)
+        near = True
+    return None if near else PlacesTaken()

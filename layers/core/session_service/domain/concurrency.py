@@ -4,15 +4,21 @@ overlapping), on a small pool of threads per container. botocore's clients are
 thread-safe; argon2 releases the GIL while it hashes.
 
 A call sent this way is always waited for before the request answers: Lambda freezes a
-container once its handler returns, and a write must never be left half-sent."""
+container once its handler returns, and a write must never be left half-sent. A call
+started from one of the pool's own threads is made there and then: a pooled call that
+waited for another could wait forever once every thread of the pool waits too."""
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
 from session_service.observability import logger
+
+_pooled = threading.local()
 
 
 class Pending[T]:
@@ -42,8 +48,10 @@ class ParallelCalls:
         self._executor = executor
 
     def start[T](self, call: Callable[[], T]) -> Pending[T]:
-        if self._executor is not None:
-            return Pending(self._executor.submit(call))
+        if self._executor is not None and not getattr(_pooled, "active", False):
+            # (with the caller's context variables: the request's, as on its own thread)
+            context = contextvars.copy_context()
+            return Pending(self._executor.submit(context.run, _on_pool, call))
         done: Future[T] = Future()
         try:
             done.set_result(call())
@@ -81,6 +89,14 @@ class ParallelCalls:
             failures.append(last)
         if failures:
             raise failures[0]
+
+
+def _on_pool[T](call: Callable[[], T]) -> T:
+    _pooled.active = True
+    try:
+        return call()
+    finally:
+        _pooled.active = False
 
 
 SEQUENTIAL = ParallelCalls()

@@ -17,7 +17,7 @@ from session_service.domain.factors.passkeys import (
     PresentedPasskey,
     SignCountRegressed,
 )
-from session_service.domain.flows.password_flows import Accounts
+from session_service.domain.flows.password_flows import NO_USER, Accounts
 from session_service.domain.models import ClientInfo, Credential, UserSessions
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions.devices import DeviceTokens
@@ -72,12 +72,12 @@ class PasskeySignIn:
                 credential = self._owner(named)
                 device = self._devices.recognise(request.device_token, credential)
                 name = throttled_name(credential.username_key, credential) if credential else None
-                if credential and not credential.disabled and not request.central:
-                    user_id = credential.user_id
-                    loaded = self._throttle.parallel.start(lambda: self._store.load_user(user_id))
+                owner = credential.user_id if credential else NO_USER
                 try:
-                    reservation = opening.reserve(
-                        name or UNKNOWN_PASSKEY, known_device=device is not None
+                    reservation, loaded = opening.reserve_with(
+                        lambda: self._store.load_user(owner),
+                        name or UNKNOWN_PASSKEY,
+                        known_device=device is not None,
                     )
                 except RateLimited as refused:
                     self._accounts.record_refusal(

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
     from session_service.domain.throttling.proof_throttling import ProofThrottle
 
 __all__ = ["throttled_name"]
+# Whose sessions an attempt on an unknown username reads (none: no user has this id), so
+# that it costs the same calls, at the same moments, as one on a known username.
+NO_USER = "00000000-0000-0000-0000-000000000000"
 # Throttled attempts this container remembers having recorded (one record per window).
 MAX_REMEMBERED_RECORDS = 4096
 
@@ -160,9 +163,11 @@ class Accounts:
                 credential = self._store.find_credential(key)
                 device = self._devices.recognise(request.device_token, credential)
                 name = throttled_name(key, credential)
-                loaded = self._prefetch(credential, request)
+                owner = credential.user_id if credential else NO_USER
                 try:
-                    reservation = opening.reserve(name, known_device=device is not None)
+                    reservation, loaded = opening.reserve_with(
+                        lambda: self._store.load_user(owner), name, device is not None
+                    )
                 except RateLimited as refused:
                     self.record_refusal(credential, request.client, refused, name)
                     raise
@@ -185,19 +190,6 @@ class Accounts:
             if loaded is not None:
                 loaded.settle()
         return self.signed_in(issued, credential, request.replaces, device_id)
-
-    def _prefetch(
-        self, credential: Credential | None, request: LoginRequest
-    ) -> Pending[UserSessions | None] | None:
-        """The user's sessions, read alongside the throttle's transaction when the login
-        will start a session with them (not for an account with a second factor, nor for
-        a hosted sign-in that may renew the browser's central session instead)."""
-        if credential is None or credential.disabled or credential.has_second_factor:
-            return None
-        if request.central and request.replaces:
-            return None
-        user_id = credential.user_id
-        return self._throttle.parallel.start(lambda: self._store.load_user(user_id))
 
     def record_attempt(
         self, credential: Credential | None, client: ClientInfo, throttled: bool, name: str
@@ -339,13 +331,12 @@ class Accounts:
                         "sign-in with it: POST /auth/reauth with the code, or with a passkey.",
                     )
                 found = credential
-                loaded = self._throttle.parallel.start(lambda: self._store.load_user(found.user_id))
-                reservation = self._proofs.reserve_from_session(
+                reservation, loaded = self._proofs.reserve_from_session(
                     change.session_id,
                     throttled_name(key, credential),
-                    change.client.ip,
+                    opening,
                     known_device=True,
-                    opening=opening,
+                    read=lambda: self._store.load_user(found.user_id),
                 )
 
             def prove() -> None:

@@ -75,13 +75,13 @@ class SecondStep:
             with self._proofs.opening(client.ip, challenge.username_key) as opening:
                 credential, kind, presented = self._proof_of(request, challenge)
                 name = throttled_name(challenge.username_key, credential)
-                if not (request.central and request.replaces):
-                    loaded = self._proofs.prefetch(
-                        lambda: self._store.load_user(credential.user_id)
-                    )
                 try:
-                    reservation = self._proofs.reserve_second_step(
-                        challenge, credential, client.ip, kind, opening
+                    reservation, loaded = self._proofs.reserve_second_step(
+                        challenge,
+                        credential,
+                        kind,
+                        opening,
+                        read=lambda: self._store.load_user(credential.user_id),
                     )
                 except RateLimited as refused:
                     self._accounts.record_refusal(credential, client, refused, name)

@@ -10,8 +10,7 @@ A code counts in the account's second-factor scopes as well (proof_throttling)."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from session_service.domain.accounts.usernames import check_password, username_key
@@ -93,14 +92,16 @@ class StepUp:
         """The password, and a code when the account has TOTP on (the code holds places in
         the account's second-factor scopes once the password was right)."""
         check_password(call.password)
-        with self._looking_up(call.user_id, call.session_id) as looked_up:
-            with self._proofs.opening(call.client.ip, username_key(call.username)) as opening:
-                credential = self._credential(call.user_id, call.username)
-                if credential.totp is not None and not call.code:
-                    raise InvalidRequest("code is required: the account has TOTP on.")
-                looked_up.start()
-                reservation = self._reserve(call.session_id, credential, call.client, opening)
-            return self._password_step_up(call, credential, reservation, looked_up.pending)
+        with self._proofs.opening(call.client.ip, username_key(call.username)) as opening:
+            credential = self._credential(call.user_id, call.username)
+            if credential.totp is not None and not call.code:
+                raise InvalidRequest("code is required: the account has TOTP on.")
+            reservation, looked_up = self._reserve(call, credential, opening)
+        try:
+            return self._password_step_up(call, credential, reservation, looked_up)
+        finally:
+            if looked_up is not None:
+                looked_up.settle()
 
     def _password_step_up(
         self,
@@ -137,12 +138,14 @@ class StepUp:
         the passkey; a passkey used lifts the TOTP lock."""
         passkeys = self._passkeys()
         named = passkeys.presented(call.ceremony_id, call.credential)
-        with self._looking_up(call.user_id, call.session_id) as looked_up:
-            with self._proofs.opening(call.client.ip, username_key(call.username)) as opening:
-                credential = self._credential(call.user_id, call.username)
-                looked_up.start()
-                reservation = self._reserve(call.session_id, credential, call.client, opening)
-            return self._passkey_step_up(call, named, credential, reservation, looked_up.pending)
+        with self._proofs.opening(call.client.ip, username_key(call.username)) as opening:
+            credential = self._credential(call.user_id, call.username)
+            reservation, looked_up = self._reserve(call, credential, opening)
+        try:
+            return self._passkey_step_up(call, named, credential, reservation, looked_up)
+        finally:
+            if looked_up is not None:
+                looked_up.settle()
 
     def _passkey_step_up(
         self,
@@ -172,19 +175,6 @@ class StepUp:
             reservation, call.user_id, call.session_id, prove, then
         )
 
-    @contextmanager
-    def _looking_up(self, user_id: str, session_id: str) -> Iterator[LookingUp]:
-        """The session and profile the step-up renews, read alongside its throttle
-        places (once started), and waited for before the step-up answers."""
-        looking_up = LookingUp(
-            self._proofs, lambda: self._store.authorization_lookup(user_id, session_id)
-        )
-        try:
-            yield looking_up
-        finally:
-            if looking_up.pending is not None:
-                looking_up.pending.settle()
-
     def _reauthenticate(self, request: ReauthRequest) -> IssuedTokens:
         return self._renewal.reauthenticate(request)
 
@@ -195,24 +185,18 @@ class StepUp:
         return credential
 
     def _reserve(
-        self, session_id: str, credential: Credential, client: ClientInfo, opening: Opening
-    ) -> Reservation:
+        self, call: ReauthCall | PasskeyReauthCall, credential: Credential, opening: Opening
+    ) -> tuple[Reservation, Lookup | None]:
+        """The step-up's places, with the session and profile it renews read alongside."""
         name = throttled_name(credential.username_key, credential)
+        user_id, session_id = call.user_id, call.session_id
         return self._proofs.reserve_from_session(
-            session_id, name, client.ip, known_device=False, opening=opening
+            session_id,
+            name,
+            opening,
+            known_device=False,
+            read=lambda: self._store.authorization_lookup(user_id, session_id),
         )
 
 
 Lookup = Pending[tuple[Session | None, UserProfile | None]]
-
-
-class LookingUp:
-    def __init__(
-        self, proofs: ProofThrottle, read: Callable[[], tuple[Session | None, UserProfile | None]]
-    ) -> None:
-        self._proofs = proofs
-        self._read = read
-        self.pending: Lookup | None = None
-
-    def start(self) -> None:
-        self.pending = self._proofs.prefetch(self._read)

@@ -298,6 +298,21 @@ class Opening:
         """The reservation's other places (LoginThrottle.reserve's scopes), in one
         transaction once the address's place is held; RateLimited, and nothing held, when
         a scope is full."""
+        return self.reserve_with(None, username_key, known_device, before, account)[0]
+
+    def reserve_with[T](
+        self,
+        read: Callable[[], T] | None,
+        username_key: str,
+        known_device: bool = False,
+        before: Sequence[ThrottleScope] = (),
+        account: Sequence[ThrottleScope] = (),
+    ) -> tuple[Reservation, Pending[T] | None]:
+        """As reserve, with `read` sent alongside the transaction once the address's place
+        is held (what the attempt will need if it is judged right: the user's sessions).
+        Whatever the user, it is sent at the same moment, so a refusal's timing tells
+        nothing of the account; when the attempt is refused, it is waited for first. The
+        caller waits for the read it is given (Pending.result or settle)."""
         throttle, places = self._throttle, self._throttle._places
         address = self._address.scopes[0]
         ip = address.key.split("#", 1)[1]
@@ -314,7 +329,13 @@ class Opening:
         else:
             pending, self._pending = self._pending, None
             pending.result()
-        return throttle._take_others(reservation, self._now)
+        alongside = throttle.parallel.start(read) if read is not None else None
+        try:
+            return throttle._take_others(reservation, self._now), alongside
+        except BaseException:
+            if alongside is not None:
+                alongside.settle()
+            raise
 
     def abandon(self) -> None:
         """The block ended without reserving: the address's place (if taken) goes back."""

@@ -75,10 +75,6 @@ class ProofThrottle:
         """LoginThrottle.opening: the address's place taken while the block reads."""
         return self._throttle.opening(ip, username_key)
 
-    def prefetch[T](self, read: Callable[[], T]) -> Pending[T]:
-        """A read started now, for the caller to take later (or settle)."""
-        return self._throttle.parallel.start(read)
-
     def alongside[T](self, side: Callable[[], object], main: Callable[[], T]) -> T:
         return self._throttle.parallel.alongside(side, main)
 
@@ -100,28 +96,27 @@ class ProofThrottle:
         )
         return window, run
 
-    def reserve_second_step(
+    def reserve_second_step[T](
         self,
         challenge: MfaChallenge,
         credential: Credential,
-        ip: str,
         kind: ProofKind,
-        opening: Opening | None = None,
-    ) -> Reservation:
-        """Places for the second step of a login: its mfa_token's tries first (a spent
-        token refuses at one write), every login scope (a known device included: a code is
-        never exempt), and the account's own (whatever the address) after the address's:
-        an attempt an address refuses never holds an account's place for a moment, so the
-        counts a judged failure sees are of attempts that are judged too."""
+        opening: Opening,
+        read: Callable[[], T] | None = None,
+    ) -> tuple[Reservation, Pending[T] | None]:
+        """Places for the second step of a login, `read` alongside (Opening.reserve_with):
+        the address's first, then in one transaction its mfa_token's tries, the login's
+        other scopes (a known device included: a code is never exempt) and the account's
+        own (whatever the address), all or none: an attempt a full scope refuses holds no
+        place of another, so the counts a judged failure sees are of attempts that are
+        judged too."""
         tries = ThrottleScope(
             f"mfa#{challenge.digest}", MFA_TOKEN_TRIES, span=(0, challenge.expires_at)
         )
         name = throttled_name(challenge.username_key, credential)
         account = self._run_then_window(credential, kind)
         try:
-            if opening is not None:
-                return opening.reserve(name, before=(tries,), account=account)
-            return self._throttle.reserve(name, ip, before=(tries,), account=account)
+            return opening.reserve_with(read, name, before=(tries,), account=account)
         except RateLimited as full:
             if full.scope == tries.key:
                 raise InvalidGrant(TOKEN_SPENT) from None
@@ -178,8 +173,9 @@ class ProofThrottle:
     def _run_then_window(
         self, credential: Credential, kind: ProofKind
     ) -> tuple[ThrottleScope, ThrottleScope]:
-        """The run first: a locked TOTP code never holds a place of the window, whose count
-        then stays the count of proofs judged."""
+        """The run first: a locked TOTP code is refused as locked (the first full scope
+        names the refusal), and holds no place of the window (one transaction, all or
+        none), whose count then stays the count of proofs judged."""
         window, run = self.account_scopes(credential, kind)
         return run, window
 
@@ -260,20 +256,19 @@ class ProofThrottle:
         limit = self._throttle.policy.step_up_failures_per_session
         return ThrottleScope(f"step-up#{session_id}", limit, span=(0, until), mark=limit)
 
-    def reserve_from_session(
+    def reserve_from_session[T](
         self,
         session_id: str,
         name: str,
-        ip: str,
+        opening: Opening,
         known_device: bool,
-        opening: Opening | None = None,
-    ) -> Reservation:
-        """Places for a proof made from a session: the session's own, then the login's.
-        A session out of places answers 429 (the wrong proof that filled it ended it)."""
+        read: Callable[[], T] | None = None,
+    ) -> tuple[Reservation, Pending[T] | None]:
+        """Places for a proof made from a session: the session's own with the login's
+        (Opening.reserve_with, `read` alongside). A session out of places answers 429
+        (the wrong proof that filled it ended it)."""
         scope = self.session_scope(session_id)
-        if opening is not None:
-            return opening.reserve(name, known_device=known_device, before=(scope,))
-        return self._throttle.reserve(name, ip, known_device=known_device, before=(scope,))
+        return opening.reserve_with(read, name, known_device=known_device, before=(scope,))
 
     def judge_from_session[P, T](
         self,
