@@ -228,3 +228,35 @@ def test_a_reservation_that_meets_only_conflicts_answers_503_and_holds_nothing(
     # It sent the username's places as often as it may, and gave the address's back
     assert injected.attempts == WRITE_ATTEMPTS
     assert held_places(stack, "") == 0
+
+
+def test_a_known_devices_one_place_meeting_a_transaction_in_flight_is_sent_again(
+    services_with: Callable[..., Services],
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    stores: object,
+) -> None:
+    # Given the owner's known device, whose one account place (the username's from this
+    # address) is a plain write, and another attempt's transaction in flight on that
+    # counter the first two times it is sent
+    services = services_with()
+    services.accounts.register("ada", PASSWORD, CLIENT.ip)
+    device = services.accounts.login(LoginRequest("ada", PASSWORD, CLIENT)).device
+    assert device is not None
+    refused: list[str] = []
+    original = BaseClient._make_api_call
+
+    def call(client: BaseClient, operation: str, params: Any) -> Any:
+        taking = operation == "UpdateItem" and ":one" in str(params)
+        if taking and "THROTTLE#user-ip#" in str(params["Key"]) and len(refused) < 2:
+            refused.append(operation)
+            error = {"Code": "TransactionConflictException", "Message": "x"}
+            raise ClientError({"Error": error}, operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    # When it logs in, it gets in: the write was sent again, not answered 503
+    request = LoginRequest("ada", PASSWORD, CLIENT, device_token=device.value)
+    assert services.accounts.login(request).session.user_id
+    assert refused == ["UpdateItem", "UpdateItem"]
+    assert held_places(stack, "") == 0

@@ -27,9 +27,9 @@ class Pending[T]:
     def __init__(self, future: Future[T]) -> None:
         self._future = future
 
-    def result(self) -> T:
+    def result(self, timeout: float | None = None) -> T:
         """Its answer, or its exception, once it has finished."""
-        return self._future.result()
+        return self._future.result(timeout)
 
     def settle(self) -> None:
         """Wait for it and drop what it answered: a call whose answer is no longer

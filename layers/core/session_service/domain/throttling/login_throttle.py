@@ -224,10 +224,11 @@ class LoginThrottle:
         self, reservation: Reservation, prove: Callable[[], P], then: Callable[[P], T]
     ) -> T:
         """Run an attempt that holds places. A wrong credential (InvalidGrant from
-        `prove`) keeps them (a judged failure); any other failure of `prove` (an AWS
-        failure) gives them back; once proven, they go back (a run of consecutive
-        failures starts afresh) while `then` runs with the proof, whatever it answers:
-        the session's write and the places given back take one round trip."""
+        `prove`) keeps them (a judged failure); any other failure of the service's (an
+        AWS failure) gives them back, and an unexpected one keeps them (the safe side);
+        once proven, they go back (a run of consecutive failures starts afresh) while
+        `then` runs with the proof, whatever it answers: the session's write and the
+        places given back take one round trip."""
         try:
             proof = prove()
         except InvalidGrant:
