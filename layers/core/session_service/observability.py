@@ -3,9 +3,12 @@ reach a log line, whatever the level or the code that logs."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import sys
+import threading
 import warnings
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -13,7 +16,10 @@ from typing import Any, cast
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import PowertoolsLogRecord
-from aws_lambda_powertools.metrics.functions import resolve_cold_start_function_name
+from aws_lambda_powertools.metrics.functions import (
+    is_metrics_disabled,
+    resolve_cold_start_function_name,
+)
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
@@ -138,6 +144,9 @@ for _name in ("boto3", "botocore", "urllib3", "s3transfer"):
     logging.getLogger(_name).setLevel(logging.INFO)
 
 
+_LINES = threading.Lock()
+
+
 def write_single_metric(name: str, value: float, dimensions: dict[str, str]) -> None:
     """One metric on a line of its own, with dimensions of its own besides the service
     (Powertools' own single-metric lines have no level: Lambda drops them above INFO)."""
@@ -145,4 +154,10 @@ def write_single_metric(name: str, value: float, dimensions: dict[str, str]) -> 
     for key, dimension in dimensions.items():
         line.add_dimension(name=key, value=dimension)
     line.add_metric(name=name, unit="Count", value=value)
-    line.flush_metrics()
+    if is_metrics_disabled():
+        return
+    # One write of the whole line (Powertools' print makes two): a line written from a
+    # pooled thread meanwhile (domain/concurrency.py) cannot land inside it.
+    document = json.dumps(line.serialize_metric_set(), separators=(",", ":"))
+    with _LINES:
+        sys.stdout.write(document + "\n")

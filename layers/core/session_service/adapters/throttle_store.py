@@ -199,38 +199,44 @@ class DynamoThrottleStore:
 def _cancelled(
     error: ClientError, places: Sequence[Place], attempt: str, expected: dict[int, int]
 ) -> PlacesTaken | None:
-    """What a cancelled reservation found: the first scope full (in `places`' order); or
-    None, with `expected` updated, when a scope with a mark was only near it; or every
-    place taken, only when each failed condition was on a counter the attempt holds
-    already (its own transaction, applied before its answer was lost). A transaction in
-    flight on a counter: WriteConflict; any other reason: a 503."""
+    """What a cancelled reservation found: the first scope full (in `places`' order),
+    whatever else was in flight; else a transaction in flight on a counter (WriteConflict:
+    sent again); else None, with `expected` updated, when a scope with a mark was only near
+    it; or every place taken, only when each failed condition was on a counter the attempt
+    holds already (its own transaction, applied before its answer was lost). Any other
+    reason: a 503."""
     codes = cancellation_codes(error)
-    if any(code not in ("None", "ConditionalCheckFailed") for code in codes):
-        if "TransactionConflict" in codes:
-            raise WriteConflict()
-        logger.warning("throttle reservation cancelled", codes=codes)
-        raise Unavailable(retry_after=1)
     reasons = error.response.get("CancellationReasons", [])
-    failed = [index for index, code in enumerate(codes) if code == "ConditionalCheckFailed"]
-    if not failed or len(reasons) != len(places):
+    if len(reasons) != len(places):
         raise Unavailable(retry_after=1)  # (not DynamoDB's answer to this request)
     near = False
-    for index in failed:
+    for index, code in enumerate(codes):
+        if code != "ConditionalCheckFailed":
+            continue
+        scope = places[index][0]
         if "Item" not in reasons[index]:
+            if index in expected:  # gone since it was counted (TTL): count it again
+                del expected[index]
+                near = True
+                continue
             return PlacesTaken(full=index)  # no count to go by: refused, the safe side
         old = reasons[index]["Item"]
         if attempt in old.get("holders", {}).get("SS", []):
             continue
-        scope = places[index][0]
         count = int(old.get("attempts", {}).get("N", "0"))
-        if count >= scope.limit:
-            return PlacesTaken(full=index)
-        if scope.mark is None:
-            return PlacesTaken(full=index)  # (its only condition is the limit's)
+        if count >= scope.limit or scope.mark is None:
+            return PlacesTaken(full=index)  # (a scope without a mark fails only when full)
         # Its place would be the mark's (or its count moved): again, knowing it.
         if count == scope.mark - 1:
             expected[index] = count
         else:
             expected.pop(index, None)
         near = True
+    if "TransactionConflict" in codes:
+        raise WriteConflict()
+    if any(code not in ("None", "ConditionalCheckFailed") for code in codes):
+        logger.warning("throttle reservation cancelled", codes=codes)
+        raise Unavailable(retry_after=1)
+    if "ConditionalCheckFailed" not in codes:
+        raise Unavailable(retry_after=1)
     return None if near else PlacesTaken()

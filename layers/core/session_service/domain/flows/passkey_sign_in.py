@@ -17,7 +17,7 @@ from session_service.domain.factors.passkeys import (
     PresentedPasskey,
     SignCountRegressed,
 )
-from session_service.domain.flows.password_flows import NO_USER, Accounts
+from session_service.domain.flows.password_flows import Accounts, decoy_user_id
 from session_service.domain.models import ClientInfo, Credential, UserSessions
 from session_service.domain.ports import SessionStore
 from session_service.domain.sessions.devices import DeviceTokens
@@ -72,7 +72,7 @@ class PasskeySignIn:
                 credential = self._owner(named)
                 device = self._devices.recognise(request.device_token, credential)
                 name = throttled_name(credential.username_key, credential) if credential else None
-                owner = credential.user_id if credential else NO_USER
+                owner = credential.user_id if credential else decoy_user_id(request.ceremony_id)
                 try:
                     reservation, loaded = opening.reserve_with(
                         lambda: self._store.load_user(owner),

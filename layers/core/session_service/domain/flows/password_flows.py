@@ -51,9 +51,17 @@ if TYPE_CHECKING:
     from session_service.domain.throttling.proof_throttling import ProofThrottle
 
 __all__ = ["throttled_name"]
-# Whose sessions an attempt on an unknown username reads (none: no user has this id), so
-# that it costs the same calls, at the same moments, as one on a known username.
-NO_USER = "00000000-0000-0000-0000-000000000000"
+# The ids of the users an attempt on an unknown username reads the sessions of, so that it
+# costs the same calls, at the same moments, as one on a known username: a version-5 UUID
+# per name, which no issued id (version 4) ever is, and one partition per name (a spray of
+# unknown names reads as many partitions as names, not one hot one).
+DECOYS = uuid.UUID("5e55104e-5e55-4e55-9e55-5e55104e5e55")
+
+
+def decoy_user_id(name: str) -> str:
+    return str(uuid.uuid5(DECOYS, name))
+
+
 # Throttled attempts this container remembers having recorded (one record per window).
 MAX_REMEMBERED_RECORDS = 4096
 
@@ -163,7 +171,7 @@ class Accounts:
                 credential = self._store.find_credential(key)
                 device = self._devices.recognise(request.device_token, credential)
                 name = throttled_name(key, credential)
-                owner = credential.user_id if credential else NO_USER
+                owner = credential.user_id if credential else decoy_user_id(key)
                 try:
                     reservation, loaded = opening.reserve_with(
                         lambda: self._store.load_user(owner), name, device is not None

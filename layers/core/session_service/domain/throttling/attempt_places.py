@@ -15,7 +15,6 @@ for: a place given back late is a failure counted until its window ends."""
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -35,7 +34,6 @@ WRITE_ATTEMPTS = 8
 BACKOFF_SECONDS = 0.005
 # The metric of places that could not be given back (by the scope's kind: ip, user, ...).
 NOT_GIVEN_BACK = "ThrottlePlacesNotGivenBack"
-_METRIC_LINES = threading.Lock()
 
 
 class AttemptPlaces:
@@ -181,8 +179,7 @@ def _not_given_back(scope: ThrottleScope, error: str) -> None:
         scope=kind,
         error=error,
     )
-    with _METRIC_LINES:  # (a line printed from several threads at once could interleave)
-        write_single_metric(NOT_GIVEN_BACK, 1, {"scope": kind})
+    write_single_metric(NOT_GIVEN_BACK, 1, {"scope": kind})
 
 
 class _Full(Exception):

@@ -182,7 +182,7 @@ class LoginThrottle:
         try:
             yield opening
         except BaseException:
-            opening.abandon()
+            opening.fail()
             raise
         opening.abandon()  # (when `reserve` was never reached)
 
@@ -283,6 +283,7 @@ class Opening:
         self._now = now
         self._pending: Pending[None] | None = None
         self._done = False
+        self._reserved: Reservation | None = None
 
     def start_address(self) -> None:
         places = self._throttle._places
@@ -330,19 +331,28 @@ class Opening:
         else:
             pending, self._pending = self._pending, None
             pending.result()
-        alongside = throttle.parallel.start(read) if read is not None else None
+        alongside = None
         try:
-            return throttle._take_others(reservation, self._now), alongside
+            alongside = throttle.parallel.start(read) if read is not None else None
+            self._reserved = throttle._take_others(reservation, self._now)
         except BaseException:
             if alongside is not None:
                 alongside.settle()
             raise
+        return self._reserved, alongside
 
     def abandon(self) -> None:
         """The block ended without reserving: the address's place (if taken) goes back."""
         if not self._done:
             self._done = True
             self._settle_address()
+
+    def fail(self) -> None:
+        """The block failed: whatever it holds goes back (it was not judged)."""
+        if self._reserved is not None:
+            reserved, self._reserved = self._reserved, None
+            self._throttle.release(reserved)
+        self.abandon()
 
     def _settle_address(self) -> None:
         if self._pending is not None:
