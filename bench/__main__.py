@@ -81,6 +81,7 @@ def main() -> None:
         lambda: backchannel_timing.run(args.backchannel_rounds),
     )
     wall = _phase("a login's wall time, on a local run over DynamoDB Local", login_wall.run)
+    emulated = _phase("a login's wall time, with a region's round trip", login_wall.emulated)
     results = Results(
         machine=machine.describe(),
         cold_start=cold_start,
@@ -92,6 +93,7 @@ def main() -> None:
         sso_calls=sso,
         backchannel=backchannel,
         login_wall=wall,
+        login_round_trips=emulated,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance.md").write_text(render(results))

@@ -31,6 +31,7 @@ from botocore.client import BaseClient
 
 from bench.moto_stack import AsyncPump, MotoStack, moto_stack
 from bench.request_units import Meter, Units
+from harness.round_trips import round_trips
 from harness.stack import InProcessFunction
 from session_service import wiring
 
@@ -133,14 +134,8 @@ class CallLog:
         return taken
 
     def round_trips(self) -> int:
-        """The longest chain of the calls since `take`, each sent after the one before
-        it had answered: the round trips the request waited, one after another."""
-        spans = sorted(self.spans)
-        depths: list[int] = []
-        for start, _ in spans:
-            before = [depths[j] for j, (_, end) in enumerate(spans[: len(depths)]) if end <= start]
-            depths.append(1 + max(before, default=0))
-        return max(depths, default=0)
+        """The round trips of the calls since `take` (harness/round_trips.py)."""
+        return round_trips(self.spans)
 
 
 @dataclass

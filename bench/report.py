@@ -48,6 +48,7 @@ def _summary(results: Results) -> str:
     login_cost = LambdaCost(memory, default.verify.median_cpu_ms)
     login = calls["login"]
     wall = results.login_wall
+    emulated = results.login_round_trips
     rows: list[list[object]] = [
         ["AWS calls, warm authorized request", warm("authorized request"), "—"],
         ["AWS calls, warm login", warm("login"), "—"],
@@ -56,6 +57,12 @@ def _summary(results: Results) -> str:
             "login on the local run over DynamoDB Local: median / p95 ms",
             f"{wall.median_ms:.0f} / {wall.p95_ms:.0f}",
             f"before: {login_wall.BEFORE.median_ms:.0f} / {login_wall.BEFORE.p95_ms:.0f}",
+        ],
+        [
+            f"login with a {emulated.round_trip_ms:.0f} ms round trip: calls at once / one "
+            "after another, median ms",
+            f"{emulated.at_once_ms:.0f} / {emulated.one_after_another_ms:.0f}",
+            "—",
         ],
         ["AWS calls, warm refresh", warm("refresh"), "—"],
         [
@@ -134,7 +141,12 @@ def _summary(results: Results) -> str:
 
 def _login_wall(results: Results) -> str:
     login = next(result for result in results.aws_calls if result.name == "login")
-    return login_wall.section(results.login_wall, login.warm_trips[0], sum(login.warm[0].values()))
+    return login_wall.section(
+        results.login_wall,
+        results.login_round_trips,
+        login.warm_trips[0],
+        sum(login.warm[0].values()),
+    )
 
 
 def _machine(results: Results) -> str:

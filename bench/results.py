@@ -11,7 +11,7 @@ from bench.backchannel_timing import BackchannelTiming
 from bench.coldstart import ColdStart
 from bench.email_timing import EmailTiming
 from bench.jwt_signing import JwtFigures
-from bench.login_wall import LoginWallTime
+from bench.login_wall import EmulatedRoundTrips, LoginWallTime
 from bench.machine import Machine
 from bench.operations import OperationFigures
 
@@ -28,6 +28,7 @@ class Results:
     sso_calls: list[OperationCalls]
     backchannel: BackchannelTiming
     login_wall: LoginWallTime
+    login_round_trips: EmulatedRoundTrips
 
     def argon2_named(self, label: str) -> Argon2Figures:
         return next(figures for figures in self.argon2 if figures.label == label)

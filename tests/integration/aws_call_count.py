@@ -7,6 +7,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+from harness.round_trips import round_trips
+
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 
 
@@ -35,15 +37,8 @@ class AwsCalls:
 
     @property
     def round_trips(self) -> int:
-        """The longest chain of calls each made after the one before it had answered:
-        the round trips a client waits, one after another (calls that overlap in time
-        count once)."""
-        spans = sorted(self.spans)
-        depths: list[int] = []
-        for start, _ in spans:
-            before = [depths[j] for j, (_, end) in enumerate(spans[: len(depths)]) if end <= start]
-            depths.append(1 + max(before, default=0))
-        return max(depths, default=0)
+        """The round trips a client waits, one after another (harness/round_trips.py)."""
+        return round_trips(self.spans)
 
     def by_service(self) -> dict[str, int]:
         services: Counter[str] = Counter()

@@ -347,18 +347,21 @@ class Accounts:
                     read=lambda: self._store.load_user(found.user_id),
                 )
 
-            def prove() -> None:
+            def prove() -> str:
+                """The new password's hash, once the current one is proven (hashed before
+                the places go back, so that they go back beside the session's write)."""
                 if not self._passwords.verify(found.password_hash, change.current_password):
                     raise InvalidGrant("The current password is incorrect.")
                 if change.new_password == change.current_password:
                     raise Conflict("new_password must differ from the current password.")
+                return self._passwords.hash(change.new_password)
 
-            def start(_: None) -> IssuedTokens:
+            def start(new_password_hash: str) -> IssuedTokens:
                 request = StartRequest(
                     caller.user_id,
                     change.client,
                     credential=found,
-                    new_password_hash=self._passwords.hash(change.new_password),
+                    new_password_hash=new_password_hash,
                     # The fresh session keeps how the caller's session proved the user (a
                     # recent step-up with a code included): it replaces that session.
                     amr=caller.amr or PASSWORD_AMR,
