@@ -84,6 +84,11 @@ class InMemoryCounters:
                 self.attempts[(scope.key, window)] = 0
                 self.holders.pop((scope.key, window), None)
 
+    def keep(self, scope: ThrottleScope, window: int, attempt: str) -> None:
+        with self._lock:
+            self.calls.append("keep")
+            self.holders.get((scope.key, window), set()).discard(attempt)
+
     def _add(self, scope: ThrottleScope, window: int, count: int) -> None:
         key = (scope.key, window)
         self.attempts[key] = self.attempts.get(key, 0) + count

@@ -40,6 +40,8 @@ class Counters(Protocol):
 
     def reset(self, scope: ThrottleScope, window: int, window_ends_at: int) -> None: ...
 
+    def keep(self, scope: ThrottleScope, window: int, attempt: str) -> None: ...
+
 
 class Counter:
     """A throttle store and a view of its one counter."""
@@ -64,6 +66,14 @@ class Counter:
         assert set(item["Item"]) - {"holders"} == {"pk", "sk", "attempts", "ttl"}
         assert int(item["Item"]["ttl"]["N"]) == WINDOW_ENDS_AT // 1000
         return int(item["Item"]["attempts"]["N"])
+
+    def holders(self) -> set[str]:
+        """The attempts the counter says hold a place."""
+        if self.name == "memory":
+            return set(self.memory.holders.get((SCOPE.key, WINDOW), set()))
+        key = {"pk": {"S": f"THROTTLE#{SCOPE.key}"}, "sk": {"S": f"W#{WINDOW}"}}
+        item = self.stack.clients("dynamodb").get_item(TableName=self.stack.table, Key=key)
+        return set(item.get("Item", {}).get("holders", {}).get("SS", []))
 
     def expire(self) -> None:
         """DynamoDB's TTL deleting the item, at whatever moment it chooses."""
@@ -129,6 +139,19 @@ def test_any_interleaving_leaves_a_counter_equal_to_the_places_held(
             expected -= 1
         # After every step the counter reads, and counts exactly the places held
         assert (counters.held() or 0) == expected
+
+
+@ON_EVERY_BACKEND
+def test_judged_failures_kept_for_good_leave_their_count_and_no_id(counters: Counter) -> None:
+    # A run of failures is counted until a success, for up to a year: the ids of its judged
+    # failures must not pile up in its item (DynamoDB's 400 KB limit)
+    for attempt in ("a", "b"):
+        assert counters.store.reserve(SCOPE, WINDOW, WINDOW_ENDS_AT, attempt) is not None
+        counters.store.keep(SCOPE, WINDOW, attempt)
+    assert (counters.held(), counters.holders()) == (2, set())
+    # and a place kept for good is never given back
+    counters.store.release(SCOPE, WINDOW, WINDOW_ENDS_AT, "a")
+    assert counters.held() == 2
 
 
 @ON_EVERY_BACKEND

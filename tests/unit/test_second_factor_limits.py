@@ -212,3 +212,21 @@ def test_codes_confirming_an_enrollment_are_held_by_the_accounts_limit(domain: D
     second = [confirm(100 + index) for index in range(15)]
     # Then the account's window judged ten each time, whatever the address
     assert first == second == ["InvalidGrant"] * 10 + ["RateLimited"] * 5
+
+
+def test_a_long_run_of_wrong_proofs_keeps_its_count_and_no_id_of_theirs(
+    domain_with: Callable[..., Domain],
+) -> None:
+    # Given an account locked by a run of wrong codes, and wrong recovery codes after it
+    # (a run the lock does not end: it counts until a right proof, for up to a year)
+    domain = domain_with(throttle=NEAR_LOCK)
+    _with_totp(domain)
+    _run_of_wrong_codes(domain, 12)
+    for index in range(6):
+        domain.clock.advance(WINDOW)
+        with pytest.raises(InvalidGrant):
+            _code(domain, "aaaa-bbbb-cccc", _client(200 + index))
+    # Then the run counts all 18, and its counter holds none of their ids
+    (run,) = [key for key in domain.store.attempts if key[0].startswith("factor-run#")]
+    assert domain.store.attempts[run] == 18
+    assert domain.store.holders.get(run, set()) == set()

@@ -182,6 +182,18 @@ class DynamoThrottleStore:
             ExpressionAttributeValues={":zero": n(0)},
         )
 
+    def keep(self, scope: ThrottleScope, window: int, attempt: str) -> None:
+        """A run of failures is kept until a success resets it, a year at most: ids of
+        judged failures left in its holders would grow its item by one each, toward
+        DynamoDB's 400 KB limit. The count stays; the id goes."""
+        self._update(
+            "keep_attempt",
+            Key=throttle_key(scope.key, window),
+            UpdateExpression="DELETE holders :holder",
+            ConditionExpression="contains(holders, :attempt)",
+            ExpressionAttributeValues={":holder": {"SS": [attempt]}, ":attempt": s(attempt)},
+        )
+
     def _update(self, operation: str, **request: Any) -> None:
         """A conditional update whose failed condition means there is nothing to do; one
         that met another attempt's reservation in flight raises WriteConflict."""

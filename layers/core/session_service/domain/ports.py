@@ -384,3 +384,8 @@ class ThrottleStore(Protocol):
     def reset(self, scope: ThrottleScope, window: int, window_ends_at: Millis) -> None:
         """Count from zero again (a run of consecutive failures ended by a success)."""
         ...
+
+    def keep(self, scope: ThrottleScope, window: int, attempt: str) -> None:
+        """The attempt's place stays for good (a judged failure): its id leaves the
+        counter's holders, as nothing will give that place back."""
+        ...

@@ -147,6 +147,22 @@ class AttemptPlaces:
         for pending in self.start_giving_back(reservation, scopes, succeeded=False):
             pending.settle()
 
+    def keep_runs(self, reservation: Reservation) -> None:
+        """A judged failure's places stay; in a run of failures (counted until a success,
+        for as long as a year) its id is dropped from the counter's holders, so that the
+        item never grows with the run. Best effort: an id left behind costs bytes only."""
+        for scope in reservation.scopes:
+            if not scope.resets:
+                continue
+            window = reservation.window_of(scope)[0]
+            try:
+                self._store.keep(scope, window, reservation.attempt)
+            except Exception as error:  # whatever DynamoDB did, go on
+                logger.warning(
+                    "a judged failure's id stays in its run's counter",
+                    error=type(error).__name__,
+                )
+
     def _give_back_one(
         self, reservation: Reservation, scope: ThrottleScope, reset: bool
     ) -> Callable[[], None]:

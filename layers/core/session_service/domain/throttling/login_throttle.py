@@ -232,6 +232,7 @@ class LoginThrottle:
         try:
             proof = prove()
         except InvalidGrant:
+            self._places.keep_runs(reservation)
             raise
         except ServiceError:
             self.release(reservation)
