@@ -130,12 +130,13 @@ def emulated(logins: int = 30, round_trip_ms: float = 4) -> EmulatedRoundTrips:
         credentials = {"username": USERNAME, "password": PASSWORD}
         assert stack.http("POST", "/auth/register", credentials).status == 201
         at_once = _timed_logins(stack, logins)
-        pool, dynamo._POOL = dynamo._POOL, SEQUENTIAL
+        pool = dynamo.parallel_calls()
+        dynamo.POOL[:] = [SEQUENTIAL]
         try:
             wiring.reset()
             one_after_another = _timed_logins(stack, logins)
         finally:
-            dynamo._POOL = pool
+            dynamo.POOL[:] = [pool]
             wiring.reset()
     return EmulatedRoundTrips(
         round_trip_ms,

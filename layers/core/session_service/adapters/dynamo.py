@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -170,14 +169,19 @@ def update_if(client: Any, table: str, operation: str, **request: Any) -> dict[s
 
 # Threads per container for DynamoDB calls sent at once (a login's give-backs are the
 # most: six); with the request's own thread, within botocore's 10 pooled connections. The
-# threads start with the first call sent this way, and outlive the tests' resets.
+# pool is made by the first function that asks (the API's, never the authorizer, which
+# sends nothing at once and so imports no thread pool), and outlives the tests' resets.
 PARALLEL_CALLS = 8
-_POOL = ParallelCalls(ThreadPoolExecutor(PARALLEL_CALLS, thread_name_prefix="dynamodb"))
+POOL: list[ParallelCalls] = []
 
 
 def parallel_calls() -> ParallelCalls:
     """The container's pool for calls that do not wait on each other (domain/concurrency)."""
-    return _POOL
+    if not POOL:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        POOL.append(ParallelCalls(ThreadPoolExecutor(PARALLEL_CALLS, "dynamodb")))
+    return POOL[0]
 
 
 @functools.cache

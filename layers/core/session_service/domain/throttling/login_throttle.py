@@ -218,7 +218,7 @@ class LoginThrottle:
 
     def judge[T](self, reservation: Reservation, attempt: Callable[[], T]) -> T:
         """Run an attempt that holds places: as judge_then, its whole work the proof."""
-        return self.judge_then(reservation, attempt, _same)
+        return self.judge_then(reservation, attempt, lambda proof: proof)
 
     def judge_then[P, T](
         self, reservation: Reservation, prove: Callable[[], P], then: Callable[[P], T]
@@ -269,10 +269,6 @@ class LoginThrottle:
         reservation = Reservation((scope,), 0, 0)
         for pending in self._places.start_giving_back(reservation, (scope,), succeeded=True):
             pending.settle()
-
-
-def _same[T](value: T) -> T:
-    return value
 
 
 class Opening:

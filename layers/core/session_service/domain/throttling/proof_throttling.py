@@ -197,7 +197,7 @@ class ProofThrottle:
     ) -> T:
         """Run a second-factor proof holding its places: a wrong one keeps them and may
         make the account's second factor failing; a right one lifts the TOTP lock."""
-        return self.judge_factor_then(reservation, credential, client, attempt, _same)
+        return self.judge_factor_then(reservation, credential, client, attempt, lambda proof: proof)
 
     def judge_factor_then[P, T](
         self,
@@ -291,7 +291,3 @@ class ProofThrottle:
                 self._end_session(user_id, session_id)
                 raise InvalidToken(SESSION_ENDED) from None
             raise
-
-
-def _same[T](value: T) -> T:
-    return value
